@@ -1,0 +1,61 @@
+# driftless — the two commands a fresh machine needs:
+#   make demo   start the dev control plane (no cluster needed) and show how to use it
+#   make test   Rust unit tests, devcluster's Go tests, and integration tests
+#               against a devcluster that the tests start and stop themselves
+#
+# Everything installs itself: Go modules through the Go module proxy, crates
+# from crates.io, Debian packages with apt-get. Go's build cache and Cargo's
+# target/ make a second run fast.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+DEVCLUSTER := target/devcluster/devcluster
+DEVCLUSTER_SRC := $(shell find devcluster -name '*.go' -o -name 'go.mod' -o -name 'go.sum')
+DEMO_DIR ?= .demo
+# Debian packages the build and tests need beyond the machine's toolchains.
+APT_PACKAGES := git ca-certificates
+
+.PHONY: help deps build devcluster test test-rust test-go demo bench clean
+
+help:
+	@echo "make demo   start a dev Kubernetes control plane and print how to use it"
+	@echo "make test   run every test (Rust, Go, and integration against devcluster)"
+	@echo "make bench  run the benchmarks (they print figures)"
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; fi
+	@command -v go >/dev/null || { echo "Go is required (https://go.dev/dl) and not on PATH" >&2; exit 1; }
+	@command -v cargo >/dev/null || { echo "Rust is required (rustup) and not on PATH" >&2; exit 1; }
+	@command -v kubectl >/dev/null || { echo "kubectl is required and not on PATH" >&2; exit 1; }
+
+devcluster: $(DEVCLUSTER)
+
+# Not -trimpath-sensitive, no cgo: a static binary.
+$(DEVCLUSTER): $(DEVCLUSTER_SRC)
+	@mkdir -p $(dir $@)
+	cd devcluster && CGO_ENABLED=0 go build -o ../$@ .
+
+build: deps $(DEVCLUSTER)
+	cargo build --workspace
+
+test: deps $(DEVCLUSTER) test-go test-rust
+
+test-go:
+	cd devcluster && CGO_ENABLED=0 go test ./...
+
+test-rust: $(DEVCLUSTER)
+	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo test --workspace
+
+demo: deps $(DEVCLUSTER)
+	@echo "Starting devcluster in $(DEMO_DIR) (Ctrl-C stops it)."
+	@echo "In another terminal:  export KUBECONFIG=$(CURDIR)/$(DEMO_DIR)/kubeconfig; kubectl get nodes"
+	$(DEVCLUSTER) --dir $(DEMO_DIR) --port 6443
+
+bench:
+	cargo bench --workspace
+
+clean:
+	rm -rf target $(DEMO_DIR)

@@ -1,0 +1,25 @@
+//! Test kit: every integration test in driftless runs against a real
+//! Kubernetes control plane, the project's `devcluster`.
+//!
+//! - [`DevCluster::shared`] starts one devcluster per test binary on first use
+//!   (or reuses the cluster named by `DRIFTLESS_TEST_KUBECONFIG`);
+//! - [`TestNamespace::new`] gives each test its own namespace and a
+//!   [`kube::Client`], and deletes the namespace when dropped, also when the
+//!   test panics;
+//! - [`wait_for`] polls a condition with a deadline and reports the last thing
+//!   it saw when it gives up.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), driftless_testkit::Error> {
+//! let ns = driftless_testkit::TestNamespace::new("my-test").await?;
+//! let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = ns.api();
+//! # Ok(()) }
+//! ```
+
+mod cluster;
+mod namespace;
+mod wait;
+
+pub use cluster::{DevCluster, Error};
+pub use namespace::TestNamespace;
+pub use wait::wait_for;

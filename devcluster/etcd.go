@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// startEtcd runs etcd in this process, data in dataDir, listening on free
+// loopback ports. The caller closes the returned server.
+func startEtcd(dataDir, logDir string) (*embed.Etcd, string, error) {
+	clientURL, err := freeLoopbackURL()
+	if err != nil {
+		return nil, "", err
+	}
+	peerURL, err := freeLoopbackURL()
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "devcluster"
+	cfg.Dir = dataDir
+	cfg.ListenClientUrls = []url.URL{*clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
+	cfg.ListenPeerUrls = []url.URL{*peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	cfg.LogLevel = "warn"
+	cfg.LogOutputs = []string{filepath.Join(logDir, "etcd.log")}
+	// A dev cluster's data is thrown away on exit: durability buys nothing.
+	cfg.UnsafeNoFsync = true
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("start etcd: %w", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, "", fmt.Errorf("etcd did not become ready within 60s (log: %s)", cfg.LogOutputs[0])
+	}
+	return e, clientURL.String(), nil
+}
+
+func freeLoopbackURL() (*url.URL, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("find a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return nil, err
+	}
+	return url.Parse("http://" + addr)
+}
