@@ -1,6 +1,33 @@
 //! The API driftless speaks: Argo CD's `argoproj.io/v1alpha1` kinds
-//! `Application`, `ApplicationSet` and `AppProject`, with the same field names
-//! and status layout, so that existing manifests apply unchanged.
+//! `Application` and `AppProject`, with the same field names and status
+//! layout, so that existing manifests apply unchanged.
 //!
 //! Pure data: no I/O, no async. Every other stage depends on these types.
-//! The types land with the sync engine (issue "Sync engine").
+
+mod annotations;
+mod application;
+pub mod crd;
+mod operation;
+mod project;
+mod status;
+
+pub use annotations::{
+    HookDeletePolicy, HookType, ResourceSyncOptions, SyncOptions, ANNOTATION_COMPARE_OPTIONS, ANNOTATION_HOOK,
+    ANNOTATION_HOOK_DELETE_POLICY, ANNOTATION_REFRESH, ANNOTATION_SYNC_OPTIONS, ANNOTATION_SYNC_WAVE,
+    ANNOTATION_TRACKING_ID, HELM_HOOK, HELM_HOOK_DELETE_POLICY, HELM_HOOK_WEIGHT,
+};
+pub use application::*;
+pub use operation::*;
+pub use project::*;
+pub use status::*;
+
+/// The API group of every kind here.
+pub const GROUP: &str = "argoproj.io";
+/// The only version served, as in Argo CD.
+pub const VERSION: &str = "v1alpha1";
+/// `destination.server` for the cluster the controller runs in.
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// `destination.name` for the cluster the controller runs in.
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
+/// Argo CD's finalizer: deleting the Application deletes its resources.
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";

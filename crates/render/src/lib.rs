@@ -1,5 +1,87 @@
-//! Stage 2, **render**: turn a source checkout into the desired manifests
-//! (plain directories, Kustomize through `driftless-kustomize`, Helm).
-//! A pure function of its inputs, so renders can be cached by what they read.
+//! Stage 2, **render**: turn a source checkout into the desired manifests.
 //!
-//! Not implemented yet: it arrives with the sync engine.
+//! The tool is chosen as Argo CD chooses it: `source.kustomize` or a
+//! kustomization file means Kustomize, a `Chart.yaml` means Helm, anything
+//! else is a plain directory of YAML and JSON files. Rendering reads only
+//! inside the checkout: absolute paths, `..` that escapes it and symlinks
+//! that point out of it are refused.
+
+mod directory;
+mod error;
+mod kustomize;
+mod manifest;
+mod path;
+
+use std::path::Path;
+
+use driftless_api::ApplicationSource;
+
+pub use error::RenderError;
+pub use manifest::{parse_manifests, Manifest};
+
+/// How a source was rendered, as `status.sourceType` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceType {
+    /// Plain YAML/JSON files.
+    Directory,
+    /// A kustomization.
+    Kustomize,
+    /// A Helm chart.
+    Helm,
+}
+
+impl SourceType {
+    /// The name Argo CD uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Directory => "Directory",
+            SourceType::Kustomize => "Kustomize",
+            SourceType::Helm => "Helm",
+        }
+    }
+}
+
+/// The desired state of one source.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// The tool used.
+    pub source_type: SourceType,
+    /// The manifests, in the order the tool produced them.
+    pub manifests: Vec<Manifest>,
+}
+
+/// Renders `source` from the checkout at `root`.
+pub fn render(root: &Path, source: &ApplicationSource) -> Result<Rendered, RenderError> {
+    if source.plugin.is_some() {
+        return Err(RenderError::Unsupported { field: "source.plugin", what: "config management plugins".into() });
+    }
+    let app_dir = path::resolve_app_dir(root, source.path.as_deref().unwrap_or("."))?;
+    let source_type = detect(&app_dir, source);
+    let manifests = match source_type {
+        SourceType::Directory => directory::render(root, &app_dir, source.directory.as_ref())?,
+        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref())?,
+        SourceType::Helm => {
+            return Err(RenderError::Unsupported {
+                field: "source",
+                what: format!("Helm charts ({} has a Chart.yaml); Helm sources are not implemented yet", rel(root, &app_dir)),
+            })
+        }
+    };
+    Ok(Rendered { source_type, manifests })
+}
+
+fn detect(app_dir: &Path, source: &ApplicationSource) -> SourceType {
+    if source.helm.is_some() || source.chart.is_some() || app_dir.join("Chart.yaml").is_file() {
+        SourceType::Helm
+    } else if source.kustomize.is_some() || kustomize::kustomization_file(app_dir).is_some() {
+        SourceType::Kustomize
+    } else {
+        SourceType::Directory
+    }
+}
+
+/// `path` relative to the checkout root, for messages.
+fn rel(root: &Path, path: &Path) -> String {
+    let r = path.strip_prefix(root).unwrap_or(path).display().to_string();
+    if r.is_empty() { ".".into() } else { r }
+}

@@ -1,6 +1,12 @@
 //! Stage 1 of the pipeline, **source**: resolve an Application's
-//! `repoURL` + `targetRevision` to a commit and a checkout on disk (Git, Helm
-//! repositories, OCI registries), with credentials sent only to the host they
-//! belong to and no path ever escaping the checkout.
+//! `repoURL` + `targetRevision` to a commit, and give the render stage that
+//! commit's files on disk.
 //!
-//! Not implemented yet: it arrives with the sync engine.
+//! Git is driven through the `git` binary, the tool of the field: one bare
+//! mirror per repository URL, fetched on every resolve, and one read-only
+//! checkout per commit, shared by every app that renders it. Helm
+//! repositories and OCI registries arrive with the Helm issue.
+
+mod git;
+
+pub use git::{Checkout, GitCache, SourceError};

@@ -1,0 +1,362 @@
+//! `Application`: one app's source, destination and sync policy.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApplicationStatus, Operation};
+
+/// An Argo CD `Application`. Unlike most custom resources it has a third
+/// top-level field, `operation`, through which a sync is requested, so it
+/// is written by hand rather than derived.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Application {
+    /// Standard object metadata.
+    pub metadata: ObjectMeta,
+    /// What to deploy where, and how.
+    pub spec: ApplicationSpec,
+    /// What the controller observed and did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ApplicationStatus>,
+    /// A requested operation (a sync), consumed by the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+}
+
+impl kube::Resource for Application {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "Application".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        crate::GROUP.into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        crate::VERSION.into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "applications".into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl Application {
+    /// The single source, or the first of `sources`.
+    pub fn primary_source(&self) -> Option<&ApplicationSource> {
+        self.spec.source.as_ref().or_else(|| self.spec.sources.first())
+    }
+}
+
+/// `Application.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSpec {
+    /// Where the manifests come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+    /// Several sources, combined (multi-source apps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// The cluster and namespace to deploy to.
+    pub destination: ApplicationDestination,
+    /// The AppProject this app belongs to.
+    #[serde(default)]
+    pub project: String,
+    /// Automation and options of syncs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_policy: Option<SyncPolicy>,
+    /// Differences that do not make the app OutOfSync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+    /// Free-form information shown with the app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<Info>,
+    /// How many entries `status.history` keeps (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_history_limit: Option<i64>,
+}
+
+/// A source of manifests: a Git repository path, a Helm chart or an OCI artifact.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSource {
+    /// Repository URL (Git, Helm repository, or `oci://`).
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// Directory in the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Branch, tag, commit or chart version; empty means HEAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_revision: Option<String>,
+    /// Helm chart name, for Helm repositories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// Name of this source, referenced as `$ref` by other sources.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub ref_: Option<String>,
+    /// Display name of the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Options for plain directories of manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<ApplicationSourceDirectory>,
+    /// Options for Kustomize.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomize: Option<ApplicationSourceKustomize>,
+    /// Options for Helm, kept as given until Helm sources land.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    pub helm: Option<serde_json::Value>,
+    /// Config management plugin options (not supported: rejected at render).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    pub plugin: Option<serde_json::Value>,
+}
+
+/// `source.directory`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSourceDirectory {
+    /// Descend into subdirectories.
+    #[serde(default)]
+    pub recurse: bool,
+    /// Glob (or `{a,b}` list of globs) of files to include.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<String>,
+    /// Glob (or `{a,b}` list of globs) of files to exclude.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<String>,
+    /// Jsonnet options (not supported: rejected at render).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    pub jsonnet: Option<serde_json::Value>,
+}
+
+/// `source.kustomize`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSourceKustomize {
+    /// Prefix added to every resource name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_prefix: Option<String>,
+    /// Suffix added to every resource name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_suffix: Option<String>,
+    /// Image overrides, `name=newName:tag` or `name:tag` or `name@digest`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// Labels added to every resource and selector.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub common_labels: BTreeMap<String, String>,
+    /// Annotations added to every resource.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub common_annotations: BTreeMap<String, String>,
+    /// Overwrite labels already set (Argo CD's `--force-common-label`).
+    #[serde(default)]
+    pub force_common_labels: bool,
+    /// Overwrite annotations already set.
+    #[serde(default)]
+    pub force_common_annotations: bool,
+    /// Namespace set on every namespaced resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Replica overrides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<KustomizeReplica>,
+    /// Patches applied after the build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<KustomizePatch>,
+    /// Components added to the build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// Kustomize version to use (only the built-in one exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A replica override of `source.kustomize.replicas`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KustomizeReplica {
+    /// Name of the Deployment or StatefulSet.
+    pub name: String,
+    /// Number of replicas.
+    pub count: IntOrString,
+}
+
+/// A patch of `source.kustomize.patches`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KustomizePatch {
+    /// A file with the patch, relative to the app's path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The patch inline (strategic merge or JSON 6902).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// Which resources the patch applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<KustomizeSelector>,
+    /// Patch options (`allowNameChange`, `allowKindChange`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, bool>,
+}
+
+/// A Kustomize patch target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KustomizeSelector {
+    /// API group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// API version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Name (a regular expression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Label selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_selector: Option<String>,
+    /// Annotation selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation_selector: Option<String>,
+}
+
+/// `spec.destination`: a cluster by `server` URL or by `name`, and a namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApplicationDestination {
+    /// API server URL of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Registered name of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Namespace for namespaced resources that name none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl ApplicationDestination {
+    /// True when the destination is the cluster the controller runs in.
+    pub fn is_in_cluster(&self) -> bool {
+        match (&self.server, &self.name) {
+            (Some(server), _) => server.trim_end_matches('/') == crate::IN_CLUSTER_SERVER,
+            (None, Some(name)) => name == crate::IN_CLUSTER_NAME,
+            (None, None) => false,
+        }
+    }
+}
+
+/// `spec.syncPolicy`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPolicy {
+    /// Sync automatically when Git changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automated: Option<SyncPolicyAutomated>,
+    /// Options such as `CreateNamespace=true`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_options: Vec<String>,
+    /// Retries of a failed sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStrategy>,
+    /// Labels and annotations for a namespace created by CreateNamespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    pub managed_namespace_metadata: Option<serde_json::Value>,
+}
+
+/// `spec.syncPolicy.automated`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPolicyAutomated {
+    /// Delete resources that are no longer in Git.
+    #[serde(default)]
+    pub prune: bool,
+    /// Revert changes made in the cluster.
+    #[serde(default)]
+    pub self_heal: bool,
+    /// Allow a sync that would leave the app with no resources.
+    #[serde(default)]
+    pub allow_empty: bool,
+    /// `false` turns automation off while keeping the settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// `syncPolicy.retry` / `operation.retry`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RetryStrategy {
+    /// Maximum number of retries; negative means forever.
+    #[serde(default)]
+    pub limit: i64,
+    /// Delay between retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+/// Exponential back-off of retries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backoff {
+    /// First delay, e.g. `5s` (default 5s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// Multiplier per retry (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<i64>,
+    /// Longest delay, e.g. `3m` (default 3m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
+}
+
+/// `spec.ignoreDifferences[]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceIgnoreDifferences {
+    /// API group; empty for the core group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Kind.
+    pub kind: String,
+    /// Only this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Only in this namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// RFC 6901 pointers to ignore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_pointers: Vec<String>,
+    /// jq path expressions to ignore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jq_path_expressions: Vec<String>,
+    /// Fields owned by these field managers are ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields_managers: Vec<String>,
+}
+
+/// A name/value pair of `spec.info`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Info {
+    /// Label.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}

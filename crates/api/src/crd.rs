@@ -1,0 +1,79 @@
+//! The CustomResourceDefinitions of the kinds here, with OpenAPI schemas
+//! generated from the Rust types, so that the two can never disagree.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+use schemars::{Schema, SchemaGenerator};
+use serde_json::json;
+
+use crate::{AppProject, Application};
+
+/// Every CRD driftless serves: Application and AppProject.
+pub fn all() -> Vec<CustomResourceDefinition> {
+    vec![application(), AppProject::crd()]
+}
+
+/// The Application CRD. Hand-assembled because Application has the
+/// top-level `operation` field that derived CRDs cannot express.
+pub fn application() -> CustomResourceDefinition {
+    let settings = schemars::generate::SchemaSettings::openapi3().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    let generator = settings
+        .with_transform(schemars::transform::AddNullable::default())
+        .with_transform(kube::core::schema::StructuralSchemaRewriter)
+        .into_generator();
+    let mut schema = serde_json::to_value(generator.into_root_schema_for::<Application>()).unwrap_or_default();
+    if let Some(obj) = schema.as_object_mut() {
+        // Like every CRD: metadata is validated by the server itself.
+        obj.remove("$schema");
+        obj.remove("title");
+        obj.remove("description");
+        obj.insert("description".into(), json!("An Argo CD Application: what to deploy where, and how."));
+        if let Some(props) = obj.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            props.insert("metadata".into(), json!({ "type": "object" }));
+            props.insert("apiVersion".into(), json!({ "type": "string" }));
+            props.insert("kind".into(), json!({ "type": "string" }));
+        }
+        if let Some(required) = obj.get_mut("required").and_then(|r| r.as_array_mut()) {
+            required.retain(|r| r != "metadata");
+        }
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": { "name": "applications.argoproj.io" },
+        "spec": {
+            "group": crate::GROUP,
+            "names": {
+                "kind": "Application",
+                "listKind": "ApplicationList",
+                "plural": "applications",
+                "singular": "application",
+                "shortNames": ["app", "apps"]
+            },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": crate::VERSION,
+                "served": true,
+                "storage": true,
+                "schema": { "openAPIV3Schema": schema },
+                "subresources": {},
+                "additionalPrinterColumns": [
+                    { "name": "Sync Status", "type": "string", "jsonPath": ".status.sync.status" },
+                    { "name": "Health Status", "type": "string", "jsonPath": ".status.health.status" },
+                    { "name": "Revision", "type": "string", "jsonPath": ".status.sync.revision", "priority": 10 }
+                ]
+            }]
+        }
+    }))
+    .expect("the Application CRD is a valid CustomResourceDefinition")
+}
+
+/// Schema of a field kept as free-form JSON (an object whose fields the
+/// server must not prune).
+pub fn preserve_unknown_fields(_: &mut SchemaGenerator) -> Schema {
+    serde_json::from_value(json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true }))
+        .expect("a literal schema")
+}

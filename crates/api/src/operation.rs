@@ -1,0 +1,78 @@
+//! `Application.operation`: a requested sync, as Argo CD's CLI and UI write it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApplicationSource, RetryStrategy};
+
+/// A requested operation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// A sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncOperation>,
+    /// Who asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<OperationInitiator>,
+    /// Free-form information.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub info: Vec<crate::Info>,
+    /// Retries of this operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStrategy>,
+}
+
+/// Who started an operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OperationInitiator {
+    /// A user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The controller, by automated sync.
+    #[serde(default)]
+    pub automated: bool,
+}
+
+/// `operation.sync`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOperation {
+    /// The revision to sync to; empty means the app's targetRevision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Delete resources that are no longer in Git.
+    #[serde(default)]
+    pub prune: bool,
+    /// Go through the motions without changing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Only these resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<SyncOperationResource>,
+    /// Options for this sync (override the app's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_options: Vec<String>,
+    /// Apply or hook strategy, with `force`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    pub sync_strategy: Option<serde_json::Value>,
+    /// Sync from this source instead of the spec's (rollback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+}
+
+/// A resource selected for a partial sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SyncOperationResource {
+    /// API group; empty for core.
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}

@@ -1,0 +1,398 @@
+//! `Application.status`, laid out as Argo CD writes it.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{ApplicationDestination, ApplicationSource, Operation, OperationInitiator, ResourceIgnoreDifferences};
+
+/// `Application.status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    /// Every resource of the app, with its sync and health status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceStatus>,
+    /// Whether the cluster matches Git.
+    #[serde(default)]
+    pub sync: SyncStatus,
+    /// The app's health: the worst of its resources'.
+    #[serde(default)]
+    pub health: HealthStatus,
+    /// Past syncs, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RevisionHistory>,
+    /// Errors and warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<ApplicationCondition>,
+    /// When the app was last compared with Git.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<Time>,
+    /// The current or last operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_state: Option<OperationState>,
+    /// Directory, Kustomize, Helm ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<String>,
+    /// Images and URLs found in the resources.
+    #[serde(default)]
+    pub summary: ApplicationSummary,
+}
+
+/// Argo CD's sync statuses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum SyncStatusCode {
+    /// Not compared yet, or the comparison failed.
+    #[default]
+    Unknown,
+    /// Live matches Git.
+    Synced,
+    /// Live differs from Git.
+    OutOfSync,
+}
+
+/// `status.sync`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    /// Synced, OutOfSync or Unknown.
+    pub status: SyncStatusCode,
+    /// What the comparison was made against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_to: Option<ComparedTo>,
+    /// The resolved revision (commit SHA) compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+/// `status.sync.comparedTo`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComparedTo {
+    /// The source compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+    /// The destination compared.
+    pub destination: ApplicationDestination,
+    /// The ignore rules in force.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+}
+
+/// Argo CD's health statuses, serialized exactly as "Healthy", "Progressing",
+/// "Degraded", "Suspended", "Missing", "Unknown".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum HealthStatusCode {
+    /// The resource is fully healthy.
+    Healthy,
+    /// Not healthy yet, but still has a chance to become so.
+    Progressing,
+    /// The resource failed or could not become healthy in time.
+    Degraded,
+    /// Paused or suspended (a paused Deployment, a suspended Job or CronJob).
+    Suspended,
+    /// The resource is absent from the cluster.
+    Missing,
+    /// The health could not be assessed.
+    #[default]
+    Unknown,
+}
+
+impl HealthStatusCode {
+    /// All codes, from most to least healthy: Argo CD's `healthOrder`.
+    pub const ORDER: [HealthStatusCode; 6] = [
+        HealthStatusCode::Healthy,
+        HealthStatusCode::Suspended,
+        HealthStatusCode::Progressing,
+        HealthStatusCode::Missing,
+        HealthStatusCode::Degraded,
+        HealthStatusCode::Unknown,
+    ];
+
+    /// Position in [`Self::ORDER`]; higher is worse.
+    fn rank(self) -> usize {
+        match self {
+            HealthStatusCode::Healthy => 0,
+            HealthStatusCode::Suspended => 1,
+            HealthStatusCode::Progressing => 2,
+            HealthStatusCode::Missing => 3,
+            HealthStatusCode::Degraded => 4,
+            HealthStatusCode::Unknown => 5,
+        }
+    }
+
+    /// Whether `self` is strictly worse than `other` (Argo CD's
+    /// `IsWorse(other, self)`).
+    pub fn is_worse(self, other: Self) -> bool {
+        self.rank() > other.rank()
+    }
+
+    /// The code as Argo CD spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatusCode::Healthy => "Healthy",
+            HealthStatusCode::Progressing => "Progressing",
+            HealthStatusCode::Degraded => "Degraded",
+            HealthStatusCode::Suspended => "Suspended",
+            HealthStatusCode::Missing => "Missing",
+            HealthStatusCode::Unknown => "Unknown",
+        }
+    }
+
+    /// Parses Argo CD's spelling; `None` for anything else (Argo CD treats
+    /// such a status from a Lua script as invalid).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ORDER.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for HealthStatusCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `status.health` and `status.resources[].health`: a status and an
+/// optional human message.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthStatus {
+    /// The health status.
+    pub status: HealthStatusCode,
+    /// Why; omitted when empty, as Argo CD's `omitempty` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl HealthStatus {
+    /// A health with a message; an empty message becomes `None`, matching the
+    /// Go zero value Argo CD leaves out of its JSON.
+    pub fn new(status: HealthStatusCode, message: impl Into<String>) -> Self {
+        let message = message.into();
+        HealthStatus {
+            status,
+            message: (!message.is_empty()).then_some(message),
+        }
+    }
+
+    /// A health without a message.
+    pub fn status(status: HealthStatusCode) -> Self {
+        HealthStatus {
+            status,
+            message: None,
+        }
+    }
+}
+
+/// `status.resources[]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    /// API group; empty for core.
+    #[serde(default)]
+    pub group: String,
+    /// API version.
+    #[serde(default)]
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Synced or OutOfSync.
+    pub status: SyncStatusCode,
+    /// Health, for kinds that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    /// It is a hook.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hook: bool,
+    /// Live but no longer in Git.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_pruning: bool,
+    /// Its sync wave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_wave: Option<i64>,
+}
+
+/// `status.history[]`: one sync.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionHistory {
+    /// Increasing id, used by rollback.
+    pub id: i64,
+    /// The commit synced.
+    pub revision: String,
+    /// The source synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+    /// When the sync started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_started_at: Option<Time>,
+    /// When the sync finished.
+    pub deployed_at: Time,
+    /// Who asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiated_by: Option<OperationInitiator>,
+}
+
+/// `status.conditions[]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationCondition {
+    /// `ComparisonError`, `SyncError`, `InvalidSpecError`, ...
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// What happened, and what to do about it.
+    pub message: String,
+    /// When the condition was first seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+}
+
+/// Condition types, as Argo CD names them.
+pub mod condition {
+    /// The desired state could not be computed (render, Git, ...).
+    pub const COMPARISON_ERROR: &str = "ComparisonError";
+    /// A sync failed.
+    pub const SYNC_ERROR: &str = "SyncError";
+    /// The Application's spec is invalid.
+    pub const INVALID_SPEC_ERROR: &str = "InvalidSpecError";
+    /// A resource is managed by another app too.
+    pub const SHARED_RESOURCE_WARNING: &str = "SharedResourceWarning";
+}
+
+/// Phases of an operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum OperationPhase {
+    /// In progress.
+    #[default]
+    Running,
+    /// Being stopped.
+    Terminating,
+    /// Finished with a failure.
+    Failed,
+    /// Could not be carried out.
+    Error,
+    /// Finished successfully.
+    Succeeded,
+}
+
+impl OperationPhase {
+    /// True once the operation is over.
+    pub fn is_completed(self) -> bool {
+        matches!(self, OperationPhase::Failed | OperationPhase::Error | OperationPhase::Succeeded)
+    }
+}
+
+/// `status.operationState`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationState {
+    /// The operation being carried out.
+    pub operation: Operation,
+    /// Where it is.
+    pub phase: OperationPhase,
+    /// A summary for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What the sync did, per resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_result: Option<SyncOperationResult>,
+    /// When it started.
+    pub started_at: Time,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// How many retries so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_count: Option<i64>,
+}
+
+/// `status.operationState.syncResult`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SyncOperationResult {
+    /// One entry per resource touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceResult>,
+    /// The commit synced.
+    pub revision: String,
+    /// The source synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+}
+
+/// Outcome of one resource in a sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ResultCode {
+    /// Applied.
+    Synced,
+    /// Apply failed.
+    SyncFailed,
+    /// Deleted because it left Git.
+    Pruned,
+    /// Not deleted: pruning was off, or Prune=false.
+    PruneSkipped,
+}
+
+/// Phase of a hook resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum HookPhase {
+    /// Created, not finished.
+    Running,
+    /// Finished well.
+    Succeeded,
+    /// Finished badly.
+    Failed,
+    /// Could not be run.
+    Error,
+    /// Stopped.
+    Terminating,
+}
+
+/// `syncResult.resources[]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceResult {
+    /// API group.
+    #[serde(default)]
+    pub group: String,
+    /// API version.
+    #[serde(default)]
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// What happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ResultCode>,
+    /// Details, e.g. the API server's error.
+    #[serde(default)]
+    pub message: String,
+    /// The hook's type, for hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_type: Option<crate::HookType>,
+    /// The hook's phase, for hooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_phase: Option<HookPhase>,
+    /// The sync phase it ran in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_phase: Option<crate::HookType>,
+}
+
+/// `status.summary`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSummary {
+    /// Container images used, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// URLs of Ingresses and LoadBalancers.
+    #[serde(default, rename = "externalURLs", skip_serializing_if = "Vec::is_empty")]
+    pub external_urls: Vec<String>,
+}

@@ -1,0 +1,203 @@
+//! `ignoreDifferences` rules: the user-facing shape and its compiled form.
+
+use crate::error::Error;
+use crate::jq::JqPath;
+use crate::pointer::{self, Seg};
+use serde_json::Value;
+
+/// Argo CD's `spec.ignoreDifferences[]` entry, as the API defines it. Group
+/// and kind are globs; an empty group means the core group. `name` and
+/// `namespace`, when set, must match exactly.
+pub use driftless_api::ResourceIgnoreDifferences as IgnoreDifference;
+
+/// One compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    group: String,
+    kind: String,
+    name: Option<String>,
+    namespace: Option<String>,
+    pub(crate) pointers: Vec<Vec<Seg>>,
+    pub(crate) jq: Vec<JqPath>,
+    pub(crate) managers: Vec<String>,
+}
+
+/// Compiled diff options: the `ignoreDifferences` rules with every pointer
+/// parsed and every jq expression compiled, so a bad rule is reported once,
+/// up front, instead of silently ignoring nothing on every comparison.
+///
+/// Cheap to share: it is `Send + Sync` and holds no per-object state.
+#[derive(Debug, Default)]
+pub struct DiffOptions {
+    pub(crate) rules: Vec<Rule>,
+}
+
+impl DiffOptions {
+    /// Compiles `ignore`; returns an error naming the first bad pointer or jq
+    /// expression (or a rule without kind).
+    pub fn new(ignore: &[IgnoreDifference]) -> Result<Self, Error> {
+        let mut rules = Vec::with_capacity(ignore.len());
+        for (index, entry) in ignore.iter().enumerate() {
+            if entry.kind.is_empty() {
+                return Err(Error::MissingKind { index });
+            }
+            let mut pointers = Vec::with_capacity(entry.json_pointers.len());
+            for p in &entry.json_pointers {
+                let parsed = pointer::parse(p).map_err(|reason| Error::InvalidJsonPointer {
+                    index,
+                    kind: entry.kind.clone(),
+                    pointer: p.clone(),
+                    reason,
+                })?;
+                pointers.push(parsed);
+            }
+            let mut jq = Vec::with_capacity(entry.jq_path_expressions.len());
+            for e in &entry.jq_path_expressions {
+                let compiled = JqPath::compile(e).map_err(|reason| Error::InvalidJqExpression {
+                    index,
+                    kind: entry.kind.clone(),
+                    expression: e.clone(),
+                    reason,
+                })?;
+                jq.push(compiled);
+            }
+            rules.push(Rule {
+                group: entry.group.clone().unwrap_or_default(),
+                kind: entry.kind.clone(),
+                name: entry.name.clone().filter(|n| !n.is_empty()),
+                namespace: entry.namespace.clone().filter(|n| !n.is_empty()),
+                pointers,
+                jq,
+                managers: entry.managed_fields_managers.clone(),
+            });
+        }
+        Ok(Self { rules })
+    }
+
+    /// The rules that apply to an object with this identity.
+    pub(crate) fn matching<'a>(&'a self, id: &'a Identity) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.rules.iter().filter(move |r| r.matches(id))
+    }
+}
+
+impl Rule {
+    fn matches(&self, id: &Identity) -> bool {
+        glob(&self.group, &id.group)
+            && glob(&self.kind, &id.kind)
+            && self.name.as_ref().is_none_or(|n| *n == id.name)
+            && self.namespace.as_ref().is_none_or(|n| *n == id.namespace)
+    }
+}
+
+/// What rules are matched against: group (from apiVersion), kind, name and
+/// namespace of an object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) group: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) namespace: String,
+}
+
+impl Identity {
+    /// Reads the identity of `obj`; `fallback` fills in a missing namespace
+    /// (a desired manifest often leaves it to the Application's destination,
+    /// while the live object always has it).
+    pub(crate) fn of(obj: &Value, fallback: Option<&Value>) -> Self {
+        let text = |v: &Value, ptr: &str| {
+            v.pointer(ptr)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let api_version = text(obj, "/apiVersion");
+        // "apps/v1" -> "apps"; "v1" (core) -> "".
+        let group = api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g.to_owned())
+            .unwrap_or_default();
+        let mut namespace = text(obj, "/metadata/namespace");
+        if namespace.is_empty()
+            && let Some(f) = fallback
+        {
+            namespace = text(f, "/metadata/namespace");
+        }
+        Self {
+            group,
+            kind: text(obj, "/kind"),
+            name: text(obj, "/metadata/name"),
+            namespace,
+        }
+    }
+}
+
+/// Glob match with `*` (any run, including `.`) and `?` (one character),
+/// the subset Argo CD's group/kind globs use.
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Iterative matcher with single-star backtracking: linear in practice and
+    // never recursive, so a hostile pattern cannot blow the stack.
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(c) if *c == '?' || *c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn globs() {
+        assert!(glob("", ""));
+        assert!(!glob("", "apps"));
+        assert!(glob("*", ""));
+        assert!(glob("*", "apps"));
+        assert!(glob("*.crossplane.io", "aws.crossplane.io"));
+        assert!(!glob("*.crossplane.io", "crossplane.io"));
+        assert!(glob("Deploy?ent", "Deployment"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXbYY"));
+    }
+
+    #[test]
+    fn identity_of_core_and_grouped() {
+        let dep =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+        let live = json!({"metadata": {"namespace": "prod"}});
+        let id = Identity::of(&dep, Some(&live));
+        assert_eq!(
+            (id.group.as_str(), id.kind.as_str(), id.namespace.as_str()),
+            ("apps", "Deployment", "prod")
+        );
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+        assert_eq!(Identity::of(&cm, None).group, "");
+    }
+
+    #[test]
+    fn missing_kind_is_an_error() {
+        let err = DiffOptions::new(&[IgnoreDifference::default()]).expect_err("no kind");
+        assert_eq!(err, Error::MissingKind { index: 0 });
+    }
+}

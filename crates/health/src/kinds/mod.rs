@@ -1,0 +1,49 @@
+//! Built-in health checks, one kind per module.
+
+mod apiservice;
+mod application;
+mod crd;
+mod cronjob;
+mod daemonset;
+mod deployment;
+pub(crate) mod generic;
+mod hpa;
+mod ingress;
+mod job;
+mod namespace;
+mod pod;
+mod pvc;
+mod replicaset;
+mod service;
+mod statefulset;
+mod workflow;
+
+use serde_json::Value;
+
+use crate::{GroupKind, Health};
+
+/// The built-in health of `obj`, or `None` when its kind has no notion of health.
+pub(crate) fn assess(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
+    let check: fn(&Value) -> Health = match (gk.group, gk.kind) {
+        ("apps", "Deployment") => deployment::health,
+        ("apps", "StatefulSet") => statefulset::health,
+        ("apps", "ReplicaSet") => replicaset::health,
+        ("apps", "DaemonSet") => daemonset::health,
+        ("extensions" | "networking.k8s.io", "Ingress") => ingress::health,
+        ("argoproj.io", "Workflow") => workflow::health,
+        ("argoproj.io", "Application") => application::health,
+        ("apiregistration.k8s.io", "APIService") => apiservice::health,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => crd::health,
+        ("", "Service") => service::health,
+        ("", "PersistentVolumeClaim") => pvc::health,
+        ("", "Pod") => pod::health,
+        ("", "Namespace") => namespace::health,
+        ("batch", "Job") => job::health,
+        ("batch", "CronJob") => cronjob::health,
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            return Some(hpa::health(gk.version, obj));
+        }
+        _ => return generic::health(gk, obj),
+    };
+    Some(check(obj))
+}

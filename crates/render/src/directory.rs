@@ -1,0 +1,118 @@
+//! Plain directories of YAML and JSON manifests (`source.directory`).
+
+use std::path::{Path, PathBuf};
+
+use driftless_api::ApplicationSourceDirectory;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::manifest::{parse_manifests, Manifest};
+use crate::{path, rel, RenderError};
+
+/// Reads every `.yaml`, `.yml` and `.json` file of `app_dir` (recursively if
+/// asked), filtered by include/exclude globs matched against the path
+/// relative to `app_dir`, in file-name order.
+pub fn render(root: &Path, app_dir: &Path, opts: Option<&ApplicationSourceDirectory>) -> Result<Vec<Manifest>, RenderError> {
+    if opts.is_some_and(|o| o.jsonnet.as_ref().is_some_and(|j| j.as_object().is_some_and(|m| !m.is_empty()))) {
+        return Err(RenderError::Unsupported { field: "source.directory.jsonnet", what: "Jsonnet".into() });
+    }
+    let recurse = opts.is_some_and(|o| o.recurse);
+    let include = opts.and_then(|o| o.include.as_deref()).filter(|s| !s.is_empty()).map(|g| globs("include", g)).transpose()?;
+    let exclude = opts.and_then(|o| o.exclude.as_deref()).filter(|s| !s.is_empty()).map(|g| globs("exclude", g)).transpose()?;
+
+    let mut files = Vec::new();
+    collect(root, app_dir, recurse, &mut files)?;
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(app_dir).unwrap_or(&file);
+        if include.as_ref().is_some_and(|g| !g.is_match(relative)) || exclude.as_ref().is_some_and(|g| g.is_match(relative)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).map_err(|source| RenderError::Io { path: file.clone(), source })?;
+        out.extend(parse_manifests(&rel(root, &file), &text)?);
+    }
+    Ok(out)
+}
+
+fn collect(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Result<(), RenderError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| RenderError::Io { path: dir.into(), source })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| RenderError::Io { path: dir.into(), source })?;
+        let p = entry.path();
+        let name = entry.file_name();
+        // Hidden files and dirs (.git, .github) are never manifests.
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let is_manifest = matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
+        let is_dir = p.is_dir();
+        if !is_dir && !is_manifest {
+            continue;
+        }
+        // A symlink may point anywhere: follow it only if it stays inside.
+        let real = path::contained(root, &p).map_err(|_| RenderError::OutsideRepository {
+            path: rel(root, &p),
+            reason: "a symlink leads out of the repository",
+        })?;
+        if is_dir {
+            if recurse {
+                collect(root, &real, recurse, out)?;
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Argo CD's glob syntax: one glob, or `{a,b}` for several.
+fn globs(field: &'static str, pattern: &str) -> Result<GlobSet, RenderError> {
+    let err = |reason: String| RenderError::InvalidGlob { field, glob: pattern.to_string(), reason };
+    let mut b = GlobSetBuilder::new();
+    b.add(Glob::new(pattern).map_err(|e| err(e.to_string()))?);
+    b.build().map_err(|e| err(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, file: &str, name: &str) {
+        let p = root.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n")).unwrap();
+    }
+
+    fn names(m: &[Manifest]) -> Vec<&str> {
+        m.iter().map(Manifest::name).collect()
+    }
+
+    #[test]
+    fn recurse_include_and_exclude() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        write(r, "app/a.yaml", "a");
+        write(r, "app/b.json.yaml", "b");
+        write(r, "app/sub/c.yml", "c");
+        write(r, "app/sub/skip.yaml", "skip");
+        std::fs::write(r.join("app/README.md"), "not yaml").unwrap();
+        let app = r.join("app");
+
+        assert_eq!(names(&render(r, &app, None).unwrap()), ["a", "b"]);
+        let recurse = ApplicationSourceDirectory { recurse: true, ..Default::default() };
+        assert_eq!(names(&render(r, &app, Some(&recurse)).unwrap()), ["a", "b", "c", "skip"]);
+        let filtered = ApplicationSourceDirectory { recurse: true, include: Some("{*.yaml,*.yml}".into()), exclude: Some("*skip*".into()), ..Default::default() };
+        assert_eq!(names(&render(r, &app, Some(&filtered)).unwrap()), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_symlinked_file_out_of_the_repository_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let secret_dir = tempfile::tempdir().unwrap();
+        write(secret_dir.path(), "host.yaml", "host");
+        std::fs::create_dir_all(root.path().join("app")).unwrap();
+        std::os::unix::fs::symlink(secret_dir.path().join("host.yaml"), root.path().join("app/link.yaml")).unwrap();
+        let err = render(root.path(), &root.path().join("app"), None).unwrap_err();
+        assert!(matches!(err, RenderError::OutsideRepository { .. }), "{err}");
+    }
+}

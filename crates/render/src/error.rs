@@ -1,0 +1,71 @@
+//! Render errors: each names the file, the field or document, and the reason.
+
+use std::path::PathBuf;
+
+/// Why the desired state could not be rendered. Nothing may be pruned or
+/// applied after one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The app's path, or something it references, leaves the repository.
+    #[error("{path}: {reason}; a source may only read inside its repository")]
+    OutsideRepository {
+        /// The offending path, as written.
+        path: String,
+        /// How it escapes.
+        reason: &'static str,
+    },
+    /// The app's path does not exist in the revision.
+    #[error("path {0:?} does not exist in the repository at this revision")]
+    PathMissing(String),
+    /// A manifest file could not be parsed.
+    #[error("{file}: {reason}")]
+    InvalidManifest {
+        /// The file, relative to the repository root.
+        file: String,
+        /// What is wrong, where (document, line), without quoting values.
+        reason: String,
+    },
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A glob in `source.directory` is invalid.
+    #[error("source.directory.{field}: invalid glob {glob:?}: {reason}")]
+    InvalidGlob {
+        /// `include` or `exclude`.
+        field: &'static str,
+        /// The glob.
+        glob: String,
+        /// Why.
+        reason: String,
+    },
+    /// The kustomize build failed.
+    #[error("kustomize build {dir} failed: {reason}")]
+    Kustomize {
+        /// The app's directory.
+        dir: String,
+        /// What kustomize said.
+        reason: String,
+    },
+    /// A tool is missing.
+    #[error("{tool} not found on PATH: {hint}")]
+    ToolMissing {
+        /// The binary.
+        tool: &'static str,
+        /// What to install.
+        hint: &'static str,
+    },
+    /// A feature of the source is not supported.
+    #[error("{field}: {what} not supported")]
+    Unsupported {
+        /// The field that asks for it.
+        field: &'static str,
+        /// What it asks for.
+        what: String,
+    },
+}

@@ -1,0 +1,308 @@
+//! Git repositories: mirrors, revision resolution, checkouts per commit.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use tokio::process::Command;
+
+/// Why a source could not be provided. Every message names the repository.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// `git` is not installed.
+    #[error("the `git` binary was not found on PATH: install git to use Git sources")]
+    GitMissing,
+    /// Fetching failed: bad URL, network, credentials.
+    #[error("repository {url} is unreachable: {reason}")]
+    Unreachable {
+        /// The repository.
+        url: String,
+        /// What git said.
+        reason: String,
+    },
+    /// The revision names no branch, tag or commit of the repository.
+    #[error("revision {revision:?} not found in repository {url}: it is no branch, tag or commit there")]
+    UnknownRevision {
+        /// The repository.
+        url: String,
+        /// The revision asked for.
+        revision: String,
+    },
+    /// Local I/O failed.
+    #[error("git cache {path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A git command failed for another reason.
+    #[error("git {args} in {url} failed: {reason}")]
+    Git {
+        /// The repository.
+        url: String,
+        /// The command.
+        args: String,
+        /// What git said.
+        reason: String,
+    },
+}
+
+/// A commit's files on disk, shared and read-only: renderers must not write
+/// into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkout {
+    /// The full commit SHA.
+    pub revision: String,
+    /// The root of the files.
+    pub path: PathBuf,
+}
+
+/// Mirrors and checkouts under one cache directory.
+#[derive(Debug)]
+pub struct GitCache {
+    root: PathBuf,
+    /// One lock per repository: two fetches of one mirror must not overlap,
+    /// different repositories proceed in parallel.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl GitCache {
+    /// A cache rooted at `root`, created on first use.
+    pub fn new(root: impl Into<PathBuf>) -> GitCache {
+        GitCache { root: root.into(), locks: Mutex::default() }
+    }
+
+    /// Fetches `url` and resolves `revision` (branch, tag, commit SHA, or
+    /// empty/`HEAD` for the default branch) to a commit, then makes sure that
+    /// commit is checked out. The checkout is reused across calls.
+    pub async fn fetch(&self, url: &str, revision: &str) -> Result<Checkout, SourceError> {
+        let lock = self.lock_for(url);
+        let _guard = lock.lock().await;
+        let mirror = self.mirror_path(url);
+        self.update_mirror(url, &mirror).await?;
+        let sha = resolve(url, &mirror, revision).await?;
+        let path = self.checkout_path(url, &sha);
+        if !path.is_dir() {
+            export(url, &mirror, &sha, &path).await?;
+        }
+        Ok(Checkout { revision: sha, path })
+    }
+
+    fn lock_for(&self, url: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(url.to_string()).or_default().clone()
+    }
+
+    fn repo_dir(&self, url: &str) -> PathBuf {
+        let digest = Sha256::digest(normalize_url(url).as_bytes());
+        let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        self.root.join(hex)
+    }
+
+    fn mirror_path(&self, url: &str) -> PathBuf {
+        self.repo_dir(url).join("mirror.git")
+    }
+
+    fn checkout_path(&self, url: &str, sha: &str) -> PathBuf {
+        self.repo_dir(url).join("checkouts").join(sha)
+    }
+
+    async fn update_mirror(&self, url: &str, mirror: &Path) -> Result<(), SourceError> {
+        if mirror.join("HEAD").is_file() {
+            return git(url, Some(mirror), &["fetch", "--prune", "--force", "--quiet", "origin"])
+                .await
+                .map(drop)
+                .map_err(|e| unreachable(url, e));
+        }
+        let parent = mirror.parent().unwrap_or(&self.root);
+        tokio::fs::create_dir_all(parent).await.map_err(|source| SourceError::Io { path: parent.into(), source })?;
+        // Clone into a temporary name and rename, so a failed clone leaves
+        // nothing that looks like a mirror.
+        let partial = parent.join("mirror.partial");
+        let _ = tokio::fs::remove_dir_all(&partial).await;
+        let partial_str = partial.to_string_lossy().into_owned();
+        git(url, None, &["clone", "--mirror", "--quiet", "--", url, &partial_str]).await.map_err(|e| unreachable(url, e))?;
+        tokio::fs::rename(&partial, mirror).await.map_err(|source| SourceError::Io { path: mirror.into(), source })
+    }
+}
+
+/// Trailing slashes and `.git` do not make a different repository.
+fn normalize_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    url.strip_suffix(".git").unwrap_or(url).to_string()
+}
+
+fn unreachable(url: &str, e: SourceError) -> SourceError {
+    match e {
+        SourceError::Git { reason, .. } => SourceError::Unreachable { url: url.into(), reason },
+        other => other,
+    }
+}
+
+async fn resolve(url: &str, mirror: &Path, revision: &str) -> Result<String, SourceError> {
+    let revision = revision.trim();
+    let rev = if revision.is_empty() { "HEAD" } else { revision };
+    // `--end-of-options` keeps a revision like `--output=x` from being read
+    // as an option.
+    let spec = format!("{rev}^{{commit}}");
+    match git(url, Some(mirror), &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]).await {
+        Ok(out) => Ok(out.trim().to_string()),
+        Err(SourceError::Git { .. }) => Err(SourceError::UnknownRevision { url: url.into(), revision: rev.into() }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the files of commit `sha` to `dest` with `git archive`, through a
+/// temporary directory renamed into place, so readers never see half a tree.
+async fn export(url: &str, mirror: &Path, sha: &str, dest: &Path) -> Result<(), SourceError> {
+    let parent = dest.parent().unwrap_or(mirror);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SourceError::Io { path, source }
+    };
+    tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+    let tmp = parent.join(format!(".{sha}.partial"));
+    let _ = tokio::fs::remove_dir_all(&tmp).await;
+    tokio::fs::create_dir_all(&tmp).await.map_err(io(&tmp))?;
+    let tmp_str = tmp.to_string_lossy().into_owned();
+    // `git worktree`-free checkout: a throwaway index, the mirror's objects.
+    let index = parent.join(format!(".{sha}.index"));
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(mirror)
+        .arg("--work-tree")
+        .arg(&tmp_str)
+        .args(["checkout", "--quiet", "--force", sha, "--", "."])
+        .env("GIT_INDEX_FILE", &index)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .await
+        .map_err(git_spawn_error)?;
+    let _ = tokio::fs::remove_file(&index).await;
+    if !out.status.success() {
+        let _ = tokio::fs::remove_dir_all(&tmp).await;
+        return Err(SourceError::Git {
+            url: url.into(),
+            args: format!("checkout {sha}"),
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    match tokio::fs::rename(&tmp, dest).await {
+        Ok(()) => Ok(()),
+        // Someone else exported the same commit first: theirs is identical.
+        Err(_) if dest.is_dir() => {
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
+            Ok(())
+        }
+        Err(source) => Err(SourceError::Io { path: dest.into(), source }),
+    }
+}
+
+fn git_spawn_error(e: std::io::Error) -> SourceError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        SourceError::GitMissing
+    } else {
+        SourceError::Io { path: PathBuf::from("git"), source: e }
+    }
+}
+
+/// Runs git non-interactively and returns its stdout.
+async fn git(url: &str, git_dir: Option<&Path>, args: &[&str]) -> Result<String, SourceError> {
+    let mut cmd = Command::new("git");
+    if let Some(dir) = git_dir {
+        cmd.arg("--git-dir").arg(dir);
+    }
+    let out = cmd
+        .args(args)
+        // Never wait for a password on a terminal; never use a user's config
+        // that could redirect the fetch.
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_ASKPASS", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(git_spawn_error)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(SourceError::Git {
+            url: url.into(),
+            args: args.first().copied().unwrap_or_default().into(),
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn repo_with_commits(dir: &Path) -> (String, String) {
+        sh(dir, &["init", "--quiet"]);
+        std::fs::write(dir.join("a.yaml"), "one").unwrap();
+        sh(dir, &["add", "."]);
+        sh(dir, &["commit", "--quiet", "-m", "one"]);
+        let first = sh(dir, &["rev-parse", "HEAD"]);
+        sh(dir, &["tag", "v1"]);
+        std::fs::write(dir.join("a.yaml"), "two").unwrap();
+        sh(dir, &["commit", "--quiet", "-am", "two"]);
+        (first, sh(dir, &["rev-parse", "HEAD"]))
+    }
+
+    #[tokio::test]
+    async fn resolves_branches_tags_and_commits_and_sees_new_commits() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let (first, second) = repo_with_commits(repo.path());
+        let url = format!("file://{}", repo.path().display());
+        let git = GitCache::new(cache.path());
+
+        let head = git.fetch(&url, "").await.unwrap();
+        assert_eq!(head.revision, second);
+        assert_eq!(std::fs::read_to_string(head.path.join("a.yaml")).unwrap(), "two");
+        assert_eq!(git.fetch(&url, "main").await.unwrap().revision, second);
+        let tagged = git.fetch(&url, "v1").await.unwrap();
+        assert_eq!(tagged.revision, first);
+        assert_eq!(std::fs::read_to_string(tagged.path.join("a.yaml")).unwrap(), "one");
+        assert_eq!(git.fetch(&url, &first[..10]).await.unwrap().revision, first);
+
+        std::fs::write(repo.path().join("a.yaml"), "three").unwrap();
+        sh(repo.path(), &["commit", "--quiet", "-am", "three"]);
+        let third = git.fetch(&url, "main").await.unwrap();
+        assert_ne!(third.revision, second, "a new commit is seen on the next fetch");
+        assert_eq!(std::fs::read_to_string(third.path.join("a.yaml")).unwrap(), "three");
+    }
+
+    #[tokio::test]
+    async fn unknown_revision_and_unreachable_repository_are_clear_errors() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        repo_with_commits(repo.path());
+        let url = format!("file://{}", repo.path().display());
+        let git = GitCache::new(cache.path());
+
+        let err = git.fetch(&url, "no-such-branch").await.unwrap_err();
+        assert!(matches!(err, SourceError::UnknownRevision { .. }), "{err}");
+        assert!(err.to_string().contains("no-such-branch") && err.to_string().contains(&url));
+
+        let missing = format!("file://{}/nope", repo.path().display());
+        let err = git.fetch(&missing, "main").await.unwrap_err();
+        assert!(matches!(err, SourceError::Unreachable { .. }), "{err}");
+        assert!(err.to_string().contains("nope"));
+    }
+}
