@@ -23,6 +23,8 @@ pub fn application() -> CustomResourceDefinition {
     let generator = settings
         .with_transform(schemars::transform::AddNullable::default())
         .with_transform(kube::core::schema::StructuralSchemaRewriter)
+        .with_transform(kube::core::schema::OptionalEnum)
+        .with_transform(kube::core::schema::OptionalIntOrString)
         .into_generator();
     let mut schema = serde_json::to_value(generator.into_root_schema_for::<Application>()).unwrap_or_default();
     if let Some(obj) = schema.as_object_mut() {

@@ -25,6 +25,11 @@ pub fn print<T: Serialize>(format: Format, value: &T, table: impl FnOnce() -> St
         Format::Json => serde_json::to_string_pretty(value).context("encode JSON")? + "\n",
         Format::Yaml => serde_saphyr::to_string(value).context("encode YAML")?,
     };
+    write_stdout(&text)
+}
+
+/// Writes `text` to stdout; a closed pipe is not an error.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("write to stdout"),

@@ -1,5 +1,16 @@
 //! Stage 4, **sync**: plan (phases, waves, kind order, hooks) and carry out
-//! apply and prune as a step function whose state lives in the
-//! Application's status, so that a restarted controller resumes it.
+//! apply and prune against the cluster.
 //!
-//! Not implemented yet: it arrives with the sync engine.
+//! - [`plan`] is pure: a sort over the desired targets and the live
+//!   resources that left Git;
+//! - [`cluster`] is the only module that talks to the API server;
+//! - [`compare`] computes each resource's sync and health status;
+//! - [`execute`] runs a plan wave by wave, reporting every result.
+
+pub mod cluster;
+pub mod compare;
+pub mod execute;
+pub mod plan;
+mod resource;
+
+pub use resource::{app_instance_name, is_tracked_by, track, tracking_id, ResourceKey};

@@ -7,7 +7,10 @@
 //!   [`kube::Client`], and deletes the namespace when dropped, also when the
 //!   test panics;
 //! - [`wait_for`] polls a condition with a deadline and reports the last thing
-//!   it saw when it gives up.
+//!   it saw when it gives up;
+//! - [`GitRepo`] is a real Git repository in a temporary directory, to point
+//!   Applications at;
+//! - [`install_crds`] installs driftless' CRDs.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), driftless_testkit::Error> {
@@ -17,9 +20,13 @@
 //! ```
 
 mod cluster;
+mod crds;
+mod git;
 mod namespace;
 mod wait;
 
 pub use cluster::{DevCluster, Error};
+pub use crds::install_crds;
+pub use git::GitRepo;
 pub use namespace::TestNamespace;
 pub use wait::wait_for;

@@ -1,0 +1,318 @@
+//! Sync operations: the one a user requests through `.operation`, and the
+//! one automation decides on. Retries with back-off, history, and every
+//! resource's result recorded in `status.operationState`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use driftless_api::{
+    Application, ApplicationStatus, Operation, OperationInitiator, OperationPhase, OperationState, RetryStrategy,
+    RevisionHistory, SyncOperation, SyncOperationResult, SyncOptions, SyncStatusCode,
+};
+use driftless_sync::compare::CompareResult;
+use driftless_sync::execute::{execute, ExecuteOptions, Outcome};
+use driftless_sync::plan::{plan, PlanOptions, Role};
+use driftless_sync::ResourceKey;
+use kube::Api;
+use tokio::sync::watch;
+
+use crate::desired::{short, Desired};
+use crate::reconcile::Context;
+use crate::status;
+
+/// Argo CD keeps 10 history entries unless told otherwise.
+const DEFAULT_HISTORY_LIMIT: usize = 10;
+
+/// The sync automation asks for now, if any. Argo CD's rules: only when out
+/// of sync; never twice for a revision whose sync failed (the retry policy
+/// handles that); again for the same revision only with selfHeal.
+pub fn automated(app: &Application, revision: &str, sync: SyncStatusCode) -> Option<Operation> {
+    let auto = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
+    if auto.enabled == Some(false) || sync != SyncStatusCode::OutOfSync || app.operation.is_some() {
+        return None;
+    }
+    if let Some(last) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
+        let same_revision = last.sync_result.as_ref().is_some_and(|r| r.revision == revision);
+        if same_revision && (last.phase != OperationPhase::Succeeded || !auto.self_heal) {
+            return None;
+        }
+    }
+    Some(Operation {
+        sync: Some(SyncOperation { revision: Some(revision.to_string()), prune: auto.prune, ..Default::default() }),
+        initiated_by: Some(OperationInitiator { username: None, automated: true }),
+        info: Vec::new(),
+        retry: app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()),
+    })
+}
+
+/// Carries out `op` against `desired`, updating `status` (operationState,
+/// history) and writing it as results come in.
+pub async fn run(
+    ctx: &Context,
+    app: &Application,
+    api: &Api<Application>,
+    op: Operation,
+    desired: &Desired,
+    mut compared: CompareResult,
+    status: &mut ApplicationStatus,
+) {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    let sync_op = op.sync.clone().unwrap_or_default();
+    let started = status::now();
+    status.operation_state = Some(OperationState {
+        operation: op.clone(),
+        phase: OperationPhase::Running,
+        message: Some("syncing".into()),
+        sync_result: None,
+        started_at: started.clone(),
+        finished_at: None,
+        retry_count: None,
+    });
+    write(api, &name, status).await;
+
+    let policy = app.spec.sync_policy.clone().unwrap_or_default();
+    let options = SyncOptions::parse(policy.sync_options.iter().chain(sync_op.sync_options.iter()));
+    let retry = op.retry.clone().or_else(|| policy.retry.clone());
+    let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
+
+    let mut attempt: i64 = 0;
+    let outcome = loop {
+        let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, api, &name, status).await;
+        let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
+        if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) {
+            break outcome;
+        }
+        attempt += 1;
+        let delay = backoff(retry.as_ref(), attempt);
+        if let Some(s) = status.operation_state.as_mut() {
+            s.retry_count = Some(attempt);
+            s.message = Some(format!("{} (retrying attempt #{attempt} in {}s)", outcome.message, delay.as_secs()));
+        }
+        write(api, &name, status).await;
+        tokio::time::sleep(delay).await;
+        // The cluster moved on while we waited: plan against what is there now.
+        match driftless_sync::compare::compare(&ctx.cluster, &desired.targets, &ctx.compare_options(app, status).options()).await {
+            Ok(c) => compared = c,
+            Err(e) => break failed(format!("comparison before retry failed: {e}")),
+        }
+    };
+
+    let finished = status::now();
+    let source = sync_op.source.clone().or_else(|| app.primary_source().cloned());
+    if outcome.phase == OperationPhase::Succeeded && !sync_op.dry_run {
+        let id = status.history.iter().map(|h| h.id).max().map_or(0, |m| m + 1);
+        status.history.push(RevisionHistory {
+            id,
+            revision: desired.revision.clone(),
+            source: source.clone(),
+            deploy_started_at: Some(started.clone()),
+            deployed_at: finished.clone(),
+            initiated_by: op.initiated_by.clone(),
+        });
+        let limit = app.spec.revision_history_limit.map(|l| l.max(1) as usize).unwrap_or(DEFAULT_HISTORY_LIMIT);
+        let excess = status.history.len().saturating_sub(limit);
+        status.history.drain(..excess);
+        status::clear_condition(status, driftless_api::condition::SYNC_ERROR);
+    } else if outcome.phase != OperationPhase::Succeeded {
+        status::set_condition(status, driftless_api::condition::SYNC_ERROR, outcome.message.clone());
+    }
+    status.operation_state = Some(OperationState {
+        operation: op,
+        phase: outcome.phase,
+        message: Some(outcome.message),
+        sync_result: Some(SyncOperationResult { resources: outcome.results, revision: desired.revision.clone(), source }),
+        started_at: started,
+        finished_at: Some(finished),
+        retry_count: (attempt > 0).then_some(attempt),
+    });
+    write(api, &name, status).await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt_sync(
+    ctx: &Context,
+    app: &Application,
+    sync_op: &SyncOperation,
+    options: &SyncOptions,
+    allow_empty: bool,
+    desired: &Desired,
+    compared: &CompareResult,
+    api: &Api<Application>,
+    name: &str,
+    status: &mut ApplicationStatus,
+) -> Outcome {
+    let resources = desired.targets.iter().filter(|t| t.role == Role::Resource).count();
+    if resources == 0 && !allow_empty && !compared.extraneous.is_empty() && sync_op.prune {
+        return failed(format!(
+            "refusing to sync: revision {} renders no resources, and pruning would delete all {} of the app's resources; \
+             set syncPolicy.automated.allowEmpty=true if that is intended",
+            short(&desired.revision),
+            compared.extraneous.len()
+        ));
+    }
+    if options.create_namespace && let Some(ns) = app.spec.destination.namespace.as_deref() {
+        if let Err(e) = ensure_namespace(ctx, app, ns).await {
+            return failed(format!("CreateNamespace: {e}"));
+        }
+    }
+    let only = (!sync_op.resources.is_empty()).then(|| {
+        sync_op
+            .resources
+            .iter()
+            .map(|r| ResourceKey { group: r.group.clone(), kind: r.kind.clone(), namespace: r.namespace.clone().filter(|s| !s.is_empty()), name: r.name.clone() })
+            .collect()
+    });
+    let in_sync = compared.resources.iter().filter(|r| r.sync == SyncStatusCode::Synced).map(|r| r.key.clone()).collect();
+    let p = plan(
+        &desired.targets,
+        &compared.extraneous,
+        &PlanOptions { prune: sync_op.prune, prune_last: options.prune_last, in_sync, apply_out_of_sync_only: options.apply_out_of_sync_only, only },
+    );
+    let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.is_some()).map(|r| r.key.clone()).collect();
+    let exec_opts = ExecuteOptions {
+        dry_run: sync_op.dry_run,
+        validate: !options.no_validate,
+        replace: options.replace,
+        prune_propagation: options.prune_propagation_policy.as_deref(),
+        existing: &existing,
+        health: &ctx.health,
+        wave_timeout: ctx.config.wave_timeout,
+        poll: Duration::from_millis(500),
+    };
+    let (tx, mut rx) = watch::channel(Vec::new());
+    let exec = execute(&ctx.cluster, &p, &exec_opts, &tx);
+    tokio::pin!(exec);
+    // Publish progress while the sync runs, at most twice a second.
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            outcome = &mut exec => return outcome,
+            _ = tick.tick() => {
+                if rx.has_changed().unwrap_or(false) {
+                    let results = rx.borrow_and_update().clone();
+                    if let Some(s) = status.operation_state.as_mut() {
+                        s.sync_result = Some(SyncOperationResult { resources: results, revision: desired.revision.clone(), source: None });
+                    }
+                    write(api, name, status).await;
+                }
+            }
+        }
+    }
+}
+
+async fn ensure_namespace(ctx: &Context, app: &Application, ns: &str) -> Result<(), String> {
+    let mut obj = serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } });
+    if let Some(meta) = app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref()) {
+        for field in ["labels", "annotations"] {
+            if let Some(v) = meta.get(field) {
+                obj["metadata"][field] = v.clone();
+            }
+        }
+    }
+    match ctx.cluster.get("v1", &ResourceKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: ns.into() }).await {
+        Ok(Some(_)) if app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref()).is_none() => Ok(()),
+        Ok(_) => ctx.cluster.apply(&obj, false, true).await.map(drop).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn failed(message: String) -> Outcome {
+    Outcome { phase: OperationPhase::Failed, message, results: Vec::new() }
+}
+
+async fn write(api: &Api<Application>, name: &str, status: &ApplicationStatus) {
+    if let Err(e) = status::write(api, name, status).await {
+        tracing::warn!(app = name, "writing status: {e}");
+    }
+}
+
+/// Delay before retry `attempt` (1-based): duration * factor^(attempt-1),
+/// capped at maxDuration; Argo CD's defaults are 5s, 2 and 3m.
+pub fn backoff(retry: Option<&RetryStrategy>, attempt: i64) -> Duration {
+    let b = retry.and_then(|r| r.backoff.as_ref());
+    let base = b.and_then(|b| b.duration.as_deref()).and_then(parse_duration).unwrap_or(Duration::from_secs(5));
+    let factor = b.and_then(|b| b.factor).unwrap_or(2).max(1) as u32;
+    let max = b.and_then(|b| b.max_duration.as_deref()).and_then(parse_duration).unwrap_or(Duration::from_secs(180));
+    let exp = u32::try_from(attempt.saturating_sub(1)).unwrap_or(u32::MAX).min(30);
+    base.saturating_mul(factor.saturating_pow(exp)).min(max)
+}
+
+/// Go-style durations as Argo CD writes them: `5s`, `2m`, `1h30m`, `500ms`,
+/// or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+        let (num, tail) = rest.split_at(digits);
+        let n: f64 = num.parse().ok()?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let secs = match unit {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return None,
+        };
+        total += Duration::from_secs_f64(secs);
+        rest = next;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::{Backoff, SyncPolicy, SyncPolicyAutomated};
+
+    #[test]
+    fn durations_and_backoff_follow_argo_cd() {
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("soon"), None);
+        let r = RetryStrategy { limit: 5, backoff: Some(Backoff { duration: Some("1s".into()), factor: Some(3), max_duration: Some("10s".into()) }) };
+        let delays: Vec<u64> = (1..=4).map(|a| backoff(Some(&r), a).as_secs()).collect();
+        assert_eq!(delays, [1, 3, 9, 10]);
+        assert_eq!(backoff(None, 1), Duration::from_secs(5));
+    }
+
+    fn auto_app(self_heal: bool) -> Application {
+        let mut a = Application::default();
+        a.spec.sync_policy = Some(SyncPolicy { automated: Some(SyncPolicyAutomated { prune: true, self_heal, ..Default::default() }), ..Default::default() });
+        a
+    }
+
+    fn last_sync(app: &mut Application, revision: &str, phase: OperationPhase) {
+        app.status.get_or_insert_with(Default::default).operation_state = Some(OperationState {
+            operation: Operation::default(),
+            phase,
+            message: None,
+            sync_result: Some(SyncOperationResult { resources: vec![], revision: revision.into(), source: None }),
+            started_at: status::now(),
+            finished_at: None,
+            retry_count: None,
+        });
+    }
+
+    #[test]
+    fn automation_syncs_a_new_revision_once() {
+        let mut app = auto_app(false);
+        let op = automated(&app, "abc", SyncStatusCode::OutOfSync).expect("out of sync at a new revision syncs");
+        assert!(op.sync.as_ref().unwrap().prune && op.initiated_by.as_ref().unwrap().automated);
+        assert!(automated(&app, "abc", SyncStatusCode::Synced).is_none());
+        last_sync(&mut app, "abc", OperationPhase::Failed);
+        assert!(automated(&app, "abc", SyncStatusCode::OutOfSync).is_none(), "a failed revision is not retried endlessly");
+        assert!(automated(&app, "def", SyncStatusCode::OutOfSync).is_some(), "a new revision is tried");
+        last_sync(&mut app, "abc", OperationPhase::Succeeded);
+        assert!(automated(&app, "abc", SyncStatusCode::OutOfSync).is_none(), "drift is left alone without selfHeal");
+        let mut healing = auto_app(true);
+        last_sync(&mut healing, "abc", OperationPhase::Succeeded);
+        assert!(automated(&healing, "abc", SyncStatusCode::OutOfSync).is_some(), "selfHeal reverts drift");
+    }
+}

@@ -1,0 +1,319 @@
+//! One reconcile of one Application: compare with Git, sync if asked or
+//! automated, report status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use driftless_api::{condition, Application, ApplicationStatus, HealthStatusCode, SyncStatusCode, ANNOTATION_REFRESH, RESOURCES_FINALIZER};
+use driftless_diff::DiffOptions;
+use driftless_health::CustomChecks;
+use driftless_source::GitCache;
+use driftless_sync::cluster::Cluster;
+use driftless_sync::compare::{compare, CompareOptions, Scope};
+use driftless_sync::app_instance_name;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+
+use crate::desired::{desired, short};
+use crate::{operation, project, status, Config};
+
+/// How soon an app whose resources are still converging is looked at again.
+const PROGRESSING_REQUEUE: Duration = Duration::from_secs(2);
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API server.
+    pub client: kube::Client,
+    /// The destination cluster (in-cluster only, for now).
+    pub cluster: Cluster,
+    /// Git mirrors and checkouts.
+    pub git: GitCache,
+    /// Custom health checks.
+    pub health: CustomChecks,
+    /// Settings.
+    pub config: Config,
+}
+
+impl Context {
+    /// A context over `client`.
+    pub fn new(client: kube::Client, config: Config) -> Context {
+        Context {
+            cluster: Cluster::new(client.clone()),
+            git: GitCache::new(config.cache_dir.join("git")),
+            health: CustomChecks::none(),
+            client,
+            config,
+        }
+    }
+
+    /// The comparison settings for `app` (whose ignoreDifferences were
+    /// validated when the reconcile began).
+    pub fn compare_options<'a>(&'a self, app: &'a Application, status: &'a ApplicationStatus) -> CompareOptionsOwned<'a> {
+        CompareOptionsOwned::new(app, status, &self.health)
+    }
+}
+
+/// [`CompareOptions`] with the data it borrows.
+pub struct CompareOptionsOwned<'a> {
+    instance: String,
+    previously: Vec<Scope>,
+    diff: DiffOptions,
+    health: &'a CustomChecks,
+    validate: bool,
+}
+
+impl<'a> CompareOptionsOwned<'a> {
+    fn new(app: &'a Application, status: &ApplicationStatus, health: &'a CustomChecks) -> Self {
+        let previously = status
+            .resources
+            .iter()
+            .map(|r| Scope {
+                api_version: if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) },
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+            })
+            .collect();
+        let validate = !driftless_api::SyncOptions::parse(app.spec.sync_policy.iter().flat_map(|p| p.sync_options.iter())).no_validate;
+        CompareOptionsOwned {
+            instance: instance(app),
+            previously,
+            diff: DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default(),
+            health,
+            validate,
+        }
+    }
+
+    /// The borrowed view [`compare`] takes.
+    pub fn options(&self) -> CompareOptions<'_> {
+        CompareOptions { instance: &self.instance, previously: &self.previously, diff: &self.diff, health: self.health, validate: self.validate }
+    }
+}
+
+/// The app's name in tracking ids.
+pub fn instance(app: &Application) -> String {
+    app_instance_name(app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
+}
+
+/// What wakes a reconcile: the user's intent (spec, a requested operation,
+/// a refresh, deletion), not the status the controller writes.
+pub fn trigger_hash(app: &Application) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&app.spec).unwrap_or_default().hash(&mut h);
+    serde_json::to_string(&app.operation).unwrap_or_default().hash(&mut h);
+    app.annotations().get(ANNOTATION_REFRESH).hash(&mut h);
+    app.metadata.deletion_timestamp.is_some().hash(&mut h);
+    app.finalizers().hash(&mut h);
+    Some(h.finish())
+}
+
+/// Why a reconcile failed (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The API server failed.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Retries a failed reconcile with a short delay.
+pub fn error_policy(app: Arc<Application>, err: &ReconcileError, _: Arc<Context>) -> Action {
+    tracing::warn!(app = %app.name_any(), "reconcile failed: {err}");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Compares `app` with Git, syncs when asked to, writes status.
+pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let ns = app.namespace().unwrap_or_default();
+    let name = app.name_any();
+    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+    let requeue = Action::requeue(ctx.config.resync);
+    if app.metadata.deletion_timestamp.is_some() {
+        return finalize(&ctx, &app, &api).await;
+    }
+    let mut status = app.status.clone().unwrap_or_default();
+    let refresh = app.annotations().contains_key(ANNOTATION_REFRESH);
+
+    // The spec must make sense before anything is fetched.
+    let (project, source) = match validate(&ctx, &app).await {
+        Ok(v) => v,
+        Err(msg) => {
+            status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, msg.clone());
+            status.sync.status = SyncStatusCode::Unknown;
+            fail_operation(&app, &mut status, msg);
+            status::write(&api, &name, &status).await?;
+            status::clear_request(&api, &name, app.operation.is_some(), refresh).await?;
+            return Ok(requeue);
+        }
+    };
+    let target_revision = source.target_revision.clone().unwrap_or_default();
+
+    // Compare with Git at the spec's revision.
+    let compared = match desired(&ctx, &app, &project, &source, &target_revision).await {
+        Ok(d) => match compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status).options()).await {
+            Ok(c) => {
+                status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
+                Some((d, c))
+            }
+            Err(e) => {
+                status::set_condition(&mut status, condition::COMPARISON_ERROR, format!("comparing with the cluster: {e}"));
+                None
+            }
+        },
+        Err(msg) => {
+            // Keep the last known resources and health: nothing is known
+            // to have changed, and nothing will be synced or pruned.
+            status::set_condition(&mut status, condition::COMPARISON_ERROR, msg);
+            status.sync.status = SyncStatusCode::Unknown;
+            status.reconciled_at = Some(status::now());
+            None
+        }
+    };
+
+    // An operation: the user's, else automation's.
+    let requested = app.operation.clone();
+    let op = requested.clone().or_else(|| compared.as_ref().and_then(|(d, c)| operation::automated(&app, &d.revision, c.sync)));
+    match (op, compared) {
+        (Some(op), Some((d, c))) => {
+            // Clear the request first, so an edit made during the sync is a new request.
+            status::clear_request(&api, &name, requested.is_some(), refresh).await?;
+            let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
+            let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
+            // A sync to another revision or source (rollback) renders that one.
+            let other = sync_source.is_some() || sync_revision.as_ref().is_some_and(|r| *r != d.revision && *r != target_revision);
+            if other {
+                let src = sync_source.unwrap_or_else(|| source.clone());
+                let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
+                match desired(&ctx, &app, &project, &src, &rev).await {
+                    Ok(d2) => match compare(&ctx.cluster, &d2.targets, &ctx.compare_options(&app, &status).options()).await {
+                        Ok(c2) => operation::run(&ctx, &app, &api, op, &d2, c2, &mut status).await,
+                        Err(e) => fail_and_write(&app, &api, &mut status, format!("comparing with the cluster: {e}")).await?,
+                    },
+                    Err(msg) => fail_and_write(&app, &api, &mut status, msg).await?,
+                }
+            } else {
+                operation::run(&ctx, &app, &api, op, &d, c, &mut status).await;
+            }
+            // Report the state the sync left behind.
+            if let Ok(d) = desired(&ctx, &app, &project, &source, &target_revision).await {
+                if let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status).options()).await {
+                    status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
+                }
+            }
+            status::write(&api, &name, &status).await?;
+        }
+        (Some(_), None) if requested.is_some() => {
+            let msg = status.conditions.iter().find(|c| c.type_ == condition::COMPARISON_ERROR).map(|c| c.message.clone()).unwrap_or_default();
+            fail_operation(&app, &mut status, format!("cannot sync: {msg}"));
+            status::write(&api, &name, &status).await?;
+            status::clear_request(&api, &name, true, refresh).await?;
+        }
+        _ => {
+            status::write(&api, &name, &status).await?;
+            status::clear_request(&api, &name, false, refresh).await?;
+        }
+    }
+    tracing::info!(app = %name, namespace = %ns, sync = ?status.sync.status, health = ?status.health.status,
+        revision = short(status.sync.revision.as_deref().unwrap_or("")), "reconciled");
+    // Until live-state watches exist, look again soon while resources are
+    // still converging, so that health is reported when it is reached.
+    if matches!(status.health.status, HealthStatusCode::Progressing | HealthStatusCode::Missing) {
+        return Ok(Action::requeue(PROGRESSING_REQUEUE.min(ctx.config.resync)));
+    }
+    Ok(requeue)
+}
+
+/// Renders `app` at its target revision and compares it with the cluster,
+/// as a reconcile would, without writing anything: what `driftless app diff`
+/// and `app manifests` show. The error is the condition a reconcile would set.
+pub async fn compare_app(ctx: &Context, app: &Application) -> Result<(crate::desired::Desired, driftless_sync::compare::CompareResult), String> {
+    let (project, source) = validate(ctx, app).await?;
+    let revision = source.target_revision.clone().unwrap_or_default();
+    let d = desired(ctx, app, &project, &source, &revision).await?;
+    let status = app.status.clone().unwrap_or_default();
+    let c = compare(&ctx.cluster, &d.targets, &ctx.compare_options(app, &status).options()).await.map_err(|e| format!("comparing with the cluster: {e}"))?;
+    Ok((d, c))
+}
+
+/// Checks what can be checked without Git: a source, a supported
+/// destination, the project's permission, valid ignoreDifferences.
+async fn validate(ctx: &Context, app: &Application) -> Result<(driftless_api::AppProject, driftless_api::ApplicationSource), String> {
+    let Some(source) = app.primary_source().cloned() else {
+        return Err("spec.source: an Application needs a source (or spec.sources)".into());
+    };
+    if !app.spec.sources.is_empty() {
+        return Err("spec.sources: multi-source Applications are not supported yet; use spec.source".into());
+    }
+    if !app.spec.destination.is_in_cluster() {
+        return Err(format!(
+            "spec.destination: only the in-cluster destination ({} / {}) is supported for now",
+            driftless_api::IN_CLUSTER_SERVER,
+            driftless_api::IN_CLUSTER_NAME
+        ));
+    }
+    DiffOptions::new(&app.spec.ignore_differences).map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
+    let project = project::load(&ctx.client, app).await?;
+    project::permits(&project, app)?;
+    Ok((project, source))
+}
+
+/// Records a requested operation as failed without running it.
+fn fail_operation(app: &Application, status: &mut ApplicationStatus, message: String) {
+    if let Some(op) = app.operation.clone() {
+        let now = status::now();
+        status.operation_state = Some(driftless_api::OperationState {
+            operation: op,
+            phase: driftless_api::OperationPhase::Failed,
+            message: Some(message.clone()),
+            sync_result: None,
+            started_at: now.clone(),
+            finished_at: Some(now),
+            retry_count: None,
+        });
+        status::set_condition(status, condition::SYNC_ERROR, message);
+    }
+}
+
+async fn fail_and_write(app: &Application, api: &Api<Application>, status: &mut ApplicationStatus, msg: String) -> Result<(), kube::Error> {
+    let mut requested = app.clone();
+    if requested.operation.is_none() {
+        requested.operation = Some(Default::default());
+    }
+    fail_operation(&requested, status, msg);
+    status::write(api, &app.name_any(), status).await
+}
+
+/// Deletion: with Argo CD's finalizer, delete the app's resources (except
+/// `Delete=false` ones), then let the Application go.
+async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> Result<Action, ReconcileError> {
+    if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let status = app.status.clone().unwrap_or_default();
+    let opts = ctx.compare_options(app, &status);
+    // Only the live objects matter: compare with no targets finds them all.
+    match compare(&ctx.cluster, &[], &opts.options()).await {
+        Ok(c) => {
+            for r in &c.extraneous {
+                let keep = r.live["metadata"]["annotations"][driftless_api::ANNOTATION_SYNC_OPTIONS]
+                    .as_str()
+                    .map(driftless_api::ResourceSyncOptions::parse)
+                    .is_some_and(|o| o.no_delete);
+                if !keep {
+                    if let Err(e) = ctx.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
+                        tracing::warn!("deleting {}: {e}", r.key);
+                        return Ok(Action::requeue(Duration::from_secs(5)));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!("finding resources of {}: {e}", app.name_any());
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
+    }
+    let finalizers: Vec<&String> = app.finalizers().iter().filter(|f| *f != RESOURCES_FINALIZER).collect();
+    let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
+    api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,192 @@
+//! Everything the sync stage asks of the API server: discovery, get, list,
+//! server-side apply (and its dry run), replace and delete. Objects cross
+//! this boundary as `serde_json::Value`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use serde_json::Value;
+
+use crate::ResourceKey;
+
+/// The field manager driftless applies as.
+pub const FIELD_MANAGER: &str = "driftless";
+
+/// Why a cluster operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The kind is not served by the API server (CRD missing?).
+    #[error("the server does not serve {group_version} {kind}: is its CustomResourceDefinition installed?")]
+    UnknownKind {
+        /// `group/version`.
+        group_version: String,
+        /// Kind.
+        kind: String,
+    },
+    /// The API server refused or failed.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// An object could not be (de)serialized.
+    #[error("invalid object: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl ClusterError {
+    /// The HTTP status the API server answered, if it did.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClusterError::Api(kube::Error::Api(s)) => Some(s.code),
+            _ => None,
+        }
+    }
+
+    /// True when the object (or its kind) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClusterError::UnknownKind { .. }) || self.status() == Some(404)
+    }
+}
+
+/// A handle on one cluster with a discovery cache.
+pub struct Cluster {
+    client: kube::Client,
+    kinds: Mutex<HashMap<(String, String, String), (ApiResource, ApiCapabilities)>>,
+}
+
+impl Cluster {
+    /// Wraps a client.
+    pub fn new(client: kube::Client) -> Cluster {
+        Cluster { client, kinds: Mutex::default() }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The API resource serving `apiVersion` + `kind`, looked up once.
+    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, ApiCapabilities), ClusterError> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let k = (group.to_string(), version.to_string(), kind.to_string());
+        if let Some(found) = self.kinds.lock().unwrap_or_else(|p| p.into_inner()).get(&k) {
+            return Ok(found.clone());
+        }
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        match kube::discovery::pinned_kind(&self.client, &gvk).await {
+            Ok(found) => {
+                self.kinds.lock().unwrap_or_else(|p| p.into_inner()).insert(k, found.clone());
+                Ok(found)
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                Err(ClusterError::UnknownKind { group_version: api_version.into(), kind: kind.into() })
+            }
+            Err(kube::Error::Discovery(_)) => Err(ClusterError::UnknownKind { group_version: api_version.into(), kind: kind.into() }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// True when the kind is namespaced.
+    pub async fn is_namespaced(&self, api_version: &str, kind: &str) -> Result<bool, ClusterError> {
+        Ok(self.resource(api_version, kind).await?.1.scope == Scope::Namespaced)
+    }
+
+    async fn api(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Result<Api<DynamicObject>, ClusterError> {
+        let (ar, caps) = self.resource(api_version, kind).await?;
+        Ok(match (caps.scope, namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            (Scope::Namespaced, None) => Api::default_namespaced_with(self.client.clone(), &ar),
+            (Scope::Cluster, _) => Api::all_with(self.client.clone(), &ar),
+        })
+    }
+
+    /// The live object, or None.
+    pub async fn get(&self, api_version: &str, key: &ResourceKey) -> Result<Option<Value>, ClusterError> {
+        let api = match self.api(api_version, &key.kind, key.namespace.as_deref()).await {
+            Ok(api) => api,
+            Err(ClusterError::UnknownKind { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(api.get_opt(&key.name).await?.map(serde_json::to_value).transpose()?)
+    }
+
+    /// Server-side applies `obj` as driftless, taking over conflicting
+    /// fields (Git is the source of truth). `dry_run` asks the server what
+    /// the object would become without changing it.
+    pub async fn apply(&self, obj: &Value, dry_run: bool, validate: bool) -> Result<Value, ClusterError> {
+        let key = ResourceKey::of(obj);
+        let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = dry_run;
+        params.field_validation = Some(if validate { kube::api::ValidationDirective::Strict } else { kube::api::ValidationDirective::Ignore });
+        Ok(serde_json::to_value(api.patch(&key.name, &params, &Patch::Apply(obj)).await?)?)
+    }
+
+    /// Replaces the object (PUT), creating it if missing.
+    pub async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let key = ResourceKey::of(obj);
+        let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
+        let mut desired: DynamicObject = serde_json::from_value(obj.clone())?;
+        let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        match api.get_opt(&key.name).await? {
+            Some(live) => {
+                desired.metadata.resource_version = live.metadata.resource_version;
+                Ok(serde_json::to_value(api.replace(&key.name, &pp, &desired).await?)?)
+            }
+            None => Ok(serde_json::to_value(api.create(&pp, &desired).await?)?),
+        }
+    }
+
+    /// Creates the object; fails if it exists.
+    pub async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let key = ResourceKey::of(obj);
+        let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
+        let desired: DynamicObject = serde_json::from_value(obj.clone())?;
+        let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        Ok(serde_json::to_value(api.create(&pp, &desired).await?)?)
+    }
+
+    /// Deletes the object; a missing object is not an error.
+    pub async fn delete(&self, api_version: &str, key: &ResourceKey, propagation: Option<&str>) -> Result<(), ClusterError> {
+        let api = match self.api(api_version, &key.kind, key.namespace.as_deref()).await {
+            Err(ClusterError::UnknownKind { .. }) => return Ok(()),
+            other => other?,
+        };
+        let dp = DeleteParams {
+            propagation_policy: Some(match propagation {
+                Some("background") => PropagationPolicy::Background,
+                Some("orphan") => PropagationPolicy::Orphan,
+                _ => PropagationPolicy::Foreground,
+            }),
+            ..Default::default()
+        };
+        match api.delete(&key.name, &dp).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every object of a kind, in one namespace or (None) everywhere. An
+    /// unknown kind has no objects.
+    pub async fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Result<Vec<Value>, ClusterError> {
+        let (ar, caps) = match self.resource(api_version, kind).await {
+            Err(ClusterError::UnknownKind { .. }) => return Ok(Vec::new()),
+            other => other?,
+        };
+        let api: Api<DynamicObject> = match (caps.scope, namespace) {
+            (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let list = api.list(&ListParams::default()).await?;
+        list.items
+            .into_iter()
+            .map(|mut o| {
+                // List items carry no type meta: restore it for callers.
+                o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
+                serde_json::to_value(o).map_err(ClusterError::from)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,202 @@
+//! Comparing an app's desired targets with the cluster: per-resource sync
+//! and health status, the app's totals, and what left Git.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use driftless_api::{HealthStatus, HealthStatusCode, SyncStatusCode};
+use driftless_diff::{Comparison, DiffOptions};
+use driftless_health::CustomChecks;
+use serde_json::Value;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::plan::{Extraneous, Role, Target};
+use crate::{is_tracked_by, ResourceKey};
+
+/// A kind and where to look for it: what the app manages or managed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Scope {
+    /// `group/version` or `v1`.
+    pub api_version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace; None for cluster-scoped kinds.
+    pub namespace: Option<String>,
+}
+
+/// One resource of the app: in Git, in the cluster, or both.
+#[derive(Clone, Debug)]
+pub struct ResourceState {
+    /// Identity.
+    pub key: ResourceKey,
+    /// API version (desired, else live).
+    pub api_version: String,
+    /// Synced or OutOfSync.
+    pub sync: SyncStatusCode,
+    /// Health of the live object; Missing when it does not exist.
+    pub health: Option<HealthStatus>,
+    /// Live, no longer in Git.
+    pub requires_pruning: bool,
+    /// The wave, for display.
+    pub wave: i64,
+    /// The live object.
+    pub live: Option<Value>,
+    /// What the server predicts applying Git would give (or the desired
+    /// manifest when no dry run was possible).
+    pub predicted: Option<Value>,
+    /// Which fields differ.
+    pub diff: Comparison,
+}
+
+/// The outcome of comparing an app.
+#[derive(Clone, Debug)]
+pub struct CompareResult {
+    /// Resources in Git, then resources that left Git, in key order.
+    pub resources: Vec<ResourceState>,
+    /// Synced when every resource is and nothing needs pruning.
+    pub sync: SyncStatusCode,
+    /// The worst health of the resources.
+    pub health: HealthStatusCode,
+    /// Container images of the live resources, sorted.
+    pub images: Vec<String>,
+    /// Live resources that left Git, for the planner.
+    pub extraneous: Vec<Extraneous>,
+    /// Problems that did not stop the comparison (e.g. a failed dry run).
+    pub warnings: Vec<String>,
+}
+
+/// What the comparison needs besides the targets.
+pub struct CompareOptions<'a> {
+    /// The app's name in tracking ids.
+    pub instance: &'a str,
+    /// Where the app kept resources before (from its status), so that
+    /// resources removed from Git are still found.
+    pub previously: &'a [Scope],
+    /// ignoreDifferences.
+    pub diff: &'a DiffOptions,
+    /// Custom health checks.
+    pub health: &'a CustomChecks,
+    /// Ask the server to validate fields strictly in dry runs.
+    pub validate: bool,
+}
+
+/// Compares targets with the cluster.
+pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOptions<'_>) -> Result<CompareResult, ClusterError> {
+    let resources: Vec<&Target> = targets.iter().filter(|t| t.role == Role::Resource).collect();
+
+    // Find every live object tracked by the app, in every place it has or had resources.
+    let mut scopes: BTreeSet<Scope> = opts.previously.iter().cloned().collect();
+    for t in targets {
+        scopes.insert(Scope { api_version: t.manifest.api_version().into(), kind: t.key.kind.clone(), namespace: t.key.namespace.clone() });
+    }
+    let mut live: BTreeMap<ResourceKey, Value> = BTreeMap::new();
+    let mut listed = BTreeSet::new();
+    for s in &scopes {
+        if !listed.insert((s.api_version.clone(), s.kind.clone(), s.namespace.clone())) {
+            continue;
+        }
+        for obj in cluster.list(&s.api_version, &s.kind, s.namespace.as_deref()).await? {
+            if is_tracked_by(&obj, opts.instance) {
+                live.insert(ResourceKey::of(&obj), obj);
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for t in &resources {
+        let live_obj = live.remove(&t.key);
+        let desired = t.manifest.value();
+        let (diff, predicted) = match &live_obj {
+            None => (Comparison::missing(), Some(desired.clone())),
+            Some(l) => match cluster.apply(desired, true, opts.validate).await {
+                Ok(p) => (driftless_diff::compare(&p, l, opts.diff), Some(p)),
+                Err(e) => {
+                    warnings.push(format!("{}: dry run failed, compared field by field: {e}", t.key));
+                    (driftless_diff::compare_subset(desired, l, opts.diff), Some(desired.clone()))
+                }
+            },
+        };
+        let health = match &live_obj {
+            None => Some(HealthStatus::status(HealthStatusCode::Missing)),
+            Some(l) => driftless_health::assess(l, opts.health).unwrap_or_else(|e| Some(HealthStatus::new(HealthStatusCode::Unknown, e.to_string()))),
+        };
+        out.push(ResourceState {
+            key: t.key.clone(),
+            api_version: t.manifest.api_version().into(),
+            sync: if diff.in_sync { SyncStatusCode::Synced } else { SyncStatusCode::OutOfSync },
+            health,
+            requires_pruning: false,
+            wave: t.wave,
+            live: live_obj,
+            predicted,
+            diff,
+        });
+    }
+    // Hooks are tracked too, but they are not part of the desired state.
+    let hooks: BTreeSet<&ResourceKey> = targets.iter().filter(|t| t.is_hook()).map(|t| &t.key).collect();
+    let mut extraneous = Vec::new();
+    for (key, obj) in live {
+        if hooks.contains(&key) || obj["metadata"]["ownerReferences"].as_array().is_some_and(|o| !o.is_empty()) {
+            continue;
+        }
+        let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
+        extraneous.push(Extraneous { key: key.clone(), api_version: api_version.clone(), live: obj.clone() });
+        out.push(ResourceState {
+            key,
+            api_version,
+            sync: SyncStatusCode::OutOfSync,
+            health: driftless_health::assess(&obj, opts.health).ok().flatten(),
+            requires_pruning: true,
+            wave: 0,
+            live: Some(obj),
+            predicted: None,
+            diff: Comparison::missing(),
+        });
+    }
+
+    let sync = if out.iter().all(|r| r.sync == SyncStatusCode::Synced) { SyncStatusCode::Synced } else { SyncStatusCode::OutOfSync };
+    let health = driftless_health::aggregate(out.iter().filter(|r| !r.requires_pruning).filter_map(|r| r.health.as_ref()));
+    let mut images = BTreeSet::new();
+    for r in &out {
+        if let Some(l) = &r.live {
+            collect_images(l, &mut images);
+        }
+    }
+    Ok(CompareResult { resources: out, sync, health, images: images.into_iter().collect(), extraneous, warnings })
+}
+
+/// Images of every container list anywhere in the object (pods, templates,
+/// job templates).
+fn collect_images(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                if matches!(k.as_str(), "containers" | "initContainers" | "ephemeralContainers") {
+                    for c in child.as_array().into_iter().flatten() {
+                        if let Some(image) = c["image"].as_str() {
+                            out.insert(image.to_string());
+                        }
+                    }
+                } else if k != "status" && k != "metadata" {
+                    collect_images(child, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| collect_images(c, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn images_come_from_every_pod_template() {
+        let mut out = BTreeSet::new();
+        collect_images(&json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "initContainers": [{"image": "busybox:1"}], "containers": [{"image": "app:2"}, {"image": "app:2"}]}}}}}}), &mut out);
+        assert_eq!(out.into_iter().collect::<Vec<_>>(), ["app:2", "busybox:1"]);
+    }
+}

@@ -1,0 +1,348 @@
+//! Carrying out a [`Plan`]: a dry run of everything first, then PreSync
+//! hooks, the Sync waves (each waits for the previous to be healthy),
+//! prunes, PostSync hooks once all is healthy, and SyncFail hooks if any
+//! step fails. Every resource's result is published as it happens.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use driftless_api::{HookDeletePolicy, HookPhase, HookType, HealthStatusCode, OperationPhase, ResourceResult, ResultCode};
+use driftless_health::CustomChecks;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::cluster::{Cluster, ClusterError};
+use crate::plan::{Action, Plan, Task, Wave};
+use crate::ResourceKey;
+
+/// How to carry out a plan.
+pub struct ExecuteOptions<'a> {
+    /// Only dry runs; nothing changes.
+    pub dry_run: bool,
+    /// Strict field validation (`Validate=false` turns it off).
+    pub validate: bool,
+    /// `Replace=true` for every resource.
+    pub replace: bool,
+    /// `PrunePropagationPolicy`: foreground (default), background or orphan.
+    pub prune_propagation: Option<&'a str>,
+    /// Resources that already exist, to tell "created" from "configured".
+    pub existing: &'a HashSet<ResourceKey>,
+    /// Custom health checks, for waves and hooks.
+    pub health: &'a CustomChecks,
+    /// How long one wave or hook may take to become healthy.
+    pub wave_timeout: Duration,
+    /// How often to look again while waiting.
+    pub poll: Duration,
+}
+
+/// How a sync ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Succeeded or Failed.
+    pub phase: OperationPhase,
+    /// A summary for people.
+    pub message: String,
+    /// One result per resource touched.
+    pub results: Vec<ResourceResult>,
+}
+
+/// Runs `plan`, publishing results on `progress` as they change.
+pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, progress: &watch::Sender<Vec<ResourceResult>>) -> Outcome {
+    let mut run = Run { cluster, opts, progress, results: Vec::new(), hooks_created: Vec::new() };
+    let outcome = run.steps(plan).await;
+    let (phase, message) = match outcome {
+        Ok(()) if opts.dry_run => (OperationPhase::Succeeded, "successfully synced (dry run)".to_string()),
+        Ok(()) => {
+            run.delete_hooks(HookDeletePolicy::HookSucceeded).await;
+            (OperationPhase::Succeeded, "successfully synced (all tasks run)".to_string())
+        }
+        Err(message) => {
+            if !opts.dry_run {
+                for wave in &plan.sync_fail {
+                    if let Err(e) = run.wave(wave, false).await {
+                        tracing::warn!("SyncFail hook failed: {e}");
+                    }
+                }
+                run.delete_hooks(HookDeletePolicy::HookFailed).await;
+            }
+            (OperationPhase::Failed, message)
+        }
+    };
+    Outcome { phase, message, results: run.results }
+}
+
+struct Run<'a> {
+    cluster: &'a Cluster,
+    opts: &'a ExecuteOptions<'a>,
+    progress: &'a watch::Sender<Vec<ResourceResult>>,
+    results: Vec<ResourceResult>,
+    /// Hooks created in this sync, with their delete policies and outcome.
+    hooks_created: Vec<(Task, Vec<HookDeletePolicy>, bool)>,
+}
+
+impl Run<'_> {
+    async fn steps(&mut self, plan: &Plan) -> Result<(), String> {
+        self.dry_run_all(plan).await?;
+        if self.opts.dry_run {
+            for t in plan.sync.iter().flat_map(|w| &w.tasks) {
+                self.record(t, Some(ResultCode::Synced), format!("{} (dry run)", verb(self.opts.existing.contains(&t.key))), None);
+            }
+            for t in &plan.prune {
+                let (code, msg) = prune_result(t, true);
+                self.record(t, Some(code), msg, None);
+            }
+            return Ok(());
+        }
+        for wave in &plan.pre_sync {
+            self.wave(wave, true).await?;
+        }
+        let last = plan.sync.len().saturating_sub(1);
+        for (i, wave) in plan.sync.iter().enumerate() {
+            // After the last wave, wait only if PostSync hooks need health.
+            self.wave(wave, i < last || !plan.post_sync.is_empty()).await?;
+        }
+        for t in &plan.prune {
+            self.prune(t).await?;
+        }
+        for wave in &plan.post_sync {
+            self.wave(wave, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Every apply is tried as a dry run first: one invalid manifest fails
+    /// the sync before anything changes.
+    async fn dry_run_all(&mut self, plan: &Plan) -> Result<(), String> {
+        let crds: HashSet<(String, String)> = plan
+            .tasks()
+            .filter_map(|t| t.manifest.as_ref())
+            .filter(|m| m.kind() == "CustomResourceDefinition")
+            .filter_map(|m| Some((m.value()["spec"]["group"].as_str()?.to_string(), m.value()["spec"]["names"]["kind"].as_str()?.to_string())))
+            .collect();
+        let mut failed = Vec::new();
+        for t in plan.tasks().filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_))) {
+            let Some(m) = &t.manifest else { continue };
+            // generateName objects have no name to dry-run against.
+            if m.value()["metadata"]["name"].as_str().is_none() {
+                continue;
+            }
+            match self.cluster.apply(m.value(), true, self.opts.validate).await {
+                Ok(_) => {}
+                Err(ClusterError::UnknownKind { .. })
+                    if t.options.skip_dry_run_on_missing_resource || crds.contains(&(t.key.group.clone(), t.key.kind.clone())) => {}
+                Err(e) => {
+                    self.record(t, Some(ResultCode::SyncFailed), e.to_string(), None);
+                    failed.push(format!("{}: {e}", t.key));
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("one or more objects failed to apply (dry run), nothing was changed: {}", failed.join("; ")))
+        }
+    }
+
+    async fn wave(&mut self, wave: &Wave, wait: bool) -> Result<(), String> {
+        let mut hooks = Vec::new();
+        for t in &wave.tasks {
+            match &t.action {
+                Action::Apply => self.apply(t).await?,
+                Action::RunHook(policies) => hooks.push(self.start_hook(t, policies).await?),
+                Action::Prune | Action::PruneSkip(_) => {}
+            }
+        }
+        for (t, name) in hooks {
+            self.finish_hook(&t, &name).await?;
+        }
+        if wait {
+            for t in wave.tasks.iter().filter(|t| t.action == Action::Apply) {
+                self.wait_healthy(t, &t.key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, t: &Task) -> Result<(), String> {
+        let Some(m) = &t.manifest else { return Ok(()) };
+        let replace = self.opts.replace || t.options.replace;
+        let result = if replace { self.cluster.replace(m.value()).await } else { self.cluster.apply(m.value(), false, self.opts.validate).await };
+        let result = match result {
+            // An immutable field can only change by re-creating the object:
+            // done when the user asked for Replace/Force, explained otherwise.
+            Err(e) if e.status() == Some(422) && (replace || t.options.force) => {
+                match self.cluster.delete(&t.api_version, &t.key, Some("foreground")).await {
+                    Ok(()) => self.recreate(m.value()).await,
+                    Err(d) => Err(d),
+                }
+            }
+            other => other,
+        };
+        match result {
+            Ok(_) => {
+                let what = if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) };
+                self.record(t, Some(ResultCode::Synced), what.to_string(), None);
+                Ok(())
+            }
+            Err(e) => {
+                let mut msg = e.to_string();
+                if e.status() == Some(422) && msg.contains("immutable") {
+                    msg.push_str(" (the field is immutable: add the sync option Replace=true to re-create the resource)");
+                }
+                self.record(t, Some(ResultCode::SyncFailed), msg.clone(), None);
+                Err(format!("{}: {msg}", t.key))
+            }
+        }
+    }
+
+    /// Creates `obj` once its previous incarnation is gone.
+    async fn recreate(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let mut last = None;
+        for _ in 0..(self.opts.wave_timeout.as_millis() / self.opts.poll.as_millis().max(1)).max(1) {
+            match self.cluster.create(obj).await {
+                Err(e) if e.status() == Some(409) => last = Some(e),
+                other => return other,
+            }
+            tokio::time::sleep(self.opts.poll).await;
+        }
+        Err(last.unwrap_or(ClusterError::Json(serde::de::Error::custom("re-create timed out"))))
+    }
+
+    async fn start_hook(&mut self, t: &Task, policies: &[HookDeletePolicy]) -> Result<(Task, String), String> {
+        let Some(m) = &t.manifest else { return Err(format!("{}: hook without manifest", t.key)) };
+        let before_creation = policies.is_empty() || policies.contains(&HookDeletePolicy::BeforeHookCreation);
+        if before_creation && !t.key.name.is_empty() && m.value()["metadata"]["name"].as_str().is_some() {
+            self.cluster.delete(&t.api_version, &t.key, Some("background")).await.map_err(|e| format!("{}: {e}", t.key))?;
+        }
+        self.record(t, None, "running".into(), Some(HookPhase::Running));
+        match self.recreate(m.value()).await {
+            Ok(created) => {
+                let name = created["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                Ok((t.clone(), name))
+            }
+            Err(e) => {
+                self.record(t, Some(ResultCode::SyncFailed), e.to_string(), Some(HookPhase::Failed));
+                Err(format!("{} hook {}: {e}", phase_name(t.phase), t.key))
+            }
+        }
+    }
+
+    async fn finish_hook(&mut self, t: &Task, name: &str) -> Result<(), String> {
+        let key = ResourceKey { name: name.to_string(), ..t.key.clone() };
+        let policies = match &t.action {
+            Action::RunHook(p) => p.clone(),
+            _ => Vec::new(),
+        };
+        let named = Task { key: key.clone(), ..t.clone() };
+        let result = self.wait_healthy(&named, &key).await;
+        self.hooks_created.push((named.clone(), policies, result.is_ok()));
+        match result {
+            Ok(()) => {
+                self.record(&named, Some(ResultCode::Synced), format!("{} hook succeeded", phase_name(t.phase)), Some(HookPhase::Succeeded));
+                Ok(())
+            }
+            Err(e) => {
+                self.record(&named, Some(ResultCode::SyncFailed), e.clone(), Some(HookPhase::Failed));
+                Err(format!("{} hook failed: {e}", phase_name(t.phase)))
+            }
+        }
+    }
+
+    async fn delete_hooks(&mut self, policy: HookDeletePolicy) {
+        for (t, policies, succeeded) in &self.hooks_created {
+            let wanted = match policy {
+                HookDeletePolicy::HookSucceeded => *succeeded,
+                HookDeletePolicy::HookFailed => !*succeeded,
+                HookDeletePolicy::BeforeHookCreation => false,
+            };
+            if wanted && policies.contains(&policy) {
+                if let Err(e) = self.cluster.delete(&t.api_version, &t.key, Some("background")).await {
+                    tracing::warn!("deleting hook {}: {e}", t.key);
+                }
+            }
+        }
+    }
+
+    async fn prune(&mut self, t: &Task) -> Result<(), String> {
+        if let Action::Prune = t.action {
+            if let Err(e) = self.cluster.delete(&t.api_version, &t.key, self.opts.prune_propagation).await {
+                self.record(t, Some(ResultCode::SyncFailed), e.to_string(), None);
+                return Err(format!("prune {}: {e}", t.key));
+            }
+        }
+        let (code, msg) = prune_result(t, false);
+        self.record(t, Some(code), msg, None);
+        Ok(())
+    }
+
+    /// Waits until the live object of `key` is healthy (or has no health);
+    /// Degraded fails at once, a hook that completes counts as healthy.
+    async fn wait_healthy(&self, t: &Task, key: &ResourceKey) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + self.opts.wave_timeout;
+        loop {
+            let live = self.cluster.get(&t.api_version, key).await.map_err(|e| format!("{key}: {e}"))?;
+            let health = match &live {
+                None => Some(driftless_api::HealthStatus::status(HealthStatusCode::Missing)),
+                Some(l) => driftless_health::assess(l, self.opts.health).map_err(|e| format!("{key}: {e}"))?,
+            };
+            let status = health.as_ref().map(|h| h.status);
+            match status {
+                None | Some(HealthStatusCode::Healthy) | Some(HealthStatusCode::Suspended) => return Ok(()),
+                Some(HealthStatusCode::Degraded) => {
+                    let why = health.and_then(|h| h.message).unwrap_or_default();
+                    return Err(format!("{key} is Degraded: {why}"));
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("{key} did not become healthy within {:?} (last: {status:?})", self.opts.wave_timeout));
+            }
+            tokio::time::sleep(self.opts.poll).await;
+        }
+    }
+
+    /// Records (or updates) the result of a task and publishes all results.
+    fn record(&mut self, t: &Task, status: Option<ResultCode>, message: String, hook_phase: Option<HookPhase>) {
+        let is_hook = matches!(t.action, Action::RunHook(_));
+        let (_, version) = t.api_version.rsplit_once('/').unwrap_or(("", &t.api_version));
+        let r = ResourceResult {
+            group: t.key.group.clone(),
+            version: version.to_string(),
+            kind: t.key.kind.clone(),
+            namespace: t.key.namespace.clone().unwrap_or_default(),
+            name: t.key.name.clone(),
+            status,
+            message,
+            hook_type: is_hook.then_some(t.phase),
+            hook_phase,
+            sync_phase: Some(t.phase),
+        };
+        match self.results.iter_mut().find(|x| x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name && x.hook_type == r.hook_type) {
+            Some(existing) => *existing = r,
+            None => self.results.push(r),
+        }
+        self.progress.send_replace(self.results.clone());
+    }
+}
+
+fn verb(existed: bool) -> &'static str {
+    if existed { "configured" } else { "created" }
+}
+
+fn prune_result(t: &Task, dry_run: bool) -> (ResultCode, String) {
+    match t.action {
+        Action::PruneSkip(why) => (ResultCode::PruneSkipped, why.to_string()),
+        _ if dry_run => (ResultCode::Pruned, "pruned (dry run)".into()),
+        _ => (ResultCode::Pruned, "pruned".into()),
+    }
+}
+
+fn phase_name(p: HookType) -> &'static str {
+    match p {
+        HookType::PreSync => "PreSync",
+        HookType::Sync => "Sync",
+        HookType::PostSync => "PostSync",
+        HookType::SyncFail => "SyncFail",
+        HookType::Skip => "Skip",
+    }
+}
