@@ -14,6 +14,10 @@ use crate::{ApplicationStatus, Operation};
 /// is written by hand rather than derived.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Application {
+    /// `apiVersion` and `kind`, always written: the API server needs them.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub types: ApplicationTypeMeta,
     /// Standard object metadata.
     pub metadata: ObjectMeta,
     /// What to deploy where, and how.
@@ -24,6 +28,22 @@ pub struct Application {
     /// A requested operation (a sync), consumed by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
+}
+
+/// `apiVersion: argoproj.io/v1alpha1` and `kind: Application`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationTypeMeta {
+    /// `argoproj.io/v1alpha1`.
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    /// `Application`.
+    pub kind: String,
+}
+
+impl Default for ApplicationTypeMeta {
+    fn default() -> Self {
+        ApplicationTypeMeta { api_version: format!("{}/{}", crate::GROUP, crate::VERSION), kind: "Application".into() }
+    }
 }
 
 impl kube::Resource for Application {

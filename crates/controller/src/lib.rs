@@ -38,6 +38,9 @@ pub struct Config {
     pub wave_timeout: Duration,
     /// How many apps are reconciled at once.
     pub concurrency: u16,
+    /// Namespace of the `argocd-cm` ConfigMap (custom health checks);
+    /// None reads no settings.
+    pub settings_namespace: Option<String>,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             cache_dir: std::env::temp_dir().join("driftless-cache"),
             wave_timeout: Duration::from_secs(300),
             concurrency: 16,
+            settings_namespace: Some("argocd".into()),
         }
     }
 }

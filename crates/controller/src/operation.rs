@@ -9,6 +9,7 @@ use driftless_api::{
     Application, ApplicationStatus, Operation, OperationInitiator, OperationPhase, OperationState, RetryStrategy,
     RevisionHistory, SyncOperation, SyncOperationResult, SyncOptions, SyncStatusCode,
 };
+use driftless_health::CustomChecks;
 use driftless_sync::compare::CompareResult;
 use driftless_sync::execute::{execute, ExecuteOptions, Outcome};
 use driftless_sync::plan::{plan, PlanOptions, Role};
@@ -45,6 +46,20 @@ pub fn automated(app: &Application, revision: &str, sync: SyncStatusCode) -> Opt
     })
 }
 
+/// Records `op` as running. Written before the request is cleared, so that
+/// anyone watching sees the new operation before the old result disappears.
+pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
+    status.operation_state = Some(OperationState {
+        operation: op.clone(),
+        phase: OperationPhase::Running,
+        message: Some("syncing".into()),
+        sync_result: None,
+        started_at: status::now(),
+        finished_at: None,
+        retry_count: None,
+    });
+}
+
 /// Carries out `op` against `desired`, updating `status` (operationState,
 /// history) and writing it as results come in.
 pub async fn run(
@@ -54,21 +69,19 @@ pub async fn run(
     op: Operation,
     desired: &Desired,
     mut compared: CompareResult,
+    checks: &CustomChecks,
     status: &mut ApplicationStatus,
 ) {
     let name = app.metadata.name.clone().unwrap_or_default();
     let sync_op = op.sync.clone().unwrap_or_default();
-    let started = status::now();
-    status.operation_state = Some(OperationState {
-        operation: op.clone(),
-        phase: OperationPhase::Running,
-        message: Some("syncing".into()),
-        sync_result: None,
-        started_at: started.clone(),
-        finished_at: None,
-        retry_count: None,
-    });
-    write(api, &name, status).await;
+    let started = match &status.operation_state {
+        Some(s) if s.phase == OperationPhase::Running && s.operation == op => s.started_at.clone(),
+        _ => {
+            mark_running(status, &op);
+            write(api, &name, status).await;
+            status::now()
+        }
+    };
 
     let policy = app.spec.sync_policy.clone().unwrap_or_default();
     let options = SyncOptions::parse(policy.sync_options.iter().chain(sync_op.sync_options.iter()));
@@ -77,7 +90,7 @@ pub async fn run(
 
     let mut attempt: i64 = 0;
     let outcome = loop {
-        let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, api, &name, status).await;
+        let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, checks, api, &name, status).await;
         let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
         if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) {
             break outcome;
@@ -91,7 +104,7 @@ pub async fn run(
         write(api, &name, status).await;
         tokio::time::sleep(delay).await;
         // The cluster moved on while we waited: plan against what is there now.
-        match driftless_sync::compare::compare(&ctx.cluster, &desired.targets, &ctx.compare_options(app, status).options()).await {
+        match driftless_sync::compare::compare(&ctx.cluster, &desired.targets, &ctx.compare_options(app, status, checks).options()).await {
             Ok(c) => compared = c,
             Err(e) => break failed(format!("comparison before retry failed: {e}")),
         }
@@ -137,6 +150,7 @@ async fn attempt_sync(
     allow_empty: bool,
     desired: &Desired,
     compared: &CompareResult,
+    checks: &CustomChecks,
     api: &Api<Application>,
     name: &str,
     status: &mut ApplicationStatus,
@@ -175,7 +189,7 @@ async fn attempt_sync(
         replace: options.replace,
         prune_propagation: options.prune_propagation_policy.as_deref(),
         existing: &existing,
-        health: &ctx.health,
+        health: checks,
         wave_timeout: ctx.config.wave_timeout,
         poll: Duration::from_millis(500),
     };

@@ -29,8 +29,6 @@ pub struct Context {
     pub cluster: Cluster,
     /// Git mirrors and checkouts.
     pub git: GitCache,
-    /// Custom health checks.
-    pub health: CustomChecks,
     /// Settings.
     pub config: Config,
 }
@@ -41,7 +39,6 @@ impl Context {
         Context {
             cluster: Cluster::new(client.clone()),
             git: GitCache::new(config.cache_dir.join("git")),
-            health: CustomChecks::none(),
             client,
             config,
         }
@@ -49,8 +46,27 @@ impl Context {
 
     /// The comparison settings for `app` (whose ignoreDifferences were
     /// validated when the reconcile began).
-    pub fn compare_options<'a>(&'a self, app: &'a Application, status: &'a ApplicationStatus) -> CompareOptionsOwned<'a> {
-        CompareOptionsOwned::new(app, status, &self.health)
+    pub fn compare_options<'a>(&self, app: &'a Application, status: &'a ApplicationStatus, health: &'a CustomChecks) -> CompareOptionsOwned<'a> {
+        CompareOptionsOwned::new(app, status, health)
+    }
+
+    /// Custom health checks from the `argocd-cm` ConfigMap, read afresh so
+    /// that an edit applies at the next reconcile. A broken check is logged
+    /// and the built-in checks apply.
+    pub async fn health_checks(&self) -> CustomChecks {
+        let Some(ns) = &self.config.settings_namespace else { return CustomChecks::none() };
+        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(self.client.clone(), ns);
+        match cms.get_opt("argocd-cm").await {
+            Ok(Some(cm)) => CustomChecks::from_argocd_cm(&cm.data.unwrap_or_default()).unwrap_or_else(|e| {
+                tracing::warn!("argocd-cm in {ns}: {e}; using built-in health checks");
+                CustomChecks::none()
+            }),
+            Ok(None) => CustomChecks::none(),
+            Err(e) => {
+                tracing::warn!("reading argocd-cm in {ns}: {e}");
+                CustomChecks::none()
+            }
+        }
     }
 }
 
@@ -133,6 +149,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     }
     let mut status = app.status.clone().unwrap_or_default();
     let refresh = app.annotations().contains_key(ANNOTATION_REFRESH);
+    let checks = ctx.health_checks().await;
 
     // The spec must make sense before anything is fetched.
     let (project, source) = match validate(&ctx, &app).await {
@@ -150,7 +167,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 
     // Compare with Git at the spec's revision.
     let compared = match desired(&ctx, &app, &project, &source, &target_revision).await {
-        Ok(d) => match compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status).options()).await {
+        Ok(d) => match compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
             Ok(c) => {
                 status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
                 Some((d, c))
@@ -175,7 +192,11 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     let op = requested.clone().or_else(|| compared.as_ref().and_then(|(d, c)| operation::automated(&app, &d.revision, c.sync)));
     match (op, compared) {
         (Some(op), Some((d, c))) => {
-            // Clear the request first, so an edit made during the sync is a new request.
+            // Show the operation as running, then clear the request, so that
+            // an edit made during the sync is a new request and nobody sees
+            // a moment with neither the request nor its state.
+            operation::mark_running(&mut status, &op);
+            status::write(&api, &name, &status).await?;
             status::clear_request(&api, &name, requested.is_some(), refresh).await?;
             let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
             let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
@@ -185,18 +206,18 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
                 let src = sync_source.unwrap_or_else(|| source.clone());
                 let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
                 match desired(&ctx, &app, &project, &src, &rev).await {
-                    Ok(d2) => match compare(&ctx.cluster, &d2.targets, &ctx.compare_options(&app, &status).options()).await {
-                        Ok(c2) => operation::run(&ctx, &app, &api, op, &d2, c2, &mut status).await,
+                    Ok(d2) => match compare(&ctx.cluster, &d2.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
+                        Ok(c2) => operation::run(&ctx, &app, &api, op, &d2, c2, &checks, &mut status).await,
                         Err(e) => fail_and_write(&app, &api, &mut status, format!("comparing with the cluster: {e}")).await?,
                     },
                     Err(msg) => fail_and_write(&app, &api, &mut status, msg).await?,
                 }
             } else {
-                operation::run(&ctx, &app, &api, op, &d, c, &mut status).await;
+                operation::run(&ctx, &app, &api, op, &d, c, &checks, &mut status).await;
             }
             // Report the state the sync left behind.
             if let Ok(d) = desired(&ctx, &app, &project, &source, &target_revision).await {
-                if let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status).options()).await {
+                if let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
                     status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
                 }
             }
@@ -231,7 +252,8 @@ pub async fn compare_app(ctx: &Context, app: &Application) -> Result<(crate::des
     let revision = source.target_revision.clone().unwrap_or_default();
     let d = desired(ctx, app, &project, &source, &revision).await?;
     let status = app.status.clone().unwrap_or_default();
-    let c = compare(&ctx.cluster, &d.targets, &ctx.compare_options(app, &status).options()).await.map_err(|e| format!("comparing with the cluster: {e}"))?;
+    let checks = ctx.health_checks().await;
+    let c = compare(&ctx.cluster, &d.targets, &ctx.compare_options(app, &status, &checks).options()).await.map_err(|e| format!("comparing with the cluster: {e}"))?;
     Ok((d, c))
 }
 
@@ -290,7 +312,8 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
         return Ok(Action::await_change());
     }
     let status = app.status.clone().unwrap_or_default();
-    let opts = ctx.compare_options(app, &status);
+    let checks = CustomChecks::none();
+    let opts = ctx.compare_options(app, &status, &checks);
     // Only the live objects matter: compare with no targets finds them all.
     match compare(&ctx.cluster, &[], &opts.options()).await {
         Ok(c) => {

@@ -1,6 +1,6 @@
 //! Starting, finding and stopping a devcluster process.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock, mpsc};
@@ -112,7 +112,20 @@ impl DevCluster {
             .spawn()?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        // Drain stderr for the life of the process: if its pipe closed,
+        // devcluster's next warning would kill it with SIGPIPE. Keep the tail
+        // to explain a failed start.
+        let tail = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+        let tail_writer = tail.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut t = tail_writer.lock().unwrap_or_else(|p| p.into_inner());
+                t.push(line);
+                let excess = t.len().saturating_sub(20);
+                t.drain(..excess);
+            }
+        });
 
         // Read the ready line on a thread so that the wait can time out.
         let (tx, rx) = mpsc::channel();
@@ -123,12 +136,13 @@ impl DevCluster {
             // Keep draining so that devcluster never blocks on a full pipe.
             lines.for_each(drop);
         });
-        let mut not_ready = |child: &mut Child, reason: String| {
+        let not_ready = |child: &mut Child, reason: String| {
             let _ = child.kill();
             let _ = child.wait();
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            Error::NotReady { reason, stderr: text, log: log.clone() }
+            // Give the drain thread a moment to read what the process left.
+            std::thread::sleep(Duration::from_millis(100));
+            let text = tail.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+            Error::NotReady { reason, stderr: text + "\n", log: log.clone() }
         };
         match rx.recv_timeout(STARTUP_TIMEOUT) {
             Ok(Some(_)) => {}

@@ -1,0 +1,167 @@
+//! What every controller test needs: a namespace, a Git repo, the CRDs, and
+//! a controller of its own watching only that namespace.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::time::Duration;
+
+use driftless_api::Application;
+use driftless_testkit::{install_crds, wait_for, Error, GitRepo, TestNamespace};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::Api;
+use serde_json::{json, Value};
+
+/// Generous: tests never assert on how long things take.
+pub const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A test's world: its namespace, its repo, its controller.
+pub struct World {
+    pub ns: TestNamespace,
+    pub repo: GitRepo,
+    pub apps: Api<Application>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _cache: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn new(prefix: &str) -> Result<World, Error> {
+        let ns = TestNamespace::new(prefix).await?;
+        install_crds(&ns.client()).await?;
+        let cache = tempfile::tempdir().expect("temp dir");
+        let config = driftless_controller::Config {
+            namespaces: vec![ns.name().to_string()],
+            resync: Duration::from_secs(2),
+            cache_dir: cache.path().to_path_buf(),
+            wave_timeout: Duration::from_secs(60),
+            settings_namespace: Some(ns.name().to_string()),
+            ..Default::default()
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let client = ns.client();
+        tokio::spawn(async move {
+            if let Err(e) = driftless_controller::run(client, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            {
+                eprintln!("controller stopped: {e}");
+            }
+        });
+        let apps = ns.api();
+        Ok(World { ns, repo: GitRepo::new(), apps, stop: Some(tx), _cache: cache })
+    }
+
+    pub fn name(&self) -> &str {
+        self.ns.name()
+    }
+
+    /// Creates an Application for `path` in the repo, deploying into the
+    /// test namespace; `extra` is merged into its spec.
+    pub async fn app(&self, name: &str, path: &str, extra: Value) -> Result<Application, Error> {
+        let mut spec = json!({
+            "project": "default",
+            "source": { "repoURL": self.repo.url(), "targetRevision": "main", "path": path },
+            "destination": { "server": "https://kubernetes.default.svc", "namespace": self.name() },
+        });
+        merge(&mut spec, extra);
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": { "name": name, "namespace": self.name() },
+            "spec": spec,
+        }))
+        .expect("valid Application");
+        self.apps.create(&PostParams::default(), &app).await.map_err(|source| Error::Kube { what: format!("create app {name}"), source })
+    }
+
+    /// Requests a sync the way Argo CD's CLI does: by setting `.operation`.
+    pub async fn request_sync(&self, app: &str, sync: Value) -> Result<(), Error> {
+        self.request_operation(app, json!({ "initiatedBy": { "username": "test" }, "sync": sync })).await
+    }
+
+    /// Sets `.operation` as given.
+    pub async fn request_operation(&self, app: &str, operation: Value) -> Result<(), Error> {
+        let patch = json!({ "operation": operation });
+        self.apps
+            .patch(app, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .map(drop)
+            .map_err(|source| Error::Kube { what: format!("request sync of {app}"), source })
+    }
+
+    /// Waits until `check` holds for the app's status.
+    pub async fn wait_app<T>(&self, app: &str, what: &str, check: impl Fn(&Application) -> Option<T>) -> Result<T, Error> {
+        wait_for(&format!("app {app}: {what}"), TIMEOUT, || async {
+            let a = self.apps.get(app).await.map_err(|e| e.to_string())?;
+            check(&a).ok_or_else(|| summary(&a))
+        })
+        .await
+    }
+
+    /// Waits until the app's last operation finished, and returns it.
+    pub async fn wait_operation(&self, app: &str) -> Result<driftless_api::OperationState, Error> {
+        self.wait_app(app, "operation finished", |a| {
+            let s = a.status.as_ref()?.operation_state.as_ref()?;
+            (a.operation.is_none() && s.phase.is_completed()).then(|| s.clone())
+        })
+        .await
+    }
+
+    /// Runs kubectl against the test cluster.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.ns.cluster().kubeconfig())
+            .args(["--namespace", self.name()])
+            .args(args)
+            .output()
+            .expect("kubectl is on PATH");
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Whether an object exists in the test namespace.
+    pub fn exists(&self, kind: &str, name: &str) -> bool {
+        !self.kubectl(&["get", kind, name, "--ignore-not-found", "-o", "name"]).is_empty()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The status fields a failing wait should show.
+pub fn summary(a: &Application) -> String {
+    let s = a.status.clone().unwrap_or_default();
+    format!(
+        "sync={:?} health={:?} conditions={:?} operation={:?}",
+        s.sync.status,
+        s.health.status,
+        s.conditions.iter().map(|c| format!("{}: {}", c.type_, c.message)).collect::<Vec<_>>(),
+        s.operation_state.map(|o| (o.phase, o.message))
+    )
+}
+
+fn merge(a: &mut Value, b: Value) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (a, b) => *a = b,
+    }
+}
+
+pub fn deployment(name: &str, replicas: i32, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: main\n        image: {image}\n"
+    )
+}
+
+pub fn configmap(name: &str, annotations: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\ndata:\n  key: value\n")
+}
