@@ -36,7 +36,7 @@ devcluster: $(DEVCLUSTER)
 # Not -trimpath-sensitive, no cgo: a static binary.
 $(DEVCLUSTER): $(DEVCLUSTER_SRC)
 	@mkdir -p $(dir $@)
-	cd devcluster && CGO_ENABLED=0 go build -o ../$@ .
+	cd devcluster && CGO_ENABLED=0 go build -ldflags="-s -w" -o ../$@ .
 
 build: deps $(DEVCLUSTER)
 	cargo build --workspace
@@ -54,8 +54,8 @@ demo: deps $(DEVCLUSTER)
 	@echo "In another terminal:  export KUBECONFIG=$(CURDIR)/$(DEMO_DIR)/kubeconfig; kubectl get nodes"
 	$(DEVCLUSTER) --dir $(DEMO_DIR) --port 6443
 
-bench:
-	cargo bench --workspace
+bench: deps $(DEVCLUSTER)
+	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
 
 clean:
 	rm -rf target $(DEMO_DIR)

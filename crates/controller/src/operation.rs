@@ -62,6 +62,7 @@ pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
 
 /// Carries out `op` against `desired`, updating `status` (operationState,
 /// history) and writing it as results come in.
+#[allow(clippy::too_many_arguments)] // the pieces of one reconcile, borrowed
 pub async fn run(
     ctx: &Context,
     app: &Application,
@@ -164,18 +165,32 @@ async fn attempt_sync(
             compared.extraneous.len()
         ));
     }
-    if options.create_namespace && let Some(ns) = app.spec.destination.namespace.as_deref() {
-        if let Err(e) = ensure_namespace(ctx, app, ns).await {
+    if options.create_namespace && let Some(ns) = app.spec.destination.namespace.as_deref()
+        && let Err(e) = ensure_namespace(ctx, app, ns).await {
             return failed(format!("CreateNamespace: {e}"));
         }
-    }
-    let only = (!sync_op.resources.is_empty()).then(|| {
-        sync_op
-            .resources
-            .iter()
-            .map(|r| ResourceKey { group: r.group.clone(), kind: r.kind.clone(), namespace: r.namespace.clone().filter(|s| !s.is_empty()), name: r.name.clone() })
-            .collect()
-    });
+    // A selected resource without a namespace matches it in any namespace,
+    // as in Argo CD; a selection that matches nothing is an error, not a
+    // silent no-op.
+    let only = if sync_op.resources.is_empty() {
+        None
+    } else {
+        let known: Vec<&ResourceKey> = desired.targets.iter().map(|t| &t.key).chain(compared.extraneous.iter().map(|e| &e.key)).collect();
+        let mut selected = Vec::new();
+        for r in &sync_op.resources {
+            let ns = r.namespace.as_deref().filter(|s| !s.is_empty());
+            let matches: Vec<ResourceKey> = known
+                .iter()
+                .filter(|k| k.group == r.group && k.kind == r.kind && k.name == r.name && ns.is_none_or(|ns| k.namespace.as_deref() == Some(ns)))
+                .map(|k| (*k).clone())
+                .collect();
+            if matches.is_empty() {
+                return failed(format!("operation.sync.resources: {}/{} {} is not a resource of this app", r.group, r.kind, r.name));
+            }
+            selected.extend(matches);
+        }
+        Some(selected)
+    };
     let in_sync = compared.resources.iter().filter(|r| r.sync == SyncStatusCode::Synced).map(|r| r.key.clone()).collect();
     let p = plan(
         &desired.targets,

@@ -216,11 +216,10 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
                 operation::run(&ctx, &app, &api, op, &d, c, &checks, &mut status).await;
             }
             // Report the state the sync left behind.
-            if let Ok(d) = desired(&ctx, &app, &project, &source, &target_revision).await {
-                if let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
+            if let Ok(d) = desired(&ctx, &app, &project, &source, &target_revision).await
+                && let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
                     status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
                 }
-            }
             status::write(&api, &name, &status).await?;
         }
         (Some(_), None) if requested.is_some() => {
@@ -322,12 +321,11 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
                     .as_str()
                     .map(driftless_api::ResourceSyncOptions::parse)
                     .is_some_and(|o| o.no_delete);
-                if !keep {
-                    if let Err(e) = ctx.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
+                if !keep
+                    && let Err(e) = ctx.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
                         tracing::warn!("deleting {}: {e}", r.key);
                         return Ok(Action::requeue(Duration::from_secs(5)));
                     }
-                }
             }
         }
         Err(e) => {

@@ -2,6 +2,7 @@
 //! entry points. Parsing and output live here; every stage's logic lives in
 //! its own crate.
 
+mod app;
 mod output;
 
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ enum Command {
     Crds,
     /// Run the controller: reconcile every Application until stopped.
     Controller(ControllerArgs),
+    /// Manage Applications: create, list, get, diff, sync, wait, history,
+    /// rollback, delete (like `argocd app ... --core`).
+    App(app::AppArgs),
 }
 
 #[derive(clap::Args)]
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
         }
         Command::Crds => crds(),
         Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args))),
+        // App commands have exit codes of their own (`app diff`: 1 = out of sync).
+        Command::App(args) => return app::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

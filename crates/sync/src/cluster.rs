@@ -27,11 +27,20 @@ pub enum ClusterError {
         kind: String,
     },
     /// The API server refused or failed.
-    #[error("{0}")]
+    #[error("{}", api_message(.0))]
     Api(#[from] kube::Error),
     /// An object could not be (de)serialized.
     #[error("invalid object: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// The server's own message for refusals (kube's Display repeats it with a
+/// debug dump of the whole Status); other errors as kube words them.
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+        other => other.to_string(),
+    }
 }
 
 impl ClusterError {
@@ -49,10 +58,13 @@ impl ClusterError {
     }
 }
 
+/// `(group, version, kind)`.
+type Gvk = (String, String, String);
+
 /// A handle on one cluster with a discovery cache.
 pub struct Cluster {
     client: kube::Client,
-    kinds: Mutex<HashMap<(String, String, String), (ApiResource, ApiCapabilities)>>,
+    kinds: Mutex<HashMap<Gvk, (ApiResource, ApiCapabilities)>>,
 }
 
 impl Cluster {

@@ -255,29 +255,30 @@ impl Run<'_> {
                 HookDeletePolicy::HookFailed => !*succeeded,
                 HookDeletePolicy::BeforeHookCreation => false,
             };
-            if wanted && policies.contains(&policy) {
-                if let Err(e) = self.cluster.delete(&t.api_version, &t.key, Some("background")).await {
+            if wanted && policies.contains(&policy)
+                && let Err(e) = self.cluster.delete(&t.api_version, &t.key, Some("background")).await {
                     tracing::warn!("deleting hook {}: {e}", t.key);
                 }
-            }
         }
     }
 
     async fn prune(&mut self, t: &Task) -> Result<(), String> {
-        if let Action::Prune = t.action {
-            if let Err(e) = self.cluster.delete(&t.api_version, &t.key, self.opts.prune_propagation).await {
+        if let Action::Prune = t.action
+            && let Err(e) = self.cluster.delete(&t.api_version, &t.key, self.opts.prune_propagation).await {
                 self.record(t, Some(ResultCode::SyncFailed), e.to_string(), None);
                 return Err(format!("prune {}: {e}", t.key));
             }
-        }
         let (code, msg) = prune_result(t, false);
         self.record(t, Some(code), msg, None);
         Ok(())
     }
 
-    /// Waits until the live object of `key` is healthy (or has no health);
-    /// Degraded fails at once, a hook that completes counts as healthy.
+    /// Waits until the live object of `key` is healthy (or has no health).
+    /// A hook that is Degraded has failed; a resource may pass through
+    /// Degraded (a CRD while it installs), so it is waited for, as Argo CD
+    /// does, until the wave timeout.
     async fn wait_healthy(&self, t: &Task, key: &ResourceKey) -> Result<(), String> {
+        let is_hook = matches!(t.action, Action::RunHook(_));
         let deadline = tokio::time::Instant::now() + self.opts.wave_timeout;
         loop {
             let live = self.cluster.get(&t.api_version, key).await.map_err(|e| format!("{key}: {e}"))?;
@@ -288,14 +289,15 @@ impl Run<'_> {
             let status = health.as_ref().map(|h| h.status);
             match status {
                 None | Some(HealthStatusCode::Healthy) | Some(HealthStatusCode::Suspended) => return Ok(()),
-                Some(HealthStatusCode::Degraded) => {
+                Some(HealthStatusCode::Degraded) if is_hook => {
                     let why = health.and_then(|h| h.message).unwrap_or_default();
                     return Err(format!("{key} is Degraded: {why}"));
                 }
                 _ => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("{key} did not become healthy within {:?} (last: {status:?})", self.opts.wave_timeout));
+                let why = health.and_then(|h| h.message).map(|m| format!(": {m}")).unwrap_or_default();
+                return Err(format!("{key} did not become healthy within {:?} (last: {status:?}{why})", self.opts.wave_timeout));
             }
             tokio::time::sleep(self.opts.poll).await;
         }

@@ -1,0 +1,90 @@
+//! `app delete`: delete an Application, with its resources (cascade, the
+//! default) or without them.
+
+use std::io::{BufRead as _, Write as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use driftless_api::RESOURCES_FINALIZER;
+use kube::api::{DeleteParams, Patch, PatchParams};
+
+use super::common::{api_error, Ctx};
+use crate::output::{progress, write_stdout};
+
+/// Flags of `app delete`.
+#[derive(clap::Args)]
+pub struct DeleteArgs {
+    /// The Application (NAME or NAMESPACE/NAME).
+    name: String,
+    /// Delete the app's resources too (true), or leave them in the cluster (false).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    cascade: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Wait until the Application is gone (with cascade: its resources deleted).
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this many seconds (0: no limit) and exit 1.
+    #[arg(long, default_value_t = 0)]
+    timeout: u64,
+}
+
+/// Deletes the app.
+pub async fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<ExitCode> {
+    let (r, app) = ctx.get(&args.name).await?;
+    if !args.yes {
+        let what = if args.cascade { "and all its resources" } else { "(its resources stay in the cluster)" };
+        if !confirm(&format!("Are you sure you want to delete application '{r}' {what}? [y/n] "))? {
+            bail!("not deleted: confirm with y, or pass -y");
+        }
+    }
+    // The finalizer decides whether the controller deletes the resources:
+    // set it for cascade, remove it otherwise, before the deletion starts.
+    let finalizers = app.metadata.finalizers.clone().unwrap_or_default();
+    let has = finalizers.iter().any(|f| f == RESOURCES_FINALIZER);
+    if args.cascade != has {
+        let mut want: Vec<String> = finalizers.into_iter().filter(|f| f != RESOURCES_FINALIZER).collect();
+        if args.cascade {
+            want.push(RESOURCES_FINALIZER.to_string());
+        }
+        // resourceVersion makes the patch fail on a concurrent change rather
+        // than drop someone else's finalizer.
+        let patch = serde_json::json!({ "metadata": { "finalizers": want, "resourceVersion": app.metadata.resource_version } });
+        r.api
+            .patch(&r.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|e| api_error(e, &r))
+            .with_context(|| format!("set the finalizers of app {r} (retry the delete if the app changed meanwhile)"))?;
+    }
+    r.api.delete(&r.name, &DeleteParams::default()).await.map_err(|e| api_error(e, &r))?;
+    write_stdout(&format!("application '{}' deleted{}\n", r.name, if args.cascade { "" } else { " (resources kept)" }))?;
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let deadline = (args.timeout > 0).then(|| Instant::now() + Duration::from_secs(args.timeout));
+    loop {
+        match r.api.get_opt(&r.name).await.map_err(|e| api_error(e, &r))? {
+            None => {
+                progress(&format!("application '{}' is gone", r.name))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(a) if deadline.is_some_and(|d| Instant::now() >= d) => bail!(
+                "timed out after {}s waiting for app {r} to be deleted; finalizers left: {:?} (the controller removes {RESOURCES_FINALIZER} once the app's resources are deleted: is it running?)",
+                args.timeout,
+                a.metadata.finalizers.unwrap_or_default()
+            ),
+            Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Asks on stderr and reads the answer from stdin; no answer is a no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("read the confirmation from stdin")?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

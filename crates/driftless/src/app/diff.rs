@@ -1,0 +1,145 @@
+//! `app diff` and `app manifests`: render Git here, in the CLI, with the
+//! controller's own code, and compare it with the cluster, without writing
+//! anything.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use driftless_api::{Application, SyncStatusCode};
+use driftless_controller::desired::Desired;
+use driftless_diff::DiffOptions;
+use driftless_sync::compare::CompareResult;
+use serde_json::Value;
+
+use super::common::Ctx;
+use crate::output::write_stdout;
+
+/// Flags of `app diff`.
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The Application (NAME or NAMESPACE/NAME).
+    name: String,
+    /// Compare with this branch, tag or commit instead of the app's target.
+    #[arg(long)]
+    revision: Option<String>,
+    /// Where Git checkouts are cached (default: a temporary directory).
+    #[arg(long, env = "DRIFTLESS_CLI_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// Where `app manifests` takes the manifests from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManifestSource {
+    /// Rendered from Git at the app's target revision.
+    Git,
+    /// The objects in the cluster.
+    Live,
+}
+
+/// Flags of `app manifests`.
+#[derive(clap::Args)]
+pub struct ManifestsArgs {
+    /// The Application (NAME or NAMESPACE/NAME).
+    name: String,
+    /// Git (rendered desired state) or live (cluster objects).
+    #[arg(long, value_enum, default_value_t = ManifestSource::Git)]
+    source: ManifestSource,
+    /// Render this branch, tag or commit instead of the app's target.
+    #[arg(long)]
+    revision: Option<String>,
+    /// Where Git checkouts are cached (default: a temporary directory).
+    #[arg(long, env = "DRIFTLESS_CLI_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// Prints a diff per out-of-sync resource; exit 1 when any differs, 0 when
+/// the app is in sync (errors exit 2, see [`super::run`]).
+pub async fn run_diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let (r, mut app) = ctx.get(&args.name).await?;
+    with_revision(&mut app, args.revision.as_deref());
+    let (_, compared) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
+    let opts = DiffOptions::new(&app.spec.ignore_differences).with_context(|| format!("app {r}: spec.ignoreDifferences is invalid"))?;
+    let mut out = String::new();
+    for res in compared.resources.iter().filter(|res| res.sync != SyncStatusCode::Synced) {
+        let k = &res.key;
+        let live = res.live.as_ref();
+        // Both sides normalised against live, as the comparison did, so
+        // managedFields, status and ignored fields do not show as changes.
+        let live_n = live.map(|l| driftless_diff::normalize(l, Some(l), &opts));
+        let predicted_n = res.predicted.as_ref().map(|p| driftless_diff::normalize(p, live, &opts));
+        let title = [k.group.as_str(), &k.kind, k.namespace.as_deref().unwrap_or(""), &k.name]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("/");
+        out.push_str(&format!("\n===== {}/{} {}/{} ======\n", k.group, k.kind, k.namespace.as_deref().unwrap_or(""), k.name));
+        let text = driftless_diff::unified_diff(&title, live_n.as_ref(), predicted_n.as_ref());
+        if text.is_empty() {
+            // The comparison found a difference the YAML rendering hides
+            // (e.g. a number's type): name the fields at least.
+            out.push_str(&format!("fields differ: {}\n", res.diff.changed.join(", ")));
+        } else {
+            out.push_str(&text);
+        }
+    }
+    for w in &compared.warnings {
+        eprintln!("driftless: warning: {w}");
+    }
+    write_stdout(&out)?;
+    Ok(if compared.sync == SyncStatusCode::Synced { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Prints the desired or live manifests as YAML documents, Secrets masked.
+pub async fn run_manifests(ctx: &Ctx, args: ManifestsArgs) -> anyhow::Result<ExitCode> {
+    let (r, mut app) = ctx.get(&args.name).await?;
+    with_revision(&mut app, args.revision.as_deref());
+    let (desired, compared) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
+    let objects: Vec<Value> = match args.source {
+        ManifestSource::Git => desired.targets.iter().map(|t| t.manifest.value().clone()).collect(),
+        ManifestSource::Live => compared
+            .resources
+            .iter()
+            .filter_map(|res| res.live.clone())
+            .map(|mut l| {
+                // Server bookkeeping nobody wants to read in a manifest.
+                if let Some(m) = l["metadata"].as_object_mut() {
+                    m.remove("managedFields");
+                }
+                l
+            })
+            .collect(),
+    };
+    let mut out = String::new();
+    for obj in objects {
+        // Secret values never reach a terminal: the mask shows keys only.
+        let (masked, _) = driftless_diff::mask_secrets(Some(&obj), None);
+        let masked = masked.unwrap_or(obj);
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(&masked).context("encode YAML")?);
+    }
+    write_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_revision(app: &mut Application, revision: Option<&str>) {
+    if let (Some(rev), Some(src)) = (revision, app.spec.source.as_mut()) {
+        src.target_revision = Some(rev.to_string());
+    }
+}
+
+/// Renders and compares with the controller's code, using a Git cache of
+/// its own: the controller's cache locks only within its own process.
+async fn compare(ctx: &Ctx, app: &Application, cache_dir: Option<PathBuf>) -> anyhow::Result<(Desired, CompareResult)> {
+    let tmp;
+    let cache_dir = match cache_dir {
+        Some(d) => d,
+        None => {
+            tmp = tempfile::tempdir().context("create a temporary directory for Git checkouts")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let config = driftless_controller::Config { cache_dir, ..Default::default() };
+    let cctx = driftless_controller::Context::new(ctx.client.clone(), config);
+    driftless_controller::compare_app(&cctx, app).await.map_err(anyhow::Error::msg)
+}

@@ -1,0 +1,79 @@
+//! `app get`: an Application's settings, status and resources, as
+//! `argocd app get` shows them.
+
+use std::process::ExitCode;
+
+use driftless_api::Application;
+
+use super::common::{cluster, operation_summary, one_line, resource_rows, short, sync_policy, time, Ctx, RESOURCE_HEADERS};
+use crate::output::{print, table, write_stdout, Format};
+
+/// Flags of `app get`.
+#[derive(clap::Args)]
+pub struct GetArgs {
+    /// The Application (NAME or NAMESPACE/NAME).
+    name: String,
+    /// Output format: the summary and resources (table), or the Application as JSON/YAML.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+}
+
+/// Prints the app.
+pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<ExitCode> {
+    let (r, app) = ctx.get(&args.name).await?;
+    if args.output == Format::Name {
+        write_stdout(&format!("{}\n", r.name))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    print(args.output, &app, || render(&app))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human view: summary lines, then the resource table.
+pub fn render(app: &Application) -> String {
+    let status = app.status.clone().unwrap_or_default();
+    let source = app.primary_source().cloned().unwrap_or_default();
+    let mut out = String::new();
+    let mut kv = |k: &str, v: String| out.push_str(&format!("{:<20}{}\n", format!("{k}:"), v));
+    kv("Name", format!("{}/{}", app.metadata.namespace.as_deref().unwrap_or_default(), app.metadata.name.as_deref().unwrap_or_default()));
+    kv("Project", if app.spec.project.is_empty() { "default".into() } else { app.spec.project.clone() });
+    kv("Server", cluster(app));
+    kv("Namespace", app.spec.destination.namespace.clone().unwrap_or_default());
+    kv("Repo", source.repo_url.clone());
+    kv("Target", source.target_revision.clone().unwrap_or_default());
+    kv("Path", source.path.clone().unwrap_or_default());
+    let options = app.spec.sync_policy.as_ref().map(|p| p.sync_options.join(",")).unwrap_or_default();
+    kv("Sync Policy", sync_policy(app).to_string());
+    if !options.is_empty() {
+        kv("Sync Options", options);
+    }
+    let revision = status.sync.revision.as_deref().map(|r| format!(" ({})", short(r))).unwrap_or_default();
+    let target = source.target_revision.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| "HEAD".into());
+    kv("Sync Status", format!("{:?} to {target}{revision}", status.sync.status));
+    let health_msg = status.health.message.as_deref().map(|m| format!(" ({})", one_line(m))).unwrap_or_default();
+    kv("Health Status", format!("{}{health_msg}", status.health.status));
+    if let Some(t) = &status.reconciled_at {
+        kv("Reconciled At", time(t));
+    }
+    if app.metadata.deletion_timestamp.is_some() {
+        kv("Deleting", "yes (waiting for the controller to delete the app's resources)".into());
+    }
+    if app.operation.is_some() {
+        kv("Requested", "a sync is requested and not started yet".into());
+    }
+    if !status.conditions.is_empty() {
+        out.push_str("\nCONDITION\n");
+        let rows: Vec<Vec<String>> = status.conditions.iter().map(|c| vec![c.type_.clone(), one_line(&c.message)]).collect();
+        out.push_str(&table(&["TYPE", "MESSAGE"], &rows));
+    }
+    if let Some(op) = &status.operation_state {
+        out.push('\n');
+        out.push_str(&operation_summary(op));
+    }
+    let rows = resource_rows(app);
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&table(&RESOURCE_HEADERS, &rows));
+    }
+    out
+}

@@ -1,0 +1,448 @@
+//! `driftless app ...` against the real dev control plane: every test has
+//! its own namespace, Git repository and controller process, and runs the
+//! CLI binary as a user would, with KUBECONFIG pointing at the cluster.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use driftless_api::Application;
+use driftless_testkit::{install_crds, wait_for, GitRepo, TestNamespace};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+
+/// Generous: tests never assert on how long things take.
+const TIMEOUT: Duration = Duration::from_secs(90);
+const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+/// A `driftless controller` process scoped to one namespace, killed on drop.
+struct Controller {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Controller {
+    fn start(kubeconfig: &Path, namespace: &str, dir: &Path) -> Controller {
+        let log = dir.join("controller.log");
+        let file = std::fs::File::create(&log).expect("create the controller log");
+        let child = Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["controller", "--namespace", namespace, "--app-resync", "2"])
+            .env("KUBECONFIG", kubeconfig)
+            .env("DRIFTLESS_CACHE_DIR", dir.join("cache"))
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("clone the log handle"))
+            .stderr(file)
+            .spawn()
+            .expect("start driftless controller");
+        Controller { child, log }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // A failing test explains itself better with what the controller said.
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("--- controller log (last lines) ---");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// One test's world. Field order is drop order: the controller stops
+/// before its namespace goes.
+struct World {
+    _controller: Controller,
+    ns: TestNamespace,
+    repo: GitRepo,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new(prefix: &str) -> World {
+        let ns = TestNamespace::new(prefix).await.expect("a test namespace");
+        install_crds(&ns.client()).await.expect("install CRDs");
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let controller = Controller::start(ns.cluster().kubeconfig(), ns.name(), dir.path());
+        World { _controller: controller, ns, repo: GitRepo::new(), _dir: dir }
+    }
+
+    /// Runs `driftless app <args> -N <namespace>`.
+    async fn app(&self, args: &[&str]) -> Output {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .arg("app")
+            .args(args)
+            .args(["-N", self.ns.name()])
+            .env("KUBECONFIG", self.ns.cluster().kubeconfig())
+            .env("DRIFTLESS_CLI_CACHE_DIR", self._dir.path().join("cli-cache"))
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run driftless app");
+        eprintln!(
+            "$ driftless app {}\n[exit {:?}]\n{}{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Creates a manual app named `name` for `path` of the repo.
+    async fn create(&self, name: &str, path: &str, extra: &[&str]) {
+        let url = self.repo.url();
+        let mut args = vec!["create", name, "--repo", &url, "--path", path, "--revision", "main"];
+        args.extend(["--dest-server", IN_CLUSTER, "--dest-namespace", self.ns.name()]);
+        args.extend(extra);
+        let out = self.app(&args).await;
+        assert_success(&out);
+    }
+
+    /// Syncs an app and expects success.
+    async fn sync(&self, name: &str) -> String {
+        let out = self.app(&["sync", name, "--timeout", "90"]).await;
+        assert_success(&out);
+        stdout(&out)
+    }
+
+    fn apps(&self) -> Api<Application> {
+        self.ns.api()
+    }
+
+    fn deployments(&self) -> Api<Deployment> {
+        self.ns.api()
+    }
+
+    /// Waits until the controller has compared the app with Git.
+    async fn wait_compared(&self, name: &str) {
+        let apps = self.apps();
+        wait_for(&format!("app {name} to be compared"), TIMEOUT, || async {
+            let a = apps.get(name).await.map_err(|e| e.to_string())?;
+            let s = a.status.unwrap_or_default();
+            if s.reconciled_at.is_some() && !s.resources.is_empty() { Ok(()) } else { Err(format!("{:?}", s.conditions)) }
+        })
+        .await
+        .expect("the controller compares the app");
+    }
+
+    async fn replicas(&self, name: &str) -> Option<i32> {
+        self.deployments().get_opt(name).await.expect("read the Deployment").and_then(|d| d.spec?.replicas)
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_success(out: &Output) {
+    assert!(out.status.success(), "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
+}
+
+fn deployment(name: &str, replicas: i32, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: main\n        image: {image}\n"
+    )
+}
+
+#[tokio::test]
+async fn create_list_and_get() {
+    let w = World::new("cli-create").await;
+    w.repo.write("web/deploy.yaml", &deployment("web", 1, "nginx:1")).write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
+    w.repo.write("other/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  k: v\n");
+    w.repo.commit("web");
+    w.create("web", "web", &["--sync-option", "Validate=true"]).await;
+
+    // Creating the same app again changes nothing; a different spec needs --upsert.
+    let url = w.repo.url();
+    let again = w.app(&["create", "web", "--repo", &url, "--path", "web", "--revision", "main", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name(), "--sync-option", "Validate=true"]).await;
+    assert_success(&again);
+    assert!(stdout(&again).contains("unchanged"));
+    let differs = w.app(&["create", "web", "--repo", &url, "--path", "other", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name()]).await;
+    assert!(!differs.status.success());
+    assert!(stderr(&differs).contains("--upsert"), "the error says how to update");
+    let upsert = w.app(&["create", "web", "--repo", &url, "--path", "web", "--revision", "main", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name(), "--upsert"]).await;
+    assert_success(&upsert);
+    assert!(stdout(&upsert).contains("updated"));
+
+    // From a manifest.
+    let manifest = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: from-file\nspec:\n  project: default\n  source:\n    repoURL: {url}\n    path: other\n    targetRevision: main\n  destination:\n    server: {IN_CLUSTER}\n    namespace: {}\n  syncPolicy:\n    automated: {{prune: true}}\n",
+        w.ns.name()
+    );
+    let file = w._dir.path().join("app.yaml");
+    std::fs::write(&file, manifest).expect("write the manifest");
+    assert_success(&w.app(&["create", "-f", file.to_str().expect("utf-8 path")]).await);
+
+    // Every flag lands where Argo CD keeps it.
+    w.create(
+        "flags",
+        "other",
+        &["--project", "default", "--sync-policy", "none", "--sync-option", "CreateNamespace=true", "--directory-recurse", "--kustomize-image", "nginx=nginx:1.27", "--set-finalizer", "-l", "team=web"],
+    )
+    .await;
+    let got = w.app(&["get", "flags", "-o", "json"]).await;
+    let flags: serde_json::Value = serde_json::from_slice(&got.stdout).expect("get -o json prints JSON");
+    assert_eq!(flags["spec"]["source"]["directory"]["recurse"], true);
+    assert_eq!(flags["spec"]["source"]["kustomize"]["images"][0], "nginx=nginx:1.27");
+    assert_eq!(flags["spec"]["syncPolicy"]["syncOptions"][0], "CreateNamespace=true");
+    assert!(flags["spec"]["syncPolicy"]["automated"].is_null());
+    assert_eq!(flags["metadata"]["finalizers"][0], "resources-finalizer.argocd.argoproj.io");
+    let by_label = w.app(&["list", "-l", "team=web", "-o", "name"]).await;
+    assert_eq!(stdout(&by_label), "flags\n");
+    let prune_without_auto = w.app(&["create", "x", "--repo", &url, "--dest-server", IN_CLUSTER, "--auto-prune"]).await;
+    assert_eq!(prune_without_auto.status.code(), Some(1));
+    assert!(stderr(&prune_without_auto).contains("--sync-policy automated"), "{}", stderr(&prune_without_auto));
+    assert_success(&w.app(&["delete", "flags", "--cascade=false", "-y", "--wait", "--timeout", "90"]).await);
+    assert!(w.apps().get_opt("flags").await.expect("read app").is_none());
+
+    let list = w.app(&["list"]).await;
+    assert_success(&list);
+    let text = stdout(&list);
+    let header = text.lines().next().expect("a header line");
+    for col in ["NAME", "CLUSTER", "NAMESPACE", "PROJECT", "STATUS", "HEALTH", "SYNCPOLICY", "CONDITIONS", "REPO", "PATH", "TARGET"] {
+        assert!(header.contains(col), "column {col} in {header:?}");
+    }
+    let web = text.lines().find(|l| l.starts_with("web ")).expect("a row for web");
+    assert!(web.contains("Manual") && web.contains(IN_CLUSTER) && web.contains("main"), "{web}");
+    assert!(text.lines().any(|l| l.starts_with("from-file ") && l.contains("Auto-Prune")), "{text}");
+
+    let json = w.app(&["list", "-o", "json"]).await;
+    assert_success(&json);
+    let apps: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).expect("list -o json is a JSON array");
+    let names: Vec<&str> = apps.iter().filter_map(|a| a["metadata"]["name"].as_str()).collect();
+    assert_eq!(names, ["from-file", "web"]);
+    assert_eq!(apps[1]["spec"]["source"]["path"], "web");
+
+    let names = w.app(&["list", "-o", "name"]).await;
+    assert_eq!(stdout(&names), "from-file\nweb\n");
+    let none = w.app(&["list", "-p", "no-such-project", "-o", "name"]).await;
+    assert_eq!(stdout(&none), "");
+
+    // Once compared, get shows the summary and every resource.
+    w.wait_compared("web").await;
+    let get = w.app(&["get", "web"]).await;
+    assert_success(&get);
+    let text = stdout(&get);
+    for want in ["Name:", "Project:", "Server:", "Repo:", "Path:", "Sync Policy:", "Sync Status:", "Health Status:", "OutOfSync"] {
+        assert!(text.contains(want), "{want} in\n{text}");
+    }
+    assert!(text.contains("GROUP") && text.contains("HEALTH") && text.contains("HOOK"), "resource table in\n{text}");
+    assert!(text.lines().any(|l| l.contains("Deployment") && l.contains("web") && l.contains("OutOfSync")), "{text}");
+    assert!(text.lines().any(|l| l.contains("ConfigMap") && l.contains("settings")), "{text}");
+    let as_yaml = w.app(&["get", &format!("{}/web", w.ns.name()), "-o", "yaml"]).await;
+    assert_success(&as_yaml);
+    assert!(stdout(&as_yaml).contains("repoURL"), "ns/name works and -o yaml prints the Application");
+
+    let missing = w.app(&["get", "nope"]).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("not found"), "{}", stderr(&missing));
+}
+
+#[tokio::test]
+async fn sync_applies_and_shows_each_resource() {
+    let w = World::new("cli-sync").await;
+    w.repo.write("app/deploy.yaml", &deployment("web", 2, "nginx:1")).write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
+    w.repo.commit("app");
+    w.create("guestbook", "app", &[]).await;
+
+    // A dry run changes nothing; --resource syncs only what it names.
+    assert_success(&w.app(&["sync", "guestbook", "--dry-run", "--timeout", "90"]).await);
+    assert_eq!(w.replicas("web").await, None, "a dry run creates nothing");
+    let partial = w.app(&["sync", "guestbook", "--resource", ":ConfigMap:settings", "--timeout", "90"]).await;
+    assert_success(&partial);
+    let configmaps: Api<ConfigMap> = w.ns.api();
+    assert!(configmaps.get_opt("settings").await.expect("read ConfigMap").is_some());
+    assert_eq!(w.replicas("web").await, None, "only the named resource is synced");
+
+    let text = w.sync("guestbook").await;
+    assert!(text.lines().any(|l| l.contains("Deployment") && l.contains("web") && l.contains("Synced")), "a progress line per resource:\n{text}");
+    assert!(text.lines().any(|l| l.contains("ConfigMap") && l.contains("settings") && l.contains("Synced")), "{text}");
+    assert!(text.contains("Phase:") && text.contains("Succeeded"), "{text}");
+    assert_eq!(w.replicas("web").await, Some(2), "the Deployment exists as Git says");
+
+    // A sync that cannot apply fails with exit 1 and says why on stderr.
+    w.repo.write("app/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\ndata:\n  k: v\n");
+    w.repo.commit("invalid name");
+    let failed = w.app(&["sync", "guestbook", "--timeout", "90"]).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains("guestbook"), "the error names the app: {}", stderr(&failed));
+
+    // A bad --resource is refused before anything is requested.
+    let bad = w.app(&["sync", "guestbook", "--resource", "Deployment/web"]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("GROUP:KIND"), "{}", stderr(&bad));
+}
+
+#[tokio::test]
+async fn diff_exit_code_follows_sync_status() {
+    let w = World::new("cli-diff").await;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1")).write(
+        "app/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: hunter2-do-not-print\n",
+    );
+    w.repo.commit("app");
+    w.create("web", "app", &[]).await;
+
+    let before = w.app(&["diff", "web"]).await;
+    assert_eq!(before.status.code(), Some(1), "missing resources are a difference");
+    assert!(!stdout(&before).contains("hunter2"), "Secret values never show:\n{}", stdout(&before));
+    let manifests = w.app(&["manifests", "web"]).await;
+    assert_success(&manifests);
+    assert!(stdout(&manifests).contains("kind: Deployment") && !stdout(&manifests).contains("hunter2"), "{}", stdout(&manifests));
+
+    w.sync("web").await;
+    let synced = w.app(&["diff", "web"]).await;
+    assert_eq!(synced.status.code(), Some(0), "in sync right after a sync: {}", stdout(&synced));
+    assert_eq!(stdout(&synced).trim(), "", "no managedFields or status noise");
+    let live = w.app(&["manifests", "web", "--source", "live"]).await;
+    assert_success(&live);
+    assert!(stdout(&live).contains("uid:") && !stdout(&live).contains("hunter2"), "live objects, Secret masked:\n{}", stdout(&live));
+
+    w.repo.write("app/deploy.yaml", &deployment("web", 3, "nginx:1"));
+    w.repo.commit("three replicas");
+    let drift = w.app(&["diff", "web"]).await;
+    assert_eq!(drift.status.code(), Some(1));
+    let text = stdout(&drift);
+    assert!(text.contains("-  replicas: 1") && text.contains("+  replicas: 3"), "{text}");
+    assert!(!text.contains("managedFields"), "{text}");
+
+    w.sync("web").await;
+    assert_eq!(w.app(&["diff", "web"]).await.status.code(), Some(0));
+
+    let missing = w.app(&["diff", "nope"]).await;
+    assert_eq!(missing.status.code(), Some(2), "errors exit 2, like argocd app diff");
+}
+
+#[tokio::test]
+async fn history_and_rollback() {
+    let w = World::new("cli-rollback").await;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1"));
+    let first = w.repo.commit("one replica");
+    w.create("web", "app", &[]).await;
+    w.sync("web").await;
+    w.repo.write("app/deploy.yaml", &deployment("web", 2, "nginx:1"));
+    let second = w.repo.commit("two replicas");
+    w.sync("web").await;
+    assert_eq!(w.replicas("web").await, Some(2));
+
+    let history = w.app(&["history", "web"]).await;
+    assert_success(&history);
+    let text = stdout(&history);
+    assert!(text.starts_with("ID") && text.contains("REVISION") && text.contains("INITIATOR"), "{text}");
+    let row0 = text.lines().find(|l| l.starts_with("0 ")).expect("entry 0");
+    assert!(row0.contains(&first), "{row0}");
+    assert!(text.lines().any(|l| l.starts_with("1 ") && l.contains(&second)), "{text}");
+    let json = w.app(&["history", "web", "-o", "json"]).await;
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).expect("history -o json");
+    assert_eq!(entries.len(), 2);
+
+    let rollback = w.app(&["rollback", "web", "0", "--timeout", "90"]).await;
+    assert_success(&rollback);
+    assert_eq!(w.replicas("web").await, Some(1), "the old revision's replicas are back");
+    let apps = w.apps();
+    let app = apps.get("web").await.expect("the app");
+    let last = app.status.and_then(|s| s.history.last().cloned()).expect("a history entry for the rollback");
+    assert_eq!(last.revision, first);
+
+    let unknown = w.app(&["rollback", "web", "42"]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("42"), "{}", stderr(&unknown));
+
+    // Automation would undo a rollback at once: refused, as argocd does.
+    w.create("auto", "app", &["--sync-policy", "automated"]).await;
+    let refused = w.app(&["rollback", "auto", "0"]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("automated"), "{}", stderr(&refused));
+}
+
+#[tokio::test]
+async fn delete_with_and_without_cascade() {
+    let w = World::new("cli-delete").await;
+    w.repo.write("gone/deploy.yaml", &deployment("gone", 1, "nginx:1")).write("keep/deploy.yaml", &deployment("keep", 1, "nginx:1"));
+    w.repo.commit("two apps");
+    w.create("gone", "gone", &[]).await;
+    w.create("keep", "keep", &[]).await;
+    w.sync("gone").await;
+    w.sync("keep").await;
+
+    let refused = w.app(&["delete", "gone"]).await;
+    assert!(!refused.status.success(), "no confirmation, no deletion");
+    assert!(w.apps().get_opt("gone").await.expect("read app").is_some());
+
+    assert_success(&w.app(&["delete", "gone", "-y", "--wait", "--timeout", "90"]).await);
+    let deployments = w.deployments();
+    wait_for("the cascade to delete Deployment gone", TIMEOUT, || async {
+        match deployments.get_opt("gone").await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{:?}", other.map(|d| d.map(|d| d.metadata.deletion_timestamp)))),
+        }
+    })
+    .await
+    .expect("cascade deletes the app's resources");
+
+    assert_success(&w.app(&["delete", "keep", "--cascade=false", "-y", "--wait", "--timeout", "90"]).await);
+    assert!(w.apps().get_opt("keep").await.expect("read app").is_none(), "the Application is gone");
+    let kept = w.deployments().get_opt("keep").await.expect("read Deployment");
+    assert!(kept.is_some_and(|d| d.metadata.deletion_timestamp.is_none()), "without cascade the Deployment stays");
+}
+
+#[tokio::test]
+async fn wait_for_health_and_time_out_clearly() {
+    let w = World::new("cli-wait").await;
+    w.repo.write("ok/deploy.yaml", &deployment("ok", 1, "nginx:1")).write("crash/deploy.yaml", &deployment("crash", 1, "nginx:crashloop"));
+    w.repo.commit("apps");
+    w.create("ok", "ok", &[]).await;
+    w.create("crash", "crash", &[]).await;
+
+    w.sync("ok").await;
+    let healthy = w.app(&["wait", "ok", "--health", "--timeout", "90"]).await;
+    assert_success(&healthy);
+    assert!(stdout(&healthy).contains("Healthy"));
+    assert_success(&w.app(&["wait", "ok", "--timeout", "90"]).await);
+
+    // Whether the sync waits for health is the controller's business: only
+    // ask for it and wait until it has been carried out.
+    assert_success(&w.app(&["sync", "crash", "--async"]).await);
+    assert_success(&w.app(&["wait", "crash", "--operation", "--timeout", "90"]).await);
+    let timed_out = w.app(&["wait", "crash", "--health", "--timeout", "3"]).await;
+    assert_eq!(timed_out.status.code(), Some(1));
+    let err = stderr(&timed_out);
+    assert!(err.contains("timed out") && err.contains("Healthy") && err.contains("crash"), "names what it waited for: {err}");
+    assert!(err.contains("health is"), "and the last state: {err}");
+}
+
+#[tokio::test]
+async fn sync_follows_hooks_and_reports_their_failure() {
+    let w = World::new("cli-hooks").await;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1")).write(
+        "app/smoke.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: smoke\n  annotations:\n    argocd.argoproj.io/hook: PostSync\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:fail\n",
+    );
+    w.repo.commit("app with a failing smoke test");
+    w.create("web", "app", &[]).await;
+
+    let out = w.app(&["sync", "web", "--timeout", "90"]).await;
+    assert_eq!(out.status.code(), Some(1), "a failed hook fails the sync");
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l.contains("Job (PostSync hook)") && l.contains("smoke")), "the hook's progress shows:\n{text}");
+    assert!(text.lines().any(|l| l.contains("Deployment") && l.contains("web") && l.contains("Synced")), "{text}");
+    let err = stderr(&out);
+    assert!(err.contains("sync of app") && err.contains("web") && err.contains("Failed") && err.contains("PostSync"), "{err}");
+
+    let get = w.app(&["get", "web"]).await;
+    let text = stdout(&get);
+    assert!(text.contains("Phase:") && text.contains("Failed"), "the last operation shows:\n{text}");
+    assert!(text.lines().any(|l| l.contains("Job") && l.contains("smoke") && l.contains("PostSync")), "the hook row shows:\n{text}");
+}
