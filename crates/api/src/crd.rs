@@ -76,6 +76,5 @@ pub fn application() -> CustomResourceDefinition {
 /// Schema of a field kept as free-form JSON (an object whose fields the
 /// server must not prune).
 pub fn preserve_unknown_fields(_: &mut SchemaGenerator) -> Schema {
-    serde_json::from_value(json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true }))
-        .expect("a literal schema")
+    serde_json::from_value(json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })).expect("a literal schema")
 }

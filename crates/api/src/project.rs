@@ -68,11 +68,7 @@ impl AppProject {
             "default",
             AppProjectSpec {
                 source_repos: vec!["*".into()],
-                destinations: vec![ApplicationDestination {
-                    server: Some("*".into()),
-                    name: None,
-                    namespace: Some("*".into()),
-                }],
+                destinations: vec![ApplicationDestination { server: Some("*".into()), name: None, namespace: Some("*".into()) }],
                 cluster_resource_whitelist: vec![GroupKind { group: "*".into(), kind: "*".into() }],
                 ..Default::default()
             },

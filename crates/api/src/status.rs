@@ -168,18 +168,12 @@ impl HealthStatus {
     /// Go zero value Argo CD leaves out of its JSON.
     pub fn new(status: HealthStatusCode, message: impl Into<String>) -> Self {
         let message = message.into();
-        HealthStatus {
-            status,
-            message: (!message.is_empty()).then_some(message),
-        }
+        HealthStatus { status, message: (!message.is_empty()).then_some(message) }
     }
 
     /// A health without a message.
     pub fn status(status: HealthStatusCode) -> Self {
-        HealthStatus {
-            status,
-            message: None,
-        }
+        HealthStatus { status, message: None }
     }
 }
 

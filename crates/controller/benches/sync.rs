@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use driftless_api::{Application, OperationPhase};
-use driftless_testkit::{install_crds, wait_for, GitRepo, TestNamespace};
-use kube::api::{Patch, PatchParams, PostParams};
+use driftless_testkit::{GitRepo, TestNamespace, install_crds, wait_for};
 use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
 /// A realistic mix: a third each of ConfigMaps, Services and Deployments.
@@ -17,7 +17,9 @@ fn write_resources(repo: &GitRepo, n: usize) {
     for i in 0..n {
         let doc = match i % 3 {
             0 => format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  index: \"{i}\"\n"),
-            1 => format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\nspec:\n  selector: {{app: d-{i}}}\n  ports:\n  - port: 80\n"),
+            1 => format!(
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\nspec:\n  selector: {{app: d-{i}}}\n  ports:\n  - port: 80\n"
+            ),
             _ => format!(
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d-{i}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: d-{i}}}\n  template:\n    metadata:\n      labels: {{app: d-{i}}}\n    spec:\n      containers:\n      - name: main\n        image: nginx:1.27\n"
             ),
@@ -83,7 +85,9 @@ async fn main() {
     println!("sync time, request to operation end, one app, dev control plane:");
     for n in [10, 100, 1000] {
         match measure(n).await {
-            Ok(d) => println!("  {n:>5} resources: {:>8.2} s  ({:.1} ms per resource)", d.as_secs_f64(), d.as_secs_f64() * 1000.0 / n as f64),
+            Ok(d) => {
+                println!("  {n:>5} resources: {:>8.2} s  ({:.1} ms per resource)", d.as_secs_f64(), d.as_secs_f64() * 1000.0 / n as f64)
+            }
             Err(e) => println!("  {n:>5} resources: failed: {e}"),
         }
     }

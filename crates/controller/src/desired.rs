@@ -8,7 +8,7 @@ use driftless_api::{AppProject, Application, ApplicationSource};
 use driftless_render::{Manifest, SourceType};
 use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
-use driftless_sync::{track, ResourceKey};
+use driftless_sync::{ResourceKey, track};
 
 use crate::project;
 use crate::reconcile::Context;
@@ -25,7 +25,13 @@ pub struct Desired {
 
 /// Fetches and renders `source` at `revision` for `app`. The error is a
 /// ComparisonError message: it names the repository, path or file at fault.
-pub async fn desired(ctx: &Context, app: &Application, project: &AppProject, source: &ApplicationSource, revision: &str) -> Result<Desired, String> {
+pub async fn desired(
+    ctx: &Context,
+    app: &Application,
+    project: &AppProject,
+    source: &ApplicationSource,
+    revision: &str,
+) -> Result<Desired, String> {
     let checkout = ctx.git.fetch(&source.repo_url, revision).await.map_err(|e| e.to_string())?;
     let root = checkout.path.clone();
     let src = source.clone();
@@ -43,7 +49,9 @@ pub async fn desired(ctx: &Context, app: &Application, project: &AppProject, sou
         let namespaced = match ctx.cluster.is_namespaced(m.api_version(), m.kind()).await {
             Ok(n) => n,
             // A kind whose CRD comes with the app: its CRD says.
-            Err(ClusterError::UnknownKind { .. }) => crd_scopes.get(&(m.group().to_string(), m.kind().to_string())).copied().unwrap_or(true),
+            Err(ClusterError::UnknownKind { .. }) => {
+                crd_scopes.get(&(m.group().to_string(), m.kind().to_string())).copied().unwrap_or(true)
+            }
             Err(e) => return Err(format!("discovery of {} {}: {e}", m.api_version(), m.kind())),
         };
         if namespaced && m.namespace().is_none() {
@@ -78,7 +86,10 @@ fn crd_scopes(manifests: &[Manifest]) -> HashMap<(String, String), bool> {
         .filter(|m| m.kind() == "CustomResourceDefinition")
         .filter_map(|m| {
             let spec = &m.value()["spec"];
-            Some(((spec["group"].as_str()?.to_string(), spec["names"]["kind"].as_str()?.to_string()), spec["scope"].as_str() != Some("Cluster")))
+            Some((
+                (spec["group"].as_str()?.to_string(), spec["names"]["kind"].as_str()?.to_string()),
+                spec["scope"].as_str() != Some("Cluster"),
+            ))
         })
         .collect()
 }

@@ -19,10 +19,10 @@ use std::time::Duration;
 
 use driftless_api::Application;
 use futures::StreamExt;
-use kube::runtime::{reflector, watcher, Controller, PredicateConfig, WatchStreamExt};
 use kube::Api;
+use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 
-pub use reconcile::{compare_app, Context};
+pub use reconcile::{Context, compare_app};
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -68,14 +68,19 @@ pub enum Error {
 }
 
 /// Runs the controller until `shutdown` resolves.
-pub async fn run(client: kube::Client, config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+pub async fn run(
+    client: kube::Client,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let probe: Api<Application> = Api::all(client.clone());
     match probe.list(&kube::api::ListParams::default().limit(1)).await {
         Err(kube::Error::Api(s)) if s.code == 404 => return Err(Error::CrdMissing),
         other => other.map(drop)?,
     }
     let ctx = Arc::new(Context::new(client.clone(), config.clone()));
-    let namespaces: Vec<Option<String>> = if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
+    let namespaces: Vec<Option<String>> =
+        if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
     let mut controllers = Vec::new();
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
     for ns in namespaces {

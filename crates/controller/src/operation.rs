@@ -6,18 +6,18 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use driftless_api::{
-    Application, ApplicationStatus, Operation, OperationInitiator, OperationPhase, OperationState, RetryStrategy,
-    RevisionHistory, SyncOperation, SyncOperationResult, SyncOptions, SyncStatusCode,
+    Application, ApplicationStatus, Operation, OperationInitiator, OperationPhase, OperationState, RetryStrategy, RevisionHistory,
+    SyncOperation, SyncOperationResult, SyncOptions, SyncStatusCode,
 };
 use driftless_health::CustomChecks;
-use driftless_sync::compare::CompareResult;
-use driftless_sync::execute::{execute, ExecuteOptions, Outcome};
-use driftless_sync::plan::{plan, PlanOptions, Role};
 use driftless_sync::ResourceKey;
+use driftless_sync::compare::CompareResult;
+use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
+use driftless_sync::plan::{PlanOptions, Role, plan};
 use kube::Api;
 use tokio::sync::watch;
 
-use crate::desired::{short, Desired};
+use crate::desired::{Desired, short};
 use crate::reconcile::Context;
 use crate::status;
 
@@ -165,10 +165,12 @@ async fn attempt_sync(
             compared.extraneous.len()
         ));
     }
-    if options.create_namespace && let Some(ns) = app.spec.destination.namespace.as_deref()
-        && let Err(e) = ensure_namespace(ctx, app, ns).await {
-            return failed(format!("CreateNamespace: {e}"));
-        }
+    if options.create_namespace
+        && let Some(ns) = app.spec.destination.namespace.as_deref()
+        && let Err(e) = ensure_namespace(ctx, app, ns).await
+    {
+        return failed(format!("CreateNamespace: {e}"));
+    }
     // A selected resource without a namespace matches it in any namespace,
     // as in Argo CD; a selection that matches nothing is an error, not a
     // silent no-op.
@@ -181,7 +183,9 @@ async fn attempt_sync(
             let ns = r.namespace.as_deref().filter(|s| !s.is_empty());
             let matches: Vec<ResourceKey> = known
                 .iter()
-                .filter(|k| k.group == r.group && k.kind == r.kind && k.name == r.name && ns.is_none_or(|ns| k.namespace.as_deref() == Some(ns)))
+                .filter(|k| {
+                    k.group == r.group && k.kind == r.kind && k.name == r.name && ns.is_none_or(|ns| k.namespace.as_deref() == Some(ns))
+                })
                 .map(|k| (*k).clone())
                 .collect();
             if matches.is_empty() {
@@ -195,7 +199,13 @@ async fn attempt_sync(
     let p = plan(
         &desired.targets,
         &compared.extraneous,
-        &PlanOptions { prune: sync_op.prune, prune_last: options.prune_last, in_sync, apply_out_of_sync_only: options.apply_out_of_sync_only, only },
+        &PlanOptions {
+            prune: sync_op.prune,
+            prune_last: options.prune_last,
+            in_sync,
+            apply_out_of_sync_only: options.apply_out_of_sync_only,
+            only,
+        },
     );
     let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.is_some()).map(|r| r.key.clone()).collect();
     let exec_opts = ExecuteOptions {
@@ -305,7 +315,10 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("soon"), None);
-        let r = RetryStrategy { limit: 5, backoff: Some(Backoff { duration: Some("1s".into()), factor: Some(3), max_duration: Some("10s".into()) }) };
+        let r = RetryStrategy {
+            limit: 5,
+            backoff: Some(Backoff { duration: Some("1s".into()), factor: Some(3), max_duration: Some("10s".into()) }),
+        };
         let delays: Vec<u64> = (1..=4).map(|a| backoff(Some(&r), a).as_secs()).collect();
         assert_eq!(delays, [1, 3, 9, 10]);
         assert_eq!(backoff(None, 1), Duration::from_secs(5));
@@ -313,7 +326,10 @@ mod tests {
 
     fn auto_app(self_heal: bool) -> Application {
         let mut a = Application::default();
-        a.spec.sync_policy = Some(SyncPolicy { automated: Some(SyncPolicyAutomated { prune: true, self_heal, ..Default::default() }), ..Default::default() });
+        a.spec.sync_policy = Some(SyncPolicy {
+            automated: Some(SyncPolicyAutomated { prune: true, self_heal, ..Default::default() }),
+            ..Default::default()
+        });
         a
     }
 

@@ -43,7 +43,10 @@ pub fn permits(project: &AppProject, app: &Application) -> Result<(), String> {
         server_ok && name_ok && pd.namespace.as_deref().is_none_or(|p| glob(p, ns))
     });
     if !ok {
-        return Err(format!("spec.destination: {} namespace {ns:?} is not permitted in project {name}", d.server.as_deref().or(d.name.as_deref()).unwrap_or("")));
+        return Err(format!(
+            "spec.destination: {} namespace {ns:?} is not permitted in project {name}",
+            d.server.as_deref().or(d.name.as_deref()).unwrap_or("")
+        ));
     }
     Ok(())
 }
@@ -85,7 +88,8 @@ mod tests {
     fn app(repo: &str, ns: &str) -> Application {
         let mut a = Application::default();
         a.spec.source = Some(ApplicationSource { repo_url: repo.into(), ..Default::default() });
-        a.spec.destination = ApplicationDestination { server: Some(driftless_api::IN_CLUSTER_SERVER.into()), name: None, namespace: Some(ns.into()) };
+        a.spec.destination =
+            ApplicationDestination { server: Some(driftless_api::IN_CLUSTER_SERVER.into()), name: None, namespace: Some(ns.into()) };
         a
     }
 
@@ -98,12 +102,15 @@ mod tests {
 
     #[test]
     fn a_team_project_limits_repos_namespaces_and_kinds() {
-        let p = AppProject::new("team", AppProjectSpec {
-            source_repos: vec!["https://git.example/team-*".into()],
-            destinations: vec![ApplicationDestination { server: Some("*".into()), name: None, namespace: Some("team-*".into()) }],
-            namespace_resource_blacklist: vec![GroupKind { group: "".into(), kind: "ResourceQuota".into() }],
-            ..Default::default()
-        });
+        let p = AppProject::new(
+            "team",
+            AppProjectSpec {
+                source_repos: vec!["https://git.example/team-*".into()],
+                destinations: vec![ApplicationDestination { server: Some("*".into()), name: None, namespace: Some("team-*".into()) }],
+                namespace_resource_blacklist: vec![GroupKind { group: "".into(), kind: "ResourceQuota".into() }],
+                ..Default::default()
+            },
+        );
         assert!(permits(&p, &app("https://git.example/team-web", "team-prod")).is_ok());
         assert!(permits(&p, &app("https://git.example/other", "team-prod")).unwrap_err().contains("repoURL"));
         assert!(permits(&p, &app("https://git.example/team-web", "kube-system")).unwrap_err().contains("destination"));

@@ -4,19 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use driftless_api::{condition, Application, ApplicationStatus, HealthStatusCode, SyncStatusCode, ANNOTATION_REFRESH, RESOURCES_FINALIZER};
+use driftless_api::{ANNOTATION_REFRESH, Application, ApplicationStatus, HealthStatusCode, RESOURCES_FINALIZER, SyncStatusCode, condition};
 use driftless_diff::DiffOptions;
 use driftless_health::CustomChecks;
 use driftless_source::GitCache;
-use driftless_sync::cluster::Cluster;
-use driftless_sync::compare::{compare, CompareOptions, Scope};
 use driftless_sync::app_instance_name;
+use driftless_sync::cluster::Cluster;
+use driftless_sync::compare::{CompareOptions, Scope, compare};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
 use crate::desired::{desired, short};
-use crate::{operation, project, status, Config};
+use crate::{Config, operation, project, status};
 
 /// How soon an app whose resources are still converging is looked at again.
 const PROGRESSING_REQUEUE: Duration = Duration::from_secs(2);
@@ -36,17 +36,17 @@ pub struct Context {
 impl Context {
     /// A context over `client`.
     pub fn new(client: kube::Client, config: Config) -> Context {
-        Context {
-            cluster: Cluster::new(client.clone()),
-            git: GitCache::new(config.cache_dir.join("git")),
-            client,
-            config,
-        }
+        Context { cluster: Cluster::new(client.clone()), git: GitCache::new(config.cache_dir.join("git")), client, config }
     }
 
     /// The comparison settings for `app` (whose ignoreDifferences were
     /// validated when the reconcile began).
-    pub fn compare_options<'a>(&self, app: &'a Application, status: &'a ApplicationStatus, health: &'a CustomChecks) -> CompareOptionsOwned<'a> {
+    pub fn compare_options<'a>(
+        &self,
+        app: &'a Application,
+        status: &'a ApplicationStatus,
+        health: &'a CustomChecks,
+    ) -> CompareOptionsOwned<'a> {
         CompareOptionsOwned::new(app, status, health)
     }
 
@@ -102,7 +102,13 @@ impl<'a> CompareOptionsOwned<'a> {
 
     /// The borrowed view [`compare`] takes.
     pub fn options(&self) -> CompareOptions<'_> {
-        CompareOptions { instance: &self.instance, previously: &self.previously, diff: &self.diff, health: self.health, validate: self.validate }
+        CompareOptions {
+            instance: &self.instance,
+            previously: &self.previously,
+            diff: &self.diff,
+            health: self.health,
+            validate: self.validate,
+        }
     }
 }
 
@@ -217,13 +223,15 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
             }
             // Report the state the sync left behind.
             if let Ok(d) = desired(&ctx, &app, &project, &source, &target_revision).await
-                && let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
-                    status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
-                }
+                && let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await
+            {
+                status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
+            }
             status::write(&api, &name, &status).await?;
         }
         (Some(_), None) if requested.is_some() => {
-            let msg = status.conditions.iter().find(|c| c.type_ == condition::COMPARISON_ERROR).map(|c| c.message.clone()).unwrap_or_default();
+            let msg =
+                status.conditions.iter().find(|c| c.type_ == condition::COMPARISON_ERROR).map(|c| c.message.clone()).unwrap_or_default();
             fail_operation(&app, &mut status, format!("cannot sync: {msg}"));
             status::write(&api, &name, &status).await?;
             status::clear_request(&api, &name, true, refresh).await?;
@@ -246,13 +254,18 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 /// Renders `app` at its target revision and compares it with the cluster,
 /// as a reconcile would, without writing anything: what `driftless app diff`
 /// and `app manifests` show. The error is the condition a reconcile would set.
-pub async fn compare_app(ctx: &Context, app: &Application) -> Result<(crate::desired::Desired, driftless_sync::compare::CompareResult), String> {
+pub async fn compare_app(
+    ctx: &Context,
+    app: &Application,
+) -> Result<(crate::desired::Desired, driftless_sync::compare::CompareResult), String> {
     let (project, source) = validate(ctx, app).await?;
     let revision = source.target_revision.clone().unwrap_or_default();
     let d = desired(ctx, app, &project, &source, &revision).await?;
     let status = app.status.clone().unwrap_or_default();
     let checks = ctx.health_checks().await;
-    let c = compare(&ctx.cluster, &d.targets, &ctx.compare_options(app, &status, &checks).options()).await.map_err(|e| format!("comparing with the cluster: {e}"))?;
+    let c = compare(&ctx.cluster, &d.targets, &ctx.compare_options(app, &status, &checks).options())
+        .await
+        .map_err(|e| format!("comparing with the cluster: {e}"))?;
     Ok((d, c))
 }
 
@@ -321,11 +334,10 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
                     .as_str()
                     .map(driftless_api::ResourceSyncOptions::parse)
                     .is_some_and(|o| o.no_delete);
-                if !keep
-                    && let Err(e) = ctx.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
-                        tracing::warn!("deleting {}: {e}", r.key);
-                        return Ok(Action::requeue(Duration::from_secs(5)));
-                    }
+                if !keep && let Err(e) = ctx.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
+                    tracing::warn!("deleting {}: {e}", r.key);
+                    return Ok(Action::requeue(Duration::from_secs(5)));
+                }
             }
         }
         Err(e) => {

@@ -1,13 +1,11 @@
 //! Writing what the controller saw into `Application.status`, in Argo CD's
 //! layout.
 
-use driftless_api::{
-    Application, ApplicationCondition, ApplicationStatus, ComparedTo, HealthStatus, ResourceStatus, SyncStatus,
-};
+use driftless_api::{Application, ApplicationCondition, ApplicationStatus, ComparedTo, HealthStatus, ResourceStatus, SyncStatus};
 use driftless_sync::compare::CompareResult;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Patch, PatchParams};
 use kube::Api;
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 /// Now, as a Kubernetes timestamp.
@@ -71,8 +69,8 @@ pub fn clear_condition(status: &mut ApplicationStatus, type_: &str) {
 /// Replaces the app's whole status. A JSON patch, not a merge patch: fields
 /// the new status leaves out must disappear, not linger from the old one.
 pub async fn write(api: &Api<Application>, name: &str, status: &ApplicationStatus) -> Result<(), kube::Error> {
-    let patch: json_patch::Patch = serde_json::from_value(json!([{ "op": "add", "path": "/status", "value": status }]))
-        .expect("a literal JSON patch is valid");
+    let patch: json_patch::Patch =
+        serde_json::from_value(json!([{ "op": "add", "path": "/status", "value": status }])).expect("a literal JSON patch is valid");
     api.patch(name, &PatchParams::default(), &Patch::<()>::Json(patch)).await.map(drop)
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{configmap, deployment, World};
+use common::{World, configmap, deployment};
 use driftless_api::{HealthStatusCode, OperationPhase, ResultCode, SyncStatusCode};
 use driftless_testkit::Error;
 use serde_json::json;
@@ -40,16 +40,29 @@ async fn a_kustomize_overlay_app_syncs_with_its_overlay_applied() -> Result<(), 
     let w = World::new("kustomize").await?;
     w.repo.write("base/kustomization.yaml", "resources: [deploy.yaml]\n");
     w.repo.write("base/deploy.yaml", &deployment("api", 1, "api:1.0"));
-    w.repo.write("overlays/production/kustomization.yaml", "resources: [../../base]\nnamePrefix: prod-\nreplicas:\n- name: api\n  count: 3\n");
+    w.repo.write(
+        "overlays/production/kustomization.yaml",
+        "resources: [../../base]\nnamePrefix: prod-\nreplicas:\n- name: api\n  count: 3\n",
+    );
     w.repo.commit("base and overlay");
-    w.app("api", "overlays/production", json!({
-        "syncPolicy": { "automated": {} },
-        "source": { "kustomize": { "images": ["api=registry.local/api:2.0"], "commonLabels": { "env": "production" } } }
-    }))
+    w.app(
+        "api",
+        "overlays/production",
+        json!({
+            "syncPolicy": { "automated": {} },
+            "source": { "kustomize": { "images": ["api=registry.local/api:2.0"], "commonLabels": { "env": "production" } } }
+        }),
+    )
     .await?;
 
     w.wait_app("api", "Synced and Healthy", synced_healthy).await?;
-    let d = w.kubectl(&["get", "deployment", "prod-api", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.metadata.labels.env}"]);
+    let d = w.kubectl(&[
+        "get",
+        "deployment",
+        "prod-api",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.metadata.labels.env}",
+    ]);
     assert_eq!(d, "3 registry.local/api:2.0 production");
     Ok(())
 }
@@ -101,7 +114,9 @@ async fn a_new_commit_makes_a_manual_app_out_of_sync_until_synced_and_prune_resp
 async fn waves_and_hooks_run_in_order_and_delete_policies_apply() -> Result<(), Error> {
     let w = World::new("waves").await?;
     let hook_job = |name: &str, hook: &str, policy: &str| {
-        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/hook: {hook}\n{policy}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:1.36\n")
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/hook: {hook}\n{policy}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:1.36\n"
+        )
     };
     w.repo.write("app/presync.yaml", &hook_job("migrate", "PreSync", ""));
     w.repo.write("app/postsync.yaml", &hook_job("smoke", "PostSync", "    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n"));
@@ -154,10 +169,13 @@ async fn a_crashlooping_workload_makes_the_app_degraded() -> Result<(), Error> {
     let w = World::new("degraded").await?;
     // A short progress deadline, so the Deployment controller gives up on
     // the rollout within the test (the default is 10 minutes).
-    let dep = deployment("web", 1, "app:crashloop").replace("spec:
-  replicas", "spec:
+    let dep = deployment("web", 1, "app:crashloop").replace(
+        "spec:
+  replicas",
+        "spec:
   progressDeadlineSeconds: 5
-  replicas");
+  replicas",
+    );
     w.repo.write("app/deploy.yaml", &dep);
     w.repo.commit("crash");
     w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
@@ -165,7 +183,8 @@ async fn a_crashlooping_workload_makes_the_app_degraded() -> Result<(), Error> {
         .wait_app("web", "Degraded", |a| {
             let s = a.status.as_ref()?;
             let dep = s.resources.iter().find(|r| r.kind == "Deployment")?.health.clone()?;
-            (s.health.status == HealthStatusCode::Degraded && dep.status == HealthStatusCode::Degraded).then(|| dep.message.unwrap_or_default())
+            (s.health.status == HealthStatusCode::Degraded && dep.status == HealthStatusCode::Degraded)
+                .then(|| dep.message.unwrap_or_default())
         })
         .await?;
     assert!(message.contains("progress deadline"), "{message}");
@@ -183,7 +202,9 @@ async fn invalid_yaml_is_a_comparison_error_and_nothing_is_pruned() -> Result<()
     w.repo.write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious\ndata: [\n");
     w.repo.commit("broken");
     let msg = w
-        .wait_app("web", "ComparisonError", |a| a.status.as_ref()?.conditions.iter().find(|c| c.type_ == "ComparisonError").map(|c| c.message.clone()))
+        .wait_app("web", "ComparisonError", |a| {
+            a.status.as_ref()?.conditions.iter().find(|c| c.type_ == "ComparisonError").map(|c| c.message.clone())
+        })
         .await?;
     assert!(msg.contains("app/cm.yaml") && msg.contains("invalid YAML"), "the error names the file: {msg}");
     let app = w.apps.get("web").await.expect("app");
@@ -200,7 +221,9 @@ async fn an_unknown_revision_and_an_unreachable_repository_are_clear_conditions(
     w.app("branch", "app", json!({ "source": { "targetRevision": "no-such-branch" } })).await?;
     let missing = format!("file://{}/does-not-exist", w.repo.path().display());
     w.app("repo", "app", json!({ "source": { "repoURL": missing } })).await?;
-    let condition = |a: &driftless_api::Application| a.status.as_ref()?.conditions.iter().find(|c| c.type_ == "ComparisonError").map(|c| c.message.clone());
+    let condition = |a: &driftless_api::Application| {
+        a.status.as_ref()?.conditions.iter().find(|c| c.type_ == "ComparisonError").map(|c| c.message.clone())
+    };
     let msg = w.wait_app("branch", "ComparisonError", condition).await?;
     assert!(msg.contains("no-such-branch") && msg.contains("not found"), "{msg}");
     let msg = w.wait_app("repo", "ComparisonError", condition).await?;
@@ -214,7 +237,12 @@ async fn ignore_differences_hides_what_it_names() -> Result<(), Error> {
     w.repo.write("app/deploy.yaml", &deployment("scaled", 1, "nginx:1.27"));
     w.repo.write("app/other.yaml", &deployment("watched", 1, "nginx:1.27"));
     w.repo.commit("two deployments");
-    w.app("web", "app", json!({ "ignoreDifferences": [{ "group": "apps", "kind": "Deployment", "name": "scaled", "jsonPointers": ["/spec/replicas"] }] })).await?;
+    w.app(
+        "web",
+        "app",
+        json!({ "ignoreDifferences": [{ "group": "apps", "kind": "Deployment", "name": "scaled", "jsonPointers": ["/spec/replicas"] }] }),
+    )
+    .await?;
     w.request_sync("web", json!({})).await?;
     assert_eq!(w.wait_operation("web").await?.phase, OperationPhase::Succeeded);
     w.wait_app("web", "Synced", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::Synced).then_some(())).await?;
@@ -237,14 +265,20 @@ async fn ignore_differences_hides_what_it_names() -> Result<(), Error> {
 async fn a_failed_sync_is_retried_with_backoff() -> Result<(), Error> {
     let w = World::new("retry").await?;
     let later = format!("{}-later", w.name());
-    w.repo.write("app/cm.yaml", &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: needs-namespace\n  namespace: {later}\ndata: {{a: b}}\n"));
+    w.repo.write(
+        "app/cm.yaml",
+        &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: needs-namespace\n  namespace: {later}\ndata: {{a: b}}\n"),
+    );
     w.repo.commit("needs a namespace that comes later");
     w.app("web", "app", json!({})).await?;
     // The first attempt fails; the namespace appears; a retry succeeds.
-    w.request_operation("web", json!({
-        "sync": {},
-        "retry": { "limit": 5, "backoff": { "duration": "1s", "factor": 2, "maxDuration": "4s" } }
-    }))
+    w.request_operation(
+        "web",
+        json!({
+            "sync": {},
+            "retry": { "limit": 5, "backoff": { "duration": "1s", "factor": 2, "maxDuration": "4s" } }
+        }),
+    )
     .await?;
     w.wait_app("web", "a retry", |a| a.status.as_ref()?.operation_state.as_ref()?.retry_count.filter(|n| *n >= 1)).await?;
     w.kubectl(&["create", "namespace", &later]);
@@ -276,7 +310,10 @@ async fn rollback_returns_to_an_earlier_revision_from_history() -> Result<(), Er
     w.request_sync("web", json!({ "revision": first.revision, "source": first.source })).await?;
     let op = w.wait_operation("web").await?;
     assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
-    assert_eq!(w.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"]), "1 nginx:1.26");
+    assert_eq!(
+        w.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"]),
+        "1 nginx:1.26"
+    );
     let app = w.apps.get("web").await.expect("app");
     let status = app.status.unwrap();
     assert_eq!(status.history.last().map(|h| h.revision.as_str()), Some(v1.as_str()), "the rollback is recorded");

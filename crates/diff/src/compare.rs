@@ -16,18 +16,12 @@ pub(crate) struct Place<'a> {
 impl<'a> Place<'a> {
     /// The place of a map entry `key` inside this place.
     pub(crate) fn child(self, key: &'a str) -> Self {
-        Self {
-            parent: self.key,
-            key: Some(key),
-        }
+        Self { parent: self.key, key: Some(key) }
     }
 
     /// The place of a list element inside this place.
     pub(crate) fn element(self) -> Self {
-        Self {
-            parent: self.key,
-            key: None,
-        }
+        Self { parent: self.key, key: None }
     }
 }
 
@@ -49,10 +43,7 @@ fn numbers_equal(x: &serde_json::Number, y: &serde_json::Number) -> bool {
     }
     // Mixed or fractional: exact decimal comparison first (no float rounding
     // surprises for large integers), then numeric.
-    match (
-        Quantity::parse(&x.to_string()),
-        Quantity::parse(&y.to_string()),
-    ) {
+    match (Quantity::parse(&x.to_string()), Quantity::parse(&y.to_string())) {
         (Some(a), Some(b)) => a == b,
         _ => x.as_f64() == y.as_f64(),
     }
@@ -118,10 +109,7 @@ mod tests {
     fn reports_leaf_and_key_differences() {
         let a = json!({"spec": {"replicas": 3, "x": 1, "list": [1, 2]}});
         let b = json!({"spec": {"replicas": 5, "y": 1, "list": [1, 2, 3]}});
-        assert_eq!(
-            changed(a, b),
-            vec!["/spec/list", "/spec/replicas", "/spec/x", "/spec/y"]
-        );
+        assert_eq!(changed(a, b), vec!["/spec/list", "/spec/replicas", "/spec/x", "/spec/y"]);
     }
 
     #[test]
@@ -136,19 +124,13 @@ mod tests {
         let a = json!({"resources": {"limits": {"cpu": "0.5", "memory": "1Gi"}}});
         let b = json!({"resources": {"limits": {"cpu": "500m", "memory": "1024Mi"}}});
         assert!(changed(a, b).is_empty());
-        assert_eq!(
-            changed(json!({"env": "0.5"}), json!({"env": "500m"})),
-            vec!["/env"]
-        );
+        assert_eq!(changed(json!({"env": "0.5"}), json!({"env": "500m"})), vec!["/env"]);
     }
 
     #[test]
     fn escapes_keys_in_pointers() {
         assert_eq!(
-            changed(
-                json!({"metadata": {"labels": {"app.kubernetes.io/name": "a"}}}),
-                json!({"metadata": {"labels": {}}})
-            ),
+            changed(json!({"metadata": {"labels": {"app.kubernetes.io/name": "a"}}}), json!({"metadata": {"labels": {}}})),
             vec!["/metadata/labels/app.kubernetes.io~1name"]
         );
     }

@@ -25,9 +25,7 @@ pub enum Error {
         reason: String,
     },
     /// A `jqPathExpressions` entry that does not parse or compile.
-    #[error(
-        "ignoreDifferences[{index}] (kind {kind}): invalid jq path expression {expression:?}: {reason}"
-    )]
+    #[error("ignoreDifferences[{index}] (kind {kind}): invalid jq path expression {expression:?}: {reason}")]
     InvalidJqExpression {
         /// Position of the rule in the list.
         index: usize,

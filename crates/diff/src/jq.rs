@@ -63,20 +63,11 @@ impl JqPath {
 
 /// Parses and compiles one jq program with jaq's standard library.
 fn build(code: &str) -> Result<JaqFilter, String> {
-    let defs = jaq_core::defs()
-        .chain(jaq_std::defs())
-        .chain(jaq_json::defs());
-    let funs = jaq_core::funs()
-        .chain(jaq_std::funs())
-        .chain(jaq_json::funs());
+    let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+    let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
     let arena = Arena::default();
-    let modules = Loader::new(defs)
-        .load(&arena, File { code, path: () })
-        .map_err(|errs| load_errors(&errs))?;
-    Compiler::default()
-        .with_funs(funs)
-        .compile(modules)
-        .map_err(|errs| compile_errors(&errs))
+    let modules = Loader::new(defs).load(&arena, File { code, path: () }).map_err(|errs| load_errors(&errs))?;
+    Compiler::default().with_funs(funs).compile(modules).map_err(|errs| compile_errors(&errs))
 }
 
 /// Converts a jaq path (an array of keys and indices) to our segments,
@@ -117,20 +108,12 @@ fn load_errors<P>(errs: &jaq_core::load::Errors<&str, P>) -> String {
     let mut msgs = Vec::new();
     for (_, err) in errs {
         match err {
-            Error::Io(items) => msgs.extend(
-                items
-                    .iter()
-                    .map(|(path, e)| format!("cannot load {path}: {e}")),
-            ),
+            Error::Io(items) => msgs.extend(items.iter().map(|(path, e)| format!("cannot load {path}: {e}"))),
             Error::Lex(items) => {
-                msgs.extend(items.iter().map(|(expect, at)| {
-                    format!("expected {} near {:?}", expect.as_str(), near(at))
-                }));
+                msgs.extend(items.iter().map(|(expect, at)| format!("expected {} near {:?}", expect.as_str(), near(at))));
             }
             Error::Parse(items) => {
-                msgs.extend(items.iter().map(|(expect, at)| {
-                    format!("expected {} near {:?}", expect.as_str(), near(at))
-                }));
+                msgs.extend(items.iter().map(|(expect, at)| format!("expected {} near {:?}", expect.as_str(), near(at))));
             }
         }
     }
@@ -138,11 +121,8 @@ fn load_errors<P>(errs: &jaq_core::load::Errors<&str, P>) -> String {
 }
 
 fn compile_errors<P>(errs: &jaq_core::compile::Errors<&str, P>) -> String {
-    let msgs: Vec<String> = errs
-        .iter()
-        .flat_map(|(_, list)| list.iter())
-        .map(|(name, undefined)| format!("undefined {} {name}", undefined.as_str()))
-        .collect();
+    let msgs: Vec<String> =
+        errs.iter().flat_map(|(_, list)| list.iter()).map(|(name, undefined)| format!("undefined {} {name}", undefined.as_str())).collect();
     msgs.join("; ")
 }
 
@@ -170,31 +150,16 @@ mod tests {
 
     #[test]
     fn yields_paths_of_selected_elements() {
-        let jq = JqPath::compile(r#".spec.containers[] | select(.name == "istio-proxy")"#)
-            .expect("compiles");
+        let jq = JqPath::compile(r#".spec.containers[] | select(.name == "istio-proxy")"#).expect("compiles");
         let doc = json!({"spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]}});
-        assert_eq!(
-            jq.paths(&doc),
-            vec![vec![
-                Seg::Key("spec".into()),
-                Seg::Key("containers".into()),
-                Seg::Index(1)
-            ]]
-        );
+        assert_eq!(jq.paths(&doc), vec![vec![Seg::Key("spec".into()), Seg::Key("containers".into()), Seg::Index(1)]]);
     }
 
     #[test]
     fn negative_indices_resolve_against_the_array() {
         let jq = JqPath::compile(".spec.containers[-1]").expect("compiles");
         let doc = json!({"spec": {"containers": [{"name": "app"}, {"name": "sidecar"}]}});
-        assert_eq!(
-            jq.paths(&doc),
-            vec![vec![
-                Seg::Key("spec".into()),
-                Seg::Key("containers".into()),
-                Seg::Index(1)
-            ]]
-        );
+        assert_eq!(jq.paths(&doc), vec![vec![Seg::Key("spec".into()), Seg::Key("containers".into()), Seg::Index(1)]]);
     }
 
     #[test]

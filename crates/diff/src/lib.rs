@@ -51,13 +51,7 @@ use serde_json::Value;
 /// `live_for_managers` (or of `obj` itself when `None`). Removing fields can
 /// leave empty maps and lists; as in Argo CD these are then dropped.
 pub fn normalize(obj: &Value, live_for_managers: Option<&Value>, opts: &DiffOptions) -> Value {
-    normalize::normalize_with(
-        obj,
-        obj,
-        live_for_managers,
-        live_for_managers.unwrap_or(obj),
-        opts,
-    )
+    normalize::normalize_with(obj, obj, live_for_managers, live_for_managers.unwrap_or(obj), opts)
 }
 
 /// The outcome for one resource.
@@ -75,19 +69,13 @@ impl Comparison {
     /// The outcome when the live object does not exist: out of sync, as a
     /// whole.
     pub fn missing() -> Self {
-        Self {
-            in_sync: false,
-            changed: vec![String::new()],
-        }
+        Self { in_sync: false, changed: vec![String::new()] }
     }
 
     fn from_changes(mut changed: Vec<String>) -> Self {
         changed.sort();
         changed.dedup();
-        Self {
-            in_sync: changed.is_empty(),
-            changed,
-        }
+        Self { in_sync: changed.is_empty(), changed }
     }
 }
 

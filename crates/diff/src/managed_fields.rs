@@ -15,19 +15,12 @@ use serde_json::{Map, Value};
 /// `managers` (any operation, any subresource: an HPA writes `spec.replicas`
 /// through the scale subresource, and it is still the same field).
 pub(crate) fn owned_sets<'a>(live: &'a Value, managers: &[String]) -> Vec<&'a Map<String, Value>> {
-    let Some(entries) = live
-        .pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-    else {
+    let Some(entries) = live.pointer("/metadata/managedFields").and_then(Value::as_array) else {
         return Vec::new();
     };
     entries
         .iter()
-        .filter(|e| {
-            e.get("manager")
-                .and_then(Value::as_str)
-                .is_some_and(|m| managers.iter().any(|want| want == m))
-        })
+        .filter(|e| e.get("manager").and_then(Value::as_str).is_some_and(|m| managers.iter().any(|want| want == m)))
         .filter_map(|e| e.get("fieldsV1").and_then(Value::as_object))
         .collect()
 }
@@ -68,9 +61,7 @@ fn remove_from_array(items: &mut Vec<Value>, set: &Map<String, Value>) {
     for (key, child) in set {
         let selected: Vec<usize> = if let Some(keys) = key.strip_prefix("k:") {
             match serde_json::from_str::<Map<String, Value>>(keys) {
-                Ok(keys) => (0..items.len())
-                    .filter(|&i| key_matches(&items[i], &keys))
-                    .collect(),
+                Ok(keys) => (0..items.len()).filter(|&i| key_matches(&items[i], &keys)).collect(),
                 Err(_) => continue,
             }
         } else if let Some(value) = key.strip_prefix("v:") {
@@ -150,23 +141,14 @@ mod tests {
             "k:{\"name\":\"app\"}": {"f:env": {"k:{\"name\":\"X\"}": {"f:value": {}}}}
         }}}));
         remove_owned(&mut obj, &fields);
-        assert_eq!(
-            obj,
-            json!({"spec": {"containers": [{"name": "app", "image": "a:1", "env": [{"name": "X"}]}]}})
-        );
+        assert_eq!(obj, json!({"spec": {"containers": [{"name": "app", "image": "a:1", "env": [{"name": "X"}]}]}}));
     }
 
     #[test]
     fn removes_set_values_and_indices() {
         let mut obj = json!({"metadata": {"finalizers": ["a", "b", "c"]}, "l": [1, 2, 3]});
-        remove_owned(
-            &mut obj,
-            &set(json!({"f:metadata": {"f:finalizers": {"v:\"b\"": {}}}, "f:l": {"i:0": {}}})),
-        );
-        assert_eq!(
-            obj,
-            json!({"metadata": {"finalizers": ["a", "c"]}, "l": [2, 3]})
-        );
+        remove_owned(&mut obj, &set(json!({"f:metadata": {"f:finalizers": {"v:\"b\"": {}}}, "f:l": {"i:0": {}}})));
+        assert_eq!(obj, json!({"metadata": {"finalizers": ["a", "c"]}, "l": [2, 3]}));
     }
 
     #[test]

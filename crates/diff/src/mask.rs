@@ -21,10 +21,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// masked the same way (it carries the values too) or, if it cannot be
 /// parsed, replaced by the mask entirely. Objects that are not core/v1
 /// Secrets are returned unchanged.
-pub fn mask_secrets(
-    live: Option<&Value>,
-    desired: Option<&Value>,
-) -> (Option<Value>, Option<Value>) {
+pub fn mask_secrets(live: Option<&Value>, desired: Option<&Value>) -> (Option<Value>, Option<Value>) {
     let mut live = live.cloned();
     let mut desired = desired.cloned();
     if !live.as_ref().is_some_and(is_secret) && !desired.as_ref().is_some_and(is_secret) {
@@ -48,20 +45,13 @@ pub fn mask_secrets(
         fold_string_data(side);
         mask_non_map_data(side);
     }
-    let keys: BTreeSet<String> = sides
-        .iter()
-        .filter_map(|s| s.get("data").and_then(Value::as_object))
-        .flat_map(|d| d.keys().cloned())
-        .collect();
+    let keys: BTreeSet<String> =
+        sides.iter().filter_map(|s| s.get("data").and_then(Value::as_object)).flat_map(|d| d.keys().cloned()).collect();
     for key in &keys {
         let mut masks: BTreeMap<String, String> = BTreeMap::new();
         let mut next = MASK.to_owned();
         for side in sides.iter_mut() {
-            let Some(slot) = side
-                .get_mut("data")
-                .and_then(Value::as_object_mut)
-                .and_then(|d| d.get_mut(key))
-            else {
+            let Some(slot) = side.get_mut("data").and_then(Value::as_object_mut).and_then(|d| d.get_mut(key)) else {
                 continue;
             };
             let text = match &*slot {
@@ -82,10 +72,7 @@ pub fn mask_secrets(
             LastApplied::Parsed(o) => o.to_string(),
             LastApplied::Unparsable => MASK.to_owned(),
         };
-        if let Some(annotations) = l
-            .pointer_mut("/metadata/annotations")
-            .and_then(Value::as_object_mut)
-        {
+        if let Some(annotations) = l.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
             annotations.insert(LAST_APPLIED.to_owned(), Value::String(text));
         }
     }
@@ -102,21 +89,15 @@ fn take_last_applied(live: &Value) -> Option<LastApplied> {
         return None;
     }
     let text = live.pointer("/metadata/annotations")?.get(LAST_APPLIED)?;
-    Some(
-        match text
-            .as_str()
-            .and_then(|t| serde_json::from_str::<Value>(t).ok())
-        {
-            Some(v) if v.is_object() => LastApplied::Parsed(v),
-            _ => LastApplied::Unparsable,
-        },
-    )
+    Some(match text.as_str().and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+        Some(v) if v.is_object() => LastApplied::Parsed(v),
+        _ => LastApplied::Unparsable,
+    })
 }
 
 /// Whether `v` is a core-group Secret (`apiVersion: v1`, `kind: Secret`).
 pub(crate) fn is_secret(v: &Value) -> bool {
-    v.get("kind").and_then(Value::as_str) == Some("Secret")
-        && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
+    v.get("kind").and_then(Value::as_str) == Some("Secret") && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
 /// Moves `stringData` into `data`, base64-encoding string values, as the API
@@ -162,11 +143,7 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -190,15 +167,9 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
+        for (input, want) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
+        {
             assert_eq!(base64(input.as_bytes()), want);
         }
     }
@@ -220,8 +191,7 @@ mod tests {
     #[test]
     fn string_data_folds_into_data() {
         let live = secret(json!({"password": base64(b"hunter2")}));
-        let desired =
-            json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "hunter2"}});
+        let desired = json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"password": "hunter2"}});
         let (l, d) = mask_secrets(Some(&live), Some(&desired));
         let (l, d) = (l.expect("live"), d.expect("desired"));
         assert_eq!(l["data"], d["data"]);

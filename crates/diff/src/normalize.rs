@@ -8,15 +8,8 @@ use crate::pointer;
 use serde_json::Value;
 
 /// Metadata the server owns or that only records history; never drift.
-const NOISE_METADATA: &[&str] = &[
-    "managedFields",
-    "resourceVersion",
-    "uid",
-    "generation",
-    "creationTimestamp",
-    "selfLink",
-    "deletionGracePeriodSeconds",
-];
+const NOISE_METADATA: &[&str] =
+    &["managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink", "deletionGracePeriodSeconds"];
 
 /// Annotations written by tools as bookkeeping, not as desired state.
 /// (`argocd.argoproj.io/tracking-id` is deliberately kept: it is part of
@@ -114,10 +107,7 @@ fn remove_empty(v: &mut Value) {
             for child in map.values_mut() {
                 remove_empty(child);
             }
-            map.retain(|_, child| {
-                !matches!(child, Value::Object(m) if m.is_empty())
-                    && !matches!(child, Value::Array(a) if a.is_empty())
-            });
+            map.retain(|_, child| !matches!(child, Value::Object(m) if m.is_empty()) && !matches!(child, Value::Array(a) if a.is_empty()));
         }
         Value::Array(items) => {
             for child in items.iter_mut() {

@@ -104,30 +104,17 @@ impl Identity {
     /// (a desired manifest often leaves it to the Application's destination,
     /// while the live object always has it).
     pub(crate) fn of(obj: &Value, fallback: Option<&Value>) -> Self {
-        let text = |v: &Value, ptr: &str| {
-            v.pointer(ptr)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let text = |v: &Value, ptr: &str| v.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_owned();
         let api_version = text(obj, "/apiVersion");
         // "apps/v1" -> "apps"; "v1" (core) -> "".
-        let group = api_version
-            .rsplit_once('/')
-            .map(|(g, _)| g.to_owned())
-            .unwrap_or_default();
+        let group = api_version.rsplit_once('/').map(|(g, _)| g.to_owned()).unwrap_or_default();
         let mut namespace = text(obj, "/metadata/namespace");
         if namespace.is_empty()
             && let Some(f) = fallback
         {
             namespace = text(f, "/metadata/namespace");
         }
-        Self {
-            group,
-            kind: text(obj, "/kind"),
-            name: text(obj, "/metadata/name"),
-            namespace,
-        }
+        Self { group, kind: text(obj, "/kind"), name: text(obj, "/metadata/name"), namespace }
     }
 }
 
@@ -183,14 +170,10 @@ mod tests {
 
     #[test]
     fn identity_of_core_and_grouped() {
-        let dep =
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+        let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
         let live = json!({"metadata": {"namespace": "prod"}});
         let id = Identity::of(&dep, Some(&live));
-        assert_eq!(
-            (id.group.as_str(), id.kind.as_str(), id.namespace.as_str()),
-            ("apps", "Deployment", "prod")
-        );
+        assert_eq!((id.group.as_str(), id.kind.as_str(), id.namespace.as_str()), ("apps", "Deployment", "prod"));
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap"});
         assert_eq!(Identity::of(&cm, None).group, "");
     }

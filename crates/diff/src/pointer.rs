@@ -24,10 +24,7 @@ pub(crate) fn parse(pointer: &str) -> Result<Vec<Seg>, String> {
     let Some(rest) = pointer.strip_prefix('/') else {
         return Err("must start with '/'".to_owned());
     };
-    rest.split('/')
-        .map(unescape)
-        .map(|t| t.map(Seg::Key))
-        .collect()
+    rest.split('/').map(unescape).map(|t| t.map(Seg::Key)).collect()
 }
 
 fn unescape(token: &str) -> Result<String, String> {
@@ -114,9 +111,7 @@ fn array_index(seg: &Seg) -> Option<usize> {
     match seg {
         Seg::Index(i) => Some(*i),
         Seg::Key(k) if k == "0" => Some(0),
-        Seg::Key(k) if !k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit()) => {
-            k.parse().ok()
-        }
+        Seg::Key(k) if !k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit()) => k.parse().ok(),
         Seg::Key(_) => None,
     }
 }
@@ -129,14 +124,7 @@ mod tests {
     #[test]
     fn parses_and_escapes() {
         let p = parse("/metadata/annotations/a~1b~0c").expect("valid");
-        assert_eq!(
-            p,
-            vec![
-                Seg::Key("metadata".into()),
-                Seg::Key("annotations".into()),
-                Seg::Key("a/b~c".into())
-            ]
-        );
+        assert_eq!(p, vec![Seg::Key("metadata".into()), Seg::Key("annotations".into()), Seg::Key("a/b~c".into())]);
         assert_eq!(format(&p), "/metadata/annotations/a~1b~0c");
     }
 

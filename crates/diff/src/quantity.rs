@@ -28,10 +28,7 @@ impl Quantity {
             b'+' => (false, &s[1..]),
             _ => (false, s),
         };
-        let number_len = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'.')
-            .count();
+        let number_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
         let (number, suffix) = rest.split_at(number_len);
         let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
         if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
@@ -40,28 +37,16 @@ impl Quantity {
         let (twos, tens) = suffix_exponents(suffix)?;
         let mut mantissa: u128 = 0;
         for b in int_part.bytes().chain(frac_part.bytes()) {
-            mantissa = mantissa
-                .checked_mul(10)?
-                .checked_add(u128::from(b - b'0'))?;
+            mantissa = mantissa.checked_mul(10)?.checked_add(u128::from(b - b'0'))?;
         }
         let frac_len = i64::try_from(frac_part.len()).ok()?;
-        Some(Self::from_parts(
-            negative,
-            mantissa,
-            twos,
-            tens.checked_sub(frac_len)?,
-        ))
+        Some(Self::from_parts(negative, mantissa, twos, tens.checked_sub(frac_len)?))
     }
 
     /// Builds the canonical form of `mantissa * 2^twos * 10^tens`.
     fn from_parts(negative: bool, mut mantissa: u128, mut twos: i64, tens: i64) -> Self {
         if mantissa == 0 {
-            return Self {
-                negative: false,
-                odd: 0,
-                twos: 0,
-                fives: 0,
-            };
+            return Self { negative: false, odd: 0, twos: 0, fives: 0 };
         }
         twos += tens;
         let mut fives = tens;
@@ -73,12 +58,7 @@ impl Quantity {
             mantissa /= 5;
             fives += 1;
         }
-        Self {
-            negative,
-            odd: mantissa,
-            twos,
-            fives,
-        }
+        Self { negative, odd: mantissa, twos, fives }
     }
 
     /// The quantity a JSON value denotes: a quantity string, or a plain

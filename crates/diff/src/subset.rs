@@ -9,13 +9,7 @@ use crate::quantity::Quantity;
 use serde_json::Value;
 
 /// Appends to `out` the pointers of desired fields that live does not match.
-pub(crate) fn check(
-    place: Place<'_>,
-    path: &str,
-    desired: &Value,
-    live: Option<&Value>,
-    out: &mut Vec<String>,
-) {
+pub(crate) fn check(place: Place<'_>, path: &str, desired: &Value, live: Option<&Value>, out: &mut Vec<String>) {
     // A desired null, {} or [] (recursively) says nothing the server must
     // keep: Kubernetes drops empty collections and nulls (omitempty).
     let Some(live) = live.filter(|l| !l.is_null()) else {
@@ -55,10 +49,7 @@ fn quantities_equal(desired: &Value, live: &Value) -> bool {
     let (Value::String(d), Value::String(l)) = (desired, live) else {
         return false;
     };
-    let plain = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
-    };
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
     if plain(d) && plain(l) {
         return false;
     }
@@ -101,10 +92,7 @@ mod tests {
     fn missing_or_different_fields_are_reported() {
         let d = json!({"spec": {"replicas": 2, "paused": true, "l": [1, 2]}});
         let l = json!({"spec": {"replicas": 3, "l": [1]}});
-        assert_eq!(
-            changed(d, l),
-            vec!["/spec/l", "/spec/paused", "/spec/replicas"]
-        );
+        assert_eq!(changed(d, l), vec!["/spec/l", "/spec/paused", "/spec/replicas"]);
     }
 
     #[test]
@@ -116,16 +104,7 @@ mod tests {
     #[test]
     fn quantities_anywhere_when_both_parse() {
         assert!(changed(json!({"size": "1Gi"}), json!({"size": "1024Mi"})).is_empty());
-        assert_eq!(
-            changed(json!({"size": "1Gi"}), json!({"size": "big"})),
-            vec!["/size"]
-        );
-        assert!(
-            changed(
-                json!({"resources": {"requests": {"cpu": 1}}}),
-                json!({"resources": {"requests": {"cpu": "1"}}})
-            )
-            .is_empty()
-        );
+        assert_eq!(changed(json!({"size": "1Gi"}), json!({"size": "big"})), vec!["/size"]);
+        assert!(changed(json!({"resources": {"requests": {"cpu": 1}}}), json!({"resources": {"requests": {"cpu": "1"}}})).is_empty());
     }
 }

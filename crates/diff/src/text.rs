@@ -27,11 +27,7 @@ pub fn unified_diff(title: &str, live: Option<&Value>, desired: Option<&Value>) 
         return String::new();
     }
     let diff = TextDiff::from_lines(&old, &new);
-    let mut out = diff
-        .unified_diff()
-        .context_radius(CONTEXT)
-        .header(&format!("live/{title}"), &format!("desired/{title}"))
-        .to_string();
+    let mut out = diff.unified_diff().context_radius(CONTEXT).header(&format!("live/{title}"), &format!("desired/{title}")).to_string();
     if !out.ends_with('\n') {
         out.push('\n');
     }
@@ -48,10 +44,7 @@ mod tests {
         let live = json!({"kind": "Deployment", "spec": {"replicas": 5}});
         let desired = json!({"kind": "Deployment", "spec": {"replicas": 3}});
         let d = unified_diff("apps/Deployment/ns/web", Some(&live), Some(&desired));
-        assert!(
-            d.starts_with("--- live/apps/Deployment/ns/web\n+++ desired/apps/Deployment/ns/web\n"),
-            "{d}"
-        );
+        assert!(d.starts_with("--- live/apps/Deployment/ns/web\n+++ desired/apps/Deployment/ns/web\n"), "{d}");
         assert!(d.contains("-  replicas: 5\n"), "{d}");
         assert!(d.contains("+  replicas: 3\n"), "{d}");
     }

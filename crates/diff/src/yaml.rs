@@ -169,9 +169,7 @@ fn plain_is_safe(s: &str) -> bool {
 /// Whether a YAML 1.1 or 1.2 reader might take `s` as null, bool, number or
 /// timestamp (1.1 readers are still common, hence `yes`/`on`/`0o17`/`1:30`).
 fn looks_like_other_type(s: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n",
-    ];
+    const WORDS: &[&str] = &["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"];
     let lower = s.to_ascii_lowercase();
     if WORDS.contains(&lower.as_str()) {
         return true;
@@ -192,9 +190,7 @@ fn looks_like_other_type(s: &str) -> bool {
     // Numbers in any base, with `_` separators, floats, sexagesimal and dates
     // all consist of these characters only; quoting a few harmless strings
     // such as "1.2.3" is the price of never misquoting.
-    unsigned
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() || "._:-+xo".contains(c))
+    unsigned.chars().all(|c| c.is_ascii_hexdigit() || "._:-+xo".contains(c))
 }
 
 fn pad(out: &mut String, indent: usize) {
@@ -255,15 +251,7 @@ spec:
         ] {
             assert!(scalar_string(s).starts_with('"'), "{s:?} should be quoted");
         }
-        for s in [
-            "500m",
-            "1Gi",
-            "nginx:1.25",
-            "app.kubernetes.io/name",
-            "hello world",
-            "IfNotPresent",
-            "x-y",
-        ] {
+        for s in ["500m", "1Gi", "nginx:1.25", "app.kubernetes.io/name", "hello world", "IfNotPresent", "x-y"] {
             assert_eq!(scalar_string(s), s, "{s:?} should be plain");
         }
     }
@@ -271,10 +259,7 @@ spec:
     #[test]
     fn multiline_strings_use_literal_blocks() {
         let v = json!({"data": {"a.conf": "line1\nline2\n", "b": "x\ny", "c": "x\n\n"}});
-        assert_eq!(
-            to_yaml(&v),
-            "data:\n  a.conf: |\n    line1\n    line2\n  b: |-\n    x\n    y\n  c: \"x\\n\\n\"\n"
-        );
+        assert_eq!(to_yaml(&v), "data:\n  a.conf: |\n    line1\n    line2\n  b: |-\n    x\n    y\n  c: \"x\\n\\n\"\n");
     }
 
     #[test]

@@ -1,9 +1,6 @@
 //! Tests of the public API as the controller and CLI use it.
 
-use driftless_diff::{
-    Comparison, DiffOptions, Error, IgnoreDifference, compare, compare_subset, mask_secrets,
-    normalize, unified_diff,
-};
+use driftless_diff::{Comparison, DiffOptions, Error, IgnoreDifference, compare, compare_subset, mask_secrets, normalize, unified_diff};
 use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
@@ -24,11 +21,7 @@ fn unified_diff_never_leaks_secret_values() {
     let live = secret_with("czNjcjN0LWxpdmU=", "s3cr3t-live");
     let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
         "stringData": {"token": "s3cr3t-git", "extra": "s3cr3t-extra"}});
-    for (l, d) in [
-        (Some(&live), Some(&desired)),
-        (Some(&live), None),
-        (None, Some(&desired)),
-    ] {
+    for (l, d) in [(Some(&live), Some(&desired)), (Some(&live), None), (None, Some(&desired))] {
         let out = unified_diff("v1/Secret/n/s", l, d);
         assert!(!out.is_empty());
         for needle in ["s3cr3t", "czNjcjN0", "++++++++ s3"] {
@@ -58,20 +51,11 @@ fn errors_name_the_bad_rule() {
         ..Default::default()
     }];
     let err = DiffOptions::new(&rules).expect_err("undefined function");
-    assert!(
-        matches!(&err, Error::InvalidJqExpression { index: 0, expression, .. } if expression == ".spec | nosuch(1)")
-    );
+    assert!(matches!(&err, Error::InvalidJqExpression { index: 0, expression, .. } if expression == ".spec | nosuch(1)"));
     let msg = err.to_string();
-    assert!(
-        msg.contains(".spec | nosuch(1)") && msg.contains("Deployment"),
-        "{msg}"
-    );
+    assert!(msg.contains(".spec | nosuch(1)") && msg.contains("Deployment"), "{msg}");
 
-    let rules = [IgnoreDifference {
-        kind: "ConfigMap".into(),
-        json_pointers: vec!["data/x".into()],
-        ..Default::default()
-    }];
+    let rules = [IgnoreDifference { kind: "ConfigMap".into(), json_pointers: vec!["data/x".into()], ..Default::default() }];
     let err = DiffOptions::new(&rules).expect_err("no leading slash");
     assert!(err.to_string().contains("\"data/x\""), "{err}");
 }
@@ -86,10 +70,7 @@ fn ignore_differences_reads_argo_cd_spelling() {
     .expect("Argo CD shape");
     assert_eq!(rules[0].json_pointers, ["/spec/replicas"]);
     assert_eq!(rules[1].group, None);
-    assert_eq!(
-        rules[1].managed_fields_managers,
-        ["kube-controller-manager"]
-    );
+    assert_eq!(rules[1].managed_fields_managers, ["kube-controller-manager"]);
     assert!(DiffOptions::new(&rules).is_ok());
 }
 
@@ -115,15 +96,13 @@ fn normalize_uses_own_managed_fields_without_live() {
     }])
     .expect("valid");
     // `spec` became empty, and empty maps are dropped after rules apply.
-    assert_eq!(
-        normalize(&obj, None, &opts),
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}})
-    );
+    assert_eq!(normalize(&obj, None, &opts), json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}));
 }
 
 #[test]
 fn desired_without_namespace_matches_namespaced_rule() {
-    let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "team-a"}, "data": {"x": "1", "y": "live"}});
+    let live =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "team-a"}, "data": {"x": "1", "y": "live"}});
     let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "1", "y": "git"}});
     let opts = DiffOptions::new(&[IgnoreDifference {
         kind: "ConfigMap".into(),
@@ -143,13 +122,7 @@ fn missing_object_is_out_of_sync() {
     assert!(!c.in_sync);
     assert_eq!(c.changed, [""]);
     let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
-    assert_eq!(
-        compare(&obj, &obj, &DiffOptions::default()),
-        Comparison {
-            in_sync: true,
-            changed: vec![]
-        }
-    );
+    assert_eq!(compare(&obj, &obj, &DiffOptions::default()), Comparison { in_sync: true, changed: vec![] });
 }
 
 /// The YAML the diff shows must read back as the same object: quoting is
@@ -166,15 +139,9 @@ fn rendered_yaml_reads_back_as_the_same_object() {
         json!(["a", {"b": [1, {"c": null}]}, [[]]]),
     ];
     for dir in fs::read_dir(&root).expect("testdata") {
-        for file in fs::read_dir(dir.expect("entry").path())
-            .into_iter()
-            .flatten()
-        {
+        for file in fs::read_dir(dir.expect("entry").path()).into_iter().flatten() {
             let path = file.expect("entry").path();
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if name == "expect.yaml" || !name.ends_with(".yaml") {
                 continue;
             }
@@ -187,11 +154,7 @@ fn rendered_yaml_reads_back_as_the_same_object() {
     }
     for obj in objects {
         let diff = unified_diff("x", None, Some(&obj));
-        let yaml: String = diff
-            .lines()
-            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
-            .map(|l| format!("{}\n", &l[1..]))
-            .collect();
+        let yaml: String = diff.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).map(|l| format!("{}\n", &l[1..])).collect();
         let back: Value = serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
         assert_eq!(back, obj, "\n{yaml}");
         checked += 1;

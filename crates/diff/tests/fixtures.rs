@@ -3,9 +3,7 @@
 //! `desired.yaml` + `live.yaml` (fallback, [`compare_subset`]), or no objects
 //! at all when it only checks that its rules are rejected.
 
-use driftless_diff::{
-    DiffOptions, IgnoreDifference, compare, compare_subset, normalize, unified_diff,
-};
+use driftless_diff::{DiffOptions, IgnoreDifference, compare, compare_subset, normalize, unified_diff};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fs;
@@ -33,29 +31,21 @@ fn load(path: &Path) -> Option<Value> {
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
-        .expect("testdata exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(&root).expect("testdata exists").map(|e| e.expect("readable entry").path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     dirs
 }
 
 /// Runs one case; returns a description of what went wrong, if anything.
 fn run(dir: &Path) -> Result<(), String> {
-    let text =
-        fs::read_to_string(dir.join("expect.yaml")).map_err(|e| format!("expect.yaml: {e}"))?;
+    let text = fs::read_to_string(dir.join("expect.yaml")).map_err(|e| format!("expect.yaml: {e}"))?;
     let expect: Expect = serde_saphyr::from_str(&text).map_err(|e| format!("expect.yaml: {e}"))?;
 
     let opts = match (DiffOptions::new(&expect.ignore), &expect.error) {
         (Err(err), Some(want)) => {
             let msg = err.to_string();
-            return if msg.contains(want.as_str()) {
-                Ok(())
-            } else {
-                Err(format!("error {msg:?} does not name {want:?}"))
-            };
+            return if msg.contains(want.as_str()) { Ok(()) } else { Err(format!("error {msg:?} does not name {want:?}")) };
         }
         (Ok(_), Some(want)) => return Err(format!("expected an error naming {want:?}")),
         (Err(err), None) => return Err(format!("unexpected error: {err}")),
@@ -63,10 +53,7 @@ fn run(dir: &Path) -> Result<(), String> {
     };
 
     let live = load(&dir.join("live.yaml")).ok_or("missing live.yaml")?;
-    let (result, other) = match (
-        load(&dir.join("predicted.yaml")),
-        load(&dir.join("desired.yaml")),
-    ) {
+    let (result, other) = match (load(&dir.join("predicted.yaml")), load(&dir.join("desired.yaml"))) {
         (Some(predicted), None) => (compare(&predicted, &live, &opts), predicted),
         (None, Some(desired)) => (compare_subset(&desired, &live, &opts), desired),
         _ => return Err("needs exactly one of predicted.yaml and desired.yaml".into()),
@@ -82,11 +69,7 @@ fn run(dir: &Path) -> Result<(), String> {
     // What `driftless app diff` would print, from raw and normalised objects.
     let rendered = [
         unified_diff("case", Some(&live), Some(&other)),
-        unified_diff(
-            "case",
-            Some(&normalize(&live, Some(&live), &opts)),
-            Some(&normalize(&other, Some(&live), &opts)),
-        ),
+        unified_diff("case", Some(&normalize(&live, Some(&live), &opts)), Some(&normalize(&other, Some(&live), &opts))),
     ];
     for secret in &expect.not_in_diff {
         if rendered.iter().any(|d| d.contains(secret.as_str())) {
@@ -106,18 +89,9 @@ fn all_fixtures() {
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|dir| {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             run(dir).err().map(|e| format!("{name}: {e}"))
         })
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::output::{print, Format};
+use crate::output::{Format, print};
 
 /// A GitOps continuous-delivery operator for Kubernetes that speaks Argo CD's API.
 #[derive(Parser)]

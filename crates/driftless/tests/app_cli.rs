@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use driftless_api::Application;
-use driftless_testkit::{install_crds, wait_for, GitRepo, TestNamespace};
+use driftless_testkit::{GitRepo, TestNamespace, install_crds, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -159,20 +159,56 @@ fn deployment(name: &str, replicas: i32, image: &str) -> String {
 #[tokio::test]
 async fn create_list_and_get() {
     let w = World::new("cli-create").await;
-    w.repo.write("web/deploy.yaml", &deployment("web", 1, "nginx:1")).write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
+    w.repo
+        .write("web/deploy.yaml", &deployment("web", 1, "nginx:1"))
+        .write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
     w.repo.write("other/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  k: v\n");
     w.repo.commit("web");
     w.create("web", "web", &["--sync-option", "Validate=true"]).await;
 
     // Creating the same app again changes nothing; a different spec needs --upsert.
     let url = w.repo.url();
-    let again = w.app(&["create", "web", "--repo", &url, "--path", "web", "--revision", "main", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name(), "--sync-option", "Validate=true"]).await;
+    let again = w
+        .app(&[
+            "create",
+            "web",
+            "--repo",
+            &url,
+            "--path",
+            "web",
+            "--revision",
+            "main",
+            "--dest-server",
+            IN_CLUSTER,
+            "--dest-namespace",
+            w.ns.name(),
+            "--sync-option",
+            "Validate=true",
+        ])
+        .await;
     assert_success(&again);
     assert!(stdout(&again).contains("unchanged"));
-    let differs = w.app(&["create", "web", "--repo", &url, "--path", "other", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name()]).await;
+    let differs =
+        w.app(&["create", "web", "--repo", &url, "--path", "other", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name()]).await;
     assert!(!differs.status.success());
     assert!(stderr(&differs).contains("--upsert"), "the error says how to update");
-    let upsert = w.app(&["create", "web", "--repo", &url, "--path", "web", "--revision", "main", "--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name(), "--upsert"]).await;
+    let upsert = w
+        .app(&[
+            "create",
+            "web",
+            "--repo",
+            &url,
+            "--path",
+            "web",
+            "--revision",
+            "main",
+            "--dest-server",
+            IN_CLUSTER,
+            "--dest-namespace",
+            w.ns.name(),
+            "--upsert",
+        ])
+        .await;
     assert_success(&upsert);
     assert!(stdout(&upsert).contains("updated"));
 
@@ -189,7 +225,20 @@ async fn create_list_and_get() {
     w.create(
         "flags",
         "other",
-        &["--project", "default", "--sync-policy", "none", "--sync-option", "CreateNamespace=true", "--directory-recurse", "--kustomize-image", "nginx=nginx:1.27", "--set-finalizer", "-l", "team=web"],
+        &[
+            "--project",
+            "default",
+            "--sync-policy",
+            "none",
+            "--sync-option",
+            "CreateNamespace=true",
+            "--directory-recurse",
+            "--kustomize-image",
+            "nginx=nginx:1.27",
+            "--set-finalizer",
+            "-l",
+            "team=web",
+        ],
     )
     .await;
     let got = w.app(&["get", "flags", "-o", "json"]).await;
@@ -253,7 +302,9 @@ async fn create_list_and_get() {
 #[tokio::test]
 async fn sync_applies_and_shows_each_resource() {
     let w = World::new("cli-sync").await;
-    w.repo.write("app/deploy.yaml", &deployment("web", 2, "nginx:1")).write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
+    w.repo
+        .write("app/deploy.yaml", &deployment("web", 2, "nginx:1"))
+        .write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
     w.repo.commit("app");
     w.create("guestbook", "app", &[]).await;
 
@@ -267,7 +318,10 @@ async fn sync_applies_and_shows_each_resource() {
     assert_eq!(w.replicas("web").await, None, "only the named resource is synced");
 
     let text = w.sync("guestbook").await;
-    assert!(text.lines().any(|l| l.contains("Deployment") && l.contains("web") && l.contains("Synced")), "a progress line per resource:\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains("Deployment") && l.contains("web") && l.contains("Synced")),
+        "a progress line per resource:\n{text}"
+    );
     assert!(text.lines().any(|l| l.contains("ConfigMap") && l.contains("settings") && l.contains("Synced")), "{text}");
     assert!(text.contains("Phase:") && text.contains("Succeeded"), "{text}");
     assert_eq!(w.replicas("web").await, Some(2), "the Deployment exists as Git says");

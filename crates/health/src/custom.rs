@@ -145,18 +145,13 @@ impl CustomChecks {
     /// The custom health of `obj`, or `None` when no script covers its kind.
     pub(crate) fn run(&self, gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
         let key = gk.key();
-        let script = self.exact.get(&key).or_else(|| {
-            self.wildcard
-                .iter()
-                .find(|(pattern, _)| glob_match(pattern, &key))
-                .map(|(_, script)| script)
-        })?;
+        let script = self
+            .exact
+            .get(&key)
+            .or_else(|| self.wildcard.iter().find(|(pattern, _)| glob_match(pattern, &key)).map(|(_, script)| script))?;
         Some(match self.execute(script, obj) {
             Ok(health) => health,
-            Err(reason) => Health::new(
-                HealthStatusCode::Unknown,
-                format!("custom health check for {key} failed: {reason}"),
-            ),
+            Err(reason) => Health::new(HealthStatusCode::Unknown, format!("custom health check for {key} failed: {reason}")),
         })
     }
 
@@ -165,43 +160,31 @@ impl CustomChecks {
         let lua = sandbox().map_err(|e| format!("cannot start Lua: {e}"))?;
         let timed_out = Rc::new(Cell::new(false));
         install_pcall(&lua, &timed_out).map_err(|e| format!("cannot start Lua: {e}"))?;
-        lua.set_memory_limit(self.memory_limit)
-            .map_err(|e| format!("cannot start Lua: {e}"))?;
+        lua.set_memory_limit(self.memory_limit).map_err(|e| format!("cannot start Lua: {e}"))?;
         let deadline = Instant::now() + self.timeout;
         let flag = Rc::clone(&timed_out);
-        lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| {
-                // Keep failing once past the deadline, so a script that
-                // swallows one error is stopped at the next check.
-                if flag.get() || Instant::now() >= deadline {
-                    flag.set(true);
-                    Err(mlua::Error::runtime("timeout"))
-                } else {
-                    Ok(VmState::Continue)
-                }
-            },
-        )
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+            // Keep failing once past the deadline, so a script that
+            // swallows one error is stopped at the next check.
+            if flag.get() || Instant::now() >= deadline {
+                flag.set(true);
+                Err(mlua::Error::runtime("timeout"))
+            } else {
+                Ok(VmState::Continue)
+            }
+        })
         .map_err(|e| format!("cannot start Lua: {e}"))?;
 
         let outcome = to_lua(&lua, obj, 0)
             .and_then(|value| lua.globals().set("obj", value))
-            .and_then(|()| {
-                lua.load(script)
-                    .set_name(CHUNK_NAME)
-                    .set_mode(ChunkMode::Text)
-                    .call::<mlua::Value>(())
-            });
+            .and_then(|()| lua.load(script).set_name(CHUNK_NAME).set_mode(ChunkMode::Text).call::<mlua::Value>(()));
         lua.remove_hook();
         let limit_ms = self.timeout.as_millis();
         let value = outcome.map_err(|e| {
             if timed_out.get() {
                 format!("script timed out after {limit_ms}ms")
             } else if is_memory_error(&e) {
-                format!(
-                    "script exceeded the memory limit of {} bytes",
-                    self.memory_limit
-                )
+                format!("script exceeded the memory limit of {} bytes", self.memory_limit)
             } else {
                 lua_error_text(&e)
             }
@@ -218,11 +201,7 @@ fn override_key(group_kind: &str) -> Option<String> {
     match (parts.next(), parts.next(), parts.next()) {
         (Some(group), Some(kind), None) if !kind.is_empty() => {
             // An empty group (`_Pod`) means the core group, spelled `Pod`.
-            Some(if group.is_empty() {
-                kind.to_string()
-            } else {
-                format!("{group}/{kind}")
-            })
+            Some(if group.is_empty() { kind.to_string() } else { format!("{group}/{kind}") })
         }
         (Some(kind), None, None) if !kind.is_empty() => Some(kind.to_string()),
         _ => None,
@@ -231,21 +210,15 @@ fn override_key(group_kind: &str) -> Option<String> {
 
 /// The health scripts of the older `resource.customizations` YAML.
 fn parse_legacy(yaml: &str) -> Result<Vec<(String, String)>, Error> {
-    let invalid = |reason: String| Error::InvalidCustomCheck {
-        key: LEGACY_KEY.into(),
-        reason,
-    };
-    let parsed: Option<BTreeMap<String, Value>> =
-        serde_saphyr::from_str(yaml).map_err(|e| invalid(format!("invalid YAML: {e}")))?;
+    let invalid = |reason: String| Error::InvalidCustomCheck { key: LEGACY_KEY.into(), reason };
+    let parsed: Option<BTreeMap<String, Value>> = serde_saphyr::from_str(yaml).map_err(|e| invalid(format!("invalid YAML: {e}")))?;
     let mut scripts = Vec::new();
     for (group_kind, entry) in parsed.unwrap_or_default() {
         match entry.get("health.lua") {
             None | Some(Value::Null) => {}
             Some(Value::String(script)) => scripts.push((group_kind, script.clone())),
             Some(_) => {
-                return Err(invalid(format!(
-                    "{group_kind}: health.lua must be a string"
-                )));
+                return Err(invalid(format!("{group_kind}: health.lua must be a string")));
             }
         }
     }
@@ -254,25 +227,14 @@ fn parse_legacy(yaml: &str) -> Result<Vec<(String, String)>, Error> {
 
 /// Fails with the key named when `script` is not valid Lua 5.1.
 fn compile_check(label: &str, script: &str) -> Result<(), Error> {
-    let invalid = |reason: String| Error::InvalidCustomCheck {
-        key: label.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| Error::InvalidCustomCheck { key: label.to_string(), reason };
     let lua = sandbox().map_err(|e| invalid(format!("cannot start Lua: {e}")))?;
-    lua.load(script)
-        .set_name(CHUNK_NAME)
-        .set_mode(ChunkMode::Text)
-        .into_function()
-        .map(drop)
-        .map_err(|e| invalid(lua_error_text(&e)))
+    lua.load(script).set_name(CHUNK_NAME).set_mode(ChunkMode::Text).into_function().map(drop).map_err(|e| invalid(lua_error_text(&e)))
 }
 
 /// A fresh interpreter with only the libraries a health check may use.
 fn sandbox() -> mlua::Result<Lua> {
-    let lua = Lua::new_with(
-        StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS,
-        LuaOptions::default(),
-    )?;
+    let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::OS, LuaOptions::default())?;
     let globals = lua.globals();
 
     // Argo CD's "safe" os: the clock only; no exit, execute, remove, getenv.
@@ -287,19 +249,9 @@ fn sandbox() -> mlua::Result<Lua> {
     // also take precompiled bytecode, which can crash the VM), no collector
     // control, no environment juggling; print would write to our stdout.
     // xpcall goes too: unlike our pcall it could swallow the time limit.
-    for name in [
-        "dofile",
-        "loadfile",
-        "load",
-        "loadstring",
-        "module",
-        "collectgarbage",
-        "gcinfo",
-        "getfenv",
-        "setfenv",
-        "newproxy",
-        "xpcall",
-    ] {
+    for name in
+        ["dofile", "loadfile", "load", "loadstring", "module", "collectgarbage", "gcinfo", "getfenv", "setfenv", "newproxy", "xpcall"]
+    {
         globals.set(name, mlua::Value::Nil)?;
     }
     let string: Table = globals.get("string")?;
@@ -316,8 +268,7 @@ fn sandbox() -> mlua::Result<Lua> {
     lua.set_named_registry_value(LIBS_REGISTRY_KEY, libs)?;
     let require = lua.create_function(|lua, name: String| {
         let libs: Table = lua.named_registry_value(LIBS_REGISTRY_KEY)?;
-        libs.get::<Option<Table>>(name.as_str())?
-            .ok_or_else(|| mlua::Error::runtime(format!("module '{name}' not found")))
+        libs.get::<Option<Table>>(name.as_str())?.ok_or_else(|| mlua::Error::runtime(format!("module '{name}' not found")))
     })?;
     globals.set("require", require)?;
     Ok(lua)
@@ -327,9 +278,7 @@ fn sandbox() -> mlua::Result<Lua> {
 /// errors, so a script cannot catch its own termination.
 fn install_pcall(lua: &Lua, timed_out: &Rc<Cell<bool>>) -> mlua::Result<()> {
     let timed_out = Rc::clone(timed_out);
-    let pcall = lua.create_function(move |lua, (f, args): (Function, MultiValue)| match f
-        .call::<MultiValue>(args)
-    {
+    let pcall = lua.create_function(move |lua, (f, args): (Function, MultiValue)| match f.call::<MultiValue>(args) {
         Ok(mut results) => {
             results.push_front(mlua::Value::Boolean(true));
             Ok(results)
@@ -337,10 +286,7 @@ fn install_pcall(lua: &Lua, timed_out: &Rc<Cell<bool>>) -> mlua::Result<()> {
         Err(e) if timed_out.get() || is_memory_error(&e) => Err(e),
         Err(e) => {
             let msg = lua.create_string(lua_error_text(&e))?;
-            Ok(MultiValue::from_iter([
-                mlua::Value::Boolean(false),
-                mlua::Value::String(msg),
-            ]))
+            Ok(MultiValue::from_iter([mlua::Value::Boolean(false), mlua::Value::String(msg)]))
         }
     })?;
     lua.globals().set("pcall", pcall)
@@ -396,22 +342,13 @@ fn to_lua(lua: &Lua, value: &Value, depth: usize) -> mlua::Result<mlua::Value> {
 /// Reads the script's returned table; `Err` carries a human reason.
 fn from_lua(value: mlua::Value) -> Result<Health, String> {
     let mlua::Value::Table(table) = value else {
-        return Err(format!(
-            "expect table output from Lua script, not {}",
-            lua_type_name(&value)
-        ));
+        return Err(format!("expect table output from Lua script, not {}", lua_type_name(&value)));
     };
     let field = |name: &str| -> Result<Option<String>, String> {
-        match table
-            .raw_get::<mlua::Value>(name)
-            .map_err(|e| e.to_string())?
-        {
+        match table.raw_get::<mlua::Value>(name).map_err(|e| e.to_string())? {
             mlua::Value::Nil => Ok(None),
             mlua::Value::String(s) => Ok(Some(s.to_string_lossy())),
-            other => Err(format!(
-                "{name} must be a string, not {}",
-                lua_type_name(&other)
-            )),
+            other => Err(format!("{name} must be a string, not {}", lua_type_name(&other))),
         }
     };
     let status = field("status")?;
@@ -419,10 +356,7 @@ fn from_lua(value: mlua::Value) -> Result<Health, String> {
     Ok(match status.as_deref().and_then(HealthStatusCode::parse) {
         Some(status) => Health::new(status, message),
         // Argo CD's answer to a script returning a status it does not know.
-        None => Health::new(
-            HealthStatusCode::Unknown,
-            "Lua returned an invalid health status",
-        ),
+        None => Health::new(HealthStatusCode::Unknown, "Lua returned an invalid health status"),
     })
 }
 
@@ -471,10 +405,7 @@ mod tests {
 
     #[test]
     fn override_keys() {
-        assert_eq!(
-            override_key("cert-manager.io_Certificate").as_deref(),
-            Some("cert-manager.io/Certificate")
-        );
+        assert_eq!(override_key("cert-manager.io_Certificate").as_deref(), Some("cert-manager.io/Certificate"));
         assert_eq!(override_key("Pod").as_deref(), Some("Pod"));
         assert_eq!(override_key("_Pod").as_deref(), Some("Pod"));
         assert_eq!(override_key("a_b_c"), None);
@@ -486,10 +417,7 @@ mod tests {
     fn globs() {
         assert!(glob_match("*.example.com/*", "foo.example.com/Bar"));
         assert!(glob_match("*", "anything/at-all"));
-        assert!(glob_match(
-            "cert-manager.io/?ssuer",
-            "cert-manager.io/Issuer"
-        ));
+        assert!(glob_match("cert-manager.io/?ssuer", "cert-manager.io/Issuer"));
         assert!(!glob_match("*.example.com/*", "example.com/Bar"));
         assert!(!glob_match("*.example.com/Foo", "a.example.com/Bar"));
         assert!(glob_match("a*b*c", "aXbYbZc"));

@@ -46,27 +46,16 @@ impl<'a> GroupKind<'a> {
         if !obj.is_object() {
             return Err(Error::InvalidObject("not a JSON object".into()));
         }
-        let api_version = obj::str_at(obj, &["apiVersion"])
-            .ok_or_else(|| Error::InvalidObject("missing apiVersion".into()))?;
-        let kind = obj::str_at(obj, &["kind"])
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| Error::InvalidObject("missing kind".into()))?;
+        let api_version = obj::str_at(obj, &["apiVersion"]).ok_or_else(|| Error::InvalidObject("missing apiVersion".into()))?;
+        let kind = obj::str_at(obj, &["kind"]).filter(|k| !k.is_empty()).ok_or_else(|| Error::InvalidObject("missing kind".into()))?;
         // "v1" is the core group; "apps/v1" is group "apps".
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        Ok(GroupKind {
-            group,
-            version,
-            kind,
-        })
+        Ok(GroupKind { group, version, kind })
     }
 
     /// Argo CD's override key: `group/Kind`, or just `Kind` for the core group.
     pub fn key(&self) -> String {
-        if self.group.is_empty() {
-            self.kind.to_string()
-        } else {
-            format!("{}/{}", self.group, self.kind)
-        }
+        if self.group.is_empty() { self.kind.to_string() } else { format!("{}/{}", self.group, self.kind) }
     }
 }
 
@@ -87,14 +76,9 @@ const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
 pub fn assess(obj: &Value, custom: &CustomChecks) -> Result<Option<Health>, Error> {
     let gk = GroupKind::of(obj)?;
     if obj::at(obj, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null())
-        && !obj::array_at(obj, &["metadata", "finalizers"])
-            .iter()
-            .any(|f| f.as_str() == Some(HOOK_FINALIZER))
+        && !obj::array_at(obj, &["metadata", "finalizers"]).iter().any(|f| f.as_str() == Some(HOOK_FINALIZER))
     {
-        return Ok(Some(Health::new(
-            HealthStatusCode::Progressing,
-            "Pending deletion",
-        )));
+        return Ok(Some(Health::new(HealthStatusCode::Progressing, "Pending deletion")));
     }
     if let Some(health) = custom.run(&gk, obj) {
         return Ok(Some(health));
@@ -107,10 +91,5 @@ pub fn assess(obj: &Value, custom: &CustomChecks) -> Result<Option<Health>, Erro
 /// Callers drop resources whose [`assess`] gave `None` before calling this,
 /// as Argo CD ignores them.
 pub fn aggregate<'a>(healths: impl IntoIterator<Item = &'a Health>) -> HealthStatusCode {
-    healths
-        .into_iter()
-        .map(|h| h.status)
-        .fold(HealthStatusCode::Healthy, |worst, s| {
-            if s.is_worse(worst) { s } else { worst }
-        })
+    healths.into_iter().map(|h| h.status).fold(HealthStatusCode::Healthy, |worst, s| if s.is_worse(worst) { s } else { worst })
 }

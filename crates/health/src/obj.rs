@@ -39,10 +39,7 @@ pub(crate) fn bool_at(obj: &Value, path: &[&str]) -> bool {
 
 /// The array at `path`, or an empty slice.
 pub(crate) fn array_at<'a>(obj: &'a Value, path: &[&str]) -> &'a [Value] {
-    at(obj, path)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    at(obj, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// One entry of a `status.conditions` list.
@@ -67,10 +64,7 @@ impl<'a> Condition<'a> {
 
 /// All entries of the conditions list at `path`.
 pub(crate) fn conditions_at<'a>(obj: &'a Value, path: &[&str]) -> Vec<Condition<'a>> {
-    array_at(obj, path)
-        .iter()
-        .map(Condition::from_value)
-        .collect()
+    array_at(obj, path).iter().map(Condition::from_value).collect()
 }
 
 /// `status.conditions` of the object.

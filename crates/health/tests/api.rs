@@ -22,16 +22,11 @@ fn is_worse_follows_argo_health_order() {
 
 #[test]
 fn aggregate_is_the_worst() {
-    let hs = |codes: &[HealthStatusCode]| -> Vec<Health> {
-        codes.iter().map(|c| Health::status(*c)).collect()
-    };
+    let hs = |codes: &[HealthStatusCode]| -> Vec<Health> { codes.iter().map(|c| Health::status(*c)).collect() };
     assert_eq!(aggregate(&hs(&[])), Healthy);
     assert_eq!(aggregate(&hs(&[Healthy, Healthy])), Healthy);
     assert_eq!(aggregate(&hs(&[Healthy, Suspended])), Suspended);
-    assert_eq!(
-        aggregate(&hs(&[Suspended, Progressing, Healthy])),
-        Progressing
-    );
+    assert_eq!(aggregate(&hs(&[Suspended, Progressing, Healthy])), Progressing);
     assert_eq!(aggregate(&hs(&[Missing, Progressing])), Missing);
     assert_eq!(aggregate(&hs(&[Missing, Degraded, Healthy])), Degraded);
     assert_eq!(aggregate(&hs(&[Degraded, Unknown])), Unknown);
@@ -65,14 +60,8 @@ fn codes_serialize_as_argo_spells_them() {
 
 #[test]
 fn health_json_omits_empty_message() {
-    assert_eq!(
-        serde_json::to_value(Health::new(Healthy, "")).expect("serializes"),
-        json!({"status": "Healthy"})
-    );
-    assert_eq!(
-        serde_json::to_value(Health::new(Degraded, "boom")).expect("serializes"),
-        json!({"status": "Degraded", "message": "boom"})
-    );
+    assert_eq!(serde_json::to_value(Health::new(Healthy, "")).expect("serializes"), json!({"status": "Healthy"}));
+    assert_eq!(serde_json::to_value(Health::new(Degraded, "boom")).expect("serializes"), json!({"status": "Degraded", "message": "boom"}));
     let parsed: Health = serde_json::from_value(json!({"status": "Missing"})).expect("parses");
     assert_eq!(parsed, Health::status(Missing));
 }
@@ -80,16 +69,8 @@ fn health_json_omits_empty_message() {
 #[test]
 fn non_objects_are_errors() {
     let none = CustomChecks::none();
-    for bad in [
-        json!("Pod"),
-        json!({"kind": "Pod"}),
-        json!({"apiVersion": "v1"}),
-        json!({"apiVersion": "v1", "kind": ""}),
-    ] {
-        assert!(
-            matches!(assess(&bad, &none), Err(Error::InvalidObject(_))),
-            "{bad}"
-        );
+    for bad in [json!("Pod"), json!({"kind": "Pod"}), json!({"apiVersion": "v1"}), json!({"apiVersion": "v1", "kind": ""})] {
+        assert!(matches!(assess(&bad, &none), Err(Error::InvalidObject(_))), "{bad}");
     }
 }
 
@@ -130,9 +111,7 @@ fn hpa_v1_with_broken_annotation_is_unknown() {
         "metadata": {"name": "h", "annotations": {"autoscaling.alpha.kubernetes.io/conditions": "[{"}},
         "spec": {"maxReplicas": 3}
     });
-    let h = assess(&hpa, &CustomChecks::none())
-        .expect("valid")
-        .expect("has health");
+    let h = assess(&hpa, &CustomChecks::none()).expect("valid").expect("has health");
     assert_eq!(h.status, Unknown);
 }
 

@@ -27,13 +27,8 @@ fn expected_status(stem: &str) -> Result<Option<HealthStatusCode>, String> {
         return Ok(None);
     }
     let mut chars = last.chars();
-    let capitalized: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    HealthStatusCode::parse(&capitalized)
-        .map(Some)
-        .ok_or_else(|| format!("file name does not end in a health status: {stem}"))
+    let capitalized: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    HealthStatusCode::parse(&capitalized).map(Some).ok_or_else(|| format!("file name does not end in a health status: {stem}"))
 }
 
 /// The pinned message, if the file pins one: `Some(None)` for "no message".
@@ -43,10 +38,7 @@ fn expected_message(text: &str) -> Option<Option<String>> {
 }
 
 fn check(path: &Path) -> Result<(), String> {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .ok_or("bad file name")?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).ok_or("bad file name")?;
     let text = fs::read_to_string(path).map_err(|e| e.to_string())?;
     let obj: Value = serde_saphyr::from_str(&text).map_err(|e| format!("YAML: {e}"))?;
     let got = assess(&obj, &CustomChecks::none()).map_err(|e| e.to_string())?;
@@ -57,10 +49,7 @@ fn check(path: &Path) -> Result<(), String> {
     if let (Some(want_msg), Some(health)) = (expected_message(&text), &got)
         && health.message != want_msg
     {
-        return Err(format!(
-            "expected message {want_msg:?}, got {:?}",
-            health.message
-        ));
+        return Err(format!("expected message {want_msg:?}, got {:?}", health.message));
     }
     Ok(())
 }
@@ -69,43 +58,22 @@ fn check(path: &Path) -> Result<(), String> {
 fn every_fixture_has_its_expected_health() {
     let files = fixtures();
     assert!(files.len() >= 60, "only {} fixtures", files.len());
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|p| {
-            check(p)
-                .err()
-                .map(|e| format!("{}: {e}", p.file_name().unwrap_or_default().display()))
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures failed:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    let failures: Vec<String> =
+        files.iter().filter_map(|p| check(p).err().map(|e| format!("{}: {e}", p.file_name().unwrap_or_default().display()))).collect();
+    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), files.len(), failures.join("\n"));
 }
 
 #[test]
 fn fixtures_cover_every_status_a_live_object_can_have() {
-    let stems: Vec<String> = fixtures()
-        .iter()
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
-        .collect();
+    let stems: Vec<String> = fixtures().iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from)).collect();
     for status in ["healthy", "progressing", "degraded", "suspended", "none"] {
-        assert!(
-            stems.iter().any(|s| s.ends_with(&format!("-{status}"))),
-            "no fixture expects {status}"
-        );
+        assert!(stems.iter().any(|s| s.ends_with(&format!("-{status}"))), "no fixture expects {status}");
     }
 }
 
 #[test]
 fn fixtures_cover_every_native_kind_healthy_and_not() {
-    let stems: Vec<String> = fixtures()
-        .iter()
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from))
-        .collect();
+    let stems: Vec<String> = fixtures().iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(String::from)).collect();
     for kind in [
         "deployment",
         "statefulset",
@@ -124,17 +92,8 @@ fn fixtures_cover_every_native_kind_healthy_and_not() {
         "application",
         "workflow",
     ] {
-        let of_kind: Vec<&String> = stems
-            .iter()
-            .filter(|s| s.starts_with(&format!("{kind}-")))
-            .collect();
-        assert!(
-            of_kind.iter().any(|s| s.ends_with("-healthy")),
-            "{kind}: no healthy fixture"
-        );
-        assert!(
-            of_kind.iter().any(|s| !s.ends_with("-healthy")),
-            "{kind}: no unhealthy fixture"
-        );
+        let of_kind: Vec<&String> = stems.iter().filter(|s| s.starts_with(&format!("{kind}-"))).collect();
+        assert!(of_kind.iter().any(|s| s.ends_with("-healthy")), "{kind}: no healthy fixture");
+        assert!(of_kind.iter().any(|s| !s.ends_with("-healthy")), "{kind}: no unhealthy fixture");
     }
 }

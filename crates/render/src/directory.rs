@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use driftless_api::ApplicationSourceDirectory;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::manifest::{parse_manifests, Manifest};
-use crate::{path, rel, RenderError};
+use crate::manifest::{Manifest, parse_manifests};
+use crate::{RenderError, path, rel};
 
 /// Reads every `.yaml`, `.yml` and `.json` file of `app_dir` (recursively if
 /// asked), filtered by include/exclude globs matched against the path
@@ -50,10 +50,8 @@ fn collect(root: &Path, dir: &Path, recurse: bool, out: &mut Vec<PathBuf>) -> Re
             continue;
         }
         // A symlink may point anywhere: follow it only if it stays inside.
-        let real = path::contained(root, &p).map_err(|_| RenderError::OutsideRepository {
-            path: rel(root, &p),
-            reason: "a symlink leads out of the repository",
-        })?;
+        let real = path::contained(root, &p)
+            .map_err(|_| RenderError::OutsideRepository { path: rel(root, &p), reason: "a symlink leads out of the repository" })?;
         if is_dir {
             if recurse {
                 collect(root, &real, recurse, out)?;
@@ -101,7 +99,12 @@ mod tests {
         assert_eq!(names(&render(r, &app, None).unwrap()), ["a", "b"]);
         let recurse = ApplicationSourceDirectory { recurse: true, ..Default::default() };
         assert_eq!(names(&render(r, &app, Some(&recurse)).unwrap()), ["a", "b", "c", "skip"]);
-        let filtered = ApplicationSourceDirectory { recurse: true, include: Some("{*.yaml,*.yml}".into()), exclude: Some("*skip*".into()), ..Default::default() };
+        let filtered = ApplicationSourceDirectory {
+            recurse: true,
+            include: Some("{*.yaml,*.yml}".into()),
+            exclude: Some("*skip*".into()),
+            ..Default::default()
+        };
         assert_eq!(names(&render(r, &app, Some(&filtered)).unwrap()), ["a", "b", "c"]);
     }
 

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use driftless_api::ApplicationSourceKustomize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::manifest::{parse_manifests, Manifest};
-use crate::{rel, RenderError};
+use crate::manifest::{Manifest, parse_manifests};
+use crate::{RenderError, rel};
 
 const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -190,7 +190,11 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].name(), "prod-cfg");
         assert_eq!(m[0].value()["metadata"]["labels"]["team"], "web");
-        let leftovers: Vec<_> = std::fs::read_dir(root.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".driftless")).collect();
+        let leftovers: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".driftless"))
+            .collect();
         assert!(leftovers.is_empty(), "the scratch kustomization is removed");
     }
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use driftless_api::ApplicationSource;
 
 pub use error::RenderError;
-pub use manifest::{parse_manifests, Manifest};
+pub use manifest::{Manifest, parse_manifests};
 
 /// How a source was rendered, as `status.sourceType` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn render(root: &Path, source: &ApplicationSource) -> Result<Rendered, Rende
             return Err(RenderError::Unsupported {
                 field: "source",
                 what: format!("Helm charts ({} has a Chart.yaml); Helm sources are not implemented yet", rel(root, &app_dir)),
-            })
+            });
         }
     };
     Ok(Rendered { source_type, manifests })

@@ -114,7 +114,10 @@ pub fn parse_manifests(file: &str, text: &str) -> Result<Vec<Manifest>, RenderEr
             continue;
         }
         let items = match doc {
-            Value::Object(ref o) if o.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) && o.get("items").is_some_and(Value::is_array) => {
+            Value::Object(ref o)
+                if o.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+                    && o.get("items").is_some_and(Value::is_array) =>
+            {
                 o["items"].as_array().cloned().unwrap_or_default()
             }
             other => vec![other],
@@ -158,12 +161,23 @@ mod tests {
         let text = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: b}}\n- {apiVersion: apps/v1, kind: Deployment, metadata: {name: c}}\n";
         let m = parse_manifests("x.yaml", text).unwrap();
         let names: Vec<_> = m.iter().map(|m| (m.group().to_string(), m.kind().to_string(), m.name().to_string())).collect();
-        assert_eq!(names, [("".into(), "ConfigMap".into(), "a".into()), ("".into(), "Service".into(), "b".into()), ("apps".into(), "Deployment".into(), "c".into())]);
+        assert_eq!(
+            names,
+            [
+                ("".into(), "ConfigMap".into(), "a".into()),
+                ("".into(), "Service".into(), "b".into()),
+                ("apps".into(), "Deployment".into(), "c".into())
+            ]
+        );
     }
 
     #[test]
     fn objects_without_kind_or_name_are_errors_naming_the_document() {
-        let err = parse_manifests("dir/x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n").unwrap_err();
+        let err = parse_manifests(
+            "dir/x.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {name: b}\n",
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "dir/x.yaml: document 2: the object has no kind");
         let err = parse_manifests("y.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n").unwrap_err();
         assert!(err.to_string().contains("has no metadata.name"), "{err}");
@@ -172,7 +186,8 @@ mod tests {
     #[test]
     fn invalid_yaml_errors_never_quote_a_secret() {
         let secret = "s3cr3t-Pa55word";
-        let text = format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: db}}\nstringData:\n  password: \"{secret}\n  user: [unclosed\n");
+        let text =
+            format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: db}}\nstringData:\n  password: \"{secret}\n  user: [unclosed\n");
         let err = parse_manifests("secret.yaml", &text).unwrap_err().to_string();
         assert!(err.starts_with("secret.yaml: invalid YAML"), "{err}");
         assert!(!err.contains(secret), "the error leaks the secret: {err}");

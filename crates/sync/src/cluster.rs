@@ -131,7 +131,8 @@ impl Cluster {
         let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
         let mut params = PatchParams::apply(FIELD_MANAGER).force();
         params.dry_run = dry_run;
-        params.field_validation = Some(if validate { kube::api::ValidationDirective::Strict } else { kube::api::ValidationDirective::Ignore });
+        params.field_validation =
+            Some(if validate { kube::api::ValidationDirective::Strict } else { kube::api::ValidationDirective::Ignore });
         Ok(serde_json::to_value(api.patch(&key.name, &params, &Patch::Apply(obj)).await?)?)
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::plan::{Extraneous, Role, Target};
-use crate::{is_tracked_by, ResourceKey};
+use crate::{ResourceKey, is_tracked_by};
 
 /// A kind and where to look for it: what the app manages or managed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,7 +118,8 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         };
         let health = match &live_obj {
             None => Some(HealthStatus::status(HealthStatusCode::Missing)),
-            Some(l) => driftless_health::assess(l, opts.health).unwrap_or_else(|e| Some(HealthStatus::new(HealthStatusCode::Unknown, e.to_string()))),
+            Some(l) => driftless_health::assess(l, opts.health)
+                .unwrap_or_else(|e| Some(HealthStatus::new(HealthStatusCode::Unknown, e.to_string()))),
         };
         out.push(ResourceState {
             key: t.key.clone(),
@@ -195,8 +196,11 @@ mod tests {
     #[test]
     fn images_come_from_every_pod_template() {
         let mut out = BTreeSet::new();
-        collect_images(&json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
-            "initContainers": [{"image": "busybox:1"}], "containers": [{"image": "app:2"}, {"image": "app:2"}]}}}}}}), &mut out);
+        collect_images(
+            &json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "initContainers": [{"image": "busybox:1"}], "containers": [{"image": "app:2"}, {"image": "app:2"}]}}}}}}),
+            &mut out,
+        );
         assert_eq!(out.into_iter().collect::<Vec<_>>(), ["app:2", "busybox:1"]);
     }
 }

@@ -6,14 +6,14 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use driftless_api::{HookDeletePolicy, HookPhase, HookType, HealthStatusCode, OperationPhase, ResourceResult, ResultCode};
+use driftless_api::{HealthStatusCode, HookDeletePolicy, HookPhase, HookType, OperationPhase, ResourceResult, ResultCode};
 use driftless_health::CustomChecks;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::ResourceKey;
 use crate::cluster::{Cluster, ClusterError};
 use crate::plan::{Action, Plan, Task, Wave};
-use crate::ResourceKey;
 
 /// How to carry out a plan.
 pub struct ExecuteOptions<'a> {
@@ -117,7 +117,9 @@ impl Run<'_> {
             .tasks()
             .filter_map(|t| t.manifest.as_ref())
             .filter(|m| m.kind() == "CustomResourceDefinition")
-            .filter_map(|m| Some((m.value()["spec"]["group"].as_str()?.to_string(), m.value()["spec"]["names"]["kind"].as_str()?.to_string())))
+            .filter_map(|m| {
+                Some((m.value()["spec"]["group"].as_str()?.to_string(), m.value()["spec"]["names"]["kind"].as_str()?.to_string()))
+            })
             .collect();
         let mut failed = Vec::new();
         for t in plan.tasks().filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_))) {
@@ -166,7 +168,8 @@ impl Run<'_> {
     async fn apply(&mut self, t: &Task) -> Result<(), String> {
         let Some(m) = &t.manifest else { return Ok(()) };
         let replace = self.opts.replace || t.options.replace;
-        let result = if replace { self.cluster.replace(m.value()).await } else { self.cluster.apply(m.value(), false, self.opts.validate).await };
+        let result =
+            if replace { self.cluster.replace(m.value()).await } else { self.cluster.apply(m.value(), false, self.opts.validate).await };
         let result = match result {
             // An immutable field can only change by re-creating the object:
             // done when the user asked for Replace/Force, explained otherwise.
@@ -238,7 +241,12 @@ impl Run<'_> {
         self.hooks_created.push((named.clone(), policies, result.is_ok()));
         match result {
             Ok(()) => {
-                self.record(&named, Some(ResultCode::Synced), format!("{} hook succeeded", phase_name(t.phase)), Some(HookPhase::Succeeded));
+                self.record(
+                    &named,
+                    Some(ResultCode::Synced),
+                    format!("{} hook succeeded", phase_name(t.phase)),
+                    Some(HookPhase::Succeeded),
+                );
                 Ok(())
             }
             Err(e) => {
@@ -255,19 +263,22 @@ impl Run<'_> {
                 HookDeletePolicy::HookFailed => !*succeeded,
                 HookDeletePolicy::BeforeHookCreation => false,
             };
-            if wanted && policies.contains(&policy)
-                && let Err(e) = self.cluster.delete(&t.api_version, &t.key, Some("background")).await {
-                    tracing::warn!("deleting hook {}: {e}", t.key);
-                }
+            if wanted
+                && policies.contains(&policy)
+                && let Err(e) = self.cluster.delete(&t.api_version, &t.key, Some("background")).await
+            {
+                tracing::warn!("deleting hook {}: {e}", t.key);
+            }
         }
     }
 
     async fn prune(&mut self, t: &Task) -> Result<(), String> {
         if let Action::Prune = t.action
-            && let Err(e) = self.cluster.delete(&t.api_version, &t.key, self.opts.prune_propagation).await {
-                self.record(t, Some(ResultCode::SyncFailed), e.to_string(), None);
-                return Err(format!("prune {}: {e}", t.key));
-            }
+            && let Err(e) = self.cluster.delete(&t.api_version, &t.key, self.opts.prune_propagation).await
+        {
+            self.record(t, Some(ResultCode::SyncFailed), e.to_string(), None);
+            return Err(format!("prune {}: {e}", t.key));
+        }
         let (code, msg) = prune_result(t, false);
         self.record(t, Some(code), msg, None);
         Ok(())
@@ -319,7 +330,9 @@ impl Run<'_> {
             hook_phase,
             sync_phase: Some(t.phase),
         };
-        match self.results.iter_mut().find(|x| x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name && x.hook_type == r.hook_type) {
+        match self.results.iter_mut().find(|x| {
+            x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name && x.hook_type == r.hook_type
+        }) {
             Some(existing) => *existing = r,
             None => self.results.push(r),
         }

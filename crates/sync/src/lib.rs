@@ -13,4 +13,4 @@ pub mod execute;
 pub mod plan;
 mod resource;
 
-pub use resource::{app_instance_name, is_tracked_by, track, tracking_id, ResourceKey};
+pub use resource::{ResourceKey, app_instance_name, is_tracked_by, track, tracking_id};

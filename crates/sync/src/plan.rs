@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use driftless_api::{
-    HookDeletePolicy, HookType, ResourceSyncOptions, ANNOTATION_HOOK, ANNOTATION_HOOK_DELETE_POLICY, ANNOTATION_SYNC_OPTIONS,
-    ANNOTATION_SYNC_WAVE, HELM_HOOK, HELM_HOOK_DELETE_POLICY, HELM_HOOK_WEIGHT,
+    ANNOTATION_HOOK, ANNOTATION_HOOK_DELETE_POLICY, ANNOTATION_SYNC_OPTIONS, ANNOTATION_SYNC_WAVE, HELM_HOOK, HELM_HOOK_DELETE_POLICY,
+    HELM_HOOK_WEIGHT, HookDeletePolicy, HookType, ResourceSyncOptions,
 };
 use driftless_render::Manifest;
 use serde_json::Value;
@@ -14,11 +14,37 @@ use crate::ResourceKey;
 
 /// Argo CD's kind order within a wave: what others depend on goes first.
 const KIND_ORDER: [&str; 31] = [
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy", "PodDisruptionBudget",
-    "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass", "PersistentVolume",
-    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList", "ClusterRoleBinding",
-    "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList", "Service", "DaemonSet", "Pod",
-    "ReplicationController", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
 ];
 /// Continues [`KIND_ORDER`]; split only to keep lines short.
 const KIND_ORDER_TAIL: [&str; 4] = ["CronJob", "IngressClass", "Ingress", "APIService"];
@@ -26,11 +52,7 @@ const KIND_ORDER_TAIL: [&str; 4] = ["CronJob", "IngressClass", "Ingress", "APISe
 /// Position of a kind in Argo CD's order; unknown kinds (custom resources)
 /// come after every known one.
 pub fn kind_rank(kind: &str) -> usize {
-    KIND_ORDER
-        .iter()
-        .chain(KIND_ORDER_TAIL.iter())
-        .position(|k| *k == kind)
-        .unwrap_or(KIND_ORDER.len() + KIND_ORDER_TAIL.len())
+    KIND_ORDER.iter().chain(KIND_ORDER_TAIL.iter()).position(|k| *k == kind).unwrap_or(KIND_ORDER.len() + KIND_ORDER_TAIL.len())
 }
 
 /// How a desired manifest takes part in a sync.
@@ -188,11 +210,7 @@ impl Plan {
         fn waves(w: &[Wave]) -> impl Iterator<Item = &Task> {
             w.iter().flat_map(|w| w.tasks.iter())
         }
-        waves(&self.pre_sync)
-            .chain(waves(&self.sync))
-            .chain(self.prune.iter())
-            .chain(waves(&self.post_sync))
-            .chain(waves(&self.sync_fail))
+        waves(&self.pre_sync).chain(waves(&self.sync)).chain(self.prune.iter()).chain(waves(&self.post_sync)).chain(waves(&self.sync_fail))
     }
 }
 
@@ -271,7 +289,8 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
 
     let mut prunes: Vec<(bool, i64, Task)> = Vec::new();
     for e in extraneous.iter().filter(|e| selected(&e.key)) {
-        let options = e.live["metadata"]["annotations"][ANNOTATION_SYNC_OPTIONS].as_str().map(ResourceSyncOptions::parse).unwrap_or_default();
+        let options =
+            e.live["metadata"]["annotations"][ANNOTATION_SYNC_OPTIONS].as_str().map(ResourceSyncOptions::parse).unwrap_or_default();
         let wave = e.live["metadata"]["annotations"][ANNOTATION_SYNC_WAVE].as_str().and_then(|w| w.trim().parse().ok()).unwrap_or(0);
         let action = if options.no_prune {
             Action::PruneSkip("ignored (no prune: Prune=false)")
@@ -281,13 +300,21 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
             Action::Prune
         };
         let last = opts.prune_last || options.prune_last;
-        prunes.push((last, wave, Task { key: e.key.clone(), phase: HookType::Sync, wave, action, manifest: None, api_version: e.api_version.clone(), options }));
+        prunes.push((
+            last,
+            wave,
+            Task { key: e.key.clone(), phase: HookType::Sync, wave, action, manifest: None, api_version: e.api_version.clone(), options },
+        ));
     }
     // PruneLast ones after all others; higher waves first; reverse kind
     // order, so that dependents go before what they depend on.
     prunes.sort_by(|a, b| {
-        (a.0, std::cmp::Reverse(a.1), std::cmp::Reverse(kind_rank(&a.2.key.kind)), &a.2.key)
-            .cmp(&(b.0, std::cmp::Reverse(b.1), std::cmp::Reverse(kind_rank(&b.2.key.kind)), &b.2.key))
+        (a.0, std::cmp::Reverse(a.1), std::cmp::Reverse(kind_rank(&a.2.key.kind)), &a.2.key).cmp(&(
+            b.0,
+            std::cmp::Reverse(b.1),
+            std::cmp::Reverse(kind_rank(&b.2.key.kind)),
+            &b.2.key,
+        ))
     });
     plan.prune = prunes.into_iter().map(|(_, _, t)| t).collect();
     plan
@@ -299,8 +326,17 @@ mod tests {
     use serde_json::json;
 
     fn target(kind: &str, name: &str, annotations: Value) -> Target {
-        let api = if kind == "Deployment" { "apps/v1" } else if kind == "Job" { "batch/v1" } else { "v1" };
-        Target::new(Manifest::new(json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "annotations": annotations}})).unwrap()).unwrap()
+        let api = if kind == "Deployment" {
+            "apps/v1"
+        } else if kind == "Job" {
+            "batch/v1"
+        } else {
+            "v1"
+        };
+        Target::new(
+            Manifest::new(json!({"apiVersion": api, "kind": kind, "metadata": {"name": name, "annotations": annotations}})).unwrap(),
+        )
+        .unwrap()
     }
 
     fn names(w: &[Wave]) -> Vec<Vec<String>> {
@@ -342,7 +378,10 @@ mod tests {
 
     #[test]
     fn a_bad_wave_is_an_error_naming_the_resource() {
-        let m = Manifest::new(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "annotations": {ANNOTATION_SYNC_WAVE: "soon"}}})).unwrap();
+        let m = Manifest::new(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "annotations": {ANNOTATION_SYNC_WAVE: "soon"}}}),
+        )
+        .unwrap();
         let err = Target::new(m).unwrap_err();
         assert!(err.contains("ConfigMap x") && err.contains("soon"), "{err}");
     }
@@ -377,7 +416,11 @@ mod tests {
 
     #[test]
     fn partial_sync_runs_only_the_selected_resources_and_no_hooks() {
-        let targets = [target("ConfigMap", "a", json!({})), target("ConfigMap", "b", json!({})), target("Job", "h", json!({ANNOTATION_HOOK: "PreSync"}))];
+        let targets = [
+            target("ConfigMap", "a", json!({})),
+            target("ConfigMap", "b", json!({})),
+            target("Job", "h", json!({ANNOTATION_HOOK: "PreSync"})),
+        ];
         let only = vec![targets[1].key.clone()];
         let p = plan(&targets, &[], &PlanOptions { only: Some(only), ..Default::default() });
         assert_eq!(names(&p.sync), [["ConfigMap/b"]]);

@@ -162,9 +162,7 @@ impl DevCluster {
     pub async fn client(&self) -> Result<kube::Client, Error> {
         let wrap = |e: Box<dyn std::error::Error + Send + Sync>| Error::Kubeconfig { path: self.kubeconfig.clone(), source: e };
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| wrap(e.into()))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| wrap(e.into()))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.map_err(|e| wrap(e.into()))?;
         kube::Client::try_from(config).map_err(|e| wrap(e.into()))
     }
 }
@@ -172,9 +170,9 @@ impl DevCluster {
 /// The devcluster binary: `$DEVCLUSTER_BIN`, else the one `make devcluster`
 /// builds into the workspace's target directory.
 fn binary() -> PathBuf {
-    std::env::var_os(BINARY_ENV).map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/devcluster/devcluster")
-    })
+    std::env::var_os(BINARY_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/devcluster/devcluster"))
 }
 
 /// A directory for this process's cluster, under the system temp dir. Dirs

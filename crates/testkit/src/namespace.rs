@@ -25,7 +25,8 @@ impl TestNamespace {
         let mut ns = Namespace::default();
         // Names must be DNS labels: keep the prefix short, let the server add
         // a random suffix so parallel tests never collide.
-        let prefix: String = prefix.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(40).collect();
+        let prefix: String =
+            prefix.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(40).collect();
         ns.meta_mut().generate_name = Some(format!("{}-", prefix.trim_matches('-')));
         let created = namespaces
             .create(&PostParams::default(), &ns)

@@ -67,9 +67,10 @@ async fn ready_pods(pods: &Api<Pod>, selector: &str) -> Result<Vec<String>, kube
         .items
         .into_iter()
         .filter(|p| {
-            p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-                cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-            })
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         })
         .filter_map(|p| p.metadata.name)
         .collect())
@@ -81,7 +82,11 @@ async fn wait_available(deployments: &Api<Deployment>, pods: &Api<Pod>, name: &s
         let status = d.status.unwrap_or_default();
         let ready = ready_pods(pods, &format!("app={name}")).await.map_err(|e| e.to_string())?;
         let available = status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "Available" && c.status == "True");
-        if available && status.available_replicas == Some(replicas) && status.updated_replicas == Some(replicas) && ready.len() == replicas as usize {
+        if available
+            && status.available_replicas == Some(replicas)
+            && status.updated_replicas == Some(replicas)
+            && ready.len() == replicas as usize
+        {
             Ok(())
         } else {
             Err(format!("availableReplicas={:?} available={available} ready pods={ready:?}", status.available_replicas))

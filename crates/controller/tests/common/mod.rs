@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use driftless_api::Application;
-use driftless_testkit::{install_crds, wait_for, Error, GitRepo, TestNamespace};
-use kube::api::{Patch, PatchParams, PostParams};
+use driftless_testkit::{Error, GitRepo, TestNamespace, install_crds, wait_for};
 use kube::Api;
-use serde_json::{json, Value};
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
 
 /// Generous: tests never assert on how long things take.
 pub const TIMEOUT: Duration = Duration::from_secs(90);

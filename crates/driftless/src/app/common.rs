@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use driftless_api::{Application, ApplicationCondition, OperationState, ResourceResult};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
@@ -171,7 +171,16 @@ pub fn resource_rows(app: &Application) -> Vec<Vec<String>> {
     for h in results.iter().filter(|r| r.hook_type.is_some()) {
         let phase = h.hook_phase.map(|p| format!("{p:?}")).unwrap_or_default();
         let hook = h.hook_type.map(|t| format!("{t:?}")).unwrap_or_default();
-        rows.push(vec![h.group.clone(), h.kind.clone(), h.namespace.clone(), h.name.clone(), phase, String::new(), hook, one_line(&h.message)]);
+        rows.push(vec![
+            h.group.clone(),
+            h.kind.clone(),
+            h.namespace.clone(),
+            h.name.clone(),
+            phase,
+            String::new(),
+            hook,
+            one_line(&h.message),
+        ]);
     }
     rows
 }
@@ -205,8 +214,13 @@ pub fn one_line(s: &str) -> String {
 pub fn operation_summary(state: &OperationState) -> String {
     let mut out = String::new();
     let sync = state.operation.sync.clone().unwrap_or_default();
-    let revision = state.sync_result.as_ref().map(|r| r.revision.as_str()).filter(|r| !r.is_empty()).or(sync.revision.as_deref()).unwrap_or("");
-    let who = state.operation.initiated_by.as_ref().map(|i| if i.automated { "automated sync policy".to_string() } else { i.username.clone().unwrap_or_default() });
+    let revision =
+        state.sync_result.as_ref().map(|r| r.revision.as_str()).filter(|r| !r.is_empty()).or(sync.revision.as_deref()).unwrap_or("");
+    let who = state
+        .operation
+        .initiated_by
+        .as_ref()
+        .map(|i| if i.automated { "automated sync policy".to_string() } else { i.username.clone().unwrap_or_default() });
     let mut kv = |k: &str, v: String| out.push_str(&format!("{:<20}{}\n", format!("{k}:"), v));
     kv("Operation", if sync.dry_run { "Sync (dry run)".into() } else { "Sync".into() });
     kv("Sync Revision", revision.to_string());

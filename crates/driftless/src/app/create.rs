@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use driftless_api::{
-    Application, ApplicationDestination, ApplicationSource, ApplicationSourceDirectory, ApplicationSourceKustomize, SyncPolicy,
-    SyncPolicyAutomated, RESOURCES_FINALIZER,
+    Application, ApplicationDestination, ApplicationSource, ApplicationSourceDirectory, ApplicationSourceKustomize, RESOURCES_FINALIZER,
+    SyncPolicy, SyncPolicyAutomated,
 };
-use kube::api::{ApiResource, DynamicObject, PostParams};
 use kube::Api;
+use kube::api::{ApiResource, DynamicObject, PostParams};
 
-use super::common::{api_error, Ctx};
+use super::common::{Ctx, api_error};
 use crate::output::write_stdout;
 
 /// Flags of `app create`, named as `argocd app create`'s.
@@ -117,9 +117,9 @@ pub async fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<ExitCode> {
         Some(existing) if same_spec(&existing, &app) && !args.upsert => {
             write_stdout(&format!("application '{}' unchanged\n", r.name))?;
         }
-        Some(_) if !args.upsert => bail!(
-            "application {r} already exists and its spec differs: use --upsert to update it, or `driftless app delete {r}` first"
-        ),
+        Some(_) if !args.upsert => {
+            bail!("application {r} already exists and its spec differs: use --upsert to update it, or `driftless app delete {r}` first")
+        }
         Some(mut existing) => {
             existing.spec = app.spec;
             for (k, v) in app.metadata.labels.unwrap_or_default() {

@@ -5,11 +5,11 @@ use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use driftless_api::RESOURCES_FINALIZER;
 use kube::api::{DeleteParams, Patch, PatchParams};
 
-use super::common::{api_error, Ctx};
+use super::common::{Ctx, api_error};
 use crate::output::{progress, write_stdout};
 
 /// Flags of `app delete`.

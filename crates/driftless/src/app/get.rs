@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use driftless_api::Application;
 
-use super::common::{cluster, operation_summary, one_line, resource_rows, short, sync_policy, time, Ctx, RESOURCE_HEADERS};
-use crate::output::{print, table, write_stdout, Format};
+use super::common::{Ctx, RESOURCE_HEADERS, cluster, one_line, operation_summary, resource_rows, short, sync_policy, time};
+use crate::output::{Format, print, table, write_stdout};
 
 /// Flags of `app get`.
 #[derive(clap::Args)]

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use super::common::{time, Ctx};
-use crate::output::{print, table, Format};
+use super::common::{Ctx, time};
+use crate::output::{Format, print, table};
 
 /// Flags of `app history`.
 #[derive(clap::Args)]

@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use driftless_api::Application;
-use kube::api::ListParams;
 use kube::Api;
+use kube::api::ListParams;
 
-use super::common::{cluster, conditions_summary, sync_policy, Ctx};
-use crate::output::{print, table, write_stdout, Format};
+use super::common::{Ctx, cluster, conditions_summary, sync_policy};
+use crate::output::{Format, print, table, write_stdout};
 
 /// Flags of `app list`.
 #[derive(clap::Args)]
@@ -40,11 +40,8 @@ pub async fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
         }
         _ => anyhow::Error::new(e).context(format!("list Applications in {where_}")),
     })?;
-    let mut apps: Vec<Application> = list
-        .items
-        .into_iter()
-        .filter(|a| args.projects.is_empty() || args.projects.iter().any(|p| *p == project(a)))
-        .collect();
+    let mut apps: Vec<Application> =
+        list.items.into_iter().filter(|a| args.projects.is_empty() || args.projects.iter().any(|p| *p == project(a))).collect();
     apps.sort_by_key(|a| (a.metadata.namespace.clone(), a.metadata.name.clone()));
     let qualified = |a: &Application| {
         let name = a.metadata.name.clone().unwrap_or_default();

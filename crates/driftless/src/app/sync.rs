@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 use driftless_api::{Application, Operation, OperationInitiator, OperationPhase, OperationState, SyncOperation, SyncOperationResource};
 use kube::api::{Patch, PatchParams};
 
-use super::common::{api_error, automated, operation_summary, result_rows, short, AppRef, Ctx, RESOURCE_HEADERS};
+use super::common::{AppRef, Ctx, RESOURCE_HEADERS, api_error, automated, operation_summary, result_rows, short};
 use crate::output::{progress, table, write_stdout};
 
 /// How often the operation's state is read while following it.
@@ -105,9 +105,10 @@ pub async fn run_rollback(ctx: &Ctx, args: RollbackArgs) -> anyhow::Result<ExitC
     let history = app.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
     let ids = || history.iter().map(|h| h.id.to_string()).collect::<Vec<_>>().join(", ");
     let entry = match args.id {
-        Some(id) => history.iter().find(|h| h.id == id).with_context(|| {
-            format!("app {r} has no history entry {id}; its ids are: [{}] (see `driftless app history {r}`)", ids())
-        })?,
+        Some(id) => history
+            .iter()
+            .find(|h| h.id == id)
+            .with_context(|| format!("app {r} has no history entry {id}; its ids are: [{}] (see `driftless app history {r}`)", ids()))?,
         None => match history.len() {
             0 | 1 => bail!("app {r} has no earlier sync to roll back to; give an id from `driftless app history {r}`"),
             n => &history[n - 2],
@@ -204,7 +205,12 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, ti
     let mut last_phase = String::new();
     let mut same_since: Option<Instant> = None;
     loop {
-        let app = r.api.get_opt(&r.name).await.map_err(|e| api_error(e, r))?.with_context(|| format!("app {r} was deleted while its sync ran"))?;
+        let app = r
+            .api
+            .get_opt(&r.name)
+            .await
+            .map_err(|e| api_error(e, r))?
+            .with_context(|| format!("app {r} was deleted while its sync ran"))?;
         let state = app.status.as_ref().and_then(|s| s.operation_state.clone());
         let ours = match state {
             Some(s) if s.operation == requested && before.as_ref() != Some(&s) => Some(s),
@@ -224,7 +230,11 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, ti
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let state = if last_phase.is_empty() { "the controller has not started it yet (is `driftless controller` running for this namespace?)".to_string() } else { last_phase };
+            let state = if last_phase.is_empty() {
+                "the controller has not started it yet (is `driftless controller` running for this namespace?)".to_string()
+            } else {
+                last_phase
+            };
             bail!(
                 "timed out after {timeout}s following the sync of app {r}; last seen: {state}. The sync goes on in the cluster: \
                  follow it with `driftless app wait {r} --operation` or `driftless app get {r}`"
@@ -239,7 +249,8 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, ti
 fn show_progress(s: &OperationState, shown: &mut BTreeMap<String, String>, last_phase: &mut String) -> anyhow::Result<()> {
     for res in s.sync_result.iter().flat_map(|r| r.resources.iter()) {
         let key = format!("{}/{}/{}/{}/{:?}", res.group, res.kind, res.namespace, res.name, res.hook_type);
-        let status = res.status.map(|c| format!("{c:?}")).or_else(|| res.hook_phase.map(|p| format!("{p:?}"))).unwrap_or_else(|| "Pending".into());
+        let status =
+            res.status.map(|c| format!("{c:?}")).or_else(|| res.hook_phase.map(|p| format!("{p:?}"))).unwrap_or_else(|| "Pending".into());
         let line = format!("{status}  {}", super::common::one_line(&res.message));
         if shown.get(&key) != Some(&line) {
             let name = if res.namespace.is_empty() { res.name.clone() } else { format!("{}/{}", res.namespace, res.name) };
@@ -279,7 +290,10 @@ mod tests {
     #[test]
     fn resources_parse_in_argo_cd_syntax() {
         let r = parse_resource("apps:Deployment:prod/web").expect("valid");
-        assert_eq!((r.group.as_str(), r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()), ("apps", "Deployment", Some("prod"), "web"));
+        assert_eq!(
+            (r.group.as_str(), r.kind.as_str(), r.namespace.as_deref(), r.name.as_str()),
+            ("apps", "Deployment", Some("prod"), "web")
+        );
         let r = parse_resource(":ConfigMap:settings").expect("valid");
         assert_eq!((r.group.as_str(), r.namespace, r.name.as_str()), ("", None, "settings"));
         assert!(parse_resource("Deployment/web").is_err());

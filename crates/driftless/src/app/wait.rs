@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
 
-use super::common::{one_line, Ctx};
+use super::common::{Ctx, one_line};
 use crate::output::write_stdout;
 
 /// How often the app is read while waiting.

@@ -14,9 +14,6 @@ pub(super) fn health(obj: &Value) -> Health {
     match str_at(health, &["status"]).and_then(HealthStatusCode::parse) {
         Some(status) => Health::new(status, message),
         // What Argo CD says of a customization returning a bad status.
-        None => Health::new(
-            HealthStatusCode::Unknown,
-            "Lua returned an invalid health status",
-        ),
+        None => Health::new(HealthStatusCode::Unknown, "Lua returned an invalid health status"),
     }
 }

@@ -18,27 +18,15 @@ pub(super) fn health(obj: &Value) -> Health {
         return Health::new(Healthy, "CronJob has not been scheduled yet");
     };
     let Some(last_success) = str_at(obj, &["status", "lastSuccessfulTime"]) else {
-        return Health::new(
-            Healthy,
-            "The Cronjob never completed succesfully. It may not be healthy",
-        );
+        return Health::new(Healthy, "The Cronjob never completed succesfully. It may not be healthy");
     };
     if !array_at(obj, &["status", "active"]).is_empty() {
-        return Health::new(
-            Healthy,
-            "The job is running. Its last execution may not have been successful",
-        );
+        return Health::new(Healthy, "The job is running. Its last execution may not have been successful");
     }
     // RFC 3339 timestamps in UTC ("Z") compare correctly as strings, which is
     // what the Lua script does too.
     if last_success < last_schedule {
-        return Health::new(
-            Degraded,
-            "CronJob has not completed its last execution successfully",
-        );
+        return Health::new(Degraded, "CronJob has not completed its last execution successfully");
     }
-    Health::new(
-        Healthy,
-        "CronJob has completed its last execution successfully",
-    )
+    Health::new(Healthy, "CronJob has completed its last execution successfully")
 }

@@ -21,10 +21,7 @@ pub(crate) fn health(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
     if let Some(observed) = observed
         && generation(obj) > observed
     {
-        return Some(Health::new(
-            Progressing,
-            "Waiting for spec update to be observed...",
-        ));
+        return Some(Health::new(Progressing, "Waiting for spec update to be observed..."));
     }
     let conds = conditions(obj);
     let find = |t: &str| conds.iter().find(|c| c.type_ == t);
@@ -46,11 +43,7 @@ pub(crate) fn health(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
     }
     if let Some(c) = find("Available") {
         // Not (yet) available is waiting, not failing, as for APIService.
-        let status = if c.status == "True" {
-            Healthy
-        } else {
-            Progressing
-        };
+        let status = if c.status == "True" { Healthy } else { Progressing };
         return Some(Health::new(status, describe(c)));
     }
     observed.map(|_| Health::status(Healthy))
@@ -58,11 +51,7 @@ pub(crate) fn health(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
 
 /// The condition's message, else its reason.
 fn describe(c: &Condition<'_>) -> String {
-    if c.message.is_empty() {
-        c.reason.to_string()
-    } else {
-        c.message.to_string()
-    }
+    if c.message.is_empty() { c.reason.to_string() } else { c.message.to_string() }
 }
 
 /// Kubernetes' own API groups: their kinds without a rule in Argo CD (Node,
@@ -70,7 +59,5 @@ fn describe(c: &Condition<'_>) -> String {
 fn is_builtin_group(group: &str) -> bool {
     // Gateway API is a set of CRDs in a k8s.io group, with controllers'
     // conditions like any other custom resource.
-    group.is_empty()
-        || !group.contains('.')
-        || (group.ends_with(".k8s.io") && group != "gateway.networking.k8s.io")
+    group.is_empty() || !group.contains('.') || (group.ends_with(".k8s.io") && group != "gateway.networking.k8s.io")
 }

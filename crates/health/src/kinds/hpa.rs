@@ -35,9 +35,7 @@ pub(super) fn health(version: &str, obj: &Value) -> Health {
     match version {
         "v2" | "v2beta1" | "v2beta2" => check(&conditions(obj)),
         "v1" => {
-            let Some(annotation) =
-                str_at(obj, &["metadata", "annotations", V1_CONDITIONS_ANNOTATION])
-            else {
+            let Some(annotation) = str_at(obj, &["metadata", "annotations", V1_CONDITIONS_ANNOTATION]) else {
                 return waiting();
             };
             match serde_json::from_str::<Vec<AnnotatedCondition>>(annotation) {
@@ -45,25 +43,14 @@ pub(super) fn health(version: &str, obj: &Value) -> Health {
                 Ok(parsed) => {
                     let conds: Vec<Condition<'_>> = parsed
                         .iter()
-                        .map(|c| Condition {
-                            type_: &c.type_,
-                            status: &c.status,
-                            reason: &c.reason,
-                            message: &c.message,
-                        })
+                        .map(|c| Condition { type_: &c.type_, status: &c.status, reason: &c.reason, message: &c.message })
                         .collect();
                     check(&conds)
                 }
-                Err(e) => Health::new(
-                    Unknown,
-                    format!("failed to convert conditions annotation to typed: {e}"),
-                ),
+                Err(e) => Health::new(Unknown, format!("failed to convert conditions annotation to typed: {e}")),
             }
         }
-        other => Health::new(
-            Unknown,
-            format!("unsupported HPA GVK: autoscaling/{other}, Kind=HorizontalPodAutoscaler"),
-        ),
+        other => Health::new(Unknown, format!("unsupported HPA GVK: autoscaling/{other}, Kind=HorizontalPodAutoscaler")),
     }
 }
 

@@ -8,9 +8,5 @@ use crate::HealthStatusCode::{Healthy, Progressing};
 use crate::obj::array_at;
 
 pub(super) fn health(obj: &Value) -> Health {
-    if array_at(obj, &["status", "loadBalancer", "ingress"]).is_empty() {
-        Health::status(Progressing)
-    } else {
-        Health::status(Healthy)
-    }
+    if array_at(obj, &["status", "loadBalancer", "ingress"]).is_empty() { Health::status(Progressing) } else { Health::status(Healthy) }
 }

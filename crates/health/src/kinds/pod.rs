@@ -21,9 +21,7 @@ pub(super) fn health(obj: &Value) -> Health {
             .filter_map(|c| at(c, &["state", "waiting"]))
             .filter(|w| {
                 let reason = str_or_empty(w, &["reason"]);
-                reason.starts_with("Err")
-                    || reason.ends_with("Error")
-                    || reason.ends_with("BackOff")
+                reason.starts_with("Err") || reason.ends_with("Error") || reason.ends_with("BackOff")
             })
             .map(|w| str_or_empty(w, &["message"]))
             .collect();
@@ -40,11 +38,7 @@ pub(super) fn health(obj: &Value) -> Health {
                 return Health::new(Degraded, message);
             }
             let init = array_at(obj, &["status", "initContainerStatuses"]);
-            let reason = init
-                .iter()
-                .chain(statuses)
-                .find_map(fail_message)
-                .unwrap_or_default();
+            let reason = init.iter().chain(statuses).find_map(fail_message).unwrap_or_default();
             Health::new(Degraded, reason)
         }
         "Running" => match restart_policy {
@@ -54,10 +48,7 @@ pub(super) fn health(obj: &Value) -> Health {
                 }
                 // Not ready and a container has died before: it is failing,
                 // not starting.
-                if statuses
-                    .iter()
-                    .any(|c| at(c, &["lastState", "terminated"]).is_some_and(|t| !t.is_null()))
-                {
+                if statuses.iter().any(|c| at(c, &["lastState", "terminated"]).is_some_and(|t| !t.is_null())) {
                     return Health::new(Degraded, message);
                 }
                 Health::new(Progressing, message)
@@ -82,10 +73,5 @@ fn fail_message(status: &Value) -> Option<String> {
         return Some(reason.to_string());
     }
     let code = int_or_zero(terminated, &["exitCode"]);
-    (code != 0).then(|| {
-        format!(
-            "container {:?} failed with exit code {code}",
-            str_or_empty(status, &["name"])
-        )
-    })
+    (code != 0).then(|| format!("container {:?} failed with exit code {code}", str_or_empty(status, &["name"])))
 }

@@ -8,19 +8,14 @@ use crate::obj::{at, str_or_empty};
 
 /// Annotations the PV controller sets while a provisioner works on the claim;
 /// Argo CD checks the beta one, Kubernetes 1.23+ sets both.
-const PROVISIONER_ANNOTATIONS: [&str; 2] = [
-    "volume.beta.kubernetes.io/storage-provisioner",
-    "volume.kubernetes.io/storage-provisioner",
-];
+const PROVISIONER_ANNOTATIONS: [&str; 2] = ["volume.beta.kubernetes.io/storage-provisioner", "volume.kubernetes.io/storage-provisioner"];
 
 pub(super) fn health(obj: &Value) -> Health {
     match str_or_empty(obj, &["status", "phase"]) {
         "Lost" => Health::status(Degraded),
         "Bound" => Health::status(Healthy),
         "Pending" => {
-            let provisioning = PROVISIONER_ANNOTATIONS
-                .iter()
-                .any(|a| at(obj, &["metadata", "annotations", a]).is_some());
+            let provisioning = PROVISIONER_ANNOTATIONS.iter().any(|a| at(obj, &["metadata", "annotations", a]).is_some());
             if provisioning {
                 Health::new(Progressing, "Provisioning volume")
             } else {

@@ -8,10 +8,7 @@ use crate::obj::{condition, generation, int_at, int_or_zero, observed_generation
 
 pub(super) fn health(obj: &Value) -> Health {
     if generation(obj) > observed_generation(obj) {
-        return Health::new(
-            Progressing,
-            "Waiting for rollout to finish: observed replica set generation less than desired generation",
-        );
+        return Health::new(Progressing, "Waiting for rollout to finish: observed replica set generation less than desired generation");
     }
     if let Some(failure) = condition(obj, "ReplicaFailure").filter(|c| c.status == "True") {
         return Health::new(Degraded, failure.message);
@@ -20,9 +17,7 @@ pub(super) fn health(obj: &Value) -> Health {
     if let Some(replicas) = int_at(obj, &["spec", "replicas"]).filter(|r| available < *r) {
         return Health::new(
             Progressing,
-            format!(
-                "Waiting for rollout to finish: {available} out of {replicas} new replicas are available..."
-            ),
+            format!("Waiting for rollout to finish: {available} out of {replicas} new replicas are available..."),
         );
     }
     Health::status(Healthy)

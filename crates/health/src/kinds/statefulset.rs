@@ -9,24 +9,17 @@ use crate::obj::{generation, int_at, int_or_zero, observed_generation, str_at, s
 pub(super) fn health(obj: &Value) -> Health {
     let observed = observed_generation(obj);
     if observed == 0 || generation(obj) > observed {
-        return Health::new(
-            Progressing,
-            "Waiting for statefulset spec update to be observed...",
-        );
+        return Health::new(Progressing, "Waiting for statefulset spec update to be observed...");
     }
     let replicas = int_at(obj, &["spec", "replicas"]);
     let ready = int_or_zero(obj, &["status", "readyReplicas"]);
     let updated = int_or_zero(obj, &["status", "updatedReplicas"]);
     if let Some(replicas) = replicas.filter(|r| ready < *r) {
-        return Health::new(
-            Progressing,
-            format!("Waiting for {} pods to be ready...", replicas - ready),
-        );
+        return Health::new(Progressing, format!("Waiting for {} pods to be ready...", replicas - ready));
     }
     // The API server defaults the strategy to RollingUpdate.
     let strategy = str_at(obj, &["spec", "updateStrategy", "type"]).unwrap_or("RollingUpdate");
-    let rolling =
-        crate::obj::at(obj, &["spec", "updateStrategy", "rollingUpdate"]).filter(|v| v.is_object());
+    let rolling = crate::obj::at(obj, &["spec", "updateStrategy", "rollingUpdate"]).filter(|v| v.is_object());
     if strategy == "RollingUpdate"
         && let Some(rolling) = rolling
     {
@@ -42,10 +35,7 @@ pub(super) fn health(obj: &Value) -> Health {
                 ),
             );
         }
-        return Health::new(
-            Healthy,
-            format!("partitioned roll out complete: {updated} new pods have been updated..."),
-        );
+        return Health::new(Healthy, format!("partitioned roll out complete: {updated} new pods have been updated..."));
     }
     if strategy == "OnDelete" {
         return Health::new(Healthy, format!("statefulset has {ready} ready pods"));
@@ -55,14 +45,9 @@ pub(super) fn health(obj: &Value) -> Health {
     if update_rev != current_rev {
         return Health::new(
             Progressing,
-            format!(
-                "waiting for statefulset rolling update to complete {updated} pods at revision {update_rev}..."
-            ),
+            format!("waiting for statefulset rolling update to complete {updated} pods at revision {update_rev}..."),
         );
     }
     let current = int_or_zero(obj, &["status", "currentReplicas"]);
-    Health::new(
-        Healthy,
-        format!("statefulset rolling update complete {current} pods at revision {current_rev}..."),
-    )
+    Health::new(Healthy, format!("statefulset rolling update complete {current} pods at revision {current_rev}..."))
 }
