@@ -1,5 +1,6 @@
 # driftless — the two commands a fresh machine needs:
-#   make demo   start the dev control plane (no cluster needed) and show how to use it
+#   make demo   start the dev control plane (no cluster needed), the controller and
+#               an app that syncs from a local Git repository
 #   make test   Rust unit tests, devcluster's Go tests, and integration tests
 #               against a devcluster that the tests start and stop themselves
 #
@@ -20,7 +21,7 @@ APT_PACKAGES := git ca-certificates
 .PHONY: help deps build devcluster test test-rust test-go demo bench clean
 
 help:
-	@echo "make demo   start a dev Kubernetes control plane and print how to use it"
+	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
 	@echo "make test   run every test (Rust, Go, and integration against devcluster)"
 	@echo "make bench  run the benchmarks (they print figures)"
 
@@ -50,9 +51,8 @@ test-rust: $(DEVCLUSTER)
 	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo test --workspace
 
 demo: deps $(DEVCLUSTER)
-	@echo "Starting devcluster in $(DEMO_DIR) (Ctrl-C stops it)."
-	@echo "In another terminal:  export KUBECONFIG=$(CURDIR)/$(DEMO_DIR)/kubeconfig; kubectl get nodes"
-	$(DEVCLUSTER) --dir $(DEMO_DIR) --port 6443
+	cargo build -p driftless
+	DEMO_DIR=$(DEMO_DIR) scripts/demo.sh
 
 bench: deps $(DEVCLUSTER)
 	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
