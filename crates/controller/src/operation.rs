@@ -196,8 +196,27 @@ async fn attempt_sync(
         Some(selected)
     };
     let in_sync = compared.resources.iter().filter(|r| r.sync == SyncStatusCode::Synced).map(|r| r.key.clone()).collect();
+    // RespectIgnoreDifferences: what the rules ignore keeps its live value.
+    let respected;
+    let targets = if options.respect_ignore_differences {
+        let rules = driftless_diff::DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default();
+        respected = desired
+            .targets
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                if let Some(live) = compared.resources.iter().find(|r| r.key == t.key).and_then(|r| r.live.as_ref()) {
+                    *t.manifest.value_mut() = driftless_diff::respect_ignored(t.manifest.value(), live, &rules);
+                }
+                t
+            })
+            .collect::<Vec<_>>();
+        &respected
+    } else {
+        &desired.targets
+    };
     let p = plan(
-        &desired.targets,
+        targets,
         &compared.extraneous,
         &PlanOptions {
             prune: sync_op.prune,

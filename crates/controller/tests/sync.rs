@@ -258,6 +258,12 @@ async fn ignore_differences_hides_what_it_names() -> Result<(), Error> {
         .await?;
     let scaled = out_of_sync.iter().find(|r| r.name == "scaled").expect("scaled listed");
     assert_eq!(scaled.status, SyncStatusCode::Synced, "the ignored field does not count");
+
+    // With RespectIgnoreDifferences a sync leaves the ignored field as it is live.
+    w.request_sync("web", json!({ "syncOptions": ["RespectIgnoreDifferences=true"] })).await?;
+    assert_eq!(w.wait_operation("web").await?.phase, OperationPhase::Succeeded);
+    assert_eq!(w.kubectl(&["get", "deployment", "scaled", "-o", "jsonpath={.spec.replicas}"]), "3");
+    assert_eq!(w.kubectl(&["get", "deployment", "watched", "-o", "jsonpath={.spec.replicas}"]), "1");
     Ok(())
 }
 
@@ -329,7 +335,8 @@ async fn rollback_returns_to_an_earlier_revision_from_history() -> Result<(), Er
 async fn a_lua_health_check_decides_the_health_of_a_custom_resource() -> Result<(), Error> {
     let w = World::new("lua").await?;
     w.repo.write("app/crd.yaml", "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n");
-    w.repo.write("app/widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  annotations: {argocd.argoproj.io/sync-wave: \"1\"}\nspec:\n  broken: true\n");
+    // Same wave as its CRD: the CRD is established before the Widget is applied.
+    w.repo.write("app/widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  broken: true\n");
     w.repo.commit("crd and widget");
     let script = "hs = {}\nif obj.spec.broken then\n  hs.status = \"Degraded\"\n  hs.message = \"the widget is broken\"\nelse\n  hs.status = \"Healthy\"\nend\nreturn hs\n";
     w.kubectl(&["create", "configmap", "argocd-cm", &format!("--from-literal=resource.customizations.health.example.com_Widget={script}")]);

@@ -22,6 +22,7 @@ mod normalize;
 mod options;
 mod pointer;
 mod quantity;
+mod respect;
 mod subset;
 mod text;
 mod yaml;
@@ -29,6 +30,7 @@ mod yaml;
 pub use error::Error;
 pub use mask::mask_secrets;
 pub use options::{DiffOptions, IgnoreDifference};
+pub use respect::respect_ignored;
 pub use text::unified_diff;
 
 use compare::Place;

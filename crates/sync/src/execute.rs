@@ -149,7 +149,13 @@ impl Run<'_> {
         let mut hooks = Vec::new();
         for t in &wave.tasks {
             match &t.action {
-                Action::Apply => self.apply(t).await?,
+                Action::Apply => {
+                    self.apply(t).await?;
+                    // Custom resources later in this wave need their CRD served.
+                    if t.key.kind == "CustomResourceDefinition" {
+                        self.wait_healthy(t, &t.key).await?;
+                    }
+                }
                 Action::RunHook(policies) => hooks.push(self.start_hook(t, policies).await?),
                 Action::Prune | Action::PruneSkip(_) => {}
             }
