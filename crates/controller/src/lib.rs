@@ -8,6 +8,7 @@
 //! - [`project`] enforces the app's AppProject.
 
 pub mod desired;
+pub mod leader;
 mod operation;
 mod project;
 mod reconcile;
