@@ -9,6 +9,7 @@
 
 pub mod desired;
 pub mod leader;
+mod live;
 mod operation;
 mod project;
 mod reconcile;
@@ -39,6 +40,10 @@ pub struct Config {
     pub wave_timeout: Duration,
     /// How many apps are reconciled at once.
     pub concurrency: u16,
+    /// First delay between two self-heal syncs of one app; it doubles with
+    /// each consecutive self-heal (up to 3 minutes) so that two writers do
+    /// not fight forever, and resets after 5 quiet minutes.
+    pub self_heal_backoff: Duration,
     /// Namespace of the `argocd-cm` ConfigMap (custom health checks);
     /// None reads no settings.
     pub settings_namespace: Option<String>,
@@ -52,6 +57,7 @@ impl Default for Config {
             cache_dir: std::env::temp_dir().join("driftless-cache"),
             wave_timeout: Duration::from_secs(300),
             concurrency: 16,
+            self_heal_backoff: Duration::from_secs(1),
             settings_namespace: Some("argocd".into()),
         }
     }
@@ -68,23 +74,29 @@ pub enum Error {
     Kube(#[from] kube::Error),
 }
 
-/// Runs the controller until `shutdown` resolves.
+/// Runs the controller until `shutdown` resolves. An API server that cannot
+/// be reached yet is waited for, with back-off.
 pub async fn run(
     client: kube::Client,
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let probe: Api<Application> = Api::all(client.clone());
-    match probe.list(&kube::api::ListParams::default().limit(1)).await {
-        Err(kube::Error::Api(s)) if s.code == 404 => return Err(Error::CrdMissing),
-        other => other.map(drop)?,
+    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
+    if !wait_for_api(&client, shutdown.clone()).await? {
+        return Ok(());
     }
-    let ctx = Arc::new(Context::new(client.clone(), config.clone()));
     let namespaces: Vec<Option<String>> =
         if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
+    let mut routes = Vec::new();
+    let mut live_triggers = Vec::new();
+    for ns in &namespaces {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        routes.push((ns.clone(), tx));
+        live_triggers.push(rx);
+    }
+    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes));
     let mut controllers = Vec::new();
-    let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
-    for ns in namespaces {
+    for (ns, live) in namespaces.into_iter().zip(live_triggers) {
         let api: Api<Application> = match &ns {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
@@ -98,6 +110,9 @@ pub async fn run(
             .applied_objects()
             .predicate_filter(reconcile::trigger_hash, PredicateConfig::default());
         let controller = Controller::for_stream(trigger, reader)
+            // Changes to the objects apps manage wake their app; bursts are
+            // coalesced by the controller's queue into one reconcile.
+            .reconcile_on(live)
             .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
@@ -110,4 +125,24 @@ pub async fn run(
     }
     futures::future::join_all(controllers).await;
     Ok(())
+}
+
+/// Waits until the Application API answers. Returns false if `shutdown`
+/// fired first; a missing CRD is an error at once.
+async fn wait_for_api(client: &kube::Client, shutdown: impl std::future::Future<Output = ()>) -> Result<bool, Error> {
+    let probe: Api<Application> = Api::all(client.clone());
+    let mut delay = Duration::from_millis(500);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        match probe.list(&kube::api::ListParams::default().limit(1)).await {
+            Ok(_) => return Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => return Err(Error::CrdMissing),
+            Err(e) => tracing::warn!("the API server is not reachable yet, retrying in {delay:?}: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = &mut shutdown => return Ok(false),
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
 }

@@ -1,10 +1,11 @@
 //! One reconcile of one Application: compare with Git, sync if asked or
 //! automated, report status.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use driftless_api::{ANNOTATION_REFRESH, Application, ApplicationStatus, HealthStatusCode, RESOURCES_FINALIZER, SyncStatusCode, condition};
+use driftless_api::{ANNOTATION_REFRESH, Application, ApplicationStatus, RESOURCES_FINALIZER, SyncStatusCode, condition};
 use driftless_diff::DiffOptions;
 use driftless_health::CustomChecks;
 use driftless_source::GitCache;
@@ -13,16 +14,21 @@ use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::{CompareOptions, Scope, compare};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use crate::desired::{desired, short};
 use crate::{Config, operation, project, status};
 
-/// How soon an app whose resources are still converging is looked at again.
-const PROGRESSING_REQUEUE: Duration = Duration::from_secs(2);
-
 /// What every reconcile shares.
 pub struct Context {
+    /// Live-state watches that wake apps when their objects change.
+    pub(crate) live: crate::live::LiveWatches,
+    /// The last desired state of each app, reused when a live event (not
+    /// Git) woke the reconcile.
+    desired_cache: Mutex<HashMap<ObjectRef<Application>, CachedDesired>>,
+    /// Consecutive self-heals per app, for their back-off.
+    heals: Mutex<HashMap<ObjectRef<Application>, (u32, Instant)>>,
     /// The API server.
     pub client: kube::Client,
     /// The destination cluster (in-cluster only, for now).
@@ -34,9 +40,23 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context over `client`.
+    /// A context over `client` with no live watches (for one-off
+    /// comparisons such as `driftless app diff`).
     pub fn new(client: kube::Client, config: Config) -> Context {
-        Context { cluster: Cluster::new(client.clone()), git: GitCache::new(config.cache_dir.join("git")), client, config }
+        Context::with_routes(client, config, Vec::new())
+    }
+
+    /// A context whose live watches wake apps through `routes`.
+    pub(crate) fn with_routes(client: kube::Client, config: Config, routes: crate::live::Routes) -> Context {
+        Context {
+            live: crate::live::LiveWatches::new(routes),
+            desired_cache: Mutex::default(),
+            heals: Mutex::default(),
+            cluster: Cluster::new(client.clone()),
+            git: GitCache::new(config.cache_dir.join("git")),
+            client,
+            config,
+        }
     }
 
     /// The comparison settings for `app` (whose ignoreDifferences were
@@ -69,6 +89,73 @@ impl Context {
         }
     }
 }
+
+/// A rendered desired state and what it was rendered from.
+struct CachedDesired {
+    /// The source, project and destination it was rendered for.
+    inputs: String,
+    fetched: Instant,
+    desired: Arc<crate::desired::Desired>,
+}
+
+impl Context {
+    /// The desired state of `app` at `revision`: from Git when asked to
+    /// (a refresh, a changed spec, the resync period passed), else the last
+    /// one rendered, so that a burst of live events costs no Git traffic.
+    async fn desired_for(
+        &self,
+        app: &Application,
+        project: &driftless_api::AppProject,
+        source: &driftless_api::ApplicationSource,
+        revision: &str,
+        refresh: bool,
+    ) -> Result<Arc<crate::desired::Desired>, String> {
+        let key = ObjectRef::from_obj(app);
+        let inputs = serde_json::to_string(&(source, revision, &app.spec.destination, &project.spec)).unwrap_or_default();
+        let max_age = self.config.resync.mul_f32(0.9);
+        if !refresh {
+            let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.get(&key).filter(|c| c.inputs == inputs && c.fetched.elapsed() < max_age) {
+                return Ok(c.desired.clone());
+            }
+        }
+        let d = Arc::new(desired(self, app, project, source, revision).await?);
+        self.desired_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, CachedDesired { inputs, fetched: Instant::now(), desired: d.clone() });
+        Ok(d)
+    }
+
+    /// Whether a self-heal of `app` may run now; if not, how long to wait.
+    fn self_heal_allowed(&self, app: &Application) -> Result<(), Duration> {
+        let key = ObjectRef::from_obj(app);
+        let mut heals = self.heals.lock().unwrap_or_else(|p| p.into_inner());
+        let (count, last) = heals.get(&key).copied().unwrap_or((0, Instant::now() - SELF_HEAL_RESET));
+        let count = if last.elapsed() >= SELF_HEAL_RESET { 0 } else { count };
+        let wait = if count == 0 {
+            Duration::ZERO
+        } else {
+            self.config.self_heal_backoff.saturating_mul(1 << (count - 1).min(16)).min(SELF_HEAL_MAX)
+        };
+        if last.elapsed() < wait {
+            return Err(wait - last.elapsed());
+        }
+        heals.insert(key, (count + 1, Instant::now()));
+        Ok(())
+    }
+
+    /// Forgets what is cached about an app that is gone.
+    fn forget(&self, app: &Application) {
+        let key = ObjectRef::from_obj(app);
+        self.desired_cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        self.heals.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    }
+}
+
+/// Self-heal back-off: the longest wait, and the quiet time that resets it.
+const SELF_HEAL_MAX: Duration = Duration::from_secs(180);
+const SELF_HEAL_RESET: Duration = Duration::from_secs(300);
 
 /// [`CompareOptions`] with the data it borrows.
 pub struct CompareOptionsOwned<'a> {
@@ -172,9 +259,17 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     let target_revision = source.target_revision.clone().unwrap_or_default();
 
     // Compare with Git at the spec's revision.
-    let compared = match desired(&ctx, &app, &project, &source, &target_revision).await {
+    let compared = match ctx.desired_for(&app, &project, &source, &target_revision, refresh).await {
         Ok(d) => match compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
             Ok(c) => {
+                // Watch every kind the app has or had, so that a change to
+                // any of its objects wakes it.
+                let kinds = d
+                    .targets
+                    .iter()
+                    .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
+                    .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
+                ctx.live.ensure(&ctx.cluster, kinds.collect::<Vec<_>>()).await;
                 status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
                 Some((d, c))
             }
@@ -193,9 +288,30 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
         }
     };
 
-    // An operation: the user's, else automation's.
+    // An operation: the user's; else one a restart interrupted (a reconcile
+    // never overlaps itself, so a Running state seen here is stale); else
+    // automation's, self-heals spaced by their back-off.
     let requested = app.operation.clone();
-    let op = requested.clone().or_else(|| compared.as_ref().and_then(|(d, c)| operation::automated(&app, &d.revision, c.sync)));
+    let interrupted =
+        app.status.as_ref().and_then(|s| s.operation_state.as_ref()).filter(|s| s.phase == driftless_api::OperationPhase::Running);
+    if requested.is_none() && interrupted.is_some() {
+        tracing::info!(app = %name, namespace = %ns, "resuming the operation a restart interrupted");
+    }
+    let mut heal_wait = None;
+    let op = requested.clone().or_else(|| interrupted.map(|s| s.operation.clone())).or_else(|| {
+        let (d, c) = compared.as_ref()?;
+        let op = operation::automated(&app, &d.revision, c.sync)?;
+        let healing = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|s| {
+            s.phase == driftless_api::OperationPhase::Succeeded && s.sync_result.as_ref().is_some_and(|r| r.revision == d.revision)
+        });
+        match if healing { ctx.self_heal_allowed(&app) } else { Ok(()) } {
+            Ok(()) => Some(op),
+            Err(wait) => {
+                heal_wait = Some(wait);
+                None
+            }
+        }
+    });
     match (op, compared) {
         (Some(op), Some((d, c))) => {
             // Show the operation as running, then clear the request, so that
@@ -222,7 +338,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
                 operation::run(&ctx, &app, &api, op, &d, c, &checks, &mut status).await;
             }
             // Report the state the sync left behind.
-            if let Ok(d) = desired(&ctx, &app, &project, &source, &target_revision).await
+            if let Ok(d) = ctx.desired_for(&app, &project, &source, &target_revision, false).await
                 && let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await
             {
                 status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
@@ -243,10 +359,9 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     }
     tracing::info!(app = %name, namespace = %ns, sync = ?status.sync.status, health = ?status.health.status,
         revision = short(status.sync.revision.as_deref().unwrap_or("")), "reconciled");
-    // Until live-state watches exist, look again soon while resources are
-    // still converging, so that health is reported when it is reached.
-    if matches!(status.health.status, HealthStatusCode::Progressing | HealthStatusCode::Missing) {
-        return Ok(Action::requeue(PROGRESSING_REQUEUE.min(ctx.config.resync)));
+    if let Some(wait) = heal_wait {
+        tracing::info!(app = %name, namespace = %ns, "self-heal backing off for {wait:?}");
+        return Ok(Action::requeue(wait));
     }
     Ok(requeue)
 }
@@ -320,6 +435,7 @@ async fn fail_and_write(app: &Application, api: &Api<Application>, status: &mut 
 /// Deletion: with Argo CD's finalizer, delete the app's resources (except
 /// `Delete=false` ones), then let the Application go.
 async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> Result<Action, ReconcileError> {
+    ctx.forget(app);
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
     }

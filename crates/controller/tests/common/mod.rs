@@ -20,25 +20,46 @@ pub struct World {
     pub repo: GitRepo,
     pub apps: Api<Application>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    controller: Option<tokio::task::JoinHandle<()>>,
+    resync: Duration,
     _cache: tempfile::TempDir,
 }
 
 impl World {
+    /// A world whose controller compares every app every 2 s.
     pub async fn new(prefix: &str) -> Result<World, Error> {
+        World::with_resync(prefix, Duration::from_secs(2)).await
+    }
+
+    /// A world whose controller's resync period is `resync`: a long one
+    /// leaves only live-state events and user requests to wake apps.
+    pub async fn with_resync(prefix: &str, resync: Duration) -> Result<World, Error> {
         let ns = TestNamespace::new(prefix).await?;
         install_crds(&ns.client()).await?;
         let cache = tempfile::tempdir().expect("temp dir");
-        let config = driftless_controller::Config {
-            namespaces: vec![ns.name().to_string()],
-            resync: Duration::from_secs(2),
-            cache_dir: cache.path().to_path_buf(),
+        let apps = ns.api();
+        let mut w = World { ns, repo: GitRepo::new(), apps, stop: None, controller: None, resync, _cache: cache };
+        w.start_controller();
+        Ok(w)
+    }
+
+    fn config(&self) -> driftless_controller::Config {
+        driftless_controller::Config {
+            namespaces: vec![self.name().to_string()],
+            resync: self.resync,
+            cache_dir: self._cache.path().to_path_buf(),
             wave_timeout: Duration::from_secs(60),
-            settings_namespace: Some(ns.name().to_string()),
+            settings_namespace: Some(self.name().to_string()),
             ..Default::default()
-        };
+        }
+    }
+
+    /// Starts this world's controller.
+    pub fn start_controller(&mut self) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let client = ns.client();
-        tokio::spawn(async move {
+        let client = self.ns.client();
+        let config = self.config();
+        self.controller = Some(tokio::spawn(async move {
             if let Err(e) = driftless_controller::run(client, config, async move {
                 let _ = rx.await;
             })
@@ -46,9 +67,17 @@ impl World {
             {
                 eprintln!("controller stopped: {e}");
             }
-        });
-        let apps = ns.api();
-        Ok(World { ns, repo: GitRepo::new(), apps, stop: Some(tx), _cache: cache })
+        }));
+        self.stop = Some(tx);
+    }
+
+    /// Kills the controller the way a crash would: no graceful shutdown,
+    /// whatever it was doing is cut off.
+    pub fn crash_controller(&mut self) {
+        if let Some(c) = self.controller.take() {
+            c.abort();
+        }
+        self.stop = None;
     }
 
     pub fn name(&self) -> &str {

@@ -1,0 +1,172 @@
+//! Continuous reconciliation: live-state watches, self-heal, refresh,
+//! automation's rules, restarts and app deletion — with a resync period
+//! long enough that only events and requests can explain what happens.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{World, configmap, deployment};
+use driftless_api::{OperationPhase, SyncStatusCode};
+use driftless_testkit::{Error, wait_for};
+use serde_json::json;
+
+/// Longer than any test: the timer never fires.
+const NO_RESYNC: Duration = Duration::from_secs(3600);
+
+fn replicas(w: &World, name: &str) -> String {
+    w.kubectl(&["get", "deployment", name, "-o", "jsonpath={.spec.replicas}"])
+}
+
+async fn synced(w: &World, app: &str) -> Result<(), Error> {
+    w.wait_app(app, "Synced", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::Synced).then_some(())).await
+}
+
+#[tokio::test]
+async fn self_heal_reverts_scale_edit_and_delete() -> Result<(), Error> {
+    let w = World::with_resync("selfheal", NO_RESYNC).await?;
+    w.repo.write("app/deploy.yaml", &deployment("web", 2, "nginx:1.27"));
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": { "prune": true, "selfHeal": true } } })).await?;
+    synced(&w, "web").await?;
+    assert_eq!(replicas(&w, "web"), "2");
+
+    w.kubectl(&["scale", "deployment", "web", "--replicas", "5"]);
+    wait_for("kubectl scale to be reverted", common::TIMEOUT, || async {
+        let r = replicas(&w, "web");
+        if r == "2" { Ok(()) } else { Err(r) }
+    })
+    .await?;
+
+    w.kubectl(&["set", "image", "deployment/web", "main=nginx:hacked"]);
+    wait_for("the image edit to be reverted", common::TIMEOUT, || async {
+        let image = w.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+        if image == "nginx:1.27" { Ok(()) } else { Err(image) }
+    })
+    .await?;
+
+    w.kubectl(&["delete", "configmap", "settings"]);
+    wait_for("the deleted ConfigMap to be re-created", common::TIMEOUT, || async {
+        if w.exists("configmap", "settings") { Ok(()) } else { Err("missing") }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn without_self_heal_drift_shows_as_out_of_sync_and_stays() -> Result<(), Error> {
+    let w = World::with_resync("drift", NO_RESYNC).await?;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    synced(&w, "web").await?;
+
+    w.kubectl(&["scale", "deployment", "web", "--replicas", "4"]);
+    w.wait_app("web", "OutOfSync after the scale", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::OutOfSync).then_some(())).await?;
+    // Further events keep it so; nothing reverts it.
+    w.kubectl(&["annotate", "deployment", "web", "touched=yes"]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let app = w.apps.get("web").await.expect("app");
+    assert_eq!(app.status.unwrap().sync.status, SyncStatusCode::OutOfSync);
+    assert_eq!(replicas(&w, "web"), "4", "drift is left alone without selfHeal");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refresh_annotation_picks_up_a_new_commit_and_is_removed() -> Result<(), Error> {
+    let w = World::with_resync("refresh", NO_RESYNC).await?;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    synced(&w, "web").await?;
+
+    w.repo.write("app/deploy.yaml", &deployment("web", 3, "nginx:1.27"));
+    let v2 = w.repo.commit("v2");
+    w.kubectl(&["annotate", "application", "web", "argocd.argoproj.io/refresh=normal"]);
+    w.wait_app("web", "synced to v2", |a| {
+        let s = a.status.as_ref()?;
+        (s.sync.status == SyncStatusCode::Synced && s.sync.revision.as_deref() == Some(v2.as_str())).then_some(())
+    })
+    .await?;
+    assert_eq!(replicas(&w, "web"), "3");
+    w.wait_app("web", "the refresh annotation removed", |a| {
+        (!a.metadata.annotations.as_ref().is_some_and(|m| m.contains_key("argocd.argoproj.io/refresh"))).then_some(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_same_failing_revision_is_not_retried_in_a_loop() -> Result<(), Error> {
+    let w = World::new("hotloop").await?;
+    // Invalid for the API server (a negative replica count): every sync of
+    // this revision fails.
+    w.repo.write("app/deploy.yaml", &deployment("web", -1, "nginx:1.27"));
+    w.repo.commit("broken");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": { "selfHeal": true } } })).await?;
+    let first = w.wait_operation("web").await?;
+    assert_eq!(first.phase, OperationPhase::Failed, "{first:?}");
+    // Several resync periods later, still that one attempt.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let app = w.apps.get("web").await.expect("app");
+    let last = app.status.unwrap().operation_state.expect("operation state");
+    assert_eq!(last.started_at, first.started_at, "no new attempt at the same failed revision");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_operation_cut_off_by_a_crash_is_resumed_by_the_next_controller() -> Result<(), Error> {
+    let mut w = World::with_resync("restart", NO_RESYNC).await?;
+    // Wave 0 takes 30 s to become healthy (the `slow` image); wave 1 waits for it.
+    w.repo.write("app/deploy.yaml", &deployment("slow", 1, "app:slow"));
+    w.repo.write("app/after.yaml", &configmap("after", "argocd.argoproj.io/sync-wave: \"1\""));
+    w.repo.commit("slow rollout");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    w.wait_app("web", "the sync running", |a| {
+        (a.status.as_ref()?.operation_state.as_ref()?.phase == OperationPhase::Running && a.operation.is_none()).then_some(())
+    })
+    .await?;
+    w.crash_controller();
+    assert!(!w.exists("configmap", "after"), "the crash came before wave 1");
+
+    w.start_controller();
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
+    assert!(w.exists("configmap", "after"), "the resumed sync finished every wave");
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_an_app_deletes_its_resources_only_with_the_finalizer() -> Result<(), Error> {
+    let w = World::new("delete").await?;
+    w.repo.write("cascade/cm.yaml", &configmap("cascaded", ""));
+    w.repo.write("cascade/keep.yaml", &configmap("kept-by-option", "argocd.argoproj.io/sync-options: Delete=false"));
+    w.repo.write("orphan/cm.yaml", &configmap("orphaned", ""));
+    w.repo.commit("two apps");
+    w.app("cascade", "cascade", json!({ "syncPolicy": { "automated": {} } })).await?;
+    w.apps
+        .patch(
+            "cascade",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "metadata": { "finalizers": ["resources-finalizer.argocd.argoproj.io"] } })),
+        )
+        .await
+        .expect("add finalizer");
+    w.app("orphan", "orphan", json!({ "syncPolicy": { "automated": {} } })).await?;
+    synced(&w, "cascade").await?;
+    synced(&w, "orphan").await?;
+
+    w.kubectl(&["delete", "application", "cascade", "orphan", "--wait=false"]);
+    wait_for("both Applications to be gone", common::TIMEOUT, || async {
+        let left = w.kubectl(&["get", "applications", "-o", "name"]);
+        if left.is_empty() { Ok(()) } else { Err(left) }
+    })
+    .await?;
+    wait_for("the cascaded ConfigMap to be deleted", common::TIMEOUT, || async {
+        if w.exists("configmap", "cascaded") { Err("still there") } else { Ok(()) }
+    })
+    .await?;
+    assert!(w.exists("configmap", "kept-by-option"), "Delete=false keeps a resource");
+    assert!(w.exists("configmap", "orphaned"), "without the finalizer resources stay");
+    Ok(())
+}
