@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: a real Kubernetes control plane (devcluster), driftless' CRDs,
-# the controller, and an Application that syncs a Git repository made here.
+# the controller, and the Applications of examples/ syncing a Git repository
+# made here from examples/apps.
 # Ctrl-C stops everything.
 set -euo pipefail
 
@@ -32,85 +33,46 @@ export KUBECONFIG=$DIR/kubeconfig
 "$DRIFTLESS" crds | kubectl apply -f - >/dev/null
 kubectl create namespace argocd --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
-# A Git repository with one app, as a team would keep it.
+# A Git repository made from examples/, as a team would keep its config repo.
 REPO=$DIR/repo
 if [ ! -d "$REPO/.git" ]; then
-  mkdir -p "$REPO/apps/guestbook"
-  cat >"$REPO/apps/guestbook/deployment.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: guestbook-ui
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: guestbook-ui}
-  template:
-    metadata:
-      labels: {app: guestbook-ui}
-    spec:
-      containers:
-      - name: guestbook-ui
-        image: gcr.io/heptio-images/ks-guestbook-demo:0.2
-        ports:
-        - containerPort: 80
-YAML
-  cat >"$REPO/apps/guestbook/service.yaml" <<'YAML'
-apiVersion: v1
-kind: Service
-metadata:
-  name: guestbook-ui
-spec:
-  ports:
-  - port: 80
-    targetPort: 80
-  selector:
-    app: guestbook-ui
-YAML
+  mkdir -p "$REPO"
+  cp -R examples/apps "$REPO/"
   git -C "$REPO" init --quiet --initial-branch main
   git -C "$REPO" add --all
-  git -C "$REPO" -c user.name=demo -c user.email=demo@driftless.invalid commit --quiet -m "guestbook"
+  git -C "$REPO" -c user.name=demo -c user.email=demo@driftless.invalid commit --quiet -m "config repo from examples/"
 fi
 
 "$DRIFTLESS" controller --namespace argocd --app-resync 5 --cache-dir "$DIR/cache" >"$DIR/controller.log" 2>&1 &
 pids+=($!)
 
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: guestbook
-  namespace: argocd
-  finalizers: [resources-finalizer.argocd.argoproj.io]
-spec:
-  project: default
-  source:
-    repoURL: file://$REPO
-    targetRevision: main
-    path: apps/guestbook
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: guestbook
-  syncPolicy:
-    automated: {prune: true, selfHeal: true}
-    syncOptions: [CreateNamespace=true]
-YAML
+for f in examples/applications/*.yaml; do
+  sed "s|REPO_URL|file://$REPO|" "$f" | kubectl apply -f - >/dev/null
+done
 
-echo "waiting for the guestbook app to be Synced and Healthy..."
-"$DRIFTLESS" app wait argocd/guestbook --timeout 120
-"$DRIFTLESS" app get argocd/guestbook
+echo "waiting for every app to be Synced and Healthy..."
+for app in guestbook-staging guestbook-production config-only orders; do
+  "$DRIFTLESS" app wait "argocd/$app" --timeout 180
+done
+"$DRIFTLESS" app list -N argocd
+echo
+"$DRIFTLESS" app get argocd/orders
 
 cat <<TXT
 
 driftless is running. In another terminal:
   export KUBECONFIG=$KUBECONFIG
   $DRIFTLESS app list -N argocd
-  kubectl -n guestbook get deploy,svc,pods
+  kubectl -n guestbook-production get deploy,svc,pods
 
-Change Git and watch it sync (the controller compares every 5 s here):
-  sed -i 's/replicas: 2/replicas: 3/' $REPO/apps/guestbook/deployment.yaml
-  git -C $REPO commit -qam "scale to 3"
-  $DRIFTLESS app get argocd/guestbook
+Commit a change and watch it sync (the controller looks at Git every 5 s here):
+  sed -i 's/count: 3/count: 5/' $REPO/apps/guestbook/overlays/production/kustomization.yaml
+  git -C $REPO commit -qam "production: 5 replicas"
+  $DRIFTLESS app get argocd/guestbook-production
+
+Scale something by hand and watch it reverted within a second (selfHeal):
+  kubectl -n guestbook-production scale deployment prod-guestbook-ui --replicas 1
+  kubectl -n guestbook-production get deployment prod-guestbook-ui
 
 Logs: $DIR/controller.log, $DIR/devcluster.log. Ctrl-C stops the demo.
 TXT

@@ -32,7 +32,10 @@ pub async fn desired(
     source: &ApplicationSource,
     revision: &str,
 ) -> Result<Desired, String> {
-    let checkout = ctx.git.fetch(&source.repo_url, revision).await.map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let fetched = ctx.git.fetch(&source.repo_url, revision).await;
+    ctx.config.metrics.git_request(&source.repo_url, "fetch", started.elapsed().as_secs_f64(), fetched.is_ok());
+    let checkout = fetched.map_err(|e| e.to_string())?;
     let root = checkout.path.clone();
     let src = source.clone();
     let rendered = tokio::task::spawn_blocking(move || driftless_render::render(&root, &src))

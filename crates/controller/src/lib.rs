@@ -44,6 +44,8 @@ pub struct Config {
     /// each consecutive self-heal (up to 3 minutes) so that two writers do
     /// not fight forever, and resets after 5 quiet minutes.
     pub self_heal_backoff: Duration,
+    /// Where reconciles, syncs, Git requests and app status are counted.
+    pub metrics: driftless_metrics::Metrics,
     /// Namespace of the `argocd-cm` ConfigMap (custom health checks);
     /// None reads no settings.
     pub settings_namespace: Option<String>,
@@ -58,6 +60,7 @@ impl Default for Config {
             wave_timeout: Duration::from_secs(300),
             concurrency: 16,
             self_heal_backoff: Duration::from_secs(1),
+            metrics: driftless_metrics::Metrics::new(),
             settings_namespace: Some("argocd".into()),
         }
     }

@@ -231,8 +231,17 @@ pub fn error_policy(app: Arc<Application>, err: &ReconcileError, _: Arc<Context>
     Action::requeue(Duration::from_secs(5))
 }
 
-/// Compares `app` with Git, syncs when asked to, writes status.
+/// Compares `app` with Git, syncs when asked to, writes status; timed.
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let _in_flight = ctx.config.metrics.reconcile_started();
+    let started = Instant::now();
+    let result = reconcile_app(app, &ctx).await;
+    ctx.config.metrics.observe_reconcile(started.elapsed().as_secs_f64(), result.is_ok());
+    result
+}
+
+async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Action, ReconcileError> {
+    let ctx = ctx.clone();
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let api: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
@@ -357,6 +366,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
             status::clear_request(&api, &name, false, refresh).await?;
         }
     }
+    report(&ctx, &app, &status);
     tracing::info!(app = %name, namespace = %ns, sync = ?status.sync.status, health = ?status.health.status,
         revision = short(status.sync.revision.as_deref().unwrap_or("")), "reconciled");
     if let Some(wait) = heal_wait {
@@ -364,6 +374,20 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
         return Ok(Action::requeue(wait));
     }
     Ok(requeue)
+}
+
+/// Publishes the app's status as metrics.
+fn report(ctx: &Context, app: &Application, status: &ApplicationStatus) {
+    let labels = driftless_metrics::AppLabels {
+        namespace: app.namespace().unwrap_or_default(),
+        name: app.name_any(),
+        project: app.spec.project.clone(),
+        dest_server: app.spec.destination.server.clone().or_else(|| app.spec.destination.name.clone()).unwrap_or_default(),
+        dest_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+        repo: app.primary_source().map(|s| s.repo_url.clone()).unwrap_or_default(),
+    };
+    let sync = serde_json::to_value(status.sync.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    ctx.config.metrics.app_status(&labels, &sync, status.health.status.as_str());
 }
 
 /// Renders `app` at its target revision and compares it with the cluster,
@@ -436,6 +460,7 @@ async fn fail_and_write(app: &Application, api: &Api<Application>, status: &mut 
 /// `Delete=false` ones), then let the Application go.
 async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> Result<Action, ReconcileError> {
     ctx.forget(app);
+    ctx.config.metrics.forget_app(&app.namespace().unwrap_or_default(), &app.name_any());
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
     }

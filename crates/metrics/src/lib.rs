@@ -1,0 +1,505 @@
+//! Prometheus metrics for driftless, exposed as OpenMetrics text.
+//!
+//! [`Metrics`] is a cheap, cloneable handle that owns its own registry (no
+//! global state, so tests and several controllers in one process do not
+//! share counters). The controller records into it; [`Metrics::router`]
+//! serves it at `GET /metrics`, and [`serve`] runs that router.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `driftless_app_info` | gauge (always 1) | namespace, name, project, dest_server, dest_namespace, sync_status, health_status, repo |
+//! | `driftless_app_reconcile_seconds` | histogram | result |
+//! | `driftless_app_sync_total` | counter | namespace, name, phase |
+//! | `driftless_kube_requests_total` | counter | verb, status |
+//! | `driftless_kube_request_duration_seconds` | histogram | verb |
+//! | `driftless_git_requests_total` | counter | repo, request, result |
+//! | `driftless_git_request_duration_seconds` | histogram | request |
+//! | `driftless_workqueue_depth` | gauge | |
+//! | `driftless_reconciles_in_flight` | gauge | |
+
+mod kube_layer;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+pub use kube_layer::{KubeMetricsLayer, KubeMetricsService};
+
+/// The content type of `GET /metrics`.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Reconcile durations: from a no-op compare (~1 ms) to a sync that waits
+/// for waves (a minute); longer ones land in `+Inf`.
+const RECONCILE_BUCKETS: [f64; 15] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+/// API server round trips: a cached GET is about a millisecond; slow
+/// admission webhooks and large lists take seconds.
+pub(crate) const KUBE_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+/// Git: a local `checkout` takes milliseconds, a first fetch of a large
+/// repository minutes.
+const GIT_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Labels of one Application that do not depend on its status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppLabels {
+    /// The Application's namespace.
+    pub namespace: String,
+    /// The Application's name.
+    pub name: String,
+    /// `spec.project`.
+    pub project: String,
+    /// `spec.destination.server`.
+    pub dest_server: String,
+    /// `spec.destination.namespace`.
+    pub dest_namespace: String,
+    /// `spec.source.repoURL`; any user and password in it are removed
+    /// before it becomes a label.
+    pub repo: String,
+}
+
+/// One `driftless_app_info` series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppInfo {
+    namespace: String,
+    name: String,
+    project: String,
+    dest_server: String,
+    dest_namespace: String,
+    sync_status: String,
+    health_status: String,
+    repo: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SyncLabels {
+    namespace: String,
+    name: String,
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GitLabels {
+    repo: String,
+    request: String,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GitRequestLabel {
+    request: String,
+}
+
+type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
+
+/// What is remembered per app, so that its series can be replaced and
+/// removed: the label values are only known to the caller at the time.
+#[derive(Default)]
+struct AppSeries {
+    info: Option<AppInfo>,
+    sync_phases: Vec<String>,
+}
+
+struct Inner {
+    registry: Registry,
+    app_info: Family<AppInfo, Gauge>,
+    apps: Mutex<HashMap<(String, String), AppSeries>>,
+    reconcile: HistogramFamily<ResultLabel>,
+    syncs: Family<SyncLabels, Counter>,
+    kube: kube_layer::KubeMetrics,
+    git_requests: Family<GitLabels, Counter>,
+    git_durations: HistogramFamily<GitRequestLabel>,
+    queue_depth: Gauge,
+    in_flight: Gauge,
+}
+
+/// The metrics of one driftless process: a cloneable handle (an `Arc`)
+/// that owns its registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every driftless metric registered.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let app_info = Family::<AppInfo, Gauge>::default();
+        registry.register(
+            "driftless_app_info",
+            "Information about an Application (always 1), like Argo CD's argocd_app_info",
+            app_info.clone(),
+        );
+        let reconcile: HistogramFamily<ResultLabel> = Family::new_with_constructor(|| Histogram::new(RECONCILE_BUCKETS));
+        registry.register_with_unit(
+            "driftless_app_reconcile",
+            "Duration of one reconcile of one Application, by result (ok|error)",
+            Unit::Seconds,
+            reconcile.clone(),
+        );
+        let syncs = Family::<SyncLabels, Counter>::default();
+        registry.register("driftless_app_sync", "Sync operations finished, by phase, like Argo CD's argocd_app_sync_total", syncs.clone());
+        let kube = kube_layer::KubeMetrics::new();
+        registry.register(
+            "driftless_kube_requests",
+            "Requests to the Kubernetes API server, by verb and HTTP status (or \"error\"); a watch counts once, when it starts",
+            kube.requests.clone(),
+        );
+        registry.register_with_unit(
+            "driftless_kube_request_duration",
+            "Time until the Kubernetes API server's response headers arrive, by verb",
+            Unit::Seconds,
+            kube.durations.clone(),
+        );
+        let git_requests = Family::<GitLabels, Counter>::default();
+        registry.register("driftless_git_requests", "Git operations, by repository, request and result", git_requests.clone());
+        let git_durations: HistogramFamily<GitRequestLabel> = Family::new_with_constructor(|| Histogram::new(GIT_BUCKETS));
+        registry.register_with_unit(
+            "driftless_git_request_duration",
+            "Duration of Git operations, by request (fetch|ls-remote|checkout)",
+            Unit::Seconds,
+            git_durations.clone(),
+        );
+        let queue_depth = Gauge::default();
+        registry.register("driftless_workqueue_depth", "Applications waiting to be reconciled", queue_depth.clone());
+        let in_flight = Gauge::default();
+        registry.register("driftless_reconciles_in_flight", "Reconciles running now", in_flight.clone());
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                app_info,
+                apps: Mutex::new(HashMap::new()),
+                reconcile,
+                syncs,
+                kube,
+                git_requests,
+                git_durations,
+                queue_depth,
+                in_flight,
+            }),
+        }
+    }
+
+    /// Sets `driftless_app_info` of `app` to 1 with the given sync and
+    /// health status, removing the app's previous series when any label
+    /// changed, so that each app has exactly one series.
+    pub fn app_status(&self, app: &AppLabels, sync: &str, health: &str) {
+        let info = AppInfo {
+            namespace: app.namespace.clone(),
+            name: app.name.clone(),
+            project: app.project.clone(),
+            dest_server: app.dest_server.clone(),
+            dest_namespace: app.dest_namespace.clone(),
+            sync_status: sync.to_owned(),
+            health_status: health.to_owned(),
+            repo: redact_repo(&app.repo),
+        };
+        // The lock covers the remove and the set, so that two concurrent
+        // reports for one app cannot leave two series behind.
+        let mut apps = self.apps();
+        let series = apps.entry((app.namespace.clone(), app.name.clone())).or_default();
+        if series.info.as_ref() == Some(&info) {
+            return;
+        }
+        if let Some(old) = series.info.take() {
+            self.inner.app_info.remove(&old);
+        }
+        self.inner.app_info.get_or_create(&info).set(1);
+        series.info = Some(info);
+    }
+
+    /// Removes every per-app series of a deleted app (`driftless_app_info`
+    /// and `driftless_app_sync_total`): deleted apps must not keep series
+    /// forever, or the number of series only grows.
+    pub fn forget_app(&self, namespace: &str, name: &str) {
+        let Some(series) = self.apps().remove(&(namespace.to_owned(), name.to_owned())) else { return };
+        if let Some(info) = series.info {
+            self.inner.app_info.remove(&info);
+        }
+        for phase in series.sync_phases {
+            self.inner.syncs.remove(&SyncLabels { namespace: namespace.to_owned(), name: name.to_owned(), phase });
+        }
+    }
+
+    /// Records one reconcile that took `seconds` in
+    /// `driftless_app_reconcile_seconds{result="ok"|"error"}`.
+    pub fn observe_reconcile(&self, seconds: f64, ok: bool) {
+        self.inner.reconcile.get_or_create(&ResultLabel { result: result(ok) }).observe(seconds);
+    }
+
+    /// Counts a finished sync operation of an app in
+    /// `driftless_app_sync_total` (phase `Succeeded`, `Failed` or `Error`).
+    pub fn sync_finished(&self, namespace: &str, name: &str, phase: &str) {
+        {
+            // Remember the phase so that `forget_app` can remove the series.
+            let mut apps = self.apps();
+            let series = apps.entry((namespace.to_owned(), name.to_owned())).or_default();
+            if !series.sync_phases.iter().any(|p| p == phase) {
+                series.sync_phases.push(phase.to_owned());
+            }
+        }
+        self.inner.syncs.get_or_create(&SyncLabels { namespace: namespace.into(), name: name.into(), phase: phase.into() }).inc();
+    }
+
+    /// A [`tower::Layer`] counting the requests of a `kube::Client` in
+    /// `driftless_kube_requests_total` and timing them in
+    /// `driftless_kube_request_duration_seconds`; use it with
+    /// `kube::client::ClientBuilder::with_layer`.
+    pub fn kube_layer(&self) -> KubeMetricsLayer {
+        KubeMetricsLayer::new(self.inner.kube.clone())
+    }
+
+    /// Records one Git operation on `repo` (`fetch`, `ls-remote` or
+    /// `checkout`) that took `seconds`. Any user and password in `repo` are
+    /// removed before it becomes a label.
+    pub fn git_request(&self, repo: &str, request: &str, seconds: f64, ok: bool) {
+        self.inner.git_requests.get_or_create(&GitLabels { repo: redact_repo(repo), request: request.into(), result: result(ok) }).inc();
+        self.inner.git_durations.get_or_create(&GitRequestLabel { request: request.into() }).observe(seconds);
+    }
+
+    /// Sets `driftless_workqueue_depth`.
+    pub fn set_queue_depth(&self, n: i64) {
+        self.inner.queue_depth.set(n);
+    }
+
+    /// Counts a reconcile in `driftless_reconciles_in_flight` until the
+    /// returned guard is dropped (also when the reconcile panics or its
+    /// future is cancelled).
+    #[must_use = "the reconcile counts as running only while the guard lives"]
+    pub fn reconcile_started(&self) -> InFlightGuard {
+        self.inner.in_flight.inc();
+        InFlightGuard { gauge: self.inner.in_flight.clone() }
+    }
+
+    /// Every metric as OpenMetrics text (ending with `# EOF`).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail, and every label value is
+        // escaped by the encoder; an error would be a bug in the encoder,
+        // in which case whatever was written is still the best answer.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
+        out
+    }
+
+    /// An axum router with `GET /metrics` (OpenMetrics text) and
+    /// `GET /healthz` (`ok`).
+    pub fn router(&self) -> Router {
+        let metrics = self.clone();
+        Router::new()
+            .route("/metrics", get(move || async move { ([(CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], metrics.encode()).into_response() }))
+            .route("/healthz", get(|| async { "ok" }))
+    }
+
+    fn apps(&self) -> MutexGuard<'_, HashMap<(String, String), AppSeries>> {
+        // A panic while holding the lock leaves the map consistent (every
+        // update is a single insert or remove), so poisoning is ignored
+        // rather than disabling metrics for the rest of the process.
+        self.inner.apps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Keeps a reconcile counted in `driftless_reconciles_in_flight`;
+/// decrements it when dropped.
+#[derive(Debug)]
+pub struct InFlightGuard {
+    gauge: Gauge,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+fn result(ok: bool) -> &'static str {
+    if ok { "ok" } else { "error" }
+}
+
+/// `repo` without the user and password of a URL (`https://user:token@host/x`
+/// -> `https://host/x`): metrics are readable by anyone who can scrape, and
+/// a token in a label would leak. scp-like addresses (`git@host:x`) keep
+/// their user, which is not a secret.
+fn redact_repo(repo: &str) -> String {
+    let Some((scheme, rest)) = repo.split_once("://") else { return repo.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => repo.to_owned(),
+    }
+}
+
+/// Why [`serve`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The address is taken by another process (or another listener).
+    #[error("cannot serve metrics on {addr}: the address is already in use")]
+    AddrInUse {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// Listening failed for another reason (no permission, address not local).
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Serving failed after the listener was bound.
+    #[error("serving metrics on {addr}: {source}")]
+    Serve {
+        /// The address served.
+        addr: SocketAddr,
+        /// What failed.
+        source: std::io::Error,
+    },
+}
+
+/// Serves `router` on `addr` until `shutdown` resolves (in-flight requests
+/// are finished first). A taken port is [`Error::AddrInUse`], naming the
+/// address.
+pub async fn serve(addr: SocketAddr, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| match source.kind() {
+        std::io::ErrorKind::AddrInUse => Error::AddrInUse { addr },
+        _ => Error::Bind { addr, source },
+    })?;
+    serve_listener(listener, router, shutdown).await
+}
+
+/// Like [`serve`], on a listener the caller has bound (for port 0, whose
+/// actual port only the listener knows).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let addr = listener.local_addr().map_err(|source| Error::Bind { addr: SocketAddr::from(([0, 0, 0, 0], 0)), source })?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(|source| Error::Serve { addr, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> AppLabels {
+        AppLabels {
+            namespace: "argocd".into(),
+            name: "guestbook".into(),
+            project: "default".into(),
+            dest_server: "https://kubernetes.default.svc".into(),
+            dest_namespace: "guestbook".into(),
+            repo: "https://github.com/argoproj/argocd-example-apps".into(),
+        }
+    }
+
+    fn lines(text: &str, prefix: &str) -> Vec<String> {
+        text.lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn app_info_has_one_series_per_app_and_forget_removes_it() {
+        let m = Metrics::new();
+        m.app_status(&app(), "OutOfSync", "Progressing");
+        m.app_status(&app(), "Synced", "Healthy");
+        m.app_status(&app(), "Synced", "Healthy");
+        let text = m.encode();
+        let info = lines(&text, "driftless_app_info{");
+        assert_eq!(info.len(), 1, "{text}");
+        assert!(info[0].contains(r#"sync_status="Synced""#) && info[0].contains(r#"health_status="Healthy""#), "{}", info[0]);
+        assert!(info[0].ends_with(" 1"), "{}", info[0]);
+
+        let mut other = app();
+        other.name = "other".into();
+        m.app_status(&other, "Synced", "Healthy");
+        m.sync_finished("argocd", "guestbook", "Succeeded");
+        m.forget_app("argocd", "guestbook");
+        let text = m.encode();
+        let info = lines(&text, "driftless_app_info{");
+        assert_eq!(info.len(), 1, "{text}");
+        assert!(info[0].contains(r#"name="other""#));
+        assert!(lines(&text, "driftless_app_sync_total{").is_empty(), "{text}");
+        // Forgetting an unknown app is harmless.
+        m.forget_app("argocd", "never-seen");
+    }
+
+    #[test]
+    fn sync_counter_counts_per_phase() {
+        let m = Metrics::new();
+        m.sync_finished("ns", "a", "Succeeded");
+        m.sync_finished("ns", "a", "Succeeded");
+        m.sync_finished("ns", "a", "Failed");
+        let text = m.encode();
+        assert!(text.contains(r#"driftless_app_sync_total{namespace="ns",name="a",phase="Succeeded"} 2"#), "{text}");
+        assert!(text.contains(r#"driftless_app_sync_total{namespace="ns",name="a",phase="Failed"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn histograms_and_gauges() {
+        let m = Metrics::new();
+        m.observe_reconcile(0.02, true);
+        m.observe_reconcile(120.0, false);
+        m.git_request("https://user:s3cret@git.example/r.git", "fetch", 0.3, true);
+        m.set_queue_depth(7);
+        let guard = m.reconcile_started();
+        let _second = m.reconcile_started();
+        drop(guard);
+        let text = m.encode();
+        assert!(text.contains("# TYPE driftless_app_reconcile_seconds histogram"), "{text}");
+        assert!(text.contains(r#"driftless_app_reconcile_seconds_count{result="ok"} 1"#), "{text}");
+        assert!(text.contains(r#"driftless_app_reconcile_seconds_bucket{le="0.025",result="ok"} 1"#), "{text}");
+        assert!(text.contains(r#"driftless_app_reconcile_seconds_bucket{le="60.0",result="error"} 0"#), "{text}");
+        assert!(text.contains(r#"driftless_app_reconcile_seconds_bucket{le="+Inf",result="error"} 1"#), "{text}");
+        assert!(text.contains(r#"driftless_git_requests_total{repo="https://git.example/r.git",request="fetch",result="ok"} 1"#), "{text}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains(r#"driftless_git_request_duration_seconds_count{request="fetch"} 1"#), "{text}");
+        assert!(text.contains("driftless_workqueue_depth 7"), "{text}");
+        assert!(text.contains("driftless_reconciles_in_flight 1"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn repo_credentials_are_removed() {
+        assert_eq!(redact_repo("https://u:p@host/a/b"), "https://host/a/b");
+        assert_eq!(redact_repo("https://tok@host:8443/a@b"), "https://host:8443/a@b");
+        assert_eq!(redact_repo("https://host/a@b"), "https://host/a@b");
+        assert_eq!(redact_repo("git@github.com:org/r.git"), "git@github.com:org/r.git");
+        assert_eq!(redact_repo("ssh://git@host/r"), "ssh://host/r");
+        assert_eq!(redact_repo(""), "");
+    }
+
+    #[test]
+    fn handle_is_send_sync_and_shares_the_registry() {
+        fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+        assert_send_sync::<Metrics>();
+        assert_send_sync::<KubeMetricsLayer>();
+        let m = Metrics::new();
+        m.clone().set_queue_depth(3);
+        assert!(m.encode().contains("driftless_workqueue_depth 3"));
+    }
+}
