@@ -305,13 +305,12 @@ async fn try_acquire_or_renew(api: &Api<Lease>, cfg: &LeaderConfig, leading: boo
 /// Renews the Lease every retry period until leadership is lost, and
 /// returns why. `renewed` is when the last successful write started.
 async fn keep_renewing(api: &Api<Lease>, cfg: &LeaderConfig, mut renewed: Instant) -> String {
-    let mut last_error = String::from("no error seen");
     loop {
         tokio::time::sleep(cfg.retry_period).await;
         let deadline = renewed + cfg.renew_deadline;
         let started = Instant::now();
         // A hanging request must not keep us leading past the deadline.
-        match tokio::time::timeout_at(deadline, try_acquire_or_renew(api, cfg, true)).await {
+        let error = match tokio::time::timeout_at(deadline, try_acquire_or_renew(api, cfg, true)).await {
             Ok(Ok(Attempt::Holding { .. })) => {
                 renewed = started;
                 continue;
@@ -320,16 +319,16 @@ async fn keep_renewing(api: &Api<Lease>, cfg: &LeaderConfig, mut renewed: Instan
             Ok(Ok(Attempt::HeldBy { holder, .. })) => return format!("it is held by {holder}"),
             Ok(Ok(Attempt::Conflict)) => {
                 tracing::debug!(lease = %cfg.lease(), "renewal conflicted with another write; retrying");
-                last_error = "the Lease was written by someone else".into();
+                "the Lease was written by someone else".to_string()
             }
             Ok(Err(e)) => {
                 tracing::warn!(lease = %cfg.lease(), "failed to renew the Lease: {e}");
-                last_error = e.to_string();
+                e.to_string()
             }
-            Err(_) => last_error = "the request did not complete in time".into(),
-        }
+            Err(_) => "the request did not complete in time".to_string(),
+        };
         if Instant::now() >= deadline {
-            return format!("could not renew it within the renew deadline of {:?} (last error: {last_error})", cfg.renew_deadline);
+            return format!("could not renew it within the renew deadline of {:?} (last error: {error})", cfg.renew_deadline);
         }
     }
 }

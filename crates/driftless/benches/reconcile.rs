@@ -13,10 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
-use driftless_testkit::{install_crds, wait_for, GitRepo, TestNamespace};
+use driftless_testkit::{GitRepo, TestNamespace, install_crds, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 struct Controller(Child);
@@ -73,7 +73,9 @@ async fn all_synced_healthy(apps: &Api<Application>, n: usize) -> Result<(), Str
     let done = list
         .items
         .iter()
-        .filter(|a| a.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy))
+        .filter(|a| {
+            a.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy)
+        })
         .count();
     if done == n { Ok(()) } else { Err(format!("{done}/{n} Synced and Healthy")) }
 }
@@ -125,7 +127,10 @@ async fn cold_start(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let repo = GitRepo::new();
     for i in 0..n {
         for j in 0..9 {
-            repo.write(&format!("apps/a{i}/cm{j}.yaml"), &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a{i}-cm{j}\ndata:\n  k: v\n"));
+            repo.write(
+                &format!("apps/a{i}/cm{j}.yaml"),
+                &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a{i}-cm{j}\ndata:\n  k: v\n"),
+            );
         }
         repo.write(&format!("apps/a{i}/deploy.yaml"), &deployment(&format!("a{i}-web"), 1));
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use driftless_controller::leader::{self, LeaderConfig};
 
 use crate::output::{Format, print};
 
@@ -35,6 +36,9 @@ enum Command {
     Crds,
     /// Run the controller: reconcile every Application until stopped.
     Controller(ControllerArgs),
+    /// All in one for local use: the controller with its metrics endpoint
+    /// on 127.0.0.1:8082 (and the HTTP API and UI once they exist).
+    Run(ControllerArgs),
     /// Manage Applications: create, list, get, diff, sync, wait, history,
     /// rollback, delete (like `argocd app ... --core`).
     App(app::AppArgs),
@@ -54,7 +58,39 @@ struct ControllerArgs {
     /// How long a sync wave or hook may take to become healthy, in seconds.
     #[arg(long, default_value_t = 300)]
     wave_timeout: u64,
+    /// Act only while holding a Lease (coordination.k8s.io/v1), so that of
+    /// several replicas exactly one reconciles and a standby takes over when
+    /// it dies. Off by default for local use; production deployments with
+    /// more than one replica must set it. The process exits non-zero when it
+    /// loses leadership, so that its pod restarts.
+    #[arg(long)]
+    leader_elect: bool,
+    /// Namespace of the leader election Lease; default: this pod's namespace
+    /// (from its service account), else `default`.
+    #[arg(long)]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader election Lease; replicas of one deployment share it.
+    #[arg(long, default_value = "driftless-controller")]
+    leader_election_id: String,
+    /// How long a standby waits after the leader's last renewal before it
+    /// takes over, in seconds.
+    #[arg(long, default_value_t = 15)]
+    leader_elect_lease_duration: u64,
+    /// How long the leader keeps acting without renewing its Lease, in
+    /// seconds; shorter than the lease duration.
+    #[arg(long, default_value_t = 10)]
+    leader_elect_renew_deadline: u64,
+    /// How often the leader renews and standbys retry, in seconds.
+    #[arg(long, default_value_t = 2)]
+    leader_elect_retry_period: u64,
+    /// Serve Prometheus metrics on this address (GET /metrics, /healthz);
+    /// `driftless run` defaults to 127.0.0.1:8082.
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
+
+/// Where Kubernetes mounts the pod's namespace.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 /// What `driftless version` reports.
 #[derive(serde::Serialize)]
@@ -74,6 +110,10 @@ fn main() -> ExitCode {
         }
         Command::Crds => crds(),
         Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args))),
+        Command::Run(mut args) => {
+            args.metrics_addr.get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)));
+            runtime().and_then(|rt| rt.block_on(controller(args)))
+        }
         // App commands have exit codes of their own (`app diff`: 1 = out of sync).
         Command::App(args) => return app::run(args),
     };
@@ -102,8 +142,25 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let client = kube::Client::try_default().await.context("connect to the cluster (in-cluster config or KUBECONFIG)")?;
+    let metrics = driftless_metrics::Metrics::new();
+    let kubeconfig = kube::Config::infer().await.context("connect to the cluster (in-cluster config or KUBECONFIG)")?;
+    let client = kube::client::ClientBuilder::try_from(kubeconfig)
+        .context("connect to the cluster (in-cluster config or KUBECONFIG)")?
+        .with_layer(&metrics.kube_layer())
+        .build();
+    if let Some(addr) = args.metrics_addr {
+        // Bind now, so that a taken port stops the start with a clear error.
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("serve metrics on {addr}"))?;
+        let router = metrics.router();
+        tokio::spawn(async move {
+            if let Err(e) = driftless_metrics::serve_listener(listener, router, shutdown_signal()).await {
+                tracing::error!("metrics endpoint: {e}");
+            }
+        });
+        tracing::info!(%addr, "serving metrics on /metrics");
+    }
     let mut config = driftless_controller::Config {
+        metrics,
         namespaces: args.namespaces,
         resync: Duration::from_secs(args.app_resync.max(1)),
         wave_timeout: Duration::from_secs(args.wave_timeout.max(1)),
@@ -113,10 +170,55 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         config.cache_dir = dir;
     }
     tracing::info!(namespaces = ?config.namespaces, "driftless controller starting");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    if !args.leader_elect {
+        driftless_controller::run(client, config, shutdown_signal()).await?;
+        tracing::info!("driftless controller stopped");
+        return Ok(());
+    }
+    let namespace = args.leader_election_namespace.unwrap_or_else(|| {
+        std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+            .ok()
+            .map(|ns| ns.trim().to_string())
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "default".to_string())
+    });
+    let leader = LeaderConfig {
+        lease_duration: Duration::from_secs(args.leader_elect_lease_duration),
+        renew_deadline: Duration::from_secs(args.leader_elect_renew_deadline),
+        retry_period: Duration::from_secs(args.leader_elect_retry_period),
+        ..LeaderConfig::new(namespace, args.leader_election_id, leader::default_identity())
     };
-    driftless_controller::run(client, config, shutdown).await?;
+    tracing::info!(lease = %format!("{}/{}", leader.namespace, leader.name), identity = %leader.identity, "leader election enabled");
+    let work_client = client.clone();
+    let elected =
+        leader::run_as_leader(client, leader, shutdown_signal(), move |stop| driftless_controller::run(work_client, config, stop));
+    match elected.await {
+        Ok(()) => {}
+        Err(e @ leader::Error::LostLeadership { .. }) => {
+            // Exit at once, as kube-controller-manager does: work may still
+            // be winding down in tasks and blocking threads, and another
+            // replica may already be acting. The pod restarts and rejoins
+            // the election with a clean slate.
+            eprintln!("driftless: {e}; exiting so that the controller restarts as a standby");
+            std::process::exit(1);
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!("driftless controller stopped");
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod), so
+/// that a leader releases its Lease instead of leaving standbys to wait for
+/// it to expire.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
