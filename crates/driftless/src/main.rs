@@ -4,6 +4,7 @@
 
 mod app;
 mod output;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     Crds,
     /// Run the controller: reconcile every Application until stopped.
     Controller(ControllerArgs),
+    /// Print the manifests a directory renders to (Kustomize natively, or
+    /// plain manifests), offline; `--check` only reports errors.
+    Render(render::RenderArgs),
     /// All in one for local use: the controller with its metrics endpoint
     /// on 127.0.0.1:8082 (and the HTTP API and UI once they exist).
     Run(ControllerArgs),
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         }
         // App commands have exit codes of their own (`app diff`: 1 = out of sync).
         Command::App(args) => return app::run(args),
+        Command::Render(args) => return render::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,3 +29,31 @@ fn an_unknown_command_fails_on_stderr() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
 }
+
+fn examples(path: &str) -> String {
+    format!("{}/../../examples/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn render_builds_a_kustomize_overlay_exactly_as_kubectl_kustomize_does() {
+    let dir = examples("apps/guestbook/overlays/production");
+    let ours = driftless(&["render", &dir]);
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    let reference = Command::new("kubectl").args(["kustomize", &dir]).output().expect("kubectl is on PATH");
+    assert!(reference.status.success());
+    assert_eq!(String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&reference.stdout));
+}
+
+#[test]
+fn render_check_reports_a_summary_and_errors_fail() {
+    let ok = driftless(&["render", "--check", &examples("apps/config-only")]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).ends_with("apps/config-only: 4 resources render\n"));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("kustomization.yaml"), "resources: [missing.yaml]\nnamePrefix: x-\n").expect("write");
+    let bad = driftless(&["render", "--check", dir.path().to_str().expect("utf-8")]);
+    assert!(!bad.status.success());
+    assert!(bad.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.yaml"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

@@ -1,0 +1,135 @@
+//! Root-confined file access. Every read goes through here so that nothing
+//! outside the build root is touched (absolute paths, `..` escapes and
+//! symlinks leaving the root are refused) and so that every input is
+//! recorded with its digest for render caching.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// A file read during a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// Path relative to the build root, `/`-separated.
+    pub path: String,
+    /// Hex sha256 of the content.
+    pub sha256: String,
+}
+
+/// File system view limited to `root`.
+pub struct Fs {
+    root: PathBuf,
+    inputs: RefCell<BTreeMap<String, String>>,
+}
+
+impl Fs {
+    /// Creates a view of `root` (canonicalised).
+    pub fn new(root: &Path) -> Result<Self> {
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::Read { path: root.to_path_buf(), reason: format!("{e}; the build root must be an existing directory") })?;
+        Ok(Fs { root, inputs: RefCell::new(BTreeMap::new()) })
+    }
+
+    /// Resolves `reference` (as written in `from_file`) relative to `base`,
+    /// refusing anything that leaves the root.
+    pub fn resolve(&self, base: &Path, reference: &str, from_file: &Path) -> Result<PathBuf> {
+        let outside = |reason: &str| Error::OutsideRoot {
+            path: from_file.to_path_buf(),
+            reference: reference.to_string(),
+            root: self.root.clone(),
+            reason: reason.to_string(),
+        };
+        let r = Path::new(reference);
+        if r.is_absolute() {
+            return Err(outside("absolute paths are not allowed; use a path relative to the kustomization"));
+        }
+        let mut p = base.to_path_buf();
+        for c in r.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if !p.pop() {
+                        return Err(outside("`..` escapes the root"));
+                    }
+                }
+                Component::Normal(s) => p.push(s),
+                _ => return Err(outside("unsupported path component")),
+            }
+        }
+        if !p.starts_with(&self.root) {
+            return Err(outside("`..` escapes the root; move the referenced files inside the repository"));
+        }
+        if p.exists() {
+            let canon = p.canonicalize().map_err(|e| Error::Read { path: p.clone(), reason: e.to_string() })?;
+            if !canon.starts_with(&self.root) {
+                return Err(outside("it is a symlink pointing outside the root"));
+            }
+            return Ok(canon);
+        }
+        Ok(p)
+    }
+
+    /// Like [`Fs::resolve`] for a file (patch, generator source, resource
+    /// file): kustomize also requires it to be in or below the directory of
+    /// the kustomization that names it.
+    pub fn resolve_file(&self, base: &Path, reference: &str, from_file: &Path) -> Result<PathBuf> {
+        let p = self.resolve(base, reference, from_file)?;
+        let canon_base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+        if !p.starts_with(&canon_base) {
+            return Err(Error::OutsideRoot {
+                path: from_file.to_path_buf(),
+                reference: reference.to_string(),
+                root: canon_base,
+                reason: "files must be in or below the kustomization's directory (only directories of other kustomizations may be referenced from elsewhere); move the file or turn its directory into a kustomization".into(),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Checks that an already-joined path is inside the root.
+    pub fn check_inside(&self, p: &Path, from_file: &Path) -> Result<PathBuf> {
+        let canon = p.canonicalize().map_err(|e| Error::Read { path: p.to_path_buf(), reason: e.to_string() })?;
+        if !canon.starts_with(&self.root) {
+            return Err(Error::OutsideRoot {
+                path: from_file.to_path_buf(),
+                reference: p.display().to_string(),
+                root: self.root.clone(),
+                reason: "it resolves (through a symlink) outside the root".into(),
+            });
+        }
+        Ok(canon)
+    }
+
+    /// Reads a file inside the root and records it as an input.
+    pub fn read(&self, p: &Path) -> Result<Vec<u8>> {
+        let canon = self.check_inside(p, p)?;
+        let data = std::fs::read(&canon).map_err(|e| Error::Read { path: p.to_path_buf(), reason: e.to_string() })?;
+        let digest = Sha256::digest(&data);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.inputs.borrow_mut().insert(self.relative(&canon), hex);
+        Ok(data)
+    }
+
+    /// Reads a UTF-8 text file inside the root.
+    pub fn read_string(&self, p: &Path) -> Result<String> {
+        let data = self.read(p)?;
+        String::from_utf8(data).map_err(|_| Error::Read { path: p.to_path_buf(), reason: "not valid UTF-8".into() })
+    }
+
+    /// Path relative to the root, for messages and the input list.
+    pub fn relative(&self, p: &Path) -> String {
+        let rel = p.strip_prefix(&self.root).unwrap_or(p);
+        let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        parts.join("/")
+    }
+
+    /// All files read so far.
+    pub fn inputs(&self) -> Vec<Input> {
+        self.inputs.borrow().iter().map(|(p, h)| Input { path: p.clone(), sha256: h.clone() }).collect()
+    }
+}
