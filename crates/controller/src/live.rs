@@ -1,10 +1,12 @@
 //! Live-state watches: one metadata-only watch per kind that apps manage,
 //! started as apps reveal the kinds. An event on an object that carries a
-//! tracking id wakes that app's reconcile; nothing is cached, so memory does
-//! not grow with the size of the cluster.
+//! tracking id wakes that app's reconcile, and an index of which objects
+//! each app tracks lets comparisons fetch just those. Untracked objects
+//! are not kept, so memory grows with the managed objects, not with the
+//! size of the cluster.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use driftless_api::{ANNOTATION_TRACKING_ID, Application};
 use futures::StreamExt;
@@ -20,16 +22,48 @@ use driftless_sync::cluster::Cluster;
 /// Application namespace (None: all namespaces).
 pub type Routes = Vec<(Option<String>, UnboundedSender<ObjectRef<Application>>)>;
 
-/// The set of kinds being watched, and where their events go.
+/// An object's namespace and name.
+type ObjectName = (Option<String>, String);
+
+/// Which objects of one kind each app (by tracking-id instance) tracks.
+#[derive(Default)]
+struct KindIndex {
+    /// The first complete listing has been seen: absence means absence.
+    ready: bool,
+    by_instance: HashMap<String, BTreeSet<ObjectName>>,
+    by_object: HashMap<ObjectName, String>,
+    /// A relisting in progress (after a watch restart), swapped in when done.
+    relisting: Option<Box<KindIndex>>,
+}
+
+impl KindIndex {
+    fn set(&mut self, object: ObjectName, instance: Option<String>) {
+        if let Some(old) = self.by_object.remove(&object)
+            && let Some(set) = self.by_instance.get_mut(&old)
+        {
+            set.remove(&object);
+            if set.is_empty() {
+                self.by_instance.remove(&old);
+            }
+        }
+        if let Some(instance) = instance {
+            self.by_instance.entry(instance.clone()).or_default().insert(object.clone());
+            self.by_object.insert(object, instance);
+        }
+    }
+}
+
+/// The set of kinds being watched, their indexes, and where events go.
 pub struct LiveWatches {
     watched: Mutex<HashSet<(String, String)>>,
+    indexes: Mutex<HashMap<(String, String), Arc<Mutex<KindIndex>>>>,
     routes: Routes,
 }
 
 impl LiveWatches {
     /// Watches nothing yet.
     pub fn new(routes: Routes) -> LiveWatches {
-        LiveWatches { watched: Mutex::default(), routes }
+        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes }
     }
 
     /// Starts a watch for each kind not watched yet. Kinds the server does
@@ -45,20 +79,42 @@ impl LiveWatches {
                     // Metadata only: the tracking annotation is all an event needs.
                     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(cluster.client().clone(), &ar);
                     let routes = self.routes.clone();
+                    let index = Arc::new(Mutex::new(KindIndex::default()));
+                    self.indexes.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()), index.clone());
                     tracing::debug!(%api_version, %kind, "watching live objects");
                     tokio::spawn(async move {
                         let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
                         while let Some(event) = events.next().await {
-                            // The initial listing says nothing new: every app
-                            // is compared when it is first seen anyway.
-                            let obj = match event {
-                                Ok(watcher::Event::Apply(o) | watcher::Event::Delete(o)) => o,
-                                _ => continue,
-                            };
-                            if let Some(app) =
-                                obj.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_TRACKING_ID)).and_then(|id| owner(id))
-                            {
-                                route(&routes, app);
+                            let Ok(event) = event else { continue };
+                            let mut idx = index.lock().unwrap_or_else(|p| p.into_inner());
+                            match event {
+                                watcher::Event::Init => idx.relisting = Some(Box::default()),
+                                watcher::Event::InitApply(o) => {
+                                    let (name, instance) = identity(&o.metadata);
+                                    if let Some(r) = idx.relisting.as_mut() {
+                                        r.set(name, instance);
+                                    }
+                                }
+                                watcher::Event::InitDone => {
+                                    if let Some(fresh) = idx.relisting.take() {
+                                        *idx = *fresh;
+                                    }
+                                    idx.ready = true;
+                                }
+                                // The initial listing says nothing new: every
+                                // app is compared when it is first seen anyway.
+                                watcher::Event::Apply(o) => {
+                                    let (name, instance) = identity(&o.metadata);
+                                    idx.set(name, instance);
+                                    drop(idx);
+                                    wake(&routes, &o.metadata);
+                                }
+                                watcher::Event::Delete(o) => {
+                                    let (name, _) = identity(&o.metadata);
+                                    idx.set(name, None);
+                                    drop(idx);
+                                    wake(&routes, &o.metadata);
+                                }
                             }
                         }
                     });
@@ -68,6 +124,28 @@ impl LiveWatches {
                 }
             }
         }
+    }
+}
+
+impl driftless_sync::compare::TrackedIndex for LiveWatches {
+    fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<(Option<String>, String)>> {
+        let index = self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&(api_version.to_string(), kind.to_string()))?.clone();
+        let idx = index.lock().unwrap_or_else(|p| p.into_inner());
+        idx.ready.then(|| idx.by_instance.get(instance).map(|s| s.iter().cloned().collect()).unwrap_or_default())
+    }
+}
+
+/// The object's name and the app instance its tracking id names, if any.
+fn identity(meta: &kube::api::ObjectMeta) -> (ObjectName, Option<String>) {
+    let name = (meta.namespace.clone(), meta.name.clone().unwrap_or_default());
+    let instance =
+        meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_TRACKING_ID)).and_then(|id| id.split_once(':')).map(|(i, _)| i.to_string());
+    (name, instance)
+}
+
+fn wake(routes: &Routes, meta: &kube::api::ObjectMeta) {
+    if let Some(app) = meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_TRACKING_ID)).and_then(|id| owner(id)) {
+        route(routes, app);
     }
 }
 

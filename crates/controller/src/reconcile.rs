@@ -62,12 +62,12 @@ impl Context {
     /// The comparison settings for `app` (whose ignoreDifferences were
     /// validated when the reconcile began).
     pub fn compare_options<'a>(
-        &self,
+        &'a self,
         app: &'a Application,
         status: &'a ApplicationStatus,
         health: &'a CustomChecks,
     ) -> CompareOptionsOwned<'a> {
-        CompareOptionsOwned::new(app, status, health)
+        CompareOptionsOwned { tracked: Some(&self.live), ..CompareOptionsOwned::new(app, status, health) }
     }
 
     /// Custom health checks from the `argocd-cm` ConfigMap, read afresh so
@@ -164,6 +164,7 @@ pub struct CompareOptionsOwned<'a> {
     diff: DiffOptions,
     health: &'a CustomChecks,
     validate: bool,
+    tracked: Option<&'a crate::live::LiveWatches>,
 }
 
 impl<'a> CompareOptionsOwned<'a> {
@@ -184,6 +185,7 @@ impl<'a> CompareOptionsOwned<'a> {
             diff: DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default(),
             health,
             validate,
+            tracked: None,
         }
     }
 
@@ -195,6 +197,7 @@ impl<'a> CompareOptionsOwned<'a> {
             diff: &self.diff,
             health: self.health,
             validate: self.validate,
+            tracked: self.tracked.map(|t| t as &(dyn driftless_sync::compare::TrackedIndex + Sync)),
         }
     }
 }
@@ -268,7 +271,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
     let target_revision = source.target_revision.clone().unwrap_or_default();
 
     // Compare with Git at the spec's revision.
-    let compared = match ctx.desired_for(&app, &project, &source, &target_revision, refresh).await {
+    // A requested sync looks at Git afresh, as a refresh does.
+    let fetch_git = refresh || app.operation.is_some();
+    let compared = match ctx.desired_for(&app, &project, &source, &target_revision, fetch_git).await {
         Ok(d) => match compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
             Ok(c) => {
                 // Watch every kind the app has or had, so that a change to

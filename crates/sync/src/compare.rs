@@ -77,6 +77,17 @@ pub struct CompareOptions<'a> {
     pub health: &'a CustomChecks,
     /// Ask the server to validate fields strictly in dry runs.
     pub validate: bool,
+    /// Which objects of a kind the app tracks, if a live index knows:
+    /// they are then fetched one by one instead of listing the kind.
+    pub tracked: Option<&'a (dyn TrackedIndex + Sync)>,
+}
+
+/// An index of the objects each app tracks, kept by live watches.
+pub trait TrackedIndex {
+    /// `(namespace, name)` of every object of `api_version`/`kind` tracked by
+    /// the app `instance`; None while the index cannot answer for that kind
+    /// (not watched yet, or its first listing is not complete).
+    fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<(Option<String>, String)>>;
 }
 
 /// Compares targets with the cluster.
@@ -94,9 +105,36 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         if !listed.insert((s.api_version.clone(), s.kind.clone(), s.namespace.clone())) {
             continue;
         }
-        for obj in cluster.list(&s.api_version, &s.kind, s.namespace.as_deref()).await? {
-            if is_tracked_by(&obj, opts.instance) {
-                live.insert(ResourceKey::of(&obj), obj);
+        match opts.tracked.and_then(|t| t.tracked(&s.api_version, &s.kind, opts.instance)) {
+            // Targeted fetches: cost grows with the app, not with the cluster.
+            Some(mut names) => {
+                // The desired objects are fetched by name too: the index may
+                // not have seen an object created a moment ago.
+                names.extend(
+                    targets
+                        .iter()
+                        .filter(|t| t.key.kind == s.kind && t.manifest.api_version() == s.api_version)
+                        .map(|t| (t.key.namespace.clone(), t.key.name.clone())),
+                );
+                for (namespace, name) in names {
+                    if s.namespace.is_some() && namespace != s.namespace {
+                        continue;
+                    }
+                    let key = ResourceKey { group: group_of(&s.api_version), kind: s.kind.clone(), namespace, name };
+                    if live.contains_key(&key) {
+                        continue;
+                    }
+                    if let Some(obj) = cluster.get(&s.api_version, &key).await?.filter(|o| is_tracked_by(o, opts.instance)) {
+                        live.insert(key, obj);
+                    }
+                }
+            }
+            None => {
+                for obj in cluster.list(&s.api_version, &s.kind, s.namespace.as_deref()).await? {
+                    if is_tracked_by(&obj, opts.instance) {
+                        live.insert(ResourceKey::of(&obj), obj);
+                    }
+                }
             }
         }
     }
@@ -164,6 +202,10 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         }
     }
     Ok(CompareResult { resources: out, sync, health, images: images.into_iter().collect(), extraneous, warnings })
+}
+
+fn group_of(api_version: &str) -> String {
+    api_version.rsplit_once('/').map(|(g, _)| g.to_string()).unwrap_or_default()
 }
 
 /// Images of every container list anywhere in the object (pods, templates,
