@@ -7,6 +7,7 @@
 mod annotations;
 mod application;
 pub mod crd;
+mod glob;
 mod operation;
 mod project;
 mod status;
@@ -17,6 +18,7 @@ pub use annotations::{
     ResourceSyncOptions, SyncOptions,
 };
 pub use application::*;
+pub use glob::glob_match;
 pub use operation::*;
 pub use project::*;
 pub use status::*;

@@ -53,10 +53,13 @@ impl KindIndex {
     }
 }
 
+/// `(apiVersion, kind)`.
+type KindKey = (String, String);
+
 /// The set of kinds being watched, their indexes, and where events go.
 pub struct LiveWatches {
-    watched: Mutex<HashSet<(String, String)>>,
-    indexes: Mutex<HashMap<(String, String), Arc<Mutex<KindIndex>>>>,
+    watched: Mutex<HashSet<KindKey>>,
+    indexes: Mutex<HashMap<KindKey, Arc<Mutex<KindIndex>>>>,
     routes: Routes,
 }
 

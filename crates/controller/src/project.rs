@@ -2,7 +2,7 @@
 //! app may use. The `default` project allows everything until it is
 //! created with narrower rules.
 
-use driftless_api::{AppProject, Application, GroupKind};
+use driftless_api::{AppProject, Application, GroupKind, glob_match};
 use kube::Api;
 
 /// The project of `app`, or an error message for an InvalidSpecError.
@@ -62,22 +62,12 @@ pub fn permits_kind(project: &AppProject, group: &str, kind: &str, namespaced: b
     }
 }
 
-/// Argo CD's glob: `*` matches any run of characters, `?` one; `!` at the
-/// start negates.
+/// Argo CD's project glob: [`glob_match`], negated by a leading `!`.
 fn glob(pattern: &str, text: &str) -> bool {
-    if let Some(p) = pattern.strip_prefix('!') {
-        return !glob(p, text);
+    match pattern.strip_prefix('!') {
+        Some(p) => !glob_match(p, text),
+        None => glob_match(pattern, text),
     }
-    fn m(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => m(&p[1..], t) || (!t.is_empty() && m(p, &t[1..])),
-            (Some(b'?'), Some(_)) => m(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    m(pattern.as_bytes(), text.as_bytes())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::jq::JqPath;
 use crate::pointer::{self, Seg};
+use driftless_api::glob_match;
 use serde_json::Value;
 
 /// Argo CD's `spec.ignoreDifferences[]` entry, as the API defines it. Group
@@ -82,8 +83,8 @@ impl DiffOptions {
 
 impl Rule {
     fn matches(&self, id: &Identity) -> bool {
-        glob(&self.group, &id.group)
-            && glob(&self.kind, &id.kind)
+        glob_match(&self.group, &id.group)
+            && glob_match(&self.kind, &id.kind)
             && self.name.as_ref().is_none_or(|n| *n == id.name)
             && self.namespace.as_ref().is_none_or(|n| *n == id.namespace)
     }
@@ -118,55 +119,10 @@ impl Identity {
     }
 }
 
-/// Glob match with `*` (any run, including `.`) and `?` (one character),
-/// the subset Argo CD's group/kind globs use.
-pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Iterative matcher with single-star backtracking: linear in practice and
-    // never recursive, so a hostile pattern cannot blow the stack.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(c) if *c == '?' || *c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn globs() {
-        assert!(glob("", ""));
-        assert!(!glob("", "apps"));
-        assert!(glob("*", ""));
-        assert!(glob("*", "apps"));
-        assert!(glob("*.crossplane.io", "aws.crossplane.io"));
-        assert!(!glob("*.crossplane.io", "crossplane.io"));
-        assert!(glob("Deploy?ent", "Deployment"));
-        assert!(glob("a*b*c", "aXXbYYc"));
-        assert!(!glob("a*b*c", "aXXbYY"));
-    }
 
     #[test]
     fn identity_of_core_and_grouped() {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use driftless_api::glob_match;
 use mlua::chunk::ChunkMode;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, VmState};
 use serde_json::Value;
@@ -368,37 +369,6 @@ fn lua_type_name(value: &mlua::Value) -> &'static str {
     }
 }
 
-/// Glob matching as Argo CD's `glob.Match` without separators: `*` matches
-/// any run of characters (`/` included), `?` any one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Iterative matcher with single-star backtracking: linear-ish, no recursion.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,15 +381,5 @@ mod tests {
         assert_eq!(override_key("a_b_c"), None);
         assert_eq!(override_key(""), None);
         assert_eq!(override_key("group_"), None);
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*.example.com/*", "foo.example.com/Bar"));
-        assert!(glob_match("*", "anything/at-all"));
-        assert!(glob_match("cert-manager.io/?ssuer", "cert-manager.io/Issuer"));
-        assert!(!glob_match("*.example.com/*", "example.com/Bar"));
-        assert!(!glob_match("*.example.com/Foo", "a.example.com/Bar"));
-        assert!(glob_match("a*b*c", "aXbYbZc"));
     }
 }
