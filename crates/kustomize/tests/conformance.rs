@@ -150,14 +150,16 @@ fn main() {
     let total = cases.len();
     let pct = if total == 0 { 0.0 } else { passed as f64 * 100.0 / total as f64 };
     println!("kustomize conformance: {passed}/{total} passed ({pct:.1}%)");
-    let as_expected = total - problems.len();
+    // Known failures are reported as skipped, not as passes: the closing
+    // line must not overstate the pass rate.
+    let known_failing = total - passed - problems.iter().filter(|p| !p.contains("listed in KNOWN_FAILING")).count();
     if !problems.is_empty() {
         println!("unexpected results:");
         for p in &problems {
             println!("  {p}");
         }
-        println!("conformance: {as_expected} passed, {} failed", problems.len());
+        println!("conformance: {passed} passed, {} failed, {known_failing} skipped", problems.len());
         std::process::exit(1);
     }
-    println!("conformance: {as_expected} passed, 0 failed");
+    println!("conformance: {passed} passed, 0 failed, {known_failing} skipped");
 }
