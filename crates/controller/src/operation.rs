@@ -27,23 +27,36 @@ const DEFAULT_HISTORY_LIMIT: usize = 10;
 /// The sync automation asks for now, if any. Argo CD's rules: only when out
 /// of sync; never twice for a revision whose sync failed (the retry policy
 /// handles that); again for the same revision only with selfHeal.
-pub fn automated(app: &Application, revision: &str, sync: SyncStatusCode) -> Option<Operation> {
+pub fn automated(app: &Application, revision: &str, sync: SyncStatusCode) -> Option<Automated> {
     let auto = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
     if auto.enabled == Some(false) || sync != SyncStatusCode::OutOfSync || app.operation.is_some() {
         return None;
     }
+    let mut self_heal = false;
     if let Some(last) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
         let same_revision = last.sync_result.as_ref().is_some_and(|r| r.revision == revision);
         if same_revision && (last.phase != OperationPhase::Succeeded || !auto.self_heal) {
             return None;
         }
+        // Synced to this very revision before: what differs now is drift.
+        self_heal = same_revision;
     }
-    Some(Operation {
+    let operation = Operation {
         sync: Some(SyncOperation { revision: Some(revision.to_string()), prune: auto.prune, ..Default::default() }),
         initiated_by: Some(OperationInitiator { username: None, automated: true }),
         info: Vec::new(),
         retry: app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone()),
-    })
+    };
+    Some(Automated { operation, self_heal })
+}
+
+/// A sync automation asks for.
+pub struct Automated {
+    /// The operation to run.
+    pub operation: Operation,
+    /// It reverts drift at an already synced revision (selfHeal), so it is
+    /// subject to the self-heal back-off.
+    pub self_heal: bool,
 }
 
 /// Records `op` as running. Written before the request is cleared, so that
@@ -371,7 +384,7 @@ mod tests {
     #[test]
     fn automation_syncs_a_new_revision_once() {
         let mut app = auto_app(false);
-        let op = automated(&app, "abc", SyncStatusCode::OutOfSync).expect("out of sync at a new revision syncs");
+        let op = automated(&app, "abc", SyncStatusCode::OutOfSync).expect("out of sync at a new revision syncs").operation;
         assert!(op.sync.as_ref().unwrap().prune && op.initiated_by.as_ref().unwrap().automated);
         assert!(automated(&app, "abc", SyncStatusCode::Synced).is_none());
         last_sync(&mut app, "abc", OperationPhase::Failed);

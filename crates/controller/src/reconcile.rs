@@ -314,12 +314,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
     let mut heal_wait = None;
     let op = requested.clone().or_else(|| interrupted.map(|s| s.operation.clone())).or_else(|| {
         let (d, c) = compared.as_ref()?;
-        let op = operation::automated(&app, &d.revision, c.sync)?;
-        let healing = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|s| {
-            s.phase == driftless_api::OperationPhase::Succeeded && s.sync_result.as_ref().is_some_and(|r| r.revision == d.revision)
-        });
-        match if healing { ctx.self_heal_allowed(&app) } else { Ok(()) } {
-            Ok(()) => Some(op),
+        let auto = operation::automated(&app, &d.revision, c.sync)?;
+        match if auto.self_heal { ctx.self_heal_allowed(&app) } else { Ok(()) } {
+            Ok(()) => Some(auto.operation),
             Err(wait) => {
                 heal_wait = Some(wait);
                 None
