@@ -89,6 +89,11 @@ func run() error {
 		return err
 	}
 
+	// A test harness that exits closes our stdout and stderr with our stdin.
+	// Go kills a process that writes to such a pipe with SIGPIPE unless it
+	// asks for the signal, and that death would skip the cleanup below and
+	// leave etcd's data behind in the temp dir.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if c.stopOnStdinEOF {
