@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use driftless_api::Application;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 
@@ -97,7 +98,8 @@ pub async fn run(
         routes.push((ns.clone(), tx));
         live_triggers.push(rx);
     }
-    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes));
+    let settings = config.settings_namespace.as_ref().map(|ns| watch_settings(&client, ns, shutdown.clone()));
+    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes, settings));
     let mut controllers = Vec::new();
     for (ns, live) in namespaces.into_iter().zip(live_triggers) {
         let api: Api<Application> = match &ns {
@@ -128,6 +130,29 @@ pub async fn run(
     }
     futures::future::join_all(controllers).await;
     Ok(())
+}
+
+/// Keeps the `argocd-cm` ConfigMap of `namespace` in memory, so that
+/// reconciles read custom health checks without a request each and still
+/// see an edit within moments.
+fn watch_settings(
+    client: &kube::Client,
+    namespace: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> reflector::Store<ConfigMap> {
+    let (reader, writer) = reflector::store();
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let stream = watcher(api, watcher::Config::default().fields(&format!("metadata.name={}", reconcile::SETTINGS_CONFIGMAP)))
+        .default_backoff()
+        .reflect(writer)
+        .for_each(|_| std::future::ready(()));
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stream => {}
+            _ = shutdown => {}
+        }
+    });
+    reader
 }
 
 /// Waits until the Application API answers. Returns false if `shutdown`

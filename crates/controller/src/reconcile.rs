@@ -14,7 +14,9 @@ use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::{CompareOptions, Scope, compare};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
 use crate::desired::{desired, short};
@@ -35,6 +37,8 @@ pub struct Context {
     pub cluster: Cluster,
     /// Git mirrors and checkouts.
     pub git: GitCache,
+    /// `argocd-cm`, kept by a watch when the controller runs.
+    settings: Option<Store<ConfigMap>>,
     /// Settings.
     pub config: Config,
 }
@@ -43,17 +47,23 @@ impl Context {
     /// A context over `client` with no live watches (for one-off
     /// comparisons such as `driftless app diff`).
     pub fn new(client: kube::Client, config: Config) -> Context {
-        Context::with_routes(client, config, Vec::new())
+        Context::with_routes(client, config, Vec::new(), None)
     }
 
     /// A context whose live watches wake apps through `routes`.
-    pub(crate) fn with_routes(client: kube::Client, config: Config, routes: crate::live::Routes) -> Context {
+    pub(crate) fn with_routes(
+        client: kube::Client,
+        config: Config,
+        routes: crate::live::Routes,
+        settings: Option<Store<ConfigMap>>,
+    ) -> Context {
         Context {
             live: crate::live::LiveWatches::new(routes),
             desired_cache: Mutex::default(),
             heals: Mutex::default(),
             cluster: Cluster::new(client.clone()),
             git: GitCache::new(config.cache_dir.join("git")),
+            settings,
             client,
             config,
         }
@@ -70,25 +80,34 @@ impl Context {
         CompareOptionsOwned { tracked: Some(&self.live), ..CompareOptionsOwned::new(app, status, health) }
     }
 
-    /// Custom health checks from the `argocd-cm` ConfigMap, read afresh so
-    /// that an edit applies at the next reconcile. A broken check is logged
-    /// and the built-in checks apply.
+    /// Custom health checks from the `argocd-cm` ConfigMap: from the watch
+    /// once it has listed, else read afresh, so that an edit applies at the
+    /// next reconcile. A broken check is logged and the built-in checks apply.
     pub async fn health_checks(&self) -> CustomChecks {
         let Some(ns) = &self.config.settings_namespace else { return CustomChecks::none() };
-        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(self.client.clone(), ns);
-        match cms.get_opt("argocd-cm").await {
-            Ok(Some(cm)) => CustomChecks::from_argocd_cm(&cm.data.unwrap_or_default()).unwrap_or_else(|e| {
-                tracing::warn!("argocd-cm in {ns}: {e}; using built-in health checks");
-                CustomChecks::none()
-            }),
-            Ok(None) => CustomChecks::none(),
-            Err(e) => {
-                tracing::warn!("reading argocd-cm in {ns}: {e}");
-                CustomChecks::none()
+        let watched = self.settings.as_ref().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
+        let data = match watched {
+            Some(store) => store.get(&ObjectRef::new(SETTINGS_CONFIGMAP).within(ns)).and_then(|cm| cm.data.clone()),
+            None => {
+                let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
+                match cms.get_opt(SETTINGS_CONFIGMAP).await {
+                    Ok(cm) => cm.and_then(|cm| cm.data),
+                    Err(e) => {
+                        tracing::warn!("reading {SETTINGS_CONFIGMAP} in {ns}: {e}");
+                        None
+                    }
+                }
             }
-        }
+        };
+        CustomChecks::from_argocd_cm(&data.unwrap_or_default()).unwrap_or_else(|e| {
+            tracing::warn!("{SETTINGS_CONFIGMAP} in {ns}: {e}; using built-in health checks");
+            CustomChecks::none()
+        })
     }
 }
+
+/// The ConfigMap that holds Argo CD's settings, custom health checks among them.
+pub const SETTINGS_CONFIGMAP: &str = "argocd-cm";
 
 /// A rendered desired state and what it was rendered from.
 struct CachedDesired {

@@ -1,5 +1,8 @@
-//! Kustomize overlays, built by the `kustomize` binary (or `kubectl
-//! kustomize`) until the native engine takes over.
+//! Kustomize overlays, built by driftless' native engine
+//! (`driftless-kustomize`), which also reports every file it read so that
+//! a render can be reused while those files are unchanged. What the engine
+//! does not implement (remote bases) goes to the `kustomize` binary, or
+//! `kubectl kustomize`, and such a render is never reused.
 //!
 //! `source.kustomize` options are applied the way `kustomize edit` would:
 //! through a generated kustomization that wraps the app's directory. It is
@@ -11,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use driftless_api::ApplicationSourceKustomize;
+use driftless_kustomize::{BuildOptions, Input};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{Manifest, parse_manifests};
@@ -23,7 +27,13 @@ pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
     FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
 
-pub fn render(root: &Path, app_dir: &Path, opts: Option<&ApplicationSourceKustomize>) -> Result<Vec<Manifest>, RenderError> {
+/// The manifests, and the files read to build them when the native engine
+/// built them (None when the binary did: its reads are unknown).
+pub fn render(
+    root: &Path,
+    app_dir: &Path,
+    opts: Option<&ApplicationSourceKustomize>,
+) -> Result<(Vec<Manifest>, Option<Vec<Input>>), RenderError> {
     let dir_label = rel(root, app_dir);
     let fail = |reason: String| RenderError::Kustomize { dir: dir_label.clone(), reason };
     if kustomization_file(app_dir).is_none() {
@@ -46,11 +56,31 @@ pub fn render(root: &Path, app_dir: &Path, opts: Option<&ApplicationSourceKustom
         None => None,
     };
     let build_dir = wrapper.as_ref().map(|w| w.path()).unwrap_or(app_dir);
-    let yaml = build(build_dir).map_err(|e| match e {
-        BuildError::Missing => RenderError::ToolMissing { tool: "kustomize", hint: "install kustomize or kubectl" },
-        BuildError::Failed(reason) => fail(reason),
-    })?;
-    parse_manifests(&format!("kustomize build {dir_label}"), &yaml)
+    match driftless_kustomize::build(build_dir, &BuildOptions::new(root)) {
+        Ok(build) => {
+            let manifests = build
+                .resources
+                .into_iter()
+                .map(|v| Manifest::new(v).map_err(|e| fail(format!("an output object {e}"))))
+                .collect::<Result<_, _>>()?;
+            // The wrapper is generated from the source options, which the
+            // cache key already holds; its random name must not count.
+            let scratch = wrapper.as_ref().map(|w| format!("{}/", rel(root, w.path())));
+            let inputs = build.inputs.into_iter().filter(|i| scratch.as_ref().is_none_or(|s| !i.path.starts_with(s.as_str()))).collect();
+            Ok((manifests, Some(inputs)))
+        }
+        Err(driftless_kustomize::Error::Remote { .. } | driftless_kustomize::Error::Unsupported { .. }) => {
+            let yaml = build_with_binary(build_dir).map_err(|e| match e {
+                BuildError::Missing => RenderError::ToolMissing {
+                    tool: "kustomize",
+                    hint: "this kustomization uses remote bases or a field the native engine does not implement; install kustomize or kubectl",
+                },
+                BuildError::Failed(reason) => fail(reason),
+            })?;
+            Ok((parse_manifests(&format!("kustomize build {dir_label}"), &yaml)?, None))
+        }
+        Err(e) => Err(fail(e.to_string())),
+    }
 }
 
 enum BuildError {
@@ -58,7 +88,7 @@ enum BuildError {
     Failed(String),
 }
 
-fn build(dir: &Path) -> Result<String, BuildError> {
+fn build_with_binary(dir: &Path) -> Result<String, BuildError> {
     let attempt = |program: &str, args: &[&str]| Command::new(program).args(args).arg(dir).output();
     let out = match attempt("kustomize", &["build"]) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => match attempt("kubectl", &["kustomize"]) {
@@ -186,7 +216,7 @@ mod tests {
             common_labels: [("team".to_string(), "web".to_string())].into(),
             ..Default::default()
         };
-        let m = render(root.path(), &app, Some(&opts)).unwrap();
+        let (m, inputs) = render(root.path(), &app, Some(&opts)).unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].name(), "prod-cfg");
         assert_eq!(m[0].value()["metadata"]["labels"]["team"], "web");
@@ -196,5 +226,7 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".driftless"))
             .collect();
         assert!(leftovers.is_empty(), "the scratch kustomization is removed");
+        let read: Vec<_> = inputs.expect("the native engine reports its reads").into_iter().map(|i| i.path).collect();
+        assert_eq!(read, ["apps/web/overlays/prod/cm.yaml", "apps/web/overlays/prod/kustomization.yaml"]);
     }
 }

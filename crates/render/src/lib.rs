@@ -16,6 +16,7 @@ use std::path::Path;
 
 use driftless_api::ApplicationSource;
 
+pub use driftless_kustomize::Input;
 pub use error::RenderError;
 pub use manifest::{Manifest, parse_manifests};
 
@@ -48,6 +49,9 @@ pub struct Rendered {
     pub source_type: SourceType,
     /// The manifests, in the order the tool produced them.
     pub manifests: Vec<Manifest>,
+    /// Every file the render read, with its digest, when the renderer can
+    /// tell (the native Kustomize engine): what a cached render depends on.
+    pub inputs: Option<Vec<Input>>,
 }
 
 /// Renders `source` from the checkout at `root`.
@@ -57,8 +61,8 @@ pub fn render(root: &Path, source: &ApplicationSource) -> Result<Rendered, Rende
     }
     let app_dir = path::resolve_app_dir(root, source.path.as_deref().unwrap_or("."))?;
     let source_type = detect(&app_dir, source);
-    let manifests = match source_type {
-        SourceType::Directory => directory::render(root, &app_dir, source.directory.as_ref())?,
+    let (manifests, inputs) = match source_type {
+        SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref())?, None),
         SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref())?,
         SourceType::Helm => {
             return Err(RenderError::Unsupported {
@@ -67,7 +71,7 @@ pub fn render(root: &Path, source: &ApplicationSource) -> Result<Rendered, Rende
             });
         }
     };
-    Ok(Rendered { source_type, manifests })
+    Ok(Rendered { source_type, manifests, inputs })
 }
 
 fn detect(app_dir: &Path, source: &ApplicationSource) -> SourceType {

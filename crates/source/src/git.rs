@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use tokio::process::Command;
@@ -58,6 +59,9 @@ pub struct Checkout {
     pub revision: String,
     /// The root of the files.
     pub path: PathBuf,
+    /// Whether this call fetched from the remote; false when it shared a
+    /// fetch that another caller began after this one asked.
+    pub fetched: bool,
 }
 
 /// Mirrors and checkouts under one cache directory.
@@ -66,34 +70,63 @@ pub struct GitCache {
     root: PathBuf,
     /// One lock per repository: two fetches of one mirror must not overlap,
     /// different repositories proceed in parallel.
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    repos: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Mirror>>>>,
+}
+
+/// What is known of one mirror, guarded by its lock.
+#[derive(Debug, Default)]
+struct Mirror {
+    /// When the last successful update began.
+    updated: Option<Instant>,
+    /// Revisions resolved since that update.
+    resolved: HashMap<String, String>,
 }
 
 impl GitCache {
     /// A cache rooted at `root`, created on first use.
     pub fn new(root: impl Into<PathBuf>) -> GitCache {
-        GitCache { root: root.into(), locks: Mutex::default() }
+        GitCache { root: root.into(), repos: Mutex::default() }
     }
 
     /// Fetches `url` and resolves `revision` (branch, tag, commit SHA, or
     /// empty/`HEAD` for the default branch) to a commit, then makes sure that
     /// commit is checked out. The checkout is reused across calls.
+    ///
+    /// Callers that wait while another fetch of the same repository runs
+    /// share the next one: an update that began after a call was made has
+    /// seen everything that call would, so a thousand apps of one
+    /// repository cost a couple of fetches, not a thousand.
     pub async fn fetch(&self, url: &str, revision: &str) -> Result<Checkout, SourceError> {
-        let lock = self.lock_for(url);
-        let _guard = lock.lock().await;
+        let asked = Instant::now();
+        let repo = self.repo(url);
+        let mut state = repo.lock().await;
         let mirror = self.mirror_path(url);
-        self.update_mirror(url, &mirror).await?;
-        let sha = resolve(url, &mirror, revision).await?;
+        let fetched = state.updated.is_none_or(|began| began < asked);
+        if fetched {
+            let began = Instant::now();
+            state.updated = None;
+            state.resolved.clear();
+            self.update_mirror(url, &mirror).await?;
+            state.updated = Some(began);
+        }
+        let sha = match state.resolved.get(revision) {
+            Some(sha) => sha.clone(),
+            None => {
+                let sha = resolve(url, &mirror, revision).await?;
+                state.resolved.insert(revision.to_string(), sha.clone());
+                sha
+            }
+        };
         let path = self.checkout_path(url, &sha);
         if !path.is_dir() {
             export(url, &mirror, &sha, &path).await?;
         }
-        Ok(Checkout { revision: sha, path })
+        Ok(Checkout { revision: sha, path, fetched })
     }
 
-    fn lock_for(&self, url: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(url.to_string()).or_default().clone()
+    fn repo(&self, url: &str) -> Arc<tokio::sync::Mutex<Mirror>> {
+        let mut repos = self.repos.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        repos.entry(normalize_url(url)).or_default().clone()
     }
 
     fn repo_dir(&self, url: &str) -> PathBuf {
@@ -286,6 +319,23 @@ mod tests {
         let third = git.fetch(&url, "main").await.unwrap();
         assert_ne!(third.revision, second, "a new commit is seen on the next fetch");
         assert_eq!(std::fs::read_to_string(third.path.join("a.yaml")).unwrap(), "three");
+    }
+
+    #[tokio::test]
+    async fn callers_waiting_on_one_repository_share_a_fetch() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let (_, head) = repo_with_commits(repo.path());
+        let url = format!("file://{}", repo.path().display());
+        let git = GitCache::new(cache.path());
+
+        let all = futures::future::join_all((0..20).map(|_| git.fetch(&url, "main"))).await;
+        let fetched = all.iter().filter(|c| c.as_ref().unwrap().fetched).count();
+        assert!(all.iter().all(|c| c.as_ref().unwrap().revision == head));
+        // The first caller fetches; everyone queued behind it shares the
+        // one fetch that began after they asked.
+        assert!((1..=2).contains(&fetched), "20 concurrent callers made {fetched} fetches");
+        assert!(git.fetch(&url, "main").await.unwrap().fetched, "a later call fetches again");
     }
 
     #[tokio::test]

@@ -6,11 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use driftless_api::{HealthStatus, HealthStatusCode, SyncStatusCode};
 use driftless_diff::{Comparison, DiffOptions};
 use driftless_health::CustomChecks;
+use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::plan::{Extraneous, Role, Target};
 use crate::{ResourceKey, is_tracked_by};
+
+/// Requests in flight at once for one app: enough to hide the round trips
+/// of an app's objects without letting one app crowd out the others.
+pub const PARALLEL_REQUESTS: usize = 8;
 
 /// A kind and where to look for it: what the app manages or managed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,6 +106,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     }
     let mut live: BTreeMap<ResourceKey, Value> = BTreeMap::new();
     let mut listed = BTreeSet::new();
+    let mut wanted: BTreeMap<ResourceKey, String> = BTreeMap::new();
     for s in &scopes {
         if !listed.insert((s.api_version.clone(), s.kind.clone(), s.namespace.clone())) {
             continue;
@@ -121,12 +127,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                         continue;
                     }
                     let key = ResourceKey { group: group_of(&s.api_version), kind: s.kind.clone(), namespace, name };
-                    if live.contains_key(&key) {
-                        continue;
-                    }
-                    if let Some(obj) = cluster.get(&s.api_version, &key).await?.filter(|o| is_tracked_by(o, opts.instance)) {
-                        live.insert(key, obj);
-                    }
+                    wanted.entry(key).or_insert_with(|| s.api_version.clone());
                 }
             }
             None => {
@@ -138,22 +139,44 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             }
         }
     }
+    wanted.retain(|key, _| !live.contains_key(key));
+    // The futures are built before they are streamed: a closure inside the
+    // stream would make the whole reconcile future fail to be `Send`.
+    let gets: Vec<_> =
+        wanted.into_iter().map(|(key, api_version)| async move { cluster.get(&api_version, &key).await.map(|obj| (key, obj)) }).collect();
+    let fetched: Vec<_> = stream::iter(gets)
+        .buffer_unordered(PARALLEL_REQUESTS)
+        .try_collect()
+        .await?;
+    for (key, obj) in fetched {
+        if let Some(obj) = obj.filter(|o| is_tracked_by(o, opts.instance)) {
+            live.insert(key, obj);
+        }
+    }
 
-    let mut out = Vec::new();
+    let pairs: Vec<(&Target, Option<Value>)> = resources.iter().map(|t| (*t, live.remove(&t.key))).collect();
     let mut warnings = Vec::new();
-    for t in &resources {
-        let live_obj = live.remove(&t.key);
-        let desired = t.manifest.value();
-        let (diff, predicted) = match &live_obj {
-            None => (Comparison::missing(), Some(desired.clone())),
-            Some(l) => match cluster.apply(desired, true, opts.validate).await {
-                Ok(p) => (driftless_diff::compare(&p, l, opts.diff), Some(p)),
-                Err(e) => {
-                    warnings.push(format!("{}: dry run failed, compared field by field: {e}", t.key));
-                    (driftless_diff::compare_subset(desired, l, opts.diff), Some(desired.clone()))
-                }
-            },
-        };
+    let dry_runs: Vec<_> = pairs
+        .iter()
+        .map(|(t, live_obj)| async move {
+            let desired = t.manifest.value();
+            match live_obj {
+                None => (Comparison::missing(), Some(desired.clone()), None),
+                Some(l) => match cluster.apply(desired, true, opts.validate).await {
+                    Ok(p) => (driftless_diff::compare(&p, l, opts.diff), Some(p), None),
+                    Err(e) => (
+                        driftless_diff::compare_subset(desired, l, opts.diff),
+                        Some(desired.clone()),
+                        Some(format!("{}: dry run failed, compared field by field: {e}", t.key)),
+                    ),
+                },
+            }
+        })
+        .collect();
+    let compared: Vec<(Comparison, Option<Value>, Option<String>)> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
+    let mut out = Vec::new();
+    for ((t, live_obj), (diff, predicted, warning)) in pairs.into_iter().zip(compared) {
+        warnings.extend(warning);
         let health = match &live_obj {
             None => Some(HealthStatus::status(HealthStatusCode::Missing)),
             Some(l) => driftless_health::assess(l, opts.health)

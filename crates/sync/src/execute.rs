@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use driftless_api::{HealthStatusCode, HookDeletePolicy, HookPhase, HookType, OperationPhase, ResourceResult, ResultCode};
 use driftless_health::CustomChecks;
+use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::ResourceKey;
 use crate::cluster::{Cluster, ClusterError};
+use crate::compare::PARALLEL_REQUESTS;
 use crate::plan::{Action, Plan, Task, Wave};
 
 /// How to carry out a plan.
@@ -121,14 +123,24 @@ impl Run<'_> {
                 Some((m.value()["spec"]["group"].as_str()?.to_string(), m.value()["spec"]["names"]["kind"].as_str()?.to_string()))
             })
             .collect();
+        // generateName objects have no name to dry-run against.
+        let tasks: Vec<&Task> = plan
+            .tasks()
+            .filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_)))
+            .filter(|t| t.manifest.as_ref().is_some_and(|m| m.value()["metadata"]["name"].as_str().is_some()))
+            .collect();
+        let (cluster, validate) = (self.cluster, self.opts.validate);
+        let dry_runs: Vec<_> = tasks
+            .iter()
+            .map(|t| async move {
+                let m = t.manifest.as_ref().map(|m| m.value()).unwrap_or(&Value::Null);
+                cluster.apply(m, true, validate).await
+            })
+            .collect();
+        let outcomes: Vec<_> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
         let mut failed = Vec::new();
-        for t in plan.tasks().filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_))) {
-            let Some(m) = &t.manifest else { continue };
-            // generateName objects have no name to dry-run against.
-            if m.value()["metadata"]["name"].as_str().is_none() {
-                continue;
-            }
-            match self.cluster.apply(m.value(), true, self.opts.validate).await {
+        for (t, outcome) in tasks.into_iter().zip(outcomes) {
+            match outcome {
                 Ok(_) => {}
                 Err(ClusterError::UnknownKind { .. })
                     if t.options.skip_dry_run_on_missing_resource || crds.contains(&(t.key.group.clone(), t.key.kind.clone())) => {}
@@ -145,34 +157,55 @@ impl Run<'_> {
         }
     }
 
+    /// Applies a wave: Namespaces and CRDs first, one by one (what follows
+    /// may live in them; a CRD must be served before its resources), then
+    /// the rest at once, as Argo CD runs a wave's tasks concurrently. Every
+    /// apply of the wave is tried even when one fails.
     async fn wave(&mut self, wave: &Wave, wait: bool) -> Result<(), String> {
+        let (first, rest): (Vec<&Task>, Vec<&Task>) = wave
+            .tasks
+            .iter()
+            .filter(|t| t.action == Action::Apply)
+            .partition(|t| matches!(t.key.kind.as_str(), "Namespace" | "CustomResourceDefinition"));
+        for t in first {
+            let outcome = self.try_apply(t).await;
+            self.record_apply(t, outcome)?;
+            if t.key.kind == "CustomResourceDefinition" {
+                self.wait_healthy(t, &t.key).await?;
+            }
+        }
+        let applies: Vec<_> = rest.iter().map(|t| self.try_apply(t)).collect();
+        let outcomes: Vec<_> = stream::iter(applies).buffered(PARALLEL_REQUESTS).collect().await;
+        let mut failure = None;
+        for (t, outcome) in rest.into_iter().zip(outcomes) {
+            if let Err(e) = self.record_apply(t, outcome) {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+
         let mut hooks = Vec::new();
         for t in &wave.tasks {
-            match &t.action {
-                Action::Apply => {
-                    self.apply(t).await?;
-                    // Custom resources later in this wave need their CRD served.
-                    if t.key.kind == "CustomResourceDefinition" {
-                        self.wait_healthy(t, &t.key).await?;
-                    }
-                }
-                Action::RunHook(policies) => hooks.push(self.start_hook(t, policies).await?),
-                Action::Prune | Action::PruneSkip(_) => {}
+            if let Action::RunHook(policies) = &t.action {
+                hooks.push(self.start_hook(t, policies).await?);
             }
         }
         for (t, name) in hooks {
             self.finish_hook(&t, &name).await?;
         }
         if wait {
-            for t in wave.tasks.iter().filter(|t| t.action == Action::Apply) {
-                self.wait_healthy(t, &t.key).await?;
-            }
+            let waits: Vec<_> = wave.tasks.iter().filter(|t| t.action == Action::Apply).map(|t| self.wait_healthy(t, &t.key)).collect();
+            stream::iter(waits).buffer_unordered(PARALLEL_REQUESTS).try_collect::<Vec<()>>().await?;
         }
         Ok(())
     }
 
-    async fn apply(&mut self, t: &Task) -> Result<(), String> {
-        let Some(m) = &t.manifest else { return Ok(()) };
+    /// Applies one task's manifest: server-side apply, or replace, and
+    /// re-creation when an immutable field changes and the user allowed it.
+    async fn try_apply(&self, t: &Task) -> Result<&'static str, ClusterError> {
+        let Some(m) = &t.manifest else { return Ok(verb(true)) };
         let replace = self.opts.replace || t.options.replace;
         let result =
             if replace { self.cluster.replace(m.value()).await } else { self.cluster.apply(m.value(), false, self.opts.validate).await };
@@ -187,9 +220,12 @@ impl Run<'_> {
             }
             other => other,
         };
-        match result {
-            Ok(_) => {
-                let what = if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) };
+        result.map(|_| if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) })
+    }
+
+    fn record_apply(&mut self, t: &Task, outcome: Result<&'static str, ClusterError>) -> Result<(), String> {
+        match outcome {
+            Ok(what) => {
                 self.record(t, Some(ResultCode::Synced), what.to_string(), None);
                 Ok(())
             }
