@@ -25,6 +25,7 @@ type cluster struct {
 	pki             *pki
 	etcd            *embed.Etcd
 	etcdDir         string
+	removeEtcdDir   bool
 	cancel          context.CancelFunc
 	apiserverDone   <-chan error
 	controllersDone <-chan error
@@ -43,11 +44,18 @@ func start(parent context.Context, c config, dir string, listener net.Listener) 
 	defer cancelDeadline()
 
 	var err error
-	if cl.pki, err = newPKI(filepath.Join(dir, "pki")); err != nil {
+	if cl.pki, err = newPKI(filepath.Join(dir, "pki"), c.keepData); err != nil {
 		listener.Close()
 		return cl, fmt.Errorf("create certificates: %w", err)
 	}
-	if cl.etcdDir, err = os.MkdirTemp("", "devcluster-etcd-"); err != nil {
+	if c.keepData {
+		cl.etcdDir = filepath.Join(dir, "etcd")
+		err = os.MkdirAll(cl.etcdDir, 0o700)
+	} else {
+		cl.etcdDir, err = os.MkdirTemp("", "devcluster-etcd-")
+		cl.removeEtcdDir = true
+	}
+	if err != nil {
 		listener.Close()
 		return cl, err
 	}
@@ -149,7 +157,7 @@ func (cl *cluster) shutdown() {
 	if cl.etcd != nil {
 		cl.etcd.Close()
 	}
-	if cl.etcdDir != "" {
+	if cl.removeEtcdDir {
 		os.RemoveAll(cl.etcdDir)
 	}
 	klog.Flush()

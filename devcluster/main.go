@@ -40,6 +40,7 @@ type config struct {
 	port            int
 	nodes           int
 	stopOnStdinEOF  bool
+	keepData        bool
 	startupDeadline time.Duration
 }
 
@@ -50,6 +51,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.port, "port", 0, "API server port on 127.0.0.1; 0 picks a free one")
 	fs.IntVar(&c.nodes, "nodes", 1, "number of fake nodes")
 	fs.BoolVar(&c.stopOnStdinEOF, "stop-on-stdin-close", false, "shut down when standard input closes (for test harnesses)")
+	fs.BoolVar(&c.keepData, "keep-data", false, "keep etcd's data and the certificates in --dir and reuse them on the next start: a restart is then an outage of the same cluster, not a new one")
 	fs.DurationVar(&c.startupDeadline, "startup-timeout", 3*time.Minute, "give up if the cluster is not ready by then")
 	if err := fs.Parse(args); err != nil {
 		return c, err

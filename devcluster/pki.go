@@ -30,7 +30,7 @@ type pki struct {
 	caKey  crypto.Signer
 }
 
-func newPKI(dir string) (*pki, error) {
+func newPKI(dir string, reuse bool) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -44,6 +44,9 @@ func newPKI(dir string) (*pki, error) {
 		KCMCert:           filepath.Join(dir, "controller-manager.crt"),
 		KCMKey:            filepath.Join(dir, "controller-manager.key"),
 		ServiceAccountKey: filepath.Join(dir, "sa.key"),
+	}
+	if reuse && p.complete() {
+		return p, nil
 	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -146,4 +149,15 @@ func writeKey(path string, key *ecdsa.PrivateKey) error {
 		return err
 	}
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// complete says whether every file of the PKI exists: a kept cluster
+// restarts with the identities its clients already trust.
+func (p *pki) complete() bool {
+	for _, f := range []string{p.CACert, p.CAKey, p.ServingCert, p.ServingKey, p.AdminCert, p.AdminKey, p.KCMCert, p.KCMKey, p.ServiceAccountKey} {
+		if _, err := os.Stat(f); err != nil {
+			return false
+		}
+	}
+	return true
 }

@@ -97,6 +97,12 @@ impl DevCluster {
     /// Starts a devcluster writing into `dir` and waits until it is ready.
     /// It stops when this process exits.
     pub fn start(dir: &Path) -> Result<DevCluster, Error> {
+        DevCluster::start_with(dir, &[])
+    }
+
+    /// Like [`DevCluster::start`], with more devcluster flags (e.g.
+    /// `--keep-data` and a fixed `--port`, to stop and restart one cluster).
+    pub fn start_with(dir: &Path, flags: &[&str]) -> Result<DevCluster, Error> {
         let binary = binary();
         if !binary.is_file() {
             return Err(Error::BinaryMissing(binary));
@@ -106,6 +112,7 @@ impl DevCluster {
             .arg("--dir")
             .arg(dir)
             .arg("--stop-on-stdin-close")
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -150,6 +157,16 @@ impl DevCluster {
             Err(_) => return Err(not_ready(&mut child, format!("not ready after {STARTUP_TIMEOUT:?}"))),
         }
         Ok(DevCluster { kubeconfig: dir.join("kubeconfig"), _lifeline: Some(Mutex::new((child, stdin))) })
+    }
+
+    /// Stops a cluster this process started and waits until it has exited:
+    /// its API server is gone.
+    pub fn stop(self) {
+        if let Some(lifeline) = self._lifeline {
+            let (mut child, stdin) = lifeline.into_inner().unwrap_or_else(|p| p.into_inner());
+            drop(stdin);
+            let _ = child.wait();
+        }
     }
 
     /// The admin kubeconfig of this cluster.
