@@ -12,6 +12,7 @@ pub mod leader;
 mod live;
 mod operation;
 mod project;
+mod queue;
 mod reconcile;
 mod status;
 
@@ -23,6 +24,7 @@ use driftless_api::Application;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 
 pub use reconcile::{Context, compare_app};
@@ -113,11 +115,22 @@ pub async fn run(
             .default_backoff()
             .reflect(writer)
             .applied_objects()
-            .predicate_filter(reconcile::trigger_hash, PredicateConfig::default());
+            .predicate_filter(reconcile::trigger_hash, PredicateConfig::default())
+            .inspect({
+                let ctx = ctx.clone();
+                move |app| {
+                    if let Ok(app) = app {
+                        ctx.queue.woken(ObjectRef::from_obj(app));
+                    }
+                }
+            });
         let controller = Controller::for_stream(trigger, reader)
             // Changes to the objects apps manage wake their app; bursts are
             // coalesced by the controller's queue into one reconcile.
-            .reconcile_on(live)
+            .reconcile_on(live.inspect({
+                let ctx = ctx.clone();
+                move |app| ctx.queue.woken(app.clone())
+            }))
             .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())

@@ -26,6 +26,8 @@ use crate::{Config, operation, project, status};
 pub struct Context {
     /// Live-state watches that wake apps when their objects change.
     pub(crate) live: crate::live::LiveWatches,
+    /// Apps woken and not yet reconciled.
+    pub(crate) queue: crate::queue::Pending,
     /// The last desired state of each app, reused when a live event (not
     /// Git) woke the reconcile.
     desired_cache: Mutex<HashMap<ObjectRef<Application>, CachedDesired>>,
@@ -59,6 +61,7 @@ impl Context {
     ) -> Context {
         Context {
             live: crate::live::LiveWatches::new(routes),
+            queue: crate::queue::Pending::new(config.metrics.clone()),
             desired_cache: Mutex::default(),
             heals: Mutex::default(),
             cluster: Cluster::new(client.clone()),
@@ -255,6 +258,7 @@ pub fn error_policy(app: Arc<Application>, err: &ReconcileError, _: Arc<Context>
 
 /// Compares `app` with Git, syncs when asked to, writes status; timed.
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    ctx.queue.done(&ObjectRef::from_obj(&*app));
     let _in_flight = ctx.config.metrics.reconcile_started();
     let started = Instant::now();
     let result = reconcile_app(app, &ctx).await;
