@@ -15,10 +15,12 @@ SHELL := /bin/bash
 DEVCLUSTER := target/devcluster/devcluster
 DEVCLUSTER_SRC := $(shell find devcluster -name '*.go' -o -name 'go.mod' -o -name 'go.sum')
 DEMO_DIR ?= .demo
-# Debian packages the build and tests need beyond the machine's toolchains.
-APT_PACKAGES := git ca-certificates
+TOOLS := $(CURDIR)/target/tools/bin
+# Debian packages the build and tests need beyond the machine's toolchains
+# (gcc: Dex links SQLite through cgo).
+APT_PACKAGES := git ca-certificates gcc
 
-.PHONY: help deps build devcluster test test-rust test-go demo bench clean
+.PHONY: help deps tools build devcluster test test-rust test-go demo bench clean
 
 help:
 	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
@@ -34,6 +36,14 @@ deps:
 
 devcluster: $(DEVCLUSTER)
 
+# What tests and the demo run beside driftless, each installed once into
+# target/tools/bin (Go module proxy, npm registry, Debian's chromium).
+tools:
+	scripts/tools/helm.sh
+	scripts/tools/registry.sh
+	scripts/tools/dex.sh
+	scripts/tools/browser.sh
+
 # Not -trimpath-sensitive, no cgo: a static binary.
 $(DEVCLUSTER): $(DEVCLUSTER_SRC)
 	@mkdir -p $(dir $@)
@@ -47,15 +57,16 @@ test: deps $(DEVCLUSTER) test-go test-rust
 test-go:
 	cd devcluster && CGO_ENABLED=0 go test ./...
 
-test-rust: $(DEVCLUSTER)
-	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo test --workspace
+test-rust: $(DEVCLUSTER) tools
+	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo test --workspace
 
 demo: deps $(DEVCLUSTER)
+	scripts/tools/helm.sh
 	cargo build -p driftless
-	DEMO_DIR=$(DEMO_DIR) scripts/demo.sh
+	PATH=$(TOOLS):$$PATH DEMO_DIR=$(DEMO_DIR) scripts/demo.sh
 
-bench: deps $(DEVCLUSTER)
-	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
+bench: deps $(DEVCLUSTER) tools
+	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
 
 clean:
 	rm -rf target $(DEMO_DIR)

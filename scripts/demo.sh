@@ -43,7 +43,10 @@ if [ ! -d "$REPO/.git" ]; then
   git -C "$REPO" -c user.name=demo -c user.email=demo@driftless.invalid commit --quiet -m "config repo from examples/"
 fi
 
-"$DRIFTLESS" controller --namespace argocd --app-resync 5 --cache-dir "$DIR/cache" >"$DIR/controller.log" 2>&1 &
+UI=${DEMO_UI:-127.0.0.1:8080}
+# The controller and the API server with the web UI, in one process.
+"$DRIFTLESS" run --namespace argocd --app-resync 5 --cache-dir "$DIR/cache" --listen "$UI" --server-namespace argocd \
+  >"$DIR/controller.log" 2>&1 &
 pids+=($!)
 
 for f in examples/applications/*.yaml; do
@@ -51,16 +54,18 @@ for f in examples/applications/*.yaml; do
 done
 
 echo "waiting for every app to be Synced and Healthy..."
-for app in guestbook-staging guestbook-production config-only orders; do
+for app in guestbook-staging guestbook-production config-only orders helm-web-staging; do
   "$DRIFTLESS" app wait "argocd/$app" --timeout 180
 done
 "$DRIFTLESS" app list -N argocd
 echo
 "$DRIFTLESS" app get argocd/orders
 
+PASSWORD=$(kubectl -n argocd get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d)
 cat <<TXT
 
-driftless is running. In another terminal:
+driftless is running. The web UI: http://$UI  (user admin, password $PASSWORD)
+In another terminal:
   export KUBECONFIG=$KUBECONFIG
   $DRIFTLESS app list -N argocd
   kubectl -n guestbook-production get deploy,svc,pods

@@ -134,14 +134,95 @@ pub struct ApplicationSource {
     /// Options for Kustomize.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kustomize: Option<ApplicationSourceKustomize>,
-    /// Options for Helm, kept as given until Helm sources land.
+    /// Options for Helm charts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub helm: Option<serde_json::Value>,
+    pub helm: Option<ApplicationSourceHelm>,
     /// Config management plugin options (not supported: rejected at render).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
     pub plugin: Option<serde_json::Value>,
+}
+
+/// `source.helm`: how `helm template` renders the chart, with Argo CD's
+/// field names.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSourceHelm {
+    /// Values files, relative to the chart's directory, or `$name/path` in
+    /// the source whose `ref` is `name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_files: Vec<String>,
+    /// `--set` (or `--set-string`) parameters, applied after every values file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<HelmParameter>,
+    /// The release name; defaults to the Application's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<String>,
+    /// Values as a YAML string (ignored when `valuesObject` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<String>,
+    /// `--set-file` parameters: a value read from a file of the repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_parameters: Vec<HelmFileParameter>,
+    /// Helm version (only v3 exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Send the repository's credentials to every domain (chart URLs on
+    /// another host than the repository).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pass_credentials: bool,
+    /// Skip values files that do not exist instead of failing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_missing_value_files: bool,
+    /// Leave out the chart's `crds/` directory.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_crds: bool,
+    /// Values as an object; takes precedence over `values`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    pub values_object: Option<serde_json::Value>,
+    /// The release namespace (`.Release.Namespace`); defaults to the
+    /// destination namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `.Capabilities.KubeVersion`; defaults to the destination cluster's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
+    /// `.Capabilities.APIVersions`; defaults to the destination cluster's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_versions: Vec<String>,
+    /// Leave out the chart's test hooks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_tests: bool,
+    /// Do not validate values against the chart's `values.schema.json`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_schema_validation: bool,
+}
+
+/// One `source.helm.parameters[]` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HelmParameter {
+    /// The value's path, e.g. `image.tag`.
+    #[serde(default)]
+    pub name: String,
+    /// The value.
+    #[serde(default)]
+    pub value: String,
+    /// Keep the value a string (`--set-string`) instead of guessing its type.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_string: bool,
+}
+
+/// One `source.helm.fileParameters[]` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HelmFileParameter {
+    /// The value's path.
+    #[serde(default)]
+    pub name: String,
+    /// The file whose content becomes the value.
+    #[serde(default)]
+    pub path: String,
 }
 
 /// `source.directory`.
@@ -379,4 +460,33 @@ pub struct Info {
     pub name: String,
     /// Value.
     pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argo_cd_helm_sources_read_into_typed_fields_and_back_unchanged() {
+        let source = serde_json::json!({
+            "repoURL": "https://charts.example", "chart": "web", "targetRevision": "^1.2",
+            "helm": {
+                "releaseName": "shop", "valueFiles": ["$values/envs/prod.yaml"], "ignoreMissingValueFiles": true,
+                "values": "a: 1\n", "valuesObject": { "b": { "c": 2 } },
+                "parameters": [{ "name": "image.tag", "value": "1.2", "forceString": true }],
+                "fileParameters": [{ "name": "config", "path": "files/config.json" }],
+                "skipCrds": true, "skipSchemaValidation": true, "skipTests": true, "passCredentials": true,
+                "namespace": "shop", "kubeVersion": "1.30", "apiVersions": ["monitoring.coreos.com/v1"], "version": "v3"
+            }
+        });
+        let typed: ApplicationSource = serde_json::from_value(source.clone()).unwrap();
+        let helm = typed.helm.as_ref().unwrap();
+        assert_eq!(helm.value_files, ["$values/envs/prod.yaml"]);
+        assert!(helm.parameters[0].force_string && helm.skip_crds && helm.pass_credentials);
+        assert_eq!(helm.values_object.as_ref().unwrap()["b"]["c"], 2);
+        assert_eq!(serde_json::to_value(&typed).unwrap(), source);
+        // Unset flags stay unset, as Argo CD writes them.
+        let bare: ApplicationSource = serde_json::from_value(serde_json::json!({ "repoURL": "r", "helm": {} })).unwrap();
+        assert_eq!(serde_json::to_value(&bare).unwrap(), serde_json::json!({ "repoURL": "r", "helm": {} }));
+    }
 }

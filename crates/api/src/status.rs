@@ -63,6 +63,9 @@ pub struct SyncStatus {
     /// The resolved revision (commit SHA) compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// A multi-source app's resolved revisions, one per source in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
 }
 
 /// `status.sync.comparedTo`.
@@ -72,6 +75,9 @@ pub struct ComparedTo {
     /// The source compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ApplicationSource>,
+    /// A multi-source app's sources compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
     /// The destination compared.
     pub destination: ApplicationDestination,
     /// The ignore rules in force.

@@ -1,30 +1,54 @@
-//! The desired state of an app: fetch the source, render it, and turn the
-//! manifests into sync targets (namespace defaulted, tracking id stamped,
-//! project rules checked).
+//! The desired state of an app: materialise every source on disk (a Git
+//! checkout, a downloaded chart, an OCI artifact), render the sources that
+//! produce manifests with the `ref` sources' roots at hand for `$ref`
+//! values files, and turn the manifests into sync targets (namespace
+//! defaulted, tracking id stamped, project rules checked).
 
-use std::collections::HashMap;
+mod capabilities;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use driftless_api::{AppProject, Application, ApplicationSource};
-use driftless_render::{Manifest, SourceType};
+use driftless_render::{Manifest, RenderContext, SourceType};
+use driftless_source::helm_deps::{self, DependencySource};
+use driftless_source::repo_creds::{self, RepoCreds};
+use driftless_source::{ChartCache, ChartRequest};
 use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
 use driftless_sync::{ResourceKey, track};
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::ListParams;
 
 use crate::project;
 use crate::reconcile::Context;
 
-/// What Git wants, at one revision.
+/// What the sources want, at one revision each.
 pub struct Desired {
-    /// The resolved commit.
+    /// The resolved revision of the first source (a commit, a chart
+    /// version, an artifact digest).
     pub revision: String,
-    /// How it was rendered.
+    /// The resolved revision of every source, in `spec.sources` order.
+    pub revisions: Vec<String>,
+    /// How the first rendered source was rendered.
     pub source_type: SourceType,
     /// Every manifest, as a sync target.
     pub targets: Vec<Target>,
 }
 
-/// Fetches and renders `source` at `revision` for `app`. The error is a
-/// ComparisonError message: it names the repository, path or file at fault.
+/// One source on disk.
+struct Materialised {
+    /// What was resolved: commit, chart version or digest.
+    revision: String,
+    /// The root its paths are relative to.
+    root: PathBuf,
+}
+
+/// Fetches and renders `source` at `revision` for `app`; for a multi-source
+/// app whose `spec.sources` holds `source`, every source of the app, with
+/// `revision` for that one. The error is a ComparisonError message: it
+/// names the repository, chart, path or file at fault.
 pub async fn desired(
     ctx: &Context,
     app: &Application,
@@ -32,23 +56,198 @@ pub async fn desired(
     source: &ApplicationSource,
     revision: &str,
 ) -> Result<Desired, String> {
+    let sources = sources_of(app, source, revision);
+    // Read only when a source needs them: a Git app costs no Secret list.
+    let creds = tokio::sync::OnceCell::new();
+    let mut materialised = Vec::with_capacity(sources.len());
+    for (src, rev) in &sources {
+        let found = if is_git(src) { &[][..] } else { creds.get_or_try_init(|| repository_credentials(ctx)).await? };
+        materialised.push(materialise(ctx, found, src, rev).await?);
+    }
+    let refs: BTreeMap<String, PathBuf> = sources
+        .iter()
+        .zip(&materialised)
+        .filter_map(|((s, _), m)| Some((s.ref_.clone().filter(|r| !r.is_empty())?, m.root.clone())))
+        .collect();
+    let renders_helm = sources.iter().zip(&materialised).any(|((s, _), m)| is_helm(s, m));
+    let capabilities = if renders_helm { capabilities::of(&ctx.cluster).await? } else { Default::default() };
+    let render_ctx = RenderContext {
+        app_name: app.metadata.name.clone().unwrap_or_default(),
+        namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+        kube_version: capabilities.kube_version,
+        api_versions: capabilities.api_versions,
+        refs,
+        cache_dir: Some(ctx.config.cache_dir.join("renders")),
+        dependencies: Vec::new(),
+    };
+
+    let mut manifests = Vec::new();
+    let mut source_type = None;
+    for ((src, _), m) in sources.iter().zip(&materialised) {
+        // A source that only lends its files to `$ref` renders nothing.
+        if is_ref_only(src) {
+            continue;
+        }
+        let (root, mut s, mut rctx) = (m.root.clone(), src.clone(), render_ctx.clone());
+        if !is_git(src) && src.chart.is_some() {
+            // A chart's root is the chart itself; `path` means nothing there.
+            s.path = None;
+        }
+        if is_git(src) && is_helm(src, m) {
+            rctx.dependencies = dependencies(ctx, &creds, src, m).await?;
+        }
+        let (renders, origin) = (ctx.renders.clone(), src.repo_url.clone());
+        let rendered = tokio::task::spawn_blocking(move || renders.render(&origin, &root, &s, &rctx).map(|(r, _)| r))
+            .await
+            .map_err(|e| format!("render task failed: {e}"))?
+            .map_err(|e| format!("rendering {} at {}: {e}", src.repo_url, short(&m.revision)))?;
+        source_type.get_or_insert(rendered.source_type);
+        manifests.extend(rendered.manifests);
+    }
+    let targets = targets(ctx, app, project, manifests).await?;
+    let revisions: Vec<String> = materialised.into_iter().map(|m| m.revision).collect();
+    Ok(Desired {
+        revision: revisions.first().cloned().unwrap_or_default(),
+        revisions,
+        source_type: source_type.unwrap_or(SourceType::Directory),
+        targets,
+    })
+}
+
+/// The sources to render: all of a multi-source app's (with `revision` for
+/// `source`), or `source` alone (a single-source app, or a sync to another
+/// source).
+fn sources_of(app: &Application, source: &ApplicationSource, revision: &str) -> Vec<(ApplicationSource, String)> {
+    if app.spec.sources.contains(source) {
+        app.spec
+            .sources
+            .iter()
+            .map(|s| {
+                let rev = if s == source { revision.to_string() } else { s.target_revision.clone().unwrap_or_default() };
+                (s.clone(), rev)
+            })
+            .collect()
+    } else {
+        vec![(source.clone(), revision.to_string())]
+    }
+}
+
+/// A `ref` source with neither path nor chart only provides values files.
+fn is_ref_only(s: &ApplicationSource) -> bool {
+    s.ref_.as_deref().is_some_and(|r| !r.is_empty())
+        && s.path.as_deref().is_none_or(str::is_empty)
+        && s.chart.as_deref().is_none_or(str::is_empty)
+}
+
+fn is_helm(s: &ApplicationSource, m: &Materialised) -> bool {
+    !is_ref_only(s) && (s.helm.is_some() || s.chart.is_some() || m.root.join(s.path.as_deref().unwrap_or(".")).join("Chart.yaml").is_file())
+}
+
+/// Puts one source on disk: a chart (`chart` set) from a Helm repository
+/// or an OCI registry, an OCI artifact (`oci://` without a chart), else a
+/// Git checkout.
+async fn materialise(ctx: &Context, creds: &[RepoCreds], source: &ApplicationSource, revision: &str) -> Result<Materialised, String> {
+    let found = repo_creds::find(creds, &source.repo_url);
+    if let Some(chart) = source.chart.as_deref().filter(|c| !c.is_empty()) {
+        let req = ChartRequest {
+            repo_url: &source.repo_url,
+            chart,
+            version: revision,
+            creds: found,
+            pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials),
+        };
+        let chart = charts(ctx).pull(&req).await.map_err(|e| e.to_string())?;
+        return Ok(Materialised { revision: chart.version, root: chart.path });
+    }
+    if source.repo_url.starts_with("oci://") {
+        let artifact = charts(ctx).pull_artifact(&source.repo_url, revision, found).await.map_err(|e| e.to_string())?;
+        return Ok(Materialised { revision: artifact.digest, root: artifact.path });
+    }
     let started = std::time::Instant::now();
     let fetched = ctx.git.fetch(&source.repo_url, revision).await;
-    ctx.config.metrics.git_request(&source.repo_url, "fetch", started.elapsed().as_secs_f64(), fetched.is_ok());
+    // A call that shared another's fetch made no request of its own.
+    if fetched.as_ref().map_or(true, |c| c.fetched) {
+        ctx.config.metrics.git_request(&source.repo_url, "fetch", started.elapsed().as_secs_f64(), fetched.is_ok());
+    }
     let checkout = fetched.map_err(|e| e.to_string())?;
-    let root = checkout.path.clone();
-    let src = source.clone();
-    let rendered = tokio::task::spawn_blocking(move || driftless_render::render(&root, &src))
-        .await
-        .map_err(|e| format!("render task failed: {e}"))?
-        .map_err(|e| format!("rendering {} at {}: {e}", source.repo_url, short(&checkout.revision)))?;
+    Ok(Materialised { revision: checkout.revision, root: checkout.path })
+}
 
+/// The dependencies a chart kept in Git lacks in its `charts/`, fetched
+/// (Chart.lock's versions when it has one) or found in the repository.
+async fn dependencies(
+    ctx: &Context,
+    creds: &tokio::sync::OnceCell<Vec<RepoCreds>>,
+    source: &ApplicationSource,
+    m: &Materialised,
+) -> Result<Vec<PathBuf>, String> {
+    // A path that leaves the checkout is refused by the render; read nothing there.
+    let Ok(chart_dir) = m.root.join(source.path.as_deref().unwrap_or(".")).canonicalize() else { return Ok(Vec::new()) };
+    if !m.root.canonicalize().is_ok_and(|root| chart_dir.starts_with(root)) {
+        return Ok(Vec::new());
+    }
+    let label = source.path.as_deref().unwrap_or(".");
+    let missing = helm_deps::missing(&m.root, &chart_dir).map_err(|e| format!("Helm chart {label}: {e}"))?;
+    let mut dirs = Vec::with_capacity(missing.len());
+    let creds = if missing.is_empty() { &[][..] } else { creds.get_or_try_init(|| repository_credentials(ctx)).await? };
+    for dep in missing {
+        match dep.source {
+            DependencySource::Directory(dir) => dirs.push(dir),
+            DependencySource::Repository(url) => {
+                let req = ChartRequest {
+                    repo_url: &url,
+                    chart: &dep.name,
+                    version: &dep.version,
+                    creds: repo_creds::find(creds, &url),
+                    pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials),
+                };
+                let chart = charts(ctx).pull(&req).await.map_err(|e| format!("Helm chart {label}: dependency {e}"))?;
+                dirs.push(chart.path);
+            }
+        }
+    }
+    Ok(dirs)
+}
+
+fn charts(ctx: &Context) -> ChartCache {
+    ChartCache::new(ctx.config.cache_dir.join("charts"))
+}
+
+fn is_git(s: &ApplicationSource) -> bool {
+    s.chart.as_deref().is_none_or(str::is_empty) && !s.repo_url.starts_with("oci://")
+}
+
+/// Repository credentials from Argo CD's repository Secrets in the
+/// settings namespace. Read afresh, so that a new Secret applies at once.
+async fn repository_credentials(ctx: &Context) -> Result<Vec<RepoCreds>, String> {
+    let Some(ns) = &ctx.config.settings_namespace else { return Ok(Vec::new()) };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let selector =
+        format!("{} in ({},{})", repo_creds::SECRET_TYPE_LABEL, repo_creds::SECRET_TYPE_REPOSITORY, repo_creds::SECRET_TYPE_REPO_CREDS);
+    let list = match secrets.list(&ListParams::default().labels(&selector)).await {
+        Ok(l) => l,
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Vec::new()),
+        Err(e) => return Err(format!("reading repository Secrets in namespace {ns}: {e}")),
+    };
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|s| {
+            let template = s.metadata.labels.as_ref()?.get(repo_creds::SECRET_TYPE_LABEL)? == repo_creds::SECRET_TYPE_REPO_CREDS;
+            let data = s.data.as_ref()?.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+            RepoCreds::from_secret_data(&data, template)
+        })
+        .collect())
+}
+
+/// Defaults namespaces, checks the project's rules, stamps tracking ids.
+async fn targets(ctx: &Context, app: &Application, project: &AppProject, manifests: Vec<Manifest>) -> Result<Vec<Target>, String> {
     let instance = crate::reconcile::instance(app);
     let dest_ns = app.spec.destination.namespace.clone().filter(|s| !s.is_empty());
-    let crd_scopes = crd_scopes(&rendered.manifests);
-    let mut targets = Vec::with_capacity(rendered.manifests.len());
+    let crd_scopes = crd_scopes(&manifests);
+    let mut targets = Vec::with_capacity(manifests.len());
     let mut seen: HashMap<ResourceKey, ()> = HashMap::new();
-    for mut m in rendered.manifests {
+    for mut m in manifests {
         let namespaced = match ctx.cluster.is_namespaced(m.api_version(), m.kind()).await {
             Ok(n) => n,
             // A kind whose CRD comes with the app: its CRD says.
@@ -79,7 +278,7 @@ pub async fn desired(
         }
         targets.push(target);
     }
-    Ok(Desired { revision: checkout.revision, source_type: rendered.source_type, targets })
+    Ok(targets)
 }
 
 /// Scope of the custom resource kinds whose CRDs are among the manifests.
@@ -97,7 +296,55 @@ fn crd_scopes(manifests: &[Manifest]) -> HashMap<(String, String), bool> {
         .collect()
 }
 
-/// The first 7 characters of a commit, as people read them.
+/// The first 7 characters of a commit (or of an artifact's digest, after
+/// its `sha256:`), as people read them. Chart versions stay whole.
 pub fn short(revision: &str) -> &str {
-    revision.get(..7).unwrap_or(revision)
+    match revision.strip_prefix("sha256:") {
+        Some(_) => revision.get(.."sha256:".len() + 7).unwrap_or(revision),
+        None if revision.chars().all(|c| c.is_ascii_hexdigit()) => revision.get(..7).unwrap_or(revision),
+        None => revision,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(repo: &str, rev: &str, ref_: Option<&str>, path: Option<&str>) -> ApplicationSource {
+        ApplicationSource {
+            repo_url: repo.into(),
+            target_revision: Some(rev.into()),
+            ref_: ref_.map(Into::into),
+            path: path.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_multi_source_app_renders_every_source_and_a_rollback_only_its_own() {
+        let chart = ApplicationSource { chart: Some("web".into()), ..src("https://charts.example", "1.0.0", None, None) };
+        let values = src("https://git.example/values", "main", Some("values"), None);
+        let mut app = Application::default();
+        app.spec.sources = vec![chart.clone(), values.clone()];
+
+        let all = sources_of(&app, &chart, "1.2.0");
+        assert_eq!(
+            all.iter().map(|(s, r)| (s.repo_url.as_str(), r.as_str())).collect::<Vec<_>>(),
+            [("https://charts.example", "1.2.0"), ("https://git.example/values", "main")]
+        );
+        let other = src("https://git.example/old", "abc", None, Some("app"));
+        assert_eq!(sources_of(&app, &other, "abc").len(), 1);
+
+        assert!(is_ref_only(&values));
+        assert!(!is_ref_only(&chart));
+        assert!(!is_ref_only(&src("https://git.example/values", "main", Some("values"), Some("manifests"))));
+        assert!(!is_git(&chart) && is_git(&values) && !is_git(&src("oci://r.example/a", "v1", None, None)));
+    }
+
+    #[test]
+    fn short_revisions_for_commits_digests_and_versions() {
+        assert_eq!(short("0123456789abcdef0123456789abcdef01234567"), "0123456");
+        assert_eq!(short(&format!("sha256:{}", "ab".repeat(32))), "sha256:abababa");
+        assert_eq!(short("1.10.0-rc.1"), "1.10.0-rc.1");
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`project`] enforces the app's AppProject.
 
 pub mod desired;
+pub mod finalizer;
 pub mod leader;
 mod live;
 mod operation;
@@ -41,7 +42,10 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// How long one wave or hook may take to become healthy.
     pub wave_timeout: Duration,
-    /// How many apps are reconciled at once.
+    /// How many apps are reconciled at once. A sync spends most of its time
+    /// waiting for its waves to become healthy, which costs the controller
+    /// nothing but a slot, so the default is generous: the API server, not
+    /// this number, should bound a cold start.
     pub concurrency: u16,
     /// First delay between two self-heal syncs of one app; it doubles with
     /// each consecutive self-heal (up to 3 minutes) so that two writers do
@@ -61,7 +65,7 @@ impl Default for Config {
             resync: Duration::from_secs(180),
             cache_dir: std::env::temp_dir().join("driftless-cache"),
             wave_timeout: Duration::from_secs(300),
-            concurrency: 16,
+            concurrency: 64,
             self_heal_backoff: Duration::from_secs(1),
             metrics: driftless_metrics::Metrics::new(),
             settings_namespace: Some("argocd".into()),

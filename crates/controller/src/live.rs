@@ -31,14 +31,15 @@ struct KindIndex {
     /// The first complete listing has been seen: absence means absence.
     ready: bool,
     by_instance: HashMap<String, BTreeSet<ObjectName>>,
-    by_object: HashMap<ObjectName, String>,
+    /// Each tracked object's instance and resourceVersion.
+    by_object: HashMap<ObjectName, (String, String)>,
     /// A relisting in progress (after a watch restart), swapped in when done.
     relisting: Option<Box<KindIndex>>,
 }
 
 impl KindIndex {
-    fn set(&mut self, object: ObjectName, instance: Option<String>) {
-        if let Some(old) = self.by_object.remove(&object)
+    fn set(&mut self, object: ObjectName, instance: Option<String>, version: String) {
+        if let Some((old, _)) = self.by_object.remove(&object)
             && let Some(set) = self.by_instance.get_mut(&old)
         {
             set.remove(&object);
@@ -48,8 +49,34 @@ impl KindIndex {
         }
         if let Some(instance) = instance {
             self.by_instance.entry(instance.clone()).or_default().insert(object.clone());
-            self.by_object.insert(object, instance);
+            self.by_object.insert(object, (instance, version));
         }
+    }
+
+    /// The instances whose objects differ between this index and `fresh`:
+    /// changed, created or deleted while no watch was there to tell (an
+    /// API server restart makes watches list again, and the listing shows
+    /// only the outcome).
+    fn changed_in(&self, fresh: &KindIndex) -> BTreeSet<String> {
+        let mut changed = BTreeSet::new();
+        for (object, (instance, version)) in &fresh.by_object {
+            match self.by_object.get(object) {
+                Some((i, v)) if i == instance && v == version => {}
+                Some((i, _)) => {
+                    changed.insert(i.clone());
+                    changed.insert(instance.clone());
+                }
+                None => {
+                    changed.insert(instance.clone());
+                }
+            }
+        }
+        for (object, (instance, _)) in &self.by_object {
+            if !fresh.by_object.contains_key(object) {
+                changed.insert(instance.clone());
+            }
+        }
+        changed
     }
 }
 
@@ -95,26 +122,31 @@ impl LiveWatches {
                                 watcher::Event::InitApply(o) => {
                                     let (name, instance) = identity(&o.metadata);
                                     if let Some(r) = idx.relisting.as_mut() {
-                                        r.set(name, instance);
+                                        r.set(name, instance, version(&o.metadata));
                                     }
                                 }
                                 watcher::Event::InitDone => {
                                     if let Some(fresh) = idx.relisting.take() {
+                                        // The first listing says nothing new: every app
+                                        // is compared when it is first seen anyway. A
+                                        // relisting does: what changed while unwatched.
+                                        let changed = if idx.ready { idx.changed_in(&fresh) } else { BTreeSet::new() };
                                         *idx = *fresh;
+                                        for app in changed.iter().filter_map(|i| app_of(i)) {
+                                            route(&routes, app);
+                                        }
                                     }
                                     idx.ready = true;
                                 }
-                                // The initial listing says nothing new: every
-                                // app is compared when it is first seen anyway.
                                 watcher::Event::Apply(o) => {
                                     let (name, instance) = identity(&o.metadata);
-                                    idx.set(name, instance);
+                                    idx.set(name, instance, version(&o.metadata));
                                     drop(idx);
                                     wake(&routes, &o.metadata);
                                 }
                                 watcher::Event::Delete(o) => {
                                     let (name, _) = identity(&o.metadata);
-                                    idx.set(name, None);
+                                    idx.set(name, None, String::new());
                                     drop(idx);
                                     wake(&routes, &o.metadata);
                                 }
@@ -146,6 +178,10 @@ fn identity(meta: &kube::api::ObjectMeta) -> (ObjectName, Option<String>) {
     (name, instance)
 }
 
+fn version(meta: &kube::api::ObjectMeta) -> String {
+    meta.resource_version.clone().unwrap_or_default()
+}
+
 fn wake(routes: &Routes, meta: &kube::api::ObjectMeta) {
     if let Some(app) = meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_TRACKING_ID)).and_then(|id| owner(id)) {
         route(routes, app);
@@ -155,7 +191,11 @@ fn wake(routes: &Routes, meta: &kube::api::ObjectMeta) {
 /// The Application a tracking id names. Names and namespaces are DNS labels,
 /// so `_` separates them unambiguously; a bare name lives in `argocd`.
 pub fn owner(tracking_id: &str) -> Option<ObjectRef<Application>> {
-    let instance = tracking_id.split_once(':')?.0;
+    app_of(tracking_id.split_once(':')?.0)
+}
+
+/// The Application a tracking-id instance (`namespace_name` or `name`) names.
+fn app_of(instance: &str) -> Option<ObjectRef<Application>> {
     let (ns, name) = instance.split_once('_').unwrap_or(("argocd", instance));
     (!name.is_empty()).then(|| ObjectRef::new(name).within(ns))
 }
@@ -178,5 +218,23 @@ mod tests {
         assert_eq!(owner("team-a_web:apps/Deployment:prod/web"), Some(ObjectRef::new("web").within("team-a")));
         assert_eq!(owner("guestbook:/Service:guestbook/ui"), Some(ObjectRef::new("guestbook").within("argocd")));
         assert_eq!(owner("garbage"), None);
+    }
+
+    #[test]
+    fn a_relisting_reveals_what_changed_while_unwatched() {
+        let obj = |n: &str| (Some("ns".to_string()), n.to_string());
+        let mut before = KindIndex::default();
+        before.set(obj("same"), Some("ns_a".into()), "1".into());
+        before.set(obj("scaled"), Some("ns_b".into()), "1".into());
+        before.set(obj("deleted"), Some("ns_c".into()), "1".into());
+        before.set(obj("moved"), Some("ns_d".into()), "1".into());
+        let mut after = KindIndex::default();
+        after.set(obj("same"), Some("ns_a".into()), "1".into());
+        after.set(obj("scaled"), Some("ns_b".into()), "2".into());
+        after.set(obj("moved"), Some("ns_e".into()), "1".into());
+        after.set(obj("created"), Some("ns_f".into()), "1".into());
+        after.set(obj("untracked"), None, "1".into());
+        let changed: Vec<String> = before.changed_in(&after).into_iter().collect();
+        assert_eq!(changed, ["ns_b", "ns_c", "ns_d", "ns_e", "ns_f"]);
     }
 }

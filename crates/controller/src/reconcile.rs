@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use driftless_api::{ANNOTATION_REFRESH, Application, ApplicationStatus, RESOURCES_FINALIZER, SyncStatusCode, condition};
 use driftless_diff::DiffOptions;
 use driftless_health::CustomChecks;
+use driftless_render::RenderCache;
 use driftless_source::GitCache;
 use driftless_sync::app_instance_name;
 use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::{CompareOptions, Scope, compare};
-use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
@@ -39,6 +40,8 @@ pub struct Context {
     pub cluster: Cluster,
     /// Git mirrors and checkouts.
     pub git: GitCache,
+    /// Renders kept while the files they read are unchanged.
+    pub(crate) renders: Arc<RenderCache>,
     /// `argocd-cm`, kept by a watch when the controller runs.
     settings: Option<Store<ConfigMap>>,
     /// Settings.
@@ -66,6 +69,7 @@ impl Context {
             heals: Mutex::default(),
             cluster: Cluster::new(client.clone()),
             git: GitCache::new(config.cache_dir.join("git")),
+            renders: Arc::default(),
             settings,
             client,
             config,
@@ -133,7 +137,8 @@ impl Context {
         refresh: bool,
     ) -> Result<Arc<crate::desired::Desired>, String> {
         let key = ObjectRef::from_obj(app);
-        let inputs = serde_json::to_string(&(source, revision, &app.spec.destination, &project.spec)).unwrap_or_default();
+        let inputs =
+            serde_json::to_string(&(source, &app.spec.sources, revision, &app.spec.destination, &project.spec)).unwrap_or_default();
         let max_age = self.config.resync.mul_f32(0.9);
         if !refresh {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -277,6 +282,14 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
     }
     let mut status = app.status.clone().unwrap_or_default();
     let refresh = app.annotations().contains_key(ANNOTATION_REFRESH);
+    if app.annotations().get(ANNOTATION_REFRESH).is_some_and(|r| r == "hard") {
+        // Render again from scratch. Helm's renders stay: their disk cache
+        // is keyed by a commit or digest and every flag, so they would be
+        // the same.
+        for s in app.spec.source.iter().chain(&app.spec.sources) {
+            ctx.renders.forget(&s.repo_url, s);
+        }
+    }
     let checks = ctx.health_checks().await;
 
     // The spec must make sense before anything is fetched.
@@ -307,7 +320,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
                     .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
                     .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
                 ctx.live.ensure(&ctx.cluster, kinds.collect::<Vec<_>>()).await;
-                status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
+                status::apply_comparison(&mut status, &app, &d, &c);
                 Some((d, c))
             }
             Err(e) => {
@@ -375,7 +388,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
             if let Ok(d) = ctx.desired_for(&app, &project, &source, &target_revision, false).await
                 && let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await
             {
-                status::apply_comparison(&mut status, &app, &d.revision, d.source_type.as_str(), &c);
+                status::apply_comparison(&mut status, &app, &d, &c);
             }
             status::write(&api, &name, &status).await?;
         }
@@ -439,8 +452,13 @@ async fn validate(ctx: &Context, app: &Application) -> Result<(driftless_api::Ap
     let Some(source) = app.primary_source().cloned() else {
         return Err("spec.source: an Application needs a source (or spec.sources)".into());
     };
-    if !app.spec.sources.is_empty() {
-        return Err("spec.sources: multi-source Applications are not supported yet; use spec.source".into());
+    let mut refs = std::collections::HashSet::new();
+    for (i, s) in app.spec.sources.iter().enumerate() {
+        if let Some(r) = s.ref_.as_deref().filter(|r| !r.is_empty())
+            && !refs.insert(r)
+        {
+            return Err(format!("spec.sources[{i}].ref: {r:?} names two sources; each ref must be unique"));
+        }
     }
     if !app.spec.destination.is_in_cluster() {
         return Err(format!(

@@ -3,6 +3,8 @@
 
 use driftless_api::{Application, ApplicationCondition, ApplicationStatus, ComparedTo, HealthStatus, ResourceStatus, SyncStatus};
 use driftless_sync::compare::CompareResult;
+
+use crate::desired::Desired;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -14,7 +16,8 @@ pub fn now() -> Time {
 }
 
 /// Fills the comparison fields of `status` from `result`.
-pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, revision: &str, source_type: &str, result: &CompareResult) {
+pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desired: &Desired, result: &CompareResult) {
+    let multi_source = !app.spec.sources.is_empty();
     status.resources = result
         .resources
         .iter()
@@ -35,14 +38,16 @@ pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, revis
         status: result.sync,
         compared_to: Some(ComparedTo {
             source: app.primary_source().cloned(),
+            sources: if multi_source { app.spec.sources.clone() } else { Vec::new() },
             destination: app.spec.destination.clone(),
             ignore_differences: app.spec.ignore_differences.clone(),
         }),
-        revision: Some(revision.to_string()),
+        revision: Some(desired.revision.clone()),
+        revisions: if multi_source { desired.revisions.clone() } else { Vec::new() },
     };
     status.health = HealthStatus::status(result.health);
     status.summary.images = result.images.clone();
-    status.source_type = Some(source_type.to_string());
+    status.source_type = Some(desired.source_type.as_str().to_string());
     status.reconciled_at = Some(now());
     clear_condition(status, driftless_api::condition::COMPARISON_ERROR);
     clear_condition(status, driftless_api::condition::INVALID_SPEC_ERROR);

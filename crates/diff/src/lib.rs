@@ -56,6 +56,15 @@ pub fn normalize(obj: &Value, live_for_managers: Option<&Value>, opts: &DiffOpti
     normalize::normalize_with(obj, obj, live_for_managers, live_for_managers.unwrap_or(obj), opts)
 }
 
+/// The two sides a person reads in a resource's diff: live and the
+/// predicted object (the dry run of Git's), both [`normalize`]d against
+/// live as the comparison does, so that managedFields, status and ignored
+/// fields do not show as changes. The CLI's `app diff` and the server's
+/// managed-resources both show these.
+pub fn normalize_pair(live: Option<&Value>, predicted: Option<&Value>, opts: &DiffOptions) -> (Option<Value>, Option<Value>) {
+    (live.map(|l| normalize(l, Some(l), opts)), predicted.map(|p| normalize(p, live, opts)))
+}
+
 /// The outcome for one resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Comparison {

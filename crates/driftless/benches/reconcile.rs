@@ -5,7 +5,9 @@
 //! - drift revert: `kubectl scale`-style patch until the controller has put
 //!   `spec.replicas` back, p50/p95 over 20 apps (one drift each);
 //! - cold start: N apps of 10 resources each, from controller start until all
-//!   are Synced and Healthy, with the controller's peak RSS.
+//!   are Synced and Healthy, with the controller's peak RSS;
+//! - steady state: the controller's CPU and memory over the next minute,
+//!   with nothing changing and the default resync period.
 //!
 //!     make bench   (COLD_START_APPS=1000 by default)
 
@@ -22,9 +24,9 @@ use serde_json::json;
 struct Controller(Child);
 
 impl Controller {
-    fn start(ns: &TestNamespace, cache: &std::path::Path) -> Controller {
+    fn start(ns: &TestNamespace, cache: &std::path::Path, resync_seconds: u64) -> Controller {
         let child = Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args(["controller", "--namespace", ns.name(), "--app-resync", "3600"])
+            .args(["controller", "--namespace", ns.name(), "--app-resync", &resync_seconds.to_string()])
             .env("KUBECONFIG", ns.cluster().kubeconfig())
             .env("DRIFTLESS_CACHE_DIR", cache)
             .env("RUST_LOG", "warn")
@@ -33,6 +35,23 @@ impl Controller {
             .spawn()
             .expect("start driftless controller");
         Controller(child)
+    }
+
+    /// CPU time used so far (user + system), from /proc (Linux).
+    fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
+        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // USER_HZ is 100 on Linux.
+        Some(Duration::from_millis(ticks * 10))
+    }
+
+    /// Resident memory now, in MiB (Linux).
+    fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
+        let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
     }
 
     /// Peak resident memory so far, in MiB (Linux).
@@ -89,7 +108,7 @@ async fn drift_revert(trials: usize) -> Result<(), Box<dyn std::error::Error>> {
     }
     repo.commit("apps");
     let cache = tempfile::tempdir()?;
-    let _controller = Controller::start(&ns, cache.path());
+    let _controller = Controller::start(&ns, cache.path(), 3600);
     let apps: Api<Application> = ns.api();
     for i in 0..trials {
         apps.create(&PostParams::default(), &app(ns.name(), &format!("a{i}"), &repo.url(), &format!("apps/a{i}"), true)).await?;
@@ -141,7 +160,9 @@ async fn cold_start(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     }
     let cache = tempfile::tempdir()?;
     let started = Instant::now();
-    let controller = Controller::start(&ns, cache.path());
+    // The default resync period: the idle figure below includes the
+    // periodic comparisons a real installation makes.
+    let controller = Controller::start(&ns, cache.path(), 180);
     wait_for("every app Synced and Healthy", Duration::from_secs(1800), || all_synced_healthy(&apps, n)).await?;
     let took = started.elapsed();
     println!(
@@ -149,6 +170,20 @@ async fn cold_start(n: usize) -> Result<(), Box<dyn std::error::Error>> {
         took.as_secs_f64(),
         controller.peak_rss_mib().unwrap_or(f64::NAN)
     );
+
+    // Steady state: nothing changes; watches stay open and apps are
+    // compared again as their resync period comes round.
+    let window = Duration::from_secs(60);
+    let before = controller.cpu_time();
+    tokio::time::sleep(window).await;
+    if let (Some(a), Some(b)) = (before, controller.cpu_time()) {
+        println!(
+            "steady state: {n} idle apps, resync 180 s: controller CPU {:.1}% of one core over {} s; RSS {:.0} MiB",
+            (b - a).as_secs_f64() / window.as_secs_f64() * 100.0,
+            window.as_secs(),
+            controller.rss_mib().unwrap_or(f64::NAN)
+        );
+    }
     Ok(())
 }
 

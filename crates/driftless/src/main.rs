@@ -5,6 +5,7 @@
 mod app;
 mod output;
 mod render;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,11 +42,21 @@ enum Command {
     /// plain manifests), offline; `--check` only reports errors.
     Render(render::RenderArgs),
     /// All in one for local use: the controller with its metrics endpoint
-    /// on 127.0.0.1:8082 (and the HTTP API and UI once they exist).
-    Run(ControllerArgs),
+    /// on 127.0.0.1:8082, and the HTTP API and web UI (--listen).
+    Run(RunArgs),
+    /// Serve the HTTP API (Argo CD's paths) and the web UI.
+    Server(server::ServerArgs),
     /// Manage Applications: create, list, get, diff, sync, wait, history,
     /// rollback, delete (like `argocd app ... --core`).
     App(app::AppArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    controller: ControllerArgs,
+    #[command(flatten)]
+    server: server::RunServerArgs,
 }
 
 #[derive(clap::Args)]
@@ -113,11 +124,17 @@ fn main() -> ExitCode {
             print(output, &info, || format!("driftless {} (Kubernetes API {}, {})\n", info.version, info.kubernetes, info.target))
         }
         Command::Crds => crds(),
-        Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args))),
-        Command::Run(mut args) => {
+        Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args, None))),
+        Command::Run(RunArgs { controller: mut args, server }) => {
             args.metrics_addr.get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)));
-            runtime().and_then(|rt| rt.block_on(controller(args)))
+            runtime().and_then(|rt| rt.block_on(controller(args, Some(server.into()))))
         }
+        Command::Server(args) => runtime().and_then(|rt| {
+            rt.block_on(async {
+                init_tracing();
+                server::run(args).await
+            })
+        }),
         // App commands have exit codes of their own (`app diff`: 1 = out of sync).
         Command::App(args) => return app::run(args),
         Command::Render(args) => return render::run(args),
@@ -142,11 +159,16 @@ fn crds() -> anyhow::Result<()> {
     output::write_stdout(&format!("---\n{}", text.join("---\n")))
 }
 
-async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Runs the controller, and with `server` the API and UI beside it.
+async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) -> anyhow::Result<()> {
+    init_tracing();
     let metrics = driftless_metrics::Metrics::new();
     let kubeconfig = kube::Config::infer().await.context("connect to the cluster (in-cluster config or KUBECONFIG)")?;
     let client = kube::client::ClientBuilder::try_from(kubeconfig)
@@ -163,6 +185,14 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
             }
         });
         tracing::info!(%addr, "serving metrics on /metrics");
+    }
+    if let Some(server) = server {
+        let serving = server::start(server, client.clone(), shutdown_signal()).await?;
+        tokio::spawn(async move {
+            if let Err(e) = serving.await {
+                tracing::error!("API and UI server: {e:#}");
+            }
+        });
     }
     let mut config = driftless_controller::Config {
         metrics,
@@ -216,7 +246,7 @@ async fn controller(args: ControllerArgs) -> anyhow::Result<()> {
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends to stop a pod), so
 /// that a leader releases its Lease instead of leaving standbys to wait for
 /// it to expire.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         tokio::select! {

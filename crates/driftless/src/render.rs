@@ -61,7 +61,8 @@ fn render(args: &RenderArgs) -> anyhow::Result<(usize, String)> {
             directory: Some(driftless_api::ApplicationSourceDirectory { recurse: args.recurse, ..Default::default() }),
             ..Default::default()
         };
-        driftless_render::render(&root, &source)?.manifests.into_iter().map(|m| m.into_value()).collect()
+        let ctx = driftless_render::RenderContext::default();
+        driftless_render::render(&root, &source, &ctx)?.manifests.into_iter().map(|m| m.into_value()).collect()
     };
     anyhow::ensure!(!docs.is_empty(), "it renders no resources (an empty render would prune everything an app deployed)");
     let yaml = docs.iter().map(driftless_kustomize::yaml::emit::to_yaml).collect::<Vec<_>>().join("---\n");

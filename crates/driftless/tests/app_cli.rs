@@ -3,11 +3,11 @@
 //! CLI binary as a user would, with KUBECONFIG pointing at the cluster.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use driftless_api::Application;
-use driftless_testkit::{GitRepo, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -17,48 +17,18 @@ const TIMEOUT: Duration = Duration::from_secs(90);
 const IN_CLUSTER: &str = "https://kubernetes.default.svc";
 
 /// A `driftless controller` process scoped to one namespace, killed on drop.
-struct Controller {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Controller {
-    fn start(kubeconfig: &Path, namespace: &str, dir: &Path) -> Controller {
-        let log = dir.join("controller.log");
-        let file = std::fs::File::create(&log).expect("create the controller log");
-        let child = Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args(["controller", "--namespace", namespace, "--app-resync", "2"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("DRIFTLESS_CACHE_DIR", dir.join("cache"))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("clone the log handle"))
-            .stderr(file)
-            .spawn()
-            .expect("start driftless controller");
-        Controller { child, log }
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // A failing test explains itself better with what the controller said.
-        if std::thread::panicking() {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            eprintln!("--- controller log (last lines) ---");
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-    }
+fn start_controller(kubeconfig: &Path, namespace: &str, dir: &Path) -> LoggedChild {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    cmd.args(["controller", "--namespace", namespace, "--app-resync", "2"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("DRIFTLESS_CACHE_DIR", dir.join("cache"));
+    LoggedChild::spawn(cmd, &dir.join("controller.log"), "driftless controller")
 }
 
 /// One test's world. Field order is drop order: the controller stops
 /// before its namespace goes.
 struct World {
-    _controller: Controller,
+    _controller: LoggedChild,
     ns: TestNamespace,
     repo: GitRepo,
     _dir: tempfile::TempDir,
@@ -69,7 +39,7 @@ impl World {
         let ns = TestNamespace::new(prefix).await.expect("a test namespace");
         install_crds(&ns.client()).await.expect("install CRDs");
         let dir = tempfile::tempdir().expect("a temp dir");
-        let controller = Controller::start(ns.cluster().kubeconfig(), ns.name(), dir.path());
+        let controller = start_controller(ns.cluster().kubeconfig(), ns.name(), dir.path());
         World { _controller: controller, ns, repo: GitRepo::new(), _dir: dir }
     }
 

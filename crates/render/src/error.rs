@@ -52,6 +52,22 @@ pub enum RenderError {
         /// What kustomize said.
         reason: String,
     },
+    /// `helm template` failed, or the chart's options are wrong.
+    #[error("Helm chart {chart}: {reason}")]
+    Helm {
+        /// The chart: its path, or its name, version and repository.
+        chart: String,
+        /// What helm said, or what is wrong.
+        reason: String,
+    },
+    /// A `$ref` names no source of the app.
+    #[error("{field}: {reference} names no source of the app (a source with `ref: {}`)", reference.trim_start_matches('$'))]
+    UnknownRef {
+        /// The field holding the reference.
+        field: &'static str,
+        /// The reference, as written.
+        reference: String,
+    },
     /// A tool is missing.
     #[error("{tool} not found on PATH: {hint}")]
     ToolMissing {

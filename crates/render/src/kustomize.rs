@@ -20,6 +20,9 @@ use serde_json::{Map, Value, json};
 use crate::manifest::{Manifest, parse_manifests};
 use crate::{RenderError, rel};
 
+/// The name of the wrapper kustomization's scratch directories begins so.
+pub const SCRATCH_PREFIX: &str = ".driftless-kustomize-";
+
 const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The kustomization file of `dir`, if it has one.
@@ -42,7 +45,7 @@ pub fn render(
     let wrapper = match opts.map(overlay).transpose().map_err(&fail)?.flatten() {
         Some(mut kustomization) => {
             let scratch = tempfile::Builder::new()
-                .prefix(".driftless-kustomize-")
+                .prefix(SCRATCH_PREFIX)
                 .tempdir_in(root)
                 .map_err(|source| RenderError::Io { path: root.into(), source })?;
             let base = Path::new("..").join(app_dir.strip_prefix(root).unwrap_or(Path::new("")));

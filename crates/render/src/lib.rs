@@ -6,17 +6,21 @@
 //! inside the checkout: absolute paths, `..` that escapes it and symlinks
 //! that point out of it are refused.
 
+mod cache;
 mod directory;
 mod error;
+mod helm;
 mod kustomize;
 mod manifest;
 mod path;
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use driftless_api::ApplicationSource;
 
 pub use driftless_kustomize::Input;
+pub use cache::{RenderCache, Reuse};
 pub use error::RenderError;
 pub use manifest::{Manifest, parse_manifests};
 
@@ -54,8 +58,33 @@ pub struct Rendered {
     pub inputs: Option<Vec<Input>>,
 }
 
+/// What a render needs to know beyond the source itself: the app, its
+/// destination, and the other sources of a multi-source app.
+#[derive(Clone, Debug, Default)]
+pub struct RenderContext {
+    /// The Application's name: Helm's default release name.
+    pub app_name: String,
+    /// The destination namespace: Helm's default release namespace.
+    pub namespace: String,
+    /// The destination's Kubernetes version (`.Capabilities.KubeVersion`).
+    pub kube_version: Option<String>,
+    /// The destination's API versions, `group/version` and
+    /// `group/version/Kind` (`.Capabilities.APIVersions`).
+    pub api_versions: Vec<String>,
+    /// The roots of the sources with a `ref`, by ref name, for `$ref/...`
+    /// values files.
+    pub refs: BTreeMap<String, PathBuf>,
+    /// Where renders are cached by their inputs. Set it only when every
+    /// root is immutable (a commit's checkout, a chart of one digest): the
+    /// key holds paths, not file contents.
+    pub cache_dir: Option<PathBuf>,
+    /// Chart directories added to a chart's `charts/` before it renders:
+    /// the dependencies the source stage fetched for a chart kept in Git.
+    pub dependencies: Vec<PathBuf>,
+}
+
 /// Renders `source` from the checkout at `root`.
-pub fn render(root: &Path, source: &ApplicationSource) -> Result<Rendered, RenderError> {
+pub fn render(root: &Path, source: &ApplicationSource, ctx: &RenderContext) -> Result<Rendered, RenderError> {
     if source.plugin.is_some() {
         return Err(RenderError::Unsupported { field: "source.plugin", what: "config management plugins".into() });
     }
@@ -64,12 +93,7 @@ pub fn render(root: &Path, source: &ApplicationSource) -> Result<Rendered, Rende
     let (manifests, inputs) = match source_type {
         SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref())?, None),
         SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref())?,
-        SourceType::Helm => {
-            return Err(RenderError::Unsupported {
-                field: "source",
-                what: format!("Helm charts ({} has a Chart.yaml); Helm sources are not implemented yet", rel(root, &app_dir)),
-            });
-        }
+        SourceType::Helm => (helm::render(root, &app_dir, source, ctx)?, None),
     };
     Ok(Rendered { source_type, manifests, inputs })
 }

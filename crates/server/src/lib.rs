@@ -1,4 +1,118 @@
 //! The **server**: the HTTP JSON API (Argo CD's paths and shapes) and the
 //! embedded web UI, reading the state the controller reports.
 //!
-//! Not implemented yet: see the issue "Web UI and HTTP API".
+//! - [`serve`] runs it on a listener until a shutdown future resolves;
+//! - Applications are watched once ([`store`]) and served from memory, so a
+//!   list of thousands of apps never waits on the API server; changes feed
+//!   the server-sent-events stream;
+//! - every request is authenticated ([`auth`]: local accounts, sessions and
+//!   API tokens as JWTs, CSRF, login throttling) and authorised ([`rbac`]:
+//!   Argo CD's policy CSV from `argocd-rbac-cm`);
+//! - [`openapi`] documents every route it registers, at `/swagger.json`.
+
+mod api;
+pub mod auth;
+mod error;
+mod oidc;
+pub mod openapi;
+pub mod rbac;
+mod settings;
+mod state;
+pub mod store;
+mod ui;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The server's own namespace: `argocd-cm`, `argocd-rbac-cm`,
+    /// `argocd-secret`, and the default `appNamespace`.
+    pub namespace: String,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// Where Git checkouts for diffs are cached; default: a temporary
+    /// directory of this process (the controller's cache locks only within
+    /// one process, so processes never share one).
+    pub cache_dir: Option<PathBuf>,
+    /// Print the generated initial admin password on stderr (once, when it
+    /// is created).
+    pub print_initial_password: bool,
+}
+
+impl Config {
+    /// Defaults for `namespace`: plain cookies, a temporary Git cache.
+    pub fn new(namespace: impl Into<String>) -> Config {
+        Config { namespace: namespace.into(), secure_cookies: false, cache_dir: None, print_initial_password: true }
+    }
+}
+
+/// Errors that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Setting up accounts or keys in the cluster failed.
+    #[error("prepare the server's settings in namespace {namespace}: {source}")]
+    Settings {
+        /// The server's namespace.
+        namespace: String,
+        /// What failed.
+        #[source]
+        source: kube::Error,
+    },
+    /// The Git cache directory could not be made.
+    #[error("create a temporary directory for Git checkouts: {0}")]
+    Cache(#[source] std::io::Error),
+    /// Serving HTTP failed.
+    #[error("serve HTTP on {addr}: {source}")]
+    Serve {
+        /// The listening address.
+        addr: String,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Starts the watches, prepares accounts and keys, and serves the API and UI
+/// on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    client: kube::Client,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let addr = listener.local_addr().map(|a: SocketAddr| a.to_string()).unwrap_or_default();
+    let mut config = config;
+    // Removed when the server stops.
+    let _tmp = match config.cache_dir {
+        Some(_) => None,
+        None => {
+            let tmp = tempfile::Builder::new().prefix("driftless-server-").tempdir().map_err(Error::Cache)?;
+            config.cache_dir = Some(tmp.path().to_path_buf());
+            Some(tmp)
+        }
+    };
+    let state = AppState::start(client, config).await?;
+    let router = api::router(Arc::clone(&state));
+    tracing::info!(%addr, "serving the API and UI");
+    let stopping = Arc::clone(&state);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.stopping.send_replace(true);
+    };
+    // Without TCP_NODELAY a response of a few segments waits for the
+    // client's delayed ACK (tens of milliseconds per request).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("set TCP_NODELAY: {e}");
+        }
+    });
+    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    state.stop();
+    result.map_err(|source| Error::Serve { addr, source })
+}

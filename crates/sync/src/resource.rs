@@ -37,6 +37,16 @@ impl ResourceKey {
     pub fn tracking_id(&self, app: &str) -> String {
         format!("{app}:{}/{}:{}/{}", self.group, self.kind, self.namespace.as_deref().unwrap_or(""), self.name)
     }
+
+    /// `group/kind/namespace/name` with the empty parts left out, as a
+    /// diff's title names the resource.
+    pub fn path(&self) -> String {
+        [self.group.as_str(), &self.kind, self.namespace.as_deref().unwrap_or(""), &self.name]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
 }
 
 impl fmt::Display for ResourceKey {

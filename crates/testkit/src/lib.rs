@@ -23,10 +23,12 @@ mod cluster;
 mod crds;
 mod git;
 mod namespace;
+mod process;
 mod wait;
 
 pub use cluster::{DevCluster, Error};
 pub use crds::install_crds;
 pub use git::GitRepo;
 pub use namespace::TestNamespace;
+pub use process::LoggedChild;
 pub use wait::wait_for;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driftless_api::RESOURCES_FINALIZER;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::DeleteParams;
 
 use super::common::{Ctx, api_error};
 use crate::output::{progress, write_stdout};
@@ -42,28 +42,10 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<ExitCode> {
     }
     // The finalizer decides whether the controller deletes the resources:
     // set it for cascade, remove it otherwise, before the deletion starts.
-    // resourceVersion makes the patch fail on a concurrent change (the
-    // controller writes status all the time) rather than drop someone else's
-    // finalizer: read again and retry.
-    let mut app = app;
-    for attempt in 1..=5 {
-        let finalizers = app.metadata.finalizers.clone().unwrap_or_default();
-        if args.cascade == finalizers.iter().any(|f| f == RESOURCES_FINALIZER) {
-            break;
-        }
-        let mut want: Vec<String> = finalizers.into_iter().filter(|f| f != RESOURCES_FINALIZER).collect();
-        if args.cascade {
-            want.push(RESOURCES_FINALIZER.to_string());
-        }
-        let patch = serde_json::json!({ "metadata": { "finalizers": want, "resourceVersion": app.metadata.resource_version } });
-        match r.api.patch(&r.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-            Ok(_) => break,
-            Err(kube::Error::Api(s)) if s.code == 409 && attempt < 5 => {
-                app = r.api.get(&r.name).await.map_err(|e| api_error(e, &r))?;
-            }
-            Err(e) => return Err(api_error(e, &r)).with_context(|| format!("set the finalizers of app {r}")),
-        }
-    }
+    driftless_controller::finalizer::set_cascade(&r.api, app, args.cascade)
+        .await
+        .map_err(|e| api_error(e, &r))
+        .with_context(|| format!("set the finalizers of app {r}"))?;
     r.api.delete(&r.name, &DeleteParams::default()).await.map_err(|e| api_error(e, &r))?;
     write_stdout(&format!("application '{}' deleted{}\n", r.name, if args.cascade { "" } else { " (resources kept)" }))?;
     if !args.wait {

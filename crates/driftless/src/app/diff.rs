@@ -63,16 +63,8 @@ pub async fn run_diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     for res in compared.resources.iter().filter(|res| res.sync != SyncStatusCode::Synced) {
         let k = &res.key;
-        let live = res.live.as_ref();
-        // Both sides normalised against live, as the comparison did, so
-        // managedFields, status and ignored fields do not show as changes.
-        let live_n = live.map(|l| driftless_diff::normalize(l, Some(l), &opts));
-        let predicted_n = res.predicted.as_ref().map(|p| driftless_diff::normalize(p, live, &opts));
-        let title = [k.group.as_str(), &k.kind, k.namespace.as_deref().unwrap_or(""), &k.name]
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .collect::<Vec<_>>()
-            .join("/");
+        let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.as_ref(), res.predicted.as_ref(), &opts);
+        let title = k.path();
         out.push_str(&format!("\n===== {}/{} {}/{} ======\n", k.group, k.kind, k.namespace.as_deref().unwrap_or(""), k.name));
         let text = driftless_diff::unified_diff(&title, live_n.as_ref(), predicted_n.as_ref());
         if text.is_empty() {

@@ -1,0 +1,66 @@
+//! `driftless server` and the server inside `driftless run`: flags, and
+//! starting the HTTP API and UI on a bound listener.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+/// Flags of `driftless server`.
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// Serve the HTTP API and the web UI on this address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The server's own namespace: argocd-cm, argocd-rbac-cm, argocd-secret,
+    /// and the default namespace of apps named without one.
+    #[arg(long, default_value = "argocd")]
+    namespace: String,
+    /// Mark the session cookie Secure (when the server is reached over HTTPS).
+    #[arg(long)]
+    secure_cookies: bool,
+    /// Where Git checkouts for diffs are cached (default: a temporary directory).
+    #[arg(long, env = "DRIFTLESS_SERVER_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+/// The server's flags inside `driftless run`, named apart from the
+/// controller's (`--namespace` there selects the apps to reconcile).
+#[derive(clap::Args)]
+pub struct RunServerArgs {
+    /// Serve the HTTP API and the web UI on this address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The server's own namespace (argocd-cm, argocd-rbac-cm, argocd-secret).
+    #[arg(long, default_value = "argocd")]
+    server_namespace: String,
+    /// Mark the session cookie Secure (when the server is reached over HTTPS).
+    #[arg(long)]
+    secure_cookies: bool,
+}
+
+impl From<RunServerArgs> for ServerArgs {
+    fn from(a: RunServerArgs) -> ServerArgs {
+        ServerArgs { listen: a.listen, namespace: a.server_namespace, secure_cookies: a.secure_cookies, cache_dir: None }
+    }
+}
+
+/// Binds the listener now (a taken port stops the start with a clear
+/// error) and returns the server, to run until `shutdown`.
+pub async fn start(
+    args: ServerArgs,
+    client: kube::Client,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("serve the API and UI on {}", args.listen))?;
+    let mut config = driftless_server::Config::new(args.namespace);
+    config.secure_cookies = args.secure_cookies;
+    config.cache_dir = args.cache_dir;
+    Ok(async move { driftless_server::serve(listener, client, config, shutdown).await.map_err(anyhow::Error::from) })
+}
+
+/// `driftless server`: the API and UI alone, until Ctrl-C or SIGTERM.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await.context("connect to the cluster (in-cluster config or KUBECONFIG)")?;
+    start(args, client, crate::shutdown_signal()).await?.await
+}

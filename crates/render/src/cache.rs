@@ -1,0 +1,209 @@
+//! Renders reused across commits while the files they read are unchanged.
+//!
+//! A render that lists its inputs (the native Kustomize engine's) is kept
+//! with the digest of every file it read and the names in every directory
+//! it read from. At the next commit, the same source is rendered again only
+//! if one of those files changed or one of those directories gained or lost
+//! an entry (a new `kustomization.yml` beside a `kustomization.yaml` must
+//! be noticed); otherwise the kept manifests are returned. In a monorepo, a
+//! commit that touches one app re-renders that app alone.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use driftless_api::ApplicationSource;
+use sha2::{Digest, Sha256};
+
+use crate::{Input, RenderContext, RenderError, Rendered};
+
+/// Kept renders, by source. Shared by every app of a controller.
+#[derive(Default)]
+pub struct RenderCache {
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+}
+
+struct Entry {
+    inputs: Vec<Input>,
+    /// Each directory holding an input, with a digest of its entry names.
+    listings: Vec<(String, String)>,
+    rendered: Rendered,
+}
+
+/// Whether a render came from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// The files it depends on are unchanged: the kept render was returned.
+    Hit,
+    /// Rendered now.
+    Miss,
+}
+
+impl RenderCache {
+    /// An empty cache.
+    pub fn new() -> RenderCache {
+        RenderCache::default()
+    }
+
+    /// Renders `source` from the checkout at `root`, or returns the kept
+    /// render of the same source when no file it read has changed. `origin`
+    /// names where `root` comes from (the repository URL): renders of
+    /// different repositories never stand in for each other.
+    pub fn render(
+        &self,
+        origin: &str,
+        root: &Path,
+        source: &ApplicationSource,
+        ctx: &RenderContext,
+    ) -> Result<(Rendered, Reuse), RenderError> {
+        let key = key(origin, source);
+        let kept = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        if let Some(entry) = kept
+            && entry.still_holds(root)
+        {
+            return Ok((entry.rendered.clone(), Reuse::Hit));
+        }
+        let rendered = crate::render(root, source, ctx)?;
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match &rendered.inputs {
+            Some(inputs) => {
+                let listings = directories(inputs)
+                    .into_iter()
+                    .map(|dir| {
+                        let names = listing(root, &dir).unwrap_or_default();
+                        (dir, names)
+                    })
+                    .collect();
+                entries.insert(key, Arc::new(Entry { inputs: inputs.clone(), listings, rendered: rendered.clone() }));
+            }
+            None => {
+                entries.remove(&key);
+            }
+        }
+        Ok((rendered, Reuse::Miss))
+    }
+}
+
+impl RenderCache {
+    /// Drops the kept render of `source` from `origin` (a hard refresh).
+    pub fn forget(&self, origin: &str, source: &ApplicationSource) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(&key(origin, source));
+    }
+}
+
+fn key(origin: &str, source: &ApplicationSource) -> String {
+    format!("{origin}\n{}", serde_json::to_string(source).unwrap_or_default())
+}
+
+impl Entry {
+    fn still_holds(&self, root: &Path) -> bool {
+        self.inputs.iter().all(|i| std::fs::read(root.join(&i.path)).is_ok_and(|data| hex(&Sha256::digest(&data)) == i.sha256))
+            && self.listings.iter().all(|(dir, names)| listing(root, dir).is_some_and(|now| &now == names))
+    }
+}
+
+/// The directories that hold the inputs, `/`-separated and relative.
+fn directories(inputs: &[Input]) -> BTreeSet<String> {
+    inputs.iter().map(|i| i.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default()).collect()
+}
+
+/// A digest of the sorted entry names of `root/dir`, leaving out the
+/// scratch kustomizations that renders of other apps create for a moment.
+fn listing(root: &Path, dir: &str) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(crate::kustomize::SCRATCH_PREFIX))
+        .collect();
+    names.sort();
+    Some(hex(&Sha256::digest(names.join("\n").as_bytes())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Two apps sharing a base, as one commit's checkout.
+    fn checkout(root: &Path, web_replicas: u32) {
+        write(root, "base/kustomization.yaml", "resources: [cm.yaml]\n");
+        write(root, "base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {a: b}\n");
+        write(root, "web/kustomization.yaml", "resources: [../base, deploy.yaml]\nnamePrefix: web-\n");
+        write(
+            root,
+            "web/deploy.yaml",
+            &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app}}\nspec: {{replicas: {web_replicas}}}\n"),
+        );
+        write(root, "api/kustomization.yaml", "resources: [../base]\nnamePrefix: api-\n");
+        write(root, "README.md", "not read by any app\n");
+    }
+
+    fn source(path: &str) -> ApplicationSource {
+        ApplicationSource { path: Some(path.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn only_the_app_whose_files_changed_renders_again() {
+        let (c1, c2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        checkout(c1.path(), 1);
+        checkout(c2.path(), 3);
+        write(c2.path(), "README.md", "edited, but no app reads it\n");
+        let cache = RenderCache::new();
+        let ctx = RenderContext::default();
+        for app in ["web", "api"] {
+            assert_eq!(cache.render("repo", c1.path(), &source(app), &ctx).unwrap().1, Reuse::Miss);
+        }
+
+        let (api, reuse) = cache.render("repo", c2.path(), &source("api"), &ctx).unwrap();
+        assert_eq!(reuse, Reuse::Hit, "api reads nothing the commit changed");
+        assert_eq!(api.manifests[0].name(), "api-shared");
+        let (web, reuse) = cache.render("repo", c2.path(), &source("web"), &ctx).unwrap();
+        assert_eq!(reuse, Reuse::Miss, "web's deploy.yaml changed");
+        assert_eq!(web.manifests.iter().find(|m| m.kind() == "Deployment").unwrap().value()["spec"]["replicas"], 3);
+
+        assert_eq!(cache.render("other-repo", c2.path(), &source("api"), &ctx).unwrap().1, Reuse::Miss, "another repository");
+        cache.forget("repo", &source("api"));
+        assert_eq!(cache.render("repo", c2.path(), &source("api"), &ctx).unwrap().1, Reuse::Miss, "forgotten by a hard refresh");
+        let opts = ApplicationSource { kustomize: Some(Default::default()), ..source("api") };
+        assert_eq!(cache.render("repo", c2.path(), &opts, &ctx).unwrap().1, Reuse::Miss, "other source options");
+    }
+
+    #[test]
+    fn a_change_to_a_shared_base_or_a_new_file_beside_an_input_renders_again() {
+        let (c1, c2, c3) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        checkout(c1.path(), 1);
+        checkout(c2.path(), 1);
+        write(c2.path(), "base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\ndata: {a: changed}\n");
+        checkout(c3.path(), 1);
+        write(c3.path(), "api/kustomization.yml", "resources: []\n");
+        let cache = RenderCache::new();
+        let ctx = RenderContext::default();
+        cache.render("repo", c1.path(), &source("api"), &ctx).unwrap();
+
+        let (api, reuse) = cache.render("repo", c2.path(), &source("api"), &ctx).unwrap();
+        assert_eq!(reuse, Reuse::Miss);
+        assert_eq!(api.manifests[0].value()["data"]["a"], "changed");
+        let second_kustomization = cache.render("repo", c3.path(), &source("api"), &ctx);
+        assert!(second_kustomization.is_err(), "two kustomization files in one directory is an error kustomize reports, not a cache hit");
+    }
+
+    #[test]
+    fn renders_that_do_not_list_their_inputs_are_never_reused() {
+        let c = tempfile::tempdir().unwrap();
+        write(c.path(), "plain/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n");
+        let cache = RenderCache::new();
+        let ctx = RenderContext::default();
+        assert_eq!(cache.render("repo", c.path(), &source("plain"), &ctx).unwrap().1, Reuse::Miss);
+        assert_eq!(cache.render("repo", c.path(), &source("plain"), &ctx).unwrap().1, Reuse::Miss);
+    }
+}

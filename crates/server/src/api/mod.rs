@@ -1,0 +1,150 @@
+//! The HTTP routes: Argo CD's REST paths and JSON shapes.
+
+mod apps;
+mod ops;
+mod resources;
+mod session;
+mod stream;
+
+pub use session::session_response;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{delete, get, post};
+use percent_encoding::percent_decode_str;
+
+use crate::openapi::{self, Routes};
+use crate::state::AppState;
+
+const APPS: &str = "ApplicationService";
+const SESSION: &str = "SessionService";
+const ACCOUNT: &str = "AccountService";
+const SETTINGS: &str = "SettingsService";
+
+/// Every route, behind the authentication middleware (which runs only for
+/// matched routes: an unknown path is a plain 404).
+pub fn router(state: Arc<AppState>) -> Router {
+    let routes = Routes::new()
+        .route(
+            APPS,
+            "/api/v1/applications",
+            &[("get", "List applications"), ("post", "Create an application (upsert=true)")],
+            get(apps::list).post(apps::create),
+        )
+        .route(
+            APPS,
+            "/api/v1/applications/{name}",
+            &[
+                ("get", "Get an application (refresh=normal|hard requests a refresh)"),
+                ("delete", "Delete an application (cascade=true|false)"),
+            ],
+            get(apps::get).delete(ops::delete),
+        )
+        .route(APPS, "/api/v1/applications/{name}/resource-tree", &[("get", "Get the resource tree")], get(resources::tree))
+        .route(
+            APPS,
+            "/api/v1/applications/{name}/managed-resources",
+            &[("get", "Get managed resources with live and desired state and diffs")],
+            get(resources::managed),
+        )
+        .route(APPS, "/api/v1/applications/{name}/sync", &[("post", "Sync an application")], post(ops::sync))
+        .route(APPS, "/api/v1/applications/{name}/rollback", &[("post", "Roll back to a history id")], post(ops::rollback))
+        .route(APPS, "/api/v1/applications/{name}/operation", &[("delete", "Terminate the requested operation")], delete(ops::terminate))
+        .route(APPS, "/api/v1/stream/applications", &[("get", "Watch application changes (server-sent events)")], get(stream::watch))
+        .route(SESSION, "/api/v1/session", &[("post", "Log in"), ("delete", "Log out")], post(session::login).delete(session::logout))
+        .route(SESSION, "/api/v1/session/userinfo", &[("get", "Who is logged in")], get(session::userinfo))
+        .route(ACCOUNT, "/api/v1/account/{name}/token", &[("post", "Create an API token")], post(session::create_token))
+        .route(
+            ACCOUNT,
+            "/api/v1/account/can-i/{resource}/{action}/{*subresource}",
+            &[("get", "Whether the caller may do an action (yes or no)")],
+            get(session::can_i),
+        )
+        .route(ACCOUNT, "/api/v1/account/password", &[("put", "Change a password")], axum::routing::put(session::change_password))
+        .route("SSO", "/auth/login", &[("get", "Log in through the SSO provider (return_url=)")], get(crate::oidc::login))
+        .route("SSO", "/auth/callback", &[("get", "The SSO provider's redirect back (code, state)")], get(crate::oidc::callback))
+        .route(SETTINGS, "/api/v1/settings", &[("get", "Public settings (URL, SSO)")], get(session::settings))
+        .route("Server", "/swagger.json", &[("get", "This OpenAPI description")], get(swagger))
+        .route("Server", "/healthz", &[("get", "Liveness")], get(|| async { "ok" }))
+        .merge(
+            "UI",
+            &[
+                ("get", "/", "The UI: to the app list"),
+                ("get", "/login", "The UI: login page"),
+                ("get", "/applications", "The UI: app list"),
+                ("get", "/applications/{namespace}/{name}", "The UI: app page"),
+                ("get", "/assets/{file}", "The UI: scripts, styles, icons"),
+            ],
+            crate::ui::router(),
+        );
+    let (router, docs) = routes.finish();
+    let spec = Arc::new(openapi::spec(&docs));
+    router
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), crate::auth::middleware))
+        .layer(axum::Extension(spec))
+        .with_state(state)
+}
+
+async fn swagger(axum::Extension(spec): axum::Extension<Arc<serde_json::Value>>) -> Json<serde_json::Value> {
+    Json((*spec).clone())
+}
+
+/// A JSON request body, whatever its Content-Type says (scripts often send
+/// none); an empty body reads as `{}`. Malformed bodies get a 400 saying why.
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| crate::error::ApiError::bad_request(format!("request body: {e}")))?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| crate::error::ApiError::bad_request(format!("request body: {e}")))
+    }
+}
+
+/// Query parameters in order, decoded; repeated keys stay repeated (Argo
+/// CD's `projects=a&projects=b`).
+pub fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(kv), String::new()),
+        })
+        .collect()
+}
+
+/// Every value of `key`, comma lists split.
+pub fn query_values(pairs: &[(String, String)], key: &str) -> Vec<String> {
+    pairs.iter().filter(|(k, _)| k == key).flat_map(|(_, v)| v.split(',')).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect()
+}
+
+/// The last value of `key`.
+pub fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// `appNamespace`, else the server's namespace.
+pub fn app_namespace(state: &AppState, pairs: &[(String, String)]) -> String {
+    query_value(pairs, "appNamespace").filter(|v| !v.is_empty()).unwrap_or(&state.config.namespace).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_decode_and_repeat() {
+        let p = query_pairs(Some("projects=a&projects=b%2Cc&search=my+app&fields=items.metadata.name"));
+        assert_eq!(query_values(&p, "projects"), vec!["a", "b", "c"]);
+        assert_eq!(query_value(&p, "search"), Some("my app"));
+        assert_eq!(query_value(&p, "limit"), None);
+    }
+}

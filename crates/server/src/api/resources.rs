@@ -1,0 +1,212 @@
+//! An app's resources: the tree (managed resources and what they own, by
+//! owner references, with health) and the managed resources with their
+//! live and desired states and diffs, Secrets masked.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::{Extension, Json};
+use driftless_api::SyncStatusCode;
+use driftless_diff::DiffOptions;
+use driftless_sync::plan::Role;
+use http::StatusCode;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::discovery::{ApiCapabilities, Scope};
+use kube::{Api, ResourceExt as _};
+use serde_json::{Value, json};
+
+use super::{app_namespace, query_pairs};
+use crate::auth::Identity;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Kinds whose objects are owned by managed resources and shown beneath
+/// them: Deployment -> ReplicaSet -> Pod, StatefulSet/DaemonSet/Job -> Pod,
+/// CronJob -> Job, Service -> EndpointSlice.
+const CHILD_KINDS: [(&str, &str, &str); 4] =
+    [("apps", "v1", "ReplicaSet"), ("batch", "v1", "Job"), ("", "v1", "Pod"), ("discovery.k8s.io", "v1", "EndpointSlice")];
+
+/// Finds the API resource of a group/version/kind (cached per server).
+async fn resolve(state: &AppState, group: &str, version: &str, kind: &str) -> Option<(ApiResource, ApiCapabilities)> {
+    let key = (group.to_string(), version.to_string(), kind.to_string());
+    if let Some(found) = state.kinds.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return found.clone();
+    }
+    let found = kube::discovery::pinned_kind(&state.client, &GroupVersionKind::gvk(group, version, kind)).await.ok();
+    state.kinds.lock().unwrap_or_else(|e| e.into_inner()).insert(key, found.clone());
+    found
+}
+
+fn api_for(state: &AppState, ar: &ApiResource, caps: &ApiCapabilities, namespace: Option<&str>) -> Api<DynamicObject> {
+    match (caps.scope.clone(), namespace) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(state.client.clone(), ns, ar),
+        _ => Api::all_with(state.client.clone(), ar),
+    }
+}
+
+/// Argo CD's ResourceNode of a live object.
+fn node(obj: &Value, ar: &ApiResource, parents: Vec<Value>, checks: &driftless_health::CustomChecks) -> Value {
+    // Items of a list carry no apiVersion and kind; health needs them.
+    let mut obj = obj.clone();
+    obj["apiVersion"] = json!(ar.api_version);
+    obj["kind"] = json!(ar.kind);
+    let obj = &obj;
+    let meta = &obj["metadata"];
+    let health = driftless_health::assess(obj, checks).ok().flatten();
+    json!({
+        "group": ar.group,
+        "version": ar.version,
+        "kind": ar.kind,
+        "namespace": meta["namespace"].as_str().unwrap_or(""),
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "parentRefs": parents,
+        "health": health,
+        "info": info(obj),
+        "images": images(obj),
+        "resourceVersion": meta["resourceVersion"],
+        "createdAt": meta["creationTimestamp"],
+    })
+}
+
+/// The container images a workload or pod runs.
+fn images(obj: &Value) -> Vec<String> {
+    let spec = if obj["kind"] == "Pod" { &obj["spec"] } else { &obj["spec"]["template"]["spec"] };
+    spec["containers"].as_array().into_iter().flatten().filter_map(|c| c["image"].as_str().map(String::from)).collect()
+}
+
+/// The one-line facts Argo CD shows on a node: a pod's state and ready
+/// containers.
+fn info(obj: &Value) -> Vec<Value> {
+    if obj["kind"] != "Pod" {
+        return Vec::new();
+    }
+    let statuses = obj["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    let waiting = statuses.iter().find_map(|c| c["state"]["waiting"]["reason"].as_str().map(String::from));
+    let reason = waiting
+        .or_else(|| obj["status"]["reason"].as_str().map(String::from))
+        .unwrap_or_else(|| obj["status"]["phase"].as_str().unwrap_or("Unknown").to_string());
+    let total = obj["spec"]["containers"].as_array().map(Vec::len).unwrap_or(0);
+    let ready = statuses.iter().filter(|c| c["ready"] == true).count();
+    vec![json!({ "name": "Status Reason", "value": reason }), json!({ "name": "Containers", "value": format!("{ready}/{total}") })]
+}
+
+/// `GET /api/v1/applications/{name}/resource-tree`.
+pub async fn tree(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
+    let app = state.app(&who, &ns, &name, "get").await?;
+    let checks = state.compare.health_checks().await;
+    let managed = app.status.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
+    let mut nodes: Vec<Value> = Vec::new();
+    let mut uids: HashSet<String> = HashSet::new();
+    let mut namespaces: BTreeMap<String, ()> = BTreeMap::new();
+    for r in &managed {
+        let version = if r.version.is_empty() { "v1" } else { r.version.as_str() };
+        let Some((ar, caps)) = resolve(&state, &r.group, version, &r.kind).await else { continue };
+        let api = api_for(&state, &ar, &caps, r.namespace.as_deref());
+        let live = api.get_opt(&r.name).await.map_err(|e| ApiError::kube(&format!("read {} {}", r.kind, r.name), e))?;
+        let Some(live) = live else { continue };
+        if let Some(uid) = live.uid() {
+            uids.insert(uid);
+        }
+        if let Some(n) = live.namespace() {
+            namespaces.insert(n, ());
+        }
+        let value = serde_json::to_value(&live).map_err(|e| ApiError::internal("encode a live object", e))?;
+        nodes.push(node(&value, &ar, Vec::new(), &checks));
+    }
+    // Owned objects, level by level: a kind may own objects of a kind
+    // listed before it (CronJob -> Job -> Pod), so repeat until nothing new.
+    let mut candidates: Vec<(ApiResource, Value)> = Vec::new();
+    for (group, version, kind) in CHILD_KINDS {
+        let Some((ar, caps)) = resolve(&state, group, version, kind).await else { continue };
+        for n in namespaces.keys() {
+            let list = api_for(&state, &ar, &caps, Some(n))
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| ApiError::kube(&format!("list {kind} in {n}"), e))?;
+            for obj in list.items {
+                let v = serde_json::to_value(&obj).map_err(|e| ApiError::internal("encode a live object", e))?;
+                candidates.push((ar.clone(), v));
+            }
+        }
+    }
+    loop {
+        let mut added = false;
+        for (ar, obj) in &candidates {
+            let uid = obj["metadata"]["uid"].as_str().unwrap_or_default();
+            if uid.is_empty() || uids.contains(uid) {
+                continue;
+            }
+            let owners = obj["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+            let parents: Vec<Value> = owners
+                .iter()
+                .filter(|o| o["uid"].as_str().is_some_and(|u| uids.contains(u)))
+                .map(|o| {
+                    let group = o["apiVersion"].as_str().and_then(|v| v.rsplit_once('/')).map(|(g, _)| g).unwrap_or("");
+                    json!({ "group": group, "kind": o["kind"], "namespace": obj["metadata"]["namespace"], "name": o["name"], "uid": o["uid"] })
+                })
+                .collect();
+            if parents.is_empty() {
+                continue;
+            }
+            uids.insert(uid.to_string());
+            nodes.push(node(obj, ar, parents, &checks));
+            added = true;
+        }
+        if !added {
+            break;
+        }
+    }
+    Ok(Json(json!({ "nodes": nodes })))
+}
+
+/// `GET /api/v1/applications/{name}/managed-resources`: renders Git and
+/// compares with the cluster as the controller does (see the CLI's `app
+/// diff`); every state is masked where it is a Secret.
+pub async fn managed(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
+    let app = state.app(&who, &ns, &name, "get").await?;
+    let opts = DiffOptions::new(&app.spec.ignore_differences)
+        .map_err(|e| ApiError::bad_request(format!("application {ns}/{name}: spec.ignoreDifferences: {e}")))?;
+    let (desired, compared) = driftless_controller::compare_app(&state.compare, &app)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("comparing application {ns}/{name}: {e}")))?;
+    let text = |v: Option<Value>| serde_json::to_string(&v.unwrap_or(Value::Null)).unwrap_or_default();
+    let mut items = Vec::new();
+    for res in &compared.resources {
+        let k = &res.key;
+        let target = desired.targets.iter().find(|t| t.key == *k);
+        let (live, target_state) = driftless_diff::mask_secrets(res.live.as_ref(), target.map(|t| t.manifest.value()));
+        let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.as_ref(), res.predicted.as_ref(), &opts);
+        let title = k.path();
+        let diff = driftless_diff::unified_diff(&title, live_n.as_ref(), predicted_n.as_ref());
+        let (live_n, predicted_n) = driftless_diff::mask_secrets(live_n.as_ref(), predicted_n.as_ref());
+        items.push(json!({
+            "group": k.group,
+            "kind": k.kind,
+            "namespace": k.namespace.clone().unwrap_or_default(),
+            "name": k.name,
+            "targetState": text(target_state),
+            "liveState": text(live),
+            "normalizedLiveState": text(live_n),
+            "predictedLiveState": text(predicted_n),
+            "hook": target.is_some_and(|t| matches!(t.role, Role::Hook { .. })),
+            "modified": res.sync != SyncStatusCode::Synced,
+            "syncStatus": format!("{:?}", res.sync),
+            "diff": diff,
+        }));
+    }
+    Ok(Json(json!({ "items": items, "warnings": compared.warnings })))
+}

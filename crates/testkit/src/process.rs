@@ -1,0 +1,44 @@
+//! A process a test starts (the `driftless` binary, say): its output goes
+//! to a log file, it is killed when the test is done, and when the test
+//! fails the end of its log is printed to explain why.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running process, killed on drop.
+#[derive(Debug)]
+pub struct LoggedChild {
+    child: Child,
+    log: PathBuf,
+    label: String,
+}
+
+impl LoggedChild {
+    /// Starts `command` with its stdout and stderr in the file `log`;
+    /// `label` names it in a failing test's output.
+    pub fn spawn(mut command: Command, log: &Path, label: &str) -> LoggedChild {
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("clone the log handle"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {label}: {e}"));
+        LoggedChild { child, log: log.to_path_buf(), label: label.to_string() }
+    }
+}
+
+impl Drop for LoggedChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            eprintln!("--- {} log, last lines ({}) ---", self.label, self.log.display());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}

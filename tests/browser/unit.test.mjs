@@ -1,0 +1,86 @@
+// The UI's pure modules under node's test runner (no browser needed): the
+// join of the resource tree with status.resources, the tree layout, and the
+// YAML rendering of manifests. Run by crates/driftless/tests/browser.rs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildGraph, layout, resourceKey, NODE_W, NODE_H } from '../../crates/server/assets/tree.js';
+import { toYaml } from '../../crates/server/assets/yaml.js';
+
+const app = {
+  metadata: { name: 'web', namespace: 'argocd' },
+  status: {
+    sync: { status: 'OutOfSync' },
+    health: { status: 'Progressing' },
+    resources: [
+      { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'web', name: 'web', status: 'Synced', health: { status: 'Healthy' } },
+      { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'settings', status: 'OutOfSync' },
+      { group: '', version: 'v1', kind: 'Service', namespace: 'web', name: 'web', status: 'OutOfSync', health: { status: 'Missing' } },
+      { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'old', status: 'OutOfSync', requiresPruning: true },
+    ],
+  },
+};
+const tree = {
+  nodes: [
+    { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'web', name: 'web', uid: 'd', health: { status: 'Healthy' } },
+    { group: 'apps', version: 'v1', kind: 'ReplicaSet', namespace: 'web', name: 'web-1', uid: 'r', parentRefs: [{ group: 'apps', kind: 'Deployment', namespace: 'web', name: 'web', uid: 'd' }] },
+    ...['a', 'b'].map((p) => ({ group: '', version: 'v1', kind: 'Pod', namespace: 'web', name: `web-1-${p}`, uid: p, health: { status: 'Healthy' }, parentRefs: [{ group: 'apps', kind: 'ReplicaSet', namespace: 'web', name: 'web-1', uid: 'r' }] })),
+    { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'settings', uid: 'c' },
+    { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'old', uid: 'o' },
+    { group: '', version: 'v1', kind: 'Pod', namespace: 'web', name: 'stray', uid: 's', parentRefs: [{ group: 'apps', kind: 'ReplicaSet', namespace: 'web', name: 'gone', uid: 'x' }] },
+  ],
+};
+
+test('the graph joins live nodes with their sync status and adds missing resources', () => {
+  const g = buildGraph(app, tree);
+  const byKey = new Map([...g.nodes.values()].map((n) => [n.root ? 'app' : resourceKey(n), n]));
+  assert.equal(byKey.get('apps/Deployment/web/web').sync, 'Synced');
+  assert.equal(byKey.get('/ConfigMap/web/settings').sync, 'OutOfSync');
+  assert.equal(byKey.get('/ConfigMap/web/old').requiresPruning, true);
+  const service = byKey.get('/Service/web/web');
+  assert.equal(service.health, 'Missing', 'a managed resource not in the cluster is shown, as Missing');
+  assert.equal(byKey.get('apps/ReplicaSet/web/web-1').sync, undefined, 'owned objects have no sync status');
+  assert.equal(g.root.sync, 'OutOfSync');
+  assert.equal(g.root.health, 'Progressing');
+});
+
+test('owner references give the edges; unknown owners hang from the app', () => {
+  const g = buildGraph(app, tree);
+  const edges = new Set(g.edges.map((e) => `${e.from}>${e.to}`));
+  assert.ok(edges.has('app>d') && edges.has('d>r') && edges.has('r>a') && edges.has('r>b'));
+  assert.ok(edges.has('app>s'), 'a Pod whose owner is not in the tree is still shown');
+  assert.ok(!edges.has('app>r'));
+  assert.equal(g.root.children[0].kind, 'Deployment', 'workloads come first among siblings');
+});
+
+test('layout puts children right of their parent and never overlaps nodes', () => {
+  const g = buildGraph(app, tree);
+  const size = layout(g);
+  const placed = [...g.nodes.values()];
+  for (const n of placed) {
+    assert.ok(Number.isFinite(n.x) && Number.isFinite(n.y), `${n.kind} ${n.name} is placed`);
+    assert.ok(n.x + NODE_W <= size.width && n.y + NODE_H <= size.height, `${n.name} fits`);
+  }
+  for (const e of g.edges) assert.ok(g.nodes.get(e.to).x > g.nodes.get(e.from).x, `${e.from} -> ${e.to} goes right`);
+  for (const a of placed)
+    for (const b of placed)
+      if (a !== b) assert.ok(a.x !== b.x || Math.abs(a.y - b.y) >= NODE_H, `${a.name} and ${b.name} overlap`);
+});
+
+test('an app with no resources is a lone node', () => {
+  const g = buildGraph({ metadata: { name: 'empty', namespace: 'argocd' } }, null);
+  assert.equal(g.nodes.size, 1);
+  assert.deepEqual(layout(g).height > 0, true);
+});
+
+test('YAML quotes what would read back as another type', () => {
+  const text = toYaml({ a: 'true', b: '1.5', c: 'yes', d: '', e: 'a: b', f: 'plain', g: 3, h: null, i: false, j: '0x1F', k: ' lead' });
+  assert.equal(text, 'a: "true"\nb: "1.5"\nc: "yes"\nd: ""\ne: "a: b"\nf: plain\ng: 3\nh: null\ni: false\nj: "0x1F"\nk: " lead"\n');
+});
+
+test('YAML nests lists of objects and keeps multi-line strings as blocks', () => {
+  const text = toYaml({ spec: { containers: [{ name: 'main', args: ['-v', '--x=1'], env: [] }], script: 'one\ntwo\n', empty: {} } });
+  assert.equal(
+    text,
+    'spec:\n  containers:\n  - name: main\n    args:\n    - "-v"\n    - "--x=1"\n    env: []\n  script: |\n    one\n    two\n  empty: {}\n',
+  );
+});
