@@ -105,14 +105,15 @@ pub async fn run(
         live_triggers.push(rx);
     }
     let settings = config.settings_namespace.as_ref().map(|ns| watch_settings(&client, ns, shutdown.clone()));
-    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes, settings));
+    let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
+    let readers = stores.iter().map(|(reader, _)| reader.clone()).collect();
+    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes, settings, readers));
     let mut controllers = Vec::new();
-    for (ns, live) in namespaces.into_iter().zip(live_triggers) {
+    for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
         let api: Api<Application> = match &ns {
             Some(ns) => Api::namespaced(client.clone(), ns),
             None => Api::all(client.clone()),
         };
-        let (reader, writer) = reflector::store();
         // Only what the user changes triggers a reconcile: the status the
         // controller writes must not wake it again.
         let trigger = watcher(api, watcher::Config::default())

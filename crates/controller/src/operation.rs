@@ -59,6 +59,16 @@ pub struct Automated {
     pub self_heal: bool,
 }
 
+/// Argo CD's message for a sync stopped by terminate.
+const TERMINATED: &str = "Operation terminated";
+
+/// Ends an operation whose sync is no longer running, as terminated.
+pub fn mark_terminated(state: &mut OperationState) {
+    state.phase = OperationPhase::Failed;
+    state.message = Some(TERMINATED.into());
+    state.finished_at = Some(status::now());
+}
+
 /// Records `op` as running. Written before the request is cleared, so that
 /// anyone watching sees the new operation before the old result disappears.
 pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
@@ -106,7 +116,7 @@ pub async fn run(
     let outcome = loop {
         let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, checks, api, &name, status).await;
         let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
-        if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) {
+        if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
             break outcome;
         }
         attempt += 1;
@@ -263,6 +273,10 @@ async fn attempt_sync(
         tokio::select! {
             outcome = &mut exec => return outcome,
             _ = tick.tick() => {
+                // Dropping the sync stops it between two requests.
+                if ctx.terminating(app) {
+                    return Outcome { phase: OperationPhase::Failed, message: TERMINATED.into(), results: rx.borrow().clone() };
+                }
                 if rx.has_changed().unwrap_or(false) {
                     let results = rx.borrow_and_update().clone();
                     if let Some(s) = status.operation_state.as_mut() {

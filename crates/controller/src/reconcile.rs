@@ -44,6 +44,9 @@ pub struct Context {
     pub(crate) renders: Arc<RenderCache>,
     /// `argocd-cm`, kept by a watch when the controller runs.
     settings: Option<Store<ConfigMap>>,
+    /// The Applications, as the controller's watches see them: where a
+    /// running sync learns that someone asked to terminate it.
+    apps: Vec<Store<Application>>,
     /// Settings.
     pub config: Config,
 }
@@ -52,7 +55,7 @@ impl Context {
     /// A context over `client` with no live watches (for one-off
     /// comparisons such as `driftless app diff`).
     pub fn new(client: kube::Client, config: Config) -> Context {
-        Context::with_routes(client, config, Vec::new(), None)
+        Context::with_routes(client, config, Vec::new(), None, Vec::new())
     }
 
     /// A context whose live watches wake apps through `routes`.
@@ -61,6 +64,7 @@ impl Context {
         config: Config,
         routes: crate::live::Routes,
         settings: Option<Store<ConfigMap>>,
+        apps: Vec<Store<Application>>,
     ) -> Context {
         Context {
             live: crate::live::LiveWatches::new(routes),
@@ -71,6 +75,7 @@ impl Context {
             git: GitCache::new(config.cache_dir.join("git")),
             renders: Arc::default(),
             settings,
+            apps,
             client,
             config,
         }
@@ -109,6 +114,20 @@ impl Context {
         CustomChecks::from_argocd_cm(&data.unwrap_or_default()).unwrap_or_else(|e| {
             tracing::warn!("{SETTINGS_CONFIGMAP} in {ns}: {e}; using built-in health checks");
             CustomChecks::none()
+        })
+    }
+}
+
+impl Context {
+    /// Whether someone asked to stop the operation running on `app`: Argo
+    /// CD's terminate sets its phase to Terminating.
+    pub(crate) fn terminating(&self, app: &Application) -> bool {
+        let key = ObjectRef::from_obj(app);
+        self.apps.iter().filter_map(|s| s.get(&key)).any(|a| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.operation_state.as_ref())
+                .is_some_and(|o| o.phase == driftless_api::OperationPhase::Terminating)
         })
     }
 }
@@ -337,6 +356,12 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
             None
         }
     };
+
+    // A reconcile never overlaps itself: an operation being terminated is
+    // no longer running (the controller stopped while it was stopping it).
+    if let Some(s) = status.operation_state.as_mut().filter(|s| s.phase == driftless_api::OperationPhase::Terminating) {
+        operation::mark_terminated(s);
+    }
 
     // An operation: the user's; else one a restart interrupted (a reconcile
     // never overlaps itself, so a Running state seen here is stale); else

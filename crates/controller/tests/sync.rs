@@ -371,3 +371,31 @@ async fn an_argo_cd_documentation_example_application_applies_unchanged() -> Res
     assert_eq!(back["spec"], value["spec"], "nothing is lost or added in a round trip");
     Ok(())
 }
+
+#[tokio::test]
+async fn terminating_a_running_sync_stops_it_before_its_next_wave() -> Result<(), Error> {
+    let w = World::new("terminate").await?;
+    // Wave 0 takes 30 s to become healthy (`:slow`); wave 1 waits for it.
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:slow"));
+    w.repo.write("app/cm.yaml", &configmap("after", r#"argocd.argoproj.io/sync-wave: "1""#));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    w.wait_app("web", "sync running", |a| (a.status.as_ref()?.operation_state.as_ref()?.phase == OperationPhase::Running).then_some(()))
+        .await?;
+
+    // What Argo CD's terminate (and driftless' API) writes.
+    w.apps
+        .patch(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "status": { "operationState": { "phase": "Terminating" } } })),
+        )
+        .await
+        .map_err(|source| Error::Kube { what: "terminate".into(), source })?;
+    let state = w.wait_operation("web").await?;
+    assert_eq!(state.phase, OperationPhase::Failed);
+    assert_eq!(state.message.as_deref(), Some("Operation terminated"));
+    assert!(!w.exists("configmap", "after"), "the next wave never ran");
+    Ok(())
+}

@@ -345,6 +345,24 @@ async fn resource_tree_follows_owner_references() {
         assert_eq!(pod["images"], json!(["nginx:1.27"]));
     }
     assert!(deploy["health"]["status"].is_string());
+
+    // The live manifest of an owned object (not in Git) comes from the tree.
+    let pod = &find("Pod")[0];
+    let path = format!(
+        "/api/v1/applications/web/resource?{q}&group=&version=v1&kind=Pod&namespace={}&resourceName={}",
+        ns.name(),
+        pod["name"].as_str().expect("pod name")
+    );
+    let r = server.as_user(&admin, Method::GET, &path, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let manifest: Value = serde_json::from_str(r.body["manifest"].as_str().expect("manifest")).expect("JSON manifest");
+    assert_eq!(manifest["metadata"]["uid"], pod["uid"]);
+    let outside = format!(
+        "/api/v1/applications/web/resource?{q}&group=&version=v1&kind=ConfigMap&namespace={}&resourceName=kube-root-ca.crt",
+        ns.name()
+    );
+    let r = server.as_user(&admin, Method::GET, &outside, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "objects outside the app's tree are not served: {}", r.text);
 }
 
 #[tokio::test]
@@ -446,6 +464,7 @@ async fn swagger_documents_every_route() {
         ("post", "/api/v1/applications/{name}/rollback"),
         ("delete", "/api/v1/applications/{name}/operation"),
         ("get", "/api/v1/applications/{name}/resource-tree"),
+        ("get", "/api/v1/applications/{name}/resource"),
         ("get", "/api/v1/applications/{name}/managed-resources"),
         ("get", "/api/v1/stream/applications"),
         ("get", "/api/v1/settings"),

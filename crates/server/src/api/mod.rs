@@ -45,13 +45,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(APPS, "/api/v1/applications/{name}/resource-tree", &[("get", "Get the resource tree")], get(resources::tree))
         .route(
             APPS,
+            "/api/v1/applications/{name}/resource",
+            &[("get", "Get the live manifest of one object of the resource tree (group, version, kind, namespace, resourceName)")],
+            get(resources::resource),
+        )
+        .route(
+            APPS,
             "/api/v1/applications/{name}/managed-resources",
             &[("get", "Get managed resources with live and desired state and diffs")],
             get(resources::managed),
         )
         .route(APPS, "/api/v1/applications/{name}/sync", &[("post", "Sync an application")], post(ops::sync))
         .route(APPS, "/api/v1/applications/{name}/rollback", &[("post", "Roll back to a history id")], post(ops::rollback))
-        .route(APPS, "/api/v1/applications/{name}/operation", &[("delete", "Terminate the requested operation")], delete(ops::terminate))
+        .route(
+            APPS,
+            "/api/v1/applications/{name}/operation",
+            &[("delete", "Terminate the requested or running operation")],
+            delete(ops::terminate),
+        )
         .route(APPS, "/api/v1/stream/applications", &[("get", "Watch application changes (server-sent events)")], get(stream::watch))
         .route(SESSION, "/api/v1/session", &[("post", "Log in"), ("delete", "Log out")], post(session::login).delete(session::logout))
         .route(SESSION, "/api/v1/session/userinfo", &[("get", "Who is logged in")], get(session::userinfo))

@@ -166,7 +166,8 @@ pub async fn rollback(
 }
 
 /// `DELETE /api/v1/applications/{name}/operation`: withdraws a requested
-/// operation the controller has not started.
+/// operation the controller has not started, or asks the controller to stop
+/// the running one (its phase becomes Terminating, as in Argo CD).
 pub async fn terminate(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
@@ -175,23 +176,28 @@ pub async fn terminate(
 ) -> Result<Json<Value>, ApiError> {
     let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
     let app = state.app(&who, &ns, &name, "sync").await?;
-    if app.operation.is_none() {
-        let running = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|s| !s.phase.is_completed());
-        return Err(if running {
-            ApiError::conflict(format!(
-                "the operation on application {ns}/{name} is already running: the controller does not support stopping a running \
-                 sync yet; it ends when its waves finish or time out"
-            ))
-        } else {
-            ApiError::not_found(format!("application {ns}/{name} has no operation to terminate"))
-        });
-    }
-    let patch = json!({ "metadata": { "resourceVersion": app.metadata.resource_version }, "operation": null });
+    let running = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|s| !s.phase.is_completed());
+    let (patch, reason, message) = if app.operation.is_some() {
+        (
+            json!({ "metadata": { "resourceVersion": app.metadata.resource_version }, "operation": null }),
+            "OperationTerminated",
+            format!("{} terminated the requested operation", who.username),
+        )
+    } else if running {
+        (
+            json!({ "metadata": { "resourceVersion": app.metadata.resource_version },
+                    "status": { "operationState": { "phase": "Terminating" } } }),
+            "OperationTerminating",
+            format!("{} is terminating the running operation", who.username),
+        )
+    } else {
+        return Err(ApiError::not_found(format!("application {ns}/{name} has no operation to terminate")));
+    };
     let updated = apps_api(&state, &ns)
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| ApiError::kube(&format!("terminate the operation of application {ns}/{name}"), e))?;
-    state.record(&updated, "OperationTerminated", "Terminate", format!("{} terminated the requested operation", who.username)).await;
+    state.record(&updated, reason, "Terminate", message).await;
     Ok(Json(json!({})))
 }
 

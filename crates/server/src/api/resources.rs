@@ -101,15 +101,58 @@ pub async fn tree(
 ) -> Result<Json<Value>, ApiError> {
     let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
     let app = state.app(&who, &ns, &name, "get").await?;
+    let nodes = tree_nodes(&state, &app).await?.into_iter().map(|(node, _)| node).collect::<Vec<_>>();
+    Ok(Json(json!({ "nodes": nodes })))
+}
+
+/// `GET /api/v1/applications/{name}/resource?group=&version=&kind=&namespace=&resourceName=`:
+/// the live manifest of one object of the app's resource tree (managed, or
+/// owned by one that is), as Argo CD's `{"manifest": "<json>"}`, a Secret's
+/// values masked.
+pub async fn resource(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pairs = query_pairs(raw.as_deref());
+    let ns = app_namespace(&state, &pairs);
+    let app = state.app(&who, &ns, &name, "get").await?;
+    let want = |k: &str| super::query_value(&pairs, k).unwrap_or("");
+    let (group, kind, namespace, resource) = (want("group"), want("kind"), want("namespace"), want("resourceName"));
+    if kind.is_empty() || resource.is_empty() {
+        return Err(ApiError::bad_request("the query needs kind and resourceName (and group, namespace for the object's identity)"));
+    }
+    // Listed objects carry no apiVersion or kind: the node says which they are.
+    let found = tree_nodes(&state, &app).await?.into_iter().find_map(|(node, obj)| {
+        let same = node["group"].as_str().unwrap_or("") == group
+            && node["kind"] == kind
+            && node["namespace"].as_str().unwrap_or("") == namespace
+            && node["name"] == resource;
+        same.then_some(obj)
+    });
+    let Some(obj) = found else {
+        return Err(ApiError::not_found(format!(
+            "{group}/{kind} {namespace}/{resource} is not in the resource tree of application {ns}/{name}"
+        )));
+    };
+    let (masked, _) = driftless_diff::mask_secrets(Some(&obj), None);
+    let text = serde_json::to_string(&masked.unwrap_or(Value::Null)).unwrap_or_default();
+    Ok(Json(json!({ "manifest": text })))
+}
+
+/// The app's resource tree: each node in Argo CD's shape, with the live
+/// object it describes.
+async fn tree_nodes(state: &AppState, app: &driftless_api::Application) -> Result<Vec<(Value, Value)>, ApiError> {
     let checks = state.compare.health_checks().await;
     let managed = app.status.as_ref().map(|s| s.resources.clone()).unwrap_or_default();
-    let mut nodes: Vec<Value> = Vec::new();
+    let mut nodes: Vec<(Value, Value)> = Vec::new();
     let mut uids: HashSet<String> = HashSet::new();
     let mut namespaces: BTreeMap<String, ()> = BTreeMap::new();
     for r in &managed {
         let version = if r.version.is_empty() { "v1" } else { r.version.as_str() };
-        let Some((ar, caps)) = resolve(&state, &r.group, version, &r.kind).await else { continue };
-        let api = api_for(&state, &ar, &caps, r.namespace.as_deref());
+        let Some((ar, caps)) = resolve(state, &r.group, version, &r.kind).await else { continue };
+        let api = api_for(state, &ar, &caps, r.namespace.as_deref());
         let live = api.get_opt(&r.name).await.map_err(|e| ApiError::kube(&format!("read {} {}", r.kind, r.name), e))?;
         let Some(live) = live else { continue };
         if let Some(uid) = live.uid() {
@@ -119,15 +162,15 @@ pub async fn tree(
             namespaces.insert(n, ());
         }
         let value = serde_json::to_value(&live).map_err(|e| ApiError::internal("encode a live object", e))?;
-        nodes.push(node(&value, &ar, Vec::new(), &checks));
+        nodes.push((node(&value, &ar, Vec::new(), &checks), value));
     }
     // Owned objects, level by level: a kind may own objects of a kind
     // listed before it (CronJob -> Job -> Pod), so repeat until nothing new.
     let mut candidates: Vec<(ApiResource, Value)> = Vec::new();
     for (group, version, kind) in CHILD_KINDS {
-        let Some((ar, caps)) = resolve(&state, group, version, kind).await else { continue };
+        let Some((ar, caps)) = resolve(state, group, version, kind).await else { continue };
         for n in namespaces.keys() {
-            let list = api_for(&state, &ar, &caps, Some(n))
+            let list = api_for(state, &ar, &caps, Some(n))
                 .list(&ListParams::default())
                 .await
                 .map_err(|e| ApiError::kube(&format!("list {kind} in {n}"), e))?;
@@ -157,14 +200,14 @@ pub async fn tree(
                 continue;
             }
             uids.insert(uid.to_string());
-            nodes.push(node(obj, ar, parents, &checks));
+            nodes.push((node(obj, ar, parents, &checks), obj.clone()));
             added = true;
         }
         if !added {
             break;
         }
     }
-    Ok(Json(json!({ "nodes": nodes })))
+    Ok(nodes)
 }
 
 /// `GET /api/v1/applications/{name}/managed-resources`: renders Git and
