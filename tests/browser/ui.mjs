@@ -107,7 +107,9 @@ try {
   step('a Pod, made by its ReplicaSet, shows its facts and has no diff');
   await page.locator('#tree g.node[data-kind=Pod]').first().click();
   await dialog.getByText('not from Git').waitFor();
-  await dialog.getByText('Containers').waitFor();
+  // Its facts, and its live manifest (which names its containers too).
+  await dialog.getByText('Containers').first().waitFor();
+  await dialog.getByText('kind: Pod').first().waitFor();
   await shot('04b-pod');
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });

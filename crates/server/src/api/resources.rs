@@ -175,7 +175,10 @@ async fn tree_nodes(state: &AppState, app: &driftless_api::Application) -> Resul
                 .await
                 .map_err(|e| ApiError::kube(&format!("list {kind} in {n}"), e))?;
             for obj in list.items {
-                let v = serde_json::to_value(&obj).map_err(|e| ApiError::internal("encode a live object", e))?;
+                let mut v = serde_json::to_value(&obj).map_err(|e| ApiError::internal("encode a live object", e))?;
+                // The items of a list carry no apiVersion or kind of their own.
+                v["apiVersion"] = json!(ar.api_version);
+                v["kind"] = json!(ar.kind);
                 candidates.push((ar.clone(), v));
             }
         }
