@@ -72,6 +72,11 @@ func newControllerManager(kubeconfig string, p *pki) (*controllerManager, error)
 		// scrapes it; readiness is judged through the API server.
 		"--secure-port=0",
 		"--profiling=false",
+		// Each controller's client is limited to 20 requests/s by default,
+		// which makes a thousand Deployments take minutes to roll out:
+		// the cluster, not the GitOps agent under test, would be measured.
+		"--kube-api-qps=200",
+		"--kube-api-burst=400",
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, fmt.Errorf("kube-controller-manager flags: %w", err)
