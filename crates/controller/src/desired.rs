@@ -18,6 +18,7 @@ use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
 use driftless_sync::{ResourceKey, track};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::api::ListParams;
 
@@ -35,6 +36,8 @@ pub struct Desired {
     pub source_type: SourceType,
     /// Every manifest, as a sync target.
     pub targets: Vec<Target>,
+    /// When the sources were consulted for it: the app's `reconciledAt`.
+    pub fetched_at: Time,
 }
 
 /// One source on disk.
@@ -111,6 +114,7 @@ pub async fn desired(
         revisions,
         source_type: source_type.unwrap_or(SourceType::Directory),
         targets,
+        fetched_at: crate::status::now(),
     })
 }
 

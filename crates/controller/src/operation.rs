@@ -14,12 +14,12 @@ use driftless_sync::ResourceKey;
 use driftless_sync::compare::CompareResult;
 use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
 use driftless_sync::plan::{PlanOptions, Role, plan};
-use kube::Api;
+
 use tokio::sync::watch;
 
 use crate::desired::{Desired, short};
 use crate::reconcile::Context;
-use crate::status;
+use crate::status::{self, AppWriter};
 
 /// Argo CD keeps 10 history entries unless told otherwise.
 const DEFAULT_HISTORY_LIMIT: usize = 10;
@@ -89,20 +89,19 @@ pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
 pub async fn run(
     ctx: &Context,
     app: &Application,
-    api: &Api<Application>,
+    writer: &AppWriter,
     op: Operation,
     desired: &Desired,
     mut compared: CompareResult,
     checks: &CustomChecks,
     status: &mut ApplicationStatus,
 ) {
-    let name = app.metadata.name.clone().unwrap_or_default();
     let sync_op = op.sync.clone().unwrap_or_default();
     let started = match &status.operation_state {
         Some(s) if s.phase == OperationPhase::Running && s.operation == op => s.started_at.clone(),
         _ => {
             mark_running(status, &op);
-            write(api, &name, status).await;
+            write(writer, status).await;
             status::now()
         }
     };
@@ -114,7 +113,7 @@ pub async fn run(
 
     let mut attempt: i64 = 0;
     let outcome = loop {
-        let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, checks, api, &name, status).await;
+        let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status).await;
         let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
         if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
             break outcome;
@@ -125,7 +124,7 @@ pub async fn run(
             s.retry_count = Some(attempt);
             s.message = Some(format!("{} (retrying attempt #{attempt} in {}s)", outcome.message, delay.as_secs()));
         }
-        write(api, &name, status).await;
+        write(writer, status).await;
         tokio::time::sleep(delay).await;
         // The cluster moved on while we waited: plan against what is there now.
         match driftless_sync::compare::compare(&ctx.cluster, &desired.targets, &ctx.compare_options(app, status, checks).options()).await {
@@ -136,7 +135,7 @@ pub async fn run(
 
     if !sync_op.dry_run {
         let phase = serde_json::to_value(outcome.phase).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        ctx.config.metrics.sync_finished(app.metadata.namespace.as_deref().unwrap_or(""), &name, &phase);
+        ctx.config.metrics.sync_finished(app.metadata.namespace.as_deref().unwrap_or(""), writer.name(), &phase);
     }
     let finished = status::now();
     let source = sync_op.source.clone().or_else(|| app.primary_source().cloned());
@@ -166,7 +165,7 @@ pub async fn run(
         finished_at: Some(finished),
         retry_count: (attempt > 0).then_some(attempt),
     });
-    write(api, &name, status).await;
+    write(writer, status).await;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,8 +178,7 @@ async fn attempt_sync(
     desired: &Desired,
     compared: &CompareResult,
     checks: &CustomChecks,
-    api: &Api<Application>,
-    name: &str,
+    writer: &AppWriter,
     status: &mut ApplicationStatus,
 ) -> Outcome {
     let resources = desired.targets.iter().filter(|t| t.role == Role::Resource).count();
@@ -254,12 +252,20 @@ async fn attempt_sync(
         },
     );
     let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.is_some()).map(|r| r.key.clone()).collect();
+    // What the comparison dry-ran is valid as it stands; a manifest changed
+    // to respect ignored differences is not what was dry-run.
+    let validated: HashSet<ResourceKey> = if options.respect_ignore_differences {
+        HashSet::new()
+    } else {
+        compared.resources.iter().filter(|r| r.validated).map(|r| r.key.clone()).collect()
+    };
     let exec_opts = ExecuteOptions {
         dry_run: sync_op.dry_run,
         validate: !options.no_validate,
         replace: options.replace,
         prune_propagation: options.prune_propagation_policy.as_deref(),
         existing: &existing,
+        validated: &validated,
         health: checks,
         wave_timeout: ctx.config.wave_timeout,
         poll: Duration::from_millis(500),
@@ -271,18 +277,28 @@ async fn attempt_sync(
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            outcome = &mut exec => return outcome,
+            outcome = &mut exec => {
+                if let Some(memo) = ctx.memo() {
+                    let opts = ctx.compare_options(app, status, checks);
+                    for (key, version) in &outcome.applied {
+                        if let Some(t) = targets.iter().find(|t| t.key == *key) {
+                            memo.applied(&opts.options(), key, t.manifest.value(), version.clone());
+                        }
+                    }
+                }
+                return outcome;
+            }
             _ = tick.tick() => {
                 // Dropping the sync stops it between two requests.
                 if ctx.terminating(app) {
-                    return Outcome { phase: OperationPhase::Failed, message: TERMINATED.into(), results: rx.borrow().clone() };
+                    return Outcome { phase: OperationPhase::Failed, message: TERMINATED.into(), results: rx.borrow().clone(), applied: Vec::new() };
                 }
                 if rx.has_changed().unwrap_or(false) {
                     let results = rx.borrow_and_update().clone();
                     if let Some(s) = status.operation_state.as_mut() {
                         s.sync_result = Some(SyncOperationResult { resources: results, revision: desired.revision.clone(), source: None });
                     }
-                    write(api, name, status).await;
+                    write(writer, status).await;
                 }
             }
         }
@@ -306,12 +322,12 @@ async fn ensure_namespace(ctx: &Context, app: &Application, ns: &str) -> Result<
 }
 
 fn failed(message: String) -> Outcome {
-    Outcome { phase: OperationPhase::Failed, message, results: Vec::new() }
+    Outcome { phase: OperationPhase::Failed, message, results: Vec::new(), applied: Vec::new() }
 }
 
-async fn write(api: &Api<Application>, name: &str, status: &ApplicationStatus) {
-    if let Err(e) = status::write(api, name, status).await {
-        tracing::warn!(app = name, "writing status: {e}");
+async fn write(writer: &AppWriter, status: &ApplicationStatus) {
+    if let Err(e) = writer.write(status).await {
+        tracing::warn!(app = writer.name(), "writing status: {e}");
     }
 }
 

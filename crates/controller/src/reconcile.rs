@@ -12,7 +12,7 @@ use driftless_render::RenderCache;
 use driftless_source::GitCache;
 use driftless_sync::app_instance_name;
 use driftless_sync::cluster::Cluster;
-use driftless_sync::compare::{CompareOptions, Scope, compare};
+use driftless_sync::compare::{CompareOptions, DryRunMemo, Scope, compare};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
@@ -21,6 +21,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
 use crate::desired::{desired, short};
+use crate::status::AppWriter;
 use crate::{Config, operation, project, status};
 
 /// What every reconcile shares.
@@ -34,6 +35,8 @@ pub struct Context {
     desired_cache: Mutex<HashMap<ObjectRef<Application>, CachedDesired>>,
     /// Consecutive self-heals per app, for their back-off.
     heals: Mutex<HashMap<ObjectRef<Application>, (u32, Instant)>>,
+    /// What each app's last reconcile wrote, to tell stale copies.
+    writes: status::WriteLog,
     /// The API server.
     pub client: kube::Client,
     /// The destination cluster (in-cluster only, for now).
@@ -42,6 +45,10 @@ pub struct Context {
     pub git: GitCache,
     /// Renders kept while the files they read are unchanged.
     pub(crate) renders: Arc<RenderCache>,
+    /// Dry-run verdicts kept while manifest and live object are unchanged
+    /// (only where live watches keep comparisons coming: a one-off
+    /// comparison wants the full predicted objects).
+    memo: Option<DryRunMemo>,
     /// `argocd-cm`, kept by a watch when the controller runs.
     settings: Option<Store<ConfigMap>>,
     /// The Applications, as the controller's watches see them: where a
@@ -55,7 +62,7 @@ impl Context {
     /// A context over `client` with no live watches (for one-off
     /// comparisons such as `driftless app diff`).
     pub fn new(client: kube::Client, config: Config) -> Context {
-        Context::with_routes(client, config, Vec::new(), None, Vec::new())
+        Context { memo: None, ..Context::with_routes(client, config, Vec::new(), None, Vec::new()) }
     }
 
     /// A context whose live watches wake apps through `routes`.
@@ -71,9 +78,11 @@ impl Context {
             queue: crate::queue::Pending::new(config.metrics.clone()),
             desired_cache: Mutex::default(),
             heals: Mutex::default(),
+            writes: status::WriteLog::default(),
             cluster: Cluster::new(client.clone()),
             git: GitCache::new(config.cache_dir.join("git")),
             renders: Arc::default(),
+            memo: Some(DryRunMemo::default()),
             settings,
             apps,
             client,
@@ -89,7 +98,7 @@ impl Context {
         status: &'a ApplicationStatus,
         health: &'a CustomChecks,
     ) -> CompareOptionsOwned<'a> {
-        CompareOptionsOwned { tracked: Some(&self.live), ..CompareOptionsOwned::new(app, status, health) }
+        CompareOptionsOwned { tracked: Some(&self.live), memo: self.memo.as_ref(), ..CompareOptionsOwned::new(app, status, health) }
     }
 
     /// Custom health checks from the `argocd-cm` ConfigMap: from the watch
@@ -119,6 +128,11 @@ impl Context {
 }
 
 impl Context {
+    /// The dry-run verdicts, where this context keeps them.
+    pub(crate) fn memo(&self) -> Option<&DryRunMemo> {
+        self.memo.as_ref()
+    }
+
     /// Whether someone asked to stop the operation running on `app`: Argo
     /// CD's terminate sets its phase to Terminating.
     pub(crate) fn terminating(&self, app: &Application) -> bool {
@@ -196,6 +210,10 @@ impl Context {
         let key = ObjectRef::from_obj(app);
         self.desired_cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         self.heals.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        self.writes.forget(app);
+        if let Some(memo) = &self.memo {
+            memo.forget(&instance(app));
+        }
     }
 }
 
@@ -211,6 +229,7 @@ pub struct CompareOptionsOwned<'a> {
     health: &'a CustomChecks,
     validate: bool,
     tracked: Option<&'a crate::live::LiveWatches>,
+    memo: Option<&'a DryRunMemo>,
 }
 
 impl<'a> CompareOptionsOwned<'a> {
@@ -232,6 +251,7 @@ impl<'a> CompareOptionsOwned<'a> {
             health,
             validate,
             tracked: None,
+            memo: None,
         }
     }
 
@@ -244,6 +264,7 @@ impl<'a> CompareOptionsOwned<'a> {
             health: self.health,
             validate: self.validate,
             tracked: self.tracked.map(|t| t as &(dyn driftless_sync::compare::TrackedIndex + Sync)),
+            memo: self.memo,
         }
     }
 }
@@ -283,30 +304,42 @@ pub fn error_policy(app: Arc<Application>, err: &ReconcileError, _: Arc<Context>
 /// Compares `app` with Git, syncs when asked to, writes status; timed.
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     ctx.queue.done(&ObjectRef::from_obj(&*app));
+    if ctx.writes.stale(&app) {
+        // The watch event of the last write is moments away, and wakes
+        // nothing (status is not a trigger): look again shortly.
+        return Ok(Action::requeue(STALE_RETRY));
+    }
     let _in_flight = ctx.config.metrics.reconcile_started();
     let started = Instant::now();
-    let result = reconcile_app(app, &ctx).await;
+    let writer = AppWriter::new(Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default()), app.name_any());
+    let result = reconcile_app(app.clone(), &ctx, &writer).await;
+    ctx.writes.record(&app, writer.into_written());
     ctx.config.metrics.observe_reconcile(started.elapsed().as_secs_f64(), result.is_ok());
     result
 }
 
-async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Action, ReconcileError> {
+/// How soon to look again at an app the watch has not caught up with.
+const STALE_RETRY: Duration = Duration::from_millis(100);
+
+async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWriter) -> Result<Action, ReconcileError> {
     let ctx = ctx.clone();
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
-    let api: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
     let requeue = Action::requeue(ctx.config.resync);
     if app.metadata.deletion_timestamp.is_some() {
-        return finalize(&ctx, &app, &api).await;
+        return finalize(&ctx, &app, writer.api()).await;
     }
     let mut status = app.status.clone().unwrap_or_default();
     let refresh = app.annotations().contains_key(ANNOTATION_REFRESH);
     if app.annotations().get(ANNOTATION_REFRESH).is_some_and(|r| r == "hard") {
-        // Render again from scratch. Helm's renders stay: their disk cache
+        // Render and dry-run again from scratch. Helm's renders stay: their disk cache
         // is keyed by a commit or digest and every flag, so they would be
         // the same.
         for s in app.spec.source.iter().chain(&app.spec.sources) {
             ctx.renders.forget(&s.repo_url, s);
+        }
+        if let Some(memo) = &ctx.memo {
+            memo.forget(&instance(&app));
         }
     }
     let checks = ctx.health_checks().await;
@@ -318,8 +351,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
             status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, msg.clone());
             status.sync.status = SyncStatusCode::Unknown;
             fail_operation(&app, &mut status, msg);
-            status::write(&api, &name, &status).await?;
-            status::clear_request(&api, &name, app.operation.is_some(), refresh).await?;
+            writer.write(&status).await?;
+            writer.clear_request(app.operation.is_some(), refresh).await?;
             return Ok(requeue);
         }
     };
@@ -390,8 +423,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
             // an edit made during the sync is a new request and nobody sees
             // a moment with neither the request nor its state.
             operation::mark_running(&mut status, &op);
-            status::write(&api, &name, &status).await?;
-            status::clear_request(&api, &name, requested.is_some(), refresh).await?;
+            writer.write(&status).await?;
+            writer.clear_request(requested.is_some(), refresh).await?;
             let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
             let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
             // A sync to another revision or source (rollback) renders that one.
@@ -401,13 +434,13 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
                 let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
                 match desired(&ctx, &app, &project, &src, &rev).await {
                     Ok(d2) => match compare(&ctx.cluster, &d2.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
-                        Ok(c2) => operation::run(&ctx, &app, &api, op, &d2, c2, &checks, &mut status).await,
-                        Err(e) => fail_and_write(&app, &api, &mut status, format!("comparing with the cluster: {e}")).await?,
+                        Ok(c2) => operation::run(&ctx, &app, writer, op, &d2, c2, &checks, &mut status).await,
+                        Err(e) => fail_and_write(&app, writer, &mut status, format!("comparing with the cluster: {e}")).await?,
                     },
-                    Err(msg) => fail_and_write(&app, &api, &mut status, msg).await?,
+                    Err(msg) => fail_and_write(&app, writer, &mut status, msg).await?,
                 }
             } else {
-                operation::run(&ctx, &app, &api, op, &d, c, &checks, &mut status).await;
+                operation::run(&ctx, &app, writer, op, &d, c, &checks, &mut status).await;
             }
             // Report the state the sync left behind.
             if let Ok(d) = ctx.desired_for(&app, &project, &source, &target_revision, false).await
@@ -415,18 +448,23 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>) -> Result<Acti
             {
                 status::apply_comparison(&mut status, &app, &d, &c);
             }
-            status::write(&api, &name, &status).await?;
+            writer.write(&status).await?;
         }
         (Some(_), None) if requested.is_some() => {
             let msg =
                 status.conditions.iter().find(|c| c.type_ == condition::COMPARISON_ERROR).map(|c| c.message.clone()).unwrap_or_default();
             fail_operation(&app, &mut status, format!("cannot sync: {msg}"));
-            status::write(&api, &name, &status).await?;
-            status::clear_request(&api, &name, true, refresh).await?;
+            writer.write(&status).await?;
+            writer.clear_request(true, refresh).await?;
         }
         _ => {
-            status::write(&api, &name, &status).await?;
-            status::clear_request(&api, &name, false, refresh).await?;
+            // Most reconciles are woken by live events and find nothing
+            // new: writing an unchanged status would only cost the API
+            // server a write and every watcher an event.
+            if app.status.as_ref() != Some(&status) {
+                writer.write(&status).await?;
+            }
+            writer.clear_request(false, refresh).await?;
         }
     }
     report(&ctx, &app, &status);
@@ -515,13 +553,13 @@ fn fail_operation(app: &Application, status: &mut ApplicationStatus, message: St
     }
 }
 
-async fn fail_and_write(app: &Application, api: &Api<Application>, status: &mut ApplicationStatus, msg: String) -> Result<(), kube::Error> {
+async fn fail_and_write(app: &Application, writer: &AppWriter, status: &mut ApplicationStatus, msg: String) -> Result<(), kube::Error> {
     let mut requested = app.clone();
     if requested.operation.is_none() {
         requested.operation = Some(Default::default());
     }
     fail_operation(&requested, status, msg);
-    status::write(api, &app.name_any(), status).await
+    writer.write(status).await
 }
 
 /// Deletion: with Argo CD's finalizer, delete the app's resources (except

@@ -6,13 +6,18 @@ use driftless_sync::compare::CompareResult;
 
 use crate::desired::Desired;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::collections::HashMap;
+
 use kube::Api;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
-/// Now, as a Kubernetes timestamp.
+/// Now, as a Kubernetes timestamp: whole seconds, as the API server keeps
+/// it, so that a status read back compares equal to the one written.
 pub fn now() -> Time {
-    Time(k8s_openapi::jiff::Timestamp::now())
+    let secs = k8s_openapi::jiff::Timestamp::now().as_second();
+    Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("now is a valid timestamp"))
 }
 
 /// Fills the comparison fields of `status` from `result`.
@@ -48,7 +53,9 @@ pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desir
     status.health = HealthStatus::status(result.health);
     status.summary.images = result.images.clone();
     status.source_type = Some(desired.source_type.as_str().to_string());
-    status.reconciled_at = Some(now());
+    // When Git was last consulted, as in Argo CD: a comparison woken by a
+    // live event does not move it, so an unchanged app needs no write.
+    status.reconciled_at = Some(desired.fetched_at.clone());
     clear_condition(status, driftless_api::condition::COMPARISON_ERROR);
     clear_condition(status, driftless_api::condition::INVALID_SPEC_ERROR);
 }
@@ -71,26 +78,147 @@ pub fn clear_condition(status: &mut ApplicationStatus, type_: &str) {
     status.conditions.retain(|c| c.type_ != type_);
 }
 
-/// Replaces the app's whole status. A JSON patch, not a merge patch: fields
-/// the new status leaves out must disappear, not linger from the old one.
-pub async fn write(api: &Api<Application>, name: &str, status: &ApplicationStatus) -> Result<(), kube::Error> {
-    let patch: json_patch::Patch =
-        serde_json::from_value(json!([{ "op": "add", "path": "/status", "value": status }])).expect("a literal JSON patch is valid");
-    api.patch(name, &PatchParams::default(), &Patch::<()>::Json(patch)).await.map(drop)
+/// Writes to one Application (its status, and clearing a handled request),
+/// noting the resourceVersion each write produces: the watch cache may hand
+/// the next reconcile a copy of the app from before these writes, and a
+/// reconcile must not act on such a copy (see [`WriteLog`]).
+pub struct AppWriter {
+    api: Api<Application>,
+    name: String,
+    written: std::sync::Mutex<Vec<String>>,
 }
 
-/// Removes `.operation` (the request is being, or has been, carried out)
-/// and the refresh annotation.
-pub async fn clear_request(api: &Api<Application>, name: &str, operation: bool, refresh: bool) -> Result<(), kube::Error> {
-    let mut patch = serde_json::Map::new();
-    if operation {
-        patch.insert("operation".into(), serde_json::Value::Null);
+impl AppWriter {
+    /// A writer for the app `name` of `api`'s namespace.
+    pub fn new(api: Api<Application>, name: String) -> AppWriter {
+        AppWriter { api, name, written: Default::default() }
     }
-    if refresh {
-        patch.insert("metadata".into(), json!({ "annotations": { driftless_api::ANNOTATION_REFRESH: null } }));
+
+    /// The app's API.
+    pub fn api(&self) -> &Api<Application> {
+        &self.api
     }
-    if patch.is_empty() {
-        return Ok(());
+
+    /// The app's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
-    api.patch(name, &PatchParams::default(), &Patch::Merge(serde_json::Value::Object(patch))).await.map(drop)
+
+    /// Replaces the app's whole status. A JSON patch, not a merge patch:
+    /// fields the new status leaves out must disappear, not linger from the
+    /// old one.
+    pub async fn write(&self, status: &ApplicationStatus) -> Result<(), kube::Error> {
+        let patch: json_patch::Patch =
+            serde_json::from_value(json!([{ "op": "add", "path": "/status", "value": status }])).expect("a literal JSON patch is valid");
+        let app = self.api.patch(&self.name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+        self.note(app);
+        Ok(())
+    }
+
+    /// Removes `.operation` (the request is being, or has been, carried out)
+    /// and the refresh annotation.
+    pub async fn clear_request(&self, operation: bool, refresh: bool) -> Result<(), kube::Error> {
+        let mut patch = serde_json::Map::new();
+        if operation {
+            patch.insert("operation".into(), serde_json::Value::Null);
+        }
+        if refresh {
+            patch.insert("metadata".into(), json!({ "annotations": { driftless_api::ANNOTATION_REFRESH: null } }));
+        }
+        if patch.is_empty() {
+            return Ok(());
+        }
+        let app = self.api.patch(&self.name, &PatchParams::default(), &Patch::Merge(serde_json::Value::Object(patch))).await?;
+        self.note(app);
+        Ok(())
+    }
+
+    fn note(&self, app: Application) {
+        if let Some(v) = app.metadata.resource_version {
+            self.written.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+        }
+    }
+
+    /// The resourceVersions written, oldest first.
+    pub fn into_written(self) -> Vec<String> {
+        self.written.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Per app, the resourceVersions its last reconcile superseded: the copy it
+/// was handed and every one it wrote but the last. The watch cache moves
+/// forward only, so a copy with one of these versions is stale.
+#[derive(Default)]
+pub struct WriteLog {
+    superseded: std::sync::Mutex<HashMap<ObjectRef<Application>, Vec<String>>>,
+}
+
+impl WriteLog {
+    /// Whether `app` predates the last reconcile's writes: acting on it
+    /// would repeat a finished sync, or write back a status without its
+    /// last operation and history.
+    pub fn stale(&self, app: &Application) -> bool {
+        let version = app.metadata.resource_version.as_deref().unwrap_or_default();
+        self.lock().get(&ObjectRef::from_obj(app)).is_some_and(|s| s.iter().any(|v| v == version))
+    }
+
+    /// Records that a reconcile handed `app` wrote `written` (oldest first).
+    pub fn record(&self, app: &Application, mut written: Vec<String>) {
+        let key = ObjectRef::from_obj(app);
+        if written.pop().is_none() {
+            // Nothing written: the copy it was handed is still the latest.
+            self.lock().remove(&key);
+            return;
+        }
+        written.extend(app.metadata.resource_version.clone());
+        self.lock().insert(key, written);
+    }
+
+    /// Forgets an app that is gone.
+    pub fn forget(&self, app: &Application) {
+        self.lock().remove(&ObjectRef::from_obj(app));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Application>, Vec<String>>> {
+        self.superseded.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(version: &str) -> Application {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": { "name": "web", "namespace": "argocd", "resourceVersion": version },
+            "spec": { "destination": {}, "project": "default" }
+        }))
+        .expect("valid Application")
+    }
+
+    #[test]
+    fn a_copy_from_before_the_last_writes_is_stale() {
+        let log = WriteLog::default();
+        assert!(!log.stale(&app("10")), "nothing written yet");
+        log.record(&app("10"), vec!["11".into(), "12".into(), "13".into()]);
+        for old in ["10", "11", "12"] {
+            assert!(log.stale(&app(old)), "{old} predates the last write");
+        }
+        assert!(!log.stale(&app("13")), "the last write");
+        assert!(!log.stale(&app("14")), "someone else's later write");
+        // A reconcile that writes nothing leaves nothing stale.
+        log.record(&app("14"), Vec::new());
+        assert!(!log.stale(&app("11")));
+        log.record(&app("14"), vec!["15".into()]);
+        log.forget(&app("15"));
+        assert!(!log.stale(&app("14")), "forgotten with its app");
+    }
+
+    #[test]
+    fn now_is_whole_seconds_as_the_api_server_keeps_it() {
+        let t = now();
+        let back: Time = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
 }

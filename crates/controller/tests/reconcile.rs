@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{World, configmap, deployment};
-use driftless_api::{OperationPhase, SyncStatusCode};
+use driftless_api::{HealthStatusCode, OperationPhase, SyncStatusCode};
 use driftless_testkit::{Error, wait_for};
 use serde_json::json;
 
@@ -93,6 +93,60 @@ async fn a_refresh_annotation_picks_up_a_new_commit_and_is_removed() -> Result<(
         (!a.metadata.annotations.as_ref().is_some_and(|m| m.contains_key("argocd.argoproj.io/refresh"))).then_some(())
     })
     .await
+}
+
+/// Waits until the controller has not reconciled anything for two seconds.
+async fn quiet(w: &World) -> Result<(), Error> {
+    let mut last = -1.0;
+    wait_for("the controller to go quiet", common::TIMEOUT, || {
+        let before = last;
+        last = w.metric("driftless_app_reconcile_seconds_count", &[]);
+        let now = last;
+        async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if now == before { Ok(()) } else { Err(format!("{now} reconciles")) }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_event_that_changes_nothing_costs_one_dry_run_and_no_status_write() -> Result<(), Error> {
+    let w = World::with_resync("quiet", NO_RESYNC).await?;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
+    for i in 0..3 {
+        w.repo.write(&format!("app/cm{i}.yaml"), &configmap(&format!("settings-{i}"), ""));
+    }
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    w.wait_app("web", "Synced and Healthy", |a| {
+        let s = a.status.as_ref()?;
+        (s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy).then_some(())
+    })
+    .await?;
+    quiet(&w).await?;
+    let before = w.apps.get("web").await.expect("app");
+    assert_eq!(before.status.as_ref().unwrap().history.len(), 1, "one automated sync for one revision: {}", common::summary(&before));
+
+    let reconciles = w.metric("driftless_app_reconcile_seconds_count", &[]);
+    let patches = w.metric("driftless_kube_requests_total", &[r#"verb="patch""#]);
+    // Someone else's annotation: an event on a managed object, no drift.
+    w.kubectl(&["annotate", "configmap", "settings-0", "touched=yes"]);
+    wait_for("the event to wake the app", common::TIMEOUT, || async {
+        let n = w.metric("driftless_app_reconcile_seconds_count", &[]);
+        if n > reconciles { Ok(()) } else { Err(format!("{n} reconciles")) }
+    })
+    .await?;
+    quiet(&w).await?;
+    let after = w.apps.get("web").await.expect("app");
+    assert_eq!(
+        w.metric("driftless_kube_requests_total", &[r#"verb="patch""#]) - patches,
+        1.0,
+        "one dry run, of the ConfigMap that changed; the other objects' verdicts stand and the unchanged status is not written"
+    );
+    assert_eq!(after.metadata.resource_version, before.metadata.resource_version, "status unchanged, not rewritten");
+    assert_eq!(after.status.unwrap().sync.status, SyncStatusCode::Synced);
+    Ok(())
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use driftless_api::ApplicationSource;
 
-pub use driftless_kustomize::Input;
 pub use cache::{RenderCache, Reuse};
+pub use driftless_kustomize::Input;
 pub use error::RenderError;
 pub use manifest::{Manifest, parse_manifests};
 

@@ -1,7 +1,9 @@
 //! Comparing an app's desired targets with the cluster: per-resource sync
 //! and health status, the app's totals, and what left Git.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 
 use driftless_api::{HealthStatus, HealthStatusCode, SyncStatusCode};
 use driftless_diff::{Comparison, DiffOptions};
@@ -46,8 +48,13 @@ pub struct ResourceState {
     /// The live object.
     pub live: Option<Value>,
     /// What the server predicts applying Git would give (or the desired
-    /// manifest when no dry run was possible).
+    /// manifest when no dry run was possible); None when the verdict of an
+    /// earlier dry run was reused from a [`DryRunMemo`].
     pub predicted: Option<Value>,
+    /// The server accepted the desired manifest in a dry run against this
+    /// live object (now, or at the same resourceVersion before), so a sync
+    /// need not dry-run it again.
+    pub validated: bool,
     /// Which fields differ.
     pub diff: Comparison,
 }
@@ -85,6 +92,73 @@ pub struct CompareOptions<'a> {
     /// Which objects of a kind the app tracks, if a live index knows:
     /// they are then fetched one by one instead of listing the kind.
     pub tracked: Option<&'a (dyn TrackedIndex + Sync)>,
+    /// Dry-run verdicts to reuse while neither side changed.
+    pub memo: Option<&'a DryRunMemo>,
+}
+
+/// Server-side dry runs kept between comparisons, as Argo CD keeps its
+/// server-side diff results. A dry run's outcome depends on the desired
+/// manifest and the live object, so while the manifest and the live
+/// resourceVersion are unchanged the verdict stands: a comparison woken by
+/// one object's status change dry-runs that object only, and one woken by
+/// nothing new dry-runs none. A hard refresh forgets an app's verdicts.
+#[derive(Default)]
+pub struct DryRunMemo {
+    apps: Mutex<HashMap<String, HashMap<ResourceKey, Verdict>>>,
+}
+
+#[derive(Clone)]
+struct Verdict {
+    /// Hash of the desired manifest and the comparison settings.
+    input: u64,
+    resource_version: String,
+    diff: Comparison,
+}
+
+impl DryRunMemo {
+    /// Forgets the verdicts of the app `instance`.
+    pub fn forget(&self, instance: &str) {
+        self.lock().remove(instance);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<ResourceKey, Verdict>>> {
+        self.apps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes that `manifest` was just server-side applied to `key` and left
+    /// it at `resource_version`: a dry run of the same manifest against that
+    /// object predicts the object itself, so it is in sync.
+    pub fn applied(&self, opts: &CompareOptions<'_>, key: &ResourceKey, manifest: &Value, resource_version: String) {
+        let verdict =
+            Verdict { input: verdict_input(manifest, opts), resource_version, diff: Comparison { in_sync: true, changed: Vec::new() } };
+        self.lock().entry(opts.instance.to_string()).or_default().insert(key.clone(), verdict);
+    }
+
+    /// Whether the app's object `key` has been seen live at all.
+    fn seen(&self, instance: &str, key: &ResourceKey) -> bool {
+        self.lock().get(instance).is_some_and(|a| a.contains_key(key))
+    }
+
+    fn get(&self, instance: &str, key: &ResourceKey, input: u64, resource_version: &str) -> Option<Comparison> {
+        let apps = self.lock();
+        let v = apps.get(instance)?.get(key)?;
+        (v.input == input && v.resource_version == resource_version).then(|| v.diff.clone())
+    }
+
+    /// Keeps exactly `verdicts` for the app: resources that left Git or whose
+    /// dry run failed drop out.
+    fn replace(&self, instance: &str, verdicts: HashMap<ResourceKey, Verdict>) {
+        self.lock().insert(instance.to_string(), verdicts);
+    }
+}
+
+/// What a dry run's verdict depends on besides the live object.
+fn verdict_input(desired: &Value, opts: &CompareOptions<'_>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    desired.to_string().hash(&mut h);
+    opts.validate.hash(&mut h);
+    format!("{:?}", opts.diff).hash(&mut h);
+    h.finish()
 }
 
 /// An index of the objects each app tracks, kept by live watches.
@@ -115,11 +189,14 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             // Targeted fetches: cost grows with the app, not with the cluster.
             Some(mut names) => {
                 // The desired objects are fetched by name too: the index may
-                // not have seen an object created a moment ago.
+                // not have seen an object created a moment ago. One the index
+                // lacks and that was never seen live (an app's first sync)
+                // is known to be missing without asking.
                 names.extend(
                     targets
                         .iter()
                         .filter(|t| t.key.kind == s.kind && t.manifest.api_version() == s.api_version)
+                        .filter(|t| opts.memo.is_none_or(|m| m.seen(opts.instance, &t.key)))
                         .map(|t| (t.key.namespace.clone(), t.key.name.clone())),
                 );
                 for (namespace, name) in names {
@@ -144,10 +221,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     // stream would make the whole reconcile future fail to be `Send`.
     let gets: Vec<_> =
         wanted.into_iter().map(|(key, api_version)| async move { cluster.get(&api_version, &key).await.map(|obj| (key, obj)) }).collect();
-    let fetched: Vec<_> = stream::iter(gets)
-        .buffer_unordered(PARALLEL_REQUESTS)
-        .try_collect()
-        .await?;
+    let fetched: Vec<_> = stream::iter(gets).buffer_unordered(PARALLEL_REQUESTS).try_collect().await?;
     for (key, obj) in fetched {
         if let Some(obj) = obj.filter(|o| is_tracked_by(o, opts.instance)) {
             live.insert(key, obj);
@@ -160,23 +234,36 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         .iter()
         .map(|(t, live_obj)| async move {
             let desired = t.manifest.value();
-            match live_obj {
-                None => (Comparison::missing(), Some(desired.clone()), None),
-                Some(l) => match cluster.apply(desired, true, opts.validate).await {
-                    Ok(p) => (driftless_diff::compare(&p, l, opts.diff), Some(p), None),
-                    Err(e) => (
-                        driftless_diff::compare_subset(desired, l, opts.diff),
-                        Some(desired.clone()),
-                        Some(format!("{}: dry run failed, compared field by field: {e}", t.key)),
-                    ),
+            let Some(l) = live_obj else { return DryRun::missing(desired) };
+            let input = verdict_input(desired, opts);
+            let version = l["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+            let verdict = |diff: &Comparison| Some(Verdict { input, resource_version: version.into(), diff: diff.clone() });
+            if let Some(diff) = opts.memo.and_then(|m| m.get(opts.instance, &t.key, input, version)) {
+                return DryRun { verdict: verdict(&diff), diff, predicted: None, warning: None };
+            }
+            match cluster.apply(desired, true, opts.validate).await {
+                Ok(p) => {
+                    let diff = driftless_diff::compare(&p, l, opts.diff);
+                    DryRun { verdict: verdict(&diff), diff, predicted: Some(p), warning: None }
+                }
+                Err(e) => DryRun {
+                    diff: driftless_diff::compare_subset(desired, l, opts.diff),
+                    predicted: Some(desired.clone()),
+                    warning: Some(format!("{}: dry run failed, compared field by field: {e}", t.key)),
+                    verdict: None,
                 },
             }
         })
         .collect();
-    let compared: Vec<(Comparison, Option<Value>, Option<String>)> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
+    let compared: Vec<DryRun> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
     let mut out = Vec::new();
-    for ((t, live_obj), (diff, predicted, warning)) in pairs.into_iter().zip(compared) {
+    let mut verdicts = HashMap::new();
+    for ((t, live_obj), DryRun { diff, predicted, warning, verdict }) in pairs.into_iter().zip(compared) {
         warnings.extend(warning);
+        let validated = verdict.is_some();
+        if let Some(v) = verdict.filter(|_| opts.memo.is_some()) {
+            verdicts.insert(t.key.clone(), v);
+        }
         let health = match &live_obj {
             None => Some(HealthStatus::status(HealthStatusCode::Missing)),
             Some(l) => driftless_health::assess(l, opts.health)
@@ -191,8 +278,12 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             wave: t.wave,
             live: live_obj,
             predicted,
+            validated,
             diff,
         });
+    }
+    if let Some(memo) = opts.memo {
+        memo.replace(opts.instance, verdicts);
     }
     // Hooks are tracked too, but they are not part of the desired state.
     let hooks: BTreeSet<&ResourceKey> = targets.iter().filter(|t| t.is_hook()).map(|t| &t.key).collect();
@@ -212,6 +303,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             wave: 0,
             live: Some(obj),
             predicted: None,
+            validated: false,
             diff: Comparison::missing(),
         });
     }
@@ -225,6 +317,22 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         }
     }
     Ok(CompareResult { resources: out, sync, health, images: images.into_iter().collect(), extraneous, warnings })
+}
+
+/// One resource's dry run (or the verdict reused instead).
+struct DryRun {
+    diff: Comparison,
+    predicted: Option<Value>,
+    warning: Option<String>,
+    /// What to remember; None when the dry run failed or there was none.
+    verdict: Option<Verdict>,
+}
+
+impl DryRun {
+    /// No live object: nothing to dry-run against; the sync dry-runs the create.
+    fn missing(desired: &Value) -> DryRun {
+        DryRun { diff: Comparison::missing(), predicted: Some(desired.clone()), warning: None, verdict: None }
+    }
 }
 
 fn group_of(api_version: &str) -> String {
@@ -257,6 +365,38 @@ fn collect_images(v: &Value, out: &mut BTreeSet<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_dry_run_verdict_stands_while_manifest_and_live_version_do() {
+        let (diff, health) = (DiffOptions::default(), CustomChecks::none());
+        let opts = |validate| CompareOptions {
+            instance: "argocd_web",
+            previously: &[],
+            diff: &diff,
+            health: &health,
+            validate,
+            tracked: None,
+            memo: None,
+        };
+        let key = ResourceKey { group: String::new(), kind: "ConfigMap".into(), namespace: Some("prod".into()), name: "settings".into() };
+        let manifest = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}});
+        let memo = DryRunMemo::default();
+        assert!(!memo.seen("argocd_web", &key));
+        memo.applied(&opts(true), &key, &manifest, "7".into());
+        assert!(memo.seen("argocd_web", &key));
+        let input = verdict_input(&manifest, &opts(true));
+        assert_eq!(memo.get("argocd_web", &key, input, "7"), Some(Comparison { in_sync: true, changed: vec![] }));
+        assert_eq!(memo.get("argocd_web", &key, input, "8"), None, "the live object changed");
+        let edited = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "2"}});
+        assert_eq!(memo.get("argocd_web", &key, verdict_input(&edited, &opts(true)), "7"), None, "Git changed");
+        assert_eq!(memo.get("argocd_web", &key, verdict_input(&manifest, &opts(false)), "7"), None, "the settings changed");
+        assert_eq!(memo.get("argocd_other", &key, input, "7"), None, "another app");
+        memo.replace("argocd_web", HashMap::new());
+        assert!(!memo.seen("argocd_web", &key), "a comparison keeps only what it saw");
+        memo.applied(&opts(true), &key, &manifest, "9".into());
+        memo.forget("argocd_web");
+        assert!(!memo.seen("argocd_web", &key), "a hard refresh forgets");
+    }
 
     #[test]
     fn images_come_from_every_pod_template() {

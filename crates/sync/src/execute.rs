@@ -29,6 +29,9 @@ pub struct ExecuteOptions<'a> {
     pub prune_propagation: Option<&'a str>,
     /// Resources that already exist, to tell "created" from "configured".
     pub existing: &'a HashSet<ResourceKey>,
+    /// Resources whose manifest the comparison just dry-ran successfully
+    /// against the live object: their dry run is not repeated.
+    pub validated: &'a HashSet<ResourceKey>,
     /// Custom health checks, for waves and hooks.
     pub health: &'a CustomChecks,
     /// How long one wave or hook may take to become healthy.
@@ -46,11 +49,15 @@ pub struct Outcome {
     pub message: String,
     /// One result per resource touched.
     pub results: Vec<ResourceResult>,
+    /// Each server-side apply that succeeded, with the resourceVersion it
+    /// left: that live object is what a dry run of the same manifest would
+    /// now predict, so the comparison after the sync need not dry-run it.
+    pub applied: Vec<(ResourceKey, String)>,
 }
 
 /// Runs `plan`, publishing results on `progress` as they change.
 pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, progress: &watch::Sender<Vec<ResourceResult>>) -> Outcome {
-    let mut run = Run { cluster, opts, progress, results: Vec::new(), hooks_created: Vec::new() };
+    let mut run = Run { cluster, opts, progress, results: Vec::new(), hooks_created: Vec::new(), applied: Vec::new() };
     let outcome = run.steps(plan).await;
     let (phase, message) = match outcome {
         Ok(()) if opts.dry_run => (OperationPhase::Succeeded, "successfully synced (dry run)".to_string()),
@@ -70,7 +77,7 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, 
             (OperationPhase::Failed, message)
         }
     };
-    Outcome { phase, message, results: run.results }
+    Outcome { phase, message, results: run.results, applied: run.applied }
 }
 
 struct Run<'a> {
@@ -80,6 +87,8 @@ struct Run<'a> {
     results: Vec<ResourceResult>,
     /// Hooks created in this sync, with their delete policies and outcome.
     hooks_created: Vec<(Task, Vec<HookDeletePolicy>, bool)>,
+    /// See [`Outcome::applied`].
+    applied: Vec<(ResourceKey, String)>,
 }
 
 impl Run<'_> {
@@ -127,6 +136,7 @@ impl Run<'_> {
         let tasks: Vec<&Task> = plan
             .tasks()
             .filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_)))
+            .filter(|t| !(t.action == Action::Apply && self.opts.validated.contains(&t.key)))
             .filter(|t| t.manifest.as_ref().is_some_and(|m| m.value()["metadata"]["name"].as_str().is_some()))
             .collect();
         let (cluster, validate) = (self.cluster, self.opts.validate);
@@ -204,29 +214,32 @@ impl Run<'_> {
 
     /// Applies one task's manifest: server-side apply, or replace, and
     /// re-creation when an immutable field changes and the user allowed it.
-    async fn try_apply(&self, t: &Task) -> Result<&'static str, ClusterError> {
-        let Some(m) = &t.manifest else { return Ok(verb(true)) };
+    async fn try_apply(&self, t: &Task) -> Result<Applied, ClusterError> {
+        let Some(m) = &t.manifest else { return Ok(Applied { verb: verb(true), resource_version: None }) };
         let replace = self.opts.replace || t.options.replace;
         let result =
             if replace { self.cluster.replace(m.value()).await } else { self.cluster.apply(m.value(), false, self.opts.validate).await };
-        let result = match result {
+        match result {
+            Ok(obj) => {
+                let resource_version = obj["metadata"]["resourceVersion"].as_str().filter(|_| !replace).map(String::from);
+                Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, resource_version })
+            }
             // An immutable field can only change by re-creating the object:
             // done when the user asked for Replace/Force, explained otherwise.
             Err(e) if e.status() == Some(422) && (replace || t.options.force) => {
-                match self.cluster.delete(&t.api_version, &t.key, Some("foreground")).await {
-                    Ok(()) => self.recreate(m.value()).await,
-                    Err(d) => Err(d),
-                }
+                self.cluster.delete(&t.api_version, &t.key, Some("foreground")).await?;
+                self.recreate(m.value()).await?;
+                Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, resource_version: None })
             }
-            other => other,
-        };
-        result.map(|_| if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) })
+            Err(e) => Err(e),
+        }
     }
 
-    fn record_apply(&mut self, t: &Task, outcome: Result<&'static str, ClusterError>) -> Result<(), String> {
+    fn record_apply(&mut self, t: &Task, outcome: Result<Applied, ClusterError>) -> Result<(), String> {
         match outcome {
-            Ok(what) => {
-                self.record(t, Some(ResultCode::Synced), what.to_string(), None);
+            Ok(Applied { verb, resource_version }) => {
+                self.record(t, Some(ResultCode::Synced), verb.to_string(), None);
+                self.applied.extend(resource_version.map(|v| (t.key.clone(), v)));
                 Ok(())
             }
             Err(e) => {
@@ -380,6 +393,13 @@ impl Run<'_> {
         }
         self.progress.send_replace(self.results.clone());
     }
+}
+
+/// A successful apply: what it did, and the resourceVersion it left when it
+/// was a server-side apply.
+struct Applied {
+    verb: &'static str,
+    resource_version: Option<String>,
 }
 
 fn verb(existed: bool) -> &'static str {

@@ -19,6 +19,10 @@ pub struct World {
     pub ns: TestNamespace,
     pub repo: GitRepo,
     pub apps: Api<Application>,
+    /// The controller's metrics, its Kubernetes requests included.
+    pub metrics: driftless_metrics::Metrics,
+    /// The controller's client, counting its requests in `metrics`.
+    client: kube::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     controller: Option<tokio::task::JoinHandle<()>>,
     resync: Duration,
@@ -38,7 +42,11 @@ impl World {
         install_crds(&ns.client()).await?;
         let cache = tempfile::tempdir().expect("temp dir");
         let apps = ns.api();
-        let mut w = World { ns, repo: GitRepo::new(), apps, stop: None, controller: None, resync, _cache: cache };
+        let metrics = driftless_metrics::Metrics::new();
+        let kubeconfig = kube::config::Kubeconfig::read_from(ns.cluster().kubeconfig()).expect("devcluster kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("devcluster kubeconfig");
+        let client = kube::client::ClientBuilder::try_from(config).expect("client").with_layer(&metrics.kube_layer()).build();
+        let mut w = World { ns, repo: GitRepo::new(), apps, metrics, client, stop: None, controller: None, resync, _cache: cache };
         w.start_controller();
         Ok(w)
     }
@@ -50,6 +58,7 @@ impl World {
             cache_dir: self._cache.path().to_path_buf(),
             wave_timeout: Duration::from_secs(60),
             settings_namespace: Some(self.name().to_string()),
+            metrics: self.metrics.clone(),
             ..Default::default()
         }
     }
@@ -57,7 +66,7 @@ impl World {
     /// Starts this world's controller.
     pub fn start_controller(&mut self) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let client = self.ns.client();
+        let client = self.client.clone();
         let config = self.config();
         self.controller = Some(tokio::spawn(async move {
             if let Err(e) = driftless_controller::run(client, config, async move {
@@ -133,6 +142,18 @@ impl World {
             (a.operation.is_none() && s.phase.is_completed()).then(|| s.clone())
         })
         .await
+    }
+
+    /// A figure from the controller's metrics: the sum of every sample of
+    /// `name` whose labels include all of `labels` (`key="value"`).
+    pub fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        self.metrics
+            .encode()
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter(|l| labels.iter().all(|want| l.contains(want)))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
     }
 
     /// Runs kubectl against the test cluster.
