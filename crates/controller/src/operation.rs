@@ -95,7 +95,7 @@ pub async fn run(
     mut compared: CompareResult,
     checks: &CustomChecks,
     status: &mut ApplicationStatus,
-) {
+) -> Vec<(ResourceKey, serde_json::Value)> {
     let sync_op = op.sync.clone().unwrap_or_default();
     let started = match &status.operation_state {
         Some(s) if s.phase == OperationPhase::Running && s.operation == op => s.started_at.clone(),
@@ -166,6 +166,7 @@ pub async fn run(
         retry_count: (attempt > 0).then_some(attempt),
     });
     write(writer, status).await;
+    outcome.applied
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -280,9 +281,11 @@ async fn attempt_sync(
             outcome = &mut exec => {
                 if let Some(memo) = ctx.memo() {
                     let opts = ctx.compare_options(app, status, checks);
-                    for (key, version) in &outcome.applied {
-                        if let Some(t) = targets.iter().find(|t| t.key == *key) {
-                            memo.applied(&opts.options(), key, t.manifest.value(), version.clone());
+                    for (key, live) in &outcome.applied {
+                        if let (Some(t), Some(version)) =
+                            (targets.iter().find(|t| t.key == *key), live["metadata"]["resourceVersion"].as_str())
+                        {
+                            memo.applied(&opts.options(), key, t.manifest.value(), version);
                         }
                     }
                 }

@@ -95,7 +95,7 @@ impl Context {
     pub fn compare_options<'a>(
         &'a self,
         app: &'a Application,
-        status: &'a ApplicationStatus,
+        status: &ApplicationStatus,
         health: &'a CustomChecks,
     ) -> CompareOptionsOwned<'a> {
         CompareOptionsOwned { tracked: Some(&self.live), memo: self.memo.as_ref(), ..CompareOptionsOwned::new(app, status, health) }
@@ -230,6 +230,7 @@ pub struct CompareOptionsOwned<'a> {
     validate: bool,
     tracked: Option<&'a crate::live::LiveWatches>,
     memo: Option<&'a DryRunMemo>,
+    fresh: Vec<(driftless_sync::ResourceKey, serde_json::Value)>,
 }
 
 impl<'a> CompareOptionsOwned<'a> {
@@ -252,6 +253,7 @@ impl<'a> CompareOptionsOwned<'a> {
             validate,
             tracked: None,
             memo: None,
+            fresh: Vec::new(),
         }
     }
 
@@ -265,6 +267,7 @@ impl<'a> CompareOptionsOwned<'a> {
             validate: self.validate,
             tracked: self.tracked.map(|t| t as &(dyn driftless_sync::compare::TrackedIndex + Sync)),
             memo: self.memo,
+            fresh: &self.fresh,
         }
     }
 }
@@ -429,22 +432,30 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
             // A sync to another revision or source (rollback) renders that one.
             let other = sync_source.is_some() || sync_revision.as_ref().is_some_and(|r| *r != d.revision && *r != target_revision);
-            if other {
+            let applied = if other {
                 let src = sync_source.unwrap_or_else(|| source.clone());
                 let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
                 match desired(&ctx, &app, &project, &src, &rev).await {
                     Ok(d2) => match compare(&ctx.cluster, &d2.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
                         Ok(c2) => operation::run(&ctx, &app, writer, op, &d2, c2, &checks, &mut status).await,
-                        Err(e) => fail_and_write(&app, writer, &mut status, format!("comparing with the cluster: {e}")).await?,
+                        Err(e) => {
+                            fail_and_write(&app, writer, &mut status, format!("comparing with the cluster: {e}")).await?;
+                            Vec::new()
+                        }
                     },
-                    Err(msg) => fail_and_write(&app, writer, &mut status, msg).await?,
+                    Err(msg) => {
+                        fail_and_write(&app, writer, &mut status, msg).await?;
+                        Vec::new()
+                    }
                 }
             } else {
-                operation::run(&ctx, &app, writer, op, &d, c, &checks, &mut status).await;
-            }
-            // Report the state the sync left behind.
+                operation::run(&ctx, &app, writer, op, &d, c, &checks, &mut status).await
+            };
+            // Report the state the sync left behind: what the applies
+            // returned needs no second fetch.
+            let opts = CompareOptionsOwned { fresh: applied, ..ctx.compare_options(&app, &status, &checks) };
             if let Ok(d) = ctx.desired_for(&app, &project, &source, &target_revision, false).await
-                && let Ok(c) = compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await
+                && let Ok(c) = compare(&ctx.cluster, &d.targets, &opts.options()).await
             {
                 status::apply_comparison(&mut status, &app, &d, &c);
             }

@@ -94,6 +94,9 @@ pub struct CompareOptions<'a> {
     pub tracked: Option<&'a (dyn TrackedIndex + Sync)>,
     /// Dry-run verdicts to reuse while neither side changed.
     pub memo: Option<&'a DryRunMemo>,
+    /// Live objects the API server has just returned (a sync's applies):
+    /// used as they are rather than fetched again.
+    pub fresh: &'a [(ResourceKey, Value)],
 }
 
 /// Server-side dry runs kept between comparisons, as Argo CD keeps its
@@ -128,9 +131,12 @@ impl DryRunMemo {
     /// Notes that `manifest` was just server-side applied to `key` and left
     /// it at `resource_version`: a dry run of the same manifest against that
     /// object predicts the object itself, so it is in sync.
-    pub fn applied(&self, opts: &CompareOptions<'_>, key: &ResourceKey, manifest: &Value, resource_version: String) {
-        let verdict =
-            Verdict { input: verdict_input(manifest, opts), resource_version, diff: Comparison { in_sync: true, changed: Vec::new() } };
+    pub fn applied(&self, opts: &CompareOptions<'_>, key: &ResourceKey, manifest: &Value, resource_version: &str) {
+        let verdict = Verdict {
+            input: verdict_input(manifest, opts),
+            resource_version: resource_version.to_string(),
+            diff: Comparison { in_sync: true, changed: Vec::new() },
+        };
         self.lock().entry(opts.instance.to_string()).or_default().insert(key.clone(), verdict);
     }
 
@@ -217,6 +223,11 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         }
     }
     wanted.retain(|key, _| !live.contains_key(key));
+    for (key, obj) in opts.fresh {
+        if wanted.remove(key).is_some() && is_tracked_by(obj, opts.instance) {
+            live.insert(key.clone(), obj.clone());
+        }
+    }
     // The futures are built before they are streamed: a closure inside the
     // stream would make the whole reconcile future fail to be `Send`.
     let gets: Vec<_> =
@@ -377,12 +388,13 @@ mod tests {
             validate,
             tracked: None,
             memo: None,
+            fresh: &[],
         };
         let key = ResourceKey { group: String::new(), kind: "ConfigMap".into(), namespace: Some("prod".into()), name: "settings".into() };
         let manifest = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}});
         let memo = DryRunMemo::default();
         assert!(!memo.seen("argocd_web", &key));
-        memo.applied(&opts(true), &key, &manifest, "7".into());
+        memo.applied(&opts(true), &key, &manifest, "7");
         assert!(memo.seen("argocd_web", &key));
         let input = verdict_input(&manifest, &opts(true));
         assert_eq!(memo.get("argocd_web", &key, input, "7"), Some(Comparison { in_sync: true, changed: vec![] }));
@@ -393,7 +405,7 @@ mod tests {
         assert_eq!(memo.get("argocd_other", &key, input, "7"), None, "another app");
         memo.replace("argocd_web", HashMap::new());
         assert!(!memo.seen("argocd_web", &key), "a comparison keeps only what it saw");
-        memo.applied(&opts(true), &key, &manifest, "9".into());
+        memo.applied(&opts(true), &key, &manifest, "9");
         memo.forget("argocd_web");
         assert!(!memo.seen("argocd_web", &key), "a hard refresh forgets");
     }

@@ -49,10 +49,10 @@ pub struct Outcome {
     pub message: String,
     /// One result per resource touched.
     pub results: Vec<ResourceResult>,
-    /// Each server-side apply that succeeded, with the resourceVersion it
-    /// left: that live object is what a dry run of the same manifest would
-    /// now predict, so the comparison after the sync need not dry-run it.
-    pub applied: Vec<(ResourceKey, String)>,
+    /// Each server-side apply that succeeded, with the object it left:
+    /// the comparison after the sync need not fetch it, nor dry-run it (a
+    /// dry run of the same manifest would predict that very object).
+    pub applied: Vec<(ResourceKey, Value)>,
 }
 
 /// Runs `plan`, publishing results on `progress` as they change.
@@ -88,7 +88,7 @@ struct Run<'a> {
     /// Hooks created in this sync, with their delete policies and outcome.
     hooks_created: Vec<(Task, Vec<HookDeletePolicy>, bool)>,
     /// See [`Outcome::applied`].
-    applied: Vec<(ResourceKey, String)>,
+    applied: Vec<(ResourceKey, Value)>,
 }
 
 impl Run<'_> {
@@ -215,21 +215,21 @@ impl Run<'_> {
     /// Applies one task's manifest: server-side apply, or replace, and
     /// re-creation when an immutable field changes and the user allowed it.
     async fn try_apply(&self, t: &Task) -> Result<Applied, ClusterError> {
-        let Some(m) = &t.manifest else { return Ok(Applied { verb: verb(true), resource_version: None }) };
+        let Some(m) = &t.manifest else { return Ok(Applied { verb: verb(true), live: None }) };
         let replace = self.opts.replace || t.options.replace;
         let result =
             if replace { self.cluster.replace(m.value()).await } else { self.cluster.apply(m.value(), false, self.opts.validate).await };
         match result {
-            Ok(obj) => {
-                let resource_version = obj["metadata"]["resourceVersion"].as_str().filter(|_| !replace).map(String::from);
-                Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, resource_version })
-            }
+            Ok(obj) => Ok(Applied {
+                verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) },
+                live: (!replace).then_some(obj),
+            }),
             // An immutable field can only change by re-creating the object:
             // done when the user asked for Replace/Force, explained otherwise.
             Err(e) if e.status() == Some(422) && (replace || t.options.force) => {
                 self.cluster.delete(&t.api_version, &t.key, Some("foreground")).await?;
                 self.recreate(m.value()).await?;
-                Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, resource_version: None })
+                Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, live: None })
             }
             Err(e) => Err(e),
         }
@@ -237,9 +237,9 @@ impl Run<'_> {
 
     fn record_apply(&mut self, t: &Task, outcome: Result<Applied, ClusterError>) -> Result<(), String> {
         match outcome {
-            Ok(Applied { verb, resource_version }) => {
+            Ok(Applied { verb, live }) => {
                 self.record(t, Some(ResultCode::Synced), verb.to_string(), None);
-                self.applied.extend(resource_version.map(|v| (t.key.clone(), v)));
+                self.applied.extend(live.map(|l| (t.key.clone(), l)));
                 Ok(())
             }
             Err(e) => {
@@ -395,11 +395,11 @@ impl Run<'_> {
     }
 }
 
-/// A successful apply: what it did, and the resourceVersion it left when it
-/// was a server-side apply.
+/// A successful apply: what it did, and the object it left when it was a
+/// server-side apply.
 struct Applied {
     verb: &'static str,
-    resource_version: Option<String>,
+    live: Option<Value>,
 }
 
 fn verb(existed: bool) -> &'static str {
