@@ -21,13 +21,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driftless_api::Application;
+use driftless_api::{AppProject, Application};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 
+use reconcile::Stores;
 pub use reconcile::{Context, compare_app};
 
 /// How the controller runs.
@@ -104,10 +105,25 @@ pub async fn run(
         routes.push((ns.clone(), tx));
         live_triggers.push(rx);
     }
-    let settings = config.settings_namespace.as_ref().map(|ns| watch_settings(&client, ns, shutdown.clone()));
+    let settings = config.settings_namespace.as_ref().map(|ns| {
+        let api = Api::namespaced(client.clone(), ns);
+        let only = watcher::Config::default().fields(&format!("metadata.name={}", reconcile::SETTINGS_CONFIGMAP));
+        keep_watching::<ConfigMap>(api, only, shutdown.clone())
+    });
+    // AppProjects live beside their Applications.
+    let projects = namespaces
+        .iter()
+        .map(|ns| {
+            let api = match ns {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            keep_watching::<AppProject>(api, watcher::Config::default(), shutdown.clone())
+        })
+        .collect();
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
     let readers = stores.iter().map(|(reader, _)| reader.clone()).collect();
-    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes, settings, readers));
+    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes, Stores { settings, projects, apps: readers }));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
         let api: Api<Application> = match &ns {
@@ -150,20 +166,19 @@ pub async fn run(
     Ok(())
 }
 
-/// Keeps the `argocd-cm` ConfigMap of `namespace` in memory, so that
-/// reconciles read custom health checks without a request each and still
-/// see an edit within moments.
-fn watch_settings(
-    client: &kube::Client,
-    namespace: &str,
+/// Keeps what `api` lists in memory until `shutdown`, so that reconciles
+/// read settings and AppProjects without a request each and still see an
+/// edit within moments.
+fn keep_watching<K>(
+    api: Api<K>,
+    config: watcher::Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> reflector::Store<ConfigMap> {
+) -> reflector::Store<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     let (reader, writer) = reflector::store();
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let stream = watcher(api, watcher::Config::default().fields(&format!("metadata.name={}", reconcile::SETTINGS_CONFIGMAP)))
-        .default_backoff()
-        .reflect(writer)
-        .for_each(|_| std::future::ready(()));
+    let stream = watcher(api, config).default_backoff().reflect(writer).for_each(|_| std::future::ready(()));
     tokio::spawn(async move {
         tokio::select! {
             _ = stream => {}

@@ -3,12 +3,21 @@
 //! created with narrower rules.
 
 use driftless_api::{AppProject, Application, GroupKind, glob_match};
+use futures::FutureExt;
 use kube::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
 
-/// The project of `app`, or an error message for an InvalidSpecError.
-pub async fn load(client: &kube::Client, app: &Application) -> Result<AppProject, String> {
+/// The project of `app`, or an error message for an InvalidSpecError: from
+/// the watched `stores` when one has it, else read (a project created a
+/// moment ago may not have reached them).
+pub async fn load(client: &kube::Client, stores: &[Store<AppProject>], app: &Application) -> Result<AppProject, String> {
     let ns = app.metadata.namespace.as_deref().unwrap_or("default");
     let name = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
+    let key = ObjectRef::new(name).within(ns);
+    let ready = stores.iter().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
+    if let Some(p) = ready.filter_map(|s| s.get(&key)).next() {
+        return Ok((*p).clone());
+    }
     let api: Api<AppProject> = Api::namespaced(client.clone(), ns);
     match api.get_opt(name).await {
         Ok(Some(p)) => Ok(p),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftless_api::{ANNOTATION_REFRESH, Application, ApplicationStatus, RESOURCES_FINALIZER, SyncStatusCode, condition};
+use driftless_api::{ANNOTATION_REFRESH, AppProject, Application, ApplicationStatus, RESOURCES_FINALIZER, SyncStatusCode, condition};
 use driftless_diff::DiffOptions;
 use driftless_health::CustomChecks;
 use driftless_render::RenderCache;
@@ -49,11 +49,8 @@ pub struct Context {
     /// (only where live watches keep comparisons coming: a one-off
     /// comparison wants the full predicted objects).
     memo: Option<DryRunMemo>,
-    /// `argocd-cm`, kept by a watch when the controller runs.
-    settings: Option<Store<ConfigMap>>,
-    /// The Applications, as the controller's watches see them: where a
-    /// running sync learns that someone asked to terminate it.
-    apps: Vec<Store<Application>>,
+    /// What the controller's watches keep.
+    stores: Stores,
     /// Settings.
     pub config: Config,
 }
@@ -62,17 +59,11 @@ impl Context {
     /// A context over `client` with no live watches (for one-off
     /// comparisons such as `driftless app diff`).
     pub fn new(client: kube::Client, config: Config) -> Context {
-        Context { memo: None, ..Context::with_routes(client, config, Vec::new(), None, Vec::new()) }
+        Context { memo: None, ..Context::with_routes(client, config, Vec::new(), Stores::default()) }
     }
 
     /// A context whose live watches wake apps through `routes`.
-    pub(crate) fn with_routes(
-        client: kube::Client,
-        config: Config,
-        routes: crate::live::Routes,
-        settings: Option<Store<ConfigMap>>,
-        apps: Vec<Store<Application>>,
-    ) -> Context {
+    pub(crate) fn with_routes(client: kube::Client, config: Config, routes: crate::live::Routes, stores: Stores) -> Context {
         Context {
             live: crate::live::LiveWatches::new(routes),
             queue: crate::queue::Pending::new(config.metrics.clone()),
@@ -83,8 +74,7 @@ impl Context {
             git: GitCache::new(config.cache_dir.join("git")),
             renders: Arc::default(),
             memo: Some(DryRunMemo::default()),
-            settings,
-            apps,
+            stores,
             client,
             config,
         }
@@ -106,7 +96,7 @@ impl Context {
     /// next reconcile. A broken check is logged and the built-in checks apply.
     pub async fn health_checks(&self) -> CustomChecks {
         let Some(ns) = &self.config.settings_namespace else { return CustomChecks::none() };
-        let watched = self.settings.as_ref().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
+        let watched = self.stores.settings.as_ref().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
         let data = match watched {
             Some(store) => store.get(&ObjectRef::new(SETTINGS_CONFIGMAP).within(ns)).and_then(|cm| cm.data.clone()),
             None => {
@@ -137,13 +127,26 @@ impl Context {
     /// CD's terminate sets its phase to Terminating.
     pub(crate) fn terminating(&self, app: &Application) -> bool {
         let key = ObjectRef::from_obj(app);
-        self.apps.iter().filter_map(|s| s.get(&key)).any(|a| {
+        self.stores.apps.iter().filter_map(|s| s.get(&key)).any(|a| {
             a.status
                 .as_ref()
                 .and_then(|s| s.operation_state.as_ref())
                 .is_some_and(|o| o.phase == driftless_api::OperationPhase::Terminating)
         })
     }
+}
+
+/// Objects the controller keeps by watching them (none for a one-off
+/// comparison, which reads what it needs).
+#[derive(Default)]
+pub(crate) struct Stores {
+    /// `argocd-cm`.
+    pub settings: Option<Store<ConfigMap>>,
+    /// AppProjects, per watched namespace.
+    pub projects: Vec<Store<AppProject>>,
+    /// The Applications: where a running sync learns that someone asked to
+    /// terminate it.
+    pub apps: Vec<Store<Application>>,
 }
 
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
@@ -542,7 +545,7 @@ async fn validate(ctx: &Context, app: &Application) -> Result<(driftless_api::Ap
         ));
     }
     DiffOptions::new(&app.spec.ignore_differences).map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
-    let project = project::load(&ctx.client, app).await?;
+    let project = project::load(&ctx.client, &ctx.stores.projects, app).await?;
     project::permits(&project, app)?;
     Ok((project, source))
 }
