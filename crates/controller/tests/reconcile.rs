@@ -224,3 +224,50 @@ async fn deleting_an_app_deletes_its_resources_only_with_the_finalizer() -> Resu
     assert!(w.exists("configmap", "orphaned"), "without the finalizer resources stay");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_app_project_limits_repositories_and_an_edit_to_it_applies() -> Result<(), Error> {
+    let w = World::with_resync("project", NO_RESYNC).await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    w.repo.commit("v1");
+    let projects: kube::Api<driftless_api::AppProject> = w.ns.api();
+    let project = |repos: &[&str]| -> driftless_api::AppProject {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+            "metadata": { "name": "team", "namespace": w.name() },
+            "spec": { "sourceRepos": repos,
+                      "destinations": [{ "server": "https://kubernetes.default.svc", "namespace": w.name() }] }
+        }))
+        .expect("valid AppProject")
+    };
+    projects.create(&Default::default(), &project(&["https://git.example.com/*"])).await.expect("create project");
+    w.app("web", "app", json!({ "project": "team", "syncPolicy": { "automated": {} } })).await?;
+    let message = w
+        .wait_app("web", "InvalidSpecError", |a| {
+            a.status
+                .as_ref()?
+                .conditions
+                .iter()
+                .find(|c| c.type_ == driftless_api::condition::INVALID_SPEC_ERROR)
+                .map(|c| c.message.clone())
+        })
+        .await?;
+    assert!(message.contains("is not permitted in project team"), "{message}");
+    assert!(!w.exists("configmap", "settings"), "nothing deployed from a repository the project refuses");
+
+    // Widen the project.
+    let patch = json!({ "spec": { "sourceRepos": ["*"] } });
+    projects.patch("team", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(patch)).await.expect("edit project");
+    // The project's watch may lag the edit by a moment: refresh until the
+    // app is compared under the new rules.
+    wait_for("the widened project to apply", common::TIMEOUT, || async {
+        w.kubectl(&["annotate", "--overwrite", "application", "web", "argocd.argoproj.io/refresh=normal"]);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let app = w.apps.get("web").await.map_err(|e| e.to_string())?;
+        let sync = app.status.map(|s| s.sync.status);
+        if sync == Some(SyncStatusCode::Synced) { Ok(()) } else { Err(format!("{sync:?}")) }
+    })
+    .await?;
+    assert!(w.exists("configmap", "settings"));
+    Ok(())
+}
