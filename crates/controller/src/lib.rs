@@ -24,9 +24,9 @@ use std::time::Duration;
 use driftless_api::{AppProject, Application};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
+use kube::{Api, ResourceExt};
 
 use reconcile::Stores;
 pub use reconcile::{Context, compare_app};
@@ -134,6 +134,9 @@ pub async fn run(
         // controller writes must not wake it again.
         let trigger = watcher(api, watcher::Config::default())
             .default_backoff()
+            // managedFields are the bulk of an Application the controller
+            // writes to, and nothing here reads them.
+            .modify(|app| app.managed_fields_mut().clear())
             .reflect(writer)
             .applied_objects()
             .predicate_filter(reconcile::trigger_hash, PredicateConfig::default())
@@ -178,7 +181,11 @@ where
     K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = watcher(api, config).default_backoff().reflect(writer).for_each(|_| std::future::ready(()));
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .for_each(|_| std::future::ready(()));
     tokio::spawn(async move {
         tokio::select! {
             _ = stream => {}

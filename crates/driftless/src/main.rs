@@ -77,6 +77,12 @@ struct ControllerArgs {
     /// start of many apps faster and costs memory.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
+    /// At most this many requests in flight to the API server (a watch
+    /// counts until its response headers arrive); default: no limit. Each
+    /// holds an HTTP connection and its buffers: a low limit saves memory
+    /// and slows a cold start of many apps.
+    #[arg(long)]
+    max_requests_in_flight: Option<std::num::NonZeroUsize>,
     /// Act only while holding a Lease (coordination.k8s.io/v1), so that of
     /// several replicas exactly one reconciles and a standby takes over when
     /// it dies. Off by default for local use; production deployments with
@@ -178,6 +184,7 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
     let client = kube::client::ClientBuilder::try_from(kubeconfig)
         .context("connect to the cluster (in-cluster config or KUBECONFIG)")?
         .with_layer(&metrics.kube_layer())
+        .with_layer(&tower::util::option_layer(args.max_requests_in_flight.map(|n| tower::limit::ConcurrencyLimitLayer::new(n.get()))))
         .build();
     if let Some(addr) = args.metrics_addr {
         // Bind now, so that a taken port stops the start with a clear error.
