@@ -133,7 +133,7 @@ impl DryRunMemo {
     /// object predicts the object itself, so it is in sync.
     pub fn applied(&self, opts: &CompareOptions<'_>, key: &ResourceKey, manifest: &Value, resource_version: &str) {
         let verdict = Verdict {
-            input: verdict_input(manifest, opts),
+            input: verdict_input(manifest, settings_hash(opts)),
             resource_version: resource_version.to_string(),
             diff: Comparison { in_sync: true, changed: Vec::new() },
         };
@@ -158,12 +158,21 @@ impl DryRunMemo {
     }
 }
 
-/// What a dry run's verdict depends on besides the live object.
-fn verdict_input(desired: &Value, opts: &CompareOptions<'_>) -> u64 {
+/// The comparison settings a dry run's verdict depends on (hashed once
+/// per comparison, not per resource).
+fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    desired.to_string().hash(&mut h);
     opts.validate.hash(&mut h);
     format!("{:?}", opts.diff).hash(&mut h);
+    h.finish()
+}
+
+/// What a dry run's verdict depends on besides the live object: the desired
+/// manifest and the settings.
+fn verdict_input(desired: &Value, settings: u64) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    desired.to_string().hash(&mut h);
+    settings.hash(&mut h);
     h.finish()
 }
 
@@ -241,12 +250,13 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
 
     let pairs: Vec<(&Target, Option<Value>)> = resources.iter().map(|t| (*t, live.remove(&t.key))).collect();
     let mut warnings = Vec::new();
+    let settings = settings_hash(opts);
     let dry_runs: Vec<_> = pairs
         .iter()
         .map(|(t, live_obj)| async move {
             let desired = t.manifest.value();
             let Some(l) = live_obj else { return DryRun::missing(desired) };
-            let input = verdict_input(desired, opts);
+            let input = verdict_input(desired, settings);
             let version = l["metadata"]["resourceVersion"].as_str().unwrap_or_default();
             let verdict = |diff: &Comparison| Some(Verdict { input, resource_version: version.into(), diff: diff.clone() });
             if let Some(diff) = opts.memo.and_then(|m| m.get(opts.instance, &t.key, input, version)) {
@@ -396,12 +406,12 @@ mod tests {
         assert!(!memo.seen("argocd_web", &key));
         memo.applied(&opts(true), &key, &manifest, "7");
         assert!(memo.seen("argocd_web", &key));
-        let input = verdict_input(&manifest, &opts(true));
+        let input = verdict_input(&manifest, settings_hash(&opts(true)));
         assert_eq!(memo.get("argocd_web", &key, input, "7"), Some(Comparison { in_sync: true, changed: vec![] }));
         assert_eq!(memo.get("argocd_web", &key, input, "8"), None, "the live object changed");
         let edited = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "2"}});
-        assert_eq!(memo.get("argocd_web", &key, verdict_input(&edited, &opts(true)), "7"), None, "Git changed");
-        assert_eq!(memo.get("argocd_web", &key, verdict_input(&manifest, &opts(false)), "7"), None, "the settings changed");
+        assert_eq!(memo.get("argocd_web", &key, verdict_input(&edited, settings_hash(&opts(true))), "7"), None, "Git changed");
+        assert_eq!(memo.get("argocd_web", &key, verdict_input(&manifest, settings_hash(&opts(false))), "7"), None, "the settings changed");
         assert_eq!(memo.get("argocd_other", &key, input, "7"), None, "another app");
         memo.replace("argocd_web", HashMap::new());
         assert!(!memo.seen("argocd_web", &key), "a comparison keeps only what it saw");
