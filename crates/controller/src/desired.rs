@@ -8,9 +8,10 @@ mod capabilities;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use driftless_api::{AppProject, Application, ApplicationSource};
-use driftless_render::{Manifest, RenderContext, SourceType};
+use driftless_render::{GitRemotes, Manifest, RenderContext, SourceType};
 use driftless_source::helm_deps::{self, DependencySource};
 use driftless_source::repo_creds::{self, RepoCreds};
 use driftless_source::{ChartCache, ChartRequest};
@@ -82,6 +83,7 @@ pub async fn desired(
         refs,
         cache_dir: Some(ctx.config.cache_dir.join("renders")),
         dependencies: Vec::new(),
+        remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current()))),
     };
 
     let mut manifests = Vec::new();

@@ -42,7 +42,7 @@ pub struct Context {
     /// The destination cluster (in-cluster only, for now).
     pub cluster: Cluster,
     /// Git mirrors and checkouts.
-    pub git: GitCache,
+    pub git: Arc<GitCache>,
     /// Renders kept while the files they read are unchanged.
     pub(crate) renders: Arc<RenderCache>,
     /// Dry-run verdicts kept while manifest and live object are unchanged
@@ -71,7 +71,7 @@ impl Context {
             heals: Mutex::default(),
             writes: status::WriteLog::default(),
             cluster: Cluster::new(client.clone()),
-            git: GitCache::new(config.cache_dir.join("git")),
+            git: Arc::new(GitCache::new(config.cache_dir.join("git"))),
             renders: Arc::default(),
             memo: Some(DryRunMemo::default()),
             stores,

@@ -68,6 +68,27 @@ async fn a_kustomize_overlay_app_syncs_with_its_overlay_applied() -> Result<(), 
 }
 
 #[tokio::test]
+async fn an_overlay_of_a_remote_base_syncs_the_base_at_its_ref() -> Result<(), Error> {
+    let w = World::new("remote-base").await?;
+    let shared = driftless_testkit::GitRepo::new();
+    shared.write("base/kustomization.yaml", "resources: [deploy.yaml]\n");
+    shared.write("base/deploy.yaml", &deployment("api", 1, "api:1.0"));
+    shared.commit("base v1");
+    shared.git(&["tag", "v1"]);
+    shared.write("base/deploy.yaml", &deployment("api", 1, "api:unreleased"));
+    shared.commit("work in progress");
+    let base = format!("{}//base?ref=v1", shared.url());
+    w.repo.write("overlay/kustomization.yaml", &format!("resources:\n- {base}\nnamePrefix: prod-\nreplicas:\n- name: api\n  count: 2\n"));
+    w.repo.commit("overlay of a remote base");
+    w.app("api", "overlay", json!({ "syncPolicy": { "automated": {} } })).await?;
+
+    w.wait_app("api", "Synced and Healthy", synced_healthy).await?;
+    let d = w.kubectl(&["get", "deployment", "prod-api", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"]);
+    assert_eq!(d, "2 api:1.0", "the base at tag v1, with the overlay applied");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_new_commit_makes_a_manual_app_out_of_sync_until_synced_and_prune_respects_prune_false() -> Result<(), Error> {
     let w = World::new("manual").await?;
     w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));

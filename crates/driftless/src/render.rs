@@ -1,7 +1,8 @@
-//! `driftless render DIR`: the desired manifests of a directory, offline,
-//! for CI on config repositories. Kustomizations are built by the native
-//! engine; other directories are read as plain manifests. `--check` only
-//! reports errors.
+//! `driftless render DIR`: the desired manifests of a directory, for CI on
+//! config repositories. Kustomizations are built by the native engine;
+//! other directories are read as plain manifests. `--check` only reports
+//! errors. Nothing is contacted unless a kustomization names a remote base,
+//! which is fetched with `git` into a scratch cache removed afterwards.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +54,14 @@ fn render(args: &RenderArgs) -> anyhow::Result<(usize, String)> {
     };
     let is_kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"].iter().any(|f| dir.join(f).is_file());
     let docs: Vec<serde_json::Value> = if is_kustomization {
-        driftless_kustomize::build(&dir, &driftless_kustomize::BuildOptions::new(&root))?.resources
+        // A fetch is driven by the runtime's own worker while this thread
+        // waits on it; a current-thread runtime would have no one to drive it.
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("start the async runtime")?;
+        let scratch = tempfile::tempdir().context("create a scratch Git cache")?;
+        let git = std::sync::Arc::new(driftless_source::GitCache::new(scratch.path()));
+        let remotes = std::sync::Arc::new(driftless_render::GitRemotes::new(git, runtime.handle().clone()));
+        driftless_kustomize::build(&dir, &driftless_kustomize::BuildOptions::new(&root).with_remotes(remotes))?.resources
     } else {
         let rel = dir.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_default();
         let source = driftless_api::ApplicationSource {

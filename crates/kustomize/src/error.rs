@@ -55,13 +55,25 @@ pub enum Error {
         /// Which rule was broken.
         reason: String,
     },
-    /// Remote resources (URLs, git repositories) are not fetched.
-    #[error("not supported yet: remote resource {url} in {path}; vendor it into the repository and reference it by relative path")]
+    /// A remote resource this build does not fetch.
+    #[error("{path}: remote resource {url}: {reason}; vendor it into the repository and reference it by relative path")]
     Remote {
         /// The URL as written.
         url: String,
         /// Kustomization that references it.
         path: PathBuf,
+        /// Why it is not fetched.
+        reason: String,
+    },
+    /// A remote base could not be fetched or used.
+    #[error("{path}: remote base {url}: {reason}")]
+    RemoteBase {
+        /// The URL as written.
+        url: String,
+        /// Kustomization that references it.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
     /// A semantic error while assembling resources.
     #[error("{path}: {reason}")]

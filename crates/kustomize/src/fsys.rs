@@ -2,6 +2,12 @@
 //! outside the build root is touched (absolute paths, `..` escapes and
 //! symlinks leaving the root are refused) and so that every input is
 //! recorded with its digest for render caching.
+//!
+//! A remote base adds the root of its repository's checkout: its files may
+//! refer to each other anywhere in that checkout, as kustomize allows, and
+//! never to the local root (nor the local root to them). Only the local
+//! root's files are recorded as inputs: a remote base stands for itself by
+//! its commit (see [`crate::Build::remotes`]).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -20,9 +26,11 @@ pub struct Input {
     pub sha256: String,
 }
 
-/// File system view limited to `root`.
+/// File system view limited to the build root and the checkouts of the
+/// remote bases it fetched.
 pub struct Fs {
-    root: PathBuf,
+    /// The build root first, then remote checkouts.
+    roots: RefCell<Vec<PathBuf>>,
     inputs: RefCell<BTreeMap<String, String>>,
 }
 
@@ -32,16 +40,36 @@ impl Fs {
         let root = root
             .canonicalize()
             .map_err(|e| Error::Read { path: root.to_path_buf(), reason: format!("{e}; the build root must be an existing directory") })?;
-        Ok(Fs { root, inputs: RefCell::new(BTreeMap::new()) })
+        Ok(Fs { roots: RefCell::new(vec![root]), inputs: RefCell::new(BTreeMap::new()) })
+    }
+
+    /// Adds the checkout of a remote base as a root of its own.
+    pub fn add_root(&self, root: &Path) -> Result<PathBuf> {
+        let root = root.canonicalize().map_err(|e| Error::Read { path: root.to_path_buf(), reason: e.to_string() })?;
+        let mut roots = self.roots.borrow_mut();
+        if !roots.contains(&root) {
+            roots.push(root.clone());
+        }
+        Ok(root)
+    }
+
+    /// The root holding `p` (the innermost, should roots nest).
+    fn root_of(&self, p: &Path) -> Option<PathBuf> {
+        self.roots.borrow().iter().filter(|r| p.starts_with(r)).max_by_key(|r| r.as_os_str().len()).cloned()
+    }
+
+    fn local_root(&self) -> PathBuf {
+        self.roots.borrow()[0].clone()
     }
 
     /// Resolves `reference` (as written in `from_file`) relative to `base`,
     /// refusing anything that leaves the root.
     pub fn resolve(&self, base: &Path, reference: &str, from_file: &Path) -> Result<PathBuf> {
+        let root = self.root_of(base).unwrap_or_else(|| self.local_root());
         let outside = |reason: &str| Error::OutsideRoot {
             path: from_file.to_path_buf(),
             reference: reference.to_string(),
-            root: self.root.clone(),
+            root: root.clone(),
             reason: reason.to_string(),
         };
         let r = Path::new(reference);
@@ -61,12 +89,12 @@ impl Fs {
                 _ => return Err(outside("unsupported path component")),
             }
         }
-        if !p.starts_with(&self.root) {
+        if !p.starts_with(&root) {
             return Err(outside("`..` escapes the root; move the referenced files inside the repository"));
         }
         if p.exists() {
             let canon = p.canonicalize().map_err(|e| Error::Read { path: p.clone(), reason: e.to_string() })?;
-            if !canon.starts_with(&self.root) {
+            if !canon.starts_with(&root) {
                 return Err(outside("it is a symlink pointing outside the root"));
             }
             return Ok(canon);
@@ -91,27 +119,30 @@ impl Fs {
         Ok(p)
     }
 
-    /// Checks that an already-joined path is inside the root.
+    /// Checks that an already-joined path is inside a root.
     pub fn check_inside(&self, p: &Path, from_file: &Path) -> Result<PathBuf> {
         let canon = p.canonicalize().map_err(|e| Error::Read { path: p.to_path_buf(), reason: e.to_string() })?;
-        if !canon.starts_with(&self.root) {
+        if self.root_of(&canon).is_none() {
             return Err(Error::OutsideRoot {
                 path: from_file.to_path_buf(),
                 reference: p.display().to_string(),
-                root: self.root.clone(),
+                root: self.local_root(),
                 reason: "it resolves (through a symlink) outside the root".into(),
             });
         }
         Ok(canon)
     }
 
-    /// Reads a file inside the root and records it as an input.
+    /// Reads a file inside a root and records it as an input when it is in
+    /// the local one.
     pub fn read(&self, p: &Path) -> Result<Vec<u8>> {
         let canon = self.check_inside(p, p)?;
         let data = std::fs::read(&canon).map_err(|e| Error::Read { path: p.to_path_buf(), reason: e.to_string() })?;
-        let digest = Sha256::digest(&data);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.inputs.borrow_mut().insert(self.relative(&canon), hex);
+        if self.root_of(&canon).is_some_and(|r| r == self.local_root()) {
+            let digest = Sha256::digest(&data);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            self.inputs.borrow_mut().insert(self.relative(&canon), hex);
+        }
         Ok(data)
     }
 
@@ -121,9 +152,11 @@ impl Fs {
         String::from_utf8(data).map_err(|_| Error::Read { path: p.to_path_buf(), reason: "not valid UTF-8".into() })
     }
 
-    /// Path relative to the root, for messages and the input list.
+    /// Path relative to the root holding it, for messages and the input
+    /// list.
     pub fn relative(&self, p: &Path) -> String {
-        let rel = p.strip_prefix(&self.root).unwrap_or(p);
+        let root = self.root_of(p).unwrap_or_else(|| self.local_root());
+        let rel = p.strip_prefix(&root).unwrap_or(p);
         let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         parts.join("/")
     }

@@ -18,6 +18,7 @@ mod fsys;
 mod generators;
 mod helm;
 mod patch;
+mod remote;
 mod replacements;
 mod resource;
 mod select;
@@ -29,25 +30,38 @@ mod vars;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 pub use error::{Error, Result};
 pub use fsys::Input;
+pub use remote::{RemoteBase, RemoteCheckout, Remotes};
 
 /// Build settings.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
-    /// Nothing outside this directory may be read (a repository checkout).
+    /// Nothing outside this directory may be read (a repository checkout),
+    /// except the checkouts of remote bases.
     pub root: PathBuf,
     /// `helm` binary for `helmCharts`; defaults to `helm` on `PATH`.
     pub helm_command: Option<PathBuf>,
+    /// Fetches remote bases; without it they are refused
+    /// ([`Error::Remote`]).
+    pub remotes: Option<Arc<dyn Remotes>>,
 }
 
 impl BuildOptions {
-    /// Options confined to `root`, with `helm` looked up on `PATH`.
+    /// Options confined to `root`, with `helm` looked up on `PATH` and no
+    /// remote bases.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        BuildOptions { root: root.into(), helm_command: None }
+        BuildOptions { root: root.into(), helm_command: None, remotes: None }
+    }
+
+    /// Fetches remote bases through `remotes`.
+    pub fn with_remotes(mut self, remotes: Arc<dyn Remotes>) -> Self {
+        self.remotes = Some(remotes);
+        self
     }
 }
 
@@ -56,8 +70,11 @@ impl BuildOptions {
 pub struct Build {
     /// The objects, in output order.
     pub resources: Vec<Value>,
-    /// Every file read (path relative to the root, sha256), sorted by path.
+    /// Every file read in the root (path relative to it, sha256), sorted
+    /// by path.
     pub inputs: Vec<Input>,
+    /// The remote bases fetched, in the order first used.
+    pub remote_bases: Vec<RemoteBase>,
 }
 
 impl Build {
@@ -91,6 +108,8 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Build> {
         vars: Vec::new(),
         sort: None,
         stack: Vec::new(),
+        remotes: opts.remotes.clone(),
+        remote_bases: Vec::new(),
     };
     let mut res = target::run(&mut ctx, &dir_c, Vec::new(), false)?;
     let kfile = target::find_file(&dir_c)?;
@@ -136,7 +155,7 @@ pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Build> {
             sort::legacy(&mut res, &f, &l);
         }
     }
-    Ok(Build { resources: res.into_iter().map(|r| r.obj).collect(), inputs: fs.inputs() })
+    Ok(Build { resources: res.into_iter().map(|r| r.obj).collect(), inputs: fs.inputs(), remote_bases: ctx.remote_bases })
 }
 
 /// Applies [`yaml::emit::fold_nel`] to every string and key, so the objects

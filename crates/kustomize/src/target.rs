@@ -2,6 +2,7 @@
 //! components), run generators, then transformers in kustomize's order.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -9,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::fsys::Fs;
 use crate::generators::{self, GenKind};
 use crate::patch::{self, Loaded, schema::Schema};
+use crate::remote::{RemoteBase, Remotes, RepoSpec};
 use crate::resource::Resource;
 use crate::transformers::{meta, workload};
 use crate::types::{Kustomization, SortOptions, Var};
@@ -30,6 +32,10 @@ pub struct Ctx<'a> {
     pub stack: Vec<PathBuf>,
     /// Field specs from `configurations` files.
     pub extra: crate::config::Extra,
+    /// Fetches remote bases; None refuses them.
+    pub remotes: Option<Arc<dyn Remotes>>,
+    /// The remote bases fetched so far.
+    pub remote_bases: Vec<RemoteBase>,
 }
 
 /// Finds the kustomization file in `dir`.
@@ -97,12 +103,31 @@ fn unknown_field(msg: &str) -> String {
     }
 }
 
-fn is_remote(s: &str) -> bool {
-    s.contains("://")
-        || s.starts_with("github.com/")
-        || s.starts_with("git@")
-        || s.starts_with("gitlab.com/")
-        || s.starts_with("bitbucket.org/")
+/// The directory a remote base names, fetched; None for a local entry.
+fn remote_dir(ctx: &mut Ctx, entry: &str, kfile: &Path) -> Result<Option<PathBuf>> {
+    let Some(spec) = RepoSpec::parse(entry) else { return Ok(None) };
+    let unsupported = |reason: &str| Error::Remote { url: entry.into(), path: kfile.into(), reason: reason.into() };
+    let failed = |reason: String| Error::RemoteBase { url: entry.into(), path: kfile.into(), reason };
+    let spec = spec.map_err(|r| failed(format!("not a repository URL: {r}")))?;
+    // kustomize reads an http(s) URL as a single file first.
+    if entry.starts_with("http") && [".yaml", ".yml", ".json"].iter().any(|x| spec.path.ends_with(x)) {
+        return Err(unsupported("files over HTTP are not fetched by the native engine"));
+    }
+    let Some(remotes) = ctx.remotes.clone() else {
+        return Err(unsupported("this build fetches no repositories"));
+    };
+    let checkout = remotes.checkout(&spec.repo, &spec.reference).map_err(failed)?;
+    let root = ctx.fs.add_root(&checkout.root)?;
+    let at = format!("{} at {}", spec.repo, &checkout.revision[..checkout.revision.len().min(12)]);
+    let dir = root.join(&spec.path).canonicalize().ok().filter(|d| d.is_dir());
+    let dir = dir.ok_or_else(|| failed(format!("`{}` is no directory of {at}", spec.path)))?;
+    if !dir.starts_with(&root) {
+        return Err(failed(format!("`{}` of {at} is a symlink leaving the repository", spec.path)));
+    }
+    if !ctx.remote_bases.iter().any(|b| b.url == entry) {
+        ctx.remote_bases.push(RemoteBase { url: entry.into(), repo: spec.repo, reference: spec.reference, revision: checkout.revision });
+    }
+    Ok(Some(dir))
 }
 
 /// Builds the kustomization in `dir` on top of `input` (non-empty only for
@@ -151,8 +176,10 @@ pub fn run(ctx: &mut Ctx, dir: &Path, mut res: Vec<Resource>, as_component: bool
         entries.push(("bases", r.clone()));
     }
     for (field, entry) in entries {
-        if is_remote(&entry) {
-            return Err(Error::Remote { url: entry, path: kfile.clone() });
+        if let Some(base) = remote_dir(ctx, &entry, &kfile)? {
+            let new = run(ctx, &base, Vec::new(), false)?;
+            extend_unique(&mut res, new, &kfile)?;
+            continue;
         }
         let p = ctx.fs.resolve(dir, &entry, &kfile)?;
         if !p.exists() {
@@ -171,8 +198,9 @@ pub fn run(ctx: &mut Ctx, dir: &Path, mut res: Vec<Resource>, as_component: bool
         extend_unique(&mut res, new, &kfile)?;
     }
     for c in k.components.iter().flatten() {
-        if is_remote(c) {
-            return Err(Error::Remote { url: c.clone(), path: kfile.clone() });
+        if let Some(component) = remote_dir(ctx, c, &kfile)? {
+            res = run(ctx, &component, res, true)?;
+            continue;
         }
         let p = ctx.fs.resolve(dir, c, &kfile)?;
         if !p.is_dir() {

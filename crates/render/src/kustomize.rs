@@ -1,8 +1,12 @@
 //! Kustomize overlays, built by driftless' native engine
 //! (`driftless-kustomize`), which also reports every file it read so that
-//! a render can be reused while those files are unchanged. What the engine
-//! does not implement (remote bases) goes to the `kustomize` binary, or
-//! `kubectl kustomize`, and such a render is never reused.
+//! a render can be reused while those files are unchanged. Remote bases are
+//! fetched through the source layer when the render context has a fetcher;
+//! a render is reused only when every remote base it used is pinned to a
+//! commit (a branch or tag can move without a commit to the app's
+//! repository). What the engine does not do (files over HTTP, plugins)
+//! goes to the `kustomize` binary, or `kubectl kustomize`, and such a
+//! render is never reused.
 //!
 //! `source.kustomize` options are applied the way `kustomize edit` would:
 //! through a generated kustomization that wraps the app's directory. It is
@@ -12,9 +16,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use driftless_api::ApplicationSourceKustomize;
-use driftless_kustomize::{BuildOptions, Input};
+use driftless_kustomize::{BuildOptions, Input, Remotes};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{Manifest, parse_manifests};
@@ -36,6 +41,7 @@ pub fn render(
     root: &Path,
     app_dir: &Path,
     opts: Option<&ApplicationSourceKustomize>,
+    remotes: Option<Arc<dyn Remotes>>,
 ) -> Result<(Vec<Manifest>, Option<Vec<Input>>), RenderError> {
     let dir_label = rel(root, app_dir);
     let fail = |reason: String| RenderError::Kustomize { dir: dir_label.clone(), reason };
@@ -59,7 +65,8 @@ pub fn render(
         None => None,
     };
     let build_dir = wrapper.as_ref().map(|w| w.path()).unwrap_or(app_dir);
-    match driftless_kustomize::build(build_dir, &BuildOptions::new(root)) {
+    let build_opts = BuildOptions { remotes, ..BuildOptions::new(root) };
+    match driftless_kustomize::build(build_dir, &build_opts) {
         Ok(build) => {
             let manifests = build
                 .resources
@@ -70,13 +77,14 @@ pub fn render(
             // cache key already holds; its random name must not count.
             let scratch = wrapper.as_ref().map(|w| format!("{}/", rel(root, w.path())));
             let inputs = build.inputs.into_iter().filter(|i| scratch.as_ref().is_none_or(|s| !i.path.starts_with(s.as_str()))).collect();
-            Ok((manifests, Some(inputs)))
+            let reusable = build.remote_bases.iter().all(|b| b.is_pinned());
+            Ok((manifests, reusable.then_some(inputs)))
         }
         Err(driftless_kustomize::Error::Remote { .. } | driftless_kustomize::Error::Unsupported { .. }) => {
             let yaml = build_with_binary(build_dir).map_err(|e| match e {
                 BuildError::Missing => RenderError::ToolMissing {
                     tool: "kustomize",
-                    hint: "this kustomization uses remote bases or a field the native engine does not implement; install kustomize or kubectl",
+                    hint: "this kustomization uses a file over HTTP or a field the native engine does not implement; install kustomize or kubectl",
                 },
                 BuildError::Failed(reason) => fail(reason),
             })?;
@@ -219,7 +227,7 @@ mod tests {
             common_labels: [("team".to_string(), "web".to_string())].into(),
             ..Default::default()
         };
-        let (m, inputs) = render(root.path(), &app, Some(&opts)).unwrap();
+        let (m, inputs) = render(root.path(), &app, Some(&opts), None).unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].name(), "prod-cfg");
         assert_eq!(m[0].value()["metadata"]["labels"]["team"], "web");

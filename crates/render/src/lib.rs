@@ -13,16 +13,20 @@ mod helm;
 mod kustomize;
 mod manifest;
 mod path;
+mod remote;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use driftless_api::ApplicationSource;
+use driftless_kustomize::Remotes;
 
 pub use cache::{RenderCache, Reuse};
 pub use driftless_kustomize::Input;
 pub use error::RenderError;
 pub use manifest::{Manifest, parse_manifests};
+pub use remote::GitRemotes;
 
 /// How a source was rendered, as `status.sourceType` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +85,9 @@ pub struct RenderContext {
     /// Chart directories added to a chart's `charts/` before it renders:
     /// the dependencies the source stage fetched for a chart kept in Git.
     pub dependencies: Vec<PathBuf>,
+    /// Fetches Kustomize remote bases; without it they go to the
+    /// `kustomize` binary.
+    pub remotes: Option<Arc<dyn Remotes>>,
 }
 
 /// Renders `source` from the checkout at `root`.
@@ -92,7 +99,7 @@ pub fn render(root: &Path, source: &ApplicationSource, ctx: &RenderContext) -> R
     let source_type = detect(&app_dir, source);
     let (manifests, inputs) = match source_type {
         SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref())?, None),
-        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref())?,
+        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx.remotes.clone())?,
         SourceType::Helm => (helm::render(root, &app_dir, source, ctx)?, None),
     };
     Ok(Rendered { source_type, manifests, inputs })
