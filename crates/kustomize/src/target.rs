@@ -328,6 +328,14 @@ pub fn run(ctx: &mut Ctx, dir: &Path, mut res: Vec<Resource>, as_component: bool
     }
     ctx.vars.extend(k.vars.clone().unwrap_or_default());
     if let Some(bm) = &k.build_metadata {
+        // kustomize records a remote file's repository and ref in its origin.
+        if !ctx.remote_bases.is_empty() && bm.iter().any(|o| o == "originAnnotations") {
+            return Err(Error::Unsupported {
+                path: kfile.clone(),
+                field: "buildMetadata".into(),
+                reason: "`originAnnotations` with remote bases is not implemented".into(),
+            });
+        }
         crate::buildmeta::apply(&kfile, &ctx.fs.relative(dir), ctx.stack.len() == 1, bm, &mut res)?;
     }
     ctx.stack.pop();

@@ -132,3 +132,19 @@ fn a_missing_directory_or_repository_is_an_error_naming_the_url() {
     let err = render(app.path(), &source(), &f.ctx).unwrap_err().to_string();
     assert!(err.contains(gone) && err.contains("unreachable"), "{err}");
 }
+
+#[test]
+fn origin_annotations_of_remote_files_come_from_the_kustomize_binary() {
+    let (shared, _) = shared_bases();
+    let app = overlay(&shared, "v1");
+    let k = std::fs::read_to_string(app.path().join("apps/web/kustomization.yaml")).unwrap();
+    app.write("apps/web/kustomization.yaml", &format!("{k}buildMetadata: [originAnnotations]\n"));
+    let f = fetcher();
+    let rendered = render(app.path(), &source(), &f.ctx).unwrap();
+    assert!(rendered.inputs.is_none(), "the binary's reads are unknown");
+    let ours: Vec<Value> = rendered.manifests.into_iter().map(|m| m.into_value()).collect();
+    let theirs = reference_build(&app);
+    assert_eq!(ours, theirs);
+    let origin = theirs[0]["metadata"]["annotations"]["config.kubernetes.io/origin"].as_str().unwrap();
+    assert!(origin.contains("repo: "), "{origin}");
+}
