@@ -5,7 +5,9 @@ Usage: gen_smp_schema.py swagger.json > src/patch/smp_schema.json
 
 Keeps, for every definition reachable from a top-level kind, the fields that
 matter to strategic merge patch: object/list element type, patch merge key
-and patch strategy (x-kubernetes-patch-merge-key / -strategy).
+and patch strategy (x-kubernetes-patch-merge-key / -strategy), and, when
+kyaml would merge on several keys instead (a patch strategy plus
+x-kubernetes-list-map-keys other than the merge key), those keys.
 """
 import json, sys
 
@@ -43,7 +45,8 @@ while todo:
             ref = None  # scalars in disguise (Quantity, IntOrString, Time...)
         if ref is None and not is_list and not strat:
             continue
-        fields[fname] = [ref, is_list, key, strat]
+        keys = p.get("x-kubernetes-list-map-keys") if strat else None
+        fields[fname] = [ref, is_list, key, strat] + ([keys] if keys and keys != [key] else [])
         if ref:
             todo.append(ref)
     out[name] = fields

@@ -12,8 +12,11 @@ const SCHEMA_JSON: &str = include_str!("smp_schema.json");
 pub struct FieldMeta {
     /// Definition of the field value (or of list elements).
     pub type_name: Option<String>,
-    /// `x-kubernetes-patch-merge-key`.
-    pub merge_key: Option<String>,
+    /// The keys list elements merge on: kyaml takes
+    /// `x-kubernetes-list-map-keys` when the field has a patch strategy
+    /// (container ports merge on containerPort + protocol), else
+    /// `x-kubernetes-patch-merge-key`. Empty when the list has no key.
+    pub merge_keys: Vec<String>,
     /// `x-kubernetes-patch-strategy` contains `merge`.
     pub merge: bool,
 }
@@ -44,10 +47,10 @@ impl Schema {
                     let arr = meta.as_array().cloned().unwrap_or_default();
                     let get_s = |i: usize| arr.get(i).and_then(Value::as_str).map(str::to_string);
                     let strat = get_s(3).unwrap_or_default();
-                    fm.insert(
-                        f.clone(),
-                        FieldMeta { type_name: get_s(0), merge_key: get_s(2), merge: strat.split(',').any(|s| s == "merge") },
-                    );
+                    let list_keys =
+                        arr.get(4).and_then(Value::as_array).map(|ks| ks.iter().filter_map(Value::as_str).map(str::to_string).collect());
+                    let merge_keys = list_keys.unwrap_or_else(|| get_s(2).into_iter().collect());
+                    fm.insert(f.clone(), FieldMeta { type_name: get_s(0), merge_keys, merge: strat.split(',').any(|s| s == "merge") });
                 }
                 defs.insert(name.clone(), fm);
             }

@@ -1,14 +1,15 @@
 //! Strategic merge patch as kustomize applies it (kyaml merge2 with the
-//! Kubernetes schema): maps merge, `null` deletes, lists with a patch merge
-//! key merge element-wise (patched elements first, in patch order, then the
-//! untouched originals), primitive lists with the `merge` strategy are
-//! unioned, every other list is replaced. `$patch: delete|replace|merge` are
+//! Kubernetes schema): maps merge, `null` deletes, lists with merge keys
+//! merge element-wise (patched elements first, in patch order, then the
+//! untouched originals; see `merge_keyed`), primitive lists with the `merge`
+//! strategy are unioned, every other list is replaced. `$patch: delete|replace|merge` are
 //! honoured; other `$` directives are kept as ordinary fields, exactly as
 //! kustomize does.
 
 use serde_json::{Map, Value};
 
 use super::schema::{FieldMeta, Schema};
+use crate::yaml::parse::resolve_plain;
 
 /// Merges `patch` into `dest` (an object) for a resource of the given
 /// apiVersion/kind. Returns `None` when the patch deletes the object.
@@ -45,20 +46,22 @@ fn merge_value(dest: Option<Value>, patch: &Value, def: Option<&str>, meta: Opti
             }
         },
         Value::Array(pl) => {
-            let key = meta.and_then(|m| m.merge_key.clone());
+            let keys: &[String] = meta.map_or(&[], |m| &m.merge_keys);
             let dest_list = match dest {
                 Some(Value::Array(d)) => Some(d),
                 _ => None,
             };
             let is_maps = pl.iter().all(Value::is_object) && !pl.is_empty();
-            match (key, dest_list) {
+            match dest_list {
                 // kustomize quirk: with no list in the resource, a patch list
                 // holding a bare `$patch: replace` comes out as just that marker.
-                (Some(_), None) if pl.iter().any(|p| directive(p) == Some("replace") && p.as_object().is_some_and(|m| m.len() == 1)) => {
+                None if !keys.is_empty()
+                    && pl.iter().any(|p| directive(p) == Some("replace") && p.as_object().is_some_and(|m| m.len() == 1)) =>
+                {
                     Some(Value::Array(vec![serde_json::json!({"$patch": "replace"})]))
                 }
-                (Some(k), d) if is_maps || pl.is_empty() => Some(Value::Array(merge_keyed(d.unwrap_or_default(), pl, &k, def, s)?)),
-                (_, Some(d)) if meta.is_some_and(|m| m.merge) && !is_maps => Some(Value::Array(union(d, pl))),
+                d if !keys.is_empty() && (is_maps || pl.is_empty()) => Some(Value::Array(merge_keyed(d, pl, keys, def, s)?)),
+                Some(d) if meta.is_some_and(|m| m.merge) && !is_maps => Some(Value::Array(union(d, pl))),
                 _ => Some(Value::Array(pl.iter().map(|v| clean(v, def, s)).collect::<Result<_, _>>()?)),
             }
         }
@@ -101,40 +104,199 @@ fn strip(m: &Map<String, Value>, def: Option<&str>, s: &Schema) -> Result<Map<St
     merge_map(Map::new(), m, def, s)
 }
 
-/// Lists merged by `key`.
-fn merge_keyed(mut dest: Vec<Value>, patch: &[Value], key: &str, def: Option<&str>, s: &Schema) -> Result<Vec<Value>, String> {
+/// Lists merged on their keys, the way kyaml's merge walker does it with
+/// kustomize's options (`setAssociativeSequenceElements`, `appendListNode`).
+///
+/// Every distinct tuple of key values, the patch elements' first, then the
+/// originals', names one element of the result: the first original and the
+/// first patch element holding all of the tuple's non-empty values are
+/// merged. The originals are then set back into that result by their keys.
+/// With several keys (a port's number and protocol) a key present on one
+/// side only decides whether two elements are the same; see `unify`.
+///
+/// kyaml merges an original in place and both lists share the node, which
+/// shows in the output (an original set back over a `$patch: replace`
+/// element restores it), so elements live in `nodes` and lists hold indices.
+fn merge_keyed(dest: Option<Vec<Value>>, patch: &[Value], keys: &[String], def: Option<&str>, s: &Schema) -> Result<Vec<Value>, String> {
     // A bare `{$patch: replace}` element replaces the whole list.
     let bare_replace = |p: &Value| directive(p) == Some("replace") && p.as_object().is_some_and(|m| m.len() == 1);
     if patch.iter().any(bare_replace) {
         return patch.iter().filter(|p| !bare_replace(p)).map(|p| clean(p, def, s)).collect();
     }
-    // kustomize quirk: when a patch element lacks the merge key, elements only
-    // in the original and keyless patch elements are all dropped.
-    let keyless = patch.iter().any(|p| p.get(key).is_none() && directive(p).is_none());
-    let mut front = Vec::new();
-    for pe in patch {
-        let kv = pe.get(key);
-        if directive(pe) == Some("replace") {
-            // kustomize leaves the element untouched in this case.
-            continue;
+    let mut nodes = patch.to_vec();
+    let patch_ids: Vec<usize> = (0..nodes.len()).collect();
+    // With no list in the resource, kyaml merges the patch list into itself:
+    // one list, so what is deleted from it is gone from the patch side too.
+    let shared = dest.is_none();
+    let mut dest_ids: Vec<usize> = match dest {
+        None => patch_ids.clone(),
+        Some(d) => {
+            nodes.extend(d);
+            (patch.len()..nodes.len()).collect()
         }
-        if directive(pe) == Some("delete") {
-            dest.retain(|d| d.get(key) != kv || kv.is_none());
-            continue;
-        }
-        if keyless && kv.is_none() {
-            continue;
-        }
-        let pos = kv.and_then(|kv| dest.iter().position(|d| d.get(key) == Some(kv)));
-        let existing = pos.map(|i| dest.remove(i));
-        if let Some(v) = merge_value(existing, pe, def, None, s)? {
-            front.push(v);
+    };
+    let mut tuples: Vec<Vec<String>> = Vec::new();
+    for &i in patch_ids.iter().chain(&dest_ids) {
+        let t: Vec<String> = keys.iter().map(|k| key_text(nodes[i].get(k))).collect();
+        if !tuples.contains(&t) {
+            tuples.push(t);
         }
     }
-    if !keyless {
-        front.extend(dest);
+    if keys.len() > 1 {
+        unify(&mut tuples);
     }
-    Ok(front)
+    // Keys no element has a value for are left out everywhere (kyaml
+    // `validateKeys`), unless none has any.
+    let used: Vec<bool> = (0..keys.len()).map(|i| tuples.iter().any(|t| !t[i].is_empty())).collect();
+    let kept = |i: usize| used[i] || !used.contains(&true);
+    let vk: Vec<&str> = keys.iter().enumerate().filter(|(i, _)| kept(*i)).map(|(_, k)| k.as_str()).collect();
+
+    let mut items = Vec::new();
+    for t in &tuples {
+        let vv: Vec<String> = t.iter().enumerate().filter(|(i, _)| kept(*i)).map(|(_, v)| v.clone()).collect();
+        let pairs: Vec<(&str, &str)> = vk.iter().copied().zip(vv.iter().map(String::as_str)).collect();
+        // Each side is searched on the tuple's non-empty values only.
+        let mut look: Vec<(&str, &str)> = pairs.iter().copied().filter(|(_, v)| !v.is_empty()).collect();
+        if look.is_empty() {
+            look = pairs.clone();
+        }
+        let d = find(&nodes, &dest_ids, &look);
+        let p = find(&nodes, if shared { &dest_ids } else { &patch_ids }, &look);
+        match walk(&mut nodes, d, p, def, s)?.filter(|&v| nodes[v].as_object().is_some_and(|m| !m.is_empty())) {
+            // Deleted (or left empty): so is every original matching the tuple.
+            None => set_element(&nodes, &mut dest_ids, &vk, &vv, None),
+            Some(v) => {
+                // The merged element gets the tuple's key values it lacks.
+                if let Some(m) = nodes[v].as_object_mut() {
+                    for (k, x) in pairs.iter().filter(|(_, x)| !x.is_empty()) {
+                        m.entry(*k).or_insert_with(|| resolve_plain(x));
+                    }
+                }
+                set_element(&nodes, &mut items, &vk, &vv, Some(v));
+            }
+        }
+    }
+    let mut out = items;
+    for &e in &dest_ids {
+        let mut v = Vec::new();
+        for k in &vk {
+            match nodes[e].get(*k) {
+                Some(f) => v.push(key_text(Some(f))),
+                // kyaml appends an original lacking a key field, then goes on
+                // with the values it has, no longer aligned with the keys:
+                // a port without protocol is matched on its number alone.
+                None => out.push(e),
+            }
+        }
+        // With several keys kyaml first removes what matches, as replacing
+        // would keep duplicates.
+        if vk.len() > 1 {
+            set_element(&nodes, &mut out, &vk, &v, None);
+        }
+        set_element(&nodes, &mut out, &vk, &v, Some(e));
+    }
+    Ok(out.into_iter().map(|i| nodes[i].clone()).collect())
+}
+
+/// A key field's text as kyaml compares it; empty when missing, null or not
+/// a scalar.
+fn key_text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// kyaml `mergeValues`: two tuples sharing a value and differing only where
+/// one is empty name the same element (port 80 without a protocol is port
+/// 80/TCP when 80/TCP exists); both take the filled-in values. Each tuple is
+/// compared as it was when its turn came, so the order matters as in kyaml.
+fn unify(tuples: &mut [Vec<String>]) {
+    for i in 0..tuples.len() {
+        let a = tuples[i].clone();
+        for j in 0..tuples.len() {
+            let mut common = false;
+            let merged: Option<Vec<String>> = a
+                .iter()
+                .zip(&tuples[j])
+                .map(|(x, y)| {
+                    common |= x == y;
+                    if x == y || y.is_empty() {
+                        Some(x.clone())
+                    } else if x.is_empty() {
+                        Some(y.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            if let Some(m) = merged.filter(|_| common) {
+                tuples[i] = m.clone();
+                tuples[j] = m;
+            }
+        }
+    }
+}
+
+/// The first mapping in `list` whose fields hold exactly these values.
+fn find(nodes: &[Value], list: &[usize], look: &[(&str, &str)]) -> Option<usize> {
+    list.iter().copied().find(|&i| look.iter().all(|(k, v)| nodes[i].get(*k).is_some_and(|f| key_text(Some(f)) == *v)))
+}
+
+/// kyaml's walk of one element. An original is merged in place; a patch
+/// element alone, or one saying `$patch: replace`, becomes the element.
+/// Returns the node holding the result, `None` when deleted.
+fn walk(nodes: &mut [Value], d: Option<usize>, p: Option<usize>, def: Option<&str>, s: &Schema) -> Result<Option<usize>, String> {
+    let Some(p) = p else { return Ok(d) };
+    let patch = nodes[p].clone();
+    // kyaml removes `$patch` from the patch node as it reads it: walked
+    // again (for another tuple), the node merges as a plain element, and
+    // with no list in the resource it is the original too.
+    if let Some(m) = nodes[p].as_object_mut() {
+        m.remove("$patch");
+    }
+    let own = d.filter(|&d| d != p && directive(&patch) != Some("replace"));
+    let merged = merge_value(own.map(|d| nodes[d].clone()), &patch, def, None, s)?;
+    Ok(merged.map(|m| {
+        let at = own.unwrap_or(p);
+        nodes[at] = m;
+        at
+    }))
+}
+
+/// kyaml `ElementSetter`: drops empty elements, replaces each element
+/// matching `keys` = `values` by `elem` (removes it when `None`) and appends
+/// `elem` when none matched. An empty value matches any value of its key;
+/// keys past the end of `values` reuse the last comparison, and with no
+/// values at all nothing matches and nothing is kept.
+fn set_element(nodes: &[Value], list: &mut Vec<usize>, keys: &[&str], values: &[String], elem: Option<usize>) {
+    let mut found = false;
+    let mut out = Vec::new();
+    for &i in list.iter() {
+        let n = &nodes[i];
+        if n.is_null() || n.as_object().is_some_and(Map::is_empty) {
+            continue;
+        }
+        let mut hit = false;
+        let matched = keys.iter().enumerate().all(|(j, k)| {
+            if let Some(v) = values.get(j) {
+                hit = n.get(*k).is_some_and(|f| v.is_empty() || key_text(Some(f)) == *v);
+            }
+            hit
+        });
+        if matched {
+            found = true;
+            out.extend(elem);
+        } else if !values.is_empty() {
+            out.push(i);
+        }
+    }
+    if !found {
+        out.extend(elem);
+    }
+    *list = out;
 }
 
 /// Primitive list union: patch values first, then the remaining originals.
@@ -177,6 +339,28 @@ mod tests {
         assert_eq!(apply(d.clone(), &p, &s).unwrap().unwrap()["spec"]["template"]["spec"]["containers"], json!([{"name": "z"}]));
         let p = json!({"kind": "Deployment", "$patch": "delete"});
         assert!(apply(d, &p, &s).unwrap().is_none());
+    }
+
+    #[test]
+    fn ports_merge_on_number_and_protocol() {
+        let s = Schema::load();
+        let ports = |d: Value, p: Value| {
+            let out = apply(deploy(json!([{"name": "a", "ports": d}])), &deploy(json!([{"name": "a", "ports": p}])), &s).unwrap().unwrap();
+            out["spec"]["template"]["spec"]["containers"][0]["ports"].clone()
+        };
+        let base = json!([{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 90}]);
+        // 80 has a protocol on one side only: the original stays as it is and
+        // the patch element is dropped. 90 has none on either side and
+        // merges; 53/UDP is new and comes first.
+        let p = json!([{"containerPort": 80, "name": "http"}, {"containerPort": 90, "name": "ninety"}, {"containerPort": 53, "protocol": "UDP"}]);
+        assert_eq!(
+            ports(base.clone(), p),
+            json!([{"containerPort": 53, "protocol": "UDP"}, {"containerPort": 80, "protocol": "TCP"}, {"containerPort": 90, "name": "ninety"}])
+        );
+        // An original without protocol, set back by its number alone,
+        // replaces every patch element with that number, 90/UDP included.
+        let p = json!([{"containerPort": 90, "name": "ninety"}, {"containerPort": 90, "protocol": "UDP"}]);
+        assert_eq!(ports(base.clone(), p), base);
     }
 
     #[test]
