@@ -108,11 +108,12 @@ fn remote_dir(ctx: &mut Ctx, entry: &str, kfile: &Path) -> Result<Option<PathBuf
     let Some(spec) = RepoSpec::parse(entry) else { return Ok(None) };
     let unsupported = |reason: &str| Error::Remote { url: entry.into(), path: kfile.into(), reason: reason.into() };
     let failed = |reason: String| Error::RemoteBase { url: entry.into(), path: kfile.into(), reason };
-    let spec = spec.map_err(|r| failed(format!("not a repository URL: {r}")))?;
     // kustomize reads an http(s) URL as a single file first.
-    if entry.starts_with("http") && [".yaml", ".yml", ".json"].iter().any(|x| spec.path.ends_with(x)) {
+    let url_path = entry.split('?').next().unwrap_or(entry);
+    if entry.starts_with("http") && [".yaml", ".yml", ".json"].iter().any(|x| url_path.ends_with(x)) {
         return Err(unsupported("files over HTTP are not fetched by the native engine"));
     }
+    let spec = spec.map_err(|r| failed(format!("not a repository URL: {r}")))?;
     let Some(remotes) = ctx.remotes.clone() else {
         return Err(unsupported("this build fetches no repositories"));
     };

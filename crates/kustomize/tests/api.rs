@@ -49,7 +49,13 @@ fn remote_resources_error_clearly() {
     let d = tmpdir("remote");
     write(&d.join("kustomization.yaml"), "resources:\n- https://example.com/x.yaml\n");
     let err = build(&d, &BuildOptions::new(&d)).expect_err("must fail").to_string();
-    assert!(err.starts_with("not supported yet: remote resource https://example.com/x.yaml in "), "{err}");
+    assert!(err.ends_with("remote resource https://example.com/x.yaml: files over HTTP are not fetched by the native engine; vendor it into the repository and reference it by relative path"), "{err}");
+    write(&d.join("kustomization.yaml"), "resources:\n- github.com/org/repo/base?ref=v1\n");
+    let err = build(&d, &BuildOptions::new(&d)).expect_err("must fail").to_string();
+    assert!(
+        err.contains("kustomization.yaml: remote resource github.com/org/repo/base?ref=v1: this build fetches no repositories"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
