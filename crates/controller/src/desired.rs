@@ -84,6 +84,7 @@ pub async fn desired(
         cache_dir: Some(ctx.config.cache_dir.join("renders")),
         dependencies: Vec::new(),
         remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current()))),
+        kustomize: ctx.config.kustomize,
     };
 
     let mut manifests = Vec::new();

@@ -57,6 +57,8 @@ pub struct Config {
     /// Namespace of the `argocd-cm` ConfigMap (custom health checks);
     /// None reads no settings.
     pub settings_namespace: Option<String>,
+    /// What builds Kustomize overlays.
+    pub kustomize: driftless_render::KustomizeEngine,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             self_heal_backoff: Duration::from_secs(1),
             metrics: driftless_metrics::Metrics::new(),
             settings_namespace: Some("argocd".into()),
+            kustomize: driftless_render::KustomizeEngine::Native,
         }
     }
 }

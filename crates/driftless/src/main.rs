@@ -83,6 +83,10 @@ struct ControllerArgs {
     /// and slows a cold start of many apps.
     #[arg(long)]
     max_requests_in_flight: Option<std::num::NonZeroUsize>,
+    /// What builds Kustomize overlays: driftless' own engine, or the
+    /// `kustomize` binary (else `kubectl kustomize`) found on PATH.
+    #[arg(long, value_enum, default_value_t = KustomizeEngine::Native)]
+    kustomize: KustomizeEngine,
     /// Act only while holding a Lease (coordination.k8s.io/v1), so that of
     /// several replicas exactly one reconciles and a standby takes over when
     /// it dies. Off by default for local use; production deployments with
@@ -112,6 +116,22 @@ struct ControllerArgs {
     /// `driftless run` defaults to 127.0.0.1:8082.
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// `--kustomize`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KustomizeEngine {
+    Native,
+    Binary,
+}
+
+impl From<KustomizeEngine> for driftless_render::KustomizeEngine {
+    fn from(e: KustomizeEngine) -> Self {
+        match e {
+            KustomizeEngine::Native => driftless_render::KustomizeEngine::Native,
+            KustomizeEngine::Binary => driftless_render::KustomizeEngine::Binary,
+        }
+    }
 }
 
 /// Where Kubernetes mounts the pod's namespace.
@@ -211,6 +231,7 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
         resync: Duration::from_secs(args.app_resync.max(1)),
         wave_timeout: Duration::from_secs(args.wave_timeout.max(1)),
         concurrency: args.concurrency,
+        kustomize: args.kustomize.into(),
         ..Default::default()
     };
     if let Some(dir) = args.cache_dir {

@@ -23,7 +23,7 @@ use driftless_kustomize::{BuildOptions, Input, Remotes};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{Manifest, parse_manifests};
-use crate::{RenderError, rel};
+use crate::{KustomizeEngine, RenderError, rel};
 
 /// The name of the wrapper kustomization's scratch directories begins so.
 pub const SCRATCH_PREFIX: &str = ".driftless-kustomize-";
@@ -41,6 +41,7 @@ pub fn render(
     root: &Path,
     app_dir: &Path,
     opts: Option<&ApplicationSourceKustomize>,
+    engine: KustomizeEngine,
     remotes: Option<Arc<dyn Remotes>>,
 ) -> Result<(Vec<Manifest>, Option<Vec<Input>>), RenderError> {
     let dir_label = rel(root, app_dir);
@@ -65,6 +66,16 @@ pub fn render(
         None => None,
     };
     let build_dir = wrapper.as_ref().map(|w| w.path()).unwrap_or(app_dir);
+    let binary = |hint: &'static str| {
+        let yaml = build_with_binary(build_dir).map_err(|e| match e {
+            BuildError::Missing => RenderError::ToolMissing { tool: "kustomize", hint },
+            BuildError::Failed(reason) => fail(reason),
+        })?;
+        Ok((parse_manifests(&format!("kustomize build {dir_label}"), &yaml)?, None))
+    };
+    if engine == KustomizeEngine::Binary {
+        return binary("the controller is set to build Kustomize overlays with the binary; install kustomize or kubectl");
+    }
     let build_opts = BuildOptions { remotes, ..BuildOptions::new(root) };
     match driftless_kustomize::build(build_dir, &build_opts) {
         Ok(build) => {
@@ -81,14 +92,7 @@ pub fn render(
             Ok((manifests, reusable.then_some(inputs)))
         }
         Err(driftless_kustomize::Error::Remote { .. } | driftless_kustomize::Error::Unsupported { .. }) => {
-            let yaml = build_with_binary(build_dir).map_err(|e| match e {
-                BuildError::Missing => RenderError::ToolMissing {
-                    tool: "kustomize",
-                    hint: "this kustomization uses a file over HTTP or a field the native engine does not implement; install kustomize or kubectl",
-                },
-                BuildError::Failed(reason) => fail(reason),
-            })?;
-            Ok((parse_manifests(&format!("kustomize build {dir_label}"), &yaml)?, None))
+            binary("this kustomization uses a file over HTTP or a field the native engine does not implement; install kustomize or kubectl")
         }
         Err(e) => Err(fail(e.to_string())),
     }
@@ -227,10 +231,13 @@ mod tests {
             common_labels: [("team".to_string(), "web".to_string())].into(),
             ..Default::default()
         };
-        let (m, inputs) = render(root.path(), &app, Some(&opts), None).unwrap();
+        let (m, inputs) = render(root.path(), &app, Some(&opts), KustomizeEngine::Native, None).unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].name(), "prod-cfg");
         assert_eq!(m[0].value()["metadata"]["labels"]["team"], "web");
+        let (by_binary, binary_inputs) = render(root.path(), &app, Some(&opts), KustomizeEngine::Binary, None).unwrap();
+        assert_eq!(by_binary, m, "the binary, when chosen, builds the same overlay");
+        assert!(binary_inputs.is_none(), "the binary's reads are unknown");
         let leftovers: Vec<_> = std::fs::read_dir(root.path())
             .unwrap()
             .flatten()

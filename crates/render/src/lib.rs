@@ -62,6 +62,18 @@ pub struct Rendered {
     pub inputs: Option<Vec<Input>>,
 }
 
+/// What builds Kustomize overlays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KustomizeEngine {
+    /// driftless' own engine (`driftless-kustomize`): no process per
+    /// render, and renders reused while the files they read are unchanged.
+    /// What it does not do goes to the binary.
+    #[default]
+    Native,
+    /// The `kustomize` binary (else `kubectl kustomize`) for every overlay.
+    Binary,
+}
+
 /// What a render needs to know beyond the source itself: the app, its
 /// destination, and the other sources of a multi-source app.
 #[derive(Clone, Debug, Default)]
@@ -88,6 +100,8 @@ pub struct RenderContext {
     /// Fetches Kustomize remote bases; without it they go to the
     /// `kustomize` binary.
     pub remotes: Option<Arc<dyn Remotes>>,
+    /// What builds Kustomize overlays.
+    pub kustomize: KustomizeEngine,
 }
 
 /// Renders `source` from the checkout at `root`.
@@ -99,7 +113,7 @@ pub fn render(root: &Path, source: &ApplicationSource, ctx: &RenderContext) -> R
     let source_type = detect(&app_dir, source);
     let (manifests, inputs) = match source_type {
         SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref())?, None),
-        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx.remotes.clone())?,
+        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx.kustomize, ctx.remotes.clone())?,
         SourceType::Helm => (helm::render(root, &app_dir, source, ctx)?, None),
     };
     Ok(Rendered { source_type, manifests, inputs })
