@@ -17,6 +17,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
 use driftless_sync::cluster::Cluster;
+use driftless_sync::compare::Tracked;
 
 /// Where to send the app a live event belongs to: one channel per watched
 /// Application namespace (None: all namespaces).
@@ -163,10 +164,15 @@ impl LiveWatches {
 }
 
 impl driftless_sync::compare::TrackedIndex for LiveWatches {
-    fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<(Option<String>, String)>> {
+    fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<Tracked>> {
         let index = self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&(api_version.to_string(), kind.to_string()))?.clone();
         let idx = index.lock().unwrap_or_else(|p| p.into_inner());
-        idx.ready.then(|| idx.by_instance.get(instance).map(|s| s.iter().cloned().collect()).unwrap_or_default())
+        let tracked = |object: &ObjectName| Tracked {
+            namespace: object.0.clone(),
+            name: object.1.clone(),
+            resource_version: idx.by_object.get(object).map(|(_, v)| v.clone()).unwrap_or_default(),
+        };
+        idx.ready.then(|| idx.by_instance.get(instance).map(|s| s.iter().map(tracked).collect()).unwrap_or_default())
     }
 }
 

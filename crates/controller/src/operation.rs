@@ -11,7 +11,7 @@ use driftless_api::{
 };
 use driftless_health::CustomChecks;
 use driftless_sync::ResourceKey;
-use driftless_sync::compare::CompareResult;
+use driftless_sync::compare::{CompareResult, Live};
 use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
 use driftless_sync::plan::{PlanOptions, Role, plan};
 
@@ -226,17 +226,25 @@ async fn attempt_sync(
     let respected;
     let targets = if options.respect_ignore_differences {
         let rules = driftless_diff::DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default();
-        respected = desired
-            .targets
-            .iter()
-            .map(|t| {
-                let mut t = t.clone();
-                if let Some(live) = compared.resources.iter().find(|r| r.key == t.key).and_then(|r| r.live.as_ref()) {
-                    *t.manifest.value_mut() = driftless_diff::respect_ignored(t.manifest.value(), live, &rules);
-                }
-                t
-            })
-            .collect::<Vec<_>>();
+        let mut adjusted = Vec::with_capacity(desired.targets.len());
+        for t in &desired.targets {
+            let mut t = t.clone();
+            let live = match compared.resources.iter().find(|r| r.key == t.key).map(|r| &r.live) {
+                Some(Live::Object(l)) => Some(l.clone()),
+                // Not fetched by the comparison (unchanged since the last);
+                // the rules need the object itself.
+                Some(Live::Unchanged) => match ctx.cluster.get(t.manifest.api_version(), &t.key).await {
+                    Ok(l) => l,
+                    Err(e) => return failed(format!("{}: {e}", t.key)),
+                },
+                Some(Live::Missing) | None => None,
+            };
+            if let Some(live) = live {
+                *t.manifest.value_mut() = driftless_diff::respect_ignored(t.manifest.value(), &live, &rules);
+            }
+            adjusted.push(t);
+        }
+        respected = adjusted;
         &respected
     } else {
         &desired.targets
@@ -252,7 +260,7 @@ async fn attempt_sync(
             only,
         },
     );
-    let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.is_some()).map(|r| r.key.clone()).collect();
+    let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.exists()).map(|r| r.key.clone()).collect();
     // What the comparison dry-ran is valid as it stands; a manifest changed
     // to respect ignored differences is not what was dry-run.
     let validated: HashSet<ResourceKey> = if options.respect_ignore_differences {
@@ -282,10 +290,8 @@ async fn attempt_sync(
                 if let Some(memo) = ctx.memo() {
                     let opts = ctx.compare_options(app, status, checks);
                     for (key, live) in &outcome.applied {
-                        if let (Some(t), Some(version)) =
-                            (targets.iter().find(|t| t.key == *key), live["metadata"]["resourceVersion"].as_str())
-                        {
-                            memo.applied(&opts.options(), key, t.manifest.value(), version);
+                        if let Some(t) = targets.iter().find(|t| t.key == *key) {
+                            memo.applied(&opts.options(), key, t.manifest.value(), live);
                         }
                     }
                 }

@@ -45,8 +45,8 @@ pub struct ResourceState {
     pub requires_pruning: bool,
     /// The wave, for display.
     pub wave: i64,
-    /// The live object.
-    pub live: Option<Value>,
+    /// The live object, as far as this comparison looked.
+    pub live: Live,
     /// What the server predicts applying Git would give (or the desired
     /// manifest when no dry run was possible); None when the verdict of an
     /// earlier dry run was reused from a [`DryRunMemo`].
@@ -57,6 +57,34 @@ pub struct ResourceState {
     pub validated: bool,
     /// Which fields differ.
     pub diff: Comparison,
+}
+
+/// What a comparison knows of a resource's live object.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Live {
+    /// There is none.
+    Missing,
+    /// As fetched now, or as an apply returned it a moment ago.
+    Object(Value),
+    /// The same resourceVersion an earlier comparison of the same manifest
+    /// saw, by the live index: not fetched again, and its verdict, health
+    /// and images are that comparison's.
+    Unchanged,
+}
+
+impl Live {
+    /// The object, when this comparison has it.
+    pub fn object(&self) -> Option<&Value> {
+        match self {
+            Live::Object(v) => Some(v),
+            Live::Missing | Live::Unchanged => None,
+        }
+    }
+
+    /// Whether the object exists.
+    pub fn exists(&self) -> bool {
+        !matches!(self, Live::Missing)
+    }
 }
 
 /// The outcome of comparing an app.
@@ -116,6 +144,9 @@ struct Verdict {
     input: u64,
     resource_version: String,
     diff: Comparison,
+    /// What the live object at that resourceVersion showed.
+    health: Option<HealthStatus>,
+    images: Vec<String>,
 }
 
 impl DryRunMemo {
@@ -128,14 +159,17 @@ impl DryRunMemo {
         self.apps.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes that `manifest` was just server-side applied to `key` and left
-    /// it at `resource_version`: a dry run of the same manifest against that
-    /// object predicts the object itself, so it is in sync.
-    pub fn applied(&self, opts: &CompareOptions<'_>, key: &ResourceKey, manifest: &Value, resource_version: &str) {
+    /// Notes that `manifest` was just server-side applied to `key` and gave
+    /// `live`: a dry run of the same manifest against that object predicts
+    /// the object itself, so it is in sync.
+    pub fn applied(&self, opts: &CompareOptions<'_>, key: &ResourceKey, manifest: &Value, live: &Value) {
+        let (health, images) = observe(live, opts.health);
         let verdict = Verdict {
             input: verdict_input(manifest, settings_hash(opts)),
-            resource_version: resource_version.to_string(),
+            resource_version: live["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
             diff: Comparison { in_sync: true, changed: Vec::new() },
+            health,
+            images,
         };
         self.lock().entry(opts.instance.to_string()).or_default().insert(key.clone(), verdict);
     }
@@ -145,10 +179,10 @@ impl DryRunMemo {
         self.lock().get(instance).is_some_and(|a| a.contains_key(key))
     }
 
-    fn get(&self, instance: &str, key: &ResourceKey, input: u64, resource_version: &str) -> Option<Comparison> {
+    fn get(&self, instance: &str, key: &ResourceKey, input: u64, resource_version: &str) -> Option<Verdict> {
         let apps = self.lock();
         let v = apps.get(instance)?.get(key)?;
-        (v.input == input && v.resource_version == resource_version).then(|| v.diff.clone())
+        (v.input == input && v.resource_version == resource_version).then(|| v.clone())
     }
 
     /// Keeps exactly `verdicts` for the app: resources that left Git or whose
@@ -163,8 +197,18 @@ impl DryRunMemo {
 fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     opts.validate.hash(&mut h);
-    format!("{:?}", opts.diff).hash(&mut h);
+    // The health checks too: a verdict also keeps the health it saw.
+    format!("{:?}{:?}", opts.diff, opts.health).hash(&mut h);
     h.finish()
+}
+
+/// The health and images of a live object.
+fn observe(live: &Value, checks: &CustomChecks) -> (Option<HealthStatus>, Vec<String>) {
+    let health =
+        driftless_health::assess(live, checks).unwrap_or_else(|e| Some(HealthStatus::new(HealthStatusCode::Unknown, e.to_string())));
+    let mut images = BTreeSet::new();
+    collect_images(live, &mut images);
+    (health, images.into_iter().collect())
 }
 
 /// What a dry run's verdict depends on besides the live object: the desired
@@ -178,10 +222,21 @@ fn verdict_input(desired: &Value, settings: u64) -> u64 {
 
 /// An index of the objects each app tracks, kept by live watches.
 pub trait TrackedIndex {
-    /// `(namespace, name)` of every object of `api_version`/`kind` tracked by
-    /// the app `instance`; None while the index cannot answer for that kind
-    /// (not watched yet, or its first listing is not complete).
-    fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<(Option<String>, String)>>;
+    /// Every object of `api_version`/`kind` tracked by the app `instance`;
+    /// None while the index cannot answer for that kind (not watched yet,
+    /// or its first listing is not complete).
+    fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<Tracked>>;
+}
+
+/// An object a [`TrackedIndex`] knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    /// Namespace; None when cluster-scoped.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// The resourceVersion the index last saw.
+    pub resource_version: String,
 }
 
 /// Compares targets with the cluster.
@@ -196,29 +251,33 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let mut live: BTreeMap<ResourceKey, Value> = BTreeMap::new();
     let mut listed = BTreeSet::new();
     let mut wanted: BTreeMap<ResourceKey, String> = BTreeMap::new();
+    // The resourceVersion the live index shows for each object it knows.
+    let mut indexed: HashMap<ResourceKey, String> = HashMap::new();
     for s in &scopes {
         if !listed.insert((s.api_version.clone(), s.kind.clone(), s.namespace.clone())) {
             continue;
         }
         match opts.tracked.and_then(|t| t.tracked(&s.api_version, &s.kind, opts.instance)) {
             // Targeted fetches: cost grows with the app, not with the cluster.
-            Some(mut names) => {
+            Some(known) => {
+                let known = known.into_iter().map(|t| (t.namespace, t.name, Some(t.resource_version)));
                 // The desired objects are fetched by name too: the index may
                 // not have seen an object created a moment ago. One the index
                 // lacks and that was never seen live (an app's first sync)
                 // is known to be missing without asking.
-                names.extend(
-                    targets
-                        .iter()
-                        .filter(|t| t.key.kind == s.kind && t.manifest.api_version() == s.api_version)
-                        .filter(|t| opts.memo.is_none_or(|m| m.seen(opts.instance, &t.key)))
-                        .map(|t| (t.key.namespace.clone(), t.key.name.clone())),
-                );
-                for (namespace, name) in names {
+                let desired = targets
+                    .iter()
+                    .filter(|t| t.key.kind == s.kind && t.manifest.api_version() == s.api_version)
+                    .filter(|t| opts.memo.is_none_or(|m| m.seen(opts.instance, &t.key)))
+                    .map(|t| (t.key.namespace.clone(), t.key.name.clone(), None));
+                for (namespace, name, version) in known.chain(desired) {
                     if s.namespace.is_some() && namespace != s.namespace {
                         continue;
                     }
                     let key = ResourceKey { group: group_of(&s.api_version), kind: s.kind.clone(), namespace, name };
+                    if let Some(v) = version {
+                        indexed.insert(key.clone(), v);
+                    }
                     wanted.entry(key).or_insert_with(|| s.api_version.clone());
                 }
             }
@@ -237,6 +296,18 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             live.insert(key.clone(), obj.clone());
         }
     }
+    // A desired object the index shows at the version an earlier comparison
+    // of the same manifest saw is not fetched: that comparison's verdict
+    // stands. Most wakes (a Deployment's rollout) change one object of many.
+    let settings = settings_hash(opts);
+    let inputs: HashMap<&ResourceKey, u64> = resources.iter().map(|t| (&t.key, verdict_input(t.manifest.value(), settings))).collect();
+    let mut unchanged: HashMap<ResourceKey, Verdict> = HashMap::new();
+    if let Some(memo) = opts.memo {
+        wanted.retain(|key, _| {
+            let kept = indexed.get(key).zip(inputs.get(key)).and_then(|(version, input)| memo.get(opts.instance, key, *input, version));
+            kept.map(|v| unchanged.insert(key.clone(), v)).is_none()
+        });
+    }
     // The futures are built before they are streamed: a closure inside the
     // stream would make the whole reconcile future fail to be `Send`.
     let gets: Vec<_> =
@@ -248,30 +319,50 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         }
     }
 
-    let pairs: Vec<(&Target, Option<Value>)> = resources.iter().map(|t| (*t, live.remove(&t.key))).collect();
+    let pairs: Vec<(&Target, Live, Option<Verdict>)> = resources
+        .iter()
+        .map(|t| match (live.remove(&t.key), unchanged.remove(&t.key)) {
+            (Some(obj), _) => (*t, Live::Object(obj), None),
+            (None, Some(kept)) => (*t, Live::Unchanged, Some(kept)),
+            (None, None) => (*t, Live::Missing, None),
+        })
+        .collect();
     let mut warnings = Vec::new();
-    let settings = settings_hash(opts);
+    let inputs = &inputs;
     let dry_runs: Vec<_> = pairs
         .iter()
-        .map(|(t, live_obj)| async move {
+        .map(|(t, live_obj, kept)| async move {
             let desired = t.manifest.value();
-            let Some(l) = live_obj else { return DryRun::missing(desired) };
-            let input = verdict_input(desired, settings);
+            let input = inputs.get(&t.key).copied().unwrap_or_default();
+            let l = match (live_obj, kept) {
+                (Live::Object(l), _) => l,
+                (Live::Unchanged, Some(kept)) => return DryRun::kept(kept.clone()),
+                _ => return DryRun::missing(desired),
+            };
             let version = l["metadata"]["resourceVersion"].as_str().unwrap_or_default();
-            let verdict = |diff: &Comparison| Some(Verdict { input, resource_version: version.into(), diff: diff.clone() });
-            if let Some(diff) = opts.memo.and_then(|m| m.get(opts.instance, &t.key, input, version)) {
-                return DryRun { verdict: verdict(&diff), diff, predicted: None, warning: None };
+            if let Some(kept) = opts.memo.and_then(|m| m.get(opts.instance, &t.key, input, version)) {
+                return DryRun::kept(kept);
             }
+            let (health, images) = observe(l, opts.health);
+            let verdict = |diff: &Comparison| Verdict {
+                input,
+                resource_version: version.into(),
+                diff: diff.clone(),
+                health: health.clone(),
+                images: images.clone(),
+            };
             match cluster.apply(desired, true, opts.validate).await {
                 Ok(p) => {
                     let diff = driftless_diff::compare(&p, l, opts.diff);
-                    DryRun { verdict: verdict(&diff), diff, predicted: Some(p), warning: None }
+                    DryRun { verdict: Some(verdict(&diff)), diff, predicted: Some(p), warning: None, health, images }
                 }
                 Err(e) => DryRun {
                     diff: driftless_diff::compare_subset(desired, l, opts.diff),
                     predicted: Some(desired.clone()),
                     warning: Some(format!("{}: dry run failed, compared field by field: {e}", t.key)),
                     verdict: None,
+                    health,
+                    images,
                 },
             }
         })
@@ -279,17 +370,14 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let compared: Vec<DryRun> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
     let mut out = Vec::new();
     let mut verdicts = HashMap::new();
-    for ((t, live_obj), DryRun { diff, predicted, warning, verdict }) in pairs.into_iter().zip(compared) {
+    let mut images = BTreeSet::new();
+    for ((t, live_obj, _), DryRun { diff, predicted, warning, verdict, health, images: seen }) in pairs.into_iter().zip(compared) {
         warnings.extend(warning);
+        images.extend(seen);
         let validated = verdict.is_some();
         if let Some(v) = verdict.filter(|_| opts.memo.is_some()) {
             verdicts.insert(t.key.clone(), v);
         }
-        let health = match &live_obj {
-            None => Some(HealthStatus::status(HealthStatusCode::Missing)),
-            Some(l) => driftless_health::assess(l, opts.health)
-                .unwrap_or_else(|e| Some(HealthStatus::new(HealthStatusCode::Unknown, e.to_string()))),
-        };
         out.push(ResourceState {
             key: t.key.clone(),
             api_version: t.manifest.api_version().into(),
@@ -310,6 +398,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let hooks: BTreeSet<&ResourceKey> = targets.iter().filter(|t| t.is_hook()).map(|t| &t.key).collect();
     let mut extraneous = Vec::new();
     for (key, obj) in live {
+        collect_images(&obj, &mut images);
         if hooks.contains(&key) || obj["metadata"]["ownerReferences"].as_array().is_some_and(|o| !o.is_empty()) {
             continue;
         }
@@ -322,7 +411,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             health: driftless_health::assess(&obj, opts.health).ok().flatten(),
             requires_pruning: true,
             wave: 0,
-            live: Some(obj),
+            live: Live::Object(obj),
             predicted: None,
             validated: false,
             diff: Comparison::missing(),
@@ -331,28 +420,44 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
 
     let sync = if out.iter().all(|r| r.sync == SyncStatusCode::Synced) { SyncStatusCode::Synced } else { SyncStatusCode::OutOfSync };
     let health = driftless_health::aggregate(out.iter().filter(|r| !r.requires_pruning).filter_map(|r| r.health.as_ref()));
-    let mut images = BTreeSet::new();
-    for r in &out {
-        if let Some(l) = &r.live {
-            collect_images(l, &mut images);
-        }
-    }
     Ok(CompareResult { resources: out, sync, health, images: images.into_iter().collect(), extraneous, warnings })
 }
 
-/// One resource's dry run (or the verdict reused instead).
+/// One resource's dry run (or the verdict reused instead), with what its
+/// live object showed.
 struct DryRun {
     diff: Comparison,
     predicted: Option<Value>,
     warning: Option<String>,
     /// What to remember; None when the dry run failed or there was none.
     verdict: Option<Verdict>,
+    health: Option<HealthStatus>,
+    images: Vec<String>,
 }
 
 impl DryRun {
     /// No live object: nothing to dry-run against; the sync dry-runs the create.
     fn missing(desired: &Value) -> DryRun {
-        DryRun { diff: Comparison::missing(), predicted: Some(desired.clone()), warning: None, verdict: None }
+        DryRun {
+            diff: Comparison::missing(),
+            predicted: Some(desired.clone()),
+            warning: None,
+            verdict: None,
+            health: Some(HealthStatus::status(HealthStatusCode::Missing)),
+            images: Vec::new(),
+        }
+    }
+
+    /// An earlier verdict that still stands.
+    fn kept(v: Verdict) -> DryRun {
+        DryRun {
+            diff: v.diff.clone(),
+            predicted: None,
+            warning: None,
+            health: v.health.clone(),
+            images: v.images.clone(),
+            verdict: Some(v),
+        }
     }
 }
 
@@ -404,18 +509,24 @@ mod tests {
         let manifest = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}});
         let memo = DryRunMemo::default();
         assert!(!memo.seen("argocd_web", &key));
-        memo.applied(&opts(true), &key, &manifest, "7");
+        let live_at = |version: &str| {
+            let mut live = manifest.clone();
+            live["metadata"]["resourceVersion"] = json!(version);
+            live
+        };
+        memo.applied(&opts(true), &key, &manifest, &live_at("7"));
         assert!(memo.seen("argocd_web", &key));
         let input = verdict_input(&manifest, settings_hash(&opts(true)));
-        assert_eq!(memo.get("argocd_web", &key, input, "7"), Some(Comparison { in_sync: true, changed: vec![] }));
-        assert_eq!(memo.get("argocd_web", &key, input, "8"), None, "the live object changed");
+        let diff = |input, version| memo.get("argocd_web", &key, input, version).map(|v| v.diff);
+        assert_eq!(diff(input, "7"), Some(Comparison { in_sync: true, changed: vec![] }));
+        assert_eq!(diff(input, "8"), None, "the live object changed");
         let edited = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "2"}});
-        assert_eq!(memo.get("argocd_web", &key, verdict_input(&edited, settings_hash(&opts(true))), "7"), None, "Git changed");
-        assert_eq!(memo.get("argocd_web", &key, verdict_input(&manifest, settings_hash(&opts(false))), "7"), None, "the settings changed");
-        assert_eq!(memo.get("argocd_other", &key, input, "7"), None, "another app");
+        assert_eq!(diff(verdict_input(&edited, settings_hash(&opts(true))), "7"), None, "Git changed");
+        assert_eq!(diff(verdict_input(&manifest, settings_hash(&opts(false))), "7"), None, "the settings changed");
+        assert!(memo.get("argocd_other", &key, input, "7").is_none(), "another app");
         memo.replace("argocd_web", HashMap::new());
         assert!(!memo.seen("argocd_web", &key), "a comparison keeps only what it saw");
-        memo.applied(&opts(true), &key, &manifest, "9");
+        memo.applied(&opts(true), &key, &manifest, &live_at("9"));
         memo.forget("argocd_web");
         assert!(!memo.seen("argocd_web", &key), "a hard refresh forgets");
     }

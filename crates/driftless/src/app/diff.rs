@@ -63,7 +63,7 @@ pub async fn run_diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     for res in compared.resources.iter().filter(|res| res.sync != SyncStatusCode::Synced) {
         let k = &res.key;
-        let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.as_ref(), res.predicted.as_ref(), &opts);
+        let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.object(), res.predicted.as_ref(), &opts);
         let title = k.path();
         out.push_str(&format!("\n===== {}/{} {}/{} ======\n", k.group, k.kind, k.namespace.as_deref().unwrap_or(""), k.name));
         let text = driftless_diff::unified_diff(&title, live_n.as_ref(), predicted_n.as_ref());
@@ -92,7 +92,7 @@ pub async fn run_manifests(ctx: &Ctx, args: ManifestsArgs) -> anyhow::Result<Exi
         ManifestSource::Live => compared
             .resources
             .iter()
-            .filter_map(|res| res.live.clone())
+            .filter_map(|res| res.live.object().cloned())
             .map(|mut l| {
                 // Server bookkeeping nobody wants to read in a manifest.
                 if let Some(m) = l["metadata"].as_object_mut() {

@@ -234,8 +234,8 @@ pub async fn managed(
     for res in &compared.resources {
         let k = &res.key;
         let target = desired.targets.iter().find(|t| t.key == *k);
-        let (live, target_state) = driftless_diff::mask_secrets(res.live.as_ref(), target.map(|t| t.manifest.value()));
-        let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.as_ref(), res.predicted.as_ref(), &opts);
+        let (live, target_state) = driftless_diff::mask_secrets(res.live.object(), target.map(|t| t.manifest.value()));
+        let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.object(), res.predicted.as_ref(), &opts);
         let title = k.path();
         let diff = driftless_diff::unified_diff(&title, live_n.as_ref(), predicted_n.as_ref());
         let (live_n, predicted_n) = driftless_diff::mask_secrets(live_n.as_ref(), predicted_n.as_ref());
