@@ -14,9 +14,15 @@ pub async fn load(client: &kube::Client, stores: &[Store<AppProject>], app: &App
     let ns = app.metadata.namespace.as_deref().unwrap_or("default");
     let name = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
     let key = ObjectRef::new(name).within(ns);
-    let ready = stores.iter().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
-    if let Some(p) = ready.filter_map(|s| s.get(&key)).next() {
+    let ready: Vec<&Store<AppProject>> = stores.iter().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())).collect();
+    if let Some(p) = ready.iter().find_map(|s| s.get(&key)) {
         return Ok((*p).clone());
+    }
+    // The stores cover every namespace whose apps are reconciled: once all
+    // have listed, a default project they lack is the implicit one. Another
+    // missing project is read, in case it was created a moment ago.
+    if name == "default" && !stores.is_empty() && ready.len() == stores.len() {
+        return Ok(AppProject::default_project(ns));
     }
     let api: Api<AppProject> = Api::namespaced(client.clone(), ns);
     match api.get_opt(name).await {

@@ -130,6 +130,7 @@ async fn an_event_that_changes_nothing_costs_one_dry_run_and_no_status_write() -
 
     let reconciles = w.metric("driftless_app_reconcile_seconds_count", &[]);
     let patches = w.metric("driftless_kube_requests_total", &[r#"verb="patch""#]);
+    let gets = w.metric("driftless_kube_requests_total", &[r#"verb="get""#]);
     // Someone else's annotation: an event on a managed object, no drift.
     w.kubectl(&["annotate", "configmap", "settings-0", "touched=yes"]);
     wait_for("the event to wake the app", common::TIMEOUT, || async {
@@ -143,6 +144,11 @@ async fn an_event_that_changes_nothing_costs_one_dry_run_and_no_status_write() -
         w.metric("driftless_kube_requests_total", &[r#"verb="patch""#]) - patches,
         1.0,
         "one dry run, of the ConfigMap that changed; the other objects' verdicts stand and the unchanged status is not written"
+    );
+    assert_eq!(
+        w.metric("driftless_kube_requests_total", &[r#"verb="get""#]) - gets,
+        1.0,
+        "the ConfigMap that changed is fetched; the live index shows the others unchanged since they were compared"
     );
     assert_eq!(after.metadata.resource_version, before.metadata.resource_version, "status unchanged, not rewritten");
     assert_eq!(after.status.unwrap().sync.status, SyncStatusCode::Synced);
