@@ -157,7 +157,7 @@ struct CachedDesired {
     /// The source, project and destination it was rendered for.
     inputs: String,
     fetched: Instant,
-    desired: Arc<crate::desired::Desired>,
+    desired: crate::desired::PackedDesired,
 }
 
 impl Context {
@@ -179,14 +179,15 @@ impl Context {
         if !refresh {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = cache.get(&key).filter(|c| c.inputs == inputs && c.fetched.elapsed() < max_age) {
-                return Ok(c.desired.clone());
+                return c.desired.unpack().map(Arc::new);
             }
         }
         let d = Arc::new(desired(self, app, project, source, revision).await?);
+        let packed = crate::desired::PackedDesired::pack(&d);
         self.desired_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, CachedDesired { inputs, fetched: Instant::now(), desired: d.clone() });
+            .insert(key, CachedDesired { inputs, fetched: Instant::now(), desired: packed });
         Ok(d)
     }
 
