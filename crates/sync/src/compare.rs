@@ -131,8 +131,10 @@ pub struct CompareOptions<'a> {
 /// server-side diff results. A dry run's outcome depends on the desired
 /// manifest and the live object, so while the manifest and the live
 /// resourceVersion are unchanged the verdict stands: a comparison woken by
-/// one object's status change dry-runs that object only, and one woken by
-/// nothing new dry-runs none. A hard refresh forgets an app's verdicts.
+/// nothing new dry-runs nothing and fetches nothing. Status is neither
+/// applied nor compared, so a live object whose status alone changed (a
+/// Deployment rolling out) is fetched, for its health, but not dry-run
+/// again. A hard refresh forgets an app's verdicts.
 #[derive(Default)]
 pub struct DryRunMemo {
     apps: Mutex<HashMap<String, HashMap<ResourceKey, Verdict>>>,
@@ -143,6 +145,8 @@ struct Verdict {
     /// Hash of the desired manifest and the comparison settings.
     input: u64,
     resource_version: String,
+    /// [`content_hash`] of the live object.
+    content: u64,
     diff: Comparison,
     /// What the live object at that resourceVersion showed.
     health: Option<HealthStatus>,
@@ -167,6 +171,7 @@ impl DryRunMemo {
         let verdict = Verdict {
             input: verdict_input(manifest, settings_hash(opts)),
             resource_version: live["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
+            content: content_hash(live),
             diff: Comparison { in_sync: true, changed: Vec::new() },
             health,
             images,
@@ -179,10 +184,20 @@ impl DryRunMemo {
         self.lock().get(instance).is_some_and(|a| a.contains_key(key))
     }
 
+    /// The verdict for the same manifest and the live object at the same
+    /// resourceVersion.
     fn get(&self, instance: &str, key: &ResourceKey, input: u64, resource_version: &str) -> Option<Verdict> {
         let apps = self.lock();
         let v = apps.get(instance)?.get(key)?;
         (v.input == input && v.resource_version == resource_version).then(|| v.clone())
+    }
+
+    /// The verdict's comparison for the same manifest and a live object
+    /// that differs at most in what a dry run neither changes nor compares.
+    fn get_same_content(&self, instance: &str, key: &ResourceKey, input: u64, content: u64) -> Option<Comparison> {
+        let apps = self.lock();
+        let v = apps.get(instance)?.get(key)?;
+        (v.input == input && v.content == content).then(|| v.diff.clone())
     }
 
     /// Keeps exactly `verdicts` for the app: resources that left Git or whose
@@ -199,6 +214,29 @@ fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
     opts.validate.hash(&mut h);
     // The health checks too: a verdict also keeps the health it saw.
     format!("{:?}{:?}", opts.diff, opts.health).hash(&mut h);
+    h.finish()
+}
+
+/// A hash of what a server-side apply of an unchanged manifest depends on,
+/// and the comparison reads: the live object without its status, its
+/// resourceVersion and the status writers' managedFields entries (and
+/// without the time of the others, which moves with every write).
+fn content_hash(live: &Value) -> u64 {
+    let mut v = live.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+        if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+            entries.retain(|e| e["subresource"] != "status");
+            for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                e.remove("time");
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.to_string().hash(&mut h);
     h.finish()
 }
 
@@ -344,13 +382,18 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                 return DryRun::kept(kept);
             }
             let (health, images) = observe(l, opts.health);
+            let content = content_hash(l);
             let verdict = |diff: &Comparison| Verdict {
                 input,
                 resource_version: version.into(),
+                content,
                 diff: diff.clone(),
                 health: health.clone(),
                 images: images.clone(),
             };
+            if let Some(diff) = opts.memo.and_then(|m| m.get_same_content(opts.instance, &t.key, input, content)) {
+                return DryRun { verdict: Some(verdict(&diff)), diff, predicted: None, warning: None, health, images };
+            }
             match cluster.apply(desired, true, opts.validate).await {
                 Ok(p) => {
                     let diff = driftless_diff::compare(&p, l, opts.diff);
@@ -529,6 +572,23 @@ mod tests {
         memo.applied(&opts(true), &key, &manifest, &live_at("9"));
         memo.forget("argocd_web");
         assert!(!memo.seen("argocd_web", &key), "a hard refresh forgets");
+    }
+
+    #[test]
+    fn a_status_write_leaves_the_content_a_dry_run_depends_on_unchanged() {
+        let live = |replicas: i64, ready: i64, version: &str, time: &str| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "resourceVersion": version, "managedFields": [
+                    {"manager": "driftless", "operation": "Apply", "time": "2026-01-01T00:00:00Z", "fieldsV1": {"f:spec": {}}},
+                    {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "time": time, "fieldsV1": {"f:status": {}}}]},
+                "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
+        };
+        let before = content_hash(&live(2, 0, "10", "2026-01-01T00:00:01Z"));
+        assert_eq!(content_hash(&live(2, 2, "11", "2026-01-01T00:00:09Z")), before, "status, resourceVersion and its writer's entry");
+        assert_ne!(content_hash(&live(3, 2, "12", "2026-01-01T00:00:09Z")), before, "a spec change");
+        let mut labelled = live(2, 0, "13", "2026-01-01T00:00:01Z");
+        labelled["metadata"]["labels"] = json!({"team": "web"});
+        assert_ne!(content_hash(&labelled), before, "a metadata change");
     }
 
     #[test]
