@@ -3,6 +3,7 @@
 //! its own crate.
 
 mod app;
+mod kube_client;
 mod output;
 mod render;
 mod server;
@@ -83,6 +84,11 @@ struct ControllerArgs {
     /// and slows a cold start of many apps.
     #[arg(long)]
     max_requests_in_flight: Option<std::num::NonZeroUsize>,
+    /// HTTP version spoken to the API server: http2 (when the server offers
+    /// it; requests share one connection) or http1 (a connection per
+    /// request in flight).
+    #[arg(long, value_enum, default_value_t = kube_client::HttpVersion::Http2)]
+    api_http_version: kube_client::HttpVersion,
     /// What builds Kustomize overlays: driftless' own engine, or the
     /// `kustomize` binary (else `kubectl kustomize`) found on PATH.
     #[arg(long, value_enum, default_value_t = KustomizeEngine::Native)]
@@ -201,11 +207,8 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
     init_tracing();
     let metrics = driftless_metrics::Metrics::new();
     let kubeconfig = kube::Config::infer().await.context("connect to the cluster (in-cluster config or KUBECONFIG)")?;
-    let client = kube::client::ClientBuilder::try_from(kubeconfig)
-        .context("connect to the cluster (in-cluster config or KUBECONFIG)")?
-        .with_layer(&metrics.kube_layer())
-        .with_layer(&tower::util::option_layer(args.max_requests_in_flight.map(|n| tower::limit::ConcurrencyLimitLayer::new(n.get()))))
-        .build();
+    let client = kube_client::build(kubeconfig, &metrics, args.max_requests_in_flight, args.api_http_version)
+        .context("connect to the cluster (in-cluster config or KUBECONFIG)")?;
     if let Some(addr) = args.metrics_addr {
         // Bind now, so that a taken port stops the start with a clear error.
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("serve metrics on {addr}"))?;
