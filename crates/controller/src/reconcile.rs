@@ -413,6 +413,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         tracing::info!(app = %name, namespace = %ns, "resuming the operation a restart interrupted");
     }
     let mut heal_wait = None;
+    let mut after_operation = None;
     let op = requested.clone().or_else(|| interrupted.map(|s| s.operation.clone())).or_else(|| {
         let (d, c) = compared.as_ref()?;
         let auto = operation::automated(&app, &d.revision, c.sync)?;
@@ -464,6 +465,11 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
                 status::apply_comparison(&mut status, &app, &d, &c);
             }
             writer.write(&status).await?;
+            // The controller's own status writes wake no reconcile, and an
+            // operation can leave the app behind Git (a resumed or explicit
+            // sync of an older revision, a commit made meanwhile): automation
+            // looks again now, not at the next resync. Its rules stop loops.
+            after_operation = Some(Action::requeue(Duration::from_secs(1)));
         }
         (Some(_), None) if requested.is_some() => {
             let msg =
@@ -489,7 +495,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         tracing::info!(app = %name, namespace = %ns, "self-heal backing off for {wait:?}");
         return Ok(Action::requeue(wait));
     }
-    Ok(requeue)
+    Ok(after_operation.unwrap_or(requeue))
 }
 
 /// Publishes the app's status as metrics.

@@ -165,12 +165,15 @@ impl WriteLog {
     /// Records that a reconcile handed `app` wrote `written` (oldest first).
     pub fn record(&self, app: &Application, mut written: Vec<String>) {
         let key = ObjectRef::from_obj(app);
-        if written.pop().is_none() {
+        let Some(last) = written.pop() else {
             // Nothing written: the copy it was handed is still the latest.
             self.lock().remove(&key);
             return;
-        }
+        };
         written.extend(app.metadata.resource_version.clone());
+        // A write that changed nothing leaves the version as it was: that
+        // version is the latest, however often it was seen before.
+        written.retain(|v| *v != last);
         self.lock().insert(key, written);
     }
 
@@ -210,7 +213,12 @@ mod tests {
         // A reconcile that writes nothing leaves nothing stale.
         log.record(&app("14"), Vec::new());
         assert!(!log.stale(&app("11")));
-        log.record(&app("14"), vec!["15".into()]);
+        // Writes that changed nothing return the version they found.
+        log.record(&app("14"), vec!["15".into(), "15".into()]);
+        assert!(!log.stale(&app("15")), "the latest, written twice");
+        assert!(log.stale(&app("14")));
+        log.record(&app("15"), vec!["15".into()]);
+        assert!(!log.stale(&app("15")), "handed the latest, which a no-op write returned");
         log.forget(&app("15"));
         assert!(!log.stale(&app("14")), "forgotten with its app");
     }

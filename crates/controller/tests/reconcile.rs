@@ -54,6 +54,29 @@ async fn self_heal_reverts_scale_edit_and_delete() -> Result<(), Error> {
 }
 
 #[tokio::test]
+async fn automation_syncs_a_newer_commit_right_after_an_operation_that_left_the_app_behind() -> Result<(), Error> {
+    // No resync: only the end of the operation can make automation look again.
+    let w = World::with_resync("after-op", NO_RESYNC).await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", "release: one"));
+    let one = w.repo.commit("one");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    synced(&w, "web").await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", "release: two"));
+    let two = w.repo.commit("two");
+    // A sync of the older commit (as a restart resumes an interrupted one):
+    // the app ends it behind Git.
+    w.request_sync("web", json!({ "revision": one })).await?;
+    w.wait_app("web", "the older commit synced, then automation's sync of the newer one", |a| {
+        let revisions: Vec<&str> = a.status.as_ref()?.history.iter().map(|h| h.revision.as_str()).collect();
+        (revisions == [one.as_str(), one.as_str(), two.as_str()]).then_some(())
+    })
+    .await?;
+    let release = w.kubectl(&["get", "configmap", "settings", "-o", "jsonpath={.metadata.annotations.release}"]);
+    assert_eq!(release, "two");
+    Ok(())
+}
+
+#[tokio::test]
 async fn without_self_heal_drift_shows_as_out_of_sync_and_stays() -> Result<(), Error> {
     let w = World::with_resync("drift", NO_RESYNC).await?;
     w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
