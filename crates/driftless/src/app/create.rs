@@ -121,23 +121,44 @@ pub async fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<ExitCode> {
             bail!("application {r} already exists and its spec differs: use --upsert to update it, or `driftless app delete {r}` first")
         }
         Some(mut existing) => {
-            existing.spec = app.spec;
-            for (k, v) in app.metadata.labels.unwrap_or_default() {
-                existing.metadata.labels.get_or_insert_with(BTreeMap::new).insert(k, v);
+            // replace carries the resourceVersion read: a concurrent write
+            // (the controller's status, most often) makes it fail with 409
+            // instead of being overwritten; the change is then made again
+            // on the object as it is now.
+            let mut attempts = 0;
+            loop {
+                upsert_into(&mut existing, &app, args.set_finalizer);
+                match r.api.replace(&r.name, &PostParams::default(), &existing).await {
+                    Ok(_) => break,
+                    Err(kube::Error::Api(e)) if e.code == 409 && attempts < CONFLICT_RETRIES => {
+                        attempts += 1;
+                        existing = r.api.get(&r.name).await.map_err(|e| api_error(e, &r))?;
+                    }
+                    Err(e) => return Err(api_error(e, &r)),
+                }
             }
-            for (k, v) in app.metadata.annotations.unwrap_or_default() {
-                existing.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(k, v);
-            }
-            if args.set_finalizer {
-                add_finalizer(&mut existing);
-            }
-            // replace carries the resourceVersion read above: a concurrent
-            // change makes it fail (409) instead of being overwritten.
-            r.api.replace(&r.name, &PostParams::default(), &existing).await.map_err(|e| api_error(e, &r))?;
             write_stdout(&format!("application '{}' updated\n", r.name))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often `--upsert` reads the Application again after a conflicting write.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// What `--upsert` changes on the existing Application: the spec, and the
+/// labels, annotations and finalizer given.
+fn upsert_into(existing: &mut Application, app: &Application, set_finalizer: bool) {
+    existing.spec = app.spec.clone();
+    for (k, v) in app.metadata.labels.clone().unwrap_or_default() {
+        existing.metadata.labels.get_or_insert_with(BTreeMap::new).insert(k, v);
+    }
+    for (k, v) in app.metadata.annotations.clone().unwrap_or_default() {
+        existing.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(k, v);
+    }
+    if set_finalizer {
+        add_finalizer(existing);
+    }
 }
 
 /// POSTs the Application with its apiVersion and kind: the type itself
