@@ -469,7 +469,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             // operation can leave the app behind Git (a resumed or explicit
             // sync of an older revision, a commit made meanwhile): automation
             // looks again now, not at the next resync. Its rules stop loops.
-            after_operation = Some(Action::requeue(Duration::from_secs(1)));
+            if status.sync.status != SyncStatusCode::Synced {
+                after_operation = Some(Action::requeue(Duration::from_secs(1)));
+            }
         }
         (Some(_), None) if requested.is_some() => {
             let msg =
