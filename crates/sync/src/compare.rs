@@ -184,20 +184,10 @@ impl DryRunMemo {
         self.lock().get(instance).is_some_and(|a| a.contains_key(key))
     }
 
-    /// The verdict for the same manifest and the live object at the same
-    /// resourceVersion.
-    fn get(&self, instance: &str, key: &ResourceKey, input: u64, resource_version: &str) -> Option<Verdict> {
-        let apps = self.lock();
-        let v = apps.get(instance)?.get(key)?;
-        (v.input == input && v.resource_version == resource_version).then(|| v.clone())
-    }
-
-    /// The verdict's comparison for the same manifest and a live object
-    /// that differs at most in what a dry run neither changes nor compares.
-    fn get_same_content(&self, instance: &str, key: &ResourceKey, input: u64, content: u64) -> Option<Comparison> {
-        let apps = self.lock();
-        let v = apps.get(instance)?.get(key)?;
-        (v.input == input && v.content == content).then(|| v.diff.clone())
+    /// The verdict kept for the same manifest and settings; the caller
+    /// checks that it saw the same live object (resourceVersion, or content).
+    fn kept(&self, instance: &str, key: &ResourceKey, input: u64) -> Option<Verdict> {
+        self.lock().get(instance)?.get(key).filter(|v| v.input == input).cloned()
     }
 
     /// Keeps exactly `verdicts` for the app: resources that left Git or whose
@@ -342,7 +332,10 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let mut unchanged: HashMap<ResourceKey, Verdict> = HashMap::new();
     if let Some(memo) = opts.memo {
         wanted.retain(|key, _| {
-            let kept = indexed.get(key).zip(inputs.get(key)).and_then(|(version, input)| memo.get(opts.instance, key, *input, version));
+            let kept = indexed
+                .get(key)
+                .zip(inputs.get(key))
+                .and_then(|(version, input)| memo.kept(opts.instance, key, *input).filter(|v| v.resource_version == *version));
             kept.map(|v| unchanged.insert(key.clone(), v)).is_none()
         });
     }
@@ -378,8 +371,9 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                 _ => return DryRun::missing(desired),
             };
             let version = l["metadata"]["resourceVersion"].as_str().unwrap_or_default();
-            if let Some(kept) = opts.memo.and_then(|m| m.get(opts.instance, &t.key, input, version)) {
-                return DryRun::kept(kept);
+            let kept = opts.memo.and_then(|m| m.kept(opts.instance, &t.key, input));
+            if let Some(same) = kept.as_ref().filter(|v| v.resource_version == version) {
+                return DryRun::kept(same.clone());
             }
             let (health, images) = observe(l, opts.health);
             let content = content_hash(l);
@@ -391,7 +385,8 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                 health: health.clone(),
                 images: images.clone(),
             };
-            if let Some(diff) = opts.memo.and_then(|m| m.get_same_content(opts.instance, &t.key, input, content)) {
+            // The same object but for what a dry run neither changes nor compares.
+            if let Some(diff) = kept.filter(|v| v.content == content).map(|v| v.diff) {
                 return DryRun { verdict: Some(verdict(&diff)), diff, predicted: None, warning: None, health, images };
             }
             match cluster.apply(desired, true, opts.validate).await {
@@ -560,13 +555,14 @@ mod tests {
         memo.applied(&opts(true), &key, &manifest, &live_at("7"));
         assert!(memo.seen("argocd_web", &key));
         let input = verdict_input(&manifest, settings_hash(&opts(true)));
-        let diff = |input, version| memo.get("argocd_web", &key, input, version).map(|v| v.diff);
+        let get = |instance, input, version: &str| memo.kept(instance, &key, input).filter(|v| v.resource_version == version);
+        let diff = |input, version| get("argocd_web", input, version).map(|v| v.diff);
         assert_eq!(diff(input, "7"), Some(Comparison { in_sync: true, changed: vec![] }));
         assert_eq!(diff(input, "8"), None, "the live object changed");
         let edited = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "2"}});
         assert_eq!(diff(verdict_input(&edited, settings_hash(&opts(true))), "7"), None, "Git changed");
         assert_eq!(diff(verdict_input(&manifest, settings_hash(&opts(false))), "7"), None, "the settings changed");
-        assert!(memo.get("argocd_other", &key, input, "7").is_none(), "another app");
+        assert!(get("argocd_other", input, "7").is_none(), "another app");
         memo.replace("argocd_web", HashMap::new());
         assert!(!memo.seen("argocd_web", &key), "a comparison keeps only what it saw");
         memo.applied(&opts(true), &key, &manifest, &live_at("9"));
