@@ -182,6 +182,7 @@ impl Run<'_> {
             self.record_apply(t, outcome)?;
             if t.key.kind == "CustomResourceDefinition" {
                 self.wait_healthy(t, &t.key).await?;
+                self.wait_served(t).await?;
             }
         }
         let applies: Vec<_> = rest.iter().map(|t| self.try_apply(t)).collect();
@@ -343,6 +344,29 @@ impl Run<'_> {
     /// A hook that is Degraded has failed; a resource may pass through
     /// Degraded (a CRD while it installs), so it is waited for, as Argo CD
     /// does, until the wave timeout.
+    /// Waits until discovery serves every version of the kind a CRD task
+    /// defines: an Established CRD can take a moment longer to appear in
+    /// discovery, and a resource applied meanwhile fails as unknown.
+    async fn wait_served(&self, t: &Task) -> Result<(), String> {
+        let Some(crd) = t.manifest.as_ref().map(|m| m.value()) else { return Ok(()) };
+        let (group, kind) = (crd["spec"]["group"].as_str().unwrap_or_default(), crd["spec"]["names"]["kind"].as_str().unwrap_or_default());
+        let served = crd["spec"]["versions"].as_array().into_iter().flatten().filter(|v| v["served"] != false);
+        let deadline = tokio::time::Instant::now() + self.opts.wave_timeout;
+        for version in served.filter_map(|v| v["name"].as_str()) {
+            let api_version = format!("{group}/{version}");
+            loop {
+                match self.cluster.resource(&api_version, kind).await {
+                    Ok(_) => break,
+                    Err(ClusterError::UnknownKind { .. }) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(self.opts.poll).await
+                    }
+                    Err(e) => return Err(format!("{}: {api_version} {kind} is not served: {e}", t.key)),
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn wait_healthy(&self, t: &Task, key: &ResourceKey) -> Result<(), String> {
         let is_hook = matches!(t.action, Action::RunHook(_));
         let deadline = tokio::time::Instant::now() + self.opts.wave_timeout;
