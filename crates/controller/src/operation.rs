@@ -84,7 +84,9 @@ pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
 }
 
 /// Carries out `op` against `desired`, updating `status` (operationState,
-/// history) and writing it as results come in.
+/// history) and writing it as results come in. The final state is left for
+/// the caller to write with the comparison that follows: one status write,
+/// not two, per finished operation.
 #[allow(clippy::too_many_arguments)] // the pieces of one reconcile, borrowed
 pub async fn run(
     ctx: &Context,
@@ -165,7 +167,6 @@ pub async fn run(
         finished_at: Some(finished),
         retry_count: (attempt > 0).then_some(attempt),
     });
-    write(writer, status).await;
     outcome.applied
 }
 
@@ -282,8 +283,10 @@ async fn attempt_sync(
     let (tx, mut rx) = watch::channel(Vec::new());
     let exec = execute(&ctx.cluster, &p, &exec_opts, &tx);
     tokio::pin!(exec);
-    // Publish progress while the sync runs, at most twice a second.
+    // Look for termination twice a second; publish progress at most once a
+    // second, so that a sync that takes less writes only its end.
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut published = tokio::time::Instant::now();
     loop {
         tokio::select! {
             outcome = &mut exec => {
@@ -302,7 +305,8 @@ async fn attempt_sync(
                 if ctx.terminating(app) {
                     return Outcome { phase: OperationPhase::Failed, message: TERMINATED.into(), results: rx.borrow().clone(), applied: Vec::new() };
                 }
-                if rx.has_changed().unwrap_or(false) {
+                if published.elapsed() >= Duration::from_secs(1) && rx.has_changed().unwrap_or(false) {
+                    published = tokio::time::Instant::now();
                     let results = rx.borrow_and_update().clone();
                     if let Some(s) = status.operation_state.as_mut() {
                         s.sync_result = Some(SyncOperationResult { resources: results, revision: desired.revision.clone(), source: None });

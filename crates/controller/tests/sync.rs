@@ -6,6 +6,8 @@ mod common;
 use common::{World, configmap, deployment};
 use driftless_api::{HealthStatusCode, OperationPhase, ResultCode, SyncStatusCode};
 use driftless_testkit::Error;
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{WatchEvent, WatchParams};
 use serde_json::json;
 
 fn synced_healthy(a: &driftless_api::Application) -> Option<()> {
@@ -129,6 +131,75 @@ async fn a_new_commit_makes_a_manual_app_out_of_sync_until_synced_and_prune_resp
     assert!(w.exists("configmap", "keep"), "Prune=false is never pruned");
     assert_eq!(w.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"]), "2");
     Ok(())
+}
+
+#[tokio::test]
+async fn a_first_sync_creates_what_the_server_accepts_and_fails_on_the_rest() -> Result<(), Error> {
+    let w = World::new("first").await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    // Invalid for the API server (a negative replica count).
+    w.repo.write("app/deploy.yaml", &deployment("web", -1, "nginx:1.27"));
+    w.repo.commit("one invalid object");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Failed, "{op:?}");
+    let results = op.sync_result.expect("results").resources;
+    let result = |name: &str| results.iter().find(|r| r.name == name).map(|r| (r.status, r.message.clone()));
+    let (code, message) = result("web").expect("a result for the Deployment");
+    assert_eq!(code, Some(ResultCode::SyncFailed));
+    assert!(message.contains("replicas"), "the server's reason: {message}");
+    // Nothing ran before: the app's first sync creates what the server
+    // accepts, as Argo CD does, and reports the rest.
+    assert_eq!(result("settings").map(|r| r.0), Some(Some(ResultCode::Synced)));
+    assert!(w.exists("configmap", "settings"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_sync_that_would_change_a_running_app_changes_nothing_when_one_object_is_invalid() -> Result<(), Error> {
+    let w = World::new("atomic").await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    assert_eq!(w.wait_operation("web").await?.phase, OperationPhase::Succeeded);
+
+    w.repo.write("app/cm.yaml", &configmap("settings", "").replace("key: value", "key: two"));
+    w.repo.write("app/deploy.yaml", &deployment("web", -1, "nginx:1.27"));
+    let v2 = w.repo.commit("v2: a changed ConfigMap and an invalid Deployment");
+    w.wait_app("web", "OutOfSync at v2", |a| (a.status.as_ref()?.sync.revision.as_deref() == Some(v2.as_str())).then_some(())).await?;
+    w.request_sync("web", json!({})).await?;
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Failed, "{op:?}");
+    assert!(op.message.as_deref().is_some_and(|m| m.contains("nothing was changed")), "{op:?}");
+    assert_eq!(w.kubectl(&["get", "configmap", "settings", "-o", "jsonpath={.data.key}"]), "value", "the running app is as it was");
+    assert!(!w.exists("deployment", "web"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_finished_sync_is_first_seen_with_the_state_it_left() -> Result<(), Error> {
+    let w = World::new("finished").await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({})).await?;
+    w.wait_app("web", "OutOfSync", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::OutOfSync).then_some(())).await?;
+    let from = w.apps.get("web").await.expect("app").metadata.resource_version.unwrap_or_default();
+    let params = WatchParams::default().fields("metadata.name=web").timeout(60);
+    let mut versions = w.apps.watch(&params, &from).await.expect("watch the app").boxed();
+    w.request_sync("web", json!({})).await?;
+    // Every version of the app a watcher (a UI, a CI gate) sees, in order.
+    while let Some(event) = versions.try_next().await.expect("watch event") {
+        let WatchEvent::Modified(a) = event else { continue };
+        let status = a.status.expect("status");
+        if status.operation_state.as_ref().is_some_and(|o| o.phase.is_completed()) {
+            assert_eq!(status.operation_state.map(|o| o.phase), Some(OperationPhase::Succeeded));
+            assert_eq!(status.sync.status, SyncStatusCode::Synced, "not the comparison from before the sync");
+            return Ok(());
+        }
+    }
+    panic!("the watch ended before the sync finished");
 }
 
 #[tokio::test]
