@@ -429,9 +429,15 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         (Some(op), Some((d, c))) => {
             // Show the operation as running, then clear the request, so that
             // an edit made during the sync is a new request and nobody sees
-            // a moment with neither the request nor its state.
+            // a moment with neither the request nor its state. Automation's
+            // syncs have no request, and an interrupted one shows Running
+            // already: their state is written as progress, a second in, or
+            // at the end. A sync a crash cuts off before then is started
+            // again by automation.
             operation::mark_running(&mut status, &op);
-            writer.write(&status).await?;
+            if requested.is_some() {
+                writer.write(&status).await?;
+            }
             writer.clear_request(requested.is_some(), refresh).await?;
             let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
             let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::process::Command;
@@ -64,6 +64,11 @@ pub struct Checkout {
     pub fetched: bool,
 }
 
+/// How long a checkout nobody asks for stays on disk. Longer than the
+/// resync period, so that a steady app's commit stays checked out; a commit
+/// the apps have moved away from goes.
+const UNUSED_CHECKOUT_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 /// Mirrors and checkouts under one cache directory.
 #[derive(Debug)]
 pub struct GitCache {
@@ -71,6 +76,8 @@ pub struct GitCache {
     /// One lock per repository: two fetches of one mirror must not overlap,
     /// different repositories proceed in parallel.
     repos: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Mirror>>>>,
+    /// See [`UNUSED_CHECKOUT_LIFETIME`].
+    unused_lifetime: Duration,
 }
 
 /// What is known of one mirror, guarded by its lock.
@@ -80,12 +87,15 @@ struct Mirror {
     updated: Option<Instant>,
     /// Revisions resolved since that update.
     resolved: HashMap<String, String>,
+    /// Each checkout on disk, with when it was last asked for; None until
+    /// the checkouts directory was first read.
+    checkouts: Option<HashMap<String, Instant>>,
 }
 
 impl GitCache {
     /// A cache rooted at `root`, created on first use.
     pub fn new(root: impl Into<PathBuf>) -> GitCache {
-        GitCache { root: root.into(), repos: Mutex::default() }
+        GitCache { root: root.into(), repos: Mutex::default(), unused_lifetime: UNUSED_CHECKOUT_LIFETIME }
     }
 
     /// Fetches `url` and resolves `revision` (branch, tag, commit SHA, or
@@ -121,7 +131,38 @@ impl GitCache {
         if !path.is_dir() {
             export(url, &mirror, &sha, &path).await?;
         }
+        self.remove_unused(url, &mut state, &sha).await;
         Ok(Checkout { revision: sha, path, fetched })
+    }
+
+    /// Records that `sha` was just asked for, and removes the repository's
+    /// checkouts nobody asked for in [`UNUSED_CHECKOUT_LIFETIME`]: a
+    /// controller that runs for months must not keep every commit it ever
+    /// rendered. Checkouts an earlier process left count from now.
+    async fn remove_unused(&self, url: &str, state: &mut Mirror, sha: &str) {
+        let now = Instant::now();
+        let checkouts = match &mut state.checkouts {
+            Some(known) => known,
+            None => {
+                let mut found = HashMap::new();
+                if let Ok(mut entries) = tokio::fs::read_dir(self.repo_dir(url).join("checkouts")).await {
+                    while let Ok(Some(entry)) = entries.next_entry().await {
+                        found.insert(entry.file_name().to_string_lossy().into_owned(), now);
+                    }
+                }
+                state.checkouts.insert(found)
+            }
+        };
+        checkouts.insert(sha.to_string(), now);
+        let unused: Vec<String> = checkouts
+            .iter()
+            .filter(|(s, asked)| *s != sha && now.duration_since(**asked) >= self.unused_lifetime)
+            .map(|(s, _)| s.clone())
+            .collect();
+        for s in unused {
+            checkouts.remove(&s);
+            let _ = tokio::fs::remove_dir_all(self.checkout_path(url, &s)).await;
+        }
     }
 
     fn repo(&self, url: &str) -> Arc<tokio::sync::Mutex<Mirror>> {
@@ -319,6 +360,29 @@ mod tests {
         let third = git.fetch(&url, "main").await.unwrap();
         assert_ne!(third.revision, second, "a new commit is seen on the next fetch");
         assert_eq!(std::fs::read_to_string(third.path.join("a.yaml")).unwrap(), "three");
+    }
+
+    #[tokio::test]
+    async fn checkouts_nobody_asks_for_are_removed_and_made_again_when_asked() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let (first, second) = repo_with_commits(repo.path());
+        let url = format!("file://{}", repo.path().display());
+        // Left by an earlier process: counted as unused from now.
+        let earlier = GitCache::new(cache.path()).fetch(&url, "v1").await.unwrap();
+        let git = GitCache { unused_lifetime: Duration::ZERO, ..GitCache::new(cache.path()) };
+
+        let newer = git.fetch(&url, "main").await.unwrap();
+        assert_eq!(newer.revision, second);
+        assert!(newer.path.is_dir(), "the checkout asked for stays");
+        assert!(!earlier.path.exists(), "the unused one is gone");
+
+        let again = git.fetch(&url, "v1").await.unwrap();
+        assert_eq!((again.revision.as_str(), &again.path), (first.as_str(), &earlier.path));
+        assert_eq!(std::fs::read_to_string(again.path.join("a.yaml")).unwrap(), "one", "checked out again");
+        assert!(!newer.path.exists());
+        let left: Vec<_> = std::fs::read_dir(again.path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "nothing else left behind: {left:?}");
     }
 
     #[tokio::test]
