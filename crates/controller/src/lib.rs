@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driftless_api::{AppProject, Application};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
@@ -141,6 +141,16 @@ pub async fn run(
             // writes to, and nothing here reads them.
             .modify(|app| app.managed_fields_mut().clear())
             .reflect(writer)
+            // An app deleted without a finalizer is never reconciled again:
+            // what is kept about it goes with its Delete event.
+            .inspect_ok({
+                let ctx = ctx.clone();
+                move |event| {
+                    if let watcher::Event::Delete(app) = event {
+                        ctx.forget(app);
+                    }
+                }
+            })
             .applied_objects()
             .predicate_filter(reconcile::trigger_hash, PredicateConfig::default())
             .inspect({

@@ -209,8 +209,19 @@ impl Context {
         Ok(())
     }
 
+    /// Drops the kept renders of the app's sources (another app rendering
+    /// the very same source renders it once more).
+    fn forget_renders(&self, app: &Application) {
+        for s in app.spec.source.iter().chain(&app.spec.sources) {
+            self.renders.forget(&s.repo_url, s);
+        }
+    }
+
     /// Forgets what is cached about an app that is gone.
-    fn forget(&self, app: &Application) {
+    pub(crate) fn forget(&self, app: &Application) {
+        // A deleted app's renders would otherwise stay for good: preview
+        // environments come and go by the thousand.
+        self.forget_renders(app);
         let key = ObjectRef::from_obj(app);
         self.desired_cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         self.heals.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
@@ -218,6 +229,8 @@ impl Context {
         if let Some(memo) = &self.memo {
             memo.forget(&instance(app));
         }
+        self.config.metrics.forget_app(&app.namespace().unwrap_or_default(), &app.name_any());
+        self.queue.done(&key);
     }
 }
 
@@ -342,9 +355,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         // Render and dry-run again from scratch. Helm's renders stay: their disk cache
         // is keyed by a commit or digest and every flag, so they would be
         // the same.
-        for s in app.spec.source.iter().chain(&app.spec.sources) {
-            ctx.renders.forget(&s.repo_url, s);
-        }
+        ctx.forget_renders(&app);
         if let Some(memo) = &ctx.memo {
             memo.forget(&instance(&app));
         }
@@ -595,7 +606,6 @@ async fn fail_and_write(app: &Application, writer: &AppWriter, status: &mut Appl
 /// `Delete=false` ones), then let the Application go.
 async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> Result<Action, ReconcileError> {
     ctx.forget(app);
-    ctx.config.metrics.forget_app(&app.namespace().unwrap_or_default(), &app.name_any());
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
     }

@@ -251,6 +251,12 @@ async fn deleting_an_app_deletes_its_resources_only_with_the_finalizer() -> Resu
     .await?;
     assert!(w.exists("configmap", "kept-by-option"), "Delete=false keeps a resource");
     assert!(w.exists("configmap", "orphaned"), "without the finalizer resources stay");
+    // Neither app lingers in the metrics, finalizer or not.
+    wait_for("the deleted apps to leave the metrics", common::TIMEOUT, || async {
+        let series = w.metric("driftless_app_info", &[]) + w.metric("driftless_app_sync_total", &[]);
+        if series == 0.0 { Ok(()) } else { Err(format!("{series}")) }
+    })
+    .await?;
     Ok(())
 }
 
