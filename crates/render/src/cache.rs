@@ -11,16 +11,35 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use driftless_api::ApplicationSource;
 use sha2::{Digest, Sha256};
 
 use crate::{Input, RenderContext, RenderError, Rendered};
 
+/// How long a kept render nobody asks for stays. Every app renders again
+/// at least once a resync period, so only renders of sources no app has any
+/// more go: deleted apps, and sources edited since (a new targetRevision).
+const UNUSED_RENDER_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 /// Kept renders, by source. Shared by every app of a controller.
-#[derive(Default)]
 pub struct RenderCache {
-    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    entries: Mutex<HashMap<String, Kept>>,
+    /// See [`UNUSED_RENDER_LIFETIME`].
+    unused_lifetime: Duration,
+}
+
+impl Default for RenderCache {
+    fn default() -> RenderCache {
+        RenderCache { entries: Mutex::default(), unused_lifetime: UNUSED_RENDER_LIFETIME }
+    }
+}
+
+struct Kept {
+    entry: Arc<Entry>,
+    /// When a render last asked for it.
+    asked: Instant,
 }
 
 struct Entry {
@@ -57,7 +76,10 @@ impl RenderCache {
         ctx: &RenderContext,
     ) -> Result<(Rendered, Reuse), RenderError> {
         let key = key(origin, source);
-        let kept = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let kept = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key).map(|k| {
+            k.asked = Instant::now();
+            k.entry.clone()
+        });
         if let Some(entry) = kept
             && entry.still_holds(root)
         {
@@ -65,6 +87,8 @@ impl RenderCache {
         }
         let rendered = crate::render(root, source, ctx)?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        entries.retain(|_, k| now.duration_since(k.asked) < self.unused_lifetime);
         match &rendered.inputs {
             Some(inputs) => {
                 let listings = directories(inputs)
@@ -74,7 +98,8 @@ impl RenderCache {
                         (dir, names)
                     })
                     .collect();
-                entries.insert(key, Arc::new(Entry { inputs: inputs.clone(), listings, rendered: rendered.clone() }));
+                let entry = Arc::new(Entry { inputs: inputs.clone(), listings, rendered: rendered.clone() });
+                entries.insert(key, Kept { entry, asked: now });
             }
             None => {
                 entries.remove(&key);
@@ -195,6 +220,19 @@ mod tests {
         assert_eq!(api.manifests[0].value()["data"]["a"], "changed");
         let second_kustomization = cache.render("repo", c3.path(), &source("api"), &ctx);
         assert!(second_kustomization.is_err(), "two kustomization files in one directory is an error kustomize reports, not a cache hit");
+    }
+
+    #[test]
+    fn renders_nobody_asks_for_are_dropped_at_the_next_render() {
+        let c = tempfile::tempdir().unwrap();
+        checkout(c.path(), 1);
+        let ctx = RenderContext::default();
+        let cache = RenderCache { unused_lifetime: Duration::ZERO, ..RenderCache::new() };
+        cache.render("repo", c.path(), &source("web"), &ctx).unwrap();
+        assert_eq!(cache.render("repo", c.path(), &source("web"), &ctx).unwrap().1, Reuse::Hit, "asked for again: kept");
+        cache.render("repo", c.path(), &source("api"), &ctx).unwrap();
+        assert_eq!(cache.render("repo", c.path(), &source("web"), &ctx).unwrap().1, Reuse::Miss, "unused meanwhile: dropped");
+        assert_eq!(cache.entries.lock().unwrap().len(), 1, "only what was rendered last is kept");
     }
 
     #[test]
