@@ -67,27 +67,40 @@ fn initiator(who: &Identity) -> OperationInitiator {
     OperationInitiator { username: Some(who.username.clone()), automated: false }
 }
 
+/// How often a request is tried again when the app changed under it.
+const CONFLICT_RETRIES: usize = 5;
+
 /// Sets `.operation` unless one is pending or running (409), and returns
 /// the app as stored.
 async fn request(state: &AppState, ns: &str, app: &Application, op: Operation) -> Result<Application, ApiError> {
     let name = app.metadata.name.as_deref().unwrap_or_default();
-    if app.operation.is_some() {
-        return Err(ApiError::conflict(format!("application {ns}/{name} already has an operation requested that has not started")));
+    let api = apps_api(state, ns);
+    let (mut current, mut conflicts) = (app.clone(), 0);
+    loop {
+        if current.operation.is_some() {
+            return Err(ApiError::conflict(format!("application {ns}/{name} already has an operation requested that has not started")));
+        }
+        if let Some(s) = current.status.as_ref().and_then(|s| s.operation_state.as_ref()).filter(|s| !s.phase.is_completed()) {
+            return Err(ApiError::conflict(format!(
+                "another operation is already in progress on application {ns}/{name} ({:?}: {})",
+                s.phase,
+                s.message.as_deref().unwrap_or("")
+            )));
+        }
+        // resourceVersion: a concurrent request for the same app loses with
+        // a conflict instead of replacing the first.
+        let patch = json!({ "metadata": { "resourceVersion": current.metadata.resource_version }, "operation": op });
+        match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            // The copy was older than the stored app (the cache lags, or the
+            // controller just wrote its status): read it and decide again,
+            // as Argo CD does on a conflict.
+            Err(kube::Error::Api(s)) if s.code == 409 && conflicts < CONFLICT_RETRIES => {
+                conflicts += 1;
+                current = api.get(name).await.map_err(|e| ApiError::kube(&format!("read application {ns}/{name}"), e))?;
+            }
+            other => return other.map_err(|e| ApiError::kube(&format!("request an operation on application {ns}/{name}"), e)),
+        }
     }
-    if let Some(s) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).filter(|s| !s.phase.is_completed()) {
-        return Err(ApiError::conflict(format!(
-            "another operation is already in progress on application {ns}/{name} ({:?}: {})",
-            s.phase,
-            s.message.as_deref().unwrap_or("")
-        )));
-    }
-    // resourceVersion: a concurrent request for the same app loses with a
-    // conflict instead of replacing the first.
-    let patch = json!({ "metadata": { "resourceVersion": app.metadata.resource_version }, "operation": op });
-    apps_api(state, ns)
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|e| ApiError::kube(&format!("request an operation on application {ns}/{name}"), e))
 }
 
 fn encode(app: &Application) -> Result<Json<Value>, ApiError> {
