@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use driftless_api::{HealthStatusCode, HookDeletePolicy, HookPhase, HookType, OperationPhase, ResourceResult, ResultCode};
 use driftless_health::CustomChecks;
+use driftless_render::Manifest;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -137,18 +138,17 @@ impl Run<'_> {
             })
             .collect();
         // generateName objects have no name to dry-run against.
-        let tasks: Vec<&Task> = plan
+        let tasks: Vec<(&Task, &Manifest)> = plan
             .tasks()
             .filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_)))
             .filter(|t| !(t.action == Action::Apply && self.opts.validated.contains(&t.key)))
-            .filter(|t| t.manifest.as_ref().is_some_and(|m| m.value()["metadata"]["name"].as_str().is_some()))
+            .filter_map(|t| Some((t, t.manifest.as_ref().filter(|m| m.value()["metadata"]["name"].as_str().is_some())?)))
             .collect();
         let (cluster, validate) = (self.cluster, self.opts.validate);
         let on_server = self.opts.dry_run || !self.only_creates(plan);
         let dry_runs: Vec<_> = tasks
             .iter()
-            .filter_map(|t| t.manifest.as_ref())
-            .map(|m| async move {
+            .map(|&(_, m)| async move {
                 if on_server {
                     cluster.apply(m.value(), true, validate).await.map(drop)
                 } else {
@@ -158,7 +158,7 @@ impl Run<'_> {
             .collect();
         let outcomes: Vec<_> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
         let mut failed = Vec::new();
-        for (t, outcome) in tasks.into_iter().zip(outcomes) {
+        for ((t, _), outcome) in tasks.into_iter().zip(outcomes) {
             match outcome {
                 Ok(_) => {}
                 Err(ClusterError::UnknownKind { .. })
