@@ -8,6 +8,7 @@ mod annotations;
 mod application;
 pub mod crd;
 mod glob;
+mod manifest;
 mod operation;
 mod project;
 mod status;
@@ -19,6 +20,7 @@ pub use annotations::{
 };
 pub use application::*;
 pub use glob::glob_match;
+pub use manifest::Manifest;
 pub use operation::*;
 pub use project::*;
 pub use status::*;

@@ -1,35 +1,38 @@
-//! The **controller**: watches Applications and drives each app through
-//! source -> render -> diff -> sync -> health, then reports status.
+//! The **controller**: the loop that drives every Application through the
+//! engine (source -> render -> diff) and then syncs and reports.
 //!
-//! - [`desired`] fetches the source and renders the targets;
-//! - [`reconcile`] compares, decides whether to sync, and writes status;
+//! - [`reconcile`] compares through the engine, [`decide`]s (pure), and
+//!   writes status;
 //! - [`operation`] carries out a sync operation (requested through
 //!   `.operation` or by automation), with retries and history;
-//! - [`project`] enforces the app's AppProject.
+//! - [`leader`] is Lease-based leader election, [`shard`] splits the apps
+//!   over replicas;
+//! - [`runtime`] is what any loop over the API needs (wait for the API,
+//!   keep a kind watched), reused by the other loops.
 
-pub mod desired;
-pub mod finalizer;
 pub mod leader;
-mod live;
 mod operation;
-mod project;
 mod queue;
 mod reconcile;
-mod status;
+pub mod runtime;
+pub mod shard;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use driftless_api::{AppProject, Application};
+use driftless_engine::clusters::{ClusterOptions, Clusters};
+use driftless_engine::{Engine, EngineConfig, Stores};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
-use reconcile::Stores;
-pub use reconcile::{Context, compare_app};
+pub use reconcile::{Context, Decision, Origin, decide};
+use runtime::{keep_watching, wait_for_api};
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -61,6 +64,22 @@ pub struct Config {
     pub kustomize: driftless_render::KustomizeEngine,
 }
 
+impl Config {
+    /// What the engine needs of these settings.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            resync: self.resync,
+            cache_dir: self.cache_dir.clone(),
+            metrics: self.metrics.clone(),
+            settings_namespace: self.settings_namespace.clone(),
+            kustomize: self.kustomize,
+        }
+    }
+}
+
+/// How often every registered cluster is asked for its version.
+const CLUSTER_PROBE: Duration = Duration::from_secs(10);
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -77,16 +96,7 @@ impl Default for Config {
     }
 }
 
-/// Errors that stop the controller.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The Application CRD is missing.
-    #[error("the Application CRD is not installed: run `driftless crds | kubectl apply -f -`")]
-    CrdMissing,
-    /// The API server could not be reached.
-    #[error("{0}")]
-    Kube(#[from] kube::Error),
-}
+pub use runtime::Error;
 
 /// Runs the controller until `shutdown` resolves. An API server that cannot
 /// be reached yet is waited for, with back-off.
@@ -110,7 +120,7 @@ pub async fn run(
     }
     let settings = config.settings_namespace.as_ref().map(|ns| {
         let api = Api::namespaced(client.clone(), ns);
-        let only = watcher::Config::default().fields(&format!("metadata.name={}", reconcile::SETTINGS_CONFIGMAP));
+        let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
         keep_watching::<ConfigMap>(api, only, shutdown.clone())
     });
     // AppProjects live beside their Applications.
@@ -126,7 +136,10 @@ pub async fn run(
         .collect();
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
     let readers = stores.iter().map(|(reader, _)| reader.clone()).collect();
-    let ctx = Arc::new(Context::with_routes(client.clone(), config.clone(), routes, Stores { settings, projects, apps: readers }));
+    let cluster_options = ClusterOptions { routes, probe_every: Some(CLUSTER_PROBE), ..Default::default() };
+    let clusters = Clusters::watching(client.clone(), config.settings_namespace.clone(), cluster_options, shutdown.clone());
+    let engine = Arc::new(Engine::watching(client.clone(), config.engine(), clusters, Stores { settings, projects }));
+    let ctx = Arc::new(Context::new(engine, config.clone(), readers, shard::Share::all()));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
         let api: Api<Application> = match &ns {
@@ -180,50 +193,4 @@ pub async fn run(
     }
     futures::future::join_all(controllers).await;
     Ok(())
-}
-
-/// Keeps what `api` lists in memory until `shutdown`, so that reconciles
-/// read settings and AppProjects without a request each and still see an
-/// edit within moments.
-fn keep_watching<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> reflector::Store<K>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, config)
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .for_each(|_| std::future::ready(()));
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = stream => {}
-            _ = shutdown => {}
-        }
-    });
-    reader
-}
-
-/// Waits until the Application API answers. Returns false if `shutdown`
-/// fired first; a missing CRD is an error at once.
-async fn wait_for_api(client: &kube::Client, shutdown: impl std::future::Future<Output = ()>) -> Result<bool, Error> {
-    let probe: Api<Application> = Api::all(client.clone());
-    let mut delay = Duration::from_millis(500);
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        match probe.list(&kube::api::ListParams::default().limit(1)).await {
-            Ok(_) => return Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 404 => return Err(Error::CrdMissing),
-            Err(e) => tracing::warn!("the API server is not reachable yet, retrying in {delay:?}: {e}"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = &mut shutdown => return Ok(false),
-        }
-        delay = (delay * 2).min(Duration::from_secs(30));
-    }
 }

@@ -17,9 +17,11 @@ use driftless_sync::plan::{PlanOptions, Role, plan};
 
 use tokio::sync::watch;
 
-use crate::desired::{Desired, short};
+use driftless_engine::status;
+use driftless_engine::{Desired, Destination, short};
+
 use crate::reconcile::Context;
-use crate::status::{self, AppWriter};
+use crate::writer::AppWriter;
 
 /// Argo CD keeps 10 history entries unless told otherwise.
 const DEFAULT_HISTORY_LIMIT: usize = 10;
@@ -91,6 +93,7 @@ pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
 pub async fn run(
     ctx: &Context,
     app: &Application,
+    dest: &Destination,
     writer: &AppWriter,
     op: Operation,
     desired: &Desired,
@@ -115,7 +118,7 @@ pub async fn run(
 
     let mut attempt: i64 = 0;
     let outcome = loop {
-        let outcome = attempt_sync(ctx, app, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status).await;
+        let outcome = attempt_sync(ctx, app, dest, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status).await;
         let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
         if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
             break outcome;
@@ -129,7 +132,7 @@ pub async fn run(
         write(writer, status).await;
         tokio::time::sleep(delay).await;
         // The cluster moved on while we waited: plan against what is there now.
-        match driftless_sync::compare::compare(&ctx.cluster, &desired.targets, &ctx.compare_options(app, status, checks).options()).await {
+        match ctx.engine.compare(desired, dest, &ctx.engine.compare_options(app, status, checks, dest)).await {
             Ok(c) => compared = c,
             Err(e) => break failed(format!("comparison before retry failed: {e}")),
         }
@@ -174,6 +177,7 @@ pub async fn run(
 async fn attempt_sync(
     ctx: &Context,
     app: &Application,
+    dest: &Destination,
     sync_op: &SyncOperation,
     options: &SyncOptions,
     allow_empty: bool,
@@ -194,7 +198,7 @@ async fn attempt_sync(
     }
     if options.create_namespace
         && let Some(ns) = app.spec.destination.namespace.as_deref()
-        && let Err(e) = ensure_namespace(ctx, app, ns).await
+        && let Err(e) = ensure_namespace(dest, app, ns).await
     {
         return failed(format!("CreateNamespace: {e}"));
     }
@@ -234,7 +238,7 @@ async fn attempt_sync(
                 Some(Live::Object(l)) => Some(l.clone()),
                 // Not fetched by the comparison (unchanged since the last);
                 // the rules need the object itself.
-                Some(Live::Unchanged) => match ctx.cluster.get(t.manifest.api_version(), &t.key).await {
+                Some(Live::Unchanged) => match dest.cluster.get(t.manifest.api_version(), &t.key).await {
                     Ok(l) => l,
                     Err(e) => return failed(format!("{}: {e}", t.key)),
                 },
@@ -281,7 +285,7 @@ async fn attempt_sync(
         poll: Duration::from_millis(500),
     };
     let (tx, mut rx) = watch::channel(Vec::new());
-    let exec = execute(&ctx.cluster, &p, &exec_opts, &tx);
+    let exec = execute(&dest.cluster, &p, &exec_opts, &tx);
     tokio::pin!(exec);
     // Look for termination twice a second; publish progress at most once a
     // second, so that a sync that takes less writes only its end.
@@ -290,8 +294,8 @@ async fn attempt_sync(
     loop {
         tokio::select! {
             outcome = &mut exec => {
-                if let Some(memo) = ctx.memo() {
-                    let opts = ctx.compare_options(app, status, checks);
+                if let Some(memo) = ctx.engine.memo() {
+                    let opts = ctx.engine.compare_options(app, status, checks, dest);
                     for (key, live) in &outcome.applied {
                         if let Some(t) = targets.iter().find(|t| t.key == *key) {
                             memo.applied(&opts.options(), key, t.manifest.value(), live);
@@ -318,7 +322,7 @@ async fn attempt_sync(
     }
 }
 
-async fn ensure_namespace(ctx: &Context, app: &Application, ns: &str) -> Result<(), String> {
+async fn ensure_namespace(dest: &Destination, app: &Application, ns: &str) -> Result<(), String> {
     let mut obj = serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } });
     if let Some(meta) = app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref()) {
         for field in ["labels", "annotations"] {
@@ -327,9 +331,9 @@ async fn ensure_namespace(ctx: &Context, app: &Application, ns: &str) -> Result<
             }
         }
     }
-    match ctx.cluster.get("v1", &ResourceKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: ns.into() }).await {
+    match dest.cluster.get("v1", &ResourceKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: ns.into() }).await {
         Ok(Some(_)) if app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref()).is_none() => Ok(()),
-        Ok(_) => ctx.cluster.apply(&obj, false, true).await.map(drop).map_err(|e| e.to_string()),
+        Ok(_) => dest.cluster.apply(&obj, false, true).await.map(drop).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     }
 }

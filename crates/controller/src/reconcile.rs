@@ -1,194 +1,65 @@
-//! One reconcile of one Application: compare with Git, sync if asked or
-//! automated, report status.
+//! One reconcile of one Application: compare with Git through the engine,
+//! decide ([`decide`], pure), sync if asked or automated, report status.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftless_api::{ANNOTATION_REFRESH, AppProject, Application, ApplicationStatus, RESOURCES_FINALIZER, SyncStatusCode, condition};
-use driftless_diff::DiffOptions;
+use driftless_api::{
+    ANNOTATION_REFRESH, Application, ApplicationStatus, Operation, OperationPhase, OperationState, RESOURCES_FINALIZER, SyncStatusCode,
+    condition,
+};
+use driftless_engine::{Engine, Validated, short, status};
 use driftless_health::CustomChecks;
-use driftless_render::RenderCache;
-use driftless_source::GitCache;
-use driftless_sync::app_instance_name;
-use driftless_sync::cluster::Cluster;
-use driftless_sync::compare::{CompareOptions, DryRunMemo, Scope, compare};
-use futures::FutureExt;
-use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
-use crate::desired::{desired, short};
-use crate::status::AppWriter;
-use crate::{Config, operation, project, status};
+use crate::writer::{AppWriter, WriteLog};
+use crate::{Config, operation};
 
 /// What every reconcile shares.
 pub struct Context {
-    /// Live-state watches that wake apps when their objects change.
-    pub(crate) live: crate::live::LiveWatches,
+    /// What computes each app's state.
+    pub engine: Arc<Engine>,
     /// Apps woken and not yet reconciled.
     pub(crate) queue: crate::queue::Pending,
-    /// The last desired state of each app, reused when a live event (not
-    /// Git) woke the reconcile.
-    desired_cache: Mutex<HashMap<ObjectRef<Application>, CachedDesired>>,
     /// Consecutive self-heals per app, for their back-off.
     heals: Mutex<HashMap<ObjectRef<Application>, (u32, Instant)>>,
     /// What each app's last reconcile wrote, to tell stale copies.
-    writes: status::WriteLog,
-    /// The API server.
-    pub client: kube::Client,
-    /// The destination cluster (in-cluster only, for now).
-    pub cluster: Cluster,
-    /// Git mirrors and checkouts.
-    pub git: Arc<GitCache>,
-    /// Renders kept while the files they read are unchanged.
-    pub(crate) renders: Arc<RenderCache>,
-    /// Dry-run verdicts kept while manifest and live object are unchanged
-    /// (only where live watches keep comparisons coming: a one-off
-    /// comparison wants the full predicted objects).
-    memo: Option<DryRunMemo>,
-    /// What the controller's watches keep.
-    stores: Stores,
+    writes: WriteLog,
+    /// The Applications: where a running sync learns that someone asked to
+    /// terminate it.
+    apps: Vec<Store<Application>>,
+    /// Which apps this replica handles (all, unless sharded).
+    pub(crate) shard: crate::shard::Share,
     /// Settings.
     pub config: Config,
 }
 
 impl Context {
-    /// A context over `client` with no live watches (for one-off
-    /// comparisons such as `driftless app diff`).
-    pub fn new(client: kube::Client, config: Config) -> Context {
-        Context { memo: None, ..Context::with_routes(client, config, Vec::new(), Stores::default()) }
-    }
-
-    /// A context whose live watches wake apps through `routes`.
-    pub(crate) fn with_routes(client: kube::Client, config: Config, routes: crate::live::Routes, stores: Stores) -> Context {
+    /// A context over `engine`, reading terminations from `apps`.
+    pub(crate) fn new(engine: Arc<Engine>, config: Config, apps: Vec<Store<Application>>, shard: crate::shard::Share) -> Context {
         Context {
-            live: crate::live::LiveWatches::new(routes),
+            engine,
             queue: crate::queue::Pending::new(config.metrics.clone()),
-            desired_cache: Mutex::default(),
             heals: Mutex::default(),
-            writes: status::WriteLog::default(),
-            cluster: Cluster::new(client.clone()),
-            git: Arc::new(GitCache::new(config.cache_dir.join("git"))),
-            renders: Arc::default(),
-            memo: Some(DryRunMemo::default()),
-            stores,
-            client,
+            writes: WriteLog::default(),
+            apps,
+            shard,
             config,
         }
-    }
-
-    /// The comparison settings for `app` (whose ignoreDifferences were
-    /// validated when the reconcile began).
-    pub fn compare_options<'a>(
-        &'a self,
-        app: &'a Application,
-        status: &ApplicationStatus,
-        health: &'a CustomChecks,
-    ) -> CompareOptionsOwned<'a> {
-        CompareOptionsOwned { tracked: Some(&self.live), memo: self.memo.as_ref(), ..CompareOptionsOwned::new(app, status, health) }
-    }
-
-    /// Custom health checks from the `argocd-cm` ConfigMap: from the watch
-    /// once it has listed, else read afresh, so that an edit applies at the
-    /// next reconcile. A broken check is logged and the built-in checks apply.
-    pub async fn health_checks(&self) -> CustomChecks {
-        let Some(ns) = &self.config.settings_namespace else { return CustomChecks::none() };
-        let watched = self.stores.settings.as_ref().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
-        let data = match watched {
-            Some(store) => store.get(&ObjectRef::new(SETTINGS_CONFIGMAP).within(ns)).and_then(|cm| cm.data.clone()),
-            None => {
-                let cms: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
-                match cms.get_opt(SETTINGS_CONFIGMAP).await {
-                    Ok(cm) => cm.and_then(|cm| cm.data),
-                    Err(e) => {
-                        tracing::warn!("reading {SETTINGS_CONFIGMAP} in {ns}: {e}");
-                        None
-                    }
-                }
-            }
-        };
-        CustomChecks::from_argocd_cm(&data.unwrap_or_default()).unwrap_or_else(|e| {
-            tracing::warn!("{SETTINGS_CONFIGMAP} in {ns}: {e}; using built-in health checks");
-            CustomChecks::none()
-        })
-    }
-}
-
-impl Context {
-    /// The dry-run verdicts, where this context keeps them.
-    pub(crate) fn memo(&self) -> Option<&DryRunMemo> {
-        self.memo.as_ref()
     }
 
     /// Whether someone asked to stop the operation running on `app`: Argo
     /// CD's terminate sets its phase to Terminating.
     pub(crate) fn terminating(&self, app: &Application) -> bool {
         let key = ObjectRef::from_obj(app);
-        self.stores.apps.iter().filter_map(|s| s.get(&key)).any(|a| {
-            a.status
-                .as_ref()
-                .and_then(|s| s.operation_state.as_ref())
-                .is_some_and(|o| o.phase == driftless_api::OperationPhase::Terminating)
-        })
-    }
-}
-
-/// Objects the controller keeps by watching them (none for a one-off
-/// comparison, which reads what it needs).
-#[derive(Default)]
-pub(crate) struct Stores {
-    /// `argocd-cm`.
-    pub settings: Option<Store<ConfigMap>>,
-    /// AppProjects, per watched namespace.
-    pub projects: Vec<Store<AppProject>>,
-    /// The Applications: where a running sync learns that someone asked to
-    /// terminate it.
-    pub apps: Vec<Store<Application>>,
-}
-
-/// The ConfigMap that holds Argo CD's settings, custom health checks among them.
-pub const SETTINGS_CONFIGMAP: &str = "argocd-cm";
-
-/// A rendered desired state and what it was rendered from.
-struct CachedDesired {
-    /// The source, project and destination it was rendered for.
-    inputs: String,
-    fetched: Instant,
-    desired: crate::desired::PackedDesired,
-}
-
-impl Context {
-    /// The desired state of `app` at `revision`: from Git when asked to
-    /// (a refresh, a changed spec, the resync period passed), else the last
-    /// one rendered, so that a burst of live events costs no Git traffic.
-    async fn desired_for(
-        &self,
-        app: &Application,
-        project: &driftless_api::AppProject,
-        source: &driftless_api::ApplicationSource,
-        revision: &str,
-        refresh: bool,
-    ) -> Result<Arc<crate::desired::Desired>, String> {
-        let key = ObjectRef::from_obj(app);
-        let inputs =
-            serde_json::to_string(&(source, &app.spec.sources, revision, &app.spec.destination, &project.spec)).unwrap_or_default();
-        let max_age = self.config.resync.mul_f32(0.9);
-        if !refresh {
-            let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cache.get(&key).filter(|c| c.inputs == inputs && c.fetched.elapsed() < max_age) {
-                return c.desired.unpack().map(Arc::new);
-            }
-        }
-        let d = Arc::new(desired(self, app, project, source, revision).await?);
-        let packed = crate::desired::PackedDesired::pack(&d);
-        self.desired_cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, CachedDesired { inputs, fetched: Instant::now(), desired: packed });
-        Ok(d)
+        self.apps
+            .iter()
+            .filter_map(|s| s.get(&key))
+            .any(|a| a.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|o| o.phase == OperationPhase::Terminating))
     }
 
     /// Whether a self-heal of `app` may run now; if not, how long to wait.
@@ -209,27 +80,12 @@ impl Context {
         Ok(())
     }
 
-    /// Drops the kept renders of the app's sources (another app rendering
-    /// the very same source renders it once more).
-    fn forget_renders(&self, app: &Application) {
-        for s in app.spec.source.iter().chain(&app.spec.sources) {
-            self.renders.forget(&s.repo_url, s);
-        }
-    }
-
-    /// Forgets what is cached about an app that is gone.
+    /// Forgets what is kept about an app that is gone.
     pub(crate) fn forget(&self, app: &Application) {
-        // A deleted app's renders would otherwise stay for good: preview
-        // environments come and go by the thousand.
-        self.forget_renders(app);
+        self.engine.forget(app);
         let key = ObjectRef::from_obj(app);
-        self.desired_cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         self.heals.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         self.writes.forget(app);
-        if let Some(memo) = &self.memo {
-            memo.forget(&instance(app));
-        }
-        self.config.metrics.forget_app(&app.namespace().unwrap_or_default(), &app.name_any());
         self.queue.done(&key);
     }
 }
@@ -237,62 +93,6 @@ impl Context {
 /// Self-heal back-off: the longest wait, and the quiet time that resets it.
 const SELF_HEAL_MAX: Duration = Duration::from_secs(180);
 const SELF_HEAL_RESET: Duration = Duration::from_secs(300);
-
-/// [`CompareOptions`] with the data it borrows.
-pub struct CompareOptionsOwned<'a> {
-    instance: String,
-    previously: Vec<Scope>,
-    diff: DiffOptions,
-    health: &'a CustomChecks,
-    validate: bool,
-    tracked: Option<&'a crate::live::LiveWatches>,
-    memo: Option<&'a DryRunMemo>,
-    fresh: Vec<(driftless_sync::ResourceKey, serde_json::Value)>,
-}
-
-impl<'a> CompareOptionsOwned<'a> {
-    fn new(app: &'a Application, status: &ApplicationStatus, health: &'a CustomChecks) -> Self {
-        let previously = status
-            .resources
-            .iter()
-            .map(|r| Scope {
-                api_version: if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) },
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-            })
-            .collect();
-        let validate = !driftless_api::SyncOptions::parse(app.spec.sync_policy.iter().flat_map(|p| p.sync_options.iter())).no_validate;
-        CompareOptionsOwned {
-            instance: instance(app),
-            previously,
-            diff: DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default(),
-            health,
-            validate,
-            tracked: None,
-            memo: None,
-            fresh: Vec::new(),
-        }
-    }
-
-    /// The borrowed view [`compare`] takes.
-    pub fn options(&self) -> CompareOptions<'_> {
-        CompareOptions {
-            instance: &self.instance,
-            previously: &self.previously,
-            diff: &self.diff,
-            health: self.health,
-            validate: self.validate,
-            tracked: self.tracked.map(|t| t as &(dyn driftless_sync::compare::TrackedIndex + Sync)),
-            memo: self.memo,
-            fresh: &self.fresh,
-        }
-    }
-}
-
-/// The app's name in tracking ids.
-pub fn instance(app: &Application) -> String {
-    app_instance_name(app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
-}
 
 /// What wakes a reconcile: the user's intent (spec, a requested operation,
 /// a refresh, deletion), not the status the controller writes.
@@ -305,6 +105,58 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
     Some(h.finish())
+}
+
+/// Where an operation comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The user's `.operation`.
+    Requested,
+    /// One a restart cut off (its state still says Running).
+    Resumed,
+    /// Automation's; `self_heal` when it reverts drift at a revision
+    /// already synced, subject to the self-heal back-off.
+    Automated {
+        /// Reverts drift.
+        self_heal: bool,
+    },
+}
+
+/// What a reconcile does once it has compared.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Run this operation.
+    Run(Box<Operation>, Origin),
+    /// The user asked for a sync that cannot run: the comparison failed.
+    Refuse(String),
+    /// Nothing: write what the comparison found.
+    Nothing,
+}
+
+/// Chooses what to do, from the app and its comparison (the resolved
+/// revision and sync status, or the comparison's error). Pure: the user's
+/// operation first; else one a restart interrupted (a reconcile never
+/// overlaps itself, so a Running state seen here is stale); else
+/// automation's rules.
+pub fn decide(app: &Application, compared: Result<(&str, SyncStatusCode), &str>) -> Decision {
+    let interrupted = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).filter(|s| s.phase == OperationPhase::Running);
+    let (op, origin) = match (&app.operation, interrupted) {
+        (Some(op), _) => (op.clone(), Origin::Requested),
+        (None, Some(state)) => (state.operation.clone(), Origin::Resumed),
+        (None, None) => {
+            let Ok((revision, sync)) = compared else { return Decision::Nothing };
+            return match operation::automated(app, revision, sync) {
+                Some(auto) => Decision::Run(Box::new(auto.operation), Origin::Automated { self_heal: auto.self_heal }),
+                None => Decision::Nothing,
+            };
+        }
+    };
+    match compared {
+        Ok(_) => Decision::Run(Box::new(op), origin),
+        Err(msg) if origin == Origin::Requested => Decision::Refuse(format!("cannot sync: {msg}")),
+        // A resumed sync waits for a comparison that works.
+        Err(_) => Decision::Nothing,
+    }
 }
 
 /// Why a reconcile failed (it is retried).
@@ -323,7 +175,11 @@ pub fn error_policy(app: Arc<Application>, err: &ReconcileError, _: Arc<Context>
 
 /// Compares `app` with Git, syncs when asked to, writes status; timed.
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    ctx.queue.done(&ObjectRef::from_obj(&*app));
+    let key = ObjectRef::from_obj(&*app);
+    ctx.queue.done(&key);
+    // Another replica's app: its owner acts on it. The share's change
+    // wakes it here if it comes to this replica.
+    let Some(_held) = ctx.shard.hold(&app) else { return Ok(Action::await_change()) };
     if ctx.writes.stale(&app) {
         // The watch event of the last write is moments away, and wakes
         // nothing (status is not a trigger): look again shortly.
@@ -331,7 +187,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     }
     let _in_flight = ctx.config.metrics.reconcile_started();
     let started = Instant::now();
-    let writer = AppWriter::new(Api::namespaced(ctx.client.clone(), &app.namespace().unwrap_or_default()), app.name_any());
+    let writer = AppWriter::new(Api::namespaced(ctx.engine.client.clone(), &app.namespace().unwrap_or_default()), app.name_any());
     let result = reconcile_app(app.clone(), &ctx, &writer).await;
     ctx.writes.record(&app, writer.into_written());
     ctx.config.metrics.observe_reconcile(started.elapsed().as_secs_f64(), result.is_ok());
@@ -343,6 +199,7 @@ const STALE_RETRY: Duration = Duration::from_millis(100);
 
 async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWriter) -> Result<Action, ReconcileError> {
     let ctx = ctx.clone();
+    let engine = &ctx.engine;
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let requeue = Action::requeue(ctx.config.resync);
@@ -352,18 +209,15 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     let mut status = app.status.clone().unwrap_or_default();
     let refresh = app.annotations().contains_key(ANNOTATION_REFRESH);
     if app.annotations().get(ANNOTATION_REFRESH).is_some_and(|r| r == "hard") {
-        // Render and dry-run again from scratch. Helm's renders stay: their disk cache
-        // is keyed by a commit or digest and every flag, so they would be
-        // the same.
-        ctx.forget_renders(&app);
-        if let Some(memo) = &ctx.memo {
-            memo.forget(&instance(&app));
-        }
+        // Render and dry-run again from scratch. Helm's renders stay: their
+        // disk cache is keyed by a commit or digest and every flag, so they
+        // would be the same.
+        engine.forget_verdicts(&app);
     }
-    let checks = ctx.health_checks().await;
+    let checks = engine.health_checks().await;
 
     // The spec must make sense before anything is fetched.
-    let (project, source) = match validate(&ctx, &app).await {
+    let v = match engine.validate(&app).await {
         Ok(v) => v,
         Err(msg) => {
             status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, msg.clone());
@@ -374,13 +228,14 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             return Ok(requeue);
         }
     };
-    let target_revision = source.target_revision.clone().unwrap_or_default();
+    let dest = v.destination.clone();
+    let target_revision = v.source.target_revision.clone().unwrap_or_default();
 
-    // Compare with Git at the spec's revision.
-    // A requested sync looks at Git afresh, as a refresh does.
+    // Compare with Git at the spec's revision. A requested sync looks at
+    // Git afresh, as a refresh does.
     let fetch_git = refresh || app.operation.is_some();
-    let compared = match ctx.desired_for(&app, &project, &source, &target_revision, fetch_git).await {
-        Ok(d) => match compare(&ctx.cluster, &d.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
+    let compared = match engine.desired_for(&app, &v, &target_revision, fetch_git).await {
+        Ok(d) => match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest)).await {
             Ok(c) => {
                 // Watch every kind the app has or had, so that a change to
                 // any of its objects wakes it.
@@ -389,55 +244,49 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
                     .iter()
                     .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
                     .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
-                ctx.live.ensure(&ctx.cluster, kinds.collect::<Vec<_>>()).await;
+                dest.live.ensure(&dest.cluster, kinds.collect::<Vec<_>>()).await;
                 status::apply_comparison(&mut status, &app, &d, &c);
-                Some((d, c))
+                Ok((d, c))
             }
             Err(e) => {
-                status::set_condition(&mut status, condition::COMPARISON_ERROR, format!("comparing with the cluster: {e}"));
-                None
+                let msg = format!("comparing with the cluster: {e}");
+                status::set_condition(&mut status, condition::COMPARISON_ERROR, msg.clone());
+                status.sync.status = SyncStatusCode::Unknown;
+                Err(msg)
             }
         },
         Err(msg) => {
             // Keep the last known resources and health: nothing is known
             // to have changed, and nothing will be synced or pruned.
-            status::set_condition(&mut status, condition::COMPARISON_ERROR, msg);
+            status::set_condition(&mut status, condition::COMPARISON_ERROR, msg.clone());
             status.sync.status = SyncStatusCode::Unknown;
             status.reconciled_at = Some(status::now());
-            None
+            Err(msg)
         }
     };
 
     // A reconcile never overlaps itself: an operation being terminated is
     // no longer running (the controller stopped while it was stopping it).
-    if let Some(s) = status.operation_state.as_mut().filter(|s| s.phase == driftless_api::OperationPhase::Terminating) {
+    if let Some(s) = status.operation_state.as_mut().filter(|s| s.phase == OperationPhase::Terminating) {
         operation::mark_terminated(s);
     }
 
-    // An operation: the user's; else one a restart interrupted (a reconcile
-    // never overlaps itself, so a Running state seen here is stale); else
-    // automation's, self-heals spaced by their back-off.
-    let requested = app.operation.clone();
-    let interrupted =
-        app.status.as_ref().and_then(|s| s.operation_state.as_ref()).filter(|s| s.phase == driftless_api::OperationPhase::Running);
-    if requested.is_none() && interrupted.is_some() {
-        tracing::info!(app = %name, namespace = %ns, "resuming the operation a restart interrupted");
-    }
+    let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
+    let mut decision = decide(&app, summary);
     let mut heal_wait = None;
+    if let Decision::Run(_, Origin::Automated { self_heal: true }) = &decision
+        && let Err(wait) = ctx.self_heal_allowed(&app)
+    {
+        heal_wait = Some(wait);
+        decision = Decision::Nothing;
+    }
     let mut after_operation = None;
-    let op = requested.clone().or_else(|| interrupted.map(|s| s.operation.clone())).or_else(|| {
-        let (d, c) = compared.as_ref()?;
-        let auto = operation::automated(&app, &d.revision, c.sync)?;
-        match if auto.self_heal { ctx.self_heal_allowed(&app) } else { Ok(()) } {
-            Ok(()) => Some(auto.operation),
-            Err(wait) => {
-                heal_wait = Some(wait);
-                None
+    match (decision, compared) {
+        (Decision::Run(op, origin), Ok((d, c))) => {
+            if origin == Origin::Resumed {
+                tracing::info!(app = %name, namespace = %ns, "resuming the operation a restart interrupted");
             }
-        }
-    });
-    match (op, compared) {
-        (Some(op), Some((d, c))) => {
+            let requested = origin == Origin::Requested;
             // Show the operation as running, then clear the request, so that
             // an edit made during the sync is a new request and nobody sees
             // a moment with neither the request nor its state. Automation's
@@ -445,39 +294,20 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             // already: their state is written as progress, a second in, or
             // at the end. A sync a crash cuts off before then is started
             // again by automation.
-            operation::mark_running(&mut status, &op);
-            if requested.is_some() {
+            if origin != Origin::Resumed {
+                operation::mark_running(&mut status, &op);
+            }
+            if requested {
                 writer.write(&status).await?;
             }
-            writer.clear_request(requested.is_some(), refresh).await?;
-            let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
-            let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
-            // A sync to another revision or source (rollback) renders that one.
-            let other = sync_source.is_some() || sync_revision.as_ref().is_some_and(|r| *r != d.revision && *r != target_revision);
-            let applied = if other {
-                let src = sync_source.unwrap_or_else(|| source.clone());
-                let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
-                match desired(&ctx, &app, &project, &src, &rev).await {
-                    Ok(d2) => match compare(&ctx.cluster, &d2.targets, &ctx.compare_options(&app, &status, &checks).options()).await {
-                        Ok(c2) => operation::run(&ctx, &app, writer, op, &d2, c2, &checks, &mut status).await,
-                        Err(e) => {
-                            fail_and_write(&app, writer, &mut status, format!("comparing with the cluster: {e}")).await?;
-                            Vec::new()
-                        }
-                    },
-                    Err(msg) => {
-                        fail_and_write(&app, writer, &mut status, msg).await?;
-                        Vec::new()
-                    }
-                }
-            } else {
-                operation::run(&ctx, &app, writer, op, &d, c, &checks, &mut status).await
-            };
+            writer.clear_request(requested, refresh).await?;
+            let applied = run_operation(&ctx, &app, &v, writer, *op, &d, c, &checks, &mut status).await?;
             // Report the state the sync left behind: what the applies
             // returned needs no second fetch.
-            let opts = CompareOptionsOwned { fresh: applied, ..ctx.compare_options(&app, &status, &checks) };
-            if let Ok(d) = ctx.desired_for(&app, &project, &source, &target_revision, false).await
-                && let Ok(c) = compare(&ctx.cluster, &d.targets, &opts.options()).await
+            let mut opts = engine.compare_options(&app, &status, &checks, &dest);
+            opts.fresh = applied;
+            if let Ok(d) = engine.desired_for(&app, &v, &target_revision, false).await
+                && let Ok(c) = engine.compare(&d, &dest, &opts).await
             {
                 status::apply_comparison(&mut status, &app, &d, &c);
             }
@@ -490,10 +320,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
                 after_operation = Some(Action::requeue(Duration::from_secs(1)));
             }
         }
-        (Some(_), None) if requested.is_some() => {
-            let msg =
-                status.conditions.iter().find(|c| c.type_ == condition::COMPARISON_ERROR).map(|c| c.message.clone()).unwrap_or_default();
-            fail_operation(&app, &mut status, format!("cannot sync: {msg}"));
+        (Decision::Refuse(msg), _) => {
+            fail_operation(&app, &mut status, msg);
             writer.write(&status).await?;
             writer.clear_request(true, refresh).await?;
         }
@@ -517,6 +345,41 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     Ok(after_operation.unwrap_or(requeue))
 }
 
+/// Runs `op`: against the comparison just made, or, for a sync to another
+/// revision or source (a rollback), against that one rendered now.
+#[allow(clippy::too_many_arguments)] // the pieces of one reconcile, borrowed
+async fn run_operation(
+    ctx: &Context,
+    app: &Application,
+    v: &Validated,
+    writer: &AppWriter,
+    op: Operation,
+    d: &driftless_engine::Desired,
+    c: driftless_sync::compare::CompareResult,
+    checks: &CustomChecks,
+    status: &mut ApplicationStatus,
+) -> Result<Vec<(driftless_sync::ResourceKey, serde_json::Value)>, kube::Error> {
+    let (engine, dest) = (&ctx.engine, &v.destination);
+    let target_revision = v.source.target_revision.clone().unwrap_or_default();
+    let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
+    let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
+    let other = sync_source.is_some() || sync_revision.as_ref().is_some_and(|r| *r != d.revision && *r != target_revision);
+    if !other {
+        return Ok(operation::run(ctx, app, dest, writer, op, d, c, checks, status).await);
+    }
+    let src = sync_source.unwrap_or_else(|| v.source.clone());
+    let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
+    let outcome = match engine.desired_at(app, v, &src, &rev).await {
+        Ok(d2) => match engine.compare(&d2, dest, &engine.compare_options(app, status, checks, dest)).await {
+            Ok(c2) => return Ok(operation::run(ctx, app, dest, writer, op, &d2, c2, checks, status).await),
+            Err(e) => format!("comparing with the cluster: {e}"),
+        },
+        Err(msg) => msg,
+    };
+    fail_and_write(app, writer, status, outcome).await?;
+    Ok(Vec::new())
+}
+
 /// Publishes the app's status as metrics.
 fn report(ctx: &Context, app: &Application, status: &ApplicationStatus) {
     let labels = driftless_metrics::AppLabels {
@@ -531,58 +394,13 @@ fn report(ctx: &Context, app: &Application, status: &ApplicationStatus) {
     ctx.config.metrics.app_status(&labels, &sync, status.health.status.as_str());
 }
 
-/// Renders `app` at its target revision and compares it with the cluster,
-/// as a reconcile would, without writing anything: what `driftless app diff`
-/// and `app manifests` show. The error is the condition a reconcile would set.
-pub async fn compare_app(
-    ctx: &Context,
-    app: &Application,
-) -> Result<(crate::desired::Desired, driftless_sync::compare::CompareResult), String> {
-    let (project, source) = validate(ctx, app).await?;
-    let revision = source.target_revision.clone().unwrap_or_default();
-    let d = desired(ctx, app, &project, &source, &revision).await?;
-    let status = app.status.clone().unwrap_or_default();
-    let checks = ctx.health_checks().await;
-    let c = compare(&ctx.cluster, &d.targets, &ctx.compare_options(app, &status, &checks).options())
-        .await
-        .map_err(|e| format!("comparing with the cluster: {e}"))?;
-    Ok((d, c))
-}
-
-/// Checks what can be checked without Git: a source, a supported
-/// destination, the project's permission, valid ignoreDifferences.
-async fn validate(ctx: &Context, app: &Application) -> Result<(driftless_api::AppProject, driftless_api::ApplicationSource), String> {
-    let Some(source) = app.primary_source().cloned() else {
-        return Err("spec.source: an Application needs a source (or spec.sources)".into());
-    };
-    let mut refs = std::collections::HashSet::new();
-    for (i, s) in app.spec.sources.iter().enumerate() {
-        if let Some(r) = s.ref_.as_deref().filter(|r| !r.is_empty())
-            && !refs.insert(r)
-        {
-            return Err(format!("spec.sources[{i}].ref: {r:?} names two sources; each ref must be unique"));
-        }
-    }
-    if !app.spec.destination.is_in_cluster() {
-        return Err(format!(
-            "spec.destination: only the in-cluster destination ({} / {}) is supported for now",
-            driftless_api::IN_CLUSTER_SERVER,
-            driftless_api::IN_CLUSTER_NAME
-        ));
-    }
-    DiffOptions::new(&app.spec.ignore_differences).map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
-    let project = project::load(&ctx.client, &ctx.stores.projects, app).await?;
-    project::permits(&project, app)?;
-    Ok((project, source))
-}
-
 /// Records a requested operation as failed without running it.
 fn fail_operation(app: &Application, status: &mut ApplicationStatus, message: String) {
     if let Some(op) = app.operation.clone() {
         let now = status::now();
-        status.operation_state = Some(driftless_api::OperationState {
+        status.operation_state = Some(OperationState {
             operation: op,
-            phase: driftless_api::OperationPhase::Failed,
+            phase: OperationPhase::Failed,
             message: Some(message.clone()),
             sync_result: None,
             started_at: now.clone(),
@@ -609,18 +427,25 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
     }
+    let dest = match ctx.engine.clusters.resolve(&app.spec.destination, true).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("deleting the resources of {}: {e}", app.name_any());
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
+    };
     let status = app.status.clone().unwrap_or_default();
     let checks = CustomChecks::none();
-    let opts = ctx.compare_options(app, &status, &checks);
+    let empty = driftless_engine::Desired::empty();
     // Only the live objects matter: compare with no targets finds them all.
-    match compare(&ctx.cluster, &[], &opts.options()).await {
+    match ctx.engine.compare(&empty, &dest, &ctx.engine.compare_options(app, &status, &checks, &dest)).await {
         Ok(c) => {
             for r in &c.extraneous {
                 let keep = r.live["metadata"]["annotations"][driftless_api::ANNOTATION_SYNC_OPTIONS]
                     .as_str()
                     .map(driftless_api::ResourceSyncOptions::parse)
                     .is_some_and(|o| o.no_delete);
-                if !keep && let Err(e) = ctx.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
+                if !keep && let Err(e) = dest.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
                     tracing::warn!("deleting {}: {e}", r.key);
                     return Ok(Action::requeue(Duration::from_secs(5)));
                 }
@@ -635,4 +460,70 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
     let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
     api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::{OperationInitiator, SyncOperation, SyncOperationResult, SyncPolicy, SyncPolicyAutomated};
+
+    fn app(automated: Option<bool>) -> Application {
+        let mut a = Application::default();
+        if let Some(self_heal) = automated {
+            a.spec.sync_policy = Some(SyncPolicy {
+                automated: Some(SyncPolicyAutomated { prune: true, self_heal, ..Default::default() }),
+                ..Default::default()
+            });
+        }
+        a
+    }
+
+    fn last(app: &mut Application, phase: OperationPhase, revision: &str) {
+        app.status.get_or_insert_with(Default::default).operation_state = Some(OperationState {
+            operation: Operation {
+                sync: Some(SyncOperation { revision: Some(revision.into()), ..Default::default() }),
+                ..Default::default()
+            },
+            phase,
+            message: None,
+            sync_result: Some(SyncOperationResult { resources: vec![], revision: revision.into(), source: None }),
+            started_at: status::now(),
+            finished_at: None,
+            retry_count: None,
+        });
+    }
+
+    #[test]
+    fn a_request_runs_or_is_refused_with_the_comparison_error() {
+        let mut a = app(None);
+        let op =
+            Operation { initiated_by: Some(OperationInitiator { username: Some("alice".into()), automated: false }), ..Default::default() };
+        a.operation = Some(op.clone());
+        assert_eq!(decide(&a, Ok(("abc", SyncStatusCode::Synced))), Decision::Run(Box::new(op.clone()), Origin::Requested));
+        assert_eq!(decide(&a, Err("no such revision")), Decision::Refuse("cannot sync: no such revision".into()));
+    }
+
+    #[test]
+    fn an_interrupted_sync_resumes_only_with_a_comparison() {
+        let mut a = app(Some(false));
+        last(&mut a, OperationPhase::Running, "abc");
+        let resumed = a.status.as_ref().unwrap().operation_state.as_ref().unwrap().operation.clone();
+        assert_eq!(decide(&a, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Run(Box::new(resumed), Origin::Resumed));
+        assert_eq!(decide(&a, Err("render failed")), Decision::Nothing, "waits for a comparison that works");
+    }
+
+    #[test]
+    fn automation_syncs_new_revisions_and_heals_drift_only_with_self_heal() {
+        assert_eq!(decide(&app(None), Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Nothing, "manual apps wait");
+        let a = app(Some(false));
+        assert!(matches!(decide(&a, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Run(_, Origin::Automated { self_heal: false })));
+        assert_eq!(decide(&a, Ok(("abc", SyncStatusCode::Synced))), Decision::Nothing);
+        assert_eq!(decide(&a, Err("render failed")), Decision::Nothing, "nothing syncs without a comparison");
+        let mut healed = app(Some(true));
+        last(&mut healed, OperationPhase::Succeeded, "abc");
+        assert!(matches!(decide(&healed, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Run(_, Origin::Automated { self_heal: true })));
+        let mut drifted = app(Some(false));
+        last(&mut drifted, OperationPhase::Succeeded, "abc");
+        assert_eq!(decide(&drifted, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Nothing, "drift stays without selfHeal");
+    }
 }

@@ -306,3 +306,60 @@ async fn an_app_project_limits_repositories_and_an_edit_to_it_applies() -> Resul
     assert!(w.exists("configmap", "settings"));
     Ok(())
 }
+
+/// Regression: after a good revision, a commit whose render fails showed
+/// ComparisonError for a moment, then a reconcile woken by a live event
+/// compared against the desired state cached from the old revision and
+/// wrote Synced with no condition. The error must stay while Git's head
+/// cannot render, across live events and resyncs.
+#[tokio::test]
+async fn a_broken_commit_stays_an_error_under_live_events_for_a_whole_resync_period() -> Result<(), Error> {
+    // Long enough that the good revision's desired state is still fresh
+    // when the broken commit comes: that is when the old code reused it.
+    let resync = Duration::from_secs(30);
+    let w = World::with_resync("broken-head", resync).await?;
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
+    w.repo.commit("good");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": { "prune": true } } })).await?;
+    synced(&w, "web").await?;
+    // A fresh look at the good revision: its desired state is kept now.
+    w.kubectl(&["annotate", "application", "web", "argocd.argoproj.io/refresh=normal"]);
+    w.wait_app("web", "the refresh handled", |a| {
+        (!a.metadata.annotations.as_ref().is_some_and(|m| m.contains_key("argocd.argoproj.io/refresh"))).then_some(())
+    })
+    .await?;
+
+    w.repo.write("app/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [unclosed\n");
+    w.repo.commit("broken");
+    w.kubectl(&["annotate", "--overwrite", "application", "web", "argocd.argoproj.io/refresh=normal"]);
+    // The refresh is cleared once the status it produced is written: from
+    // then on, every state must show the error.
+    w.wait_app("web", "the refresh of the broken commit handled", |a| {
+        (!a.metadata.annotations.as_ref().is_some_and(|m| m.contains_key("argocd.argoproj.io/refresh"))).then_some(())
+    })
+    .await?;
+    // Live events (the app's own objects changing) for longer than a
+    // resync period: every state the app shows meanwhile keeps the error.
+    let until = tokio::time::Instant::now() + resync + Duration::from_secs(2);
+    let mut n = 0;
+    while tokio::time::Instant::now() < until {
+        n += 1;
+        w.kubectl(&["annotate", "--overwrite", "configmap", "settings", &format!("poke={n}")]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let a = w.apps.get("web").await.map_err(|source| Error::Kube { what: "get app".into(), source })?;
+        let s = a.status.clone().unwrap_or_default();
+        let error = s.conditions.iter().find(|c| c.type_ == "ComparisonError");
+        assert!(error.is_some(), "the render error disappeared after {n} live events: {}", common::summary(&a));
+        assert_ne!(s.sync.status, SyncStatusCode::Synced, "Synced while Git's head cannot render");
+        assert!(error.unwrap().message.contains("broken.yaml"), "the error names the file: {}", error.unwrap().message);
+    }
+    // A later revision that renders clears it.
+    w.repo.remove("app/broken.yaml");
+    w.repo.commit("fixed");
+    w.kubectl(&["annotate", "--overwrite", "application", "web", "argocd.argoproj.io/refresh=normal"]);
+    synced(&w, "web").await?;
+    let a = w.apps.get("web").await.map_err(|source| Error::Kube { what: "get app".into(), source })?;
+    assert!(a.status.unwrap_or_default().conditions.iter().all(|c| c.type_ != "ComparisonError"));
+    Ok(())
+}

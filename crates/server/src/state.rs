@@ -36,8 +36,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Failed logins per username.
     pub throttle: Mutex<Throttle>,
-    /// The controller's context, for renders and comparisons.
-    pub compare: driftless_controller::Context,
+    /// The engine, for renders, comparisons and clusters.
+    pub compare: driftless_engine::Engine,
     /// Kubernetes Events on Applications.
     recorder: Recorder,
     /// API resources found per group/version/kind (None: not served).
@@ -74,9 +74,9 @@ impl AppState {
         let (settings, mut tasks) = Settings::start(&client, &config.namespace);
         settings.secret.set(boot.secret);
         tasks.push(tokio::spawn(Arc::clone(&store).run(client.clone())));
-        let compare = driftless_controller::Context::new(
+        let compare = driftless_engine::Engine::one_off(
             client.clone(),
-            driftless_controller::Config {
+            driftless_engine::EngineConfig {
                 cache_dir: config.cache_dir.clone().unwrap_or_default(),
                 settings_namespace: Some(config.namespace.clone()),
                 ..Default::default()

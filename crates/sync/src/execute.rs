@@ -6,9 +6,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use driftless_api::Manifest;
 use driftless_api::{HealthStatusCode, HookDeletePolicy, HookPhase, HookType, OperationPhase, ResourceResult, ResultCode};
 use driftless_health::CustomChecks;
-use driftless_render::Manifest;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 use tokio::sync::watch;

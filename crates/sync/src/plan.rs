@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use driftless_api::Manifest;
 use driftless_api::{
     ANNOTATION_HOOK, ANNOTATION_HOOK_DELETE_POLICY, ANNOTATION_SYNC_OPTIONS, ANNOTATION_SYNC_WAVE, HELM_HOOK, HELM_HOOK_DELETE_POLICY,
     HELM_HOOK_WEIGHT, HookDeletePolicy, HookType, ResourceSyncOptions,
 };
-use driftless_render::Manifest;
 use serde_json::Value;
 
 use crate::ResourceKey;

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use driftless_api::ANNOTATION_TRACKING_ID;
-use driftless_render::Manifest;
+use driftless_api::Manifest;
 use serde_json::Value;
 
 /// Group, kind, namespace and name: what makes a resource the same resource

@@ -42,7 +42,7 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<ExitCode> {
     }
     // The finalizer decides whether the controller deletes the resources:
     // set it for cascade, remove it otherwise, before the deletion starts.
-    driftless_controller::finalizer::set_cascade(&r.api, app, args.cascade)
+    driftless_engine::finalizer::set_cascade(&r.api, app, args.cascade)
         .await
         .map_err(|e| api_error(e, &r))
         .with_context(|| format!("set the finalizers of app {r}"))?;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use driftless_api::{Application, SyncStatusCode};
-use driftless_controller::desired::Desired;
 use driftless_diff::DiffOptions;
+use driftless_engine::Desired;
 use driftless_sync::compare::CompareResult;
 use serde_json::Value;
 
@@ -131,7 +131,7 @@ async fn compare(ctx: &Ctx, app: &Application, cache_dir: Option<PathBuf>) -> an
             tmp.path().to_path_buf()
         }
     };
-    let config = driftless_controller::Config { cache_dir, ..Default::default() };
-    let cctx = driftless_controller::Context::new(ctx.client.clone(), config);
-    driftless_controller::compare_app(&cctx, app).await.map_err(anyhow::Error::msg)
+    let config = driftless_engine::EngineConfig { cache_dir, ..Default::default() };
+    let engine = driftless_engine::Engine::one_off(ctx.client.clone(), config);
+    engine.compare_app(app).await.map_err(anyhow::Error::msg)
 }

@@ -231,7 +231,7 @@ pub async fn delete(
     };
     let app = state.app(&who, &ns, &name, "delete").await?;
     let api = apps_api(&state, &ns);
-    driftless_controller::finalizer::set_cascade(&api, (*app).clone(), cascade)
+    driftless_engine::finalizer::set_cascade(&api, (*app).clone(), cascade)
         .await
         .map_err(|e| ApiError::kube(&format!("set the finalizers of application {ns}/{name}"), e))?;
     api.delete(&name, &DeleteParams::default()).await.map_err(|e| ApiError::kube(&format!("delete application {ns}/{name}"), e))?;

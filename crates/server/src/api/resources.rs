@@ -226,7 +226,9 @@ pub async fn managed(
     let app = state.app(&who, &ns, &name, "get").await?;
     let opts = DiffOptions::new(&app.spec.ignore_differences)
         .map_err(|e| ApiError::bad_request(format!("application {ns}/{name}: spec.ignoreDifferences: {e}")))?;
-    let (desired, compared) = driftless_controller::compare_app(&state.compare, &app)
+    let (desired, compared) = state
+        .compare
+        .compare_app(&app)
         .await
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("comparing application {ns}/{name}: {e}")))?;
     let text = |v: Option<Value>| serde_json::to_string(&v.unwrap_or(Value::Null)).unwrap_or_default();

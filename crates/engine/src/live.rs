@@ -89,12 +89,22 @@ pub struct LiveWatches {
     watched: Mutex<HashSet<KindKey>>,
     indexes: Mutex<HashMap<KindKey, Arc<Mutex<KindIndex>>>>,
     routes: Routes,
+    /// The watch tasks, stopped with their destination.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for LiveWatches {
+    fn drop(&mut self) {
+        for t in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            t.abort();
+        }
+    }
 }
 
 impl LiveWatches {
     /// Watches nothing yet.
     pub fn new(routes: Routes) -> LiveWatches {
-        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes }
+        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes, tasks: Mutex::default() }
     }
 
     /// Starts a watch for each kind not watched yet. Kinds the server does
@@ -113,7 +123,7 @@ impl LiveWatches {
                     let index = Arc::new(Mutex::new(KindIndex::default()));
                     self.indexes.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()), index.clone());
                     tracing::debug!(%api_version, %kind, "watching live objects");
-                    tokio::spawn(async move {
+                    let task = tokio::spawn(async move {
                         let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
                         while let Some(event) = events.next().await {
                             let Ok(event) = event else { continue };
@@ -154,12 +164,21 @@ impl LiveWatches {
                             }
                         }
                     });
+                    self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task.abort_handle());
                 }
                 Err(_) => {
                     self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&(api_version, kind));
                 }
             }
         }
+    }
+}
+
+impl LiveWatches {
+    /// How many objects apps track here, by the kinds watched so far.
+    pub fn tracked_objects(&self) -> usize {
+        let indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        indexes.values().map(|i| i.lock().unwrap_or_else(|p| p.into_inner()).by_object.len()).sum()
     }
 }
 
@@ -206,7 +225,8 @@ fn app_of(instance: &str) -> Option<ObjectRef<Application>> {
     (!name.is_empty()).then(|| ObjectRef::new(name).within(ns))
 }
 
-fn route(routes: &Routes, app: ObjectRef<Application>) {
+/// Sends `app` to the controller watching its namespace.
+pub(crate) fn route(routes: &Routes, app: ObjectRef<Application>) {
     let ns = app.namespace.clone();
     for (scope, tx) in routes {
         if scope.is_none() || *scope == ns {

@@ -22,17 +22,27 @@ pub struct Capabilities {
 /// answer renders afresh.
 const MAX_AGE: Duration = Duration::from_secs(30);
 
-static CACHE: Mutex<Option<(Instant, Capabilities)>> = Mutex::new(None);
+/// One cluster's capabilities, as last discovered.
+#[derive(Default)]
+pub struct CapabilitiesCache(Mutex<Option<(Instant, Capabilities)>>);
 
-/// The capabilities of the destination (the in-cluster one).
-pub async fn of(cluster: &Cluster) -> Result<Capabilities, String> {
-    if let Some((at, c)) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-        && at.elapsed() < MAX_AGE
-    {
-        return Ok(c.clone());
+impl CapabilitiesCache {
+    /// The capabilities of `cluster`, discovered at most [`MAX_AGE`] ago.
+    pub async fn get(&self, cluster: &Cluster) -> Result<Capabilities, String> {
+        if let Some((at, c)) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < MAX_AGE
+        {
+            return Ok(c.clone());
+        }
+        let caps = discover(cluster).await?;
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), caps.clone()));
+        Ok(caps)
     }
+}
+
+async fn discover(cluster: &Cluster) -> Result<Capabilities, String> {
     let client = cluster.client();
-    let err = |e: kube::Error| format!("discovery of the destination cluster for Helm's .Capabilities: {e}");
+    let err = |e: kube::Error| format!("discovery for Helm's .Capabilities: {}", driftless_sync::cluster::ClusterError::Api(e));
     let version = client.apiserver_version().await.map_err(err)?;
     let mut groups = client.list_core_api_versions_aggregated().await.map_err(err)?.items;
     groups.extend(client.list_api_groups_aggregated().await.map_err(err)?.items);
@@ -56,7 +66,5 @@ pub async fn of(cluster: &Cluster) -> Result<Capabilities, String> {
     // `v0.0.0-master`, and providers append `+` to the minor.
     let minor = version.minor.trim_end_matches('+');
     let kube_version = (!version.major.is_empty() && !minor.is_empty()).then(|| format!("{}.{minor}", version.major));
-    let caps = Capabilities { kube_version, api_versions };
-    *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), caps.clone()));
-    Ok(caps)
+    Ok(Capabilities { kube_version, api_versions })
 }

@@ -4,13 +4,13 @@
 //! values files, and turn the manifests into sync targets (namespace
 //! defaulted, tracking id stamped, project rules checked).
 
-mod capabilities;
+pub(crate) mod capabilities;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use driftless_api::{AppProject, Application, ApplicationSource};
+use driftless_api::{Application, ApplicationSource};
 use driftless_render::{GitRemotes, Manifest, RenderContext, SourceType};
 use driftless_source::helm_deps::{self, DependencySource};
 use driftless_source::repo_creds::{self, RepoCreds};
@@ -23,8 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::project;
-use crate::reconcile::Context;
+use crate::{Engine, Validated, project};
 
 /// What the sources want, at one revision each.
 pub struct Desired {
@@ -39,6 +38,20 @@ pub struct Desired {
     pub targets: Vec<Target>,
     /// When the sources were consulted for it: the app's `reconciledAt`.
     pub fetched_at: Time,
+}
+
+impl Desired {
+    /// Nothing: compared with the cluster, every live object the app
+    /// tracks is extraneous (deleting an app's resources finds them so).
+    pub fn empty() -> Desired {
+        Desired {
+            revision: String::new(),
+            revisions: Vec::new(),
+            source_type: SourceType::Directory,
+            targets: Vec::new(),
+            fetched_at: crate::status::now(),
+        }
+    }
 }
 
 /// A [`Desired`] as it is kept between reconciles: each manifest as compact
@@ -86,6 +99,25 @@ impl PackedDesired {
     }
 }
 
+/// Why no desired state: the cluster could not be asked (it may answer
+/// soon), or anything else (a source, a render, a rule), which stays so
+/// until Git changes.
+#[derive(Debug, thiserror::Error)]
+pub enum DesiredError {
+    /// The destination cluster failed.
+    #[error("{0}")]
+    Cluster(String),
+    /// A source, render or rule failed.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for DesiredError {
+    fn from(message: String) -> DesiredError {
+        DesiredError::Other(message)
+    }
+}
+
 /// One source on disk.
 struct Materialised {
     /// What was resolved: commit, chart version or digest.
@@ -98,13 +130,13 @@ struct Materialised {
 /// app whose `spec.sources` holds `source`, every source of the app, with
 /// `revision` for that one. The error is a ComparisonError message: it
 /// names the repository, chart, path or file at fault.
-pub async fn desired(
-    ctx: &Context,
+pub(crate) async fn desired(
+    ctx: &Engine,
     app: &Application,
-    project: &AppProject,
+    v: &Validated,
     source: &ApplicationSource,
     revision: &str,
-) -> Result<Desired, String> {
+) -> Result<Desired, DesiredError> {
     let sources = sources_of(app, source, revision);
     // Read only when a source needs them: a Git app costs no Secret list.
     let creds = tokio::sync::OnceCell::new();
@@ -119,7 +151,7 @@ pub async fn desired(
         .filter_map(|((s, _), m)| Some((s.ref_.clone().filter(|r| !r.is_empty())?, m.root.clone())))
         .collect();
     let renders_helm = sources.iter().zip(&materialised).any(|((s, _), m)| is_helm(s, m));
-    let capabilities = if renders_helm { capabilities::of(&ctx.cluster).await? } else { Default::default() };
+    let capabilities = if renders_helm { v.destination.capabilities().await.map_err(DesiredError::Cluster)? } else { Default::default() };
     let render_ctx = RenderContext {
         app_name: app.metadata.name.clone().unwrap_or_default(),
         namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
@@ -155,7 +187,7 @@ pub async fn desired(
         source_type.get_or_insert(rendered.source_type);
         manifests.extend(rendered.manifests);
     }
-    let targets = targets(ctx, app, project, manifests).await?;
+    let targets = targets(v, app, manifests).await?;
     let revisions: Vec<String> = materialised.into_iter().map(|m| m.revision).collect();
     Ok(Desired {
         revision: revisions.first().cloned().unwrap_or_default(),
@@ -198,7 +230,7 @@ fn is_helm(s: &ApplicationSource, m: &Materialised) -> bool {
 /// Puts one source on disk: a chart (`chart` set) from a Helm repository
 /// or an OCI registry, an OCI artifact (`oci://` without a chart), else a
 /// Git checkout.
-async fn materialise(ctx: &Context, creds: &[RepoCreds], source: &ApplicationSource, revision: &str) -> Result<Materialised, String> {
+async fn materialise(ctx: &Engine, creds: &[RepoCreds], source: &ApplicationSource, revision: &str) -> Result<Materialised, String> {
     let found = repo_creds::find(creds, &source.repo_url);
     if let Some(chart) = source.chart.as_deref().filter(|c| !c.is_empty()) {
         let req = ChartRequest {
@@ -228,7 +260,7 @@ async fn materialise(ctx: &Context, creds: &[RepoCreds], source: &ApplicationSou
 /// The dependencies a chart kept in Git lacks in its `charts/`, fetched
 /// (Chart.lock's versions when it has one) or found in the repository.
 async fn dependencies(
-    ctx: &Context,
+    ctx: &Engine,
     creds: &tokio::sync::OnceCell<Vec<RepoCreds>>,
     source: &ApplicationSource,
     m: &Materialised,
@@ -261,7 +293,7 @@ async fn dependencies(
     Ok(dirs)
 }
 
-fn charts(ctx: &Context) -> ChartCache {
+fn charts(ctx: &Engine) -> ChartCache {
     ChartCache::new(ctx.config.cache_dir.join("charts"))
 }
 
@@ -271,7 +303,7 @@ fn is_git(s: &ApplicationSource) -> bool {
 
 /// Repository credentials from Argo CD's repository Secrets in the
 /// settings namespace. Read afresh, so that a new Secret applies at once.
-async fn repository_credentials(ctx: &Context) -> Result<Vec<RepoCreds>, String> {
+async fn repository_credentials(ctx: &Engine) -> Result<Vec<RepoCreds>, String> {
     let Some(ns) = &ctx.config.settings_namespace else { return Ok(Vec::new()) };
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let selector =
@@ -293,40 +325,51 @@ async fn repository_credentials(ctx: &Context) -> Result<Vec<RepoCreds>, String>
 }
 
 /// Defaults namespaces, checks the project's rules, stamps tracking ids.
-async fn targets(ctx: &Context, app: &Application, project: &AppProject, manifests: Vec<Manifest>) -> Result<Vec<Target>, String> {
-    let instance = crate::reconcile::instance(app);
+async fn targets(v: &Validated, app: &Application, manifests: Vec<Manifest>) -> Result<Vec<Target>, DesiredError> {
+    let (project, destination) = (&v.project, &v.destination);
+    let instance = crate::instance(app);
     let dest_ns = app.spec.destination.namespace.clone().filter(|s| !s.is_empty());
     let crd_scopes = crd_scopes(&manifests);
     let mut targets = Vec::with_capacity(manifests.len());
     let mut seen: HashMap<ResourceKey, ()> = HashMap::new();
     for mut m in manifests {
-        let namespaced = match ctx.cluster.is_namespaced(m.api_version(), m.kind()).await {
+        let namespaced = match destination.cluster.is_namespaced(m.api_version(), m.kind()).await {
             Ok(n) => n,
             // A kind whose CRD comes with the app: its CRD says.
             Err(ClusterError::UnknownKind { .. }) => {
                 crd_scopes.get(&(m.group().to_string(), m.kind().to_string())).copied().unwrap_or(true)
             }
-            Err(e) => return Err(format!("discovery of {} {}: {e}", m.api_version(), m.kind())),
+            Err(e) => {
+                return Err(DesiredError::Cluster(format!(
+                    "discovery of {} {}: {}",
+                    m.api_version(),
+                    m.kind(),
+                    destination.comparison_error(&e)
+                )));
+            }
         };
         if namespaced && m.namespace().is_none() {
             match &dest_ns {
                 Some(ns) => m.set_namespace(ns),
-                None => return Err(format!("{} {} has no namespace and spec.destination.namespace is empty", m.kind(), m.name())),
+                None => {
+                    return Err(format!("{} {} has no namespace and spec.destination.namespace is empty", m.kind(), m.name()).into());
+                }
             }
         }
         if !project::permits_kind(project, m.group(), m.kind(), namespaced) {
-            return Err(format!(
+            return Err(DesiredError::Other(format!(
                 "{}/{} {} is not permitted in project {}",
                 m.group(),
                 m.kind(),
                 m.name(),
                 project.metadata.name.as_deref().unwrap_or("default")
-            ));
+            )));
         }
+        destination.permits(m.kind(), m.name(), m.namespace().filter(|_| namespaced))?;
         track(&mut m, &instance);
         let target = Target::new(m)?;
         if seen.insert(target.key.clone(), ()).is_some() && !target.is_hook() {
-            return Err(format!("{} is rendered twice: each resource may appear only once", target.key));
+            return Err(format!("{} is rendered twice: each resource may appear only once", target.key).into());
         }
         targets.push(target);
     }

@@ -1,0 +1,387 @@
+//! The **engine**: what computes an app's state, for every loop that needs
+//! it (the controller, the API server, the CLI), as gitops-engine's
+//! `engine` glues its stages together.
+//!
+//! - [`clusters`]: the destinations (the controller's own cluster and the
+//!   ones registered by cluster Secrets), each with its client, discovery,
+//!   live watches and connection state;
+//! - [`desired`]: every source of the app on disk, rendered, as targets;
+//! - [`project`]: AppProject rules;
+//! - [`live`]: metadata-only watches that wake apps and index what they track;
+//! - [`status`]: the pure folding of a comparison into `Application.status`;
+//! - [`watch`]: keep a kind in memory through a watch that restarts itself.
+//!
+//! [`Engine`] holds the caches (Git checkouts, renders, desired states,
+//! dry-run verdicts) and answers "what is this app's state now?".
+
+pub mod clusters;
+pub mod desired;
+pub mod finalizer;
+pub mod live;
+pub mod project;
+pub mod status;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use driftless_api::{AppProject, Application, ApplicationSource, ApplicationStatus};
+use driftless_diff::DiffOptions;
+use driftless_health::CustomChecks;
+use driftless_render::RenderCache;
+use driftless_source::GitCache;
+use driftless_sync::app_instance_name;
+use driftless_sync::compare::{CompareOptions, CompareResult, DryRunMemo, Scope, compare};
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::ResourceExt;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+pub use clusters::{Clusters, Destination};
+pub use desired::{Desired, DesiredError, short};
+
+/// How the engine works.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// How often Git is consulted without a refresh: a desired state kept
+    /// from a live event's reconcile is reused for at most 90 % of it.
+    pub resync: Duration,
+    /// Where Git mirrors, checkouts, charts and Helm renders are kept.
+    pub cache_dir: PathBuf,
+    /// Where Git requests and cluster states are counted.
+    pub metrics: driftless_metrics::Metrics,
+    /// The control-plane namespace: `argocd-cm`, repository and cluster
+    /// Secrets. None reads no settings and knows only the own cluster.
+    pub settings_namespace: Option<String>,
+    /// What builds Kustomize overlays.
+    pub kustomize: driftless_render::KustomizeEngine,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            resync: Duration::from_secs(180),
+            cache_dir: std::env::temp_dir().join("driftless-cache"),
+            metrics: driftless_metrics::Metrics::new(),
+            settings_namespace: Some("argocd".into()),
+            kustomize: driftless_render::KustomizeEngine::Native,
+        }
+    }
+}
+
+/// Objects kept by watching them (none for a one-off comparison, which
+/// reads what it needs).
+#[derive(Default)]
+pub struct Stores {
+    /// `argocd-cm`.
+    pub settings: Option<Store<ConfigMap>>,
+    /// AppProjects, per watched namespace.
+    pub projects: Vec<Store<AppProject>>,
+}
+
+/// The ConfigMap that holds Argo CD's settings, custom health checks among them.
+pub const SETTINGS_CONFIGMAP: &str = "argocd-cm";
+
+/// What an app's spec resolves to before anything is fetched.
+pub struct Validated {
+    /// The app's AppProject.
+    pub project: AppProject,
+    /// The primary source.
+    pub source: ApplicationSource,
+    /// The destination cluster.
+    pub destination: Arc<Destination>,
+}
+
+/// A desired state as kept between reconciles, or the error its render
+/// gave: a failed render stays failed until Git is consulted again.
+struct CachedDesired {
+    /// The source, project and destination it was rendered for.
+    inputs: String,
+    fetched: Instant,
+    outcome: Result<desired::PackedDesired, String>,
+}
+
+/// Computes apps' states and keeps what makes that cheap.
+pub struct Engine {
+    /// The control plane's API server (Applications, projects, Secrets).
+    pub client: kube::Client,
+    /// The destination clusters.
+    pub clusters: Arc<Clusters>,
+    /// Git mirrors and checkouts.
+    pub git: Arc<GitCache>,
+    /// Renders kept while the files they read are unchanged.
+    pub renders: Arc<RenderCache>,
+    /// Dry-run verdicts kept while manifest and live object are unchanged
+    /// (only where live watches keep comparisons coming: a one-off
+    /// comparison wants the full predicted objects).
+    memo: Option<DryRunMemo>,
+    /// The last desired state of each app, reused when a live event (not
+    /// Git) woke the reconcile.
+    desired_cache: Mutex<HashMap<ObjectRef<Application>, CachedDesired>>,
+    stores: Stores,
+    /// Settings.
+    pub config: EngineConfig,
+}
+
+impl Engine {
+    /// An engine for one-off comparisons (`driftless app diff`, the API's
+    /// managed resources): no live watches, no verdicts kept, cluster
+    /// Secrets read when needed.
+    pub fn one_off(client: kube::Client, config: EngineConfig) -> Engine {
+        let clusters = Arc::new(Clusters::new(client.clone(), config.settings_namespace.clone(), clusters::ClusterOptions::default()));
+        Engine { memo: None, ..Engine::build(client, config, clusters, Stores::default()) }
+    }
+
+    /// An engine whose destinations wake apps through their live watches
+    /// and whose stores are kept by watches.
+    pub fn watching(client: kube::Client, config: EngineConfig, clusters: Arc<Clusters>, stores: Stores) -> Engine {
+        Engine::build(client, config, clusters, stores)
+    }
+
+    fn build(client: kube::Client, config: EngineConfig, clusters: Arc<Clusters>, stores: Stores) -> Engine {
+        Engine {
+            clusters,
+            git: Arc::new(GitCache::new(config.cache_dir.join("git"))),
+            renders: Arc::default(),
+            memo: Some(DryRunMemo::default()),
+            desired_cache: Mutex::default(),
+            stores,
+            client,
+            config,
+        }
+    }
+
+    /// The dry-run verdicts, where this engine keeps them.
+    pub fn memo(&self) -> Option<&DryRunMemo> {
+        self.memo.as_ref()
+    }
+
+    /// The comparison settings for `app` on `destination` (whose
+    /// ignoreDifferences were validated when the reconcile began).
+    pub fn compare_options<'a>(
+        &'a self,
+        app: &'a Application,
+        status: &ApplicationStatus,
+        health: &'a CustomChecks,
+        destination: &'a Destination,
+    ) -> CompareOptionsOwned<'a> {
+        CompareOptionsOwned { tracked: Some(&destination.live), memo: self.memo.as_ref(), ..CompareOptionsOwned::new(app, status, health) }
+    }
+
+    /// Custom health checks from the `argocd-cm` ConfigMap: from the watch
+    /// once it has listed, else read afresh, so that an edit applies at the
+    /// next reconcile. A broken check is logged and the built-in checks apply.
+    pub async fn health_checks(&self) -> CustomChecks {
+        let data = self.settings().await.unwrap_or_default();
+        CustomChecks::from_argocd_cm(&data).unwrap_or_else(|e| {
+            tracing::warn!("{SETTINGS_CONFIGMAP}: {e}; using built-in health checks");
+            CustomChecks::none()
+        })
+    }
+
+    /// The data of `argocd-cm` (None without one, or when it cannot be read).
+    pub async fn settings(&self) -> Option<std::collections::BTreeMap<String, String>> {
+        let ns = self.config.settings_namespace.as_ref()?;
+        let watched = self.stores.settings.as_ref().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
+        match watched {
+            Some(store) => store.get(&ObjectRef::new(SETTINGS_CONFIGMAP).within(ns)).and_then(|cm| cm.data.clone()),
+            None => {
+                let cms: kube::Api<ConfigMap> = kube::Api::namespaced(self.client.clone(), ns);
+                match cms.get_opt(SETTINGS_CONFIGMAP).await {
+                    Ok(cm) => cm.and_then(|cm| cm.data),
+                    Err(e) => {
+                        tracing::warn!("reading {SETTINGS_CONFIGMAP} in {ns}: {e}");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks what can be checked without Git: a source, a known and
+    /// permitted destination, the project's permission, valid
+    /// ignoreDifferences. The error is an InvalidSpecError message.
+    pub async fn validate(&self, app: &Application) -> Result<Validated, String> {
+        let Some(source) = app.primary_source().cloned() else {
+            return Err("spec.source: an Application needs a source (or spec.sources)".into());
+        };
+        let mut refs = std::collections::HashSet::new();
+        for (i, s) in app.spec.sources.iter().enumerate() {
+            if let Some(r) = s.ref_.as_deref().filter(|r| !r.is_empty())
+                && !refs.insert(r)
+            {
+                return Err(format!("spec.sources[{i}].ref: {r:?} names two sources; each ref must be unique"));
+            }
+        }
+        DiffOptions::new(&app.spec.ignore_differences).map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
+        let in_cluster_enabled = self.settings().await.is_none_or(|s| clusters::in_cluster_enabled(&s));
+        let destination = match self.clusters.resolve(&app.spec.destination, in_cluster_enabled).await {
+            Ok(d) => d,
+            Err(e) => {
+                self.clusters.assign(app, Err(&app.spec.destination));
+                return Err(e);
+            }
+        };
+        self.clusters.assign(app, Ok(&destination));
+        let project = project::load(&self.client, &self.stores.projects, app).await?;
+        project::permits(&project, app)?;
+        Ok(Validated { project, source, destination })
+    }
+
+    /// The desired state of `app` at `revision`: from Git when asked to
+    /// (a refresh, a changed spec, the resync period passed), else the last
+    /// one rendered, so that a burst of live events costs no Git traffic.
+    /// A render that failed stays the answer until Git is consulted again:
+    /// a live event must not bring back the state of an older revision.
+    pub async fn desired_for(&self, app: &Application, v: &Validated, revision: &str, refresh: bool) -> Result<Arc<Desired>, String> {
+        let key = ObjectRef::from_obj(app);
+        let inputs =
+            serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec)).unwrap_or_default();
+        let max_age = self.config.resync.mul_f32(0.9);
+        if !refresh {
+            let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.get(&key).filter(|c| c.inputs == inputs && c.fetched.elapsed() < max_age) {
+                return match &c.outcome {
+                    Ok(packed) => packed.unpack().map(Arc::new),
+                    Err(msg) => Err(msg.clone()),
+                };
+            }
+        }
+        let kept = match desired::desired(self, app, v, &v.source, revision).await {
+            Ok(d) => Ok(Arc::new(d)),
+            // The cluster may answer at the next attempt: nothing to keep.
+            Err(DesiredError::Cluster(msg)) => return Err(msg),
+            Err(DesiredError::Other(msg)) => Err(msg),
+        };
+        let packed = kept.as_ref().map(|d| desired::PackedDesired::pack(d)).map_err(Clone::clone);
+        self.desired_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, CachedDesired { inputs, fetched: Instant::now(), outcome: packed });
+        kept
+    }
+
+    /// The desired state of `source` at `revision`, rendered now and not
+    /// kept (a sync to another revision: a rollback).
+    pub async fn desired_at(
+        &self,
+        app: &Application,
+        v: &Validated,
+        source: &ApplicationSource,
+        revision: &str,
+    ) -> Result<Desired, String> {
+        desired::desired(self, app, v, source, revision).await.map_err(|e| e.to_string())
+    }
+
+    /// Compares `desired` with the destination.
+    pub async fn compare(
+        &self,
+        desired: &Desired,
+        destination: &Destination,
+        opts: &CompareOptionsOwned<'_>,
+    ) -> Result<CompareResult, String> {
+        destination.reachable()?;
+        compare(&destination.cluster, &desired.targets, &opts.options()).await.map_err(|e| destination.comparison_error(&e))
+    }
+
+    /// Renders `app` at its target revision and compares it with its
+    /// cluster, as a reconcile would, without writing anything: what
+    /// `driftless app diff` and `app manifests` show. The error is the
+    /// condition a reconcile would set.
+    pub async fn compare_app(&self, app: &Application) -> Result<(Desired, CompareResult), String> {
+        let v = self.validate(app).await?;
+        let revision = v.source.target_revision.clone().unwrap_or_default();
+        let d = self.desired_at(app, &v, &v.source, &revision).await?;
+        let status = app.status.clone().unwrap_or_default();
+        let checks = self.health_checks().await;
+        let c = self.compare(&d, &v.destination, &self.compare_options(app, &status, &checks, &v.destination)).await?;
+        Ok((d, c))
+    }
+
+    /// Drops the kept renders of the app's sources (another app rendering
+    /// the very same source renders it once more).
+    pub fn forget_renders(&self, app: &Application) {
+        for s in app.spec.source.iter().chain(&app.spec.sources) {
+            self.renders.forget(&s.repo_url, s);
+        }
+    }
+
+    /// Renders and dry-runs the app again from scratch at its next
+    /// comparison (a hard refresh).
+    pub fn forget_verdicts(&self, app: &Application) {
+        self.forget_renders(app);
+        if let Some(memo) = &self.memo {
+            memo.forget(&instance(app));
+        }
+    }
+
+    /// Forgets what is kept about an app that is gone.
+    pub fn forget(&self, app: &Application) {
+        // A deleted app's renders would otherwise stay for good: preview
+        // environments come and go by the thousand.
+        self.forget_verdicts(app);
+        let key = ObjectRef::from_obj(app);
+        self.desired_cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        self.clusters.forget_app(&key);
+        self.config.metrics.forget_app(&app.namespace().unwrap_or_default(), &app.name_any());
+    }
+}
+
+/// [`CompareOptions`] with the data it borrows.
+pub struct CompareOptionsOwned<'a> {
+    instance: String,
+    previously: Vec<Scope>,
+    diff: DiffOptions,
+    health: &'a CustomChecks,
+    validate: bool,
+    tracked: Option<&'a live::LiveWatches>,
+    memo: Option<&'a DryRunMemo>,
+    /// Live objects the API server has just returned (a sync's applies).
+    pub fresh: Vec<(driftless_sync::ResourceKey, serde_json::Value)>,
+}
+
+impl<'a> CompareOptionsOwned<'a> {
+    fn new(app: &'a Application, status: &ApplicationStatus, health: &'a CustomChecks) -> Self {
+        let previously = status
+            .resources
+            .iter()
+            .map(|r| Scope {
+                api_version: if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) },
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+            })
+            .collect();
+        let validate = !driftless_api::SyncOptions::parse(app.spec.sync_policy.iter().flat_map(|p| p.sync_options.iter())).no_validate;
+        CompareOptionsOwned {
+            instance: instance(app),
+            previously,
+            diff: DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default(),
+            health,
+            validate,
+            tracked: None,
+            memo: None,
+            fresh: Vec::new(),
+        }
+    }
+
+    /// The borrowed view [`compare`] takes.
+    pub fn options(&self) -> CompareOptions<'_> {
+        CompareOptions {
+            instance: &self.instance,
+            previously: &self.previously,
+            diff: &self.diff,
+            health: self.health,
+            validate: self.validate,
+            tracked: self.tracked.map(|t| t as &(dyn driftless_sync::compare::TrackedIndex + Sync)),
+            memo: self.memo,
+            fresh: &self.fresh,
+        }
+    }
+}
+
+/// The app's name in tracking ids.
+pub fn instance(app: &Application) -> String {
+    app_instance_name(app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
+}

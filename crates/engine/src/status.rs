@@ -1,0 +1,85 @@
+//! Folding what a comparison saw into `Application.status`, in Argo CD's
+//! layout: pure functions, written by the controller.
+
+use driftless_api::{Application, ApplicationCondition, ApplicationStatus, ComparedTo, HealthStatus, ResourceStatus, SyncStatus};
+use driftless_sync::compare::CompareResult;
+
+use crate::desired::Desired;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// Now, as a Kubernetes timestamp: whole seconds, as the API server keeps
+/// it, so that a status read back compares equal to the one written.
+pub fn now() -> Time {
+    let secs = k8s_openapi::jiff::Timestamp::now().as_second();
+    Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("now is a valid timestamp"))
+}
+
+/// Fills the comparison fields of `status` from `result`.
+pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desired: &Desired, result: &CompareResult) {
+    let multi_source = !app.spec.sources.is_empty();
+    status.resources = result
+        .resources
+        .iter()
+        .map(|r| ResourceStatus {
+            group: r.key.group.clone(),
+            version: r.api_version.rsplit_once('/').map(|(_, v)| v).unwrap_or(&r.api_version).to_string(),
+            kind: r.key.kind.clone(),
+            namespace: r.key.namespace.clone(),
+            name: r.key.name.clone(),
+            status: r.sync,
+            health: r.health.clone(),
+            hook: false,
+            requires_pruning: r.requires_pruning,
+            sync_wave: (r.wave != 0).then_some(r.wave),
+        })
+        .collect();
+    status.sync = SyncStatus {
+        status: result.sync,
+        compared_to: Some(ComparedTo {
+            source: app.primary_source().cloned(),
+            sources: if multi_source { app.spec.sources.clone() } else { Vec::new() },
+            destination: app.spec.destination.clone(),
+            ignore_differences: app.spec.ignore_differences.clone(),
+        }),
+        revision: Some(desired.revision.clone()),
+        revisions: if multi_source { desired.revisions.clone() } else { Vec::new() },
+    };
+    status.health = HealthStatus::status(result.health);
+    status.summary.images = result.images.clone();
+    status.source_type = Some(desired.source_type.as_str().to_string());
+    // When Git was last consulted, as in Argo CD: a comparison woken by a
+    // live event does not move it, so an unchanged app needs no write.
+    status.reconciled_at = Some(desired.fetched_at.clone());
+    clear_condition(status, driftless_api::condition::COMPARISON_ERROR);
+    clear_condition(status, driftless_api::condition::INVALID_SPEC_ERROR);
+}
+
+/// Sets a condition of `type_`, keeping its first-seen time when the message
+/// has not changed.
+pub fn set_condition(status: &mut ApplicationStatus, type_: &str, message: String) {
+    if let Some(c) = status.conditions.iter_mut().find(|c| c.type_ == type_) {
+        if c.message != message {
+            c.message = message;
+            c.last_transition_time = Some(now());
+        }
+        return;
+    }
+    status.conditions.push(ApplicationCondition { type_: type_.into(), message, last_transition_time: Some(now()) });
+}
+
+/// Removes conditions of `type_`.
+pub fn clear_condition(status: &mut ApplicationStatus, type_: &str) {
+    status.conditions.retain(|c| c.type_ != type_);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_whole_seconds_as_the_api_server_keeps_it() {
+        let t = now();
+        let back: Time = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+    }
+}
