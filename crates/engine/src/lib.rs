@@ -19,6 +19,7 @@ pub mod desired;
 pub mod finalizer;
 pub mod live;
 pub mod project;
+pub mod register;
 pub mod status;
 pub mod watch;
 
