@@ -422,8 +422,12 @@ impl Destination {
     /// apps fail fast until it answers again.
     pub fn comparison_error(&self, e: &ClusterError) -> String {
         let unreachable = matches!(e, ClusterError::Api(k) if !matches!(k, kube::Error::Api(_)));
-        let refused = matches!(e.status(), Some(401 | 403)) && e.to_string().contains("nauthorized");
-        let message = format!("cluster {}: {e}", self.label());
+        let refused = e.status() == Some(401);
+        let message = if refused {
+            format!("cluster {}: its API server refused the credentials of the cluster Secret (401 Unauthorized)", self.label())
+        } else {
+            format!("cluster {}: {e}", self.label())
+        };
         if unreachable || refused {
             self.record(Err(message.clone()), None);
         }

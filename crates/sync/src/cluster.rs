@@ -35,11 +35,25 @@ pub enum ClusterError {
 }
 
 /// The server's own message for refusals (kube's Display repeats it with a
-/// debug dump of the whole Status); other errors as kube words them.
+/// debug dump of the whole Status); other errors with their causes, since
+/// kube's own words ("client error (Connect)") do not say what failed: a
+/// refused connection, an untrusted certificate.
 fn api_message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
-        other => other.to_string(),
+        other => {
+            let mut text = other.to_string();
+            let mut cause = std::error::Error::source(other);
+            while let Some(c) = cause {
+                let part = c.to_string();
+                if !text.contains(&part) {
+                    text.push_str(": ");
+                    text.push_str(&part);
+                }
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 
