@@ -37,6 +37,10 @@ pub struct ApplicationStatus {
     /// Images and URLs found in the resources.
     #[serde(default)]
     pub summary: ApplicationSummary,
+    /// The controller replica that wrote this status, when the controller
+    /// runs sharded (`driftless controller --sharded`); not in Argo CD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_by: Option<String>,
 }
 
 /// Argo CD's sync statuses.

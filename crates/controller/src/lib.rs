@@ -27,7 +27,7 @@ use driftless_engine::clusters::{ClusterOptions, Clusters};
 use driftless_engine::{Engine, EngineConfig, Stores};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
@@ -62,6 +62,9 @@ pub struct Config {
     pub settings_namespace: Option<String>,
     /// What builds Kustomize overlays.
     pub kustomize: driftless_render::KustomizeEngine,
+    /// Take a share of the apps with the other replicas that do
+    /// (`--sharded`); None handles every app.
+    pub sharded: Option<shard::ShardConfig>,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             metrics: driftless_metrics::Metrics::new(),
             settings_namespace: Some("argocd".into()),
             kustomize: driftless_render::KustomizeEngine::Native,
+            sharded: None,
         }
     }
 }
@@ -135,11 +139,35 @@ pub async fn run(
         })
         .collect();
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
-    let readers = stores.iter().map(|(reader, _)| reader.clone()).collect();
-    let cluster_options = ClusterOptions { routes, probe_every: Some(CLUSTER_PROBE), ..Default::default() };
+    let readers: Vec<Store<Application>> = stores.iter().map(|(reader, _)| reader.clone()).collect();
+    let cluster_options =
+        ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
+    let handles = cluster_options.handles.clone();
     let clusters = Clusters::watching(client.clone(), config.settings_namespace.clone(), cluster_options, shutdown.clone());
-    let engine = Arc::new(Engine::watching(client.clone(), config.engine(), clusters, Stores { settings, projects }));
-    let ctx = Arc::new(Context::new(engine, config.clone(), readers, shard::Share::all()));
+    let engine = Arc::new(Engine::watching(client.clone(), config.engine(), clusters.clone(), Stores { settings, projects }));
+    let share = match &config.sharded {
+        None => shard::Share::all(),
+        Some(cfg) => {
+            let (engine, apps) = (engine.clone(), readers.clone());
+            // What this replica keeps follows its share: the apps it no
+            // longer holds are forgotten, the live indexes rebuilt.
+            let on_change = move |share: &shard::Share| {
+                for app in apps.iter().flat_map(Store::state) {
+                    if !share.indexes(&ObjectRef::from_obj(&*app), engine.clusters.pinned_shard(&app.spec.destination)) {
+                        engine.forget(&app);
+                    }
+                }
+                engine.clusters.reset_live();
+            };
+            let world =
+                shard::ShardWorld { client: client.clone(), clusters, apps: readers.clone(), routes, metrics: config.metrics.clone() };
+            let share = shard::Share::join(cfg.clone(), world, on_change, shutdown.clone());
+            let keep = share.clone();
+            let _ = handles.set(Arc::new(move |app, pinned| keep.indexes(app, pinned)));
+            share
+        }
+    };
+    let ctx = Arc::new(Context::new(engine, config.clone(), readers, share));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
         let api: Api<Application> = match &ns {

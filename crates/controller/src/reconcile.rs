@@ -188,7 +188,15 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     let _in_flight = ctx.config.metrics.reconcile_started();
     let started = Instant::now();
     let writer = AppWriter::new(Api::namespaced(ctx.engine.client.clone(), &app.namespace().unwrap_or_default()), app.name_any());
-    let result = reconcile_app(app.clone(), &ctx, &writer).await;
+    // A reconcile of an app handed to another replica stops between two
+    // requests; a sync it was running resumes there.
+    let result = tokio::select! {
+        r = reconcile_app(app.clone(), &ctx, &writer) => r,
+        () = ctx.shard.lost(&app) => {
+            tracing::info!(app = %app.name_any(), namespace = %app.namespace().unwrap_or_default(), "handed over to another replica");
+            Ok(Action::await_change())
+        }
+    };
     ctx.writes.record(&app, writer.into_written());
     ctx.config.metrics.observe_reconcile(started.elapsed().as_secs_f64(), result.is_ok());
     result
@@ -207,6 +215,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         return finalize(&ctx, &app, writer.api()).await;
     }
     let mut status = app.status.clone().unwrap_or_default();
+    status.reconciled_by = ctx.shard.describe().map(|(identity, _, _)| identity);
     let refresh = app.annotations().contains_key(ANNOTATION_REFRESH);
     if app.annotations().get(ANNOTATION_REFRESH).is_some_and(|r| r == "hard") {
         // Render and dry-run again from scratch. Helm's renders stay: their

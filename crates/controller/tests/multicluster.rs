@@ -82,6 +82,16 @@ async fn an_app_on_a_registered_cluster_syncs_prunes_heals_and_survives_its_outa
     w.wait_app("local", "Synced and Healthy", healthy).await?;
     assert_eq!(remote_replicas(&remote_client, target_ns).await.expect("the remote Deployment"), 2);
     assert!(!w.exists("deployment", "web"), "nothing of the remote app lands on the control plane");
+    wait_for("the remote cluster's state in the metrics", common::TIMEOUT, || async {
+        let remote = ["name=\"remote\""];
+        let (up, apps, objects) = (
+            w.metric("driftless_cluster_connection_status", &remote),
+            w.metric("driftless_cluster_apps", &remote),
+            w.metric("driftless_cluster_objects", &remote),
+        );
+        if up == 1.0 && apps == 1.0 && objects >= 2.0 { Ok(()) } else { Err(format!("up {up}, apps {apps}, objects {objects}")) }
+    })
+    .await?;
 
     // Self-heal on the remote cluster.
     Api::<Deployment>::namespaced(remote_client.clone(), target_ns)
@@ -113,6 +123,13 @@ async fn an_app_on_a_registered_cluster_syncs_prunes_heals_and_survives_its_outa
     remote.stop();
     w.wait_app("remote", "a condition naming the unreachable cluster", |a| {
         condition(a, "ComparisonError").filter(|m| m.contains("remote") && m.contains(&server))
+    })
+    .await?;
+    wait_for("the outage in the metrics", common::TIMEOUT, || async {
+        match w.metric("driftless_cluster_connection_status", &["name=\"remote\""]) {
+            0.0 => Ok(()),
+            up => Err(format!("up {up}")),
+        }
     })
     .await?;
     w.kubectl(&["delete", "configmap", "local"]);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use driftless_controller::leader::{self, LeaderConfig};
+use driftless_controller::shard::ShardConfig;
 
 use crate::output::{Format, print};
 
@@ -98,10 +99,17 @@ struct ControllerArgs {
     /// it dies. Off by default for local use; production deployments with
     /// more than one replica must set it. The process exits non-zero when it
     /// loses leadership, so that its pod restarts.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sharded")]
     leader_elect: bool,
-    /// Namespace of the leader election Lease; default: this pod's namespace
-    /// (from its service account), else `default`.
+    /// Every replica started with it takes a share of the apps (by the
+    /// shard of their cluster Secret, else by name), with a Lease each in
+    /// the leader election namespace and the leader election timings; a
+    /// replica that dies is noticed when its Lease expires and its apps go
+    /// to the others.
+    #[arg(long)]
+    sharded: bool,
+    /// Namespace of the leader election Lease (and of the shard Leases);
+    /// default: this pod's namespace (from its service account), else `default`.
     #[arg(long)]
     leader_election_namespace: Option<String>,
     /// Name of the leader election Lease; replicas of one deployment share it.
@@ -240,24 +248,36 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
     if let Some(dir) = args.cache_dir {
         config.cache_dir = dir;
     }
-    tracing::info!(namespaces = ?config.namespaces, "driftless controller starting");
-    if !args.leader_elect {
-        driftless_controller::run(client, config, shutdown_signal()).await?;
-        tracing::info!("driftless controller stopped");
-        return Ok(());
-    }
-    let namespace = args.leader_election_namespace.unwrap_or_else(|| {
+    let lease_namespace = args.leader_election_namespace.unwrap_or_else(|| {
         std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
             .ok()
             .map(|ns| ns.trim().to_string())
             .filter(|ns| !ns.is_empty())
             .unwrap_or_else(|| "default".to_string())
     });
+    let lease_duration = Duration::from_secs(args.leader_elect_lease_duration);
+    let renew_deadline = Duration::from_secs(args.leader_elect_renew_deadline);
+    let retry_period = Duration::from_secs(args.leader_elect_retry_period);
+    if args.sharded {
+        if renew_deadline >= lease_duration {
+            anyhow::bail!("--leader-elect-renew-deadline must be shorter than --leader-elect-lease-duration");
+        }
+        let identity = leader::default_identity();
+        tracing::info!(namespace = %lease_namespace, %identity, "sharded: taking a share of the apps");
+        config.sharded =
+            Some(ShardConfig { lease_duration, renew_deadline, retry_period, ..ShardConfig::new(lease_namespace.clone(), identity) });
+    }
+    tracing::info!(namespaces = ?config.namespaces, "driftless controller starting");
+    if !args.leader_elect {
+        driftless_controller::run(client, config, shutdown_signal()).await?;
+        tracing::info!("driftless controller stopped");
+        return Ok(());
+    }
     let leader = LeaderConfig {
-        lease_duration: Duration::from_secs(args.leader_elect_lease_duration),
-        renew_deadline: Duration::from_secs(args.leader_elect_renew_deadline),
-        retry_period: Duration::from_secs(args.leader_elect_retry_period),
-        ..LeaderConfig::new(namespace, args.leader_election_id, leader::default_identity())
+        lease_duration,
+        renew_deadline,
+        retry_period,
+        ..LeaderConfig::new(lease_namespace, args.leader_election_id, leader::default_identity())
     };
     tracing::info!(lease = %format!("{}/{}", leader.namespace, leader.name), identity = %leader.identity, "leader election enabled");
     let work_client = client.clone();

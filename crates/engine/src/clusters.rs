@@ -29,8 +29,8 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 
-use crate::desired::capabilities::{Capabilities, CapabilitiesCache};
-use crate::live::{LiveWatches, Routes};
+use crate::capabilities::{Capabilities, CapabilitiesCache};
+use crate::live::{Keep, LiveWatches, Routes};
 
 /// The label that marks Argo CD's Secrets by type.
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
@@ -286,7 +286,15 @@ pub struct ClusterOptions {
     /// Probe every registered cluster this often (None: never, for
     /// one-off comparisons).
     pub probe_every: Option<Duration>,
+    /// Which apps this process handles, given the app and the `shard` of
+    /// its cluster; set once sharding has started (unset: every app).
+    pub handles: Arc<std::sync::OnceLock<Handles>>,
+    /// Where the clusters' states are published after each probe.
+    pub metrics: driftless_metrics::Metrics,
 }
+
+/// See [`ClusterOptions::handles`].
+pub type Handles = Arc<dyn Fn(&ObjectRef<Application>, Option<u32>) -> bool + Send + Sync>;
 
 impl Default for ClusterOptions {
     fn default() -> ClusterOptions {
@@ -294,6 +302,8 @@ impl Default for ClusterOptions {
             routes: Vec::new(),
             connect: Arc::new(|c| kube::Client::try_from(c).map_err(|e| e.to_string())),
             probe_every: None,
+            handles: Arc::default(),
+            metrics: driftless_metrics::Metrics::new(),
         }
     }
 }
@@ -365,17 +375,24 @@ impl std::fmt::Debug for Destination {
 }
 
 impl Destination {
-    fn new(client: kube::Client, routes: Routes, version: String) -> Destination {
+    fn new(
+        client: kube::Client,
+        routes: Routes,
+        handles: Arc<std::sync::OnceLock<Handles>>,
+        shard: Option<u32>,
+        version: String,
+    ) -> Destination {
+        let keep: Keep = Arc::new(move |app| handles.get().is_none_or(|h| h(app, shard)));
         Destination {
             name: IN_CLUSTER_NAME.into(),
             server: IN_CLUSTER_SERVER.into(),
             namespaces: Vec::new(),
             cluster_resources: false,
             project: None,
-            shard: None,
+            shard,
             secret: None,
             cluster: Cluster::new(client),
-            live: LiveWatches::new(routes),
+            live: LiveWatches::new(routes, keep),
             capabilities: CapabilitiesCache::default(),
             health: Mutex::new(Health {
                 state: ConnectionState { status: ConnectionStatus::Unknown, message: String::new(), attempted_at: None },
@@ -472,7 +489,7 @@ impl Destination {
         h.state = ConnectionState {
             status: if outcome.is_ok() { ConnectionStatus::Successful } else { ConnectionStatus::Failed },
             message: outcome.err().unwrap_or_default(),
-            attempted_at: Some(crate::status::now()),
+            attempted_at: Some(crate::clock::now()),
         };
         if version.is_some() {
             h.server_version = version;
@@ -710,14 +727,14 @@ impl Clusters {
                 .map_err(|e| format!("cluster Secret {}: cannot build a client: {}", s.secret, redact(&e)))?,
             _ => self.client.clone(),
         };
-        let mut d = Destination::new(client, self.options.routes.clone(), version);
+        let shard = secret.and_then(|s| s.shard);
+        let mut d = Destination::new(client, self.options.routes.clone(), self.options.handles.clone(), shard, version);
         if let Some(s) = secret {
             d.name = if s.server == IN_CLUSTER_SERVER && s.name == s.server { IN_CLUSTER_NAME.into() } else { s.name.clone() };
             d.server = s.server.clone();
             d.namespaces = s.namespaces.clone();
             d.cluster_resources = s.cluster_resources;
             d.project = s.project.clone();
-            d.shard = s.shard;
             d.secret = Some(s.secret.clone());
         }
         let d = Arc::new(d);
@@ -769,6 +786,27 @@ impl Clusters {
         Ok((out, broken))
     }
 
+    /// The `shard` the cluster Secret of `dest` pins its apps to, by the
+    /// watched Secrets (a one-off registry pins nothing).
+    pub fn pinned_shard(&self, dest: &ApplicationDestination) -> Option<u32> {
+        let store = self.secrets.as_ref()?;
+        let server = dest.server.as_deref().filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('/'));
+        let name = dest.name.as_deref().filter(|s| !s.is_empty());
+        store
+            .state()
+            .iter()
+            .filter_map(|s| parse_secret(s).ok())
+            .find(|s| Some(s.server.as_str()) == server || Some(s.name.as_str()) == name)?
+            .shard
+    }
+
+    /// Restarts the live watches of every destination (see [`LiveWatches::reset`]).
+    pub fn reset_live(&self) {
+        for d in self.known.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            d.live.reset();
+        }
+    }
+
     /// Probes every registered cluster, publishes their state as metrics
     /// and wakes the apps of a cluster that answers again.
     pub async fn probe_all(&self) {
@@ -784,6 +822,21 @@ impl Clusters {
             }
         });
         futures::future::join_all(probes).await;
+        let states: Vec<driftless_metrics::ClusterState> = destinations
+            .iter()
+            .map(|d| {
+                let (state, version) = d.connection();
+                driftless_metrics::ClusterState {
+                    name: d.name.clone(),
+                    server: d.server.clone(),
+                    version: version.unwrap_or_default(),
+                    up: state.status == ConnectionStatus::Successful,
+                    apps: self.apps_of(&d.server).len(),
+                    objects: d.live.tracked_objects(),
+                }
+            })
+            .collect();
+        self.options.metrics.clusters(&states);
     }
 
     /// A cluster Secret changed: wake the apps deploying to a cluster whose
@@ -910,7 +963,7 @@ mod tests {
     fn destination(namespaces: &[&str], cluster_resources: bool) -> Destination {
         let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
         let client = kube::Client::try_from(config).unwrap();
-        let mut d = Destination::new(client, Vec::new(), String::new());
+        let mut d = Destination::new(client, Vec::new(), Arc::default(), None, String::new());
         d.namespaces = namespaces.iter().map(|s| s.to_string()).collect();
         d.cluster_resources = cluster_resources;
         d

@@ -4,26 +4,27 @@
 //! values files, and turn the manifests into sync targets (namespace
 //! defaulted, tracking id stamped, project rules checked).
 
-pub(crate) mod capabilities;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use driftless_api::{Application, ApplicationSource};
+use driftless_api::{AppProject, Application, ApplicationSource};
 use driftless_render::{GitRemotes, Manifest, RenderContext, SourceType};
 use driftless_source::helm_deps::{self, DependencySource};
 use driftless_source::repo_creds::{self, RepoCreds};
 use driftless_source::{ChartCache, ChartRequest};
 use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
-use driftless_sync::{ResourceKey, track};
+use driftless_sync::{ResourceKey, app_instance_name, track};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::Api;
 use kube::api::ListParams;
+use kube::{Api, ResourceExt};
 
-use crate::{Engine, Validated, project};
+use crate::clock::now;
+use crate::clusters::Destination;
+use crate::config::EngineConfig;
+use crate::project;
 
 /// What the sources want, at one revision each.
 pub struct Desired {
@@ -49,7 +50,7 @@ impl Desired {
             revisions: Vec::new(),
             source_type: SourceType::Directory,
             targets: Vec::new(),
-            fetched_at: crate::status::now(),
+            fetched_at: now(),
         }
     }
 }
@@ -99,6 +100,24 @@ impl PackedDesired {
     }
 }
 
+/// What an app's spec resolves to before anything is fetched.
+pub struct Validated {
+    /// The app's AppProject.
+    pub project: AppProject,
+    /// The primary source.
+    pub source: ApplicationSource,
+    /// The destination cluster.
+    pub destination: Arc<Destination>,
+}
+
+/// What rendering needs of the engine.
+pub(crate) struct Sources<'a> {
+    pub git: &'a Arc<driftless_source::GitCache>,
+    pub renders: &'a Arc<driftless_render::RenderCache>,
+    pub client: &'a kube::Client,
+    pub config: &'a EngineConfig,
+}
+
 /// Why no desired state: the cluster could not be asked (it may answer
 /// soon), or anything else (a source, a render, a rule), which stays so
 /// until Git changes.
@@ -131,7 +150,7 @@ struct Materialised {
 /// `revision` for that one. The error is a ComparisonError message: it
 /// names the repository, chart, path or file at fault.
 pub(crate) async fn desired(
-    ctx: &Engine,
+    ctx: &Sources<'_>,
     app: &Application,
     v: &Validated,
     source: &ApplicationSource,
@@ -194,7 +213,7 @@ pub(crate) async fn desired(
         revisions,
         source_type: source_type.unwrap_or(SourceType::Directory),
         targets,
-        fetched_at: crate::status::now(),
+        fetched_at: now(),
     })
 }
 
@@ -230,7 +249,7 @@ fn is_helm(s: &ApplicationSource, m: &Materialised) -> bool {
 /// Puts one source on disk: a chart (`chart` set) from a Helm repository
 /// or an OCI registry, an OCI artifact (`oci://` without a chart), else a
 /// Git checkout.
-async fn materialise(ctx: &Engine, creds: &[RepoCreds], source: &ApplicationSource, revision: &str) -> Result<Materialised, String> {
+async fn materialise(ctx: &Sources<'_>, creds: &[RepoCreds], source: &ApplicationSource, revision: &str) -> Result<Materialised, String> {
     let found = repo_creds::find(creds, &source.repo_url);
     if let Some(chart) = source.chart.as_deref().filter(|c| !c.is_empty()) {
         let req = ChartRequest {
@@ -260,7 +279,7 @@ async fn materialise(ctx: &Engine, creds: &[RepoCreds], source: &ApplicationSour
 /// The dependencies a chart kept in Git lacks in its `charts/`, fetched
 /// (Chart.lock's versions when it has one) or found in the repository.
 async fn dependencies(
-    ctx: &Engine,
+    ctx: &Sources<'_>,
     creds: &tokio::sync::OnceCell<Vec<RepoCreds>>,
     source: &ApplicationSource,
     m: &Materialised,
@@ -293,7 +312,7 @@ async fn dependencies(
     Ok(dirs)
 }
 
-fn charts(ctx: &Engine) -> ChartCache {
+fn charts(ctx: &Sources<'_>) -> ChartCache {
     ChartCache::new(ctx.config.cache_dir.join("charts"))
 }
 
@@ -303,7 +322,7 @@ fn is_git(s: &ApplicationSource) -> bool {
 
 /// Repository credentials from Argo CD's repository Secrets in the
 /// settings namespace. Read afresh, so that a new Secret applies at once.
-async fn repository_credentials(ctx: &Engine) -> Result<Vec<RepoCreds>, String> {
+async fn repository_credentials(ctx: &Sources<'_>) -> Result<Vec<RepoCreds>, String> {
     let Some(ns) = &ctx.config.settings_namespace else { return Ok(Vec::new()) };
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let selector =
@@ -327,7 +346,7 @@ async fn repository_credentials(ctx: &Engine) -> Result<Vec<RepoCreds>, String> 
 /// Defaults namespaces, checks the project's rules, stamps tracking ids.
 async fn targets(v: &Validated, app: &Application, manifests: Vec<Manifest>) -> Result<Vec<Target>, DesiredError> {
     let (project, destination) = (&v.project, &v.destination);
-    let instance = crate::instance(app);
+    let instance = instance(app);
     let dest_ns = app.spec.destination.namespace.clone().filter(|s| !s.is_empty());
     let crd_scopes = crd_scopes(&manifests);
     let mut targets = Vec::with_capacity(manifests.len());
@@ -401,6 +420,11 @@ pub fn short(revision: &str) -> &str {
     }
 }
 
+/// The app's name in tracking ids.
+pub fn instance(app: &Application) -> String {
+    app_instance_name(app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +453,7 @@ mod tests {
                     "metadata": {"name": "migrate", "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
                     "spec": {"backoffLimit": 0, "ratio": 0.25, "big": 18446744073709551615u64}})),
             ],
-            fetched_at: crate::status::now(),
+            fetched_at: now(),
         };
         let back = PackedDesired::pack(&d).unpack().unwrap();
         assert_eq!(

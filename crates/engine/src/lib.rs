@@ -14,7 +14,10 @@
 //! [`Engine`] holds the caches (Git checkouts, renders, desired states,
 //! dry-run verdicts) and answers "what is this app's state now?".
 
+pub mod capabilities;
+pub mod clock;
 pub mod clusters;
+mod config;
 pub mod desired;
 pub mod finalizer;
 pub mod live;
@@ -24,16 +27,14 @@ pub mod status;
 pub mod watch;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use driftless_api::{AppProject, Application, ApplicationSource, ApplicationStatus};
 use driftless_diff::DiffOptions;
 use driftless_health::CustomChecks;
 use driftless_render::RenderCache;
 use driftless_source::GitCache;
-use driftless_sync::app_instance_name;
 use driftless_sync::compare::{CompareOptions, CompareResult, DryRunMemo, Scope, compare};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -41,36 +42,8 @@ use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 pub use clusters::{Clusters, Destination};
-pub use desired::{Desired, DesiredError, short};
-
-/// How the engine works.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// How often Git is consulted without a refresh: a desired state kept
-    /// from a live event's reconcile is reused for at most 90 % of it.
-    pub resync: Duration,
-    /// Where Git mirrors, checkouts, charts and Helm renders are kept.
-    pub cache_dir: PathBuf,
-    /// Where Git requests and cluster states are counted.
-    pub metrics: driftless_metrics::Metrics,
-    /// The control-plane namespace: `argocd-cm`, repository and cluster
-    /// Secrets. None reads no settings and knows only the own cluster.
-    pub settings_namespace: Option<String>,
-    /// What builds Kustomize overlays.
-    pub kustomize: driftless_render::KustomizeEngine,
-}
-
-impl Default for EngineConfig {
-    fn default() -> EngineConfig {
-        EngineConfig {
-            resync: Duration::from_secs(180),
-            cache_dir: std::env::temp_dir().join("driftless-cache"),
-            metrics: driftless_metrics::Metrics::new(),
-            settings_namespace: Some("argocd".into()),
-            kustomize: driftless_render::KustomizeEngine::Native,
-        }
-    }
-}
+pub use config::EngineConfig;
+pub use desired::{Desired, DesiredError, Validated, instance, short};
 
 /// Objects kept by watching them (none for a one-off comparison, which
 /// reads what it needs).
@@ -84,16 +57,6 @@ pub struct Stores {
 
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
 pub const SETTINGS_CONFIGMAP: &str = "argocd-cm";
-
-/// What an app's spec resolves to before anything is fetched.
-pub struct Validated {
-    /// The app's AppProject.
-    pub project: AppProject,
-    /// The primary source.
-    pub source: ApplicationSource,
-    /// The destination cluster.
-    pub destination: Arc<Destination>,
-}
 
 /// A desired state as kept between reconciles, or the error its render
 /// gave: a failed render stays failed until Git is consulted again.
@@ -152,6 +115,10 @@ impl Engine {
             client,
             config,
         }
+    }
+
+    fn sources(&self) -> desired::Sources<'_> {
+        desired::Sources { git: &self.git, renders: &self.renders, client: &self.client, config: &self.config }
     }
 
     /// The dry-run verdicts, where this engine keeps them.
@@ -250,7 +217,7 @@ impl Engine {
                 };
             }
         }
-        let kept = match desired::desired(self, app, v, &v.source, revision).await {
+        let kept = match desired::desired(&self.sources(), app, v, &v.source, revision).await {
             Ok(d) => Ok(Arc::new(d)),
             // The cluster may answer at the next attempt: nothing to keep.
             Err(DesiredError::Cluster(msg)) => return Err(msg),
@@ -273,7 +240,7 @@ impl Engine {
         source: &ApplicationSource,
         revision: &str,
     ) -> Result<Desired, String> {
-        desired::desired(self, app, v, source, revision).await.map_err(|e| e.to_string())
+        desired::desired(&self.sources(), app, v, source, revision).await.map_err(|e| e.to_string())
     }
 
     /// Compares `desired` with the destination.
@@ -380,9 +347,4 @@ impl<'a> CompareOptionsOwned<'a> {
             fresh: &self.fresh,
         }
     }
-}
-
-/// The app's name in tracking ids.
-pub fn instance(app: &Application) -> String {
-    app_instance_name(app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
 }

@@ -91,7 +91,13 @@ pub struct LiveWatches {
     routes: Routes,
     /// The watch tasks, stopped with their destination.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Which apps' objects to index and wake (a sharded replica's own).
+    keep: Keep,
 }
+
+/// Whether a replica handles an app: its live indexes keep only those
+/// apps' objects, so that memory per replica falls as replicas are added.
+pub type Keep = Arc<dyn Fn(&ObjectRef<Application>) -> bool + Send + Sync>;
 
 impl Drop for LiveWatches {
     fn drop(&mut self) {
@@ -102,9 +108,20 @@ impl Drop for LiveWatches {
 }
 
 impl LiveWatches {
-    /// Watches nothing yet.
-    pub fn new(routes: Routes) -> LiveWatches {
-        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes, tasks: Mutex::default() }
+    /// Watches nothing yet; indexes and wakes the apps `keep` accepts.
+    pub fn new(routes: Routes, keep: Keep) -> LiveWatches {
+        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes, tasks: Mutex::default(), keep }
+    }
+
+    /// Stops every watch and forgets the indexes: the next comparisons list
+    /// what they need until the watches they restart have listed (after
+    /// this replica's share of the apps changed, what it keeps changes).
+    pub fn reset(&self) {
+        for t in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            t.abort();
+        }
+        self.indexes.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.watched.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Starts a watch for each kind not watched yet. Kinds the server does
@@ -119,7 +136,11 @@ impl LiveWatches {
                 Ok((ar, _)) => {
                     // Metadata only: the tracking annotation is all an event needs.
                     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(cluster.client().clone(), &ar);
-                    let routes = self.routes.clone();
+                    let (routes, keep) = (self.routes.clone(), self.keep.clone());
+                    let identity = move |meta: &kube::api::ObjectMeta| {
+                        let (name, instance) = identity(meta);
+                        (name, instance.filter(|i| app_of(i).is_some_and(|app| keep(&app))))
+                    };
                     let index = Arc::new(Mutex::new(KindIndex::default()));
                     self.indexes.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()), index.clone());
                     tracing::debug!(%api_version, %kind, "watching live objects");
@@ -151,15 +172,20 @@ impl LiveWatches {
                                 }
                                 watcher::Event::Apply(o) => {
                                     let (name, instance) = identity(&o.metadata);
+                                    let kept = instance.is_some();
                                     idx.set(name, instance, version(&o.metadata));
                                     drop(idx);
-                                    wake(&routes, &o.metadata);
+                                    if kept {
+                                        wake(&routes, &o.metadata);
+                                    }
                                 }
                                 watcher::Event::Delete(o) => {
-                                    let (name, _) = identity(&o.metadata);
+                                    let (name, instance) = identity(&o.metadata);
                                     idx.set(name, None, String::new());
                                     drop(idx);
-                                    wake(&routes, &o.metadata);
+                                    if instance.is_some() {
+                                        wake(&routes, &o.metadata);
+                                    }
                                 }
                             }
                         }
@@ -226,7 +252,7 @@ fn app_of(instance: &str) -> Option<ObjectRef<Application>> {
 }
 
 /// Sends `app` to the controller watching its namespace.
-pub(crate) fn route(routes: &Routes, app: ObjectRef<Application>) {
+pub fn route(routes: &Routes, app: ObjectRef<Application>) {
     let ns = app.namespace.clone();
     for (scope, tx) in routes {
         if scope.is_none() || *scope == ns {

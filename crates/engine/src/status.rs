@@ -5,14 +5,8 @@ use driftless_api::{Application, ApplicationCondition, ApplicationStatus, Compar
 use driftless_sync::compare::CompareResult;
 
 use crate::desired::Desired;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-/// Now, as a Kubernetes timestamp: whole seconds, as the API server keeps
-/// it, so that a status read back compares equal to the one written.
-pub fn now() -> Time {
-    let secs = k8s_openapi::jiff::Timestamp::now().as_second();
-    Time(k8s_openapi::jiff::Timestamp::from_second(secs).expect("now is a valid timestamp"))
-}
+pub use crate::clock::now;
 
 /// Fills the comparison fields of `status` from `result`.
 pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desired: &Desired, result: &CompareResult) {
@@ -70,16 +64,4 @@ pub fn set_condition(status: &mut ApplicationStatus, type_: &str, message: Strin
 /// Removes conditions of `type_`.
 pub fn clear_condition(status: &mut ApplicationStatus, type_: &str) {
     status.conditions.retain(|c| c.type_ != type_);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn now_is_whole_seconds_as_the_api_server_keeps_it() {
-        let t = now();
-        let back: Time = serde_json::from_value(serde_json::to_value(&t).unwrap()).unwrap();
-        assert_eq!(back, t);
-    }
 }

@@ -104,6 +104,41 @@ struct GitRequestLabel {
     request: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabels {
+    name: String,
+    server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterInfoLabels {
+    name: String,
+    server: String,
+    k8s_version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReplicaLabel {
+    replica: String,
+}
+
+/// One destination cluster as the controller last saw it.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterState {
+    /// How Applications name it.
+    pub name: String,
+    /// Its API server's URL.
+    pub server: String,
+    /// Its Kubernetes version, if it answered.
+    pub version: String,
+    /// Whether it answered the last probe.
+    pub up: bool,
+    /// Applications deployed to it.
+    pub apps: usize,
+    /// Objects those apps manage there.
+    pub objects: usize,
+}
+
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 
 /// What is remembered per app, so that its series can be replaced and
@@ -125,6 +160,12 @@ struct Inner {
     git_durations: HistogramFamily<GitRequestLabel>,
     queue_depth: Gauge,
     in_flight: Gauge,
+    cluster_info: Family<ClusterInfoLabels, Gauge>,
+    cluster_up: Family<ClusterLabels, Gauge>,
+    cluster_apps: Family<ClusterLabels, Gauge>,
+    cluster_objects: Family<ClusterLabels, Gauge>,
+    shard_apps: Family<ReplicaLabel, Gauge>,
+    shard_members: Gauge,
 }
 
 /// The metrics of one driftless process: a cloneable handle (an `Arc`)
@@ -190,6 +231,26 @@ impl Metrics {
         registry.register("driftless_workqueue_depth", "Applications waiting to be reconciled", queue_depth.clone());
         let in_flight = Gauge::default();
         registry.register("driftless_reconciles_in_flight", "Reconciles running now", in_flight.clone());
+        let cluster_info = Family::<ClusterInfoLabels, Gauge>::default();
+        registry.register(
+            "driftless_cluster_info",
+            "A destination cluster (always 1), like Argo CD's argocd_cluster_info",
+            cluster_info.clone(),
+        );
+        let cluster_up = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "driftless_cluster_connection_status",
+            "1 when the cluster answered the last probe, else 0, like Argo CD's argocd_cluster_connection_status",
+            cluster_up.clone(),
+        );
+        let cluster_apps = Family::<ClusterLabels, Gauge>::default();
+        registry.register("driftless_cluster_apps", "Applications deployed to the cluster", cluster_apps.clone());
+        let cluster_objects = Family::<ClusterLabels, Gauge>::default();
+        registry.register("driftless_cluster_objects", "Objects apps manage in the cluster, by the live watches", cluster_objects.clone());
+        let shard_apps = Family::<ReplicaLabel, Gauge>::default();
+        registry.register("driftless_shard_apps", "Applications this controller replica holds (with --sharded)", shard_apps.clone());
+        let shard_members = Gauge::default();
+        registry.register("driftless_shard_members", "Controller replicas sharing the apps, as this one sees them", shard_members.clone());
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -202,8 +263,41 @@ impl Metrics {
                 git_durations,
                 queue_depth,
                 in_flight,
+                cluster_info,
+                cluster_up,
+                cluster_apps,
+                cluster_objects,
+                shard_apps,
+                shard_members,
             }),
         }
+    }
+
+    /// Replaces the cluster series with `clusters`: a cluster whose Secret
+    /// is gone leaves no series behind.
+    pub fn clusters(&self, clusters: &[ClusterState]) {
+        let i = &self.inner;
+        i.cluster_info.clear();
+        i.cluster_up.clear();
+        i.cluster_apps.clear();
+        i.cluster_objects.clear();
+        for c in clusters {
+            let labels = ClusterLabels { name: c.name.clone(), server: c.server.clone() };
+            i.cluster_info
+                .get_or_create(&ClusterInfoLabels { name: c.name.clone(), server: c.server.clone(), k8s_version: c.version.clone() })
+                .set(1);
+            i.cluster_up.get_or_create(&labels).set(i64::from(c.up));
+            i.cluster_apps.get_or_create(&labels).set(c.apps as i64);
+            i.cluster_objects.get_or_create(&labels).set(c.objects as i64);
+        }
+    }
+
+    /// Publishes this replica's share: how many apps it holds, among how
+    /// many replicas.
+    pub fn shard(&self, replica: &str, members: usize, apps: usize) {
+        self.inner.shard_apps.clear();
+        self.inner.shard_apps.get_or_create(&ReplicaLabel { replica: replica.to_string() }).set(apps as i64);
+        self.inner.shard_members.set(members as i64);
     }
 
     /// Sets `driftless_app_info` of `app` to 1 with the given sync and
