@@ -5,6 +5,8 @@
 //! - [`clusters`]: the destinations (the controller's own cluster and the
 //!   ones registered by cluster Secrets), each with its client, discovery,
 //!   live watches and connection state;
+//! - [`cluster_status`]: the clusters as the API, UI and CLI show them
+//!   (probed, with their apps counted), and removing one;
 //! - [`desired`]: every source of the app on disk, rendered, as targets;
 //! - [`project`]: AppProject rules;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
@@ -14,6 +16,7 @@
 //! [`Engine`] holds the caches (Git checkouts, renders, desired states,
 //! dry-run verdicts) and answers "what is this app's state now?".
 
+pub mod cluster_status;
 pub mod clusters;
 pub mod desired;
 pub mod finalizer;
