@@ -195,7 +195,7 @@ const SECTIONS = [
 export async function topbar(crumbs) {
   const here = (href) => location.pathname === href || location.pathname.startsWith(href + '/');
   const sections = el('nav', { class: 'sections', 'aria-label': 'Sections' }, SECTIONS.map(([href, text]) => el('a', { href, 'aria-current': here(href) && 'page' }, text)));
-  document.querySelector('.topbar .brand').after(sections);
+  document.querySelector('.topbar .user').before(sections);
   const nav = document.querySelector('.topbar nav[aria-label="Breadcrumbs"]');
   const parts = [];
   crumbs.forEach((c, i) => {
