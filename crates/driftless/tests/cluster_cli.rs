@@ -9,15 +9,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
-use kube::api::PostParams;
 use kube::config::Kubeconfig;
 use serde_json::{Value, json};
 
 /// Generous: tests never assert on how long things take.
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// Where the app deploys in the remote cluster.
+/// Where the app deploys in the remote cluster (its sync creates it).
 const REMOTE_NS: &str = "from-control-plane";
 
 /// Runs the driftless binary with `kubeconfig`.
@@ -133,16 +132,15 @@ async fn a_cluster_added_from_a_context_is_deployed_to_through_the_cli_and_remov
 
     // An app deploying to the remote by name, created and synced through the CLI.
     let _controller = start_controller(&kubeconfig, ns.name(), dir.path());
-    let remote_client = remote.client().await.expect("a client for the remote");
-    let namespace: Namespace = serde_json::from_value(json!({ "metadata": { "name": REMOTE_NS } })).expect("a Namespace");
-    Api::<Namespace>::all(remote_client.clone()).create(&PostParams::default(), &namespace).await.expect("create the remote namespace");
     let repo = GitRepo::new();
     repo.write("greeting/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  hello: remote\n");
     repo.commit("a ConfigMap");
     let url = repo.url();
     let create = ["app", "create", "greeting", "--repo", &url, "--path", "greeting", "--revision", "main"];
-    assert_success(&run([&create[..], &["--dest-name", "remote", "--dest-namespace", REMOTE_NS]].concat()).await);
+    let to_remote = ["--dest-name", "remote", "--dest-namespace", REMOTE_NS, "--sync-option", "CreateNamespace=true"];
+    assert_success(&run([&create[..], &to_remote[..]].concat()).await);
     assert_success(&run(vec!["app", "sync", "greeting", "--timeout", "90"]).await);
+    let remote_client = remote.client().await.expect("a client for the remote");
     let remote_cms: Api<ConfigMap> = Api::namespaced(remote_client, REMOTE_NS);
     let cm = wait_for("the ConfigMap in the remote cluster", TIMEOUT, || async {
         remote_cms.get_opt("greeting").await.map_err(|e| e.to_string())?.ok_or_else(|| "not yet".to_string())
