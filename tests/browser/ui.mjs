@@ -1,7 +1,8 @@
 // Drives driftless's web UI in Debian's headless chromium, as a person would:
 // log in, find the app in the list, open it, see its resource tree, open a
 // resource's diff, sync, and watch the app become Synced without a reload;
-// then roll back to the first deployment from the history.
+// then roll back to the first deployment from the history, and see the
+// cluster it deploys to on the Clusters page.
 // Run by crates/driftless/tests/browser.rs, which starts the cluster and
 // server and passes:
 //   DRIFTLESS_URL        e.g. http://127.0.0.1:8080
@@ -155,6 +156,14 @@ try {
   await row.locator('[data-sync=Synced]').waitFor();
   if (!(await page.evaluate(() => window.__noReload === true))) throw new Error('the list reloaded');
   await shot('09-list-live');
+
+  step('the Clusters page, from the top bar, shows the own cluster reachable with the app counted');
+  await page.click('.topbar nav.sections a[href="/clusters"]');
+  const own = page.locator('tr[data-cluster="in-cluster"]');
+  await own.locator('[data-connection=Successful]').waitFor();
+  const apps = Number(await own.locator('[data-testid=apps]').textContent());
+  if (!(apps >= 1)) throw new Error(`the own cluster shows ${apps} apps`);
+  await shot('10-clusters');
 
   if (problems.length) throw new Error(`the page reported errors:\n${problems.join('\n')}`);
   step('passed');

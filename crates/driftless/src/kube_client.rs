@@ -50,6 +50,12 @@ pub fn build(
         .build())
 }
 
+/// A client for the kubeconfig's current context (else the in-cluster
+/// config), as `kubectl` and `argocd --core` connect: what CLI commands use.
+pub async fn connect() -> anyhow::Result<kube::Client> {
+    kube::Client::try_default().await.context("connect to the cluster: check KUBECONFIG (or ~/.kube/config) and its current context")
+}
+
 /// The HTTP version spoken to the API server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum HttpVersion {

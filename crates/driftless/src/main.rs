@@ -3,6 +3,7 @@
 //! its own crate.
 
 mod app;
+mod cluster;
 mod kube_client;
 mod output;
 mod render;
@@ -51,6 +52,9 @@ enum Command {
     /// Manage Applications: create, list, get, diff, sync, wait, history,
     /// rollback, delete (like `argocd app ... --core`).
     App(app::AppArgs),
+    /// Manage destination clusters: add, list, get, rm (like `argocd cluster
+    /// ... --core`).
+    Cluster(cluster::ClusterArgs),
 }
 
 #[derive(clap::Args)]
@@ -72,6 +76,9 @@ struct ControllerArgs {
     /// Where Git mirrors and checkouts are cached.
     #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// The control-plane namespace: argocd-cm, repository and cluster Secrets.
+    #[arg(long, default_value = "argocd")]
+    control_plane_namespace: String,
     /// How long a sync wave or hook may take to become healthy, in seconds.
     #[arg(long, default_value_t = 300)]
     wave_timeout: u64,
@@ -182,6 +189,7 @@ fn main() -> ExitCode {
         // App commands have exit codes of their own (`app diff`: 1 = out of sync).
         Command::App(args) => return app::run(args),
         Command::Render(args) => return render::run(args),
+        Command::Cluster(args) => runtime().and_then(|rt| rt.block_on(cluster::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,6 +251,7 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
         wave_timeout: Duration::from_secs(args.wave_timeout.max(1)),
         concurrency: args.concurrency,
         kustomize: args.kustomize.into(),
+        settings_namespace: Some(args.control_plane_namespace),
         ..Default::default()
     };
     if let Some(dir) = args.cache_dir {

@@ -1,7 +1,7 @@
 //! Output formats shared by every command: a table for people, JSON or
 //! YAML for scripts.
 
-use std::io::Write;
+use std::io::{BufRead as _, Write};
 
 use anyhow::Context;
 use serde::Serialize;
@@ -77,6 +77,15 @@ pub fn progress(line: &str) -> anyhow::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("write to stdout"),
     }
+}
+
+/// Asks on stderr and reads the answer from stdin; no answer is a no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("read the confirmation from stdin")?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 #[cfg(test)]

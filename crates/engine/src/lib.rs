@@ -5,6 +5,8 @@
 //! - [`clusters`]: the destinations (the controller's own cluster and the
 //!   ones registered by cluster Secrets), each with its client, discovery,
 //!   live watches and connection state;
+//! - [`cluster_status`]: the clusters as the API, UI and CLI show them
+//!   (probed, with their apps counted), and removing one;
 //! - [`desired`]: every source of the app on disk, rendered, as targets;
 //! - [`project`]: AppProject rules;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
@@ -16,6 +18,7 @@
 
 pub mod capabilities;
 pub mod clock;
+pub mod cluster_status;
 pub mod clusters;
 mod config;
 pub mod desired;

@@ -185,9 +185,18 @@ export function toast(message, isError = false) {
   setTimeout(() => item.remove(), isError ? 9000 : 4000);
 }
 
-/** Fills the top bar: breadcrumbs, live indicator, user and logout. */
+/** The UI's sections, linked from every page's top bar. */
+const SECTIONS = [
+  ['/applications', 'Applications'],
+  ['/clusters', 'Clusters'],
+];
+
+/** Fills the top bar: sections, breadcrumbs, live indicator, user and logout. */
 export async function topbar(crumbs) {
-  const nav = document.querySelector('.topbar nav');
+  const here = (href) => location.pathname === href || location.pathname.startsWith(href + '/');
+  const sections = el('nav', { class: 'sections', 'aria-label': 'Sections' }, SECTIONS.map(([href, text]) => el('a', { href, 'aria-current': here(href) && 'page' }, text)));
+  document.querySelector('.topbar .user').before(sections);
+  const nav = document.querySelector('.topbar nav[aria-label="Breadcrumbs"]');
   const parts = [];
   crumbs.forEach((c, i) => {
     if (i) parts.push(el('span', { class: 'sep' }, '/'));

@@ -239,6 +239,15 @@ pub fn app_object(project: &str, namespace: &str, name: &str, server_namespace: 
     if namespace == server_namespace { format!("{project}/{name}") } else { format!("{project}/{namespace}/{name}") }
 }
 
+/// The RBAC object of a cluster: `project/server` for a cluster of one
+/// project, else the server, as in Argo CD.
+pub fn cluster_object(project: Option<&str>, server: &str) -> String {
+    match project.filter(|p| !p.is_empty()) {
+        Some(p) => format!("{p}/{server}"),
+        None => server.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +318,14 @@ mod tests {
     fn app_objects_carry_the_namespace_outside_the_servers() {
         assert_eq!(app_object("", "argocd", "web", "argocd"), "default/web");
         assert_eq!(app_object("team", "apps", "web", "argocd"), "team/apps/web");
+    }
+
+    #[test]
+    fn cluster_objects_name_the_project_when_there_is_one() {
+        assert_eq!(cluster_object(None, "https://k.example"), "https://k.example");
+        assert_eq!(cluster_object(Some("team-a"), "https://k.example"), "team-a/https://k.example");
+        let p = policy("p, alice, clusters, get, team-a/*, allow\n", None);
+        assert!(p.enforce(&subjects(&["alice"]), "clusters", "get", &cluster_object(Some("team-a"), "https://k.example")));
+        assert!(!p.enforce(&subjects(&["alice"]), "clusters", "get", &cluster_object(None, "https://k.example")));
     }
 }

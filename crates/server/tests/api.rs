@@ -468,14 +468,18 @@ async fn swagger_documents_every_route() {
         ("get", "/api/v1/applications/{name}/managed-resources"),
         ("get", "/api/v1/stream/applications"),
         ("get", "/api/v1/settings"),
+        ("get", "/api/v1/clusters"),
+        ("get", "/api/v1/clusters/{server}"),
+        ("delete", "/api/v1/clusters/{server}"),
         ("get", "/applications"),
+        ("get", "/clusters"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the spec");
     }
     // ... and every documented route is served (the router answers, even
     // if only to say 401): an unserved one would be a bare 404 or a 405.
     for (path, methods) in &paths {
-        let concrete = path.replace("{name}", "x").replace("{namespace}", "y").replace("{file}", "z.js");
+        let concrete = path.replace("{name}", "x").replace("{namespace}", "y").replace("{file}", "z.js").replace("{server}", "s");
         for method in methods.as_object().expect("methods").keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = server.call(m, &concrete, &[], None).await;
@@ -485,4 +489,143 @@ async fn swagger_documents_every_route() {
     }
     let r = server.call(Method::GET, "/api/v1/undocumented", &[], None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "unknown paths are not served");
+}
+
+/// A cluster Secret in Argo CD's format, created as given.
+async fn cluster_secret(ns: &TestNamespace, name: &str, data: &[(&str, &str)]) {
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": { "name": name, "labels": { "argocd.argoproj.io/secret-type": "cluster" } },
+        "stringData": data.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+    }))
+    .expect("valid Secret");
+    ns.api::<Secret>().create(&PostParams::default(), &secret).await.expect("create cluster Secret");
+}
+
+/// An Application deploying to `destination`, with `resources` resources in its status.
+async fn app_to(ns: &TestNamespace, name: &str, destination: Value, resources: usize) {
+    let resources: Vec<Value> = (0..resources)
+        .map(|i| json!({ "version": "v1", "kind": "ConfigMap", "namespace": "x", "name": format!("c{i}"), "status": "Synced" }))
+        .collect();
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": { "name": name, "namespace": ns.name() },
+        "spec": { "project": "default", "source": { "repoURL": "https://git.invalid/r.git", "path": "." }, "destination": destination },
+        "status": { "resources": resources },
+    }))
+    .expect("valid Application");
+    ns.api::<Application>().create(&PostParams::default(), &app).await.expect("create app");
+}
+
+#[tokio::test]
+async fn clusters_show_connection_state_and_app_counts_and_never_a_credential() {
+    const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.aG9zdGlsZS10b2tlbg.c2VjcmV0LXNpZ25hdHVyZQ";
+    let ns = TestNamespace::new("server-clusters").await.expect("namespace");
+    let server = Server::start(&ns, "g, reader, role:readonly\n").await;
+    let client = ns.client();
+    // The test's own cluster registered once more under its URL, as
+    // `driftless cluster add` does: a real token in the Secret.
+    let kubeconfig = kube::config::Kubeconfig::read_from(ns.cluster().kubeconfig()).expect("read the kubeconfig");
+    let (url, ca_data, insecure) = driftless_engine::register::from_kubeconfig(&kubeconfig, None).expect("the current context");
+    let target = driftless_engine::register::Target {
+        client: &client,
+        server: &url,
+        name: "self",
+        ca_data,
+        insecure,
+        namespaces: Vec::new(),
+        project: None,
+        shard: None,
+    };
+    let self_secret = driftless_engine::register::add(&target, &client, ns.name()).await.expect("register the cluster");
+    let stored = ns.api::<Secret>().get(&self_secret).await.expect("the cluster Secret");
+    let config: Value = serde_json::from_slice(&stored.data.expect("data")["config"].0).expect("config JSON");
+    let real_token = config["bearerToken"].as_str().expect("a token").to_string();
+    // Hostile: a token inside a config that is not JSON; and a cluster that is down.
+    let broken_config = format!(r#"{{"bearerToken": "{TOKEN}", "tlsClientConfig": {{"insecure": tru }}}}"#);
+    cluster_secret(&ns, "hostile", &[("name", "hostile"), ("server", "https://k.invalid"), ("config", &broken_config)]).await;
+    let down_config = format!(r#"{{"bearerToken": "{TOKEN}", "tlsClientConfig": {{"insecure": true}}}}"#);
+    cluster_secret(&ns, "down", &[("name", "down"), ("server", "https://127.0.0.1:1"), ("config", &down_config)]).await;
+    app_to(&ns, "by-name", json!({ "name": "self", "namespace": "x" }), 2).await;
+    app_to(&ns, "by-server", json!({ "server": format!("{url}/"), "namespace": "x" }), 1).await;
+    app_to(&ns, "elsewhere", json!({ "name": "down", "namespace": "x" }), 4).await;
+
+    let admin = server.login("admin", &admin_password(&ns).await).await;
+    let r = wait_for("both apps in the server's store", TIMEOUT, || async {
+        let r = server.as_user(&admin, Method::GET, "/api/v1/clusters", None).await;
+        let counted = r.body["items"].as_array().into_iter().flatten().any(|c| c["name"] == "self" && c["info"]["applicationsCount"] == 2);
+        if counted { Ok(r) } else { Err(r.text) }
+    })
+    .await
+    .expect("the clusters");
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for secret in [TOKEN, real_token.as_str()] {
+        assert!(!r.text.contains(secret), "a credential leaked: {}", r.text);
+    }
+    let items = r.body["items"].as_array().expect("items").clone();
+    let item = |name: &str| items.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name} listed: {}", r.text)).clone();
+    let own = item("in-cluster");
+    assert_eq!((own["server"].clone(), own["connectionState"]["status"].clone()), (json!(IN_CLUSTER), json!("Successful")));
+    let me = item("self");
+    assert_eq!(me["server"], url.as_str());
+    assert_eq!(me["secret"], self_secret.as_str());
+    assert_eq!(me["connectionState"]["status"], "Successful", "{me}");
+    assert!(me["serverVersion"].as_str().unwrap_or_default().starts_with('v'), "{me}");
+    assert_eq!(me["info"]["serverVersion"], me["serverVersion"]);
+    assert_eq!(me["info"]["cacheInfo"]["resourcesCount"], 3, "the resources of the two apps deploying there: {me}");
+    let down = item("down");
+    assert_eq!((down["connectionState"]["status"].clone(), down["info"]["applicationsCount"].clone()), (json!("Failed"), json!(1)));
+    assert!(!down["connectionState"]["message"].as_str().unwrap_or_default().is_empty(), "says why: {down}");
+    let hostile = item("hostile");
+    assert_eq!(hostile["connectionState"]["status"], "Failed");
+    assert!(hostile["connectionState"]["message"].as_str().unwrap_or_default().contains("invalid JSON"), "{hostile}");
+
+    // One cluster: by URL-encoded server, or by name as Argo CD's id.type says.
+    let encoded = url.replace(':', "%3A").replace('/', "%2F");
+    for path in [
+        format!("/api/v1/clusters/{encoded}"),
+        "/api/v1/clusters/self?id.type=name".into(),
+        "/api/v1/clusters/x?id.type=name&id.value=self".into(),
+    ] {
+        let r = server.as_user(&admin, Method::GET, &path, None).await;
+        assert_eq!((r.status, r.body["name"].clone()), (StatusCode::OK, json!("self")), "{path}: {}", r.text);
+        assert!(!r.text.contains(&real_token), "a credential leaked");
+    }
+    let r = server.as_user(&admin, Method::GET, "/api/v1/clusters/hostile?id.type=name", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(!r.text.contains(TOKEN), "a credential leaked: {}", r.text);
+    let r = server.as_user(&admin, Method::GET, "/api/v1/clusters/https%3A%2F%2Fnope.invalid", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = server.as_user(&admin, Method::GET, "/api/v1/clusters/self?id.type=uid", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // RBAC: readers see clusters and may not remove one; who has no role
+    // sees none, and cannot tell an unknown cluster from a hidden one.
+    let reader = server.login("reader", PASSWORD).await;
+    let r = server.as_user(&reader, Method::GET, "/api/v1/clusters", None).await;
+    assert_eq!(r.body["items"].as_array().map(Vec::len), Some(items.len()), "{}", r.text);
+    let r = server.as_user(&reader, Method::DELETE, "/api/v1/clusters/self?id.type=name", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let carol = server.login("carol", PASSWORD).await;
+    let r = server.as_user(&carol, Method::GET, "/api/v1/clusters", None).await;
+    assert_eq!((r.status, r.body["items"].clone()), (StatusCode::OK, json!([])), "{}", r.text);
+    for name in ["self", "nope"] {
+        let r = server.as_user(&carol, Method::GET, &format!("/api/v1/clusters/{name}?id.type=name"), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{name}: {}", r.text);
+    }
+
+    // Removing: never the own cluster; a registered one (even unusable)
+    // goes with its Secret.
+    let r = server.as_user(&admin, Method::DELETE, "/api/v1/clusters/https%3A%2F%2Fkubernetes.default.svc", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap_or_default().contains("cannot be removed"), "{}", r.text);
+    for (path, secret) in
+        [(format!("/api/v1/clusters/{encoded}"), self_secret.as_str()), ("/api/v1/clusters/hostile?id.type=name".into(), "hostile")]
+    {
+        let r = server.as_user(&admin, Method::DELETE, &path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        assert!(ns.api::<Secret>().get_opt(secret).await.expect("read").is_none(), "Secret {secret} deleted");
+    }
+    let r = server.as_user(&admin, Method::GET, "/api/v1/clusters", None).await;
+    let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["in-cluster", "down"], "{}", r.text);
 }

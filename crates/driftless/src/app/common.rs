@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use driftless_api::{Application, ApplicationCondition, OperationState, ResourceResult};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
@@ -21,9 +21,7 @@ pub struct Ctx {
 impl Ctx {
     /// Connects through kubeconfig, as `kubectl` and `argocd --core` do.
     pub async fn connect(app_namespace: Option<String>) -> anyhow::Result<Ctx> {
-        let client = kube::Client::try_default()
-            .await
-            .context("connect to the cluster: check KUBECONFIG (or ~/.kube/config) and its current context")?;
+        let client = crate::kube_client::connect().await?;
         let given = app_namespace.filter(|s| !s.is_empty());
         let namespace = given.clone().unwrap_or_else(|| client.default_namespace().to_string());
         Ok(Ctx { client, namespace, namespace_given: given.is_some() })

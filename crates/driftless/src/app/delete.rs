@@ -1,7 +1,6 @@
 //! `app delete`: delete an Application, with its resources (cascade, the
 //! default) or without them.
 
-use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use driftless_api::RESOURCES_FINALIZER;
 use kube::api::DeleteParams;
 
 use super::common::{Ctx, api_error};
-use crate::output::{progress, write_stdout};
+use crate::output::{confirm, progress, write_stdout};
 
 /// Flags of `app delete`.
 #[derive(clap::Args)]
@@ -66,13 +65,4 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<ExitCode> {
             Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
-}
-
-/// Asks on stderr and reads the answer from stdin; no answer is a no.
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("read the confirmation from stdin")?;
-    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }

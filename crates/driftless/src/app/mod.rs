@@ -4,7 +4,7 @@
 //! requested by setting `.operation`, then followed through
 //! `status.operationState`.
 
-mod common;
+pub(crate) mod common;
 mod create;
 mod delete;
 mod diff;

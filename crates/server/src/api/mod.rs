@@ -1,6 +1,7 @@
 //! The HTTP routes: Argo CD's REST paths and JSON shapes.
 
 mod apps;
+mod clusters;
 mod ops;
 mod resources;
 mod session;
@@ -22,6 +23,7 @@ const APPS: &str = "ApplicationService";
 const SESSION: &str = "SessionService";
 const ACCOUNT: &str = "AccountService";
 const SETTINGS: &str = "SettingsService";
+const CLUSTERS: &str = "ClusterService";
 
 /// Every route, behind the authentication middleware (which runs only for
 /// matched routes: an unknown path is a plain 404).
@@ -64,6 +66,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             delete(ops::terminate),
         )
         .route(APPS, "/api/v1/stream/applications", &[("get", "Watch application changes (server-sent events)")], get(stream::watch))
+        .route(CLUSTERS, "/api/v1/clusters", &[("get", "List clusters, each probed now, with its apps counted")], get(clusters::list))
+        .route(
+            CLUSTERS,
+            "/api/v1/clusters/{server}",
+            &[
+                ("get", "Get a cluster by URL-encoded server (id.type=name: by name)"),
+                ("delete", "Remove a cluster: delete its cluster Secret (not in-cluster)"),
+            ],
+            get(clusters::get).delete(clusters::delete),
+        )
         .route(SESSION, "/api/v1/session", &[("post", "Log in"), ("delete", "Log out")], post(session::login).delete(session::logout))
         .route(SESSION, "/api/v1/session/userinfo", &[("get", "Who is logged in")], get(session::userinfo))
         .route(ACCOUNT, "/api/v1/account/{name}/token", &[("post", "Create an API token")], post(session::create_token))
@@ -86,6 +98,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ("get", "/login", "The UI: login page"),
                 ("get", "/applications", "The UI: app list"),
                 ("get", "/applications/{namespace}/{name}", "The UI: app page"),
+                ("get", "/clusters", "The UI: clusters"),
                 ("get", "/assets/{file}", "The UI: scripts, styles, icons"),
             ],
             crate::ui::router(),

@@ -73,7 +73,7 @@ fn access(method: &Method, path: &str) -> Access {
         || (path == "/api/v1/session" && (method == Method::POST || method == Method::DELETE));
     if public {
         Access::Public
-    } else if path == "/" || path == "/applications" || path.starts_with("/applications/") {
+    } else if path == "/" || path == "/applications" || path.starts_with("/applications/") || path == "/clusters" {
         Access::Page
     } else {
         Access::Api
@@ -214,6 +214,8 @@ mod tests {
         assert_eq!(access(&Method::GET, "/applications"), Access::Page);
         assert_eq!(access(&Method::GET, "/applications/argocd/web"), Access::Page);
         assert_eq!(access(&Method::GET, "/"), Access::Page);
+        assert_eq!(access(&Method::GET, "/clusters"), Access::Page);
+        assert_eq!(access(&Method::GET, "/api/v1/clusters"), Access::Api);
         assert_eq!(access(&Method::GET, "/api/v1/applications"), Access::Api);
         assert_eq!(access(&Method::GET, "/applicationsets"), Access::Api);
     }

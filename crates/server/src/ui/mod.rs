@@ -1,4 +1,4 @@
-//! The web UI: three HTML pages and the CSS, JavaScript and icons they use,
+//! The web UI: four HTML pages and the CSS, JavaScript and icons they use,
 //! all embedded in the binary (no Node at build time, no third-party
 //! front-end code). Pages are static shells; their scripts read the JSON API
 //! and the SSE stream with the session cookie, so the UI sees exactly what
@@ -31,12 +31,14 @@ const ASSETS: &[Asset] = &[
     asset!("login.html", HTML),
     asset!("applications.html", HTML),
     asset!("application.html", HTML),
+    asset!("clusters.html", HTML),
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("common.js", JS),
     asset!("login.js", JS),
     asset!("list.js", JS),
     asset!("app.js", JS),
     asset!("tree.js", JS),
+    asset!("clusters.js", JS),
     asset!("yaml.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
@@ -46,7 +48,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The UI's routes: `/` (to the list), `/login`, `/applications`,
-/// `/applications/{namespace}/{name}` and `/assets/{file}`. Authentication
+/// `/applications/{namespace}/{name}`, `/clusters` and `/assets/{file}`. Authentication
 /// is the caller's: it redirects anonymous page requests to `/login`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
@@ -54,6 +56,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/login", get(|h: HeaderMap| async move { page("login.html", &h) }))
         .route("/applications", get(|h: HeaderMap| async move { page("applications.html", &h) }))
         .route("/applications/{namespace}/{name}", get(|h: HeaderMap| async move { page("application.html", &h) }))
+        .route("/clusters", get(|h: HeaderMap| async move { page("clusters.html", &h) }))
         .route("/assets/{file}", get(|Path(file): Path<String>, h: HeaderMap| async move { asset(&file, &h) }))
 }
 
@@ -124,7 +127,7 @@ mod tests {
     #[tokio::test]
     async fn pages_are_html_with_a_strict_policy() {
         let base = serve().await;
-        for path in ["/login", "/applications", "/applications/argocd/guestbook"] {
+        for path in ["/login", "/applications", "/applications/argocd/guestbook", "/clusters"] {
             let (status, headers, body) = get(&base, path, None).await;
             assert_eq!(status, StatusCode::OK, "{path}");
             assert_eq!(header_of(&headers, header::CONTENT_TYPE), HTML, "{path}");

@@ -1,0 +1,180 @@
+//! `driftless cluster ...` against two real clusters: the shared devcluster
+//! is the control plane (the kubeconfig's current context), a second
+//! devcluster started by the test is the remote. Everything a user does goes
+//! through the CLI binary: registering the remote, creating and syncing an
+//! app that deploys there, removing the remote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+use kube::config::Kubeconfig;
+use serde_json::{Value, json};
+
+/// Generous: tests never assert on how long things take.
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// Where the app deploys in the remote cluster (its sync creates it).
+const REMOTE_NS: &str = "from-control-plane";
+
+/// Runs the driftless binary with `kubeconfig`.
+async fn driftless(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("DRIFTLESS_CLI_CACHE_DIR", cache)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run driftless");
+    eprintln!(
+        "$ driftless {}\n[exit {:?}]\n{}{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_success(out: &Output) {
+    assert!(out.status.success(), "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
+}
+
+fn json_of(out: &Output) -> Value {
+    assert_success(out);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+/// One kubeconfig with both clusters: context `control-ctx` (current) and
+/// `remote-ctx`, as a user who works with two clusters has.
+fn merged_kubeconfig(control: &Path, remote: &Path, into: &Path) {
+    let mut merged = Kubeconfig::default();
+    for (path, label) in [(control, "control"), (remote, "remote")] {
+        let mut k = Kubeconfig::read_from(path).expect("read a devcluster kubeconfig");
+        let (mut cluster, mut user, mut context) = (k.clusters.remove(0), k.auth_infos.remove(0), k.contexts.remove(0));
+        cluster.name = label.into();
+        user.name = format!("{label}-admin");
+        context.name = format!("{label}-ctx");
+        let c = context.context.as_mut().expect("a context");
+        c.cluster = label.into();
+        c.user = Some(format!("{label}-admin"));
+        merged.clusters.push(cluster);
+        merged.auth_infos.push(user);
+        merged.contexts.push(context);
+    }
+    merged.current_context = Some("control-ctx".into());
+    std::fs::write(into, serde_json::to_string(&merged).expect("encode the kubeconfig")).expect("write the kubeconfig");
+}
+
+/// A `driftless controller` for the test's namespace, which is also its
+/// control-plane namespace (where the cluster Secret is).
+fn start_controller(kubeconfig: &Path, namespace: &str, dir: &Path) -> LoggedChild {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    cmd.args(["controller", "--namespace", namespace, "--control-plane-namespace", namespace, "--app-resync", "2"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("DRIFTLESS_CACHE_DIR", dir.join("cache"));
+    LoggedChild::spawn(cmd, &dir.join("controller.log"), "driftless controller")
+}
+
+#[tokio::test]
+async fn a_cluster_added_from_a_context_is_deployed_to_through_the_cli_and_removed() {
+    let ns = TestNamespace::new("cluster-cli").await.expect("a test namespace");
+    install_crds(&ns.client()).await.expect("install CRDs");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let remote_dir = dir.path().join("remote");
+    std::fs::create_dir_all(&remote_dir).expect("create the remote's dir");
+    let remote = DevCluster::start(&remote_dir).expect("a second devcluster");
+    let kubeconfig: PathBuf = dir.path().join("kubeconfig");
+    merged_kubeconfig(ns.cluster().kubeconfig(), remote.kubeconfig(), &kubeconfig);
+    let cache = dir.path().join("cli-cache");
+    let run = |args: Vec<&str>| {
+        let (kubeconfig, cache) = (kubeconfig.clone(), cache.clone());
+        let args: Vec<String> = args.into_iter().map(String::from).chain(["-N".into(), ns.name().into()]).collect();
+        async move { driftless(&kubeconfig, &cache, &args.iter().map(String::as_str).collect::<Vec<_>>()).await }
+    };
+
+    // Register the remote: a cluster Secret in the control plane, with the label.
+    let added = json_of(&run(vec!["cluster", "add", "remote-ctx", "--name", "remote", "-o", "json"]).await);
+    let secret_name = added["secret"].as_str().expect("the Secret's name").to_string();
+    let remote_url = Kubeconfig::read_from(remote.kubeconfig()).expect("kubeconfig").clusters[0]
+        .cluster
+        .as_ref()
+        .and_then(|c| c.server.clone())
+        .expect("the remote's URL");
+    assert_eq!((added["name"].clone(), added["server"].clone()), (json!("remote"), json!(remote_url)));
+    let secret = ns.api::<Secret>().get(&secret_name).await.expect("the cluster Secret");
+    assert_eq!(secret.metadata.labels.unwrap_or_default().get("argocd.argoproj.io/secret-type").map(String::as_str), Some("cluster"));
+    let config: Value = serde_json::from_slice(&secret.data.expect("data")["config"].0).expect("config JSON");
+    let token = config["bearerToken"].as_str().expect("a token").to_string();
+
+    // Listed, probed from here: reachable, with its version; no credential printed.
+    let list = run(vec!["cluster", "list", "-o", "json"]).await;
+    assert!(!stdout(&list).contains(&token), "a credential was printed");
+    let clusters = json_of(&list);
+    let listed = clusters.as_array().expect("a list").iter().find(|c| c["name"] == "remote").expect("the remote listed").clone();
+    assert_eq!(listed["server"], remote_url.as_str());
+    assert_eq!(listed["connectionState"]["status"], "Successful", "{listed}");
+    assert!(!listed["serverVersion"].as_str().unwrap_or_default().is_empty(), "{listed}");
+    let table = stdout(&run(vec!["cluster", "list"]).await);
+    assert!(table.starts_with("SERVER") && table.lines().any(|l| l.contains("remote") && l.contains("Successful")), "{table}");
+
+    // An app deploying to the remote by name, created and synced through the CLI.
+    let _controller = start_controller(&kubeconfig, ns.name(), dir.path());
+    let repo = GitRepo::new();
+    repo.write("greeting/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  hello: remote\n");
+    repo.commit("a ConfigMap");
+    let url = repo.url();
+    let create = ["app", "create", "greeting", "--repo", &url, "--path", "greeting", "--revision", "main"];
+    let to_remote = ["--dest-name", "remote", "--dest-namespace", REMOTE_NS, "--sync-option", "CreateNamespace=true"];
+    assert_success(&run([&create[..], &to_remote[..]].concat()).await);
+    assert_success(&run(vec!["app", "sync", "greeting", "--timeout", "90"]).await);
+    let remote_client = remote.client().await.expect("a client for the remote");
+    let remote_cms: Api<ConfigMap> = Api::namespaced(remote_client, REMOTE_NS);
+    let cm = wait_for("the ConfigMap in the remote cluster", TIMEOUT, || async {
+        remote_cms.get_opt("greeting").await.map_err(|e| e.to_string())?.ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .expect("the app deploys to the remote");
+    assert_eq!(cm.data.unwrap_or_default().get("hello").map(String::as_str), Some("remote"));
+    let control_cms: Api<ConfigMap> = Api::namespaced(ns.client(), REMOTE_NS);
+    assert!(control_cms.get_opt("greeting").await.ok().flatten().is_none(), "nothing deployed to the control plane");
+    wait_for("the app to be Synced", TIMEOUT, || async {
+        let app = json_of(&run(vec!["app", "get", "greeting", "-o", "json"]).await);
+        if app["status"]["sync"]["status"] == "Synced" { Ok(()) } else { Err(app["status"].to_string()) }
+    })
+    .await
+    .expect("Synced");
+    let shown = json_of(&run(vec!["cluster", "get", "remote", "-o", "json"]).await);
+    assert_eq!((shown["info"]["applicationsCount"].clone(), shown["info"]["cacheInfo"]["resourcesCount"].clone()), (json!(1), json!(1)));
+
+    // The own cluster cannot be removed; the remote goes with its Secret.
+    let refused = run(vec!["cluster", "rm", "in-cluster", "-y"]).await;
+    assert!(!refused.status.success() && stderr(&refused).contains("cannot be removed"), "{}", stderr(&refused));
+    assert_success(&run(vec!["cluster", "rm", remote_url.as_str(), "-y"]).await);
+    assert!(ns.api::<Secret>().get_opt(&secret_name).await.expect("read").is_none(), "the cluster Secret is deleted");
+    let gone = run(vec!["cluster", "get", "remote"]).await;
+    assert!(!gone.status.success(), "the remote is no longer registered");
+}
+
+#[tokio::test]
+async fn getting_an_unknown_cluster_fails_and_says_where_it_looked() {
+    let ns = TestNamespace::new("cluster-cli-unknown").await.expect("a test namespace");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = driftless(ns.cluster().kubeconfig(), dir.path(), &["cluster", "get", "nope", "-N", ns.name()]).await;
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cluster \"nope\" not found") && err.contains(ns.name()) && err.contains("driftless cluster list"), "{err}");
+}
