@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod compare;
 pub mod execute;
 pub mod plan;
+pub mod progress;
 mod resource;
 
 pub use resource::{ResourceKey, app_instance_name, is_tracked_by, track, tracking_id};
