@@ -40,16 +40,24 @@ pub enum HookType {
 }
 
 impl HookType {
+    /// Every value.
+    const ALL: [HookType; 5] = [HookType::PreSync, HookType::Sync, HookType::PostSync, HookType::SyncFail, HookType::Skip];
+
     /// Parses one value of the hook annotation.
     pub fn parse(s: &str) -> Option<HookType> {
-        Some(match s.trim() {
-            "PreSync" => HookType::PreSync,
-            "Sync" => HookType::Sync,
-            "PostSync" => HookType::PostSync,
-            "SyncFail" => HookType::SyncFail,
-            "Skip" => HookType::Skip,
-            _ => return None,
-        })
+        let s = s.trim();
+        Self::ALL.into_iter().find(|h| h.as_str() == s)
+    }
+
+    /// The value as Argo CD spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookType::PreSync => "PreSync",
+            HookType::Sync => "Sync",
+            HookType::PostSync => "PostSync",
+            HookType::SyncFail => "SyncFail",
+            HookType::Skip => "Skip",
+        }
     }
 }
 

@@ -340,12 +340,14 @@ pub enum ResultCode {
     PruneSkipped,
 }
 
-/// Phase of a hook resource.
+/// Phase of a hook, or of a resource's part in a sync (Argo CD's
+/// `hookPhase`, an `OperationPhase`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum HookPhase {
-    /// Created, not finished.
+    /// A hook created (or about to be), not finished; a resource applied,
+    /// not yet seen healthy.
     Running,
-    /// Finished well.
+    /// A hook that finished well; a resource seen healthy by its wave.
     Succeeded,
     /// Finished badly.
     Failed,
@@ -355,7 +357,10 @@ pub enum HookPhase {
     Terminating,
 }
 
-/// `syncResult.resources[]`.
+/// `syncResult.resources[]`. Written as a sync goes, they are also where a
+/// sync a restart interrupted finds its place again: a hook Succeeded is not
+/// run again, a hook Running is waited for, a resource Succeeded is not
+/// applied again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceResult {
@@ -381,7 +386,9 @@ pub struct ResourceResult {
     /// The hook's type, for hooks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_type: Option<crate::HookType>,
-    /// The hook's phase, for hooks.
+    /// The hook's phase, for hooks; for resources, whether the sync has
+    /// seen them healthy yet (as in Argo CD, where it can be set for
+    /// resources too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_phase: Option<HookPhase>,
     /// The sync phase it ran in.

@@ -1,21 +1,21 @@
-//! Sync operations: the one a user requests through `.operation`, and the
-//! one automation decides on. Retries with back-off, history, and every
+//! Sync operations: the one a user requests through `.operation`, the one
+//! automation decides on, and one a restart interrupted, which goes on from
+//! the results it recorded. Retries with back-off, history, and every
 //! resource's result recorded in `status.operationState`.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use driftless_api::{
-    Application, ApplicationStatus, Operation, OperationInitiator, OperationPhase, OperationState, RetryStrategy, RevisionHistory,
-    SyncOperation, SyncOperationResult, SyncOptions, SyncStatusCode,
+    Application, ApplicationStatus, Operation, OperationInitiator, OperationPhase, OperationState, ResourceResult, RetryStrategy,
+    RevisionHistory, SyncOperation, SyncOperationResult, SyncOptions, SyncStatusCode,
 };
 use driftless_health::CustomChecks;
 use driftless_sync::ResourceKey;
 use driftless_sync::compare::{CompareResult, Live};
 use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
 use driftless_sync::plan::{PlanOptions, Role, plan};
-
-use tokio::sync::watch;
+use driftless_sync::progress;
 
 use driftless_engine::status;
 use driftless_engine::{Desired, Destination, short};
@@ -102,23 +102,30 @@ pub async fn run(
     status: &mut ApplicationStatus,
 ) -> Vec<(ResourceKey, serde_json::Value)> {
     let sync_op = op.sync.clone().unwrap_or_default();
-    let started = match &status.operation_state {
-        Some(s) if s.phase == OperationPhase::Running && s.operation == op => s.started_at.clone(),
-        _ => {
-            mark_running(status, &op);
-            write(writer, status).await;
-            status::now()
-        }
-    };
+    if !status.operation_state.as_ref().is_some_and(|s| s.phase == OperationPhase::Running && s.operation == op) {
+        mark_running(status, &op);
+        write(writer, status).await;
+    }
+    let state = status.operation_state.as_ref().expect("marked running");
+    let started = state.started_at.clone();
+    // An operation a restart interrupted goes on: at its retry attempt, and
+    // from the results it recorded at this revision (reconcile pins it).
+    let mut attempt = state.retry_count.unwrap_or(0);
+    let mut recorded = state
+        .sync_result
+        .as_ref()
+        .filter(|r| r.revision == desired.revision && !sync_op.dry_run)
+        .map(|r| r.resources.clone())
+        .unwrap_or_default();
 
     let policy = app.spec.sync_policy.clone().unwrap_or_default();
     let options = SyncOptions::parse(policy.sync_options.iter().chain(sync_op.sync_options.iter()));
     let retry = op.retry.clone().or_else(|| policy.retry.clone());
     let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
 
-    let mut attempt: i64 = 0;
     let outcome = loop {
-        let outcome = attempt_sync(ctx, app, dest, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status).await;
+        let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };
+        let outcome = attempt_sync(ctx, app, dest, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status, run).await;
         let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
         if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
             break outcome;
@@ -128,6 +135,9 @@ pub async fn run(
         if let Some(s) = status.operation_state.as_mut() {
             s.retry_count = Some(attempt);
             s.message = Some(format!("{} (retrying attempt #{attempt} in {}s)", outcome.message, delay.as_secs()));
+            // The next attempt starts over: a restart during the back-off
+            // must not take this attempt's results for the next one's.
+            s.sync_result = None;
         }
         write(writer, status).await;
         tokio::time::sleep(delay).await;
@@ -173,6 +183,23 @@ pub async fn run(
     outcome.applied
 }
 
+/// One run of a sync.
+struct Attempt {
+    /// See [`PlanOptions::sync_id`].
+    sync_id: String,
+    /// What an interrupted run of this attempt recorded; see
+    /// [`ExecuteOptions::recorded`].
+    recorded: Vec<ResourceResult>,
+}
+
+/// The operation's start, and the retry attempt after the first: the hooks
+/// of each attempt have names of their own, so that a hook a failed attempt
+/// kept (its delete policy said so) is not in the way of the next.
+fn sync_id(started: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time, attempt: i64) -> String {
+    let start = started.0.as_second();
+    if attempt == 0 { start.to_string() } else { format!("{start}-{attempt}") }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn attempt_sync(
     ctx: &Context,
@@ -186,6 +213,7 @@ async fn attempt_sync(
     checks: &CustomChecks,
     writer: &AppWriter,
     status: &mut ApplicationStatus,
+    run: Attempt,
 ) -> Outcome {
     let resources = desired.targets.iter().filter(|t| t.role == Role::Resource).count();
     if resources == 0 && !allow_empty && !compared.extraneous.is_empty() && sync_op.prune {
@@ -263,6 +291,7 @@ async fn attempt_sync(
             in_sync,
             apply_out_of_sync_only: options.apply_out_of_sync_only,
             only,
+            sync_id: run.sync_id,
         },
     );
     let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.exists()).map(|r| r.key.clone()).collect();
@@ -283,12 +312,14 @@ async fn attempt_sync(
         health: checks,
         wave_timeout: ctx.config.wave_timeout,
         poll: Duration::from_millis(500),
+        recorded: &run.recorded,
     };
-    let (tx, mut rx) = watch::channel(Vec::new());
-    let exec = execute(&dest.cluster, &p, &exec_opts, &tx);
+    let (progress, mut reader) = progress::channel();
+    let exec = execute(&dest.cluster, &p, &exec_opts, &progress);
     tokio::pin!(exec);
     // Look for termination twice a second; publish progress at most once a
-    // second, so that a sync that takes less writes only its end.
+    // second, so that a sync that takes less writes only its end, but at
+    // once when the sync waits for it (hooks).
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut published = tokio::time::Instant::now();
     loop {
@@ -304,18 +335,19 @@ async fn attempt_sync(
                 }
                 return outcome;
             }
+            Some(checkpoint) = reader.checkpoint() => {
+                published = tokio::time::Instant::now();
+                persist(writer, status, reader.latest(), &desired.revision).await;
+                checkpoint.persisted();
+            }
             _ = tick.tick() => {
                 // Dropping the sync stops it between two requests.
                 if ctx.terminating(app) {
-                    return Outcome { phase: OperationPhase::Failed, message: TERMINATED.into(), results: rx.borrow().clone(), applied: Vec::new() };
+                    return Outcome { phase: OperationPhase::Failed, message: TERMINATED.into(), results: reader.latest(), applied: Vec::new() };
                 }
-                if published.elapsed() >= Duration::from_secs(1) && rx.has_changed().unwrap_or(false) {
+                if published.elapsed() >= Duration::from_secs(1) && reader.has_changed() {
                     published = tokio::time::Instant::now();
-                    let results = rx.borrow_and_update().clone();
-                    if let Some(s) = status.operation_state.as_mut() {
-                        s.sync_result = Some(SyncOperationResult { resources: results, revision: desired.revision.clone(), source: None });
-                    }
-                    write(writer, status).await;
+                    persist(writer, status, reader.latest(), &desired.revision).await;
                 }
             }
         }
@@ -340,6 +372,14 @@ async fn ensure_namespace(dest: &Destination, app: &Application, ns: &str) -> Re
 
 fn failed(message: String) -> Outcome {
     Outcome { phase: OperationPhase::Failed, message, results: Vec::new(), applied: Vec::new() }
+}
+
+/// Writes the results of a running sync.
+async fn persist(writer: &AppWriter, status: &mut ApplicationStatus, results: Vec<ResourceResult>, revision: &str) {
+    if let Some(s) = status.operation_state.as_mut() {
+        s.sync_result = Some(SyncOperationResult { resources: results, revision: revision.to_string(), source: None });
+    }
+    write(writer, status).await;
 }
 
 async fn write(writer: &AppWriter, status: &ApplicationStatus) {

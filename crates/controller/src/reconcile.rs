@@ -355,7 +355,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
 }
 
 /// Runs `op`: against the comparison just made, or, for a sync to another
-/// revision or source (a rollback), against that one rendered now.
+/// revision or source (a rollback), against that one rendered now. An
+/// operation a restart interrupted goes on at the revision it recorded, as
+/// Argo CD's does: Git may have moved while no controller ran.
 #[allow(clippy::too_many_arguments)] // the pieces of one reconcile, borrowed
 async fn run_operation(
     ctx: &Context,
@@ -371,7 +373,12 @@ async fn run_operation(
     let (engine, dest) = (&ctx.engine, &v.destination);
     let target_revision = v.source.target_revision.clone().unwrap_or_default();
     let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());
-    let sync_revision = op.sync.as_ref().and_then(|s| s.revision.clone()).filter(|r| !r.is_empty());
+    let recorded = status
+        .operation_state
+        .as_ref()
+        .filter(|s| s.phase == OperationPhase::Running && s.operation == op)
+        .and_then(|s| Some(s.sync_result.as_ref()?.revision.clone()));
+    let sync_revision = recorded.or_else(|| op.sync.as_ref().and_then(|s| s.revision.clone())).filter(|r| !r.is_empty());
     let other = sync_source.is_some() || sync_revision.as_ref().is_some_and(|r| *r != d.revision && *r != target_revision);
     if !other {
         return Ok(operation::run(ctx, app, dest, writer, op, d, c, checks, status).await);

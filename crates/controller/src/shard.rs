@@ -323,8 +323,15 @@ impl Share {
             tokio::select! {
                 () = run => {}
                 () = shutdown => {
-                    // Leave at once: the others take the apps without waiting
-                    // for the Lease to expire.
+                    // Stop acting (running reconciles are cut off between two
+                    // requests), then leave: the others take the apps without
+                    // waiting for the Lease to expire, and never while one
+                    // of ours still runs here.
+                    members.lock().renewed = None;
+                    let deadline = Instant::now() + members.config.renew_deadline;
+                    while !members.lock().in_flight.is_empty() && Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                     let _ = api.delete(&members.config.lease_name(), &Default::default()).await;
                 }
             }

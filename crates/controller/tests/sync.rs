@@ -4,7 +4,7 @@
 mod common;
 
 use common::{World, configmap, deployment};
-use driftless_api::{HealthStatusCode, OperationPhase, ResultCode, SyncStatusCode};
+use driftless_api::{HealthStatusCode, HookPhase, HookType, OperationPhase, ResultCode, SyncStatusCode};
 use driftless_testkit::Error;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{WatchEvent, WatchParams};
@@ -13,6 +13,14 @@ use serde_json::json;
 fn synced_healthy(a: &driftless_api::Application) -> Option<()> {
     let s = a.status.as_ref()?;
     (s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy).then_some(())
+}
+
+/// A hook Job whose pod runs `image` to completion. `name` is its name line
+/// (`name: x`, or `generateName: x-`); `annotations`, more annotation lines.
+fn hook_job(name: &str, hook: &str, annotations: &str, image: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  {name}\n  annotations:\n    argocd.argoproj.io/hook: {hook}\n{annotations}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: {image}\n"
+    )
 }
 
 #[tokio::test]
@@ -205,13 +213,11 @@ async fn a_finished_sync_is_first_seen_with_the_state_it_left() -> Result<(), Er
 #[tokio::test]
 async fn waves_and_hooks_run_in_order_and_delete_policies_apply() -> Result<(), Error> {
     let w = World::new("waves").await?;
-    let hook_job = |name: &str, hook: &str, policy: &str| {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/hook: {hook}\n{policy}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:1.36\n"
-        )
-    };
-    w.repo.write("app/presync.yaml", &hook_job("migrate", "PreSync", ""));
-    w.repo.write("app/postsync.yaml", &hook_job("smoke", "PostSync", "    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n"));
+    w.repo.write("app/presync.yaml", &hook_job("name: migrate", "PreSync", "", "busybox:1.36"));
+    w.repo.write(
+        "app/postsync.yaml",
+        &hook_job("name: smoke", "PostSync", "    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n", "busybox:1.36"),
+    );
     w.repo.write("app/first.yaml", &configmap("first", "argocd.argoproj.io/sync-wave: \"-1\""));
     w.repo.write("app/second.yaml", &configmap("second", ""));
     w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
@@ -235,6 +241,68 @@ async fn waves_and_hooks_run_in_order_and_delete_policies_apply() -> Result<(), 
         if w.exists("job", "smoke") { Err("still there") } else { Ok(()) }
     })
     .await
+}
+
+#[tokio::test]
+async fn a_sync_cut_off_by_a_crash_goes_on_from_its_wave_and_runs_each_hook_once() -> Result<(), Error> {
+    let mut w = World::new("resume").await?;
+    w.repo.write("app/pre.yaml", &hook_job("name: pre", "PreSync", "", "nginx:1.27"));
+    w.repo.write("app/zero.yaml", &configmap("zero", ""));
+    w.repo.write("app/one.yaml", &configmap("one", r#"argocd.argoproj.io/sync-wave: "1""#));
+    // Wave 1's Sync hook takes 30 s (`:slow`): the crash comes while it
+    // runs. It has only a generateName: the restarted sync must find it by
+    // the name the sync gave it.
+    let wave_one = "    argocd.argoproj.io/sync-wave: \"1\"\n";
+    w.repo.write("app/during.yaml", &hook_job("generateName: during-", "Sync", wave_one, "nginx:slow"));
+    w.repo.write("app/post.yaml", &hook_job("name: post", "PostSync", "", "nginx:1.27"));
+    w.repo.commit("a hook in every phase, two waves");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+
+    let during = w
+        .wait_app("web", "PreSync done, wave 1 applied and its hook running", |a| {
+            let results = &a.status.as_ref()?.operation_state.as_ref()?.sync_result.as_ref()?.resources;
+            let result = |hook: Option<HookType>, name: &str| results.iter().find(|r| r.hook_type == hook && r.name.starts_with(name));
+            let pre_done = result(Some(HookType::PreSync), "pre")?.hook_phase == Some(HookPhase::Succeeded);
+            let one_applied = result(None, "one")?.status == Some(ResultCode::Synced);
+            let during = result(Some(HookType::Sync), "during-")?;
+            (pre_done && one_applied && during.hook_phase == Some(HookPhase::Running)).then(|| during.name.clone())
+        })
+        .await?;
+    // The state says Running before the Job exists: crash once it does.
+    driftless_testkit::wait_for("the Sync hook's Job", common::TIMEOUT, || async {
+        if w.exists("job", &during) { Ok(()) } else { Err("not created yet") }
+    })
+    .await?;
+    let uid = |w: &World, job: &str| w.kubectl(&["get", "job", job, "-o", "jsonpath={.metadata.uid}"]);
+    let (pre_uid, during_uid) = (uid(&w, "pre"), uid(&w, &during));
+    w.crash_controller();
+    assert!(!w.exists("job", "post"), "the crash came before PostSync");
+
+    w.start_controller();
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
+    assert_eq!(uid(&w, "pre"), pre_uid, "the PreSync hook that had succeeded was not run again");
+    assert_eq!(uid(&w, &during), during_uid, "the running hook was waited for, not created again");
+    let jobs = w.kubectl(&["get", "jobs", "-o", "name"]);
+    assert_eq!(jobs.lines().count(), 3, "one Job per hook: {jobs}");
+    for job in ["pre", during.as_str(), "post"] {
+        assert_eq!(w.kubectl(&["get", "job", job, "-o", "jsonpath={.status.succeeded}"]), "1", "{job} ran once");
+    }
+    let results = op.sync_result.expect("results").resources;
+    let hooks: Vec<_> = results.iter().filter(|r| r.hook_type.is_some()).map(|r| (r.hook_type, r.name.as_str(), r.hook_phase)).collect();
+    let succeeded = Some(HookPhase::Succeeded);
+    assert_eq!(
+        hooks,
+        [
+            (Some(HookType::PreSync), "pre", succeeded),
+            (Some(HookType::Sync), during.as_str(), succeeded),
+            (Some(HookType::PostSync), "post", succeeded)
+        ],
+        "one result per hook"
+    );
+    assert!(w.exists("configmap", "zero") && w.exists("configmap", "one"));
+    Ok(())
 }
 
 #[tokio::test]

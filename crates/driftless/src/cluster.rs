@@ -105,6 +105,17 @@ struct Registration<'a> {
     namespace: &'a str,
 }
 
+/// Which controller replicas hold the cluster's apps (with `--sharded`),
+/// and the shard its Secret pins them to.
+fn replicas(c: &ClusterInfo) -> String {
+    let held = c.info.replicas.join(",");
+    match c.shard {
+        Some(shard) if held.is_empty() => format!("shard {shard}"),
+        Some(shard) => format!("shard {shard}: {held}"),
+        None => held,
+    }
+}
+
 /// Runs a `cluster` command.
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let ns = args.namespace.as_str();
@@ -126,10 +137,11 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
                             format!("{:?}", state.status),
                             one_line(&state.message),
                             c.info.applications_count.to_string(),
+                            replicas(c),
                         ]
                     })
                     .collect();
-                table(&["SERVER", "NAME", "VERSION", "STATUS", "MESSAGE", "APPS"], &rows)
+                table(&["SERVER", "NAME", "VERSION", "STATUS", "MESSAGE", "APPS", "REPLICAS"], &rows)
             })
         }
         ClusterCommand::Get(a) => {
@@ -240,5 +252,8 @@ fn describe(c: &ClusterInfo) -> String {
     }
     kv("Applications", c.info.applications_count.to_string());
     kv("Resources", c.info.cache_info.resources_count.to_string());
+    if !c.info.replicas.is_empty() {
+        kv("Replicas", c.info.replicas.join(","));
+    }
     out
 }

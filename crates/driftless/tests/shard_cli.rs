@@ -183,6 +183,17 @@ async fn replicas_share_the_apps_hand_them_over_and_never_write_one_app_at_once(
     for id in &ids {
         assert!(first.values().any(|o| o == id), "replica {id} holds a share: {first:?}");
     }
+    // `cluster get` shows which replicas hold the cluster's apps.
+    let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["cluster", "get", "in-cluster", "-o", "json", "-N", ns.name()])
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run driftless cluster get");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let holders: BTreeSet<String> =
+        shown["info"]["replicas"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(String::from)).collect();
+    assert_eq!(holders, all, "cluster get names the replicas: {shown}");
 
     // A replica dies: its apps go to the others, which heal drift on them.
     replicas[0].child.kill().expect("kill replica a");

@@ -86,7 +86,12 @@ pub async fn overview(engine: &Engine, only: Option<&ClusterId>, apps: &[&Applic
         .map(|d| {
             let theirs: Vec<&&Application> = apps.iter().filter(|a| deploys_to(&a.spec.destination, d)).collect();
             let resources = theirs.iter().map(|a| a.status.as_ref().map_or(0, |s| s.resources.len())).sum();
-            d.info(theirs.len(), resources)
+            let mut info = d.info(theirs.len(), resources);
+            // Which replicas hold it: sharded controllers sign their writes.
+            let replicas: std::collections::BTreeSet<String> =
+                theirs.iter().filter_map(|a| a.status.as_ref()?.reconciled_by.clone()).collect();
+            info.info.replicas = replicas.into_iter().collect();
+            info
         })
         .collect();
     out.extend(broken.iter().map(unusable).filter(|c| wanted(&c.name, &c.server)));
@@ -146,6 +151,7 @@ fn unusable(error: &ClusterSecretError) -> ClusterInfo {
             server_version: String::new(),
             applications_count: 0,
             cache_info: CacheInfo { resources_count: 0 },
+            replicas: Vec::new(),
         },
         secret: Some(secret.clone()),
     }

@@ -519,6 +519,7 @@ impl Destination {
                 server_version: version.unwrap_or_default(),
                 applications_count: applications,
                 cache_info: CacheInfo { resources_count: resources },
+                replicas: Vec::new(),
             },
             secret: self.secret.clone(),
         }
@@ -571,6 +572,10 @@ pub struct ClusterDetails {
     pub applications_count: usize,
     /// What is known of its objects.
     pub cache_info: CacheInfo,
+    /// The controller replicas that last wrote its apps' status (with
+    /// `--sharded`; not in Argo CD).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
 }
 
 /// Argo CD's `ClusterCacheInfo`.

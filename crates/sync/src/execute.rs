@@ -1,22 +1,23 @@
 //! Carrying out a [`Plan`]: a dry run of everything first, then PreSync
 //! hooks, the Sync waves (each waits for the previous to be healthy),
 //! prunes, PostSync hooks once all is healthy, and SyncFail hooks if any
-//! step fails. Every resource's result is published as it happens.
+//! step fails. Every resource's result is published as it happens; a sync
+//! a restart interrupted goes on from what it recorded ([`Resume`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use driftless_api::Manifest;
-use driftless_api::{HealthStatusCode, HookDeletePolicy, HookPhase, HookType, OperationPhase, ResourceResult, ResultCode};
+use driftless_api::{HealthStatusCode, HookDeletePolicy, HookPhase, OperationPhase, ResourceResult, ResultCode};
 use driftless_health::CustomChecks;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
-use tokio::sync::watch;
 
 use crate::ResourceKey;
 use crate::cluster::{Cluster, ClusterError};
 use crate::compare::PARALLEL_REQUESTS;
-use crate::plan::{Action, Plan, Task, Wave};
+use crate::plan::{Action, Plan, Resume, Task, TaskState, Wave};
+use crate::progress::Progress;
 
 /// How to carry out a plan.
 pub struct ExecuteOptions<'a> {
@@ -39,6 +40,9 @@ pub struct ExecuteOptions<'a> {
     pub wave_timeout: Duration,
     /// How often to look again while waiting.
     pub poll: Duration,
+    /// What an interrupted run of this sync recorded (its
+    /// `syncResult.resources`): what it shows done is not done again.
+    pub recorded: &'a [ResourceResult],
 }
 
 /// How a sync ended.
@@ -57,8 +61,13 @@ pub struct Outcome {
 }
 
 /// Runs `plan`, publishing results on `progress` as they change.
-pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, progress: &watch::Sender<Vec<ResourceResult>>) -> Outcome {
-    let mut run = Run { cluster, opts, progress, results: Vec::new(), hooks_created: Vec::new(), applied: Vec::new() };
+pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, progress: &Progress) -> Outcome {
+    let resume = Resume::new(opts.recorded);
+    if let Some((phase, wave)) = resume.reached(plan) {
+        tracing::info!("resuming the sync at {} wave {wave}", phase.as_str());
+    }
+    let results = resume.recorded().to_vec();
+    let mut run = Run { cluster, opts, progress, resume, results, hooks_created: Vec::new(), applied: Vec::new() };
     let outcome = run.steps(plan).await;
     let (phase, message) = match outcome {
         Ok(()) if opts.dry_run => (OperationPhase::Succeeded, "successfully synced (dry run)".to_string()),
@@ -84,9 +93,12 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, 
 struct Run<'a> {
     cluster: &'a Cluster,
     opts: &'a ExecuteOptions<'a>,
-    progress: &'a watch::Sender<Vec<ResourceResult>>,
+    progress: &'a Progress,
+    /// What an interrupted run did.
+    resume: Resume<'a>,
     results: Vec<ResourceResult>,
-    /// Hooks created in this sync, with their delete policies and outcome.
+    /// Hooks run in this sync (before a restart too), with their delete
+    /// policies and outcome.
     hooks_created: Vec<(Task, Vec<HookDeletePolicy>, bool)>,
     /// See [`Outcome::applied`].
     applied: Vec<(ResourceKey, Value)>,
@@ -113,7 +125,8 @@ impl Run<'_> {
             // After the last wave, wait only if PostSync hooks need health.
             self.wave(wave, i < last || !plan.post_sync.is_empty()).await?;
         }
-        for t in &plan.prune {
+        let resume = self.resume;
+        for t in plan.prune.iter().filter(|t| resume.state(t) == TaskState::Pending) {
             self.prune(t).await?;
         }
         for wave in &plan.post_sync {
@@ -137,12 +150,11 @@ impl Run<'_> {
                 Some((m.value()["spec"]["group"].as_str()?.to_string(), m.value()["spec"]["names"]["kind"].as_str()?.to_string()))
             })
             .collect();
-        // generateName objects have no name to dry-run against.
         let tasks: Vec<(&Task, &Manifest)> = plan
             .tasks()
-            .filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_)))
+            .filter(|t| matches!(t.action, Action::Apply | Action::RunHook(_)) && self.resume.state(t) == TaskState::Pending)
             .filter(|t| !(t.action == Action::Apply && self.opts.validated.contains(&t.key)))
-            .filter_map(|t| Some((t, t.manifest.as_ref().filter(|m| m.value()["metadata"]["name"].as_str().is_some())?)))
+            .filter_map(|t| Some((t, t.manifest.as_ref()?)))
             .collect();
         let (cluster, validate) = (self.cluster, self.opts.validate);
         let on_server = self.opts.dry_run || !self.only_creates(plan);
@@ -188,13 +200,16 @@ impl Run<'_> {
     /// Applies a wave: Namespaces and CRDs first, one by one (what follows
     /// may live in them; a CRD must be served before its resources), then
     /// the rest at once, as Argo CD runs a wave's tasks concurrently. Every
-    /// apply of the wave is tried even when one fails.
+    /// apply of the wave is tried even when one fails. What an interrupted
+    /// run did is not done again.
     async fn wave(&mut self, wave: &Wave, wait: bool) -> Result<(), String> {
+        let resume = self.resume;
         let (first, rest): (Vec<&Task>, Vec<&Task>) = wave
             .tasks
             .iter()
-            .filter(|t| t.action == Action::Apply)
+            .filter(|t| t.action == Action::Apply && resume.state(t) == TaskState::Pending)
             .partition(|t| matches!(t.key.kind.as_str(), "Namespace" | "CustomResourceDefinition"));
+        let applied: Vec<&Task> = first.iter().chain(&rest).copied().collect();
         for t in first {
             let outcome = self.try_apply(t).await;
             self.record_apply(t, outcome)?;
@@ -215,19 +230,58 @@ impl Run<'_> {
             return Err(e);
         }
 
-        let mut hooks = Vec::new();
+        self.hooks(wave).await?;
+        if wait {
+            let waits: Vec<_> = applied.iter().map(|t| self.wait_healthy(t, &t.key)).collect();
+            stream::iter(waits).buffer_unordered(PARALLEL_REQUESTS).try_collect::<Vec<()>>().await?;
+            // Seen healthy: a restart need not apply them again.
+            for t in &applied {
+                if let Some(r) = self.results.iter_mut().find(|r| t.is_result(r)) {
+                    r.hook_phase = Some(HookPhase::Succeeded);
+                }
+            }
+            self.progress.publish(&self.results);
+        }
+        Ok(())
+    }
+
+    /// Runs a wave's hooks and waits for them. A hook an interrupted run
+    /// saw succeed is only remembered, for its delete policy; one it
+    /// created is waited for, not deleted or created again.
+    async fn hooks(&mut self, wave: &Wave) -> Result<(), String> {
+        let mut started = Vec::new();
         for t in &wave.tasks {
-            if let Action::RunHook(policies) = &t.action {
-                hooks.push(self.start_hook(t, policies).await?);
+            let Action::RunHook(policies) = &t.action else { continue };
+            match self.resume.state(t) {
+                TaskState::Done => self.hooks_created.push((t.clone(), policies.clone(), true)),
+                TaskState::Running => started.push((t, true)),
+                TaskState::Pending => {
+                    if policies.is_empty() || policies.contains(&HookDeletePolicy::BeforeHookCreation) {
+                        self.cluster.delete(&t.api_version, &t.key, Some("background")).await.map_err(|e| format!("{}: {e}", t.key))?;
+                    }
+                    started.push((t, false));
+                }
             }
         }
-        for (t, name) in hooks {
-            self.finish_hook(&t, &name).await?;
+        if started.is_empty() {
+            return Ok(());
         }
-        if wait {
-            let waits: Vec<_> = wave.tasks.iter().filter(|t| t.action == Action::Apply).map(|t| self.wait_healthy(t, &t.key)).collect();
-            stream::iter(waits).buffer_unordered(PARALLEL_REQUESTS).try_collect::<Vec<()>>().await?;
+        for (t, _) in &started {
+            self.record(t, None, "running".into(), Some(HookPhase::Running));
         }
+        // Persisted before any hook exists (and after the previous ones are
+        // gone): a restart waits for the hooks it finds Running instead of
+        // creating them again, and knows the hooks before them completed.
+        self.progress.checkpoint().await;
+        for &(t, created) in &started {
+            self.start_hook(t, created).await?;
+        }
+        for (t, _) in &started {
+            self.finish_hook(t).await?;
+        }
+        // Their completion too, before the next wave: the hooks themselves
+        // may be deleted at the end of the sync.
+        self.progress.checkpoint().await;
         Ok(())
     }
 
@@ -257,7 +311,8 @@ impl Run<'_> {
     fn record_apply(&mut self, t: &Task, outcome: Result<Applied, ClusterError>) -> Result<(), String> {
         match outcome {
             Ok(Applied { verb, live }) => {
-                self.record(t, Some(ResultCode::Synced), verb.to_string(), None);
+                // Running until seen healthy, as in Argo CD's results.
+                self.record(t, Some(ResultCode::Synced), verb.to_string(), Some(HookPhase::Running));
                 self.applied.extend(live.map(|l| (t.key.clone(), l)));
                 Ok(())
             }
@@ -285,47 +340,47 @@ impl Run<'_> {
         Err(last.unwrap_or(ClusterError::Json(serde::de::Error::custom("re-create timed out"))))
     }
 
-    async fn start_hook(&mut self, t: &Task, policies: &[HookDeletePolicy]) -> Result<(Task, String), String> {
+    /// Creates a hook, unless an interrupted run `created` it already and
+    /// it is still there.
+    async fn start_hook(&mut self, t: &Task, created: bool) -> Result<(), String> {
         let Some(m) = &t.manifest else { return Err(format!("{}: hook without manifest", t.key)) };
-        let before_creation = policies.is_empty() || policies.contains(&HookDeletePolicy::BeforeHookCreation);
-        if before_creation && !t.key.name.is_empty() && m.value()["metadata"]["name"].as_str().is_some() {
-            self.cluster.delete(&t.api_version, &t.key, Some("background")).await.map_err(|e| format!("{}: {e}", t.key))?;
+        if created {
+            match self.cluster.get(&t.api_version, &t.key).await {
+                // One on its way out is the previous run's, which
+                // BeforeHookCreation deleted: created again once gone.
+                Ok(Some(live)) if live["metadata"]["deletionTimestamp"].is_null() => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(self.hook_failed(t, e.to_string())),
+            }
         }
-        self.record(t, None, "running".into(), Some(HookPhase::Running));
         match self.recreate(m.value()).await {
-            Ok(created) => {
-                let name = created["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                Ok((t.clone(), name))
-            }
-            Err(e) => {
-                self.record(t, Some(ResultCode::SyncFailed), e.to_string(), Some(HookPhase::Failed));
-                Err(format!("{} hook {}: {e}", phase_name(t.phase), t.key))
-            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.hook_failed(t, e.to_string())),
         }
     }
 
-    async fn finish_hook(&mut self, t: &Task, name: &str) -> Result<(), String> {
-        let key = ResourceKey { name: name.to_string(), ..t.key.clone() };
+    /// Records a hook that could not be run; the sync's error.
+    fn hook_failed(&mut self, t: &Task, message: String) -> String {
+        let error = format!("{} hook {}: {message}", t.phase.as_str(), t.key);
+        self.record(t, Some(ResultCode::SyncFailed), message, Some(HookPhase::Failed));
+        error
+    }
+
+    async fn finish_hook(&mut self, t: &Task) -> Result<(), String> {
         let policies = match &t.action {
             Action::RunHook(p) => p.clone(),
             _ => Vec::new(),
         };
-        let named = Task { key: key.clone(), ..t.clone() };
-        let result = self.wait_healthy(&named, &key).await;
-        self.hooks_created.push((named.clone(), policies, result.is_ok()));
+        let result = self.wait_healthy(t, &t.key).await;
+        self.hooks_created.push((t.clone(), policies, result.is_ok()));
         match result {
             Ok(()) => {
-                self.record(
-                    &named,
-                    Some(ResultCode::Synced),
-                    format!("{} hook succeeded", phase_name(t.phase)),
-                    Some(HookPhase::Succeeded),
-                );
+                self.record(t, Some(ResultCode::Synced), format!("{} hook succeeded", t.phase.as_str()), Some(HookPhase::Succeeded));
                 Ok(())
             }
             Err(e) => {
-                self.record(&named, Some(ResultCode::SyncFailed), e.clone(), Some(HookPhase::Failed));
-                Err(format!("{} hook failed: {e}", phase_name(t.phase)))
+                self.record(t, Some(ResultCode::SyncFailed), e.clone(), Some(HookPhase::Failed));
+                Err(format!("{} hook failed: {e}", t.phase.as_str()))
             }
         }
     }
@@ -413,7 +468,6 @@ impl Run<'_> {
 
     /// Records (or updates) the result of a task and publishes all results.
     fn record(&mut self, t: &Task, status: Option<ResultCode>, message: String, hook_phase: Option<HookPhase>) {
-        let is_hook = matches!(t.action, Action::RunHook(_));
         let (_, version) = t.api_version.rsplit_once('/').unwrap_or(("", &t.api_version));
         let r = ResourceResult {
             group: t.key.group.clone(),
@@ -423,17 +477,15 @@ impl Run<'_> {
             name: t.key.name.clone(),
             status,
             message,
-            hook_type: is_hook.then_some(t.phase),
+            hook_type: t.hook_type(),
             hook_phase,
             sync_phase: Some(t.phase),
         };
-        match self.results.iter_mut().find(|x| {
-            x.group == r.group && x.kind == r.kind && x.namespace == r.namespace && x.name == r.name && x.hook_type == r.hook_type
-        }) {
+        match self.results.iter_mut().find(|x| t.is_result(x)) {
             Some(existing) => *existing = r,
             None => self.results.push(r),
         }
-        self.progress.send_replace(self.results.clone());
+        self.progress.publish(&self.results);
     }
 }
 
@@ -453,15 +505,5 @@ fn prune_result(t: &Task, dry_run: bool) -> (ResultCode, String) {
         Action::PruneSkip(why) => (ResultCode::PruneSkipped, why.to_string()),
         _ if dry_run => (ResultCode::Pruned, "pruned (dry run)".into()),
         _ => (ResultCode::Pruned, "pruned".into()),
-    }
-}
-
-fn phase_name(p: HookType) -> &'static str {
-    match p {
-        HookType::PreSync => "PreSync",
-        HookType::Sync => "Sync",
-        HookType::PostSync => "PostSync",
-        HookType::SyncFail => "SyncFail",
-        HookType::Skip => "Skip",
     }
 }

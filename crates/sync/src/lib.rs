@@ -5,12 +5,14 @@
 //!   resources that left Git;
 //! - [`cluster`] is the only module that talks to the API server;
 //! - [`compare`] computes each resource's sync and health status;
-//! - [`execute`] runs a plan wave by wave, reporting every result.
+//! - [`execute`] runs a plan wave by wave, reporting every result through
+//!   [`progress`], and goes on from what an interrupted run recorded.
 
 pub mod cluster;
 pub mod compare;
 pub mod execute;
 pub mod plan;
+pub mod progress;
 mod resource;
 
 pub use resource::{ResourceKey, app_instance_name, is_tracked_by, track, tracking_id};

@@ -1,12 +1,14 @@
 //! Sync planning: which resource is applied, pruned or run as a hook, in
-//! which phase and wave, in which order. Pure: a sort over data.
+//! which phase and wave, in which order; and, for a sync a restart
+//! interrupted, what its recorded results show done ([`Resume`]). Pure: a
+//! sort over data.
 
 use std::collections::BTreeMap;
 
 use driftless_api::Manifest;
 use driftless_api::{
     ANNOTATION_HOOK, ANNOTATION_HOOK_DELETE_POLICY, ANNOTATION_SYNC_OPTIONS, ANNOTATION_SYNC_WAVE, HELM_HOOK, HELM_HOOK_DELETE_POLICY,
-    HELM_HOOK_WEIGHT, HookDeletePolicy, HookType, ResourceSyncOptions,
+    HELM_HOOK_WEIGHT, HookDeletePolicy, HookPhase, HookType, ResourceResult, ResourceSyncOptions, ResultCode,
 };
 use serde_json::Value;
 
@@ -180,6 +182,24 @@ pub struct Task {
     pub options: ResourceSyncOptions,
 }
 
+impl Task {
+    /// The phase, for hooks: what tells a hook's result from a resource's.
+    pub fn hook_type(&self) -> Option<HookType> {
+        matches!(self.action, Action::RunHook(_)).then_some(self.phase)
+    }
+
+    /// Whether `r` is this task's result: the same resource, as a hook of
+    /// the same phase or as no hook (Argo CD finds a result by resource and
+    /// sync phase).
+    pub fn is_result(&self, r: &ResourceResult) -> bool {
+        r.group == self.key.group
+            && r.kind == self.key.kind
+            && r.namespace == self.key.namespace.as_deref().unwrap_or_default()
+            && r.name == self.key.name
+            && r.hook_type == self.hook_type()
+    }
+}
+
 /// Tasks that run together: one wave of one phase.
 #[derive(Clone, Debug, Default)]
 pub struct Wave {
@@ -227,6 +247,12 @@ pub struct PlanOptions {
     pub apply_out_of_sync_only: bool,
     /// A partial sync: only these resources (hooks do not run).
     pub only: Option<Vec<ResourceKey>>,
+    /// Identifies this run of the sync (the operation's start, and its
+    /// retry attempt): a hook with only a `generateName` is named
+    /// `<generateName><phase>-<sync_id>`, so that a restarted controller
+    /// finds the hooks this run created by name. Argo CD names them from the
+    /// revision, phase and start alike.
+    pub sync_id: String,
 }
 
 /// A live resource of the app that is no longer in Git.
@@ -246,14 +272,20 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
     let selected = |k: &ResourceKey| opts.only.as_ref().is_none_or(|only| only.contains(k));
     let mut phases: BTreeMap<(HookType, i64), Vec<Task>> = BTreeMap::new();
     for t in targets {
-        let task = |phase, action| Task {
-            key: t.key.clone(),
-            phase,
-            wave: t.wave,
-            action,
-            manifest: Some(t.manifest.clone()),
-            api_version: t.manifest.api_version().to_string(),
-            options: t.options,
+        let task = |phase, action| {
+            let (mut key, mut manifest) = (t.key.clone(), t.manifest.clone());
+            if matches!(action, Action::RunHook(_)) && key.name.is_empty() {
+                key.name = name_generated(&mut manifest, phase, &opts.sync_id);
+            }
+            Task {
+                key,
+                phase,
+                wave: t.wave,
+                action,
+                api_version: manifest.api_version().to_string(),
+                manifest: Some(manifest),
+                options: t.options,
+            }
         };
         match &t.role {
             Role::Skip => {}
@@ -318,6 +350,78 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
     });
     plan.prune = prunes.into_iter().map(|(_, _, t)| t).collect();
     plan
+}
+
+/// Names a hook that has only a `generateName` (see [`PlanOptions::sync_id`]),
+/// and returns the name.
+fn name_generated(manifest: &mut Manifest, phase: HookType, sync_id: &str) -> String {
+    let name = format!("{}{}-{sync_id}", manifest.name(), phase.as_str().to_lowercase());
+    if let Some(meta) = manifest.value_mut()["metadata"].as_object_mut() {
+        meta.insert("name".into(), Value::String(name.clone()));
+    }
+    name
+}
+
+/// Where a task stands in what an interrupted run of its sync recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// To do.
+    Pending,
+    /// A hook the interrupted run created, or was about to create: it is
+    /// waited for if it exists, never deleted or created again.
+    Running,
+    /// Done: applied and seen healthy, pruned, or a hook that succeeded.
+    Done,
+}
+
+/// What an interrupted run of a sync recorded in `syncResult.resources`,
+/// read back so that the sync goes on from there, as gitops-engine's
+/// `Sync()` finds its place again from its tasks' recorded state. Each
+/// result carries its phase (`syncPhase`, `hookType`) and its progress
+/// (`status`; `hookPhase`, which resources have too: Running once applied,
+/// Succeeded once seen healthy); the wave is the task's own.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Resume<'a> {
+    recorded: &'a [ResourceResult],
+}
+
+impl<'a> Resume<'a> {
+    /// Reads `recorded`. A record with a failure in it is that of a run
+    /// that failed (a crash came before its end was written, or during a
+    /// retry's back-off): the sync starts over, as a retry does.
+    pub fn new(recorded: &'a [ResourceResult]) -> Resume<'a> {
+        let failed = recorded
+            .iter()
+            .any(|r| r.status == Some(ResultCode::SyncFailed) || matches!(r.hook_phase, Some(HookPhase::Failed | HookPhase::Error)));
+        Resume { recorded: if failed { &[] } else { recorded } }
+    }
+
+    /// The results the sync goes on from.
+    pub fn recorded(&self) -> &'a [ResourceResult] {
+        self.recorded
+    }
+
+    /// Where `t` stands.
+    pub fn state(&self, t: &Task) -> TaskState {
+        let Some(r) = self.recorded.iter().find(|r| t.is_result(r)) else { return TaskState::Pending };
+        match (&t.action, r.status, r.hook_phase) {
+            (Action::RunHook(_), _, Some(HookPhase::Succeeded)) => TaskState::Done,
+            (Action::RunHook(_), _, Some(HookPhase::Running)) => TaskState::Running,
+            (Action::Apply, Some(ResultCode::Synced), Some(HookPhase::Succeeded)) => TaskState::Done,
+            (Action::Prune | Action::PruneSkip(_), Some(ResultCode::Pruned | ResultCode::PruneSkipped), _) => TaskState::Done,
+            _ => TaskState::Pending,
+        }
+    }
+
+    /// The phase and wave the interrupted run had reached: those of the
+    /// first task of `plan` it had not done; None when it had done nothing,
+    /// or everything.
+    pub fn reached(&self, plan: &Plan) -> Option<(HookType, i64)> {
+        if self.recorded.is_empty() {
+            return None;
+        }
+        plan.tasks().filter(|t| t.phase != HookType::SyncFail).find(|t| self.state(t) != TaskState::Done).map(|t| (t.phase, t.wave))
+    }
 }
 
 #[cfg(test)]
@@ -425,5 +529,105 @@ mod tests {
         let p = plan(&targets, &[], &PlanOptions { only: Some(only), ..Default::default() });
         assert_eq!(names(&p.sync), [["ConfigMap/b"]]);
         assert!(p.pre_sync.is_empty());
+    }
+
+    #[test]
+    fn a_hook_with_only_a_generate_name_is_named_after_its_phase_and_the_sync() {
+        let m = Manifest::new(json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"generateName": "migrate-", "annotations": {ANNOTATION_HOOK: "PreSync,PostSync"}}}))
+        .unwrap();
+        let p = plan(&[Target::new(m).unwrap()], &[], &PlanOptions { sync_id: "1700000000-2".into(), ..Default::default() });
+        assert_eq!(names(&p.pre_sync), [["Job/migrate-presync-1700000000-2"]]);
+        assert_eq!(names(&p.post_sync), [["Job/migrate-postsync-1700000000-2"]]);
+        let named = p.pre_sync[0].tasks[0].manifest.as_ref().unwrap();
+        assert_eq!(named.value()["metadata"]["name"], "migrate-presync-1700000000-2", "the object is created under that name");
+    }
+
+    /// A sync with a hook in every phase and two waves: what a restart
+    /// finds half done.
+    fn hooked_plan() -> Plan {
+        let targets = [
+            target("Job", "pre", json!({ANNOTATION_HOOK: "PreSync"})),
+            target("ConfigMap", "zero", json!({})),
+            target("Job", "during-zero", json!({ANNOTATION_HOOK: "Sync"})),
+            target("ConfigMap", "one", json!({ANNOTATION_SYNC_WAVE: "1"})),
+            target("Job", "during-one", json!({ANNOTATION_HOOK: "Sync", ANNOTATION_SYNC_WAVE: "1"})),
+            target("Job", "post", json!({ANNOTATION_HOOK: "PostSync"})),
+        ];
+        plan(&targets, &[], &PlanOptions::default())
+    }
+
+    fn result(t: &Task, status: ResultCode, hook_phase: HookPhase) -> ResourceResult {
+        ResourceResult {
+            group: t.key.group.clone(),
+            version: "v1".into(),
+            kind: t.key.kind.clone(),
+            namespace: String::new(),
+            name: t.key.name.clone(),
+            status: Some(status),
+            message: String::new(),
+            hook_type: t.hook_type(),
+            hook_phase: Some(hook_phase),
+            sync_phase: Some(t.phase),
+        }
+    }
+
+    fn task<'p>(p: &'p Plan, name: &str) -> &'p Task {
+        p.tasks().find(|t| t.key.name == name).unwrap()
+    }
+
+    #[test]
+    fn a_resumed_sync_skips_what_its_record_shows_done_and_waits_for_the_hook_it_left_running() {
+        let p = hooked_plan();
+        let recorded = [
+            result(task(&p, "pre"), ResultCode::Synced, HookPhase::Succeeded),
+            result(task(&p, "zero"), ResultCode::Synced, HookPhase::Succeeded),
+            result(task(&p, "during-zero"), ResultCode::Synced, HookPhase::Succeeded),
+            // Applied, not yet seen healthy: applied again, then waited for.
+            result(task(&p, "one"), ResultCode::Synced, HookPhase::Running),
+            result(task(&p, "during-one"), ResultCode::Synced, HookPhase::Running),
+        ];
+        let resume = Resume::new(&recorded);
+        let states: Vec<(&str, TaskState)> = p.tasks().map(|t| (t.key.name.as_str(), resume.state(t))).collect();
+        assert_eq!(
+            states,
+            [
+                ("pre", TaskState::Done),
+                ("zero", TaskState::Done),
+                ("during-zero", TaskState::Done),
+                ("one", TaskState::Pending),
+                ("during-one", TaskState::Running),
+                ("post", TaskState::Pending),
+            ]
+        );
+        assert_eq!(resume.reached(&p), Some((HookType::Sync, 1)));
+        assert_eq!(resume.recorded().len(), 5, "the results so far are kept");
+    }
+
+    #[test]
+    fn a_result_counts_only_for_its_own_phase() {
+        let m = Manifest::new(json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "check", "annotations": {ANNOTATION_HOOK: "PreSync,PostSync"}}}))
+        .unwrap();
+        let p = plan(&[Target::new(m).unwrap()], &[], &PlanOptions::default());
+        let recorded = [result(&p.pre_sync[0].tasks[0], ResultCode::Synced, HookPhase::Succeeded)];
+        let resume = Resume::new(&recorded);
+        assert_eq!(resume.state(&p.pre_sync[0].tasks[0]), TaskState::Done);
+        assert_eq!(resume.state(&p.post_sync[0].tasks[0]), TaskState::Pending, "the PostSync run is another");
+        assert_eq!(resume.reached(&p), Some((HookType::PostSync, 0)));
+    }
+
+    #[test]
+    fn a_record_with_a_failure_is_not_resumed_from() {
+        let p = hooked_plan();
+        let recorded = [
+            result(task(&p, "pre"), ResultCode::Synced, HookPhase::Succeeded),
+            result(task(&p, "during-zero"), ResultCode::SyncFailed, HookPhase::Failed),
+        ];
+        let resume = Resume::new(&recorded);
+        assert!(p.tasks().all(|t| resume.state(t) == TaskState::Pending), "the sync starts over, as a retry would");
+        assert!(resume.recorded().is_empty());
+        assert_eq!(resume.reached(&p), None);
+        assert!(p.tasks().all(|t| Resume::default().state(t) == TaskState::Pending), "nothing recorded, nothing done");
     }
 }
