@@ -428,7 +428,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use driftless_api::{Backoff, SyncPolicy, SyncPolicyAutomated};
 
@@ -447,7 +447,7 @@ mod tests {
         assert_eq!(backoff(None, 1), Duration::from_secs(5));
     }
 
-    fn auto_app(self_heal: bool) -> Application {
+    pub(crate) fn auto_app(self_heal: bool) -> Application {
         let mut a = Application::default();
         a.spec.sync_policy = Some(SyncPolicy {
             automated: Some(SyncPolicyAutomated { prune: true, self_heal, ..Default::default() }),
@@ -456,7 +456,7 @@ mod tests {
         a
     }
 
-    fn last_sync(app: &mut Application, revision: &str, phase: OperationPhase) {
+    pub(crate) fn last_sync(app: &mut Application, revision: &str, phase: OperationPhase) {
         app.status.get_or_insert_with(Default::default).operation_state = Some(OperationState {
             operation: Operation::default(),
             phase,

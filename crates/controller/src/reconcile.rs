@@ -481,32 +481,11 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use driftless_api::{OperationInitiator, SyncOperation, SyncOperationResult, SyncPolicy, SyncPolicyAutomated};
+    use crate::operation::tests::{auto_app, last_sync};
+    use driftless_api::OperationInitiator;
 
     fn app(automated: Option<bool>) -> Application {
-        let mut a = Application::default();
-        if let Some(self_heal) = automated {
-            a.spec.sync_policy = Some(SyncPolicy {
-                automated: Some(SyncPolicyAutomated { prune: true, self_heal, ..Default::default() }),
-                ..Default::default()
-            });
-        }
-        a
-    }
-
-    fn last(app: &mut Application, phase: OperationPhase, revision: &str) {
-        app.status.get_or_insert_with(Default::default).operation_state = Some(OperationState {
-            operation: Operation {
-                sync: Some(SyncOperation { revision: Some(revision.into()), ..Default::default() }),
-                ..Default::default()
-            },
-            phase,
-            message: None,
-            sync_result: Some(SyncOperationResult { resources: vec![], revision: revision.into(), source: None }),
-            started_at: status::now(),
-            finished_at: None,
-            retry_count: None,
-        });
+        automated.map_or_else(Application::default, auto_app)
     }
 
     #[test]
@@ -522,7 +501,7 @@ mod tests {
     #[test]
     fn an_interrupted_sync_resumes_only_with_a_comparison() {
         let mut a = app(Some(false));
-        last(&mut a, OperationPhase::Running, "abc");
+        last_sync(&mut a, "abc", OperationPhase::Running);
         let resumed = a.status.as_ref().unwrap().operation_state.as_ref().unwrap().operation.clone();
         assert_eq!(decide(&a, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Run(Box::new(resumed), Origin::Resumed));
         assert_eq!(decide(&a, Err("render failed")), Decision::Nothing, "waits for a comparison that works");
@@ -536,10 +515,10 @@ mod tests {
         assert_eq!(decide(&a, Ok(("abc", SyncStatusCode::Synced))), Decision::Nothing);
         assert_eq!(decide(&a, Err("render failed")), Decision::Nothing, "nothing syncs without a comparison");
         let mut healed = app(Some(true));
-        last(&mut healed, OperationPhase::Succeeded, "abc");
+        last_sync(&mut healed, "abc", OperationPhase::Succeeded);
         assert!(matches!(decide(&healed, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Run(_, Origin::Automated { self_heal: true })));
         let mut drifted = app(Some(false));
-        last(&mut drifted, OperationPhase::Succeeded, "abc");
+        last_sync(&mut drifted, "abc", OperationPhase::Succeeded);
         assert_eq!(decide(&drifted, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Nothing, "drift stays without selfHeal");
     }
 }

@@ -33,16 +33,7 @@ fn kubeconfig_of(cluster: &DevCluster) -> kube::config::Kubeconfig {
 async fn register(w: &World, remote: &DevCluster, name: &str) -> Result<String, Error> {
     let (server, ca_data, insecure) = driftless_engine::register::from_kubeconfig(&kubeconfig_of(remote), None).expect("kubeconfig");
     let target_client = remote.client().await?;
-    let target = driftless_engine::register::Target {
-        client: &target_client,
-        server: &server,
-        name,
-        ca_data,
-        insecure,
-        namespaces: Vec::new(),
-        project: None,
-        shard: None,
-    };
+    let target = driftless_engine::register::Target::new(&target_client, &server, name, ca_data, insecure);
     driftless_engine::register::add(&target, &w.ns.client(), w.name()).await.expect("cluster add");
     Ok(server)
 }

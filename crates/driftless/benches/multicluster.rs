@@ -18,12 +18,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
 use driftless_controller::shard::Assignment;
-use driftless_testkit::{DevCluster, GitRepo, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -33,52 +33,30 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-struct Replica {
-    child: Child,
-    log: std::path::PathBuf,
+fn replica(ns: &TestNamespace, dir: &Path, name: &str, sharded: bool) -> LoggedChild {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    cmd.args(["controller", "--namespace", ns.name(), "--app-resync", "180"]);
+    if sharded {
+        cmd.args(["--sharded", "--leader-election-namespace", ns.name()]);
+        cmd.args(["--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "1"]);
+    }
+    cmd.env("KUBECONFIG", ns.cluster().kubeconfig())
+        .env("DRIFTLESS_CACHE_DIR", dir.join(format!("cache-{name}")))
+        .env("RUST_LOG", "info,kube=warn")
+        .env("NO_COLOR", "1");
+    LoggedChild::spawn(cmd, &dir.join(format!("{name}.log")), name)
 }
 
-impl Replica {
-    fn start(ns: &TestNamespace, dir: &Path, name: &str, sharded: bool) -> Replica {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
-        cmd.args(["controller", "--namespace", ns.name(), "--app-resync", "180"]);
-        if sharded {
-            cmd.args(["--sharded", "--leader-election-namespace", ns.name()]);
-            cmd.args(["--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "1"]);
-        }
-        let child = cmd
-            .env("KUBECONFIG", ns.cluster().kubeconfig())
-            .env("DRIFTLESS_CACHE_DIR", dir.join(format!("cache-{name}")))
-            .env("RUST_LOG", "info,kube=warn")
-            .env("NO_COLOR", "1")
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start driftless controller");
-        Replica { child, log }
-    }
-
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(f64::NAN)
-            / 1024.0
-    }
-
-    fn identity(&self) -> Option<String> {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let line = log.lines().find(|l| l.contains("taking a share of the apps"))?;
-        Some(line[line.find("identity=")? + "identity=".len()..].split_whitespace().next()?.trim_matches('"').to_string())
-    }
+fn peak_rss_mib(replica: &LoggedChild) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", replica.id())).unwrap_or_default();
+    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(f64::NAN)
+        / 1024.0
 }
 
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn identity(replica: &LoggedChild) -> Option<String> {
+    let log = replica.log();
+    let line = log.lines().find(|l| l.contains("taking a share of the apps"))?;
+    Some(line[line.find("identity=")? + "identity=".len()..].split_whitespace().next()?.trim_matches('"').to_string())
 }
 
 fn deployment(name: &str) -> String {
@@ -131,16 +109,7 @@ async fn remote(control: &kube::Client, name: &str) -> Result<Remote, Box<dyn st
     let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig())?;
     let (server, ca_data, insecure) = driftless_engine::register::from_kubeconfig(&kubeconfig, None)?;
     let client = cluster.client().await?;
-    let target = driftless_engine::register::Target {
-        client: &client,
-        server: &server,
-        name,
-        ca_data,
-        insecure,
-        namespaces: Vec::new(),
-        project: None,
-        shard: None,
-    };
+    let target = driftless_engine::register::Target::new(&client, &server, name, ca_data, insecure);
     let namespaces: Api<Namespace> = Api::all(control.clone());
     if namespaces.get_opt(CONTROL_PLANE).await?.is_none() {
         namespaces.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": CONTROL_PLANE } }))?).await?;
@@ -207,32 +176,27 @@ async fn cold_start(label: &str, servers: &[String], per_cluster: usize, replica
     let dir = tempfile::tempdir()?;
     let n = create_apps(&ns, servers, per_cluster).await?;
     let started = Instant::now();
-    let running: Vec<Replica> = (0..replicas).map(|r| Replica::start(&ns, dir.path(), &format!("r{r}"), replicas > 1)).collect();
+    let running: Vec<LoggedChild> = (0..replicas).map(|r| replica(&ns, dir.path(), &format!("r{r}"), replicas > 1)).collect();
     let finished = all_done(&ns.api(), n).await?;
-    Ok(Run {
-        label: label.to_string(),
-        seconds: (finished - started).as_secs_f64(),
-        peak_rss: running.iter().map(Replica::peak_rss_mib).collect(),
-    })
+    Ok(Run { label: label.to_string(), seconds: (finished - started).as_secs_f64(), peak_rss: running.iter().map(peak_rss_mib).collect() })
 }
 
 async fn failover(servers: &[String], per_cluster: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ns = TestNamespace::new("bench-failover").await?;
     install_crds(&ns.client()).await?;
     let dir = tempfile::tempdir()?;
-    let mut replicas: Vec<Replica> = (0..3).map(|r| Replica::start(&ns, dir.path(), &format!("f{r}"), true)).collect();
+    let mut replicas: Vec<LoggedChild> = (0..3).map(|r| replica(&ns, dir.path(), &format!("f{r}"), true)).collect();
     let n = create_apps(&ns, &servers[..1], per_cluster.min(60)).await?;
     let apps: Api<Application> = ns.api();
     all_done(&apps, n).await?;
-    let victim = wait_for("the victim's identity", Duration::from_secs(60), || async { replicas[0].identity().ok_or("not yet") }).await?;
+    let victim = wait_for("the victim's identity", Duration::from_secs(60), || async { identity(&replicas[0]).ok_or("not yet") }).await?;
     let list = apps.list(&Default::default()).await?;
     let Some(app) = list.items.iter().find(|a| a.status.as_ref().and_then(|s| s.reconciled_by.as_ref()) == Some(&victim)) else {
         println!("failover: not measured: the killed replica held no app");
         return Ok(());
     };
     let target_ns = app.spec.destination.namespace.clone().unwrap_or_default();
-    replicas[0].child.kill()?;
-    let _ = replicas[0].child.wait();
+    replicas[0].kill();
     let killed = Instant::now();
     let deployments: Api<Deployment> = Api::namespaced(ns.client(), &target_ns);
     deployments.patch("web", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 3 } }))).await?;

@@ -6,13 +6,13 @@
 //! when the membership does.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use driftless_api::{Application, SyncStatusCode};
-use driftless_testkit::{GitRepo, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -24,61 +24,34 @@ use serde_json::json;
 const TIMEOUT: Duration = Duration::from_secs(180);
 const APPS: usize = 24;
 
-struct Replica {
-    child: Child,
-    log: PathBuf,
+/// A `driftless controller --sharded` process scoped to one namespace.
+fn replica(kubeconfig: &Path, namespace: &str, dir: &Path, name: &str) -> LoggedChild {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    cmd.args(["controller", "--namespace", namespace, "--app-resync", "30", "--sharded"])
+        .args(["--leader-election-namespace", namespace])
+        .args(["--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3", "--leader-elect-retry-period", "1"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("DRIFTLESS_CACHE_DIR", dir.join(format!("cache-{name}")))
+        .env("RUST_LOG", "info,kube=warn")
+        .env("NO_COLOR", "1");
+    LoggedChild::spawn(cmd, &dir.join(format!("{name}.log")), &format!("replica {name}"))
 }
 
-impl Replica {
-    fn start(kubeconfig: &Path, namespace: &str, dir: &Path, name: &str) -> Replica {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("create the log");
-        let child = Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args(["controller", "--namespace", namespace, "--app-resync", "30", "--sharded"])
-            .args(["--leader-election-namespace", namespace])
-            .args(["--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3", "--leader-elect-retry-period", "1"])
-            .env("KUBECONFIG", kubeconfig)
-            .env("DRIFTLESS_CACHE_DIR", dir.join(format!("cache-{name}")))
-            .env("RUST_LOG", "info,kube=warn")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("clone the log handle"))
-            .stderr(file)
-            .spawn()
-            .expect("start driftless controller --sharded");
-        Replica { child, log }
-    }
-
-    /// The identity it logged when it joined.
-    fn identity(&self) -> Option<String> {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let line = log.lines().find(|l| l.contains("taking a share of the apps"))?;
-        let rest = &line[line.find("identity=")? + "identity=".len()..];
-        Some(rest.split_whitespace().next()?.trim_matches('"').to_string())
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            eprintln!("--- {} (last lines) ---", self.log.display());
-            for l in text.lines().rev().take(30).collect::<Vec<_>>().iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-    }
+/// The identity a replica logged when it joined.
+fn identity(replica: &LoggedChild) -> Option<String> {
+    let log = replica.log();
+    let line = log.lines().find(|l| l.contains("taking a share of the apps"))?;
+    let rest = &line[line.find("identity=")? + "identity=".len()..];
+    Some(rest.split_whitespace().next()?.trim_matches('"').to_string())
 }
 
 fn configmap(name: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: value\n")
 }
 
-async fn identities(replicas: &[Replica]) -> Vec<String> {
+async fn identities(replicas: &[LoggedChild]) -> Vec<String> {
     wait_for("every replica to join", TIMEOUT, || async {
-        let ids: Vec<Option<String>> = replicas.iter().map(Replica::identity).collect();
+        let ids: Vec<Option<String>> = replicas.iter().map(identity).collect();
         ids.iter().cloned().collect::<Option<Vec<String>>>().ok_or(ids)
     })
     .await
@@ -115,7 +88,7 @@ async fn replicas_share_the_apps_hand_them_over_and_never_write_one_app_at_once(
     install_crds(&ns.client()).await.expect("install CRDs");
     let kubeconfig = ns.cluster().kubeconfig();
     let leases: Api<Lease> = ns.api();
-    let mut replicas: Vec<Replica> = ["a", "b", "c"].iter().map(|n| Replica::start(kubeconfig, ns.name(), dir.path(), n)).collect();
+    let mut replicas: Vec<LoggedChild> = ["a", "b", "c"].iter().map(|n| replica(kubeconfig, ns.name(), dir.path(), n)).collect();
     let ids = identities(&replicas).await;
     settled(&leases, 3).await;
 
@@ -196,8 +169,7 @@ async fn replicas_share_the_apps_hand_them_over_and_never_write_one_app_at_once(
     assert_eq!(holders, all, "cluster get names the replicas: {shown}");
 
     // A replica dies: its apps go to the others, which heal drift on them.
-    replicas[0].child.kill().expect("kill replica a");
-    let _ = replicas[0].child.wait();
+    replicas[0].kill();
     let dead = &ids[0];
     let orphaned: Vec<&String> = first.iter().filter(|(_, o)| *o == dead).map(|(a, _)| a).collect();
     assert!(!orphaned.is_empty());
@@ -219,7 +191,7 @@ async fn replicas_share_the_apps_hand_them_over_and_never_write_one_app_at_once(
     }
 
     // A fourth replica joins and takes a share.
-    replicas.push(Replica::start(kubeconfig, ns.name(), dir.path(), "d"));
+    replicas.push(replica(kubeconfig, ns.name(), dir.path(), "d"));
     let joined = identities(&replicas[3..]).await.remove(0);
     let mut live = survivors.clone();
     live.insert(joined.clone());

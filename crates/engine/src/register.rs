@@ -70,6 +70,14 @@ pub struct Target<'a> {
     pub shard: Option<u32>,
 }
 
+impl<'a> Target<'a> {
+    /// A cluster reached at `server` (trusting `ca_data`, or nothing with
+    /// `insecure`) and named `name`, with no namespace limit, project or shard.
+    pub fn new(client: &'a kube::Client, server: &'a str, name: &'a str, ca_data: Option<String>, insecure: bool) -> Target<'a> {
+        Target { client, server, name, ca_data, insecure, namespaces: Vec::new(), project: None, shard: None }
+    }
+}
+
 /// The cluster Secret's name for `server`, as Argo CD derives it:
 /// `cluster-<host>-<hash of the server URL>`.
 pub fn secret_name(server: &str) -> String {

@@ -26,6 +26,22 @@ impl LoggedChild {
             .unwrap_or_else(|e| panic!("start {label}: {e}"));
         LoggedChild { child, log: log.to_path_buf(), label: label.to_string() }
     }
+
+    /// Its process id (for its figures in /proc).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills it the way a crash would (SIGKILL, no clean-up) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for LoggedChild {
