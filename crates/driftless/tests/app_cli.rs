@@ -3,11 +3,11 @@
 //! CLI binary as a user would, with KUBECONFIG pointing at the cluster.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use driftless_api::Application;
-use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, install_crds, run_cli, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -45,25 +45,9 @@ impl World {
 
     /// Runs `driftless app <args> -N <namespace>`.
     async fn app(&self, args: &[&str]) -> Output {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .arg("app")
-            .args(args)
-            .args(["-N", self.ns.name()])
-            .env("KUBECONFIG", self.ns.cluster().kubeconfig())
-            .env("DRIFTLESS_CLI_CACHE_DIR", self._dir.path().join("cli-cache"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("run driftless app");
-        eprintln!(
-            "$ driftless app {}\n[exit {:?}]\n{}{}",
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let args: Vec<&str> = ["app"].into_iter().chain(args.iter().copied()).chain(["-N", self.ns.name()]).collect();
+        let cache = self._dir.path().join("cli-cache");
+        run_cli(env!("CARGO_BIN_EXE_driftless"), self.ns.cluster().kubeconfig(), &cache, &args).await
     }
 
     /// Creates a manual app named `name` for `path` of the repo.

@@ -5,10 +5,10 @@
 //! app that deploys there, removing the remote.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, run_cli, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::config::Kubeconfig;
@@ -21,23 +21,7 @@ const REMOTE_NS: &str = "from-control-plane";
 
 /// Runs the driftless binary with `kubeconfig`.
 async fn driftless(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_driftless"))
-        .args(args)
-        .env("KUBECONFIG", kubeconfig)
-        .env("DRIFTLESS_CLI_CACHE_DIR", cache)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run driftless");
-    eprintln!(
-        "$ driftless {}\n[exit {:?}]\n{}{}",
-        args.join(" "),
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_cli(env!("CARGO_BIN_EXE_driftless"), kubeconfig, cache, args).await
 }
 
 fn stdout(out: &Output) -> String {

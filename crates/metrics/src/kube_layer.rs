@@ -133,9 +133,14 @@ where
 
 /// The Kubernetes verb of a request, as the API server's audit log names
 /// it: the method, with GET split into get/list/watch and DELETE into
-/// delete/deletecollection by the path. A fixed set, so that the label's
+/// delete/deletecollection by the path; a request to a path that is no
+/// resource (`/version`, a cluster's health probe) is `nonresource`, so that
+/// `get` counts objects fetched. A fixed set, so that the label's
 /// cardinality stays bounded whatever the requests are.
 fn verb(method: &Method, path: &str, query: Option<&str>) -> &'static str {
+    if !(path.starts_with("/api/") || path.starts_with("/apis/") || path == "/api" || path == "/apis") {
+        return "nonresource";
+    }
     let collection = is_collection(path);
     match *method {
         Method::GET if is_watch(query) => "watch",
@@ -188,7 +193,7 @@ mod tests {
             ("GET", "/api/v1/namespaces/ns", None, "get"),
             ("GET", "/apis/argoproj.io/v1alpha1/applications", Some("limit=1"), "list"),
             ("GET", "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/a", None, "get"),
-            ("GET", "/version", None, "get"),
+            ("GET", "/version", None, "nonresource"),
             ("GET", "/apis", None, "get"),
             ("POST", "/api/v1/namespaces/ns/pods", None, "create"),
             ("PUT", "/api/v1/namespaces/ns/pods/web", None, "update"),

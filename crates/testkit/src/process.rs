@@ -3,7 +3,7 @@
 //! fails the end of its log is printed to explain why.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A running process, killed on drop.
 #[derive(Debug)]
@@ -57,4 +57,28 @@ impl Drop for LoggedChild {
             }
         }
     }
+}
+
+/// Runs the CLI `binary` with `args` against `kubeconfig`, its cache in
+/// `cache`, and prints the command with what it printed, so that a failing
+/// test shows every command it ran.
+pub async fn run_cli(binary: &str, kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
+    let out = tokio::process::Command::new(binary)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("DRIFTLESS_CLI_CACHE_DIR", cache)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run {binary}: {e}"));
+    eprintln!(
+        "$ {} {}\n[exit {:?}]\n{}{}",
+        Path::new(binary).file_name().unwrap_or_default().to_string_lossy(),
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
