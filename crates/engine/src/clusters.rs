@@ -797,12 +797,14 @@ impl Clusters {
         let store = self.secrets.as_ref()?;
         let server = dest.server.as_deref().filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('/'));
         let name = dest.name.as_deref().filter(|s| !s.is_empty());
-        store
-            .state()
-            .iter()
-            .filter_map(|s| parse_secret(s).ok())
-            .find(|s| Some(s.server.as_str()) == server || Some(s.name.as_str()) == name)?
-            .shard
+        // Asked for every reconcile of a sharded replica: read the three
+        // keys it needs, not the whole Secret with its config.
+        store.state().iter().find_map(|s| {
+            let secret_server = secret_key(s, "server")?.trim_end_matches('/').to_string();
+            let secret_name = secret_key(s, "name").unwrap_or_else(|| secret_server.clone());
+            let named = Some(secret_server.as_str()) == server || Some(secret_name.as_str()) == name;
+            if named { Some(secret_key(s, "shard").and_then(|v| v.parse().ok())) } else { None }
+        })?
     }
 
     /// Restarts the live watches of every destination (see [`LiveWatches::reset`]).
@@ -869,6 +871,16 @@ impl Clusters {
             }
         }
     }
+}
+
+/// One key of a Secret's data (or stringData), as trimmed text.
+fn secret_key(s: &Secret, key: &str) -> Option<String> {
+    let bytes = s.data.as_ref().and_then(|d| d.get(key)).map(|v| v.0.clone());
+    let text = match bytes {
+        Some(b) => String::from_utf8(b).ok()?,
+        None => s.string_data.as_ref()?.get(key)?.clone(),
+    };
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 fn parse_secret(s: &Secret) -> Result<ClusterSecret, ClusterSecretError> {
