@@ -119,8 +119,9 @@ async fn remote(control: &kube::Client, name: &str) -> Result<Remote, Box<dyn st
 }
 
 /// Creates `per_cluster` apps for each destination server (each app its own
-/// target namespace, created by the sync), all from one repository.
-async fn create_apps(ns: &TestNamespace, servers: &[String], per_cluster: usize) -> Result<usize, Box<dyn std::error::Error>> {
+/// target namespace, created by the sync), all from one repository, which
+/// is returned: it lives as long as the caller keeps it.
+async fn create_apps(ns: &TestNamespace, servers: &[String], per_cluster: usize) -> Result<(usize, GitRepo), Box<dyn std::error::Error>> {
     let repo = GitRepo::new();
     for i in 0..per_cluster {
         for j in 0..9 {
@@ -148,7 +149,7 @@ async fn create_apps(ns: &TestNamespace, servers: &[String], per_cluster: usize)
             n += 1;
         }
     }
-    Ok(n)
+    Ok((n, repo))
 }
 
 /// Deletes the apps' target namespaces on every cluster (the apps have no
@@ -174,7 +175,7 @@ async fn cold_start(label: &str, servers: &[String], per_cluster: usize, replica
     let ns = TestNamespace::new("bench-multi").await?;
     install_crds(&ns.client()).await?;
     let dir = tempfile::tempdir()?;
-    let n = create_apps(&ns, servers, per_cluster).await?;
+    let (n, _repo) = create_apps(&ns, servers, per_cluster).await?;
     let started = Instant::now();
     let running: Vec<LoggedChild> = (0..replicas).map(|r| replica(&ns, dir.path(), &format!("r{r}"), replicas > 1)).collect();
     let finished = all_done(&ns.api(), n).await?;
@@ -186,7 +187,7 @@ async fn failover(servers: &[String], per_cluster: usize) -> Result<(), Box<dyn 
     install_crds(&ns.client()).await?;
     let dir = tempfile::tempdir()?;
     let mut replicas: Vec<LoggedChild> = (0..3).map(|r| replica(&ns, dir.path(), &format!("f{r}"), true)).collect();
-    let n = create_apps(&ns, &servers[..1], per_cluster.min(60)).await?;
+    let (n, _repo) = create_apps(&ns, &servers[..1], per_cluster.min(60)).await?;
     let apps: Api<Application> = ns.api();
     all_done(&apps, n).await?;
     let victim = wait_for("the victim's identity", Duration::from_secs(60), || async { identity(&replicas[0]).ok_or("not yet") }).await?;
