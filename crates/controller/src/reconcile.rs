@@ -16,6 +16,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
+use crate::shard::Turn;
 use crate::writer::{AppWriter, WriteLog};
 use crate::{Config, operation};
 
@@ -177,9 +178,13 @@ pub fn error_policy(app: Arc<Application>, err: &ReconcileError, _: Arc<Context>
 pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
     let key = ObjectRef::from_obj(&*app);
     ctx.queue.done(&key);
-    // Another replica's app: its owner acts on it. The share's change
-    // wakes it here if it comes to this replica.
-    let Some(_held) = ctx.shard.hold(&app) else { return Ok(Action::await_change()) };
+    // Another replica's app: its owner acts on it, and a change of the
+    // share wakes it here if it comes to this replica.
+    let _held = match ctx.shard.hold(&app) {
+        Turn::Held(held) => held,
+        Turn::Elsewhere => return Ok(Action::await_change()),
+        Turn::NotNow => return Ok(Action::requeue(SHARD_RETRY)),
+    };
     if ctx.writes.stale(&app) {
         // The watch event of the last write is moments away, and wakes
         // nothing (status is not a trigger): look again shortly.
@@ -194,13 +199,17 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
         r = reconcile_app(app.clone(), &ctx, &writer) => r,
         () = ctx.shard.lost(&app) => {
             tracing::info!(app = %app.name_any(), namespace = %app.namespace().unwrap_or_default(), "handed over to another replica");
-            Ok(Action::await_change())
+            // Looked at again: it may be ours once the members agree.
+            Ok(Action::requeue(SHARD_RETRY))
         }
     };
     ctx.writes.record(&app, writer.into_written());
     ctx.config.metrics.observe_reconcile(started.elapsed().as_secs_f64(), result.is_ok());
     result
 }
+
+/// How soon to look again at an app this replica may not reconcile now.
+const SHARD_RETRY: Duration = Duration::from_secs(2);
 
 /// How soon to look again at an app the watch has not caught up with.
 const STALE_RETRY: Duration = Duration::from_millis(100);

@@ -202,6 +202,17 @@ pub struct ShardWorld {
 #[derive(Clone, Default)]
 pub struct Share(Option<Arc<Members>>);
 
+/// Whether this replica may reconcile an app now.
+pub enum Turn {
+    /// Yes: held until the guard drops.
+    Held(Held),
+    /// No: another replica handles it, by a view all members agree on.
+    Elsewhere,
+    /// Not now: ours, but the members do not agree yet or our Lease is not
+    /// fresh; look again shortly.
+    NotNow,
+}
+
 /// A reconcile of an app held by this replica; dropped when it ends.
 pub struct Held {
     members: Option<Arc<Members>>,
@@ -239,21 +250,27 @@ impl Share {
     }
 
     /// Holds `app` for a reconcile if it is this replica's now.
-    pub fn hold(&self, app: &Application) -> Option<Held> {
+    pub fn hold(&self, app: &Application) -> Turn {
         let key = ObjectRef::from_obj(app);
-        let Some(m) = &self.0 else { return Some(Held { members: None, app: key }) };
+        let Some(m) = &self.0 else { return Turn::Held(Held { members: None, app: key }) };
         let pinned = m.pinned(app);
         let mut s = m.lock();
         let fresh = s.renewed.is_some_and(|r| r.elapsed() < m.config.renew_deadline);
-        let mine = s.acked.as_ref().and_then(|a| a.owner(&key, pinned)) == Some(m.config.identity.as_str());
-        if !(fresh && s.stable && mine) {
-            if mine || s.acked.is_none() {
-                s.refused.insert(key);
+        let owner = s.acked.as_ref().map(|a| a.owner(&key, pinned) == Some(m.config.identity.as_str()));
+        match owner {
+            Some(true) if fresh && s.stable => {
+                *s.in_flight.entry(key.clone()).or_default() += 1;
+                Turn::Held(Held { members: Some(m.clone()), app: key })
             }
-            return None;
+            Some(false) if s.stable => Turn::Elsewhere,
+            // Ours but not now (the members do not agree yet, or our Lease
+            // is not fresh), or not known yet: look again soon, and at the
+            // view's next agreement.
+            _ => {
+                s.refused.insert(key);
+                Turn::NotNow
+            }
         }
-        *s.in_flight.entry(key.clone()).or_default() += 1;
-        Some(Held { members: Some(m.clone()), app: key })
     }
 
     /// Whether a reconcile of `app` running here may go on: false once the
@@ -349,6 +366,9 @@ impl Share {
     ) -> Result<(), kube::Error> {
         let m = self.0.as_ref().expect("only a sharded share steps");
         let cfg = &m.config;
+        // Our Lease is as fresh as the renewTime written, not as the moment
+        // the write returned: a slow API server must not stretch the fence.
+        let started = Instant::now();
         let leases = api.list(&ListParams::default().labels(&format!("{MEMBER_LABEL}=true"))).await?;
         let now = Timestamp::now();
         let live: Vec<&Lease> = leases.items.iter().filter(|l| l.name_any() != cfg.lease_name() && alive(l, now)).collect();
@@ -394,7 +414,7 @@ impl Share {
         m.metrics.shard(&cfg.identity, acked.members().len(), if stable { held } else { 0 });
         let wake = {
             let mut s = m.lock();
-            s.renewed = Some(Instant::now());
+            s.renewed = Some(started);
             let became_stable = stable && !s.stable;
             s.stable = stable && s.acked.as_ref() == Some(&acked);
             if !became_stable {

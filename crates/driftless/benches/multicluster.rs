@@ -37,8 +37,8 @@ fn replica(ns: &TestNamespace, dir: &Path, name: &str, sharded: bool) -> LoggedC
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
     cmd.args(["controller", "--namespace", ns.name(), "--app-resync", "180"]);
     if sharded {
+        // The default Lease timings (15 s, 10 s, 2 s): what users get.
         cmd.args(["--sharded", "--leader-election-namespace", ns.name()]);
-        cmd.args(["--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "1"]);
     }
     cmd.env("KUBECONFIG", ns.cluster().kubeconfig())
         .env("DRIFTLESS_CACHE_DIR", dir.join(format!("cache-{name}")))
@@ -207,7 +207,7 @@ async fn failover(servers: &[String], per_cluster: usize) -> Result<(), Box<dyn 
     })
     .await?;
     println!(
-        "failover: 3 sharded replicas (Lease duration 6 s), one killed -> drift on one of its apps healed: {:.1} s",
+        "failover: 3 sharded replicas (Lease duration 15 s), one killed -> drift on one of its apps healed: {:.1} s",
         killed.elapsed().as_secs_f64()
     );
     replicas.clear();
