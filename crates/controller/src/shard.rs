@@ -164,6 +164,10 @@ impl ShardConfig {
 struct State {
     /// The live members as last read.
     computed: Option<Assignment>,
+    /// How many rounds in a row read the same members: a view is acked
+    /// only once it has held for two, so that replicas starting together
+    /// settle on all of them instead of handing apps over at each arrival.
+    steady: u32,
     /// The view published in our Lease, and acted on while stable.
     acked: Option<Assignment>,
     /// Every live member publishes `acked`.
@@ -378,18 +382,26 @@ impl Share {
         // Ack the new view once nothing running here belongs to another in it.
         let acked = {
             let mut s = m.lock();
-            if s.computed.as_ref() != Some(&computed) {
+            if s.computed.as_ref() == Some(&computed) {
+                s.steady += 1;
+            } else {
                 s.computed = Some(computed.clone());
+                s.steady = 1;
             }
             let busy_elsewhere = s.in_flight.keys().any(|app| {
                 let pinned = apps.iter().find_map(|st| st.get(app)).and_then(|a| m.pinned(&a));
                 computed.owner(app, pinned) != Some(cfg.identity.as_str())
             });
-            if !busy_elsewhere && s.acked.as_ref() != Some(&computed) {
+            if !busy_elsewhere && s.steady >= 2 && s.acked.as_ref() != Some(&computed) {
                 s.acked = Some(computed.clone());
                 s.stable = false;
             }
-            s.acked.clone().expect("set above or before")
+            match s.acked.clone() {
+                Some(acked) => acked,
+                // Nothing acked yet, so nothing runs here: any view can be
+                // published, and the others see us arrive.
+                None => computed.clone(),
+            }
         };
         let view = view_hash(&acked);
         let lease = serde_json::json!({
