@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use driftless_api::Application;
-use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, install_crds, run_cli, wait_for};
+use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, assert_success, install_crds, run_cli, stderr, stdout, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -90,18 +90,6 @@ impl World {
     async fn replicas(&self, name: &str) -> Option<i32> {
         self.deployments().get_opt(name).await.expect("read the Deployment").and_then(|d| d.spec?.replicas)
     }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_success(out: &Output) {
-    assert!(out.status.success(), "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
 }
 
 fn deployment(name: &str, replicas: i32, image: &str) -> String {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, run_cli, wait_for};
+use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, assert_success, install_crds, run_cli, stderr, stdout, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::config::Kubeconfig;
@@ -22,18 +22,6 @@ const REMOTE_NS: &str = "from-control-plane";
 /// Runs the driftless binary with `kubeconfig`.
 async fn driftless(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
     run_cli(env!("CARGO_BIN_EXE_driftless"), kubeconfig, cache, args).await
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_success(out: &Output) {
-    assert!(out.status.success(), "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
 }
 
 fn json_of(out: &Output) -> Value {

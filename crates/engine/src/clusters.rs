@@ -364,8 +364,8 @@ pub struct Destination {
     pub live: LiveWatches,
     capabilities: CapabilitiesCache,
     health: Mutex<Health>,
-    /// What it was built from: a change of Secret makes a new destination.
-    version: String,
+    /// The Secret it was built from: a changed one makes a new destination.
+    registered_by: Option<ClusterSecret>,
 }
 
 impl std::fmt::Debug for Destination {
@@ -380,7 +380,7 @@ impl Destination {
         routes: Routes,
         handles: Arc<std::sync::OnceLock<Handles>>,
         shard: Option<u32>,
-        version: String,
+        registered_by: Option<ClusterSecret>,
     ) -> Destination {
         let keep: Keep = Arc::new(move |app| handles.get().is_none_or(|h| h(app, shard)));
         Destination {
@@ -399,7 +399,7 @@ impl Destination {
                 checked: None,
                 server_version: None,
             }),
-            version,
+            registered_by,
         }
     }
 
@@ -586,6 +586,9 @@ pub struct CacheInfo {
     pub resources_count: usize,
 }
 
+/// A cluster Secret as parsed at one resourceVersion.
+type Parsed = (Option<String>, Result<ClusterSecret, ClusterSecretError>);
+
 /// Where Applications can deploy, and which app deploys where.
 pub struct Clusters {
     client: kube::Client,
@@ -594,6 +597,10 @@ pub struct Clusters {
     secrets: Option<Store<Secret>>,
     /// Destinations by server URL.
     known: Mutex<HashMap<String, Arc<Destination>>>,
+    /// Each Secret parsed, by name, with the resourceVersion it was parsed
+    /// at: every reconcile resolves its destination, and a Secret's config
+    /// is JSON.
+    parsed: Mutex<HashMap<String, Parsed>>,
     /// Each app's destination server, or the destination it could not
     /// find (so that registering the cluster wakes it).
     assigned: Mutex<HashMap<ObjectRef<Application>, Result<String, ApplicationDestination>>>,
@@ -603,7 +610,15 @@ impl Clusters {
     /// A registry that reads cluster Secrets in `namespace` when asked (None:
     /// only the own cluster is known).
     pub fn new(client: kube::Client, namespace: Option<String>, options: ClusterOptions) -> Clusters {
-        Clusters { client, namespace, options, secrets: None, known: Mutex::default(), assigned: Mutex::default() }
+        Clusters {
+            client,
+            namespace,
+            options,
+            secrets: None,
+            known: Mutex::default(),
+            parsed: Mutex::default(),
+            assigned: Mutex::default(),
+        }
     }
 
     /// A registry that watches cluster Secrets until `shutdown`: a cluster
@@ -675,7 +690,10 @@ impl Clusters {
 
     /// Every cluster Secret, parsed (errors for those that cannot be used).
     pub async fn registered(&self) -> Result<Vec<Result<ClusterSecret, ClusterSecretError>>, String> {
-        Ok(self.secrets().await?.iter().map(parse_secret).collect())
+        let secrets = self.secrets().await?;
+        let names: HashSet<String> = secrets.iter().map(|s| s.name_any()).collect();
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner()).retain(|name, _| names.contains(name));
+        Ok(secrets.iter().map(|s| self.parse(s)).collect())
     }
 
     /// The destination an app names (exactly one of `server` and `name`).
@@ -722,8 +740,7 @@ impl Clusters {
     /// reused while the Secret is unchanged.
     async fn destination_for(&self, secret: Option<&ClusterSecret>) -> Result<Arc<Destination>, String> {
         let server = secret.map_or(IN_CLUSTER_SERVER.to_string(), |s| s.server.clone());
-        let version = secret.map(|s| format!("{s:?}{}", serde_json::to_string(&s.config).unwrap_or_default())).unwrap_or_default();
-        if let Some(d) = self.known.lock().unwrap_or_else(|p| p.into_inner()).get(&server).filter(|d| d.version == version) {
+        if let Some(d) = self.known.lock().unwrap_or_else(|p| p.into_inner()).get(&server).filter(|d| d.registered_by.as_ref() == secret) {
             return Ok(d.clone());
         }
         let client = match secret {
@@ -733,7 +750,7 @@ impl Clusters {
             _ => self.client.clone(),
         };
         let shard = secret.and_then(|s| s.shard);
-        let mut d = Destination::new(client, self.options.routes.clone(), self.options.handles.clone(), shard, version);
+        let mut d = Destination::new(client, self.options.routes.clone(), self.options.handles.clone(), shard, secret.cloned());
         if let Some(s) = secret {
             d.name = if s.server == IN_CLUSTER_SERVER && s.name == s.server { IN_CLUSTER_NAME.into() } else { s.name.clone() };
             d.server = s.server.clone();
@@ -846,22 +863,32 @@ impl Clusters {
         self.options.metrics.clusters(&states);
     }
 
+    /// `secret` parsed, once per resourceVersion.
+    fn parse(&self, secret: &Secret) -> Result<ClusterSecret, ClusterSecretError> {
+        let version = secret.metadata.resource_version.clone();
+        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        match parsed.get(&secret.name_any()) {
+            Some((v, result)) if version.is_some() && *v == version => result.clone(),
+            _ => {
+                let result = parse_secret(secret);
+                parsed.insert(secret.name_any(), (version, result.clone()));
+                result
+            }
+        }
+    }
+
     /// A cluster Secret changed: wake the apps deploying to a cluster whose
     /// Secret changed or went, and those waiting for an unknown cluster.
     fn secrets_changed(&self) {
         let Some(store) = &self.secrets else { return };
-        let current: HashMap<String, String> = store
-            .state()
-            .iter()
-            .filter_map(|s| parse_secret(s).ok())
-            .map(|s| (s.server.clone(), format!("{s:?}{}", serde_json::to_string(&s.config).unwrap_or_default())))
-            .collect();
+        let current: HashMap<String, ClusterSecret> =
+            store.state().iter().filter_map(|s| self.parse(s).ok()).map(|s| (s.server.clone(), s)).collect();
         let stale: HashSet<String> = self
             .known
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .filter(|(server, d)| d.secret.is_some() && current.get(*server) != Some(&d.version))
+            .filter(|(server, d)| d.secret.is_some() && current.get(*server) != d.registered_by.as_ref())
             .map(|(server, _)| server.clone())
             .collect();
         let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
@@ -980,7 +1007,7 @@ mod tests {
     fn destination(namespaces: &[&str], cluster_resources: bool) -> Destination {
         let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
         let client = kube::Client::try_from(config).unwrap();
-        let mut d = Destination::new(client, Vec::new(), Arc::default(), None, String::new());
+        let mut d = Destination::new(client, Vec::new(), Arc::default(), None, None);
         d.namespaces = namespaces.iter().map(|s| s.to_string()).collect();
         d.cluster_resources = cluster_resources;
         d

@@ -30,5 +30,5 @@ pub use cluster::{DevCluster, Error};
 pub use crds::install_crds;
 pub use git::GitRepo;
 pub use namespace::TestNamespace;
-pub use process::{LoggedChild, run_cli};
+pub use process::{LoggedChild, assert_success, run_cli, stderr, stdout};
 pub use wait::wait_for;

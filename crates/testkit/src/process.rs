@@ -82,3 +82,18 @@ pub async fn run_cli(binary: &str, kubeconfig: &Path, cache: &Path, args: &[&str
     );
     out
 }
+
+/// What a command printed on stdout.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a command printed on stderr.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails the test, with what the command printed, unless it succeeded.
+pub fn assert_success(out: &Output) {
+    assert!(out.status.success(), "expected success, got {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
+}
