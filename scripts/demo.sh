@@ -45,7 +45,7 @@ fi
 
 UI=${DEMO_UI:-127.0.0.1:8080}
 # The controller and the API server with the web UI, in one process.
-"$DRIFTLESS" run --namespace argocd --app-resync 5 --cache-dir "$DIR/cache" --listen "$UI" --server-namespace argocd \
+"$DRIFTLESS" run --namespace argocd --app-resync 5 --cache-dir "$DIR/cache" --listen "$UI" \
   >"$DIR/controller.log" 2>&1 &
 pids+=($!)
 

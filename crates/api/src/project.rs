@@ -10,6 +10,7 @@ use crate::ApplicationDestination;
 /// `AppProject.spec`.
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(group = "argoproj.io", version = "v1alpha1", kind = "AppProject", namespaced, shortname = "appproj", shortname = "appprojs")]
+#[kube(status = "AppProjectStatus")]
 #[kube(crates(kube_core = "kube::core", k8s_openapi = "k8s_openapi", schemars = "schemars", serde = "serde", serde_json = "serde_json"))]
 #[serde(rename_all = "camelCase")]
 pub struct AppProjectSpec {
@@ -37,18 +38,153 @@ pub struct AppProjectSpec {
     /// Namespaces where Applications of this project may live.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub source_namespaces: Vec<String>,
-    /// Roles and their policies (kept as given until RBAC lands).
+    /// Roles: policies, SSO groups and JWT tokens for automation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<ProjectRole>,
+    /// When apps of this project may and may not sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_windows: Vec<SyncWindow>,
+    /// Report objects in the apps' namespaces that no app tracks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub roles: Option<serde_json::Value>,
-    /// Sync windows (kept as given until sync windows land).
+    pub orphaned_resources: Option<OrphanedResources>,
+    /// The ServiceAccount a sync impersonates, per destination (when
+    /// `application.sync.impersonation.enabled` is set in argocd-cm).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_service_accounts: Vec<DestinationServiceAccount>,
+}
+
+/// `AppProject.status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppProjectStatus {
+    /// Tokens issued per role (Argo CD keeps them here and in the role).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub jwt_tokens_by_role: std::collections::BTreeMap<String, JwtTokens>,
+}
+
+/// The tokens of one role.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JwtTokens {
+    /// The tokens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<JwtToken>,
+}
+
+/// A project role: `p, proj:<project>:<role>, ...` policies, the SSO
+/// groups that hold it, and its tokens.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectRole {
+    /// The role's name (its subject is `proj:<project>:<name>`).
+    pub name: String,
+    /// What it is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub sync_windows: Option<serde_json::Value>,
-    /// Orphaned-resource monitoring (kept as given).
+    pub description: Option<String>,
+    /// Policy lines in argocd-rbac-cm's format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// Tokens issued for the role; deleting an entry revokes its token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwt_tokens: Vec<JwtToken>,
+    /// SSO groups that hold the role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+/// A project token's record: no secret, only what identifies it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct JwtToken {
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds); absent or 0 never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub orphaned_resources: Option<serde_json::Value>,
+    pub exp: Option<i64>,
+    /// The token's id (its `jti` claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// Syncs may run while it is active.
+    #[default]
+    Allow,
+    /// Syncs may not run while it is active.
+    Deny,
+}
+
+/// A sync window: when it opens (cron), how long it stays open, and the
+/// apps it applies to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncWindow {
+    /// `allow` or `deny`.
+    pub kind: WindowKind,
+    /// When the window opens: a five-field cron expression.
+    pub schedule: String,
+    /// How long it stays open (`1h`, `30m`, `1h30m`).
+    pub duration: String,
+    /// App names (globs) it applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<String>,
+    /// Destination namespaces (globs) it applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Destination clusters (server URLs or names, globs) it applies to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
+    /// Manual syncs may run despite it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual_sync: bool,
+    /// The schedule's time zone (IANA name); default UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// An app must match every non-empty selector, not any.
+    #[serde(default, rename = "andOperator", skip_serializing_if = "std::ops::Not::not")]
+    pub and_operator: bool,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `orphanedResources`: objects in the apps' namespaces that no app tracks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrphanedResources {
+    /// Set an OrphanedResourceWarning condition when there are some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<bool>,
+    /// Objects that are not orphans (globs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<OrphanedResourceKey>,
+}
+
+/// An object (or objects, by globs) never reported as orphaned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrphanedResourceKey {
+    /// API group; empty for core.
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    #[serde(default)]
+    pub kind: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// The ServiceAccount a sync to a destination impersonates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationServiceAccount {
+    /// Destination server URL (glob).
+    pub server: String,
+    /// Destination namespace (glob).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `name` (in the destination namespace) or `namespace:name`.
+    pub default_service_account: String,
 }
 
 /// A group and kind, `*` matching any.

@@ -36,9 +36,8 @@ async fn measure(n: usize) -> Result<Duration, Box<dyn std::error::Error>> {
     write_resources(&repo, n);
     let cache = tempfile::tempdir()?;
     let config = driftless_controller::Config {
-        namespaces: vec![ns.name().into()],
+        tenancy: driftless_engine::project::Tenancy::new(ns.name()),
         cache_dir: cache.path().into(),
-        settings_namespace: None,
         ..Default::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

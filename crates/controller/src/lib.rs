@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use driftless_api::{AppProject, Application};
 use driftless_engine::clusters::{ClusterOptions, Clusters};
+use driftless_engine::project::Tenancy;
 use driftless_engine::{Engine, EngineConfig, Stores};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -37,8 +38,10 @@ use runtime::{keep_watching, wait_for_api};
 /// How the controller runs.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Namespaces whose Applications are handled; empty means all.
-    pub namespaces: Vec<String>,
+    /// The control-plane namespace (AppProjects, settings, cluster and
+    /// repository Secrets, and Applications), and the other namespaces
+    /// whose Applications are handled (`application.namespaces`).
+    pub tenancy: Tenancy,
     /// How often every app is compared again without an event (Argo CD's
     /// `timeout.reconciliation`, 180 s).
     pub resync: Duration,
@@ -57,9 +60,6 @@ pub struct Config {
     pub self_heal_backoff: Duration,
     /// Where reconciles, syncs, Git requests and app status are counted.
     pub metrics: driftless_metrics::Metrics,
-    /// Namespace of the `argocd-cm` ConfigMap (custom health checks);
-    /// None reads no settings.
-    pub settings_namespace: Option<String>,
     /// What builds Kustomize overlays.
     pub kustomize: driftless_render::KustomizeEngine,
     /// Take a share of the apps with the other replicas that do
@@ -74,8 +74,8 @@ impl Config {
             resync: self.resync,
             cache_dir: self.cache_dir.clone(),
             metrics: self.metrics.clone(),
-            settings_namespace: self.settings_namespace.clone(),
             kustomize: self.kustomize,
+            tenancy: self.tenancy.clone(),
         }
     }
 }
@@ -86,14 +86,13 @@ const CLUSTER_PROBE: Duration = Duration::from_secs(10);
 impl Default for Config {
     fn default() -> Config {
         Config {
-            namespaces: Vec::new(),
+            tenancy: Tenancy::new("argocd"),
             resync: Duration::from_secs(180),
             cache_dir: std::env::temp_dir().join("driftless-cache"),
             wave_timeout: Duration::from_secs(300),
             concurrency: 64,
             self_heal_backoff: Duration::from_secs(1),
             metrics: driftless_metrics::Metrics::new(),
-            settings_namespace: Some("argocd".into()),
             kustomize: driftless_render::KustomizeEngine::Native,
             sharded: None,
         }
@@ -113,8 +112,11 @@ pub async fn run(
     if !wait_for_api(&client, shutdown.clone()).await? {
         return Ok(());
     }
+    // As Argo CD: the control-plane namespace alone, or every namespace
+    // once others may hold Applications (each is checked at reconcile).
+    let control_plane = config.tenancy.control_plane.clone();
     let namespaces: Vec<Option<String>> =
-        if config.namespaces.is_empty() { vec![None] } else { config.namespaces.iter().cloned().map(Some).collect() };
+        if config.tenancy.app_namespaces.is_empty() { vec![Some(control_plane.clone())] } else { vec![None] };
     let mut routes = Vec::new();
     let mut live_triggers = Vec::new();
     for ns in &namespaces {
@@ -122,29 +124,19 @@ pub async fn run(
         routes.push((ns.clone(), tx));
         live_triggers.push(rx);
     }
-    let settings = config.settings_namespace.as_ref().map(|ns| {
-        let api = Api::namespaced(client.clone(), ns);
-        let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
-        keep_watching::<ConfigMap>(api, only, shutdown.clone())
-    });
-    // AppProjects live beside their Applications.
-    let projects = namespaces
-        .iter()
-        .map(|ns| {
-            let api = match ns {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
-            keep_watching::<AppProject>(api, watcher::Config::default(), shutdown.clone())
-        })
-        .collect();
+    let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
+    let settings = keep_watching::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone());
+    // Every project lives in the control-plane namespace, whatever the
+    // namespace of its apps.
+    let projects = keep_watching::<AppProject>(Api::namespaced(client.clone(), &control_plane), watcher::Config::default(), shutdown.clone());
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
     let readers: Vec<Store<Application>> = stores.iter().map(|(reader, _)| reader.clone()).collect();
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();
-    let clusters = Clusters::watching(client.clone(), config.settings_namespace.clone(), cluster_options, shutdown.clone());
-    let engine = Arc::new(Engine::watching(client.clone(), config.engine(), clusters.clone(), Stores { settings, projects }));
+    let clusters = Clusters::watching(client.clone(), Some(control_plane), cluster_options, shutdown.clone());
+    let engine =
+        Arc::new(Engine::watching(client.clone(), config.engine(), clusters.clone(), Stores { settings: Some(settings), projects: Some(projects) }));
     let share = match &config.sharded {
         None => shard::Share::all(),
         Some(cfg) => {

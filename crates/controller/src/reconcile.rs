@@ -220,8 +220,18 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
     let requeue = Action::requeue(ctx.config.resync);
+    if let Err(msg) = ctx.config.tenancy.check_namespace(&ns) {
+        // Another control plane may handle it: say why only on an app
+        // nobody reports on, so that two control planes never fight.
+        if app.status.is_none() {
+            let mut status = ApplicationStatus::default();
+            status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, msg);
+            writer.write(&status).await?;
+        }
+        return Ok(Action::await_change());
+    }
     if app.metadata.deletion_timestamp.is_some() {
-        return finalize(&ctx, &app, writer.api()).await;
+        return finalize(&ctx, &app, writer).await;
     }
     let mut status = app.status.clone().unwrap_or_default();
     status.reconciled_by = ctx.shard.describe().map(|(identity, _, _)| identity);
@@ -446,11 +456,22 @@ async fn fail_and_write(app: &Application, writer: &AppWriter, status: &mut Appl
 }
 
 /// Deletion: with Argo CD's finalizer, delete the app's resources (except
-/// `Delete=false` ones), then let the Application go.
-async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> Result<Action, ReconcileError> {
+/// `Delete=false` ones), then let the Application go. An app its project
+/// does not hold (any more) deletes nothing: the finalizer stays, with the
+/// reason, until the project permits it or a person removes the finalizer.
+async fn finalize(ctx: &Context, app: &Application, writer: &AppWriter) -> Result<Action, ReconcileError> {
     ctx.forget(app);
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
+    }
+    let engine = &ctx.engine;
+    if let Err(msg) = engine.project_of(app).await {
+        let mut status = app.status.clone().unwrap_or_default();
+        status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, format!("cannot delete the app's resources: {msg}"));
+        if app.status.as_ref() != Some(&status) {
+            writer.write(&status).await?;
+        }
+        return Ok(Action::requeue(Duration::from_secs(60)));
     }
     let dest = match ctx.engine.clusters.resolve(&app.spec.destination, true).await {
         Ok(d) => d,
@@ -483,7 +504,7 @@ async fn finalize(ctx: &Context, app: &Application, api: &Api<Application>) -> R
     }
     let finalizers: Vec<&String> = app.finalizers().iter().filter(|f| *f != RESOURCES_FINALIZER).collect();
     let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
-    api.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+    writer.api().patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
     Ok(Action::await_change())
 }
 

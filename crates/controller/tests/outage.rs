@@ -59,10 +59,9 @@ async fn the_controller_recovers_when_the_api_server_comes_back() -> Result<(), 
 
     let cache = tempfile::tempdir().expect("temp dir");
     let config = driftless_controller::Config {
-        namespaces: vec![NS.into()],
+        tenancy: driftless_engine::project::Tenancy::new(NS),
         resync: Duration::from_secs(3600),
         cache_dir: cache.path().to_path_buf(),
-        settings_namespace: Some(NS.into()),
         ..Default::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -11,8 +11,9 @@
 //!   its apps is healed by another;
 //! - moves: how many of the apps change replica going from 3 to 4.
 //!
-//! Remote clusters are registered in namespace `argocd` of the shared
-//! devcluster, where the controller reads cluster Secrets by default.
+//! The control plane is namespace `argocd` of the shared devcluster: remote
+//! clusters are registered there, and its `default` project holds the
+//! apps of each run's namespace (`--application-namespaces bench-*`).
 //!
 //!     make bench   (MULTI_APPS_PER_CLUSTER=300, MULTI_CLUSTERS=3 by default)
 
@@ -35,7 +36,7 @@ use serde_json::json;
 
 fn replica(ns: &TestNamespace, dir: &Path, name: &str, sharded: bool) -> LoggedChild {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
-    cmd.args(["controller", "--namespace", ns.name(), "--app-resync", "180"]);
+    cmd.args(["controller", "--namespace", CONTROL_PLANE, "--application-namespaces", ns.name(), "--app-resync", "180"]);
     if sharded {
         // The default Lease timings (15 s, 10 s, 2 s): what users get.
         cmd.args(["--sharded", "--leader-election-namespace", ns.name()]);
@@ -99,9 +100,24 @@ struct Remote {
     server: String,
 }
 
-/// The controller's default control-plane namespace, where its cluster
-/// Secrets are read.
+/// The controller's control-plane namespace: cluster Secrets and projects.
 const CONTROL_PLANE: &str = "argocd";
+
+/// Creates the control-plane namespace, with a `default` project that
+/// allows everything to the apps of the runs' namespaces.
+async fn control_plane(control: &kube::Client) -> Result<(), Box<dyn std::error::Error>> {
+    install_crds(control).await?;
+    let namespaces: Api<Namespace> = Api::all(control.clone());
+    if namespaces.get_opt(CONTROL_PLANE).await?.is_none() {
+        namespaces.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": CONTROL_PLANE } }))?).await?;
+    }
+    let project = json!({ "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": { "name": "default" },
+        "spec": { "sourceRepos": ["*"], "sourceNamespaces": ["bench-*"], "destinations": [{ "server": "*", "namespace": "*" }],
+                  "clusterResourceWhitelist": [{ "group": "*", "kind": "*" }] } });
+    let projects: Api<driftless_api::AppProject> = Api::namespaced(control.clone(), CONTROL_PLANE);
+    projects.patch("default", &PatchParams::apply("bench").force(), &Patch::Apply(project)).await?;
+    Ok(())
+}
 
 async fn remote(control: &kube::Client, name: &str) -> Result<Remote, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
@@ -110,10 +126,6 @@ async fn remote(control: &kube::Client, name: &str) -> Result<Remote, Box<dyn st
     let (server, ca_data, insecure) = driftless_engine::register::from_kubeconfig(&kubeconfig, None)?;
     let client = cluster.client().await?;
     let target = driftless_engine::register::Target::new(&client, &server, name, ca_data, insecure);
-    let namespaces: Api<Namespace> = Api::all(control.clone());
-    if namespaces.get_opt(CONTROL_PLANE).await?.is_none() {
-        namespaces.create(&PostParams::default(), &serde_json::from_value(json!({ "metadata": { "name": CONTROL_PLANE } }))?).await?;
-    }
     driftless_engine::register::add(&target, control, CONTROL_PLANE).await?;
     Ok(Remote { _dir: dir, cluster, server })
 }
@@ -234,6 +246,7 @@ async fn main() {
     moves(per_cluster * clusters);
     let result: Result<(), Box<dyn std::error::Error>> = async {
         let control = DevCluster::shared()?.client().await?;
+        control_plane(&control).await?;
         let mut remotes = Vec::new();
         for c in 1..clusters {
             remotes.push(remote(&control, &format!("remote-{c}")).await?);

@@ -201,7 +201,7 @@ async fn add(ns: &str, args: AddArgs) -> anyhow::Result<()> {
 /// An engine that reads cluster Secrets and `argocd-cm` of `ns` when asked.
 async fn engine(ns: &str) -> anyhow::Result<Engine> {
     let client = crate::kube_client::connect().await?;
-    Ok(Engine::one_off(client, EngineConfig { settings_namespace: Some(ns.to_string()), ..Default::default() }))
+    Ok(Engine::one_off(client, EngineConfig { tenancy: driftless_engine::project::Tenancy::new(ns), ..Default::default() }))
 }
 
 /// Every Application, to count each cluster's apps.

@@ -67,18 +67,22 @@ struct RunArgs {
 
 #[derive(clap::Args)]
 struct ControllerArgs {
-    /// Only handle Applications in these namespaces (repeatable); default: all.
-    #[arg(long = "namespace", short = 'n')]
-    namespaces: Vec<String>,
+    /// The control-plane namespace: AppProjects, argocd-cm, repository and
+    /// cluster Secrets, and the Applications driftless handles first.
+    #[arg(long = "namespace", short = 'n', visible_alias = "control-plane-namespace", env = "POD_NAMESPACE", default_value = "argocd")]
+    namespace: String,
+    /// Other namespaces whose Applications are handled (comma-separated
+    /// globs or /regex/), each only for projects that list it in
+    /// spec.sourceNamespaces; default: argocd-cmd-params-cm's
+    /// application.namespaces.
+    #[arg(long, env = "ARGOCD_APPLICATION_NAMESPACES")]
+    application_namespaces: Option<String>,
     /// Compare every app with Git at least this often, in seconds.
     #[arg(long, default_value_t = 180)]
     app_resync: u64,
     /// Where Git mirrors and checkouts are cached.
     #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
-    /// The control-plane namespace: argocd-cm, repository and cluster Secrets.
-    #[arg(long, default_value = "argocd")]
-    control_plane_namespace: String,
     /// How long a sync wave or hook may take to become healthy, in seconds.
     #[arg(long, default_value_t = 300)]
     wave_timeout: u64,
@@ -178,7 +182,8 @@ fn main() -> ExitCode {
         Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args, None))),
         Command::Run(RunArgs { controller: mut args, server }) => {
             args.metrics_addr.get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)));
-            runtime().and_then(|rt| rt.block_on(controller(args, Some(server.into()))))
+            let server = server.with_namespaces(args.namespace.clone(), args.application_namespaces.clone());
+            runtime().and_then(|rt| rt.block_on(controller(args, Some(server))))
         }
         Command::Server(args) => runtime().and_then(|rt| {
             rt.block_on(async {
@@ -244,14 +249,16 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
             }
         });
     }
+    let tenancy = driftless_engine::project::Tenancy::read(&client, &args.namespace, args.application_namespaces.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
     let mut config = driftless_controller::Config {
         metrics,
-        namespaces: args.namespaces,
+        tenancy,
         resync: Duration::from_secs(args.app_resync.max(1)),
         wave_timeout: Duration::from_secs(args.wave_timeout.max(1)),
         concurrency: args.concurrency,
         kustomize: args.kustomize.into(),
-        settings_namespace: Some(args.control_plane_namespace),
         ..Default::default()
     };
     if let Some(dir) = args.cache_dir {
@@ -276,7 +283,7 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
         config.sharded =
             Some(ShardConfig { lease_duration, renew_deadline, retry_period, ..ShardConfig::new(lease_namespace.clone(), identity) });
     }
-    tracing::info!(namespaces = ?config.namespaces, "driftless controller starting");
+    tracing::info!(namespace = %config.tenancy.control_plane, application_namespaces = ?config.tenancy.app_namespaces, "driftless controller starting");
     if !args.leader_elect {
         driftless_controller::run(client, config, shutdown_signal()).await?;
         tracing::info!("driftless controller stopped");

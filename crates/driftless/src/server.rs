@@ -12,10 +12,16 @@ pub struct ServerArgs {
     /// Serve the HTTP API and the web UI on this address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The server's own namespace: argocd-cm, argocd-rbac-cm, argocd-secret,
-    /// and the default namespace of apps named without one.
-    #[arg(long, default_value = "argocd")]
+    /// The control-plane namespace: argocd-cm, argocd-rbac-cm, argocd-secret,
+    /// AppProjects, and the default namespace of apps named without one.
+    #[arg(long, short = 'n', env = "POD_NAMESPACE", default_value = "argocd")]
     namespace: String,
+    /// Other namespaces whose Applications are served (comma-separated
+    /// globs or /regex/), each only for projects that list it in
+    /// spec.sourceNamespaces; default: argocd-cmd-params-cm's
+    /// application.namespaces.
+    #[arg(long, env = "ARGOCD_APPLICATION_NAMESPACES")]
+    application_namespaces: Option<String>,
     /// Mark the session cookie Secure (when the server is reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
@@ -24,24 +30,22 @@ pub struct ServerArgs {
     cache_dir: Option<PathBuf>,
 }
 
-/// The server's flags inside `driftless run`, named apart from the
-/// controller's (`--namespace` there selects the apps to reconcile).
+/// The server's flags inside `driftless run`, beside the controller's
+/// (whose `--namespace` and `--application-namespaces` it shares).
 #[derive(clap::Args)]
 pub struct RunServerArgs {
     /// Serve the HTTP API and the web UI on this address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The server's own namespace (argocd-cm, argocd-rbac-cm, argocd-secret).
-    #[arg(long, default_value = "argocd")]
-    server_namespace: String,
     /// Mark the session cookie Secure (when the server is reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
 }
 
-impl From<RunServerArgs> for ServerArgs {
-    fn from(a: RunServerArgs) -> ServerArgs {
-        ServerArgs { listen: a.listen, namespace: a.server_namespace, secure_cookies: a.secure_cookies, cache_dir: None }
+impl RunServerArgs {
+    /// The server's flags, in the controller's namespaces.
+    pub fn with_namespaces(self, namespace: String, application_namespaces: Option<String>) -> ServerArgs {
+        ServerArgs { listen: self.listen, namespace, application_namespaces, secure_cookies: self.secure_cookies, cache_dir: None }
     }
 }
 
@@ -53,7 +57,10 @@ pub async fn start(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("serve the API and UI on {}", args.listen))?;
-    let mut config = driftless_server::Config::new(args.namespace);
+    let mut config = driftless_server::Config::new(args.namespace.clone());
+    config.tenancy = driftless_engine::project::Tenancy::read(&client, &args.namespace, args.application_namespaces.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
     config.secure_cookies = args.secure_cookies;
     config.cache_dir = args.cache_dir;
     Ok(async move { driftless_server::serve(listener, client, config, shutdown).await.map_err(anyhow::Error::from) })

@@ -43,7 +43,7 @@ fn free_port() -> SocketAddr {
 /// its log is printed when the test fails.
 fn start_driftless(kubeconfig: &Path, namespace: &str, dir: &Path, listen: SocketAddr) -> LoggedChild {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
-    cmd.args(["run", "--namespace", namespace, "--server-namespace", namespace, "--app-resync", "2"])
+    cmd.args(["run", "--namespace", namespace, "--app-resync", "2"])
         .args(["--listen", &listen.to_string(), "--metrics-addr", &free_port().to_string()])
         .env("KUBECONFIG", kubeconfig)
         .env("DRIFTLESS_CACHE_DIR", dir.join("cache"));

@@ -54,7 +54,7 @@ fn merged_kubeconfig(control: &Path, remote: &Path, into: &Path) {
 /// control-plane namespace (where the cluster Secret is).
 fn start_controller(kubeconfig: &Path, namespace: &str, dir: &Path) -> LoggedChild {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
-    cmd.args(["controller", "--namespace", namespace, "--control-plane-namespace", namespace, "--app-resync", "2"])
+    cmd.args(["controller", "--namespace", namespace, "--app-resync", "2"])
         .env("KUBECONFIG", kubeconfig)
         .env("DRIFTLESS_CACHE_DIR", dir.join("cache"));
     LoggedChild::spawn(cmd, &dir.join("controller.log"), "driftless controller")

@@ -47,8 +47,6 @@ async fn run_serves_metrics_about_apps_syncs_and_api_requests() -> Result<(), dr
                 "run",
                 "--namespace",
                 ns.name(),
-                "--server-namespace",
-                ns.name(),
                 "--listen",
                 "127.0.0.1:0",
                 "--metrics-addr",

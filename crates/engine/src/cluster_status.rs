@@ -102,8 +102,8 @@ pub async fn overview(engine: &Engine, only: Option<&ClusterId>, apps: &[&Applic
 /// controller's own cluster: that one is refused, registered by a Secret or
 /// not, since removing its Secret would not remove it.
 pub fn registration<'a>(engine: &'a Engine, cluster: &'a ClusterInfo) -> Result<(&'a str, &'a str), RemoveError> {
-    match (&cluster.secret, &engine.config.settings_namespace) {
-        (Some(secret), Some(namespace)) if cluster.server != IN_CLUSTER_SERVER => Ok((secret, namespace)),
+    match &cluster.secret {
+        Some(secret) if cluster.server != IN_CLUSTER_SERVER => Ok((secret, engine.config.control_plane())),
         _ => Err(RemoveError::InCluster(cluster.name.clone())),
     }
 }

@@ -13,11 +13,19 @@ pub struct EngineConfig {
     pub cache_dir: PathBuf,
     /// Where Git requests and cluster states are counted.
     pub metrics: driftless_metrics::Metrics,
-    /// The control-plane namespace: `argocd-cm`, repository and cluster
-    /// Secrets. None reads no settings and knows only the own cluster.
-    pub settings_namespace: Option<String>,
     /// What builds Kustomize overlays.
     pub kustomize: driftless_render::KustomizeEngine,
+    /// The control-plane namespace (AppProjects, `argocd-cm`, repository
+    /// and cluster Secrets) and the other namespaces that may hold
+    /// Applications.
+    pub tenancy: crate::project::Tenancy,
+}
+
+impl EngineConfig {
+    /// The control-plane namespace.
+    pub fn control_plane(&self) -> &str {
+        &self.tenancy.control_plane
+    }
 }
 
 impl Default for EngineConfig {
@@ -26,8 +34,8 @@ impl Default for EngineConfig {
             resync: Duration::from_secs(180),
             cache_dir: std::env::temp_dir().join("driftless-cache"),
             metrics: driftless_metrics::Metrics::new(),
-            settings_namespace: Some("argocd".into()),
             kustomize: driftless_render::KustomizeEngine::Native,
+            tenancy: crate::project::Tenancy::new("argocd"),
         }
     }
 }

@@ -323,7 +323,7 @@ fn is_git(s: &ApplicationSource) -> bool {
 /// Repository credentials from Argo CD's repository Secrets in the
 /// settings namespace. Read afresh, so that a new Secret applies at once.
 async fn repository_credentials(ctx: &Sources<'_>) -> Result<Vec<RepoCreds>, String> {
-    let Some(ns) = &ctx.config.settings_namespace else { return Ok(Vec::new()) };
+    let ns = ctx.config.control_plane();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let selector =
         format!("{} in ({},{})", repo_creds::SECRET_TYPE_LABEL, repo_creds::SECRET_TYPE_REPOSITORY, repo_creds::SECRET_TYPE_REPO_CREDS);

@@ -54,8 +54,8 @@ pub use desired::{Desired, DesiredError, Validated, instance, short};
 pub struct Stores {
     /// `argocd-cm`.
     pub settings: Option<Store<ConfigMap>>,
-    /// AppProjects, per watched namespace.
-    pub projects: Vec<Store<AppProject>>,
+    /// The AppProjects of the control-plane namespace.
+    pub projects: Option<Store<AppProject>>,
 }
 
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
@@ -97,7 +97,7 @@ impl Engine {
     /// managed resources): no live watches, no verdicts kept, cluster
     /// Secrets read when needed.
     pub fn one_off(client: kube::Client, config: EngineConfig) -> Engine {
-        let clusters = Arc::new(Clusters::new(client.clone(), config.settings_namespace.clone(), clusters::ClusterOptions::default()));
+        let clusters = Arc::new(Clusters::new(client.clone(), Some(config.control_plane().to_string()), clusters::ClusterOptions::default()));
         Engine { memo: None, ..Engine::build(client, config, clusters, Stores::default()) }
     }
 
@@ -154,7 +154,7 @@ impl Engine {
 
     /// The data of `argocd-cm` (None without one, or when it cannot be read).
     pub async fn settings(&self) -> Option<std::collections::BTreeMap<String, String>> {
-        let ns = self.config.settings_namespace.as_ref()?;
+        let ns = self.config.control_plane();
         let watched = self.stores.settings.as_ref().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
         match watched {
             Some(store) => store.get(&ObjectRef::new(SETTINGS_CONFIGMAP).within(ns)).and_then(|cm| cm.data.clone()),
@@ -171,9 +171,9 @@ impl Engine {
         }
     }
 
-    /// Checks what can be checked without Git: a source, a known and
-    /// permitted destination, the project's permission, valid
-    /// ignoreDifferences. The error is an InvalidSpecError message.
+    /// Checks what can be checked without Git: a source, valid
+    /// ignoreDifferences, a namespace and project that may hold the app, a
+    /// permitted and known destination. The error is an InvalidSpecError message.
     pub async fn validate(&self, app: &Application) -> Result<Validated, String> {
         let Some(source) = app.primary_source().cloned() else {
             return Err("spec.source: an Application needs a source (or spec.sources)".into());
@@ -187,6 +187,9 @@ impl Engine {
             }
         }
         DiffOptions::new(&app.spec.ignore_differences).map_err(|e| format!("spec.ignoreDifferences: {e}"))?;
+        // Tenancy first: an app its namespace or project may not hold
+        // reaches no cluster.
+        let project = self.project_of(app).await?;
         let in_cluster_enabled = self.settings().await.is_none_or(|s| clusters::in_cluster_enabled(&s));
         let destination = match self.clusters.resolve(&app.spec.destination, in_cluster_enabled).await {
             Ok(d) => d,
@@ -196,9 +199,15 @@ impl Engine {
             }
         };
         self.clusters.assign(app, Ok(&destination));
-        let project = project::load(&self.client, &self.stores.projects, app).await?;
-        project::permits(&project, app)?;
         Ok(Validated { project, source, destination })
+    }
+
+    /// The project of `app`, checked to hold the app's namespace (an
+    /// InvalidSpecError message if not).
+    pub async fn project_of(&self, app: &Application) -> Result<AppProject, String> {
+        let project = project::load_for(&self.client, self.stores.projects.as_ref(), &self.config.tenancy, app).await?;
+        project::permits(&project, app)?;
+        Ok(project)
     }
 
     /// The desired state of `app` at `revision`: from Git when asked to

@@ -1,38 +1,165 @@
-//! AppProject enforcement: which repositories, destinations and kinds an
-//! app may use. The `default` project allows everything until it is
-//! created with narrower rules.
+//! AppProject enforcement: which namespaces may hold an app, and which
+//! repositories, destinations and kinds it may use. Projects live in the
+//! control-plane namespace; the `default` project allows everything until
+//! it is created with narrower rules, and holds only that namespace's apps.
 
 use driftless_api::{AppProject, Application, GroupKind, glob_match};
 use futures::FutureExt;
 use kube::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-/// The project of `app`, or an error message for an InvalidSpecError: from
-/// the watched `stores` when one has it, else read (a project created a
-/// moment ago may not have reached them).
-pub async fn load(client: &kube::Client, stores: &[Store<AppProject>], app: &Application) -> Result<AppProject, String> {
-    let ns = app.metadata.namespace.as_deref().unwrap_or("default");
-    let name = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
-    let key = ObjectRef::new(name).within(ns);
-    let ready: Vec<&Store<AppProject>> = stores.iter().filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok())).collect();
-    if let Some(p) = ready.iter().find_map(|s| s.get(&key)) {
-        return Ok((*p).clone());
+/// The ConfigMap of Argo CD's command-line parameters.
+pub const CMD_PARAMS_CONFIGMAP: &str = "argocd-cmd-params-cm";
+/// Its key naming the other namespaces that may hold Applications.
+pub const APP_NAMESPACES_KEY: &str = "application.namespaces";
+
+/// Where Applications may live: the control-plane namespace (which holds
+/// every AppProject), and the namespaces matching `application.namespaces`
+/// (Argo CD's "apps in any namespace"), each only for the projects that
+/// list it in `sourceNamespaces`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenancy {
+    /// The control plane's namespace.
+    pub control_plane: String,
+    /// Other namespaces that may hold Applications: globs, or `/regex/`.
+    pub app_namespaces: Vec<String>,
+}
+
+impl Tenancy {
+    /// Only the control-plane namespace holds Applications.
+    pub fn new(control_plane: impl Into<String>) -> Tenancy {
+        Tenancy { control_plane: control_plane.into(), app_namespaces: Vec::new() }
     }
-    // The stores cover every namespace whose apps are reconciled: once all
-    // have listed, a default project they lack is the implicit one. Another
-    // missing project is read, in case it was created a moment ago.
-    if name == "default" && !stores.is_empty() && ready.len() == stores.len() {
-        return Ok(AppProject::default_project(ns));
+
+    /// With `application.namespaces` as Argo CD writes it: comma-separated
+    /// globs or `/regex/`s.
+    pub fn with_app_namespaces(mut self, setting: &str) -> Result<Tenancy, String> {
+        for p in setting.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if let Some(re) = regex_pattern(p) {
+                regex::Regex::new(re).map_err(|e| format!("application.namespaces: {p:?} is not a valid regular expression: {e}"))?;
+            }
+            self.app_namespaces.push(p.to_string());
+        }
+        Ok(self)
+    }
+
+    /// The tenancy of the control plane in `control_plane`: other
+    /// namespaces from `flag` (`--application-namespaces`) when given,
+    /// else from `argocd-cmd-params-cm`'s `application.namespaces`, read
+    /// once, as Argo CD reads it at start.
+    pub async fn read(client: &kube::Client, control_plane: &str, flag: Option<&str>) -> Result<Tenancy, String> {
+        let tenancy = Tenancy::new(control_plane);
+        if let Some(flag) = flag {
+            return tenancy.with_app_namespaces(flag);
+        }
+        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), control_plane);
+        let cm = cms.get_opt(CMD_PARAMS_CONFIGMAP).await.map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
+        match cm.and_then(|cm| cm.data).and_then(|mut d| d.remove(APP_NAMESPACES_KEY)) {
+            Some(setting) => tenancy.with_app_namespaces(&setting).map_err(|e| format!("{CMD_PARAMS_CONFIGMAP} {e}")),
+            None => Ok(tenancy),
+        }
+    }
+
+    /// Whether Applications in `namespace` are handled at all.
+    pub fn namespace_enabled(&self, namespace: &str) -> bool {
+        namespace == self.control_plane || self.app_namespaces.iter().any(|p| namespace_matches(p, namespace))
+    }
+
+    /// Why an Application in `namespace` may not be handled, if it may not.
+    pub fn check_namespace(&self, namespace: &str) -> Result<(), String> {
+        if self.namespace_enabled(namespace) {
+            return Ok(());
+        }
+        Err(format!(
+            "metadata.namespace: Applications in namespace {namespace:?} are not handled: it is not the control-plane namespace {:?} \
+             and does not match application.namespaces ({})",
+            self.control_plane,
+            if self.app_namespaces.is_empty() { "unset".to_string() } else { self.app_namespaces.join(", ") }
+        ))
+    }
+
+    /// Whether `project` may hold Applications in `namespace`: always in
+    /// the control-plane namespace, elsewhere only when the namespace is
+    /// enabled and listed in the project's `sourceNamespaces`.
+    pub fn check_project(&self, project: &AppProject, namespace: &str) -> Result<(), String> {
+        self.check_namespace(namespace)?;
+        if namespace == self.control_plane || project.spec.source_namespaces.iter().any(|p| namespace_matches(p, namespace)) {
+            return Ok(());
+        }
+        Err(format!(
+            "spec.project: project {:?} does not permit Applications in namespace {namespace:?} (not in its spec.sourceNamespaces)",
+            project.metadata.name.as_deref().unwrap_or("default")
+        ))
+    }
+}
+
+fn regex_pattern(p: &str) -> Option<&str> {
+    p.strip_prefix('/').and_then(|r| r.strip_suffix('/')).filter(|r| !r.is_empty())
+}
+
+/// A namespace pattern as Argo CD matches them: `/regex/` (anchored by the
+/// user) or a glob.
+fn namespace_matches(pattern: &str, namespace: &str) -> bool {
+    match regex_pattern(pattern) {
+        Some(re) => regex::Regex::new(re).is_ok_and(|re| re.is_match(namespace)),
+        None => glob(pattern, namespace),
+    }
+}
+
+/// Why an app's project cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// No such AppProject in the control-plane namespace.
+    #[error("spec.project: AppProject {name:?} does not exist in the control-plane namespace {namespace}")]
+    Missing {
+        /// The project's name.
+        name: String,
+        /// The control-plane namespace.
+        namespace: String,
+    },
+    /// The API server failed.
+    #[error("spec.project: cannot read AppProject {name:?}: {source}")]
+    Api {
+        /// The project's name.
+        name: String,
+        /// What failed.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The project named `name`, always from the control-plane namespace: from
+/// the watched `store` when it has it, else read (a project created a
+/// moment ago may not have reached it). A `default` project that does not
+/// exist is the implicit one, which allows everything, as in Argo CD; it
+/// holds only the control-plane namespace's apps ([`Tenancy::check_project`]).
+pub async fn load(client: &kube::Client, store: Option<&Store<AppProject>>, tenancy: &Tenancy, name: &str) -> Result<AppProject, LoadError> {
+    let ns = tenancy.control_plane.as_str();
+    let name = if name.is_empty() { "default" } else { name };
+    let key = ObjectRef::new(name).within(ns);
+    let ready = store.filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
+    if let Some(p) = ready.and_then(|s| s.get(&key)) {
+        return Ok((*p).clone());
     }
     let api: Api<AppProject> = Api::namespaced(client.clone(), ns);
     match api.get_opt(name).await {
         Ok(Some(p)) => Ok(p),
         Ok(None) if name == "default" => Ok(AppProject::default_project(ns)),
-        Ok(None) => Err(format!("spec.project: AppProject {name:?} does not exist in namespace {ns}")),
+        Ok(None) => Err(LoadError::Missing { name: name.into(), namespace: ns.into() }),
         // Without the AppProject CRD only the implicit default project exists.
         Err(kube::Error::Api(s)) if s.code == 404 && name == "default" => Ok(AppProject::default_project(ns)),
-        Err(e) => Err(format!("spec.project: cannot read AppProject {name:?}: {e}")),
+        Err(source) => Err(LoadError::Api { name: name.into(), source }),
     }
+}
+
+/// The project of `app`, checked to hold the app's namespace: the error is
+/// an InvalidSpecError message.
+pub async fn load_for(client: &kube::Client, store: Option<&Store<AppProject>>, tenancy: &Tenancy, app: &Application) -> Result<AppProject, String> {
+    let ns = app.metadata.namespace.as_deref().unwrap_or_default();
+    tenancy.check_namespace(ns)?;
+    let project = load(client, store, tenancy, &app.spec.project).await.map_err(|e| e.to_string())?;
+    tenancy.check_project(&project, ns)?;
+    Ok(project)
 }
 
 /// Checks the app's sources and destination against the project.
@@ -87,6 +214,25 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn apps_outside_the_control_plane_need_application_namespaces_and_source_namespaces() {
+        let t = Tenancy::new("argocd").with_app_namespaces("team-*, /^ops-[0-9]+$/").unwrap();
+        assert!(t.namespace_enabled("argocd") && t.namespace_enabled("team-a") && t.namespace_enabled("ops-12"));
+        assert!(!t.namespace_enabled("ops-x") && !t.namespace_enabled("kube-system"));
+        assert!(t.check_namespace("kube-system").unwrap_err().contains("application.namespaces (team-*, /^ops-[0-9]+$/)"));
+        let implicit = AppProject::default_project("argocd");
+        assert!(t.check_project(&implicit, "argocd").is_ok(), "the implicit default project holds the control plane's apps");
+        assert!(t.check_project(&implicit, "team-a").unwrap_err().contains("sourceNamespaces"), "and no other namespace's");
+        let mut team = AppProject::new("team", AppProjectSpec { source_namespaces: vec!["team-*".into()], ..Default::default() });
+        assert!(t.check_project(&team, "team-a").is_ok());
+        team.spec.source_namespaces = vec!["team-b".into()];
+        assert!(t.check_project(&team, "team-a").is_err());
+        team.spec.source_namespaces = vec!["*".into()];
+        assert!(t.check_project(&team, "kube-system").unwrap_err().contains("application.namespaces"), "both must agree");
+        assert!(Tenancy::new("argocd").with_app_namespaces("/(/").unwrap_err().contains("regular expression"));
+        assert!(!Tenancy::new("argocd").namespace_enabled("team-a"), "unset: the control plane only");
+    }
+
     use super::*;
     use driftless_api::{AppProjectSpec, ApplicationDestination, ApplicationSource};
 

@@ -31,9 +31,10 @@ pub use state::AppState;
 /// How the server runs.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The server's own namespace: `argocd-cm`, `argocd-rbac-cm`,
-    /// `argocd-secret`, and the default `appNamespace`.
-    pub namespace: String,
+    /// The control-plane namespace (`argocd-cm`, `argocd-rbac-cm`,
+    /// `argocd-secret`, AppProjects, the default `appNamespace`) and the
+    /// other namespaces that may hold Applications.
+    pub tenancy: driftless_engine::project::Tenancy,
     /// Mark the session cookie `Secure` (behind HTTPS).
     pub secure_cookies: bool,
     /// Where Git checkouts for diffs are cached; default: a temporary
@@ -46,9 +47,20 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for `namespace`: plain cookies, a temporary Git cache.
+    /// Defaults for the control plane in `namespace`: no other namespace
+    /// holds Applications, plain cookies, a temporary Git cache.
     pub fn new(namespace: impl Into<String>) -> Config {
-        Config { namespace: namespace.into(), secure_cookies: false, cache_dir: None, print_initial_password: true }
+        Config {
+            tenancy: driftless_engine::project::Tenancy::new(namespace),
+            secure_cookies: false,
+            cache_dir: None,
+            print_initial_password: true,
+        }
+    }
+
+    /// The control-plane namespace.
+    pub fn namespace(&self) -> &str {
+        &self.tenancy.control_plane
     }
 }
 

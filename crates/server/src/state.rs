@@ -57,8 +57,8 @@ impl AppState {
     /// Starts the watches and makes sure the signing key and the admin
     /// password exist.
     pub async fn start(client: kube::Client, config: Config) -> Result<Arc<AppState>, Error> {
-        let settings_err = |source| Error::Settings { namespace: config.namespace.clone(), source };
-        let boot = crate::auth::accounts::bootstrap(&client, &config.namespace).await.map_err(settings_err)?;
+        let settings_err = |source| Error::Settings { namespace: config.namespace().to_string(), source };
+        let boot = crate::auth::accounts::bootstrap(&client, &config.namespace()).await.map_err(settings_err)?;
         if let Some(password) = &boot.initial_password
             && config.print_initial_password
         {
@@ -67,24 +67,24 @@ impl AppState {
             eprintln!(
                 "driftless: initial password for user admin: {password} (kept in Secret {} in namespace {}; change it and delete that Secret)",
                 crate::settings::INITIAL_ADMIN_SECRET,
-                config.namespace
+                config.namespace()
             );
         }
         let store = AppStore::new();
-        let (settings, mut tasks) = Settings::start(&client, &config.namespace);
+        let (settings, mut tasks) = Settings::start(&client, &config.namespace());
         settings.secret.set(boot.secret);
         tasks.push(tokio::spawn(Arc::clone(&store).run(client.clone())));
         let compare = driftless_engine::Engine::one_off(
             client.clone(),
             driftless_engine::EngineConfig {
                 cache_dir: config.cache_dir.clone().unwrap_or_default(),
-                settings_namespace: Some(config.namespace.clone()),
+                tenancy: config.tenancy.clone(),
                 ..Default::default()
             },
         );
         let recorder = Recorder::new(client.clone(), Reporter { controller: "driftless-server".into(), instance: None });
         if !settings.wait_ready(READY_TIMEOUT).await {
-            tracing::warn!("settings of namespace {} not listed yet; going on with what is known", config.namespace);
+            tracing::warn!("settings of namespace {} not listed yet; going on with what is known", config.namespace());
         }
         Ok(Arc::new(AppState {
             client,
@@ -149,7 +149,7 @@ impl AppState {
             &app.spec.project,
             app.metadata.namespace.as_deref().unwrap_or_default(),
             app.metadata.name.as_deref().unwrap_or_default(),
-            &self.config.namespace,
+            &self.config.namespace(),
         )
     }
 

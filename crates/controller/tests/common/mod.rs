@@ -53,11 +53,10 @@ impl World {
 
     fn config(&self) -> driftless_controller::Config {
         driftless_controller::Config {
-            namespaces: vec![self.name().to_string()],
+            tenancy: driftless_engine::project::Tenancy::new(self.name()),
             resync: self.resync,
             cache_dir: self._cache.path().to_path_buf(),
             wave_timeout: Duration::from_secs(60),
-            settings_namespace: Some(self.name().to_string()),
             metrics: self.metrics.clone(),
             ..Default::default()
         }
