@@ -265,6 +265,9 @@ pub mod condition {
     pub const INVALID_SPEC_ERROR: &str = "InvalidSpecError";
     /// A resource is managed by another app too.
     pub const SHARED_RESOURCE_WARNING: &str = "SharedResourceWarning";
+    /// Objects in the app's namespace that no app tracks (the project's
+    /// `orphanedResources.warn`).
+    pub const ORPHANED_RESOURCE_WARNING: &str = "OrphanedResourceWarning";
 }
 
 /// Phases of an operation.

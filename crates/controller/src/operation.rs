@@ -12,16 +12,33 @@ use driftless_api::{
 };
 use driftless_health::CustomChecks;
 use driftless_sync::ResourceKey;
+use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::{CompareResult, Live};
 use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
 use driftless_sync::plan::{PlanOptions, Role, plan};
 use driftless_sync::progress;
 
 use driftless_engine::status;
-use driftless_engine::{Desired, Destination, short};
+use driftless_engine::{Desired, Destination, Validated, short};
 
 use crate::reconcile::Context;
 use crate::writer::AppWriter;
+
+/// Where a sync goes: the destination it is compared with, and the client
+/// it writes through (the destination's own, or impersonating the
+/// project's ServiceAccount).
+#[derive(Clone, Copy)]
+struct Via<'a> {
+    dest: &'a Destination,
+    /// What applies and prunes; None: the destination's own client.
+    writes: Option<&'a Cluster>,
+}
+
+impl<'a> Via<'a> {
+    fn writer(&self) -> &'a Cluster {
+        self.writes.unwrap_or(&self.dest.cluster)
+    }
+}
 
 /// Argo CD keeps 10 history entries unless told otherwise.
 const DEFAULT_HISTORY_LIMIT: usize = 10;
@@ -93,7 +110,7 @@ pub fn mark_running(status: &mut ApplicationStatus, op: &Operation) {
 pub async fn run(
     ctx: &Context,
     app: &Application,
-    dest: &Destination,
+    v: &Validated,
     writer: &AppWriter,
     op: Operation,
     desired: &Desired,
@@ -123,9 +140,18 @@ pub async fn run(
     let retry = op.retry.clone().or_else(|| policy.retry.clone());
     let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
 
+    // Whom the sync acts as is settled before anything is applied.
+    let writes = ctx.engine.sync_cluster(app, v).await;
+    let dest = &v.destination;
     let outcome = loop {
         let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };
-        let outcome = attempt_sync(ctx, app, dest, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status, run).await;
+        let outcome = match &writes {
+            Ok(w) => {
+                let via = Via { dest, writes: w.as_ref() };
+                attempt_sync(ctx, app, via, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status, run).await
+            }
+            Err(msg) => failed(msg.clone()),
+        };
         let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
         if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
             break outcome;
@@ -204,7 +230,7 @@ fn sync_id(started: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time, attem
 async fn attempt_sync(
     ctx: &Context,
     app: &Application,
-    dest: &Destination,
+    via: Via<'_>,
     sync_op: &SyncOperation,
     options: &SyncOptions,
     allow_empty: bool,
@@ -215,6 +241,11 @@ async fn attempt_sync(
     status: &mut ApplicationStatus,
     run: Attempt,
 ) -> Outcome {
+    // The project may have changed since the comparison: every object,
+    // hooks included, is checked again before the first change.
+    if let Err(msg) = ctx.engine.recheck(app, desired).await {
+        return failed(msg);
+    }
     let resources = desired.targets.iter().filter(|t| t.role == Role::Resource).count();
     if resources == 0 && !allow_empty && !compared.extraneous.is_empty() && sync_op.prune {
         return failed(format!(
@@ -226,7 +257,7 @@ async fn attempt_sync(
     }
     if options.create_namespace
         && let Some(ns) = app.spec.destination.namespace.as_deref()
-        && let Err(e) = ensure_namespace(dest, app, ns).await
+        && let Err(e) = ensure_namespace(via.writer(), app, ns).await
     {
         return failed(format!("CreateNamespace: {e}"));
     }
@@ -266,7 +297,7 @@ async fn attempt_sync(
                 Some(Live::Object(l)) => Some(l.clone()),
                 // Not fetched by the comparison (unchanged since the last);
                 // the rules need the object itself.
-                Some(Live::Unchanged) => match dest.cluster.get(t.manifest.api_version(), &t.key).await {
+                Some(Live::Unchanged) => match via.dest.cluster.get(t.manifest.api_version(), &t.key).await {
                     Ok(l) => l,
                     Err(e) => return failed(format!("{}: {e}", t.key)),
                 },
@@ -297,7 +328,8 @@ async fn attempt_sync(
     let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.exists()).map(|r| r.key.clone()).collect();
     // What the comparison dry-ran is valid as it stands; a manifest changed
     // to respect ignored differences is not what was dry-run.
-    let validated: HashSet<ResourceKey> = if options.respect_ignore_differences {
+    // Nor is what the controller dry-ran valid for an impersonated writer.
+    let validated: HashSet<ResourceKey> = if options.respect_ignore_differences || via.writes.is_some() {
         HashSet::new()
     } else {
         compared.resources.iter().filter(|r| r.validated).map(|r| r.key.clone()).collect()
@@ -309,13 +341,14 @@ async fn attempt_sync(
         prune_propagation: options.prune_propagation_policy.as_deref(),
         existing: &existing,
         validated: &validated,
+        dry_run_first: via.writes.is_some(),
         health: checks,
         wave_timeout: ctx.config.wave_timeout,
         poll: Duration::from_millis(500),
         recorded: &run.recorded,
     };
     let (progress, mut reader) = progress::channel();
-    let exec = execute(&dest.cluster, &p, &exec_opts, &progress);
+    let exec = execute(via.writer(), &p, &exec_opts, &progress);
     tokio::pin!(exec);
     // Look for termination twice a second; publish progress at most once a
     // second, so that a sync that takes less writes only its end, but at
@@ -326,7 +359,7 @@ async fn attempt_sync(
         tokio::select! {
             outcome = &mut exec => {
                 if let Some(memo) = ctx.engine.memo() {
-                    let opts = ctx.engine.compare_options(app, status, checks, dest);
+                    let opts = ctx.engine.compare_options(app, status, checks, via.dest);
                     for (key, live) in &outcome.applied {
                         if let Some(t) = targets.iter().find(|t| t.key == *key) {
                             memo.applied(&opts.options(), key, t.manifest.value(), live);
@@ -354,7 +387,7 @@ async fn attempt_sync(
     }
 }
 
-async fn ensure_namespace(dest: &Destination, app: &Application, ns: &str) -> Result<(), String> {
+async fn ensure_namespace(cluster: &Cluster, app: &Application, ns: &str) -> Result<(), String> {
     let mut obj = serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": ns } });
     if let Some(meta) = app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref()) {
         for field in ["labels", "annotations"] {
@@ -363,9 +396,9 @@ async fn ensure_namespace(dest: &Destination, app: &Application, ns: &str) -> Re
             }
         }
     }
-    match dest.cluster.get("v1", &ResourceKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: ns.into() }).await {
+    match cluster.get("v1", &ResourceKey { group: String::new(), kind: "Namespace".into(), namespace: None, name: ns.into() }).await {
         Ok(Some(_)) if app.spec.sync_policy.as_ref().and_then(|p| p.managed_namespace_metadata.as_ref()).is_none() => Ok(()),
-        Ok(_) => dest.cluster.apply(&obj, false, true).await.map(drop).map_err(|e| e.to_string()),
+        Ok(_) => cluster.apply(&obj, false, true).await.map(drop).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     }
 }

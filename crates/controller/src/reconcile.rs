@@ -293,6 +293,10 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         }
     };
 
+    if compared.is_ok() {
+        report_orphans(engine, &app, &v, &mut status).await;
+    }
+
     // A reconcile never overlaps itself: an operation being terminated is
     // no longer running (the controller stopped while it was stopping it).
     if let Some(s) = status.operation_state.as_mut().filter(|s| s.phase == OperationPhase::Terminating) {
@@ -400,19 +404,33 @@ async fn run_operation(
     let sync_revision = recorded.or_else(|| op.sync.as_ref().and_then(|s| s.revision.clone())).filter(|r| !r.is_empty());
     let other = sync_source.is_some() || sync_revision.as_ref().is_some_and(|r| *r != d.revision && *r != target_revision);
     if !other {
-        return Ok(operation::run(ctx, app, dest, writer, op, d, c, checks, status).await);
+        return Ok(operation::run(ctx, app, v, writer, op, d, c, checks, status).await);
     }
     let src = sync_source.unwrap_or_else(|| v.source.clone());
     let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
     let outcome = match engine.desired_at(app, v, &src, &rev).await {
         Ok(d2) => match engine.compare(&d2, dest, &engine.compare_options(app, status, checks, dest)).await {
-            Ok(c2) => return Ok(operation::run(ctx, app, dest, writer, op, &d2, c2, checks, status).await),
+            Ok(c2) => return Ok(operation::run(ctx, app, v, writer, op, &d2, c2, checks, status).await),
             Err(e) => format!("comparing with the cluster: {e}"),
         },
         Err(msg) => msg,
     };
     fail_and_write(app, writer, status, outcome).await?;
     Ok(Vec::new())
+}
+
+/// Sets or clears the OrphanedResourceWarning condition, as the project's
+/// `orphanedResources.warn` asks (on unless false). Orphans are never
+/// deleted; a failed scan leaves the condition as it was.
+async fn report_orphans(engine: &Engine, app: &Application, v: &Validated, status: &mut ApplicationStatus) {
+    let warn = v.project.spec.orphaned_resources.as_ref().is_some_and(|o| o.warn != Some(false));
+    match engine.orphans(app, v).await {
+        Some(Ok(found)) if warn && !found.is_empty() => {
+            status::set_condition(status, condition::ORPHANED_RESOURCE_WARNING, driftless_engine::orphans::warning(found.len()));
+        }
+        Some(Err(e)) => tracing::warn!(app = %app.name_any(), "orphaned resources: {e}"),
+        _ => status::clear_condition(status, condition::ORPHANED_RESOURCE_WARNING),
+    }
 }
 
 /// Publishes the app's status as metrics.

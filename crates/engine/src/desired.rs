@@ -375,15 +375,7 @@ async fn targets(v: &Validated, app: &Application, manifests: Vec<Manifest>) -> 
                 }
             }
         }
-        if !project::permits_kind(project, m.group(), m.kind(), namespaced) {
-            return Err(DesiredError::Other(format!(
-                "{}/{} {} is not permitted in project {}",
-                m.group(),
-                m.kind(),
-                m.name(),
-                project.metadata.name.as_deref().unwrap_or("default")
-            )));
-        }
+        project::permits_object(project, app, m.group(), m.kind(), m.name(), m.namespace().filter(|_| namespaced))?;
         destination.permits(m.kind(), m.name(), m.namespace().filter(|_| namespaced))?;
         track(&mut m, &instance);
         let target = Target::new(m)?;

@@ -8,7 +8,9 @@
 //! - [`cluster_status`]: the clusters as the API, UI and CLI show them
 //!   (probed, with their apps counted), and removing one;
 //! - [`desired`]: every source of the app on disk, rendered, as targets;
-//! - [`project`]: AppProject rules;
+//! - [`project`]: AppProject rules (and which namespaces hold apps);
+//! - [`impersonation`]: syncs as the project's ServiceAccount;
+//! - [`orphans`]: objects in an app's namespace that no app tracks;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
 //! - [`status`]: the pure folding of a comparison into `Application.status`;
 //! - [`watch`]: keep a kind in memory through a watch that restarts itself.
@@ -23,7 +25,9 @@ pub mod clusters;
 mod config;
 pub mod desired;
 pub mod finalizer;
+pub mod impersonation;
 pub mod live;
+pub mod orphans;
 pub mod project;
 pub mod register;
 pub mod status;
@@ -88,6 +92,8 @@ pub struct Engine {
     /// Git) woke the reconcile.
     desired_cache: Mutex<HashMap<ObjectRef<Application>, CachedDesired>>,
     stores: Stores,
+    /// Namespaces scanned for orphaned resources.
+    orphan_scans: orphans::Scans,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -97,7 +103,8 @@ impl Engine {
     /// managed resources): no live watches, no verdicts kept, cluster
     /// Secrets read when needed.
     pub fn one_off(client: kube::Client, config: EngineConfig) -> Engine {
-        let clusters = Arc::new(Clusters::new(client.clone(), Some(config.control_plane().to_string()), clusters::ClusterOptions::default()));
+        let clusters =
+            Arc::new(Clusters::new(client.clone(), Some(config.control_plane().to_string()), clusters::ClusterOptions::default()));
         Engine { memo: None, ..Engine::build(client, config, clusters, Stores::default()) }
     }
 
@@ -115,6 +122,7 @@ impl Engine {
             memo: Some(DryRunMemo::default()),
             desired_cache: Mutex::default(),
             stores,
+            orphan_scans: orphans::Scans::default(),
             client,
             config,
         }
@@ -208,6 +216,42 @@ impl Engine {
         let project = project::load_for(&self.client, self.stores.projects.as_ref(), &self.config.tenancy, app).await?;
         project::permits(&project, app)?;
         Ok(project)
+    }
+
+    /// Checks the project again as a sync starts, for every object it
+    /// would apply, hooks included: the project may have changed since the
+    /// comparison.
+    pub async fn recheck(&self, app: &Application, desired: &Desired) -> Result<(), String> {
+        let project = self.project_of(app).await?;
+        for t in &desired.targets {
+            let m = &t.manifest;
+            project::permits_object(&project, app, m.group(), m.kind(), m.name(), t.key.namespace.as_deref())?;
+        }
+        Ok(())
+    }
+
+    /// The orphaned resources in the app's destination namespace, when its
+    /// project asks for them (None when it does not, or the app has no
+    /// destination namespace).
+    pub async fn orphans(&self, app: &Application, v: &Validated) -> Option<Result<Vec<orphans::Orphan>, String>> {
+        let settings = v.project.spec.orphaned_resources.as_ref()?;
+        let namespace = app.spec.destination.namespace.as_deref().filter(|n| !n.is_empty())?;
+        let dest = &v.destination;
+        Some(self.orphan_scans.orphans(dest.cluster.client(), &dest.server, namespace, settings).await)
+    }
+
+    /// What a sync of `app` writes through: with impersonation enabled in
+    /// argocd-cm, the destination as the project's ServiceAccount for it;
+    /// else None, the destination's own client. The error (no matching
+    /// account) stops the sync before anything is applied.
+    pub async fn sync_cluster(&self, app: &Application, v: &Validated) -> Result<Option<driftless_sync::cluster::Cluster>, String> {
+        if !self.settings().await.is_some_and(|s| impersonation::enabled(&s)) {
+            return Ok(None);
+        }
+        let namespace = app.spec.destination.namespace.as_deref().unwrap_or_default();
+        let user = impersonation::service_account(&v.project, &v.destination.server, namespace).map_err(|e| e.to_string())?;
+        let client = impersonation::impersonating(v.destination.cluster.client(), &user).map_err(|e| e.to_string())?;
+        Ok(Some(driftless_sync::cluster::Cluster::new(client)))
     }
 
     /// The desired state of `app` at `revision`: from Git when asked to

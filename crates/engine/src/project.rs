@@ -53,7 +53,10 @@ impl Tenancy {
             return tenancy.with_app_namespaces(flag);
         }
         let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), control_plane);
-        let cm = cms.get_opt(CMD_PARAMS_CONFIGMAP).await.map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
+        let cm = cms
+            .get_opt(CMD_PARAMS_CONFIGMAP)
+            .await
+            .map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
         match cm.and_then(|cm| cm.data).and_then(|mut d| d.remove(APP_NAMESPACES_KEY)) {
             Some(setting) => tenancy.with_app_namespaces(&setting).map_err(|e| format!("{CMD_PARAMS_CONFIGMAP} {e}")),
             None => Ok(tenancy),
@@ -133,7 +136,12 @@ pub enum LoadError {
 /// moment ago may not have reached it). A `default` project that does not
 /// exist is the implicit one, which allows everything, as in Argo CD; it
 /// holds only the control-plane namespace's apps ([`Tenancy::check_project`]).
-pub async fn load(client: &kube::Client, store: Option<&Store<AppProject>>, tenancy: &Tenancy, name: &str) -> Result<AppProject, LoadError> {
+pub async fn load(
+    client: &kube::Client,
+    store: Option<&Store<AppProject>>,
+    tenancy: &Tenancy,
+    name: &str,
+) -> Result<AppProject, LoadError> {
     let ns = tenancy.control_plane.as_str();
     let name = if name.is_empty() { "default" } else { name };
     let key = ObjectRef::new(name).within(ns);
@@ -154,7 +162,12 @@ pub async fn load(client: &kube::Client, store: Option<&Store<AppProject>>, tena
 
 /// The project of `app`, checked to hold the app's namespace: the error is
 /// an InvalidSpecError message.
-pub async fn load_for(client: &kube::Client, store: Option<&Store<AppProject>>, tenancy: &Tenancy, app: &Application) -> Result<AppProject, String> {
+pub async fn load_for(
+    client: &kube::Client,
+    store: Option<&Store<AppProject>>,
+    tenancy: &Tenancy,
+    app: &Application,
+) -> Result<AppProject, String> {
     let ns = app.metadata.namespace.as_deref().unwrap_or_default();
     tenancy.check_namespace(ns)?;
     let project = load(client, store, tenancy, &app.spec.project).await.map_err(|e| e.to_string())?;
@@ -172,7 +185,20 @@ pub fn permits(project: &AppProject, app: &Application) -> Result<(), String> {
     }
     let d = &app.spec.destination;
     let ns = d.namespace.as_deref().unwrap_or("");
-    let ok = project.spec.destinations.iter().any(|pd| {
+    if !permits_destination(project, app, ns) {
+        return Err(format!(
+            "spec.destination: {} namespace {ns:?} is not permitted in project {name}",
+            d.server.as_deref().or(d.name.as_deref()).unwrap_or("")
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the project lets the app deploy to `namespace` of its
+/// destination cluster.
+fn permits_destination(project: &AppProject, app: &Application, namespace: &str) -> bool {
+    let d = &app.spec.destination;
+    project.spec.destinations.iter().any(|pd| {
         let server_ok = match (&pd.server, &d.server) {
             (Some(p), Some(s)) => glob(p, s),
             (Some(p), None) => p == "*",
@@ -182,13 +208,30 @@ pub fn permits(project: &AppProject, app: &Application) -> Result<(), String> {
             (Some(p), Some(n)) => glob(p, n),
             _ => true,
         };
-        server_ok && name_ok && pd.namespace.as_deref().is_none_or(|p| glob(p, ns))
-    });
-    if !ok {
-        return Err(format!(
-            "spec.destination: {} namespace {ns:?} is not permitted in project {name}",
-            d.server.as_deref().or(d.name.as_deref()).unwrap_or("")
-        ));
+        server_ok && name_ok && pd.namespace.as_deref().is_none_or(|p| glob(p, namespace))
+    })
+}
+
+/// Whether the project lets the app manage one object: its kind, and for
+/// a namespaced one (`namespace` Some) that namespace of the destination,
+/// as Argo CD checks every resource (hooks included) and not only the
+/// app's destination.
+pub fn permits_object(
+    project: &AppProject,
+    app: &Application,
+    group: &str,
+    kind: &str,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<(), String> {
+    let project_name = project.metadata.name.as_deref().unwrap_or("default");
+    if !permits_kind(project, group, kind, namespace.is_some()) {
+        return Err(format!("{group}/{kind} {name} is not permitted in project {project_name}"));
+    }
+    if let Some(ns) = namespace
+        && !permits_destination(project, app, ns)
+    {
+        return Err(format!("{kind} {name}: namespace {ns:?} is not a permitted destination of project {project_name}"));
     }
     Ok(())
 }
@@ -268,5 +311,9 @@ mod tests {
         assert!(!permits_kind(&p, "", "ResourceQuota", true));
         assert!(permits_kind(&p, "apps", "Deployment", true));
         assert!(!permits_kind(&p, "", "Namespace", false), "no cluster-scoped kinds unless whitelisted");
+        let a = app("https://git.example/team-web", "team-prod");
+        assert!(permits_object(&p, &a, "", "ConfigMap", "c", Some("team-dev")).is_ok());
+        assert!(permits_object(&p, &a, "", "ConfigMap", "c", Some("kube-system")).unwrap_err().contains("namespace \"kube-system\""));
+        assert!(permits_object(&p, &a, "rbac.authorization.k8s.io", "ClusterRole", "c", None).unwrap_err().contains("not permitted"));
     }
 }

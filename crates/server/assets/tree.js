@@ -69,6 +69,12 @@ export function buildGraph(app, tree) {
     if (n.uid) byUid.set(n.uid, node);
     byKey.set(resourceKey(node), node);
   }
+  // Objects in the app's namespace that no app tracks (the project's
+  // orphanedResources): shown beside the app, never managed.
+  for (const n of tree?.orphanedNodes || []) {
+    const node = { id: n.uid || resourceKey(n), group: n.group || '', version: n.version || '', kind: n.kind, namespace: n.namespace || '', name: n.name, uid: n.uid, parentRefs: [], info: [], children: [], orphaned: true };
+    if (!nodes.has(node.id)) nodes.set(node.id, node);
+  }
   for (const r of app.status?.resources || []) {
     let node = byKey.get(resourceKey(r));
     if (!node) {
@@ -169,6 +175,7 @@ export function drawTree(target, graph, onOpen) {
     if (node.health) status.append(svg('tspan', { class: `status h-${health}` }, `● ${health}`));
     if (node.sync) status.append(svg('tspan', { class: `status s-${node.sync}`, dx: node.health ? 10 : 0 }, node.sync === 'Synced' ? `✓ ${node.sync}` : `⟳ ${node.sync}`));
     if (node.requiresPruning) status.append(svg('tspan', { class: 'status s-OutOfSync', dx: 8 }, 'prune'));
+    if (node.orphaned) status.append(svg('tspan', { class: 'status s-Unknown' }, 'orphaned'));
     const g = svg(
       'g',
       {
@@ -181,6 +188,7 @@ export function drawTree(target, graph, onOpen) {
         'data-name': node.name,
         'data-health': health,
         'data-sync': node.sync || '',
+        'data-orphaned': node.orphaned ? 'true' : '',
       },
       svg('title', {}, `${node.kind} ${node.namespace ? node.namespace + '/' : ''}${node.name}${node.healthMessage ? '\n' + node.healthMessage : ''}`),
       svg('rect', { class: 'box', width: NODE_W, height: NODE_H, rx: 6 }),

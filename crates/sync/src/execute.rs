@@ -34,6 +34,11 @@ pub struct ExecuteOptions<'a> {
     /// Resources whose manifest the comparison just dry-ran successfully
     /// against the live object: their dry run is not repeated.
     pub validated: &'a HashSet<ResourceKey>,
+    /// Dry-run every object on the server before changing anything, even
+    /// in a sync that only creates: the client writes with other
+    /// permissions than the comparison's (impersonation), and a refusal
+    /// must come before the first change.
+    pub dry_run_first: bool,
     /// Custom health checks, for waves and hooks.
     pub health: &'a CustomChecks,
     /// How long one wave or hook may take to become healthy.
@@ -157,7 +162,7 @@ impl Run<'_> {
             .filter_map(|t| Some((t, t.manifest.as_ref()?)))
             .collect();
         let (cluster, validate) = (self.cluster, self.opts.validate);
-        let on_server = self.opts.dry_run || !self.only_creates(plan);
+        let on_server = self.opts.dry_run || self.opts.dry_run_first || !self.only_creates(plan);
         let dry_runs: Vec<_> = tasks
             .iter()
             .map(|&(_, m)| async move {

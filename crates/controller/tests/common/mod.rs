@@ -26,6 +26,9 @@ pub struct World {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     controller: Option<tokio::task::JoinHandle<()>>,
     resync: Duration,
+    /// `application.namespaces` of the controller: other namespaces whose
+    /// apps it handles (the test namespace is its control plane).
+    app_namespaces: String,
     _cache: tempfile::TempDir,
 }
 
@@ -46,14 +49,27 @@ impl World {
         let kubeconfig = kube::config::Kubeconfig::read_from(ns.cluster().kubeconfig()).expect("devcluster kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("devcluster kubeconfig");
         let client = kube::client::ClientBuilder::try_from(config).expect("client").with_layer(&metrics.kube_layer()).build();
-        let mut w = World { ns, repo: GitRepo::new(), apps, metrics, client, stop: None, controller: None, resync, _cache: cache };
+        let mut w = World {
+            ns,
+            repo: GitRepo::new(),
+            apps,
+            metrics,
+            client,
+            stop: None,
+            controller: None,
+            resync,
+            app_namespaces: String::new(),
+            _cache: cache,
+        };
         w.start_controller();
         Ok(w)
     }
 
     fn config(&self) -> driftless_controller::Config {
         driftless_controller::Config {
-            tenancy: driftless_engine::project::Tenancy::new(self.name()),
+            tenancy: driftless_engine::project::Tenancy::new(self.name())
+                .with_app_namespaces(&self.app_namespaces)
+                .expect("valid application.namespaces"),
             resync: self.resync,
             cache_dir: self._cache.path().to_path_buf(),
             wave_timeout: Duration::from_secs(60),
@@ -77,6 +93,14 @@ impl World {
             }
         }));
         self.stop = Some(tx);
+    }
+
+    /// Starts the controller again, handling the apps of `app_namespaces`
+    /// (Argo CD's `application.namespaces`) too.
+    pub fn restart_with_app_namespaces(&mut self, app_namespaces: &str) {
+        self.crash_controller();
+        self.app_namespaces = app_namespaces.to_string();
+        self.start_controller();
     }
 
     /// Kills the controller the way a crash would: no graceful shutdown,

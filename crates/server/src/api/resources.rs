@@ -102,7 +102,22 @@ pub async fn tree(
     let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
     let app = state.app(&who, &ns, &name, "get").await?;
     let nodes = tree_nodes(&state, &app).await?.into_iter().map(|(node, _)| node).collect::<Vec<_>>();
-    Ok(Json(json!({ "nodes": nodes })))
+    Ok(Json(json!({ "nodes": nodes, "orphanedNodes": orphaned_nodes(&state, &app).await })))
+}
+
+/// The objects in the app's namespace that no app tracks, when its project
+/// monitors them (`orphanedResources`), as Argo CD's `orphanedNodes`. A
+/// failed scan shows none, logged: the rest of the tree still answers.
+async fn orphaned_nodes(state: &AppState, app: &driftless_api::Application) -> Vec<Value> {
+    let Ok(v) = state.compare.validate(app).await else { return Vec::new() };
+    match state.compare.orphans(app, &v).await {
+        Some(Ok(found)) => found.iter().map(|o| serde_json::to_value(o).unwrap_or_default()).collect(),
+        Some(Err(e)) => {
+            tracing::warn!("orphaned resources of {}: {e}", app.name_any());
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
 }
 
 /// `GET /api/v1/applications/{name}/resource?group=&version=&kind=&namespace=&resourceName=`:
