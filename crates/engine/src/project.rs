@@ -146,8 +146,14 @@ pub async fn load(
     let name = if name.is_empty() { "default" } else { name };
     let key = ObjectRef::new(name).within(ns);
     let ready = store.filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
-    if let Some(p) = ready.and_then(|s| s.get(&key)) {
-        return Ok((*p).clone());
+    if let Some(store) = ready {
+        match store.get(&key) {
+            Some(p) => return Ok((*p).clone()),
+            // Listed, and no default project: the implicit one. Another
+            // missing project is read, in case it was created a moment ago.
+            None if name == "default" => return Ok(AppProject::default_project(ns)),
+            None => {}
+        }
     }
     let api: Api<AppProject> = Api::namespaced(client.clone(), ns);
     match api.get_opt(name).await {
