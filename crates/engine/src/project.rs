@@ -282,6 +282,32 @@ mod tests {
         assert!(!Tenancy::new("argocd").namespace_enabled("team-a"), "unset: the control plane only");
     }
 
+    #[test]
+    fn arbitrary_application_namespaces_never_panic() {
+        // A small deterministic fuzz: settings made of glob, regex and
+        // separator pieces parse or fail with a message, never panic, and
+        // never enable a namespace by accident when they fail.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces = ["team-", "*", "?", "/", "^", "$", "(", ")", "[", "]", ",", " ", "\\", "{", "}", ".*", "!", "ns", "\u{0}", "é"];
+        for _ in 0..5000 {
+            let n = (next() % 10) as usize;
+            let setting: String = (0..n).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect();
+            match Tenancy::new("argocd").with_app_namespaces(&setting) {
+                Ok(t) => {
+                    let _ = t.namespace_enabled("team-a");
+                    assert!(t.namespace_enabled("argocd"));
+                }
+                Err(e) => assert!(e.starts_with("application.namespaces:"), "{e}"),
+            }
+        }
+    }
+
     use super::*;
     use driftless_api::{AppProjectSpec, ApplicationDestination, ApplicationSource};
 
