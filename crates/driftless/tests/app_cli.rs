@@ -45,7 +45,11 @@ impl World {
 
     /// Runs `driftless app <args> -N <namespace>`.
     async fn app(&self, args: &[&str]) -> Output {
-        let args: Vec<&str> = ["app"].into_iter().chain(args.iter().copied()).chain(["-N", self.ns.name()]).collect();
+        let args: Vec<&str> = ["app"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain(["-N", self.ns.name(), "--control-plane-namespace", self.ns.name()])
+            .collect();
         let cache = self._dir.path().join("cli-cache");
         run_cli(env!("CARGO_BIN_EXE_driftless"), self.ns.cluster().kubeconfig(), &cache, &args).await
     }

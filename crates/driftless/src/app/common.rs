@@ -16,15 +16,17 @@ pub struct Ctx {
     pub namespace: String,
     /// Whether `-N` was given (a manifest's own namespace yields to it).
     pub namespace_given: bool,
+    /// The control-plane namespace (`--control-plane-namespace`).
+    pub control_plane: String,
 }
 
 impl Ctx {
     /// Connects through kubeconfig, as `kubectl` and `argocd --core` do.
-    pub async fn connect(app_namespace: Option<String>) -> anyhow::Result<Ctx> {
+    pub async fn connect(app_namespace: Option<String>, control_plane: String) -> anyhow::Result<Ctx> {
         let client = crate::kube_client::connect().await?;
         let given = app_namespace.filter(|s| !s.is_empty());
         let namespace = given.clone().unwrap_or_else(|| client.default_namespace().to_string());
-        Ok(Ctx { client, namespace, namespace_given: given.is_some() })
+        Ok(Ctx { client, namespace, namespace_given: given.is_some(), control_plane })
     }
 
     /// Applications in `namespace`.

@@ -25,6 +25,10 @@ pub struct AppArgs {
     /// namespace. `ns/name` app names override it.
     #[arg(short = 'N', long = "app-namespace", global = true)]
     app_namespace: Option<String>,
+    /// The control-plane namespace, whose AppProjects, Secrets and
+    /// settings a diff renders with, as the controller does.
+    #[arg(long, global = true, env = "DRIFTLESS_NAMESPACE", default_value = "argocd")]
+    control_plane_namespace: String,
     // Boxed: the commands' flags are large next to the other top-level commands.
     #[command(subcommand)]
     command: Box<AppCommand>,
@@ -74,7 +78,7 @@ pub fn run(args: AppArgs) -> ExitCode {
 }
 
 async fn dispatch(args: AppArgs) -> anyhow::Result<ExitCode> {
-    let ctx = common::Ctx::connect(args.app_namespace).await?;
+    let ctx = common::Ctx::connect(args.app_namespace, args.control_plane_namespace).await?;
     match *args.command {
         AppCommand::Create(a) => create::run(&ctx, *a).await,
         AppCommand::List(a) => list::run(&ctx, a).await,
