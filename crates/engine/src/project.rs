@@ -185,7 +185,7 @@ pub async fn load_for(
 pub fn permits(project: &AppProject, app: &Application) -> Result<(), String> {
     let name = project.metadata.name.as_deref().unwrap_or("default");
     for s in app.spec.source.iter().chain(app.spec.sources.iter()) {
-        if !project.spec.source_repos.iter().any(|p| glob(p, &s.repo_url)) {
+        if !permits_repo(project, &s.repo_url) {
             return Err(format!("spec.source.repoURL: repository {} is not permitted in project {name}", s.repo_url));
         }
     }
@@ -200,22 +200,50 @@ pub fn permits(project: &AppProject, app: &Application) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `sourceRepos` permits `url`, as Argo CD documents it: an allow
+/// pattern matches it and no `!pattern` does.
+fn permits_repo(project: &AppProject, url: &str) -> bool {
+    let mut permitted = false;
+    for p in &project.spec.source_repos {
+        match p.strip_prefix('!') {
+            Some(denied) if glob_match(denied, url) => return false,
+            Some(_) => {}
+            None => permitted |= glob_match(p, url),
+        }
+    }
+    permitted
+}
+
 /// Whether the project lets the app deploy to `namespace` of its
-/// destination cluster.
+/// destination cluster, as Argo CD documents it: an allow entry (no `!`)
+/// matches by server (or name) and namespace, and no deny entry refuses,
+/// a deny entry refusing when one of its `!patterns` does not hold.
 fn permits_destination(project: &AppProject, app: &Application, namespace: &str) -> bool {
     let d = &app.spec.destination;
-    project.spec.destinations.iter().any(|pd| {
+    let mut permitted = false;
+    for pd in &project.spec.destinations {
+        let negated = |p: &Option<String>| p.as_deref().is_some_and(|p| p.starts_with('!'));
         let server_ok = match (&pd.server, &d.server) {
             (Some(p), Some(s)) => glob(p, s),
+            // An app naming its cluster: any server pattern stands for it.
             (Some(p), None) => p == "*",
-            (None, _) => true,
+            (None, _) => pd.name.is_none(),
         };
         let name_ok = match (&pd.name, &d.name) {
             (Some(p), Some(n)) => glob(p, n),
-            _ => true,
+            _ => false,
         };
-        server_ok && name_ok && pd.namespace.as_deref().is_none_or(|p| glob(p, namespace))
-    })
+        let namespace_ok = pd.namespace.as_deref().is_none_or(|p| glob(p, namespace));
+        if negated(&pd.server) || negated(&pd.name) || negated(&pd.namespace) {
+            let refuses = |p: &Option<String>, ok: bool| negated(p) && !ok;
+            if refuses(&pd.server, server_ok) || refuses(&pd.name, name_ok) || refuses(&pd.namespace, namespace_ok) {
+                return false;
+            }
+        } else if (server_ok || name_ok) && namespace_ok {
+            permitted = true;
+        }
+    }
+    permitted
 }
 
 /// Whether the project lets the app manage one object: its kind, and for
@@ -317,6 +345,39 @@ mod tests {
         a.spec.destination =
             ApplicationDestination { server: Some(driftless_api::IN_CLUSTER_SERVER.into()), name: None, namespace: Some(ns.into()) };
         a
+    }
+
+    #[test]
+    fn negated_repositories_and_destinations_refuse_as_argo_cd_does() {
+        let mut p = AppProject::new(
+            "team",
+            AppProjectSpec {
+                source_repos: vec!["https://git.example/*".into(), "!https://git.example/secret-*".into()],
+                destinations: vec![
+                    ApplicationDestination { server: Some("*".into()), name: None, namespace: Some("team-*".into()) },
+                    ApplicationDestination { server: Some("*".into()), name: None, namespace: Some("!team-prod".into()) },
+                    ApplicationDestination { server: Some("!https://team1-*".into()), name: None, namespace: Some("*".into()) },
+                ],
+                ..Default::default()
+            },
+        );
+        assert!(permits(&p, &app("https://git.example/web", "team-dev")).is_ok());
+        assert!(permits(&p, &app("https://git.example/secret-x", "team-dev")).unwrap_err().contains("repoURL"), "a matching ! refuses");
+        assert!(permits(&p, &app("https://other.example/web", "team-dev")).is_err(), "nothing permits it");
+        assert!(permits(&p, &app("https://git.example/web", "team-prod")).unwrap_err().contains("destination"), "a ! namespace refuses");
+        let mut elsewhere = app("https://git.example/web", "team-dev");
+        elsewhere.spec.destination.server = Some("https://team1-east".into());
+        assert!(permits(&p, &elsewhere).is_err(), "a ! server refuses");
+        p.spec.source_repos = vec!["!https://git.example/secret-*".into()];
+        assert!(permits(&p, &app("https://git.example/web", "team-dev")).is_err(), "only ! patterns: nothing is allowed");
+        p.spec.source_repos = vec!["*".into()];
+        let named = ApplicationDestination { server: None, name: Some("prod".into()), namespace: Some("team-dev".into()) };
+        let mut a = app("https://other.example/web", "team-dev");
+        a.spec.destination = named;
+        p.spec.destinations = vec![ApplicationDestination { server: None, name: Some("prod".into()), namespace: Some("*".into()) }];
+        assert!(permits(&p, &a).is_ok(), "a destination by cluster name");
+        p.spec.destinations = vec![ApplicationDestination { server: None, name: Some("staging".into()), namespace: Some("*".into()) }];
+        assert!(permits(&p, &a).is_err());
     }
 
     #[test]
