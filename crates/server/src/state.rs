@@ -67,7 +67,7 @@ impl AppState {
     /// password exist.
     pub async fn start(client: kube::Client, config: Config) -> Result<Arc<AppState>, Error> {
         let settings_err = |source| Error::Settings { namespace: config.namespace().to_string(), source };
-        let boot = crate::auth::accounts::bootstrap(&client, &config.namespace()).await.map_err(settings_err)?;
+        let boot = crate::auth::accounts::bootstrap(&client, config.namespace()).await.map_err(settings_err)?;
         if let Some(password) = &boot.initial_password
             && config.print_initial_password
         {
@@ -80,7 +80,7 @@ impl AppState {
             );
         }
         let store = AppStore::new();
-        let (settings, mut tasks) = Settings::start(&client, &config.namespace());
+        let (settings, mut tasks) = Settings::start(&client, config.namespace());
         settings.secret.set(boot.secret);
         tasks.push(tokio::spawn(Arc::clone(&store).run(client.clone())));
         let projects = ProjectStore::new();
@@ -194,7 +194,7 @@ impl AppState {
             &app.spec.project,
             app.metadata.namespace.as_deref().unwrap_or_default(),
             app.metadata.name.as_deref().unwrap_or_default(),
-            &self.config.namespace(),
+            self.config.namespace(),
         )
     }
 

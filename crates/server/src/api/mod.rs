@@ -186,7 +186,7 @@ pub fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a s
 
 /// `appNamespace`, else the server's namespace.
 pub fn app_namespace(state: &AppState, pairs: &[(String, String)]) -> String {
-    query_value(pairs, "appNamespace").filter(|v| !v.is_empty()).unwrap_or(&state.config.namespace()).to_string()
+    query_value(pairs, "appNamespace").filter(|v| !v.is_empty()).unwrap_or(state.config.namespace()).to_string()
 }
 
 #[cfg(test)]

@@ -224,7 +224,7 @@ pub async fn change_password(
 
 /// Sets keys of argocd-secret and takes the result into the watched copy.
 async fn write_secret(state: &AppState, values: &[(String, String)]) -> Result<(), ApiError> {
-    let secrets: Api<Secret> = Api::namespaced(state.client.clone(), &state.config.namespace());
+    let secrets: Api<Secret> = Api::namespaced(state.client.clone(), state.config.namespace());
     let data: serde_json::Map<String, Value> = values.iter().map(|(k, v)| (k.clone(), json!(ByteString(v.clone().into_bytes())))).collect();
     let patch = json!({ "data": data });
     let updated = secrets
