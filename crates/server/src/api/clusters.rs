@@ -83,8 +83,8 @@ fn no_project_token(who: &Identity, action: &str, object: &str) -> Result<(), Ap
 }
 
 /// The cluster `id` names, if `who` may do `action` on it. An unknown
-/// cluster is 404 only to who could see it if it existed: others learn
-/// nothing of which clusters exist (the refusal names the cluster as asked).
+/// cluster is 404 only to who could do `action` on it if it existed: others
+/// get the refusal a cluster they may not touch gets (naming it as asked).
 async fn one(state: &AppState, who: &Identity, id: &ClusterId, action: &str) -> Result<ClusterInfo, ApiError> {
     let asked = id.to_string();
     no_project_token(who, action, &asked)?;
@@ -93,7 +93,7 @@ async fn one(state: &AppState, who: &Identity, id: &ClusterId, action: &str) -> 
     match overview(state, Some(id)).await?.into_iter().next() {
         Some(cluster) if state.allowed(&policy, who, "clusters", action, &object(&cluster)) => Ok(cluster),
         Some(_) => Err(denied()),
-        None if state.allowed(&policy, who, "clusters", "get", &asked) => Err(ApiError::not_found(format!("cluster {asked:?} not found"))),
+        None if state.allowed(&policy, who, "clusters", action, &asked) => Err(ApiError::not_found(format!("cluster {asked:?} not found"))),
         None => Err(denied()),
     }
 }
