@@ -67,7 +67,16 @@ async fn signing_key(ns: &TestNamespace) -> Vec<u8> {
 /// A token the server's key signs, with hostile claims.
 fn forge(key: &[u8], sub: &str, kind: TokenKind, iat: i64, jti: Option<&str>) -> String {
     token::sign(
-        &Claims { iss: token::ISSUER.into(), sub: sub.into(), iat, exp: None, jti: jti.map(String::from), kind, groups: Vec::new(), email: None },
+        &Claims {
+            iss: token::ISSUER.into(),
+            sub: sub.into(),
+            iat,
+            exp: None,
+            jti: jti.map(String::from),
+            kind,
+            groups: Vec::new(),
+            email: None,
+        },
         key,
     )
 }
@@ -106,7 +115,10 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let tok = r.body["token"].as_str().expect("a token").to_string();
     let claims = claims_of(&tok);
-    assert_eq!((claims["sub"].clone(), claims["jti"].clone(), claims["iss"].clone()), (json!("proj:team:ci"), json!("ci-1"), json!("driftless")));
+    assert_eq!(
+        (claims["sub"].clone(), claims["jti"].clone(), claims["iss"].clone()),
+        (json!("proj:team:ci"), json!("ci-1"), json!("driftless"))
+    );
     let iat = claims["iat"].as_i64().expect("iat");
     assert_eq!(claims["exp"].as_i64(), Some(iat + 3600));
     let stored = ns.api::<AppProject>().get("team").await.expect("project");
@@ -160,7 +172,11 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
     let r = server.as_user(&tok, Method::GET, "/api/v1/account/can-i/clusters/get/*", None).await;
     assert_eq!(r.body["value"], "no");
     for r in &answers {
-        assert!(!r.text.contains(REPO_PASSWORD) && !r.text.contains(&URL_SAFE_NO_PAD.encode(REPO_PASSWORD)), "a credential leaked: {}", r.text);
+        assert!(
+            !r.text.contains(REPO_PASSWORD) && !r.text.contains(&URL_SAFE_NO_PAD.encode(REPO_PASSWORD)),
+            "a credential leaked: {}",
+            r.text
+        );
     }
 
     // Hostile tokens: altered, another key, another project, not a project token, a deleted role.
@@ -246,7 +262,8 @@ async fn apps_where_tenancy_does_not_allow_them_are_invisible_and_cannot_be_crea
             let r = server.as_user(&admin, method.clone(), &path, (method == Method::POST).then(|| json!({}))).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path}: {}", r.text);
             if method == Method::GET && path.ends_with(&format!("{name}?appNamespace={namespace}")) {
-                let ghost = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/ghost?appNamespace={namespace}"), None).await;
+                let ghost =
+                    server.as_user(&admin, Method::GET, &format!("/api/v1/applications/ghost?appNamespace={namespace}"), None).await;
                 assert_eq!(shape(&r, name), shape(&ghost, "ghost"), "hidden like one that does not exist");
             }
         }
@@ -266,7 +283,9 @@ async fn apps_where_tenancy_does_not_allow_them_are_invisible_and_cannot_be_crea
         assert!(r.body["message"].as_str().unwrap_or_default().contains(reason), "says why ({reason}): {}", r.text);
         assert!(Api::<Application>::namespaced(client.clone(), namespace).get_opt("new").await.expect("read").is_none());
     }
-    let r = server.as_user(&admin, Method::POST, &format!("/api/v1/applications?appNamespace={}", off.name()), Some(body("new", "", "team"))).await;
+    let r = server
+        .as_user(&admin, Method::POST, &format!("/api/v1/applications?appNamespace={}", off.name()), Some(body("new", "", "team")))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "appNamespace pointing at a namespace not enabled: {}", r.text);
     let r = server.as_user(&admin, Method::POST, "/api/v1/applications", Some(body("new", apps.name(), "team"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -281,7 +300,12 @@ async fn apps_where_tenancy_does_not_allow_them_are_invisible_and_cannot_be_crea
             (Method::GET, format!("/api/v1/applications/{name}?appNamespace={name}")),
         ] {
             let r = server.as_user(&admin, method.clone(), &path, (method == Method::POST).then(|| json!({}))).await;
-            assert!(matches!(r.status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{method} {}: {}", &path[..path.len().min(80)], r.status);
+            assert!(
+                matches!(r.status, StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{method} {}: {}",
+                &path[..path.len().min(80)],
+                r.status
+            );
         }
     }
     // A project whose role could grant on another project is refused.
@@ -325,9 +349,9 @@ fn check_of(method: &str, path: &str) -> Check {
         | ("get", "/api/v1/applications/{name}/syncwindows") => Check::Rbac("applications", "get"),
         ("delete", "/api/v1/applications/{name}") => Check::Rbac("applications", "delete"),
         ("delete", "/api/v1/applications/{name}/resource") => Check::Rbac("applications", "delete//ConfigMap/{ns}/x"),
-        ("post", "/api/v1/applications/{name}/sync") | ("post", "/api/v1/applications/{name}/rollback") | ("delete", "/api/v1/applications/{name}/operation") => {
-            Check::Rbac("applications", "sync")
-        }
+        ("post", "/api/v1/applications/{name}/sync")
+        | ("post", "/api/v1/applications/{name}/rollback")
+        | ("delete", "/api/v1/applications/{name}/operation") => Check::Rbac("applications", "sync"),
         ("get", "/api/v1/clusters/{server}") => Check::Rbac("clusters", "get"),
         ("delete", "/api/v1/clusters/{server}") => Check::Rbac("clusters", "delete"),
         ("post", "/api/v1/projects") => Check::Rbac("projects", "create"),
@@ -366,7 +390,12 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let callers = [
         Caller { label: "role:admin", token: admin.clone(), subjects: vec!["admin".into()], project_token: None },
-        Caller { label: "role:readonly", token: server.login("reader", PASSWORD).await, subjects: vec!["reader".into()], project_token: None },
+        Caller {
+            label: "role:readonly",
+            token: server.login("reader", PASSWORD).await,
+            subjects: vec!["reader".into()],
+            project_token: None,
+        },
         Caller { label: "no role", token: server.login("carol", PASSWORD).await, subjects: vec!["carol".into()], project_token: None },
         Caller {
             label: "project token team:ci",
@@ -399,7 +428,16 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             // The route made concrete for an object that exists and one that does not.
             let concrete = |app: &str, proj: &str, cluster: &str| {
                 let p = path
-                    .replace("{name}", if path.starts_with("/api/v1/projects") { proj } else if path.starts_with("/api/v1/account") { "ci" } else { app })
+                    .replace(
+                        "{name}",
+                        if path.starts_with("/api/v1/projects") {
+                            proj
+                        } else if path.starts_with("/api/v1/account") {
+                            "ci"
+                        } else {
+                            app
+                        },
+                    )
                     .replace("{server}", cluster)
                     .replace("{project}", proj)
                     .replace("{role}", "ci")
@@ -411,8 +449,12 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 ("post", "/api/v1/applications") => Some(json!({ "metadata": { "name": format!("new-{i}") }, "spec": { "project": "team",
                     "source": { "repoURL": "https://git.invalid/r.git", "path": "." }, "destination": { "server": IN_CLUSTER, "namespace": n } } })),
                 ("post", "/api/v1/projects") => Some(json!({ "project": { "metadata": { "name": format!("new-{i}") } } })),
-                ("put", "/api/v1/projects/{name}") => Some(json!({ "project": { "metadata": { "name": "mx" }, "spec": { "description": "changed" } } })),
-                ("put", "/api/v1/account/password") => Some(json!({ "name": "ci", "currentPassword": "wrong", "newPassword": "long-enough-1" })),
+                ("put", "/api/v1/projects/{name}") => {
+                    Some(json!({ "project": { "metadata": { "name": "mx" }, "spec": { "description": "changed" } } }))
+                }
+                ("put", "/api/v1/account/password") => {
+                    Some(json!({ "name": "ci", "currentPassword": "wrong", "newPassword": "long-enough-1" }))
+                }
                 ("post", "/api/v1/applications/{name}/rollback") => Some(json!({ "id": 0 })),
                 ("post", _) => Some(json!({})),
                 _ => None,
@@ -475,11 +517,17 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                     None
                 };
                 if let Some((there, missing)) = shown {
-                    let r2 = server.as_user(&c.token, m.clone(), &concrete("ghost", "ghost", "https%3A%2F%2Fghost.invalid"), body.clone()).await;
+                    let r2 =
+                        server.as_user(&c.token, m.clone(), &concrete("ghost", "ghost", "https%3A%2F%2Fghost.invalid"), body.clone()).await;
                     calls += 1;
                     assert_eq!(r2.status, StatusCode::FORBIDDEN, "{}: {method} {path} (missing object): {}", c.label, r2.text);
                     let normal = |r: &Reply, object: &str| r.text.replace(&format!(", {object}, sub:"), ", {object}, sub:");
-                    assert_eq!(normal(&r, &there), normal(&r2, &missing), "{}: {method} {path}: the refusal tells whether the object exists", c.label);
+                    assert_eq!(
+                        normal(&r, &there),
+                        normal(&r2, &missing),
+                        "{}: {method} {path}: the refusal tells whether the object exists",
+                        c.label
+                    );
                     refused += 1;
                 }
             }
@@ -506,7 +554,11 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             }
         }
     }
-    println!("rbac matrix: {calls} calls, {refused} refused as expected, {allowed} allowed, over {} routes and {} callers", routes.len(), callers.len());
+    println!(
+        "rbac matrix: {calls} calls, {refused} refused as expected, {allowed} allowed, over {} routes and {} callers",
+        routes.len(),
+        callers.len()
+    );
     assert!(refused > 0 && allowed > 0);
     let _ = ns.api::<AppProject>().delete("mx", &DeleteParams::default()).await;
 }

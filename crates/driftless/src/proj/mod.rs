@@ -20,7 +20,7 @@ use crate::output::{Format, print, table};
 pub struct ProjArgs {
     /// The control-plane namespace, where AppProjects live.
     #[arg(short = 'N', long = "namespace", visible_alias = "control-plane-namespace", global = true, default_value = "argocd")]
-    namespace: String,
+    control_plane: String,
     #[command(subcommand)]
     command: ProjCommand,
 }
@@ -218,7 +218,7 @@ fn remove<T: PartialEq>(list: &mut Vec<T>, value: &T, what: &str, project: &str)
 
 /// Runs a `proj` command.
 pub async fn run(args: ProjArgs) -> anyhow::Result<()> {
-    let projects = Projects::connect(args.namespace).await?;
+    let projects = Projects::connect(args.control_plane).await?;
     let p = &projects;
     match args.command {
         ProjCommand::Create(a) => create(p, a).await,
