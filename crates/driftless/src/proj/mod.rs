@@ -77,7 +77,7 @@ struct Name {
 }
 
 #[derive(clap::Args)]
-struct NameOutput {
+pub(crate) struct NameOutput {
     /// The project.
     name: String,
     #[command(flatten)]

@@ -9,7 +9,7 @@ use driftless_api::{AppProjectSpec, JwtToken, ProjectRole};
 use driftless_server::project_tokens::{self, Which};
 use driftless_server::rbac::project_subject;
 
-use super::{OutputArgs, Projects, add, remove};
+use super::{NameOutput, OutputArgs, Projects, add, remove};
 use crate::output::{print, table};
 
 #[derive(clap::Subcommand)]
@@ -17,7 +17,7 @@ pub enum RoleCommand {
     /// Create a role.
     Create(RoleArgs),
     /// List the roles of a project.
-    List(ListArgs),
+    List(NameOutput),
     /// Show a role: policies, groups, tokens.
     Get(GetArgs),
     /// Delete a role (its tokens stop working).
@@ -45,14 +45,6 @@ pub struct RoleArgs {
     /// What the role is for (create).
     #[arg(long)]
     description: Option<String>,
-}
-
-#[derive(clap::Args)]
-pub struct ListArgs {
-    /// The project.
-    project: String,
-    #[command(flatten)]
-    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -166,7 +158,7 @@ pub async fn run(p: &Projects, command: RoleCommand) -> anyhow::Result<()> {
             .await
         }
         RoleCommand::List(a) => {
-            let project = p.get(&a.project).await?;
+            let project = p.get(&a.name).await?;
             let roles = &project.spec.roles;
             print(a.output.output, roles, || {
                 let rows: Vec<Vec<String>> =

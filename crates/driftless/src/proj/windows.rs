@@ -5,7 +5,7 @@
 use anyhow::{Context as _, bail};
 use driftless_api::{AppProjectSpec, SyncWindow, WindowKind};
 
-use super::{OutputArgs, Projects};
+use super::{NameOutput, Projects};
 use crate::output::{print, table};
 
 #[derive(clap::Subcommand)]
@@ -13,7 +13,7 @@ pub enum WindowsCommand {
     /// Add a sync window.
     Add(AddArgs),
     /// List the sync windows of a project.
-    List(ListArgs),
+    List(NameOutput),
     /// Delete the sync window ID.
     Delete(IdArgs),
     /// Let manual syncs run while window ID is active.
@@ -56,14 +56,6 @@ pub struct AddArgs {
     /// What it is for.
     #[arg(long)]
     description: Option<String>,
-}
-
-#[derive(clap::Args)]
-pub struct ListArgs {
-    /// The project.
-    project: String,
-    #[command(flatten)]
-    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -124,7 +116,7 @@ pub async fn run(p: &Projects, command: WindowsCommand) -> anyhow::Result<()> {
             .await
         }
         WindowsCommand::List(a) => {
-            let project = p.get(&a.project).await?;
+            let project = p.get(&a.name).await?;
             let windows = &project.spec.sync_windows;
             print(a.output.output, windows, || {
                 let list = |v: &[String]| v.join(",");

@@ -14,6 +14,7 @@ use kube::api::{DeleteParams, PostParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::session::TokenRequest;
 use super::{JsonBody, query_pairs, query_value};
 use crate::auth::Identity;
 use crate::error::ApiError;
@@ -27,16 +28,6 @@ pub struct ProjectRequest {
     project: Value,
     #[serde(default)]
     upsert: bool,
-}
-
-/// Argo CD's ProjectTokenCreateRequest.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenRequest {
-    #[serde(default)]
-    expires_in: i64,
-    #[serde(default)]
-    id: Option<String>,
 }
 
 fn api(state: &AppState) -> Api<AppProject> {
@@ -229,9 +220,10 @@ pub async fn create_token(
         .settings
         .secret_value("server.secretkey")
         .ok_or_else(|| ApiError::internal("sign a project token", "argocd-secret has no server.secretkey"))?;
-    let issued = project_tokens::issue(&state.client, state.config.namespace(), &project, &role, key.as_bytes(), req.expires_in, req.id)
-        .await
-        .map_err(token_error)?;
+    let issued =
+        project_tokens::issue(&state.client, state.config.namespace(), &project, &role, key.as_bytes(), req.expires_in, Some(req.id))
+            .await
+            .map_err(token_error)?;
     tracing::info!(user = %who.username, %project, %role, id = ?issued.record.id, "project token issued");
     state.projects.set(issued.project);
     Ok(Json(json!({ "token": issued.token })))

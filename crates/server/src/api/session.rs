@@ -108,16 +108,16 @@ pub async fn userinfo(who: Option<Extension<Identity>>) -> Json<Value> {
     })
 }
 
-/// Argo CD's CreateTokenRequest.
+/// Argo CD's CreateTokenRequest (of accounts and of project roles alike).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     /// Seconds until it expires; 0 or absent: never.
     #[serde(default)]
-    expires_in: i64,
+    pub expires_in: i64,
     /// Its id; generated when empty.
     #[serde(default)]
-    id: String,
+    pub id: String,
 }
 
 /// `POST /api/v1/account/{name}/token`: an API token for an account with
