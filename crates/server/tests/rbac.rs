@@ -271,6 +271,38 @@ async fn apps_where_tenancy_does_not_allow_them_are_invisible_and_cannot_be_crea
     let untouched = Api::<Application>::namespaced(client.clone(), off.name()).get("hidden").await.expect("app");
     assert!(untouched.operation.is_none() && untouched.metadata.deletion_timestamp.is_none(), "refused requests change nothing");
 
+    // The stream leaves them out too: a change to the hidden app, then one
+    // to the visible app; the first event seen is the visible one's.
+    let req = http::Request::get(format!("{}/api/v1/stream/applications", server.base))
+        .header("authorization", format!("Bearer {admin}"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let resp = server.http.request(req).await.expect("stream");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut stream = resp.into_body();
+    let label = json!({ "metadata": { "labels": { "changed": "yes" } } });
+    let patch = kube::api::Patch::Merge(&label);
+    let params = kube::api::PatchParams::default();
+    Api::<Application>::namespaced(client.clone(), off.name()).patch("hidden", &params, &patch).await.expect("change hidden");
+    Api::<Application>::namespaced(client.clone(), apps.name()).patch("stray", &params, &patch).await.expect("change stray");
+    Api::<Application>::namespaced(client.clone(), apps.name()).patch("api", &params, &patch).await.expect("change api");
+    let first = tokio::time::timeout(TIMEOUT, async {
+        let mut seen = String::new();
+        loop {
+            use http_body_util::BodyExt as _;
+            let frame = stream.frame().await.expect("stream open").expect("frame");
+            if let Some(data) = frame.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+            }
+            if let Some(line) = seen.lines().find(|l| l.starts_with("data:")) {
+                return serde_json::from_str::<Value>(line.trim_start_matches("data:").trim()).expect("JSON event");
+            }
+        }
+    })
+    .await
+    .expect("an event");
+    assert_eq!(first["result"]["application"]["metadata"]["name"], "api", "{first}");
+
     // Creating: refused where the controller would not handle it, saying why.
     let body = |name: &str, namespace: &str, project: &str| {
         json!({ "metadata": { "name": name, "namespace": namespace }, "spec": { "project": project,
