@@ -18,6 +18,9 @@ pub mod runtime;
 pub mod shard;
 mod writer;
 
+/// Go-style durations as Argo CD writes them (`1h30m`), for the CLI too.
+pub use operation::parse_duration;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,6 +6,7 @@ mod app;
 mod cluster;
 mod kube_client;
 mod output;
+mod proj;
 mod render;
 mod server;
 
@@ -55,6 +56,10 @@ enum Command {
     /// Manage destination clusters: add, list, get, rm (like `argocd cluster
     /// ... --core`).
     Cluster(cluster::ClusterArgs),
+    /// Manage AppProjects: create, list, get, delete, sources, destinations,
+    /// kinds, sync windows, roles and their tokens (like `argocd proj ...
+    /// --core`).
+    Proj(proj::ProjArgs),
 }
 
 #[derive(clap::Args)]
@@ -195,6 +200,7 @@ fn main() -> ExitCode {
         Command::App(args) => return app::run(args),
         Command::Render(args) => return render::run(args),
         Command::Cluster(args) => runtime().and_then(|rt| rt.block_on(cluster::run(args))),
+        Command::Proj(args) => runtime().and_then(|rt| rt.block_on(proj::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -131,7 +131,8 @@ async function load(refresh) {
     renderStatus();
     await loadTree();
   } catch (e) {
-    showError(e.status === 404 ? `Application ${namespace}/${name} does not exist (any more).` : `Could not load the application: ${e.message}`);
+    // The API answers 403 alike for an app that does not exist and one the caller may not see.
+    showError(e.status === 403 || e.status === 404 ? `Application ${namespace}/${name} does not exist (any more), or you may not see it.` : `Could not load the application: ${e.message}`);
   }
 }
 

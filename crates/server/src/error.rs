@@ -34,6 +34,11 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, message)
     }
 
+    /// 403 in Argo CD's words, the same whether the object exists or not.
+    pub fn permission_denied(resource: &str, action: &str, object: &str, username: &str) -> ApiError {
+        ApiError::forbidden(format!("permission denied: {resource}, {action}, {object}, sub: {username}"))
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)

@@ -6,8 +6,10 @@
 //!   list of thousands of apps never waits on the API server; changes feed
 //!   the server-sent-events stream;
 //! - every request is authenticated ([`auth`]: local accounts, sessions and
-//!   API tokens as JWTs, CSRF, login throttling) and authorised ([`rbac`]:
-//!   Argo CD's policy CSV from `argocd-rbac-cm`);
+//!   API tokens and project tokens as JWTs, CSRF, login throttling) and
+//!   authorised ([`rbac`]: Argo CD's policy CSV from `argocd-rbac-cm` and
+//!   the AppProjects' roles); apps where tenancy does not allow them are
+//!   answered as apps that do not exist;
 //! - [`openapi`] documents every route it registers, at `/swagger.json`.
 
 mod api;
@@ -15,6 +17,8 @@ pub mod auth;
 mod error;
 mod oidc;
 pub mod openapi;
+mod project_store;
+pub mod project_tokens;
 pub mod rbac;
 mod settings;
 mod state;

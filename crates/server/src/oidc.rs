@@ -171,7 +171,7 @@ pub async fn callback(State(state): State<Arc<AppState>>, headers: HeaderMap, Ra
     })?;
     let now = auth::unix_now();
     let claims = Claims {
-        iss: "driftless".into(),
+        iss: crate::auth::token::ISSUER.into(),
         sub: identity.email.clone().unwrap_or_else(|| identity.subject.clone()),
         iat: now,
         exp: Some(now + SESSION_SECONDS),

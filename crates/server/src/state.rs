@@ -1,19 +1,22 @@
 //! What every request shares: the cluster client, the app store, the
-//! watched settings, the login throttle, and the controller's comparison
-//! context (for diffs).
+//! watched settings and AppProjects, the login throttle, and the
+//! controller's comparison context (for diffs). Apps are looked up here
+//! only, with tenancy and RBAC checked together, so that an app the caller
+//! may not see answers exactly as one that does not exist.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use driftless_api::Application;
+use driftless_api::{AppProject, Application};
 use kube::Resource as _;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 use crate::auth::Identity;
 use crate::auth::throttle::Throttle;
 use crate::error::ApiError;
-use crate::rbac::{self, Policy};
+use crate::project_store::{ProjectStore, Snapshot};
+use crate::rbac::{self, Enforcer, Policy};
 use crate::settings::Settings;
 use crate::store::AppStore;
 use crate::{Config, Error};
@@ -23,6 +26,9 @@ pub type KindInfo = (kube::discovery::ApiResource, kube::discovery::ApiCapabilit
 
 /// How long a request waits for the first listing of apps.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the policy is built from.
+type PolicyInputs = (Option<String>, Option<String>, u64);
 
 /// The server's shared state.
 pub struct AppState {
@@ -44,8 +50,11 @@ pub struct AppState {
     pub kinds: Mutex<HashMap<(String, String, String), Option<KindInfo>>>,
     /// The SSO provider, once discovered.
     pub oidc: crate::oidc::ProviderCache,
-    /// The parsed policy and the argocd-rbac-cm resourceVersion it came from.
-    policy: Mutex<Option<(Option<String>, Arc<Policy>)>>,
+    /// The AppProjects of the control-plane namespace.
+    pub projects: Arc<ProjectStore>,
+    /// The policy and what it was built from: the resourceVersions of
+    /// argocd-rbac-cm and argocd-cm, and the projects' version.
+    policy: Mutex<Option<(PolicyInputs, Arc<Policy>)>>,
     /// Turns true when the server stops, ending the event streams (a
     /// graceful shutdown waits for every open connection).
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -74,6 +83,8 @@ impl AppState {
         let (settings, mut tasks) = Settings::start(&client, config.namespace());
         settings.secret.set(boot.secret);
         tasks.push(tokio::spawn(Arc::clone(&store).run(client.clone())));
+        let projects = ProjectStore::new();
+        tasks.push(tokio::spawn(Arc::clone(&projects).run(kube::Api::namespaced(client.clone(), config.namespace()))));
         let compare = driftless_engine::Engine::one_off(
             client.clone(),
             driftless_engine::EngineConfig {
@@ -86,6 +97,12 @@ impl AppState {
         if !settings.wait_ready(READY_TIMEOUT).await {
             tracing::warn!("settings of namespace {} not listed yet; going on with what is known", config.namespace());
         }
+        if !projects.wait_ready(READY_TIMEOUT).await {
+            tracing::warn!(
+                "AppProjects of namespace {} not listed yet (is the CRD installed?); going on without their roles",
+                config.namespace()
+            );
+        }
         Ok(Arc::new(AppState {
             client,
             config,
@@ -96,6 +113,7 @@ impl AppState {
             recorder,
             kinds: Mutex::default(),
             oidc: tokio::sync::Mutex::new(None),
+            projects,
             policy: Mutex::new(None),
             stopping: tokio::sync::watch::channel(false).0,
             tasks: Mutex::new(tasks),
@@ -109,29 +127,50 @@ impl AppState {
         }
     }
 
-    /// The policy of argocd-rbac-cm now (only the built-in roles when it
-    /// is broken, with the error logged).
+    /// The policy now: argocd-rbac-cm's (only the built-in roles when it is
+    /// broken, with the error logged), the AppProjects' roles, and
+    /// argocd-cm's `exec.enabled`.
     pub fn policy(&self) -> Arc<Policy> {
-        let cm = self.settings.rbac_cm.get();
-        let version = cm.as_ref().and_then(|c| c.metadata.resource_version.clone());
+        let rbac_cm = self.settings.rbac_cm.get();
+        let cm = self.settings.cm.get();
+        let projects = self.projects.snapshot();
+        let version = |c: &Option<Arc<k8s_openapi::api::core::v1::ConfigMap>>| c.as_ref().and_then(|c| c.metadata.resource_version.clone());
+        let inputs = (version(&rbac_cm), version(&cm), projects.version);
         let mut cached = self.policy.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((v, p)) = cached.as_ref()
-            && *v == version
+            && *v == inputs
         {
             return Arc::clone(p);
         }
-        let data = cm.and_then(|c| c.data.clone()).unwrap_or_default();
-        let policy = Arc::new(Policy::from_configmap(&data).unwrap_or_else(|e| {
+        let data = rbac_cm.and_then(|c| c.data.clone()).unwrap_or_default();
+        let mut policy = Policy::from_configmap(&data).unwrap_or_else(|e| {
             tracing::error!("{e}; only the built-in roles apply until it is fixed");
             Policy::builtin()
-        }));
-        *cached = Some((version, Arc::clone(&policy)));
+        });
+        let exec = cm.and_then(|c| c.data.as_ref().and_then(|d| d.get("exec.enabled").cloned()));
+        policy.enable_exec(exec.is_some_and(|v| v.trim() == "true"));
+        for project in projects.items.values() {
+            for e in policy.add_project(project) {
+                tracing::error!("{e}: the line is ignored");
+            }
+        }
+        let policy = Arc::new(policy);
+        *cached = Some((inputs, Arc::clone(&policy)));
         policy
+    }
+
+    /// The rules of `policy` that apply to `who`: a project token's role
+    /// alone, confined to its project; else the user's subjects.
+    pub fn enforcer<'a>(&self, policy: &'a Policy, who: &Identity) -> Enforcer<'a> {
+        match who.project_token() {
+            Some((project, role)) => policy.for_project_token(project, role),
+            None => policy.for_subjects(&who.subjects(policy.scopes())),
+        }
     }
 
     /// Whether `who` may do `action` on `object` of `resource`.
     pub fn allowed(&self, policy: &Policy, who: &Identity, resource: &str, action: &str, object: &str) -> bool {
-        policy.enforce(&who.subjects(policy.scopes()), resource, action, object)
+        self.enforcer(policy, who).allows(resource, action, object)
     }
 
     /// 403 unless `who` may do `action` on `object` of `resource`.
@@ -139,8 +178,14 @@ impl AppState {
         if self.allowed(&self.policy(), who, resource, action, object) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("permission denied: {resource}, {action}, {object}, sub: {}", who.username)))
+            Err(ApiError::permission_denied(resource, action, object, &who.username))
         }
+    }
+
+    /// Whether a project token of `role` in `project`, issued at `iat`
+    /// with id `id`, is still listed by its role.
+    pub fn project_token_valid(&self, project: &str, role: &str, iat: i64, id: Option<&str>) -> bool {
+        self.projects.get(project).is_some_and(|p| crate::project_tokens::valid(&p, role, iat, id))
     }
 
     /// The RBAC object of an app.
@@ -165,14 +210,54 @@ impl AppState {
         }
     }
 
-    /// The app `namespace/name`, or 404; with `action` checked (403).
+    /// The project `name` of the control-plane namespace: from the watched
+    /// store, else read (one created a moment ago), the implicit `default`
+    /// when that one does not exist.
+    pub async fn project(&self, name: &str) -> Result<AppProject, driftless_engine::project::LoadError> {
+        let name = if name.is_empty() { "default" } else { name };
+        match self.projects.get(name) {
+            Some(p) => Ok((*p).clone()),
+            None => driftless_engine::project::load(&self.client, None, &self.config.tenancy, name).await,
+        }
+    }
+
+    /// Why an app of `project` may not live in `namespace` (as the
+    /// controller would refuse it), if it may not.
+    pub async fn check_tenancy(&self, namespace: &str, project: &str) -> Result<(), String> {
+        let tenancy = &self.config.tenancy;
+        tenancy.check_namespace(namespace)?;
+        if namespace == tenancy.control_plane {
+            return Ok(());
+        }
+        let project = self.project(project).await.map_err(|e| e.to_string())?;
+        tenancy.check_project(&project, namespace)
+    }
+
+    /// Whether the server shows `app` at all, judged from a snapshot of the
+    /// projects (for lists and the stream): its namespace is the control
+    /// plane's, or an enabled one its project lists in `sourceNamespaces`.
+    pub fn app_visible(&self, app: &Application, projects: &Snapshot) -> bool {
+        let tenancy = &self.config.tenancy;
+        let ns = app.metadata.namespace.as_deref().unwrap_or_default();
+        if ns == tenancy.control_plane {
+            return true;
+        }
+        let project = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
+        projects.items.get(project).is_some_and(|p| tenancy.check_project(p, ns).is_ok())
+    }
+
+    /// The app `namespace/name`, if `who` may do `action` on it. An app that
+    /// does not exist, or lives where tenancy does not allow it, is refused
+    /// exactly as an app the policy hides: the answer never tells them apart.
     pub async fn app(&self, who: &Identity, namespace: &str, name: &str, action: &str) -> Result<Arc<Application>, ApiError> {
         self.apps_ready().await?;
-        let app = self
-            .store
-            .get(namespace, name)
-            .ok_or_else(|| ApiError::not_found(format!("application {name:?} not found in namespace {namespace:?}")))?;
-        self.enforce(who, "applications", action, &self.app_object(&app))?;
+        let denied = || ApiError::permission_denied("applications", action, &format!("{namespace}/{name}"), &who.username);
+        let app = self.store.get(namespace, name).ok_or_else(denied)?;
+        if self.check_tenancy(namespace, &app.spec.project).await.is_err()
+            || !self.allowed(&self.policy(), who, "applications", action, &self.app_object(&app))
+        {
+            return Err(denied());
+        }
         Ok(app)
     }
 

@@ -270,9 +270,11 @@ async fn list_filters_pages_search_and_fields() {
     let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/beta-web?{q}&refresh=hard"), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["metadata"]["annotations"]["argocd.argoproj.io/refresh"], "hard");
+    // An app that does not exist is refused as a hidden one is, even to the admin.
     let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/nope?{q}"), None).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.body["code"], 5, "Argo CD's error shape: {}", r.text);
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["code"], 7, "Argo CD's error shape: {}", r.text);
+    assert!(r.body["message"].as_str().unwrap_or_default().starts_with("permission denied"), "{}", r.text);
 }
 
 #[tokio::test]
@@ -479,7 +481,14 @@ async fn swagger_documents_every_route() {
     // ... and every documented route is served (the router answers, even
     // if only to say 401): an unserved one would be a bare 404 or a 405.
     for (path, methods) in &paths {
-        let concrete = path.replace("{name}", "x").replace("{namespace}", "y").replace("{file}", "z.js").replace("{server}", "s");
+        let concrete = path
+            .replace("{name}", "x")
+            .replace("{namespace}", "y")
+            .replace("{file}", "z.js")
+            .replace("{server}", "s")
+            .replace("{project}", "p")
+            .replace("{role}", "r")
+            .replace("{iat}", "1");
         for method in methods.as_object().expect("methods").keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = server.call(m, &concrete, &[], None).await;

@@ -192,8 +192,11 @@ pub async fn list(
     let (offset, limit) = (number("offset")?.unwrap_or(0), number("limit")?.filter(|l| *l > 0));
     state.apps_ready().await?;
     let policy = state.policy();
-    let rules = policy.for_subjects(&who.subjects(policy.scopes())).narrow("applications", "get");
-    let apps = state.store.select(|a| filter.matches(a) && rules.allows("applications", "get", &state.app_object(a)));
+    let rules = state.enforcer(&policy, &who).narrow("applications", "get");
+    let projects = state.projects.snapshot();
+    let apps = state
+        .store
+        .select(|a| filter.matches(a) && state.app_visible(a, &projects) && rules.allows("applications", "get", &state.app_object(a)));
     let total = apps.len();
     let page: Vec<&Arc<Application>> = apps.iter().skip(offset).take(limit.unwrap_or(usize::MAX)).collect();
     let remaining = total.saturating_sub(offset + page.len());
@@ -262,12 +265,19 @@ pub async fn create(
     app.operation = None;
     app.metadata.resource_version = None;
     state.enforce(&who, "applications", "create", &state.app_object(&app))?;
+    // Where the controller would not handle it, it is not created: as
+    // Argo CD refuses it, with the reason.
+    state.check_tenancy(&ns, &app.spec.project).await.map_err(|e| ApiError::forbidden(format!("application {ns}/{name}: {e}")))?;
     let api: Api<Application> = Api::namespaced(state.client.clone(), &ns);
     let upsert = query_value(&pairs, "upsert") == Some("true");
     let created = match api.create(&PostParams::default(), &app).await {
         Err(kube::Error::Api(s)) if s.code == 409 && upsert => {
             let existing = api.get(&name).await.map_err(|e| ApiError::kube(&format!("read application {ns}/{name}"), e))?;
             state.enforce(&who, "applications", "update", &state.app_object(&existing))?;
+            state
+                .check_tenancy(&ns, &existing.spec.project)
+                .await
+                .map_err(|_| ApiError::permission_denied("applications", "update", &format!("{ns}/{name}"), &who.username))?;
             let patch = json!({ "metadata": { "resourceVersion": existing.metadata.resource_version }, "spec": app.spec });
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await

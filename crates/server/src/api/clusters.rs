@@ -2,7 +2,8 @@
 //! encoded server, or `id.type=name`), and delete (the cluster Secret). Each
 //! answer probes the clusters it shows, so the connection state is the
 //! one of the request; apps are counted from the app store. No credential
-//! is ever part of an answer: `ClusterInfo` has no field for one.
+//! is ever part of an answer: `ClusterInfo` has no field for one, and
+//! project tokens are refused every path here, whatever the policy says.
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::state::AppState;
 /// `GET /api/v1/clusters`: Argo CD's `ClusterList`, only the clusters the
 /// caller may get.
 pub async fn list(State(state): State<Arc<AppState>>, Extension(who): Extension<Identity>) -> Result<Json<Value>, ApiError> {
+    no_project_token(&who, "get", "*")?;
     let policy = state.policy();
     let items: Vec<ClusterInfo> =
         overview(&state, None).await?.into_iter().filter(|c| state.allowed(&policy, &who, "clusters", "get", &object(c))).collect();
@@ -71,19 +73,28 @@ fn cluster_id(path: String, raw: Option<&str>) -> Result<ClusterId, ApiError> {
     }
 }
 
+/// Project tokens never reach clusters: their credentials are the
+/// control plane's, not a project's.
+fn no_project_token(who: &Identity, action: &str, object: &str) -> Result<(), ApiError> {
+    match who.project_token() {
+        Some(_) => Err(ApiError::permission_denied("clusters", action, object, &who.username)),
+        None => Ok(()),
+    }
+}
+
 /// The cluster `id` names, if `who` may do `action` on it. An unknown
-/// cluster is 404 only to who could see it if it existed: others learn
-/// nothing of which clusters exist.
+/// cluster is 404 only to who could do `action` on it if it existed: others
+/// get the refusal a cluster they may not touch gets (naming it as asked).
 async fn one(state: &AppState, who: &Identity, id: &ClusterId, action: &str) -> Result<ClusterInfo, ApiError> {
+    let asked = id.to_string();
+    no_project_token(who, action, &asked)?;
+    let denied = || ApiError::permission_denied("clusters", action, &asked, &who.username);
+    let policy = state.policy();
     match overview(state, Some(id)).await?.into_iter().next() {
-        Some(cluster) => {
-            state.enforce(who, "clusters", action, &object(&cluster))?;
-            Ok(cluster)
-        }
-        None => {
-            state.enforce(who, "clusters", "get", &id.to_string())?;
-            Err(ApiError::not_found(format!("cluster {:?} not found", id.to_string())))
-        }
+        Some(cluster) if state.allowed(&policy, who, "clusters", action, &object(&cluster)) => Ok(cluster),
+        Some(_) => Err(denied()),
+        None if state.allowed(&policy, who, "clusters", action, &asked) => Err(ApiError::not_found(format!("cluster {asked:?} not found"))),
+        None => Err(denied()),
     }
 }
 

@@ -3,6 +3,7 @@
 mod apps;
 mod clusters;
 mod ops;
+mod projects;
 mod resources;
 mod session;
 mod stream;
@@ -24,6 +25,7 @@ const SESSION: &str = "SessionService";
 const ACCOUNT: &str = "AccountService";
 const SETTINGS: &str = "SettingsService";
 const CLUSTERS: &str = "ClusterService";
+const PROJECTS: &str = "ProjectService";
 
 /// Every route, behind the authentication middleware (which runs only for
 /// matched routes: an unknown path is a plain 404).
@@ -48,8 +50,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             APPS,
             "/api/v1/applications/{name}/resource",
-            &[("get", "Get the live manifest of one object of the resource tree (group, version, kind, namespace, resourceName)")],
-            get(resources::resource),
+            &[
+                ("get", "Get the live manifest of one object of the resource tree (group, version, kind, namespace, resourceName)"),
+                ("delete", "Delete one object of the resource tree (RBAC applications, delete/<group>/<kind>/<namespace>/<name>)"),
+            ],
+            get(resources::resource).delete(resources::delete_resource),
         )
         .route(
             APPS,
@@ -75,6 +80,30 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ("delete", "Remove a cluster: delete its cluster Secret (not in-cluster)"),
             ],
             get(clusters::get).delete(clusters::delete),
+        )
+        .route(
+            PROJECTS,
+            "/api/v1/projects",
+            &[("get", "List projects"), ("post", "Create a project ({project, upsert})")],
+            get(projects::list).post(projects::create),
+        )
+        .route(
+            PROJECTS,
+            "/api/v1/projects/{name}",
+            &[("get", "Get a project"), ("put", "Update a project ({project})"), ("delete", "Delete a project no app uses")],
+            get(projects::get).put(projects::update).delete(projects::delete),
+        )
+        .route(
+            PROJECTS,
+            "/api/v1/projects/{project}/roles/{role}/token",
+            &[("post", "Create a project role token ({expiresIn, id})")],
+            post(projects::create_token),
+        )
+        .route(
+            PROJECTS,
+            "/api/v1/projects/{project}/roles/{role}/token/{iat}",
+            &[("delete", "Revoke a project role token by issue time (or ?id=)")],
+            delete(projects::delete_token),
         )
         .route(SESSION, "/api/v1/session", &[("post", "Log in"), ("delete", "Log out")], post(session::login).delete(session::logout))
         .route(SESSION, "/api/v1/session/userinfo", &[("get", "Who is logged in")], get(session::userinfo))

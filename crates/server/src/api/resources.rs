@@ -11,7 +11,7 @@ use driftless_api::SyncStatusCode;
 use driftless_diff::DiffOptions;
 use driftless_sync::plan::Role;
 use http::StatusCode;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PropagationPolicy};
 use kube::discovery::{ApiCapabilities, Scope};
 use kube::{Api, ResourceExt as _};
 use serde_json::{Value, json};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::{app_namespace, query_pairs};
 use crate::auth::Identity;
 use crate::error::ApiError;
+use crate::rbac;
 use crate::state::AppState;
 
 /// Kinds whose objects are owned by managed resources and shown beneath
@@ -133,27 +134,88 @@ pub async fn resource(
     let pairs = query_pairs(raw.as_deref());
     let ns = app_namespace(&state, &pairs);
     let app = state.app(&who, &ns, &name, "get").await?;
-    let want = |k: &str| super::query_value(&pairs, k).unwrap_or("");
-    let (group, kind, namespace, resource) = (want("group"), want("kind"), want("namespace"), want("resourceName"));
-    if kind.is_empty() || resource.is_empty() {
-        return Err(ApiError::bad_request("the query needs kind and resourceName (and group, namespace for the object's identity)"));
-    }
-    // Listed objects carry no apiVersion or kind: the node says which they are.
-    let found = tree_nodes(&state, &app).await?.into_iter().find_map(|(node, obj)| {
-        let same = node["group"].as_str().unwrap_or("") == group
-            && node["kind"] == kind
-            && node["namespace"].as_str().unwrap_or("") == namespace
-            && node["name"] == resource;
-        same.then_some(obj)
-    });
-    let Some(obj) = found else {
-        return Err(ApiError::not_found(format!(
-            "{group}/{kind} {namespace}/{resource} is not in the resource tree of application {ns}/{name}"
-        )));
-    };
+    let wanted = Wanted::parse(&pairs)?;
+    let (_, obj) = wanted.find(&state, &app).await?;
     let (masked, _) = driftless_diff::mask_secrets(Some(&obj), None);
     let text = serde_json::to_string(&masked.unwrap_or(Value::Null)).unwrap_or_default();
     Ok(Json(json!({ "manifest": text })))
+}
+
+/// `DELETE /api/v1/applications/{name}/resource?group=&version=&kind=&namespace=&resourceName=&force=&orphan=`:
+/// deletes one object of the app's resource tree, with Argo CD 3's
+/// `applications, delete/<group>/<kind>/<namespace>/<name>` (deleting the
+/// app is not enough).
+pub async fn delete_resource(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let pairs = query_pairs(raw.as_deref());
+    let ns = app_namespace(&state, &pairs);
+    let wanted = Wanted::parse(&pairs)?;
+    let action = rbac::resource_action("delete", wanted.group, wanted.kind, wanted.namespace, wanted.name);
+    let app = state.app(&who, &ns, &name, &action).await?;
+    let flag = |k: &str| super::query_value(&pairs, k) == Some("true");
+    let (node, _) = wanted.find(&state, &app).await?;
+    let version = node["version"].as_str().unwrap_or("v1");
+    let Some((ar, caps)) = resolve(&state, wanted.group, version, wanted.kind).await else {
+        return Err(ApiError::bad_request(format!("{}/{} is not served by the API server", wanted.group, wanted.kind)));
+    };
+    let mut params = DeleteParams::default();
+    if flag("force") {
+        params.grace_period_seconds = Some(0);
+    }
+    if flag("orphan") {
+        params.propagation_policy = Some(PropagationPolicy::Orphan);
+    }
+    let what = format!("{}/{} {}/{}", wanted.group, wanted.kind, wanted.namespace, wanted.name);
+    api_for(&state, &ar, &caps, Some(wanted.namespace).filter(|n| !n.is_empty()))
+        .delete(wanted.name, &params)
+        .await
+        .map_err(|e| ApiError::kube(&format!("delete {what}"), e))?;
+    state.record(&app, "ResourceDeleted", "DeleteResource", format!("{} deleted resource {what}", who.username)).await;
+    Ok(Json(json!({})))
+}
+
+/// One object of an app's resource tree, as a query names it.
+struct Wanted<'a> {
+    group: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+impl<'a> Wanted<'a> {
+    fn parse(pairs: &'a [(String, String)]) -> Result<Wanted<'a>, ApiError> {
+        let want = |k: &str| super::query_value(pairs, k).unwrap_or("");
+        let w = Wanted { group: want("group"), kind: want("kind"), namespace: want("namespace"), name: want("resourceName") };
+        if w.kind.is_empty() || w.name.is_empty() {
+            return Err(ApiError::bad_request("the query needs kind and resourceName (and group, namespace for the object's identity)"));
+        }
+        Ok(w)
+    }
+
+    /// Its node and live object, if it is in the app's tree.
+    async fn find(&self, state: &AppState, app: &driftless_api::Application) -> Result<(Value, Value), ApiError> {
+        // Listed objects carry no apiVersion or kind: the node says which they are.
+        let found = tree_nodes(state, app).await?.into_iter().find(|(node, _)| {
+            node["group"].as_str().unwrap_or("") == self.group
+                && node["kind"] == self.kind
+                && node["namespace"].as_str().unwrap_or("") == self.namespace
+                && node["name"] == self.name
+        });
+        found.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{}/{} {}/{} is not in the resource tree of application {}",
+                self.group,
+                self.kind,
+                self.namespace,
+                self.name,
+                app.metadata.name.as_deref().unwrap_or_default()
+            ))
+        })
+    }
 }
 
 /// The app's resource tree: each node in Argo CD's shape, with the live

@@ -79,7 +79,7 @@ pub async fn login(State(state): State<Arc<AppState>>, JsonBody(req): JsonBody<L
     state.throttle.lock().unwrap_or_else(|e| e.into_inner()).succeed(&user);
     let now = auth::unix_now();
     let claims = Claims {
-        iss: "driftless".into(),
+        iss: token::ISSUER.into(),
         sub: user,
         iat: now,
         exp: Some(now + SESSION_SECONDS),
@@ -108,16 +108,16 @@ pub async fn userinfo(who: Option<Extension<Identity>>) -> Json<Value> {
     })
 }
 
-/// Argo CD's CreateTokenRequest.
+/// Argo CD's CreateTokenRequest (of accounts and of project roles alike).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     /// Seconds until it expires; 0 or absent: never.
     #[serde(default)]
-    expires_in: i64,
+    pub expires_in: i64,
     /// Its id; generated when empty.
     #[serde(default)]
-    id: String,
+    pub id: String,
 }
 
 /// `POST /api/v1/account/{name}/token`: an API token for an account with
@@ -128,7 +128,7 @@ pub async fn create_token(
     Path(name): Path<String>,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    if !(who.kind != TokenKind::Sso && who.username == name) {
+    if !who.is_account(&name) {
         state.enforce(&who, "accounts", "update", &name)?;
     }
     let account =
@@ -157,7 +157,7 @@ pub async fn create_token(
         .secret_value("server.secretkey")
         .ok_or_else(|| ApiError::internal("sign a token", "argocd-secret has no server.secretkey"))?;
     let claims = Claims {
-        iss: "driftless".into(),
+        iss: token::ISSUER.into(),
         sub: name,
         iat: now,
         exp,
@@ -199,7 +199,7 @@ pub async fn change_password(
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let name = if req.name.is_empty() { who.username.clone() } else { req.name.clone() };
-    if who.kind == TokenKind::Sso || who.username != name {
+    if !who.is_account(&name) {
         state.enforce(&who, "accounts", "update", &name)?;
     }
     if accounts::account(&state.settings.argocd_cm(), &name).is_none() {

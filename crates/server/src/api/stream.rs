@@ -31,7 +31,8 @@ pub async fn watch(
         loop {
             match rx.recv().await {
                 Ok(change) => {
-                    let allowed = state.allowed(&state.policy(), &who, "applications", "get", &state.app_object(&change.app));
+                    let allowed = state.app_visible(&change.app, &state.projects.snapshot())
+                        && state.allowed(&state.policy(), &who, "applications", "get", &state.app_object(&change.app));
                     if !allowed || !filter.matches(&change.app) {
                         continue;
                     }

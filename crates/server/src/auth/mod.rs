@@ -40,7 +40,9 @@ pub struct Identity {
 
 impl Identity {
     /// The RBAC subjects: the user, plus the SSO claims `scopes` names
-    /// (`groups`, `email`).
+    /// (`groups`, `email`). A name that reads as a project role
+    /// (`proj:...`) is dropped: project roles are held through `g` lines,
+    /// a project's groups or its tokens, never by calling oneself so.
     pub fn subjects(&self, scopes: &[String]) -> Vec<String> {
         let mut s = vec![self.username.clone()];
         if self.kind == TokenKind::Sso {
@@ -51,7 +53,23 @@ impl Identity {
                 s.extend(self.email.iter().cloned());
             }
         }
+        s.retain(|x| !x.starts_with(crate::rbac::PROJECT_SUBJECT_PREFIX));
         s
+    }
+
+    /// The project and role of a project token.
+    pub fn project_token(&self) -> Option<(&str, &str)> {
+        if self.kind != TokenKind::Project {
+            return None;
+        }
+        crate::rbac::parse_project_subject(&self.username)
+    }
+
+    /// Whether the caller is a local account acting for itself (a login
+    /// session or the account's API token), which may manage its own
+    /// password and tokens without `accounts, update`.
+    pub fn is_account(&self, name: &str) -> bool {
+        matches!(self.kind, TokenKind::Login | TokenKind::ApiKey) && self.username == name
     }
 }
 
@@ -150,6 +168,14 @@ pub fn identify(state: &AppState, token: &str) -> Option<Identity> {
             records.iter().any(|r| r.id == id).then_some(())?;
         }
         TokenKind::Sso => {}
+        TokenKind::Project => {
+            let (project, role) = crate::rbac::parse_project_subject(&claims.sub)?;
+            state.project_token_valid(project, role, claims.iat, claims.jti.as_deref()).then_some(())?;
+        }
+    }
+    // Only project tokens speak for a project role.
+    if claims.kind != TokenKind::Project && claims.sub.starts_with(crate::rbac::PROJECT_SUBJECT_PREFIX) {
+        return None;
     }
     Some(Identity { username: claims.sub, groups: claims.groups, email: claims.email, kind: claims.kind })
 }

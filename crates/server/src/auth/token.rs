@@ -41,7 +41,13 @@ pub enum TokenKind {
     ApiKey,
     /// An SSO login session.
     Sso,
+    /// A project role's token (`sub: proj:<project>:<role>`), valid while
+    /// the role lists its id.
+    Project,
 }
+
+/// The `iss` of every token the server signs.
+pub const ISSUER: &str = "driftless";
 
 /// Why a token is not accepted.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -117,5 +123,65 @@ mod tests {
         assert_eq!(verify(&forged, b"key-1", 150), Err(Error::Signature));
         assert_eq!(verify("not-a-token", b"key-1", 150), Err(Error::Malformed));
         assert_eq!(verify(&sign(&claims(None), b"k"), b"k", i64::MAX), Ok(claims(None)), "no expiry");
+    }
+
+    #[test]
+    fn project_tokens_round_trip_and_hostile_claims_are_only_data() {
+        let project =
+            Claims { sub: "proj:team:ci".into(), kind: TokenKind::Project, jti: Some("id-1".into()), groups: Vec::new(), ..claims(None) };
+        let t = sign(&project, b"key-1");
+        assert_eq!(verify(&t, b"key-1", 150), Ok(project.clone()));
+        // The same claims under another key, or with `alg: none`, are refused.
+        assert_eq!(verify(&sign(&project, b"other-key"), b"key-1", 150), Err(Error::Signature));
+        let parts: Vec<&str> = t.split('.').collect();
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+        assert!(verify(&none, b"key-1", 150).is_err());
+        // A token naming another project is another signature.
+        let other = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Claims { sub: "proj:other:ci".into(), ..project.clone() }).unwrap());
+        assert_eq!(verify(&format!("{}.{other}.{}", parts[0], parts[2]), b"key-1", 150), Err(Error::Signature));
+    }
+
+    /// A small deterministic generator: the fuzz test is reproducible.
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn garbage_and_mutated_tokens_never_panic_and_never_verify() {
+        let key = b"fuzz-key";
+        let good = sign(&claims(Some(1_000)), key);
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let alphabet = b"abcXYZ019-_.=+/ {}\":,\0\xff";
+        for round in 0..20_000 {
+            let candidate: Vec<u8> = if round % 2 == 0 {
+                // Random bytes over a JWT-ish alphabet, of random length.
+                let len = (rng.next() % 200) as usize;
+                (0..len).map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize]).collect()
+            } else {
+                // The good token with a few bytes changed, dropped or added.
+                let mut t = good.clone().into_bytes();
+                for _ in 0..=(rng.next() % 3) {
+                    let at = (rng.next() % t.len() as u64) as usize;
+                    match rng.next() % 3 {
+                        0 => t[at] = alphabet[(rng.next() % alphabet.len() as u64) as usize],
+                        1 => {
+                            t.remove(at);
+                        }
+                        _ => t.insert(at, b'.'),
+                    }
+                }
+                t
+            };
+            let text = String::from_utf8_lossy(&candidate);
+            if text != good {
+                assert!(verify(&text, key, 10).is_err(), "a changed token verified: {text}");
+            }
+        }
     }
 }

@@ -48,6 +48,12 @@ impl Server {
     /// Sets up accounts and policy in `ns`, then starts the server with `ns`
     /// as its namespace.
     pub async fn start(ns: &TestNamespace, policy_csv: &str) -> Server {
+        Server::start_with(ns, policy_csv, |_| {}).await
+    }
+
+    /// As [`Server::start`], with the server's configuration changed by
+    /// `configure` (other namespaces for apps).
+    pub async fn start_with(ns: &TestNamespace, policy_csv: &str, configure: impl FnOnce(&mut driftless_server::Config)) -> Server {
         let client = ns.client();
         install_crds(&client).await.expect("install CRDs");
         let cms: Api<ConfigMap> = ns.api();
@@ -82,6 +88,7 @@ impl Server {
         let mut config = driftless_server::Config::new(ns.name());
         config.cache_dir = Some(cache.path().to_path_buf());
         config.print_initial_password = false;
+        configure(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async move {
