@@ -11,7 +11,8 @@
 //! - [`project`]: AppProject rules;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
 //! - [`status`]: the pure folding of a comparison into `Application.status`;
-//! - [`watch`]: keep a kind in memory through a watch that restarts itself.
+//! - [`watch`]: keep a kind in memory through a watch that restarts itself;
+//! - [`windows`]: AppProject sync windows: when a sync may run, and when that changes.
 //!
 //! [`Engine`] holds the caches (Git checkouts, renders, desired states,
 //! dry-run verdicts) and answers "what is this app's state now?".
@@ -28,6 +29,7 @@ pub mod project;
 pub mod register;
 pub mod status;
 pub mod watch;
+pub mod windows;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -97,7 +99,8 @@ impl Engine {
     /// managed resources): no live watches, no verdicts kept, cluster
     /// Secrets read when needed.
     pub fn one_off(client: kube::Client, config: EngineConfig) -> Engine {
-        let clusters = Arc::new(Clusters::new(client.clone(), Some(config.control_plane().to_string()), clusters::ClusterOptions::default()));
+        let clusters =
+            Arc::new(Clusters::new(client.clone(), Some(config.control_plane().to_string()), clusters::ClusterOptions::default()));
         Engine { memo: None, ..Engine::build(client, config, clusters, Stores::default()) }
     }
 
