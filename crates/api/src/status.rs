@@ -265,6 +265,10 @@ pub mod condition {
     pub const INVALID_SPEC_ERROR: &str = "InvalidSpecError";
     /// A resource is managed by another app too.
     pub const SHARED_RESOURCE_WARNING: &str = "SharedResourceWarning";
+    /// The project's sync windows keep automation from syncing now (or one
+    /// of them is broken): which window, and until when. driftless's own:
+    /// Argo CD shows the windows' state only in its UI.
+    pub const SYNC_WINDOW_BLOCKED: &str = "SyncWindowBlocked";
 }
 
 /// Phases of an operation.
