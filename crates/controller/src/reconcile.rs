@@ -184,8 +184,7 @@ fn show_windows(status: &mut ApplicationStatus, windows: &Assessment) {
         status::clear_condition(status, condition::SYNC_WINDOW_BLOCKED);
         return;
     }
-    let manual = if windows.manual.allowed { "; a manual sync may run" } else { "" };
-    status::set_condition(status, condition::SYNC_WINDOW_BLOCKED, format!("{}{manual}", windows.automated));
+    status::set_condition(status, condition::SYNC_WINDOW_BLOCKED, windows.summary());
 }
 
 /// Why a reconcile failed (it is retried).

@@ -365,6 +365,54 @@ pub fn assess(project: &AppProject, app: &Application, now: Timestamp) -> Assess
     }
 }
 
+impl Assessment {
+    /// One line for people: whether automation may sync, and whether a
+    /// manual sync may run meanwhile.
+    pub fn summary(&self) -> String {
+        if self.automated.allowed || !self.manual.allowed {
+            self.automated.to_string()
+        } else {
+            format!("{}; a manual sync may run", self.automated)
+        }
+    }
+
+    /// Argo CD's `ApplicationSyncWindowsResponse`, with driftless's
+    /// additions. A broken window assigns no window and allows no sync.
+    pub fn response(&self) -> AppWindows {
+        let assigned = self.assigned.as_deref().unwrap_or_default();
+        let windows = |active_only: bool| assigned.iter().filter(|s| s.active || !active_only).map(|s| s.window.clone()).collect();
+        AppWindows {
+            active_windows: windows(true),
+            assigned_windows: windows(false),
+            can_sync: self.manual.allowed,
+            automated_can_sync: self.automated.allowed,
+            message: self.summary(),
+            next_change: self.next_change.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// An app's sync windows as the API and `app get -o json` show them: Argo
+/// CD's `ApplicationSyncWindowsResponse` (`canSync` is for a manual sync,
+/// as there) and driftless's additions.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppWindows {
+    /// The windows that apply and are active now.
+    pub active_windows: Vec<SyncWindow>,
+    /// The windows that apply to the app.
+    pub assigned_windows: Vec<SyncWindow>,
+    /// A manual sync may run now.
+    pub can_sync: bool,
+    /// Automation may sync now.
+    pub automated_can_sync: bool,
+    /// [`Assessment::summary`].
+    pub message: String,
+    /// When that may next change (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_change: Option<String>,
+}
+
 /// A time as verdicts show it.
 pub fn show_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
@@ -766,6 +814,14 @@ mod tests {
         let all = states(&p, at(IN_NINE)).unwrap();
         assert_eq!(all.iter().map(|s| (s.index, s.active)).collect::<Vec<_>>(), vec![(0, true), (1, false)]);
         assert_eq!(all[1].next_change, Some(at("2026-12-05T12:00:00Z")));
+        let mut manual = p.clone();
+        manual.spec.sync_windows[0].manual_sync = true;
+        let r = assess(&manual, &web(), at(IN_NINE)).response();
+        assert_eq!((r.active_windows.len(), r.assigned_windows.len(), r.can_sync, r.automated_can_sync), (1, 1, true, false));
+        assert_eq!(r.message, "Sync Denied by deny window 0 of project team until 2026-12-05 10:00:00 UTC; a manual sync may run");
+        assert_eq!(r.next_change.as_deref(), Some("2026-12-05T10:00:00Z"));
+        let r = assess(&project(vec![window(WindowKind::Deny, "x", "1h")]), &web(), at(IN_NINE)).response();
+        assert!(r.assigned_windows.is_empty() && !r.can_sync && r.message.contains("sync window 0: schedule \"x\""), "{r:?}");
     }
 
     /// Garbage never panics a parser, and whatever parses can be evaluated.

@@ -6,6 +6,7 @@ mod ops;
 mod resources;
 mod session;
 mod stream;
+mod windows;
 
 pub use session::session_response;
 
@@ -58,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(resources::managed),
         )
         .route(APPS, "/api/v1/applications/{name}/sync", &[("post", "Sync an application")], post(ops::sync))
+        .route(APPS, "/api/v1/applications/{name}/syncwindows", &[("get", "Sync windows: assigned, active, canSync")], get(windows::app))
         .route(APPS, "/api/v1/applications/{name}/rollback", &[("post", "Roll back to a history id")], post(ops::rollback))
         .route(
             APPS,
@@ -75,6 +77,12 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ("delete", "Remove a cluster: delete its cluster Secret (not in-cluster)"),
             ],
             get(clusters::get).delete(clusters::delete),
+        )
+        .route(
+            "ProjectService",
+            "/api/v1/projects/{name}/syncwindows",
+            &[("get", "A project's active sync windows")],
+            get(windows::project),
         )
         .route(SESSION, "/api/v1/session", &[("post", "Log in"), ("delete", "Log out")], post(session::login).delete(session::logout))
         .route(SESSION, "/api/v1/session/userinfo", &[("get", "Who is logged in")], get(session::userinfo))
