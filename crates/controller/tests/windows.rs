@@ -21,16 +21,9 @@ const NO_RESYNC: Duration = Duration::from_secs(3600);
 /// A window that ends at the next minute boundary ends within this.
 const WINDOW_END: Duration = Duration::from_secs(150);
 
-/// Creates project `name` in the control plane (the test namespace) with
-/// `windows`, allowing every repository and destination.
+/// Creates project `name` in the control plane (the test namespace).
 async fn project(w: &World, name: &str, windows: Value) {
-    let p: AppProject = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-        "metadata": { "name": name, "namespace": w.name() },
-        "spec": { "sourceRepos": ["*"], "destinations": [{ "server": "*", "namespace": "*" }], "syncWindows": windows }
-    }))
-    .expect("valid AppProject");
-    w.ns.api::<AppProject>().create(&Default::default(), &p).await.expect("create project");
+    w.ns.create_project(name, windows).await.expect("create project");
 }
 
 async fn set_windows(w: &World, name: &str, windows: Value) {

@@ -448,15 +448,9 @@ async fn get_shows_the_sync_window_state() {
     let w = World::new("cli-windows").await;
     w.repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
     w.repo.commit("web");
-    let project: driftless_api::AppProject = serde_json::from_value(serde_json::json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-        "metadata": { "name": "team", "namespace": w.ns.name() },
-        "spec": { "sourceRepos": ["*"], "destinations": [{ "server": "*", "namespace": "*" }],
-                  "syncWindows": [{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "namespaces": ["*"] }] }
-    }))
-    .expect("valid AppProject");
+    let deny = serde_json::json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "namespaces": ["*"] }]);
+    w.ns.create_project("team", deny).await.expect("create project");
     let projects: Api<driftless_api::AppProject> = w.ns.api();
-    projects.create(&Default::default(), &project).await.expect("create project");
     w.create("web", "web", &["--project", "team"]).await;
     w.create("free", "web", &[]).await;
 

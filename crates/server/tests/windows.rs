@@ -5,21 +5,10 @@
 mod api_support;
 
 use api_support::{PASSWORD, Server, create_app};
-use driftless_api::AppProject;
 use driftless_testkit::TestNamespace;
 use http::{Method, StatusCode};
 use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
-use serde_json::{Value, json};
-
-async fn project(ns: &TestNamespace, name: &str, windows: Value) {
-    let p: AppProject = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-        "metadata": { "name": name, "namespace": ns.name() },
-        "spec": { "sourceRepos": ["*"], "destinations": [{ "server": "*", "namespace": "*" }], "syncWindows": windows }
-    }))
-    .expect("valid AppProject");
-    ns.api::<AppProject>().create(&Default::default(), &p).await.expect("create project");
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn app_and_project_sync_windows_with_rbac_and_hostile_names() {
@@ -30,8 +19,9 @@ async fn app_and_project_sync_windows_with_rbac_and_hostile_names() {
     let later = (Timestamp::now().to_zoned(TimeZone::UTC).hour() + 12) % 24;
     let deny = json!({ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["web"], "manualSync": true });
     let allow = json!({ "kind": "allow", "schedule": format!("0 {later} * * *"), "duration": "1h", "applications": ["web", "api"] });
-    project(&ns, "team", json!([deny, allow])).await;
-    project(&ns, "broken", json!([{ "kind": "deny", "schedule": "0 9 * * *", "duration": "1h", "timeZone": "Mars/Olympus" }])).await;
+    ns.create_project("team", json!([deny, allow])).await.expect("create project");
+    let broken = json!([{ "kind": "deny", "schedule": "0 9 * * *", "duration": "1h", "timeZone": "Mars/Olympus" }]);
+    ns.create_project("broken", broken).await.expect("create project");
     for (app, proj) in [("web", "team"), ("api", "team"), ("fixme", "broken")] {
         create_app(&ns, app, proj, json!({}), json!({}), "https://git.invalid/r.git", app).await;
     }
