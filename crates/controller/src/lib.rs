@@ -128,20 +128,15 @@ pub async fn run(
     let settings = keep_watching::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone());
     // Every project lives in the control-plane namespace, whatever the
     // namespace of its apps.
-    let projects =
-        keep_watching::<AppProject>(Api::namespaced(client.clone(), &control_plane), watcher::Config::default(), shutdown.clone());
+    let projects = keep_watching::<AppProject>(Api::namespaced(client.clone(), &control_plane), watcher::Config::default(), shutdown.clone());
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
     let readers: Vec<Store<Application>> = stores.iter().map(|(reader, _)| reader.clone()).collect();
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();
     let clusters = Clusters::watching(client.clone(), Some(control_plane), cluster_options, shutdown.clone());
-    let engine = Arc::new(Engine::watching(
-        client.clone(),
-        config.engine(),
-        clusters.clone(),
-        Stores { settings: Some(settings), projects: Some(projects) },
-    ));
+    let engine =
+        Arc::new(Engine::watching(client.clone(), config.engine(), clusters.clone(), Stores { settings: Some(settings), projects: Some(projects) }));
     let share = match &config.sharded {
         None => shard::Share::all(),
         Some(cfg) => {

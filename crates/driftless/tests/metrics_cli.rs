@@ -43,7 +43,15 @@ async fn run_serves_metrics_about_apps_syncs_and_api_requests() -> Result<(), dr
     let _run = Killed(
         Command::new(env!("CARGO_BIN_EXE_driftless"))
             // The server's port is picked free: 8080 may be taken.
-            .args(["run", "--namespace", ns.name(), "--listen", "127.0.0.1:0", "--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args([
+                "run",
+                "--namespace",
+                ns.name(),
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
             .env("KUBECONFIG", ns.cluster().kubeconfig())
             .env("DRIFTLESS_CACHE_DIR", cache.path())
             .stdout(Stdio::null())

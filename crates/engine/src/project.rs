@@ -53,10 +53,7 @@ impl Tenancy {
             return tenancy.with_app_namespaces(flag);
         }
         let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), control_plane);
-        let cm = cms
-            .get_opt(CMD_PARAMS_CONFIGMAP)
-            .await
-            .map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
+        let cm = cms.get_opt(CMD_PARAMS_CONFIGMAP).await.map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
         match cm.and_then(|cm| cm.data).and_then(|mut d| d.remove(APP_NAMESPACES_KEY)) {
             Some(setting) => tenancy.with_app_namespaces(&setting).map_err(|e| format!("{CMD_PARAMS_CONFIGMAP} {e}")),
             None => Ok(tenancy),
@@ -136,12 +133,7 @@ pub enum LoadError {
 /// moment ago may not have reached it). A `default` project that does not
 /// exist is the implicit one, which allows everything, as in Argo CD; it
 /// holds only the control-plane namespace's apps ([`Tenancy::check_project`]).
-pub async fn load(
-    client: &kube::Client,
-    store: Option<&Store<AppProject>>,
-    tenancy: &Tenancy,
-    name: &str,
-) -> Result<AppProject, LoadError> {
+pub async fn load(client: &kube::Client, store: Option<&Store<AppProject>>, tenancy: &Tenancy, name: &str) -> Result<AppProject, LoadError> {
     let ns = tenancy.control_plane.as_str();
     let name = if name.is_empty() { "default" } else { name };
     let key = ObjectRef::new(name).within(ns);
@@ -162,12 +154,7 @@ pub async fn load(
 
 /// The project of `app`, checked to hold the app's namespace: the error is
 /// an InvalidSpecError message.
-pub async fn load_for(
-    client: &kube::Client,
-    store: Option<&Store<AppProject>>,
-    tenancy: &Tenancy,
-    app: &Application,
-) -> Result<AppProject, String> {
+pub async fn load_for(client: &kube::Client, store: Option<&Store<AppProject>>, tenancy: &Tenancy, app: &Application) -> Result<AppProject, String> {
     let ns = app.metadata.namespace.as_deref().unwrap_or_default();
     tenancy.check_namespace(ns)?;
     let project = load(client, store, tenancy, &app.spec.project).await.map_err(|e| e.to_string())?;
