@@ -85,6 +85,8 @@ try {
   await page.locator('#tree g.node[data-kind=Application]').waitFor();
   await page.locator('#tree g.node[data-kind=Deployment][data-sync=OutOfSync]').waitFor();
   await page.locator('[data-testid=app-sync][data-sync=OutOfSync]').waitFor();
+  await page.locator('[data-testid=app-sync-window]', { hasText: 'Allowed' }).waitFor();
+  await page.getByText('Sync Allowed by allow window 0 of project default').waitFor();
   await shot('03-app-out-of-sync');
 
   step('a click on the Deployment opens its live manifest and diff');

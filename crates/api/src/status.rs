@@ -268,6 +268,10 @@ pub mod condition {
     /// Objects in the app's namespace that no app tracks (the project's
     /// `orphanedResources.warn`).
     pub const ORPHANED_RESOURCE_WARNING: &str = "OrphanedResourceWarning";
+    /// The project's sync windows keep automation from syncing now (or one
+    /// of them is broken): which window, and until when. driftless's own:
+    /// Argo CD shows the windows' state only in its UI.
+    pub const SYNC_WINDOW_BLOCKED: &str = "SyncWindowBlocked";
 }
 
 /// Phases of an operation.

@@ -35,6 +35,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
+use driftless_engine::watch::keep_watching_with;
 pub use reconcile::{Context, Decision, Origin, decide};
 use runtime::{keep_watching, wait_for_api};
 
@@ -129,12 +130,26 @@ pub async fn run(
     }
     let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
     let settings = keep_watching::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone());
-    // Every project lives in the control-plane namespace, whatever the
-    // namespace of its apps.
-    let projects =
-        keep_watching::<AppProject>(Api::namespaced(client.clone(), &control_plane), watcher::Config::default(), shutdown.clone());
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
     let readers: Vec<Store<Application>> = stores.iter().map(|(reader, _)| reader.clone()).collect();
+    // Every project lives in the control-plane namespace, whatever the
+    // namespace of its apps; an edit to one (its windows, its rules) wakes
+    // its apps, as in Argo CD.
+    let (apps, wake) = (readers.clone(), routes.clone());
+    let projects = keep_watching_with::<AppProject>(
+        Api::namespaced(client.clone(), &control_plane),
+        watcher::Config::default(),
+        shutdown.clone(),
+        move |project| {
+            let name = project.name_any();
+            for app in apps.iter().flat_map(Store::state) {
+                let of = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
+                if of == name {
+                    driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
+                }
+            }
+        },
+    );
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();

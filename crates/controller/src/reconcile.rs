@@ -9,6 +9,7 @@ use driftless_api::{
     ANNOTATION_REFRESH, Application, ApplicationStatus, Operation, OperationPhase, OperationState, RESOURCES_FINALIZER, SyncStatusCode,
     condition,
 };
+use driftless_engine::windows::Assessment;
 use driftless_engine::{Engine, Validated, short, status};
 use driftless_health::CustomChecks;
 use kube::api::{Patch, PatchParams};
@@ -160,6 +161,32 @@ pub fn decide(app: &Application, compared: Result<(&str, SyncStatusCode), &str>)
     }
 }
 
+/// The project's sync windows' say on a decision (pure, after [`decide`]):
+/// a sync they deny does not run. A requested one is refused with the
+/// reason; automation's, and one a restart interrupted, wait for the
+/// windows to allow them (the app's SyncWindowBlocked condition says why).
+/// A sync is manual unless automation initiated it, as in Argo CD.
+pub fn within_windows(decision: Decision, windows: &Assessment) -> Decision {
+    let Decision::Run(op, origin) = &decision else { return decision };
+    let manual = !op.initiated_by.as_ref().is_some_and(|i| i.automated);
+    let verdict = if manual { &windows.manual } else { &windows.automated };
+    match origin {
+        _ if verdict.allowed => decision,
+        Origin::Requested => Decision::Refuse(format!("cannot sync: {verdict}")),
+        Origin::Resumed | Origin::Automated { .. } => Decision::Nothing,
+    }
+}
+
+/// Shows on `status` whether the sync windows keep automation from
+/// syncing, and whether a manual sync may run meanwhile.
+fn show_windows(status: &mut ApplicationStatus, windows: &Assessment) {
+    if windows.automated.allowed {
+        status::clear_condition(status, condition::SYNC_WINDOW_BLOCKED);
+        return;
+    }
+    status::set_condition(status, condition::SYNC_WINDOW_BLOCKED, windows.summary());
+}
+
 /// Why a reconcile failed (it is retried).
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -303,8 +330,17 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         operation::mark_terminated(s);
     }
 
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let windows = driftless_engine::windows::assess(&v.project, &app, now);
+    show_windows(&mut status, &windows);
+    // When a window opens or closes, automation may sync or must stop:
+    // look again then rather than at the next resync.
+    let requeue = match windows.next_change.and_then(|t| Duration::try_from(t.duration_since(now)).ok()) {
+        Some(wait) if wait < ctx.config.resync => Action::requeue(wait),
+        _ => requeue,
+    };
     let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
-    let mut decision = decide(&app, summary);
+    let mut decision = within_windows(decide(&app, summary), &windows);
     let mut heal_wait = None;
     if let Decision::Run(_, Origin::Automated { self_heal: true }) = &decision
         && let Err(wait) = ctx.self_heal_allowed(&app)
@@ -568,5 +604,41 @@ mod tests {
         let mut drifted = app(Some(false));
         last_sync(&mut drifted, "abc", OperationPhase::Succeeded);
         assert_eq!(decide(&drifted, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Nothing, "drift stays without selfHeal");
+    }
+
+    fn windows(automated: bool, manual: bool) -> Assessment {
+        let verdict = |allowed: bool| driftless_engine::windows::Verdict { allowed, because: "by deny window 0 of project team".into() };
+        Assessment { assigned: Ok(Vec::new()), automated: verdict(automated), manual: verdict(manual), next_change: None }
+    }
+
+    #[test]
+    fn windows_refuse_a_denied_request_and_hold_automation_and_resumed_syncs() {
+        let mut a = app(Some(true));
+        let by = |automated: bool| Some(OperationInitiator { username: None, automated });
+        let op = Operation { initiated_by: by(false), ..Default::default() };
+        a.operation = Some(op.clone());
+        let requested = decide(&a, Ok(("abc", SyncStatusCode::OutOfSync)));
+        assert_eq!(within_windows(requested.clone(), &windows(false, true)), requested, "manual syncs may run");
+        assert_eq!(
+            within_windows(requested.clone(), &windows(true, false)),
+            Decision::Refuse("cannot sync: Sync Denied by deny window 0 of project team".into()),
+            "a manual sync is judged as one"
+        );
+        let automated = decide(&app(Some(false)), Ok(("abc", SyncStatusCode::OutOfSync)));
+        assert!(matches!(automated, Decision::Run(_, Origin::Automated { .. })));
+        assert_eq!(within_windows(automated.clone(), &windows(false, true)), Decision::Nothing, "automation waits");
+        assert_eq!(within_windows(automated.clone(), &windows(true, false)), automated);
+        // An interrupted sync goes on only when its kind of sync may run.
+        let mut resumed = app(Some(false));
+        last_sync(&mut resumed, "abc", OperationPhase::Running);
+        resumed.status.as_mut().unwrap().operation_state.as_mut().unwrap().operation.initiated_by = by(true);
+        let resume = decide(&resumed, Ok(("abc", SyncStatusCode::OutOfSync)));
+        assert!(matches!(resume, Decision::Run(_, Origin::Resumed)));
+        assert_eq!(within_windows(resume.clone(), &windows(false, true)), Decision::Nothing, "it waits");
+        assert_eq!(within_windows(resume.clone(), &windows(true, false)), resume);
+        // What does not run stays as it was.
+        assert_eq!(within_windows(Decision::Nothing, &windows(false, false)), Decision::Nothing);
+        let refused = Decision::Refuse("cannot sync: no such revision".into());
+        assert_eq!(within_windows(refused.clone(), &windows(false, false)), refused);
     }
 }

@@ -446,3 +446,38 @@ async fn sync_follows_hooks_and_reports_their_failure() {
     assert!(text.contains("Phase:") && text.contains("Failed"), "the last operation shows:\n{text}");
     assert!(text.lines().any(|l| l.contains("Job") && l.contains("smoke") && l.contains("PostSync")), "the hook row shows:\n{text}");
 }
+
+#[tokio::test]
+async fn get_shows_the_sync_window_state() {
+    let w = World::new("cli-windows").await;
+    w.repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
+    w.repo.commit("web");
+    let deny = serde_json::json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "namespaces": ["*"] }]);
+    w.ns.create_project("team", deny).await.expect("create project");
+    let projects: Api<driftless_api::AppProject> = w.ns.api();
+    w.create("web", "web", &["--project", "team"]).await;
+    w.create("free", "web", &[]).await;
+
+    let get = w.app(&["get", "web"]).await;
+    assert_success(&get);
+    let text = stdout(&get);
+    let line = text.lines().find(|l| l.starts_with("Sync Window:")).unwrap_or_default();
+    assert!(line.ends_with("Sync Denied by deny window 0 of project team"), "{text}");
+    let json = w.app(&["get", "web", "-o", "json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("get -o json prints JSON");
+    assert_eq!((v["syncWindows"]["canSync"].clone(), v["syncWindows"]["automatedCanSync"].clone()), (false.into(), false.into()));
+    assert_eq!(v["syncWindows"]["activeWindows"][0]["kind"], "deny");
+    assert_eq!(v["metadata"]["name"], "web", "the Application itself as before");
+
+    let free = stdout(&w.app(&["get", "free"]).await);
+    assert!(free.lines().any(|l| l.starts_with("Sync Window:") && l.ends_with("Sync Allowed (no sync window applies)")), "{free}");
+
+    // A broken window: the line says which, and that nothing syncs.
+    let patch = serde_json::json!({ "spec": { "syncWindows": [{ "kind": "deny", "schedule": "0 9 * * *", "duration": "soon", "namespaces": ["*"] }] } });
+    projects.patch("team", &Default::default(), &kube::api::Patch::Merge(patch)).await.expect("edit project");
+    let text = stdout(&w.app(&["get", "web"]).await);
+    assert!(
+        text.contains("Sync Denied until a broken sync window is fixed: project team: sync window 0: duration \"soon\": not a number"),
+        "{text}"
+    );
+}

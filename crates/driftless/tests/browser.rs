@@ -114,6 +114,15 @@ async fn log_in_open_an_app_see_its_diff_sync_and_roll_back() {
 
     let listen = free_port();
     let _driftless = start_driftless(ns.cluster().kubeconfig(), ns.name(), dir.path(), listen);
+    // The default project, as Argo CD creates it, with an allow window open now: the page shows it.
+    let mut project = driftless_api::AppProject::default_project(ns.name());
+    project.spec.sync_windows = vec![driftless_api::SyncWindow {
+        schedule: "* * * * *".into(),
+        duration: "1h".into(),
+        applications: vec![APP.into()],
+        ..Default::default()
+    }];
+    ns.api::<driftless_api::AppProject>().create(&PostParams::default(), &project).await.expect("create the default project");
     let apps: Api<Application> = ns.api();
     apps.create(&PostParams::default(), &application(ns.name(), &repo.url())).await.expect("create the app");
 

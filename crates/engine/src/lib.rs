@@ -13,7 +13,8 @@
 //! - [`orphans`]: objects in an app's namespace that no app tracks;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
 //! - [`status`]: the pure folding of a comparison into `Application.status`;
-//! - [`watch`]: keep a kind in memory through a watch that restarts itself.
+//! - [`watch`]: keep a kind in memory through a watch that restarts itself;
+//! - [`windows`]: AppProject sync windows: when a sync may run, and when that changes.
 //!
 //! [`Engine`] holds the caches (Git checkouts, renders, desired states,
 //! dry-run verdicts) and answers "what is this app's state now?".
@@ -32,6 +33,7 @@ pub mod project;
 pub mod register;
 pub mod status;
 pub mod watch;
+pub mod windows;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

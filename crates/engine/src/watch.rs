@@ -16,12 +16,33 @@ pub fn keep_watching<K>(
 where
     K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
+    keep_watching_with(api, config, shutdown, |_| {})
+}
+
+/// [`keep_watching`], calling `on_change` with each object listed, added,
+/// or changed in its spec (its generation), once it is in the store.
+pub fn keep_watching_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_change: impl Fn(&K) + Send + 'static,
+) -> reflector::Store<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     let (reader, writer) = reflector::store();
     let stream = watcher(api, config)
         .default_backoff()
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
-        .for_each(|_| std::future::ready(()));
+        .applied_objects()
+        .predicate_filter(kube::runtime::predicates::generation, Default::default())
+        .for_each(move |o| {
+            if let Ok(o) = o {
+                on_change(&o);
+            }
+            std::future::ready(())
+        });
     tokio::spawn(async move {
         tokio::select! {
             _ = stream => {}

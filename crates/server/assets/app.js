@@ -10,6 +10,7 @@ const base = `/api/v1/applications/${encodeURIComponent(name)}`;
 const ns = { appNamespace: namespace };
 let app = null;
 let tree = null;
+let windows = null;
 
 function showError(message) {
   const box = document.getElementById('error');
@@ -42,6 +43,19 @@ function operationCard(status) {
   );
 }
 
+/** The project's sync windows for this app: shown only when some apply or they deny. */
+function windowsCard() {
+  if (!windows || (windows.automatedCanSync && !windows.assignedWindows?.length)) return null;
+  const state = windows.automatedCanSync ? 'Allowed' : windows.canSync ? 'Manual only' : 'Denied';
+  const active = (windows.activeWindows || []).map((w) => `${w.kind} ${w.schedule} for ${w.duration}`).join(', ');
+  return card(
+    'Sync window',
+    el('div', { class: `big win-${state.replace(' ', '-')}`, 'data-testid': 'app-sync-window' }, state),
+    el('div', { class: 'sub' }, windows.message),
+    active ? el('div', { class: 'sub' }, 'active: ', el('span', { class: 'mono' }, active)) : null,
+  );
+}
+
 function renderStatus() {
   const s = app.status || {};
   const spec = app.spec || {};
@@ -69,6 +83,7 @@ function renderStatus() {
       el('div', { class: 'sub' }, spec.destination?.name || spec.destination?.server || ''),
       el('div', { class: 'sub' }, `project ${spec.project || 'default'}`),
     ),
+    windowsCard(),
   );
   fill(
     document.getElementById('conditions'),
@@ -117,11 +132,24 @@ async function loadTree() {
   if (app) renderTree();
 }
 
+/** Sync windows open and close with time, not with the app: read them with the tree. */
+async function loadWindows() {
+  try {
+    windows = await api(`${base}/syncwindows${query(ns)}`);
+  } catch (e) {
+    windows = null;
+  }
+  if (app) renderStatus();
+}
+
 let treeTimer = null;
 /** Trees change in bursts (a rollout touches many Pods): reload once per burst. */
 function loadTreeSoon() {
   clearTimeout(treeTimer);
-  treeTimer = setTimeout(loadTree, 700);
+  treeTimer = setTimeout(() => {
+    loadTree();
+    loadWindows();
+  }, 700);
 }
 
 async function load(refresh) {
@@ -129,7 +157,7 @@ async function load(refresh) {
     app = await api(`${base}${query({ ...ns, refresh })}`);
     showError('');
     renderStatus();
-    await loadTree();
+    await Promise.all([loadTree(), loadWindows()]);
   } catch (e) {
     // The API answers 403 alike for an app that does not exist and one the caller may not see.
     showError(e.status === 403 || e.status === 404 ? `Application ${namespace}/${name} does not exist (any more), or you may not see it.` : `Could not load the application: ${e.message}`);

@@ -59,6 +59,21 @@ impl TestNamespace {
     {
         Api::namespaced(self.client.clone(), &self.name)
     }
+
+    /// Creates AppProject `name` in this namespace (a test's control plane)
+    /// allowing every repository and destination, with `sync_windows`.
+    pub async fn create_project(&self, name: &str, sync_windows: serde_json::Value) -> Result<driftless_api::AppProject, Error> {
+        let project: driftless_api::AppProject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+            "metadata": { "name": name, "namespace": self.name },
+            "spec": { "sourceRepos": ["*"], "destinations": [{ "server": "*", "namespace": "*" }], "syncWindows": sync_windows }
+        }))
+        .expect("sync windows of AppProject's shape");
+        self.api::<driftless_api::AppProject>()
+            .create(&PostParams::default(), &project)
+            .await
+            .map_err(|source| Error::Kube { what: format!("create AppProject {name}"), source })
+    }
 }
 
 impl Drop for TestNamespace {

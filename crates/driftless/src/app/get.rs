@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use driftless_api::Application;
+use driftless_engine::project::{self, Tenancy};
+use driftless_engine::windows::{self, Assessment};
 
 use super::common::{Ctx, RESOURCE_HEADERS, cluster, one_line, operation_summary, resource_rows, short, sync_policy, time};
 use crate::output::{Format, print, table, write_stdout};
@@ -13,7 +16,9 @@ use crate::output::{Format, print, table, write_stdout};
 pub struct GetArgs {
     /// The Application (NAME or NAMESPACE/NAME).
     name: String,
-    /// Output format: the summary and resources (table), or the Application as JSON/YAML.
+    /// Output format: the summary and resources (table), or the Application
+    /// as JSON/YAML, with its project's sync windows under `syncWindows`
+    /// (the API's `/syncwindows` answer).
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     output: Format,
 }
@@ -25,12 +30,26 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<ExitCode> {
         write_stdout(&format!("{}\n", r.name))?;
         return Ok(ExitCode::SUCCESS);
     }
-    print(args.output, &app, || render(&app))?;
+    let windows = sync_windows(ctx, &app).await;
+    let mut value = serde_json::to_value(&app).context("encode the Application")?;
+    value["syncWindows"] = match &windows {
+        Ok(a) => serde_json::to_value(a.response()).context("encode the sync windows")?,
+        Err(e) => serde_json::json!({ "error": e }),
+    };
+    print(args.output, &value, || render(&app, &windows))?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the app's project's sync windows say now. The project is read from
+/// the control-plane namespace, as the controller reads it.
+async fn sync_windows(ctx: &Ctx, app: &Application) -> Result<Assessment, String> {
+    let tenancy = Tenancy::new(ctx.control_plane.as_str());
+    let project = project::load(&ctx.client, None, &tenancy, &app.spec.project).await.map_err(|e| e.to_string())?;
+    Ok(windows::assess(&project, app, k8s_openapi::jiff::Timestamp::now()))
+}
+
 /// The human view: summary lines, then the resource table.
-pub fn render(app: &Application) -> String {
+pub fn render(app: &Application, windows: &Result<Assessment, String>) -> String {
     let status = app.status.clone().unwrap_or_default();
     let source = app.primary_source().cloned().unwrap_or_default();
     let mut out = String::new();
@@ -47,6 +66,7 @@ pub fn render(app: &Application) -> String {
     if !options.is_empty() {
         kv("Sync Options", options);
     }
+    kv("Sync Window", windows.as_ref().map_or_else(|e| format!("unknown ({e})"), Assessment::summary));
     let revision = status.sync.revision.as_deref().map(|r| format!(" ({})", short(r))).unwrap_or_default();
     let target = source.target_revision.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| "HEAD".into());
     kv("Sync Status", format!("{:?} to {target}{revision}", status.sync.status));

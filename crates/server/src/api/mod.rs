@@ -7,6 +7,7 @@ mod projects;
 mod resources;
 mod session;
 mod stream;
+mod windows;
 
 pub use session::session_response;
 
@@ -63,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(resources::managed),
         )
         .route(APPS, "/api/v1/applications/{name}/sync", &[("post", "Sync an application")], post(ops::sync))
+        .route(APPS, "/api/v1/applications/{name}/syncwindows", &[("get", "Sync windows: assigned, active, canSync")], get(windows::app))
         .route(APPS, "/api/v1/applications/{name}/rollback", &[("post", "Roll back to a history id")], post(ops::rollback))
         .route(
             APPS,
@@ -105,6 +107,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             &[("delete", "Revoke a project role token by issue time (or ?id=)")],
             delete(projects::delete_token),
         )
+        .route(PROJECTS, "/api/v1/projects/{name}/syncwindows", &[("get", "A project's active sync windows")], get(windows::project))
         .route(SESSION, "/api/v1/session", &[("post", "Log in"), ("delete", "Log out")], post(session::login).delete(session::logout))
         .route(SESSION, "/api/v1/session/userinfo", &[("get", "Who is logged in")], get(session::userinfo))
         .route(ACCOUNT, "/api/v1/account/{name}/token", &[("post", "Create an API token")], post(session::create_token))

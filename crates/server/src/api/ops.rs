@@ -118,6 +118,13 @@ pub async fn sync(
     let pairs = query_pairs(raw.as_deref());
     let ns = req.app_namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| app_namespace(&state, &pairs));
     let app = state.app(&who, &ns, &name, "sync").await?;
+    // As Argo CD: a sync the project's windows deny is refused here, not
+    // only recorded as failed by the controller.
+    let project = state.project(&app.spec.project).await.map_err(|e| ApiError::forbidden(e.to_string()))?;
+    let windows = driftless_engine::windows::assess(&project, &app, k8s_openapi::jiff::Timestamp::now());
+    if !windows.manual.allowed {
+        return Err(ApiError::forbidden(format!("cannot sync: {}", windows.manual)));
+    }
     let op = Operation {
         sync: Some(SyncOperation {
             revision: req.revision.filter(|r| !r.is_empty()),
