@@ -9,6 +9,7 @@ mod application;
 pub mod crd;
 mod glob;
 mod manifest;
+mod names;
 mod operation;
 mod project;
 mod status;
@@ -21,6 +22,7 @@ pub use annotations::{
 pub use application::*;
 pub use glob::glob_match;
 pub use manifest::Manifest;
+pub use names::{is_dns_label, is_dns_subdomain};
 pub use operation::*;
 pub use project::*;
 pub use status::*;

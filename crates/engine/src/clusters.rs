@@ -983,13 +983,7 @@ mod tests {
     fn arbitrary_secret_data_never_panics_or_leaks() {
         // A small deterministic fuzz over the parser: random bytes, random
         // JSON-ish configs; parsing may fail, never panic, never quote.
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzz::xorshift(0x9e37_79b9_7f4a_7c15);
         let pieces =
             ["{", "}", "\"bearerToken\"", ":", TOKEN, "\"", ",", "[", "]", "true", "\"tlsClientConfig\"", "\"caData\"", "null", "1e999"];
         for _ in 0..5000 {

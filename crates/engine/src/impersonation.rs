@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use driftless_api::{AppProject, glob_match};
+use driftless_api::{AppProject, glob_match, is_dns_label, is_dns_subdomain};
 
 /// The argocd-cm key that turns impersonation on.
 pub const ENABLED_KEY: &str = "application.sync.impersonation.enabled";
@@ -93,20 +93,6 @@ pub fn impersonating(client: &kube::Client, user: &str) -> Result<kube::Client, 
         }
     });
     Ok(kube::Client::new(service, client.default_namespace()))
-}
-
-/// RFC 1123 label: what a namespace name must be.
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// RFC 1123 subdomain: what a ServiceAccount name must be.
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub mod clusters;
 mod config;
 pub mod desired;
 pub mod finalizer;
+#[cfg(test)]
+mod fuzz;
 pub mod impersonation;
 pub mod live;
 pub mod orphans;

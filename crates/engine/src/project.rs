@@ -112,6 +112,9 @@ fn namespace_matches(pattern: &str, namespace: &str) -> bool {
 /// Why an app's project cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// Not a name an AppProject can have (it would go into a URL).
+    #[error("spec.project: {0:?} is not a valid project name (a DNS subdomain: a-z, 0-9, -, .)")]
+    InvalidName(String),
     /// No such AppProject in the control-plane namespace.
     #[error("spec.project: AppProject {name:?} does not exist in the control-plane namespace {namespace}")]
     Missing {
@@ -144,6 +147,9 @@ pub async fn load(
 ) -> Result<AppProject, LoadError> {
     let ns = tenancy.control_plane.as_str();
     let name = if name.is_empty() { "default" } else { name };
+    if !driftless_api::is_dns_subdomain(name) {
+        return Err(LoadError::InvalidName(name.chars().take(64).collect()));
+    }
     let key = ObjectRef::new(name).within(ns);
     let ready = store.filter(|s| s.wait_until_ready().now_or_never().is_some_and(|r| r.is_ok()));
     if let Some(store) = ready {
@@ -315,13 +321,7 @@ mod tests {
         // A small deterministic fuzz: settings made of glob, regex and
         // separator pieces parse or fail with a message, never panic, and
         // never enable a namespace by accident when they fail.
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzz::xorshift(0x2545_f491_4f6c_dd1d);
         let pieces = ["team-", "*", "?", "/", "^", "$", "(", ")", "[", "]", ",", " ", "\\", "{", "}", ".*", "!", "ns", "\u{0}", "é"];
         for _ in 0..5000 {
             let n = (next() % 10) as usize;

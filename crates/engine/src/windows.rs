@@ -827,13 +827,7 @@ mod tests {
     /// Garbage never panics a parser, and whatever parses can be evaluated.
     #[test]
     fn random_and_mutated_inputs_never_panic() {
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::fuzz::xorshift(0x9e37_79b9_7f4a_7c15);
         const ALPHABET: &[char] = &[
             '0', '1', '2', '5', '9', '*', '/', ',', '-', '?', ' ', '@', 'L', 'W', '#', 'h', 'm', 's', 'u', 'µ', '.', '+', 'J', 'a', 'n',
             'M', 'O', 'N', 'x', '\t', '\n', 'é', '\u{0}',

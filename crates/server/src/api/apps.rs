@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse as _, Response};
 use axum::{Extension, Json};
 use driftless_api::{ANNOTATION_REFRESH, Application};
@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Map, Value, json};
 
-use super::{JsonBody, app_namespace, query_pairs, query_value, query_values};
+use super::{AppPath, JsonBody, app_namespace, query_pairs, query_value, query_values};
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -219,14 +219,8 @@ pub async fn list(
 /// `GET /api/v1/applications/{name}`; `refresh=normal|hard` sets Argo CD's
 /// refresh annotation, which makes the controller compare (hard: without
 /// its caches) at once.
-pub async fn get(
-    State(state): State<Arc<AppState>>,
-    Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let ns = app_namespace(&state, &pairs);
+pub async fn get(State(state): State<Arc<AppState>>, Extension(who): Extension<Identity>, at: AppPath) -> Result<Json<Value>, ApiError> {
+    let (ns, name, pairs) = (at.namespace, at.name, at.query);
     let app = state.app(&who, &ns, &name, "get").await?;
     let app = match query_value(&pairs, "refresh").filter(|r| !r.is_empty()) {
         None => (*app).clone(),

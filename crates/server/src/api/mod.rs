@@ -187,6 +187,30 @@ pub fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a s
     pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// The app a request names: `{name}` in its path, its namespace from
+/// `appNamespace=` (else the control plane's), and the query's pairs.
+pub struct AppPath {
+    /// The app's namespace.
+    pub namespace: String,
+    /// The app's name.
+    pub name: String,
+    /// The query, decoded.
+    pub query: Vec<(String, String)>,
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for AppPath {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(name) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| crate::error::ApiError::bad_request(format!("request path: {e}")))?;
+        let query = query_pairs(parts.uri.query());
+        let namespace = app_namespace(state, &query);
+        Ok(AppPath { namespace, name, query })
+    }
+}
+
 /// `appNamespace`, else the server's namespace.
 pub fn app_namespace(state: &AppState, pairs: &[(String, String)]) -> String {
     query_value(pairs, "appNamespace").filter(|v| !v.is_empty()).unwrap_or(state.config.namespace()).to_string()

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use driftless_api::{Application, Operation, OperationInitiator, SyncOperation, SyncOperationResource};
 use kube::Api;
@@ -13,7 +13,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{JsonBody, app_namespace, query_pairs, query_value};
+use super::{AppPath, JsonBody, query_value};
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -111,12 +111,11 @@ fn encode(app: &Application) -> Result<Json<Value>, ApiError> {
 pub async fn sync(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    at: AppPath,
     JsonBody(req): JsonBody<SyncRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let ns = req.app_namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| app_namespace(&state, &pairs));
+    let name = at.name;
+    let ns = req.app_namespace.clone().filter(|n| !n.is_empty()).unwrap_or(at.namespace);
     let app = state.app(&who, &ns, &name, "sync").await?;
     // As Argo CD: a sync the project's windows deny is refused here, not
     // only recorded as failed by the controller.
@@ -150,12 +149,11 @@ pub async fn sync(
 pub async fn rollback(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    at: AppPath,
     JsonBody(req): JsonBody<RollbackRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let ns = req.app_namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| app_namespace(&state, &pairs));
+    let name = at.name;
+    let ns = req.app_namespace.clone().filter(|n| !n.is_empty()).unwrap_or(at.namespace);
     let app = state.app(&who, &ns, &name, "sync").await?;
     let automated = app.spec.sync_policy.as_ref().and_then(|p| p.automated.as_ref()).is_some_and(|a| a.enabled != Some(false));
     if automated {
@@ -191,10 +189,9 @@ pub async fn rollback(
 pub async fn terminate(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    at: AppPath,
 ) -> Result<Json<Value>, ApiError> {
-    let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
+    let (ns, name) = (at.namespace, at.name);
     let app = state.app(&who, &ns, &name, "sync").await?;
     let running = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).is_some_and(|s| !s.phase.is_completed());
     let (patch, reason, message) = if app.operation.is_some() {
@@ -223,14 +220,8 @@ pub async fn terminate(
 
 /// `DELETE /api/v1/applications/{name}?cascade=true|false`: with cascade
 /// (the default) the controller deletes the app's resources first.
-pub async fn delete(
-    State(state): State<Arc<AppState>>,
-    Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let ns = app_namespace(&state, &pairs);
+pub async fn delete(State(state): State<Arc<AppState>>, Extension(who): Extension<Identity>, at: AppPath) -> Result<Json<Value>, ApiError> {
+    let (ns, name, pairs) = (at.namespace, at.name, at.query);
     let cascade = match query_value(&pairs, "cascade").unwrap_or("true") {
         "" | "true" => true,
         "false" => false,

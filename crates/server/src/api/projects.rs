@@ -41,15 +41,11 @@ fn encode(p: &AppProject) -> Result<Json<Value>, ApiError> {
 /// A name the API server could hold (a DNS subdomain), so that a hostile
 /// one (`../x`, a very long one) is refused before anything is read.
 fn check_name(name: &str) -> Result<(), ApiError> {
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-    if ok { Ok(()) } else { Err(ApiError::bad_request(format!("{name:?} is not a valid project name (a DNS subdomain: a-z, 0-9, -, .)"))) }
+    if driftless_api::is_dns_subdomain(name) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("{name:?} is not a valid project name (a DNS subdomain: a-z, 0-9, -, .)")))
+    }
 }
 
 /// `projects, <action>, <name>` for `who`: 403 otherwise (before anything

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use driftless_api::SyncStatusCode;
 use driftless_diff::DiffOptions;
@@ -16,7 +16,7 @@ use kube::discovery::{ApiCapabilities, Scope};
 use kube::{Api, ResourceExt as _};
 use serde_json::{Value, json};
 
-use super::{app_namespace, query_pairs};
+use super::AppPath;
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::rbac;
@@ -94,13 +94,8 @@ fn info(obj: &Value) -> Vec<Value> {
 }
 
 /// `GET /api/v1/applications/{name}/resource-tree`.
-pub async fn tree(
-    State(state): State<Arc<AppState>>,
-    Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
+pub async fn tree(State(state): State<Arc<AppState>>, Extension(who): Extension<Identity>, at: AppPath) -> Result<Json<Value>, ApiError> {
+    let (ns, name) = (at.namespace, at.name);
     let app = state.app(&who, &ns, &name, "get").await?;
     let nodes = tree_nodes(&state, &app).await?.into_iter().map(|(node, _)| node).collect::<Vec<_>>();
     Ok(Json(json!({ "nodes": nodes, "orphanedNodes": orphaned_nodes(&state, &app).await })))
@@ -128,11 +123,9 @@ async fn orphaned_nodes(state: &AppState, app: &driftless_api::Application) -> V
 pub async fn resource(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    at: AppPath,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let ns = app_namespace(&state, &pairs);
+    let (ns, name, pairs) = (at.namespace, at.name, at.query);
     let app = state.app(&who, &ns, &name, "get").await?;
     let wanted = Wanted::parse(&pairs)?;
     let (_, obj) = wanted.find(&state, &app).await?;
@@ -148,11 +141,9 @@ pub async fn resource(
 pub async fn delete_resource(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    at: AppPath,
 ) -> Result<Json<Value>, ApiError> {
-    let pairs = query_pairs(raw.as_deref());
-    let ns = app_namespace(&state, &pairs);
+    let (ns, name, pairs) = (at.namespace, at.name, at.query);
     let wanted = Wanted::parse(&pairs)?;
     let action = rbac::resource_action("delete", wanted.group, wanted.kind, wanted.namespace, wanted.name);
     let app = state.app(&who, &ns, &name, &action).await?;
@@ -296,10 +287,9 @@ async fn tree_nodes(state: &AppState, app: &driftless_api::Application) -> Resul
 pub async fn managed(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
-    Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    at: AppPath,
 ) -> Result<Json<Value>, ApiError> {
-    let ns = app_namespace(&state, &query_pairs(raw.as_deref()));
+    let (ns, name) = (at.namespace, at.name);
     let app = state.app(&who, &ns, &name, "get").await?;
     let opts = DiffOptions::new(&app.spec.ignore_differences)
         .map_err(|e| ApiError::bad_request(format!("application {ns}/{name}: spec.ignoreDifferences: {e}")))?;
