@@ -836,13 +836,13 @@ mod tests {
         let t = at(IN_NINE);
         let mut parsed_ok = 0;
         for _ in 0..3000 {
-            let mut s: String = if next() % 2 == 0 {
+            let mut s: String = if next().is_multiple_of(2) {
                 (0..next() % 24).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]).collect()
             } else {
                 SEEDS[(next() % SEEDS.len() as u64) as usize].to_string()
             };
             // Mutate: replace one character.
-            if !s.is_empty() && next() % 2 == 0 {
+            if !s.is_empty() && next().is_multiple_of(2) {
                 let mut chars: Vec<char> = s.chars().collect();
                 let i = (next() % chars.len() as u64) as usize;
                 chars[i] = ALPHABET[(next() % ALPHABET.len() as u64) as usize];
