@@ -105,8 +105,15 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
     assert_eq!(windows[0]["applications"], json!(["web", "api"]));
     assert_success(&run(vec!["proj", "windows", "disable-manual-sync", "team", "0"]).await);
     let table = stdout(&run(vec!["proj", "windows", "list", "team"]).await);
+    // Open from 22:00 to 23:00 in Paris, as the controller judges it.
+    let open = k8s_openapi::jiff::Timestamp::now().in_tz("Europe/Paris").expect("a known zone").hour() == 22;
+    let status = if open { "Active" } else { "Inactive" };
     assert!(
-        table.starts_with("ID") && table.lines().nth(1).is_some_and(|l| l.starts_with("0") && l.contains("deny") && l.contains("Disabled")),
+        table.starts_with("ID")
+            && table.lines().nth(1).is_some_and(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                cols[0] == "0" && cols[1] == status && l.contains("deny") && l.contains("Disabled") && l.contains("UTC")
+            }),
         "{table}"
     );
     let out = run(vec!["proj", "windows", "delete", "team", "7"]).await;

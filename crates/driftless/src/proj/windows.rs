@@ -118,14 +118,30 @@ pub async fn run(p: &Projects, command: WindowsCommand) -> anyhow::Result<()> {
         WindowsCommand::List(a) => {
             let project = p.get(&a.name).await?;
             let windows = &project.spec.sync_windows;
+            // Whether each is open now, as the controller judges it; a
+            // broken window makes the whole project's state unknown.
+            let states = driftless_engine::windows::states(&project, k8s_openapi::jiff::Timestamp::now());
+            if let Err(e) = &states {
+                eprintln!("driftless: {e}");
+            }
+            let state = |i: usize| match &states {
+                Ok(s) => s.iter().find(|s| s.index == i).map(|s| {
+                    let next = s.next_change.map(driftless_engine::windows::show_time).unwrap_or_else(|| "-".into());
+                    (if s.active { "Active" } else { "Inactive" }.to_string(), next)
+                }),
+                Err(_) => None,
+            };
             print(a.output.output, windows, || {
                 let list = |v: &[String]| v.join(",");
                 let rows: Vec<Vec<String>> = windows
                     .iter()
                     .enumerate()
                     .map(|(i, w)| {
+                        let (active, next) = state(i).unwrap_or_else(|| ("Unknown".into(), "-".into()));
                         vec![
                             i.to_string(),
+                            active,
+                            next,
                             format!("{:?}", w.kind).to_lowercase(),
                             w.schedule.clone(),
                             w.duration.clone(),
@@ -137,7 +153,22 @@ pub async fn run(p: &Projects, command: WindowsCommand) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                table(&["ID", "KIND", "SCHEDULE", "DURATION", "APPLICATIONS", "NAMESPACES", "CLUSTERS", "MANUALSYNC", "TIMEZONE"], &rows)
+                table(
+                    &[
+                        "ID",
+                        "STATUS",
+                        "NEXT CHANGE",
+                        "KIND",
+                        "SCHEDULE",
+                        "DURATION",
+                        "APPLICATIONS",
+                        "NAMESPACES",
+                        "CLUSTERS",
+                        "MANUALSYNC",
+                        "TIMEZONE",
+                    ],
+                    &rows,
+                )
             })
         }
         WindowsCommand::Delete(a) => {
