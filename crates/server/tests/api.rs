@@ -311,6 +311,38 @@ async fn rollback_requests_a_sync_to_a_history_entry() {
 }
 
 #[tokio::test]
+async fn resource_tree_lists_what_no_app_tracks_when_the_project_monitors_orphans() {
+    let ns = TestNamespace::new("server-orphans").await.expect("namespace");
+    let target = TestNamespace::new("server-orphans-target").await.expect("namespace");
+    let server = Server::start(&ns, "").await;
+    let project: driftless_api::AppProject = serde_json::from_value(json!({
+        "metadata": { "name": "watched" },
+        "spec": { "sourceRepos": ["*"], "destinations": [{ "server": "*", "namespace": "*" }], "orphanedResources": { "warn": false } }
+    }))
+    .expect("valid project");
+    ns.api::<driftless_api::AppProject>().create(&PostParams::default(), &project).await.expect("create project");
+    let stray: ConfigMap = serde_json::from_value(json!({ "metadata": { "name": "stray" } })).expect("valid ConfigMap");
+    target.api::<ConfigMap>().create(&PostParams::default(), &stray).await.expect("create the stray ConfigMap");
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": { "name": "web", "namespace": ns.name() },
+        "spec": { "project": "watched",
+            "source": { "repoURL": "https://git.invalid/r.git", "path": "web", "targetRevision": "main" },
+            "destination": { "server": IN_CLUSTER, "namespace": target.name() } },
+    }))
+    .expect("valid Application");
+    ns.api::<Application>().create(&PostParams::default(), &app).await.expect("create app");
+    let admin = server.login("admin", &admin_password(&ns).await).await;
+    let q = format!("appNamespace={}", ns.name());
+    let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/web/resource-tree?{q}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let orphans: Vec<(Value, Value)> =
+        r.body["orphanedNodes"].as_array().expect("orphanedNodes").iter().map(|n| (n["kind"].clone(), n["name"].clone())).collect();
+    // Not the namespace's own ServiceAccount and root CA ConfigMap.
+    assert_eq!(orphans, [(json!("ConfigMap"), json!("stray"))], "{}", r.text);
+}
+
+#[tokio::test]
 async fn resource_tree_follows_owner_references() {
     let ns = TestNamespace::new("server-tree").await.expect("namespace");
     let server = Server::start(&ns, "").await;
