@@ -247,6 +247,11 @@ async fn apps_where_tenancy_does_not_allow_them_are_invisible_and_cannot_be_crea
     .await
     .expect("the enabled app");
     assert_eq!(r.body["metadata"]["namespace"], apps.name());
+    // Named as namespace/name, its slash encoded, as Argo CD's UI names them.
+    let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/{}%2Fapi", apps.name()), None).await;
+    assert_eq!((r.status, r.body["metadata"]["name"].clone()), (StatusCode::OK, json!("api")), "{}", r.text);
+    let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/{}%2Fhidden", off.name()), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = server.as_user(&admin, Method::GET, "/api/v1/applications", None).await;
     let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().filter_map(|a| a["metadata"]["name"].as_str()).collect();
     assert_eq!(names, ["api"], "the list leaves out what tenancy hides: {}", r.text);

@@ -187,8 +187,9 @@ pub fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a s
     pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// The app a request names: `{name}` in its path, its namespace from
-/// `appNamespace=` (else the control plane's), and the query's pairs.
+/// The app a request names: `{name}` in its path (or `namespace/name`,
+/// its slash encoded), its namespace from `appNamespace=` (else the control
+/// plane's), and the query's pairs.
 pub struct AppPath {
     /// The app's namespace.
     pub namespace: String,
@@ -206,7 +207,15 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for AppPath {
             .await
             .map_err(|e| crate::error::ApiError::bad_request(format!("request path: {e}")))?;
         let query = query_pairs(parts.uri.query());
-        let namespace = app_namespace(state, &query);
+        let (namespace, name) = match name.split_once('/') {
+            Some((ns, name)) => {
+                if query_value(&query, "appNamespace").is_some_and(|q| !q.is_empty() && q != ns) {
+                    return Err(crate::error::ApiError::bad_request(format!("the path names namespace {ns:?} and appNamespace another")));
+                }
+                (ns.to_string(), name.to_string())
+            }
+            None => (app_namespace(state, &query), name),
+        };
         Ok(AppPath { namespace, name, query })
     }
 }
