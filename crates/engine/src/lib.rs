@@ -10,6 +10,7 @@
 //! - [`desired`]: every source of the app on disk, rendered, as targets;
 //! - [`project`]: AppProject rules (and which namespaces hold apps);
 //! - [`impersonation`]: syncs as the project's ServiceAccount;
+//! - [`repo_secrets`]: repository Secrets as the API and CLI register them;
 //! - [`orphans`]: objects in an app's namespace that no app tracks;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
 //! - [`status`]: the pure folding of a comparison into `Application.status`;
@@ -33,6 +34,7 @@ pub mod live;
 pub mod orphans;
 pub mod project;
 pub mod register;
+pub mod repo_secrets;
 pub mod status;
 pub mod watch;
 pub mod windows;

@@ -380,9 +380,9 @@ pub fn app_object(project: &str, namespace: &str, name: &str, server_namespace: 
     if namespace == server_namespace { format!("{project}/{name}") } else { format!("{project}/{namespace}/{name}") }
 }
 
-/// The RBAC object of a cluster: `project/server` for a cluster of one
-/// project, else the server, as in Argo CD.
-pub fn cluster_object(project: Option<&str>, server: &str) -> String {
+/// The RBAC object of a cluster or repository: `project/id` for one of a
+/// project, else the server or URL, as in Argo CD.
+pub fn scoped_object(project: Option<&str>, server: &str) -> String {
     match project.filter(|p| !p.is_empty()) {
         Some(p) => format!("{p}/{server}"),
         None => server.to_string(),
@@ -463,11 +463,11 @@ mod tests {
 
     #[test]
     fn cluster_objects_name_the_project_when_there_is_one() {
-        assert_eq!(cluster_object(None, "https://k.example"), "https://k.example");
-        assert_eq!(cluster_object(Some("team-a"), "https://k.example"), "team-a/https://k.example");
+        assert_eq!(scoped_object(None, "https://k.example"), "https://k.example");
+        assert_eq!(scoped_object(Some("team-a"), "https://k.example"), "team-a/https://k.example");
         let p = policy("p, alice, clusters, get, team-a/*, allow\n", None);
-        assert!(p.enforce(&subjects(&["alice"]), "clusters", "get", &cluster_object(Some("team-a"), "https://k.example")));
-        assert!(!p.enforce(&subjects(&["alice"]), "clusters", "get", &cluster_object(None, "https://k.example")));
+        assert!(p.enforce(&subjects(&["alice"]), "clusters", "get", &scoped_object(Some("team-a"), "https://k.example")));
+        assert!(!p.enforce(&subjects(&["alice"]), "clusters", "get", &scoped_object(None, "https://k.example")));
     }
     fn project(name: &str, roles: serde_json::Value) -> AppProject {
         serde_json::from_value(serde_json::json!({

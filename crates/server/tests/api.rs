@@ -520,7 +520,9 @@ async fn swagger_documents_every_route() {
             .replace("{server}", "s")
             .replace("{project}", "p")
             .replace("{role}", "r")
-            .replace("{iat}", "1");
+            .replace("{iat}", "1")
+            .replace("{repo}", "r")
+            .replace("{url}", "u");
         for method in methods.as_object().expect("methods").keys() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let r = server.call(m, &concrete, &[], None).await;

@@ -377,7 +377,10 @@ fn check_of(method: &str, path: &str) -> Check {
         ("get", "/api/v1/account/can-i/{resource}/{action}/{*subresource}") => Check::Open,
         ("get", p) if !p.starts_with("/api/") && !p.starts_with("/auth/") && p != "/swagger.json" && p != "/healthz" => Check::Open,
         ("get", "/api/v1/applications") | ("get", "/api/v1/stream/applications") | ("get", "/api/v1/projects") => Check::Filtered,
-        ("get", "/api/v1/clusters") => Check::Filtered,
+        ("get", "/api/v1/clusters") | ("get", "/api/v1/repositories") | ("get", "/api/v1/repocreds") => Check::Filtered,
+        ("get", "/api/v1/repositories/{repo}") => Check::Rbac("repositories", "get"),
+        ("post", "/api/v1/repositories") | ("post", "/api/v1/repocreds") => Check::Rbac("repositories", "create"),
+        ("delete", "/api/v1/repositories/{repo}") | ("delete", "/api/v1/repocreds/{url}") => Check::Rbac("repositories", "delete"),
         ("post", "/api/v1/applications") => Check::Rbac("applications", "create"),
         ("get", "/api/v1/applications/{name}")
         | ("get", "/api/v1/applications/{name}/resource-tree")
@@ -402,6 +405,9 @@ fn check_of(method: &str, path: &str) -> Check {
         (m, p) => panic!("the RBAC matrix does not know what {m} {p} checks: add it to check_of"),
     }
 }
+
+/// The repository (and template) the matrix registers.
+const REPO: &str = "https://git.example/team.git";
 
 /// A caller of the matrix and how the oracle judges them.
 struct Caller {
@@ -457,6 +463,12 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
         .flat_map(|(path, ops)| ops.as_object().expect("ops").keys().map(move |m| (m.clone(), path.clone())))
         .collect();
     let in_cluster = IN_CLUSTER.replace(':', "%3A").replace('/', "%2F");
+    // A repository and a credential template, registered through the API.
+    for (path, url) in [("/api/v1/repositories", REPO), ("/api/v1/repocreds", REPO)] {
+        let r = server.as_user(&admin, Method::POST, path, Some(json!({ "repo": url, "username": "bot", "password": "hunter2" }))).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+    }
+    let repo = REPO.replace(':', "%3A").replace('/', "%2F");
     let (mut calls, mut refused, mut allowed) = (0, 0, 0);
     for (method, path) in &routes {
         let check = check_of(method, path);
@@ -476,6 +488,8 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                         },
                     )
                     .replace("{server}", cluster)
+                    .replace("{repo}", cluster)
+                    .replace("{url}", cluster)
                     .replace("{project}", proj)
                     .replace("{role}", "ci")
                     .replace("{iat}", "1")
@@ -486,6 +500,9 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 ("post", "/api/v1/applications") => Some(json!({ "metadata": { "name": format!("new-{i}") }, "spec": { "project": "team",
                     "source": { "repoURL": "https://git.invalid/r.git", "path": "." }, "destination": { "server": IN_CLUSTER, "namespace": n } } })),
                 ("post", "/api/v1/projects") => Some(json!({ "project": { "metadata": { "name": format!("new-{i}") } } })),
+                ("post", "/api/v1/repositories") | ("post", "/api/v1/repocreds") => {
+                    Some(json!({ "repo": format!("https://git.example/new-{i}.git"), "password": "hunter2" }))
+                }
                 ("put", "/api/v1/projects/{name}") => {
                     Some(json!({ "project": { "metadata": { "name": "mx" }, "spec": { "description": "changed" } } }))
                 }
@@ -496,7 +513,8 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 ("post", _) => Some(json!({})),
                 _ => None,
             };
-            let exists = concrete("web", "mx", &in_cluster).replace("/projects/mx/roles", "/projects/team/roles");
+            let cluster_or_repo = if path.contains("/repo") { &repo } else { &in_cluster };
+            let exists = concrete("web", "mx", cluster_or_repo).replace("/projects/mx/roles", "/projects/team/roles");
             if matches!(check, Check::Open) {
                 continue;
             }
@@ -514,21 +532,31 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             }
             let r = server.as_user(&c.token, m.clone(), &exists, body.clone()).await;
             calls += 1;
+            assert!(!r.text.contains("hunter2"), "{}: {method} {path} shows a repository password: {}", c.label, r.text);
             let should = match check {
                 Check::Open => unreachable!("skipped"),
-                Check::Filtered => !(path == "/api/v1/clusters" && c.project_token.is_some()),
+                Check::Filtered => {
+                    // Project tokens list only what their project may see:
+                    // apps and projects, never clusters or repositories.
+                    c.project_token.is_none()
+                        || path.starts_with("/api/v1/applications")
+                        || path.contains("/stream/")
+                        || path == "/api/v1/projects"
+                }
                 Check::Rbac(resource, action) => {
                     let action = action.replace("{ns}", &n);
                     let object = match resource {
                         "applications" if method == "post" && path == "/api/v1/applications" => format!("team/new-{i}"),
                         "applications" => "team/web".to_string(),
                         "clusters" => IN_CLUSTER.to_string(),
+                        "repositories" if method == "post" => format!("https://git.example/new-{i}.git"),
+                        "repositories" => REPO.to_string(),
                         "projects" if path.contains("/roles/") => "team".to_string(),
                         "projects" if method == "post" => format!("new-{i}"),
                         "projects" => "mx".to_string(),
                         _ => "ci".to_string(),
                     };
-                    expect(c, resource, &action, &object) && !(resource == "clusters" && c.project_token.is_some())
+                    expect(c, resource, &action, &object) && !(matches!(resource, "clusters" | "repositories") && c.project_token.is_some())
                 }
             };
             if should {
@@ -546,6 +574,8 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                     Some((format!("{n}/web"), format!("{n}/ghost")))
                 } else if path.starts_with("/api/v1/clusters/") {
                     Some((IN_CLUSTER.to_string(), "https://ghost.invalid".to_string()))
+                } else if path.starts_with("/api/v1/repositories/") || path.starts_with("/api/v1/repocreds/") {
+                    Some((REPO.to_string(), "https://ghost.invalid".to_string()))
                 } else if path.contains("/roles/") {
                     Some(("team".to_string(), "ghost".to_string()))
                 } else if path.starts_with("/api/v1/projects/") {
@@ -588,6 +618,11 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             }
             if r.status.is_success() && method == "delete" && path == "/api/v1/projects/{name}" {
                 project(&ns, "mx", &[], json!([])).await;
+            }
+            if r.status.is_success() && method == "delete" && path.contains("/repo") {
+                let back = if path.starts_with("/api/v1/repocreds") { "/api/v1/repocreds" } else { "/api/v1/repositories" };
+                let r = server.as_user(&admin, Method::POST, back, Some(json!({ "repo": REPO, "password": "hunter2" }))).await;
+                assert_eq!(r.status, StatusCode::OK, "re-register: {}", r.text);
             }
         }
     }

@@ -98,7 +98,7 @@ pub fn find<'a>(creds: &'a [RepoCreds], url: &str) -> Option<&'a RepoCreds> {
 }
 
 /// `oci://`, trailing slashes and `.git` do not make another repository.
-fn normalize(url: &str) -> String {
+pub fn normalize(url: &str) -> String {
     let url = url.trim().trim_start_matches("oci://").trim_end_matches('/');
     url.strip_suffix(".git").unwrap_or(url).to_ascii_lowercase()
 }

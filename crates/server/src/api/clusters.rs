@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// `GET /api/v1/clusters`: Argo CD's `ClusterList`, only the clusters the
 /// caller may get.
 pub async fn list(State(state): State<Arc<AppState>>, Extension(who): Extension<Identity>) -> Result<Json<Value>, ApiError> {
-    no_project_token(&who, "get", "*")?;
+    super::refuse_project_tokens(&who, "clusters", "get", "*")?;
     let policy = state.policy();
     let items: Vec<ClusterInfo> =
         overview(&state, None).await?.into_iter().filter(|c| state.allowed(&policy, &who, "clusters", "get", &object(c))).collect();
@@ -73,21 +73,12 @@ fn cluster_id(path: String, raw: Option<&str>) -> Result<ClusterId, ApiError> {
     }
 }
 
-/// Project tokens never reach clusters: their credentials are the
-/// control plane's, not a project's.
-fn no_project_token(who: &Identity, action: &str, object: &str) -> Result<(), ApiError> {
-    match who.project_token() {
-        Some(_) => Err(ApiError::permission_denied("clusters", action, object, &who.username)),
-        None => Ok(()),
-    }
-}
-
 /// The cluster `id` names, if `who` may do `action` on it. An unknown
 /// cluster is 404 only to who could do `action` on it if it existed: others
 /// get the refusal a cluster they may not touch gets (naming it as asked).
 async fn one(state: &AppState, who: &Identity, id: &ClusterId, action: &str) -> Result<ClusterInfo, ApiError> {
     let asked = id.to_string();
-    no_project_token(who, action, &asked)?;
+    super::refuse_project_tokens(who, "clusters", action, &asked)?;
     let denied = || ApiError::permission_denied("clusters", action, &asked, &who.username);
     let policy = state.policy();
     match overview(state, Some(id)).await?.into_iter().next() {
@@ -108,5 +99,5 @@ async fn overview(state: &AppState, only: Option<&ClusterId>) -> Result<Vec<Clus
 /// The RBAC object of a cluster; an unusable Secret's entry, which has no
 /// server, is known by its name.
 fn object(c: &ClusterInfo) -> String {
-    rbac::cluster_object(c.project.as_deref(), if c.server.is_empty() { &c.name } else { &c.server })
+    rbac::scoped_object(c.project.as_deref(), if c.server.is_empty() { &c.name } else { &c.server })
 }

@@ -4,6 +4,7 @@ mod apps;
 mod clusters;
 mod ops;
 mod projects;
+mod repositories;
 mod resources;
 mod session;
 mod stream;
@@ -27,6 +28,8 @@ const ACCOUNT: &str = "AccountService";
 const SETTINGS: &str = "SettingsService";
 const CLUSTERS: &str = "ClusterService";
 const PROJECTS: &str = "ProjectService";
+const REPOSITORIES: &str = "RepositoryService";
+const REPOCREDS: &str = "RepoCredsService";
 
 /// Every route, behind the authentication middleware (which runs only for
 /// matched routes: an unknown path is a plain 404).
@@ -83,6 +86,25 @@ pub fn router(state: Arc<AppState>) -> Router {
             ],
             get(clusters::get).delete(clusters::delete),
         )
+        .route(
+            REPOSITORIES,
+            "/api/v1/repositories",
+            &[("get", "List repositories (no credential is ever shown)"), ("post", "Register a repository (upsert=true replaces)")],
+            get(repositories::list_repositories).post(repositories::create_repository),
+        )
+        .route(
+            REPOSITORIES,
+            "/api/v1/repositories/{repo}",
+            &[("get", "Get a repository by URL-encoded URL"), ("delete", "Remove a repository: delete its Secret")],
+            get(repositories::get_repository).delete(repositories::delete_repository),
+        )
+        .route(
+            REPOCREDS,
+            "/api/v1/repocreds",
+            &[("get", "List credential templates"), ("post", "Register a credential template (upsert=true replaces)")],
+            get(repositories::list_templates).post(repositories::create_template),
+        )
+        .route(REPOCREDS, "/api/v1/repocreds/{url}", &[("delete", "Remove a credential template")], delete(repositories::delete_template))
         .route(
             PROJECTS,
             "/api/v1/projects",
@@ -217,6 +239,21 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for AppPath {
             None => (app_namespace(state, &query), name),
         };
         Ok(AppPath { namespace, name, query })
+    }
+}
+
+/// Project tokens never reach clusters or repositories, whatever the
+/// policy says: their credentials are the control plane's, not a
+/// project's (CVE-2025-55190's class).
+pub fn refuse_project_tokens(
+    who: &crate::auth::Identity,
+    resource: &str,
+    action: &str,
+    object: &str,
+) -> Result<(), crate::error::ApiError> {
+    match who.project_token() {
+        Some(_) => Err(crate::error::ApiError::permission_denied(resource, action, object, &who.username)),
+        None => Ok(()),
     }
 }
 
