@@ -8,6 +8,7 @@ mod kube_client;
 mod output;
 mod proj;
 mod render;
+mod repo;
 mod server;
 
 use std::path::PathBuf;
@@ -60,6 +61,12 @@ enum Command {
     /// kinds, sync windows, roles and their tokens (like `argocd proj ...
     /// --core`).
     Proj(proj::ProjArgs),
+    /// Manage repositories and their credentials: add, list, get, rm (like
+    /// `argocd repo ... --core`).
+    Repo(repo::RepoArgs),
+    /// Manage credential templates for every repository under a URL
+    /// prefix: add, list, get, rm (like `argocd repocreds ... --core`).
+    Repocreds(repo::RepoArgs),
 }
 
 #[derive(clap::Args)]
@@ -201,6 +208,8 @@ fn main() -> ExitCode {
         Command::Render(args) => return render::run(args),
         Command::Cluster(args) => runtime().and_then(|rt| rt.block_on(cluster::run(args))),
         Command::Proj(args) => runtime().and_then(|rt| rt.block_on(proj::run(args))),
+        Command::Repo(args) => runtime().and_then(|rt| rt.block_on(repo::run(args, driftless_engine::repo_secrets::Kind::Repository))),
+        Command::Repocreds(args) => runtime().and_then(|rt| rt.block_on(repo::run(args, driftless_engine::repo_secrets::Kind::Template))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

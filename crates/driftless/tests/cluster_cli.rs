@@ -150,3 +150,72 @@ async fn getting_an_unknown_cluster_fails_and_says_where_it_looked() {
     let err = stderr(&out);
     assert!(err.contains("cluster \"nope\" not found") && err.contains(ns.name()) && err.contains("driftless cluster list"), "{err}");
 }
+
+/// Runs the CLI against the control plane in the test's namespace.
+async fn cli(ns: &TestNamespace, cache: &Path, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["-N", ns.name()]);
+    driftless(ns.cluster().kubeconfig(), cache, &all).await
+}
+
+#[tokio::test]
+async fn repositories_and_templates_are_registered_listed_and_removed_without_a_credential_shown() {
+    let ns = TestNamespace::new("repo-cli").await.expect("namespace");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = ns.cluster().kubeconfig().to_path_buf();
+    const PASSWORD: &str = "hunter2-never-shown";
+    // The password through stdin, as a script should pass it.
+    let mut add = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["repo", "add", "https://git.example/team.git", "--username", "bot", "--password-stdin", "-N", ns.name()])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run driftless");
+    use std::io::Write as _;
+    add.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).expect("write the password");
+    let added = add.wait_with_output().expect("driftless repo add");
+    assert_success(&added);
+    assert!(stdout(&added).contains("repository 'https://git.example/team.git' added"), "{}", stdout(&added));
+
+    let listed = json_of(&cli(&ns, cache.path(), &["repo", "list", "-o", "json"]).await);
+    assert_eq!(listed[0]["repo"], "https://git.example/team.git");
+    assert_eq!((listed[0]["username"].clone(), listed[0]["credentials"].clone()), (json!("bot"), json!(["password"])));
+    let secret_name = listed[0]["secret"].as_str().expect("secret").to_string();
+    let secret = ns.api::<Secret>().get(&secret_name).await.expect("the repository Secret");
+    assert_eq!(secret.metadata.labels.unwrap_or_default().get("argocd.argoproj.io/secret-type").map(String::as_str), Some("repository"));
+    assert_eq!(secret.data.expect("data")["password"].0, PASSWORD.as_bytes(), "stored as given, without the newline");
+
+    // Other settings without --upsert: refused; with it: replaced.
+    let again = cli(&ns, cache.path(), &["repo", "add", "https://git.example/team.git", "--username", "other"]).await;
+    assert!(!again.status.success() && stderr(&again).contains("already registered"), "{}", stderr(&again));
+    assert_success(&cli(&ns, cache.path(), &["repo", "add", "https://git.example/team.git", "--username", "other", "--upsert"]).await);
+    // Hostile input is refused, naming the field and never the value.
+    let bad = cli(&ns, cache.path(), &["repo", "add", "not a url"]).await;
+    assert!(!bad.status.success() && stderr(&bad).contains("repo:"), "{}", stderr(&bad));
+    let bad = cli(&ns, cache.path(), &["repo", "add", "https://git.example/x", "--password", "multi\nline-secret"]).await;
+    assert!(!bad.status.success() && stderr(&bad).contains("password") && !stderr(&bad).contains("line-secret"), "{}", stderr(&bad));
+
+    // A template for everything under a prefix.
+    assert_success(
+        &cli(&ns, cache.path(), &["repocreds", "add", "https://git.example", "--username", "bot", "--password", PASSWORD]).await,
+    );
+    let templates = json_of(&cli(&ns, cache.path(), &["repocreds", "list", "-o", "json"]).await);
+    assert_eq!(templates.as_array().map(Vec::len), Some(1), "{templates}");
+    let table = stdout(&cli(&ns, cache.path(), &["repocreds", "list"]).await);
+    assert!(table.starts_with("REPO") && table.contains("https://git.example") && table.contains("password"), "{table}");
+    for out in [
+        cli(&ns, cache.path(), &["repo", "list"]).await,
+        cli(&ns, cache.path(), &["repo", "get", "https://git.example/team"]).await,
+        cli(&ns, cache.path(), &["repocreds", "list", "-o", "yaml"]).await,
+    ] {
+        assert_success(&out);
+        assert!(!stdout(&out).contains(PASSWORD) && !stderr(&out).contains(PASSWORD), "a credential was printed:\n{}", stdout(&out));
+    }
+
+    assert_success(&cli(&ns, cache.path(), &["repo", "rm", "https://git.example/team.git", "-y"]).await);
+    let gone = cli(&ns, cache.path(), &["repo", "get", "https://git.example/team.git"]).await;
+    assert!(!gone.status.success() && stderr(&gone).contains("not registered"), "{}", stderr(&gone));
+    assert_success(&cli(&ns, cache.path(), &["repocreds", "rm", "https://git.example", "-y"]).await);
+}
