@@ -445,7 +445,8 @@ mod tests {
         let url = format!("file://{}", repo.path().display());
         let git = GitCache::new(cache.path());
 
-        let all = futures::future::join_all((0..20).map(|_| git.fetch(&url, "main", &access()))).await;
+        let none = access();
+        let all = futures::future::join_all((0..20).map(|_| git.fetch(&url, "main", &none))).await;
         let fetched = all.iter().filter(|c| c.as_ref().unwrap().fetched).count();
         assert!(all.iter().all(|c| c.as_ref().unwrap().revision == head));
         // The first caller fetches; everyone queued behind it shares the

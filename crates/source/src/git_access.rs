@@ -13,7 +13,8 @@
 //!   `argocd-ssh-known-hosts-cm` as the only known hosts and strict host
 //!   key checking (`insecure` turns it off), batch mode.
 //! - TLS: the host's CA from `argocd-tls-certs-cm`, the client certificate
-//!   and key as files; `http.sslVerify=false` only with `insecure`.
+//!   and key as files (`GIT_SSL_CAINFO`, `GIT_SSL_CERT`, `GIT_SSL_KEY`);
+//!   no verification (`GIT_SSL_NO_VERIFY`) only with `insecure`.
 //! - Settings go through `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n`.
 //!
 //! The directory is removed when the command is done.
@@ -146,16 +147,18 @@ impl GitAccess {
                 p.env.push(("DRIFTLESS_ASKPASS_USERNAME".into(), username));
                 p.env.push(("DRIFTLESS_ASKPASS_PASSWORD".into(), password));
             }
+            // git's GIT_SSL_* variables win over its config: a CA bundle
+            // set in the environment (as CI images do) would hide the host's.
             if let Some(ca) = &self.ca_pem {
-                config.push(("http.sslCAInfo".into(), write_private(&dir, "ca.pem", ca)?));
+                p.env.push(("GIT_SSL_CAINFO".into(), write_private(&dir, "ca.pem", ca)?));
             }
             if let Some(c) = creds {
                 if let (Some(cert), Some(key)) = (&c.tls_client_cert_data, &c.tls_client_cert_key) {
-                    config.push(("http.sslCert".into(), write_private(&dir, "client.crt", cert)?));
-                    config.push(("http.sslKey".into(), write_private(&dir, "client.key", key)?));
+                    p.env.push(("GIT_SSL_CERT".into(), write_private(&dir, "client.crt", cert)?));
+                    p.env.push(("GIT_SSL_KEY".into(), write_private(&dir, "client.key", key)?));
                 }
                 if c.insecure {
-                    config.push(("http.sslVerify".into(), "false".into()));
+                    p.env.push(("GIT_SSL_NO_VERIFY".into(), "1".into()));
                 }
             }
         }
