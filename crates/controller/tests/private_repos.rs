@@ -94,11 +94,9 @@ async fn https_and_ssh_apps_sync_with_their_own_credentials_and_never_show_them(
     // The Secret is edited: the next fetch uses it, without a restart.
     let patch = json!({ "stringData": { "password": ROTATED } });
     Api::<Secret>::namespaced(w.ns.client(), w.name()).patch("team", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
-    w.wait_app("a", "the rotated password used", |a| {
-        a.status.as_ref()?.resources.iter().any(|r| r.name == "from-a-2").then_some(())
-    })
-    .await
-    .unwrap();
+    w.wait_app("a", "the rotated password used", |a| a.status.as_ref()?.resources.iter().any(|r| r.name == "from-a-2").then_some(()))
+        .await
+        .unwrap();
     synced(&w, "a").await;
 
     // SSH: a key, and the server's host key in argocd-ssh-known-hosts-cm.

@@ -94,7 +94,6 @@ impl GitAccess {
         ];
         p.env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
         p.env.push(("GIT_CONFIG_NOSYSTEM".into(), "1".into()));
-        p.env.push(("GIT_ASKPASS".into(), "true".into()));
         let creds = self.creds.as_ref();
         if let Some(c) = creds {
             p.secrets.extend(c.secrets().map(str::to_string));
@@ -171,6 +170,10 @@ impl GitAccess {
                 p.env.push(("no_proxy".into(), no_proxy.clone()));
             }
         }
+        if !p.env.iter().any(|(k, _)| k == "GIT_ASKPASS") {
+            // Nothing to answer with: every prompt gets nothing.
+            p.env.push(("GIT_ASKPASS".into(), "true".into()));
+        }
         p.env.push(("GIT_CONFIG_COUNT".into(), config.len().to_string()));
         for (i, (k, v)) in config.into_iter().enumerate() {
             p.env.push((format!("GIT_CONFIG_KEY_{i}"), k));
@@ -214,4 +217,58 @@ fn write_private(dir: &Path, name: &str, content: &str) -> std::io::Result<Strin
 /// `s` as one word for `sh`.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prompt script, run as git runs it.
+    fn ask(access: &Prepared, prompt: &str) -> Option<String> {
+        let script = &access.env.iter().find(|(k, _)| k == "GIT_ASKPASS").unwrap().1;
+        let out = std::process::Command::new(script).arg(prompt).env_clear().envs(access.env.iter().cloned()).output().unwrap();
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
+    }
+
+    #[test]
+    fn the_askpass_script_answers_only_for_the_credentials_origin() {
+        let creds = RepoCreds { username: Some("me@corp".into()), password: Some("pa ss'word".into()), ..Default::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let a = GitAccess { creds: Some(creds), ..Default::default() };
+        let p = a.prepare("https://git.example:8443/org/repo.git", dir.path(), None).unwrap();
+        assert_eq!(ask(&p, "Username for 'https://git.example:8443': ").as_deref(), Some("me@corp"));
+        assert_eq!(ask(&p, "Password for 'https://me@corp@git.example:8443': ").as_deref(), Some("pa ss'word"));
+        assert_eq!(ask(&p, "Password for 'https://me@evil.example': "), None, "another host");
+        assert_eq!(ask(&p, "Password for 'https://git.example': "), None, "another port");
+        assert_eq!(ask(&p, "Password for 'http://git.example:8443': "), None, "another scheme");
+        assert_eq!(ask(&p, "Are you sure? 'https://git.example:8443'"), None);
+        assert!(p.env.iter().all(|(k, v)| k == "DRIFTLESS_ASKPASS_PASSWORD" || !v.contains("pa ss'word")));
+        let files = p._dir.path().to_path_buf();
+        assert_eq!(std::fs::metadata(&files).unwrap().permissions().mode() & 0o777, 0o700);
+        drop(p);
+        assert!(!files.exists(), "nothing left on disk");
+    }
+
+    #[test]
+    fn ssh_gets_strict_host_keys_and_a_private_key_file() {
+        let creds = RepoCreds {
+            ssh_private_key: Some("-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----".into()),
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let a = GitAccess { creds: Some(creds), known_hosts: "host ssh-ed25519 AAAA".into(), ..Default::default() };
+        let p = a.prepare("git@host:org/repo.git", dir.path(), None).unwrap();
+        let cmd = &p.env.iter().find(|(k, _)| k == "GIT_SSH_COMMAND").unwrap().1;
+        assert!(cmd.contains("StrictHostKeyChecking=yes") && cmd.contains("BatchMode=yes") && cmd.contains("IdentitiesOnly=yes"), "{cmd}");
+        let key = p._dir.path().join("id");
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!cmd.contains("OPENSSH PRIVATE KEY"), "the key itself is never in the command");
+        assert!(is_ssh("ssh://git@h/r") && is_ssh("git@h:r") && !is_ssh("https://h/r") && !is_ssh("/srv/r"));
+    }
+
+    #[test]
+    fn scrubbing_removes_secrets_and_userinfo_and_explains_host_keys() {
+        let out = scrub("fatal: https://u:pw@h/x: token abcd1234 refused\nHost key verification failed.", ["abcd1234"].into_iter());
+        assert!(!out.contains("abcd1234") && !out.contains("pw@") && out.contains("argocd-ssh-known-hosts-cm"), "{out}");
+    }
 }

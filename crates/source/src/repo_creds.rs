@@ -360,4 +360,139 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2") && shown.contains("<set>"), "{shown}");
     }
+
+    #[test]
+    fn git_settings_are_read_and_debug_hides_every_secret() {
+        let c = RepoCreds::from_secret_data(
+            &data(&[
+                ("url", "git@github.com:org/repo.git"),
+                ("sshPrivateKey", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----\n"),
+                ("proxy", "http://user:proxypass@proxy.example:3128"),
+                ("noProxy", "internal.example"),
+                ("forceHttpBasicAuth", "true"),
+                ("insecure", "TRUE"),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert!(c.force_http_basic_auth && c.insecure && !c.enable_lfs);
+        assert_eq!(c.no_proxy.as_deref(), Some("internal.example"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("b3BlbnNzaC1rZXk") && !shown.contains("proxypass"), "{shown}");
+    }
+
+    #[test]
+    fn hostile_secrets_are_refused_naming_the_key_and_never_the_value() {
+        let refused = |pairs: &[(&str, &str)]| RepoCreds::from_secret_data(&data(pairs), false).unwrap_err();
+        assert_eq!(refused(&[("username", "u")]), RepoCredsError::NoUrl);
+        let e = refused(&[("url", "https://u:hunter2@git.example/r")]);
+        assert!(e.to_string().contains("`url`") && !e.to_string().contains("hunter2"), "{e}");
+        let e = refused(&[("url", "https://x"), ("sshPrivateKey", "hunter2 is no key")]);
+        assert!(e.to_string().contains("sshPrivateKey") && !e.to_string().contains("hunter2"), "{e}");
+        let e = refused(&[("url", "https://x"), ("tlsClientCertData", "garbage")]);
+        assert!(e.to_string().contains("tlsClientCertData"), "{e}");
+        let bad_key = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----";
+        let e = refused(&[("url", "https://x"), ("githubAppID", "1"), ("githubAppInstallationID", "2"), ("githubAppPrivateKey", bad_key)]);
+        assert!(e.to_string().contains("githubAppPrivateKey") && !e.to_string().contains("AAAA"), "{e}");
+        let e =
+            refused(&[("url", "https://x"), ("githubAppID", "one"), ("githubAppInstallationID", "2"), ("githubAppPrivateKey", bad_key)]);
+        assert!(e.to_string().contains("githubAppID"), "{e}");
+        let e = refused(&[("url", "https://x"), ("githubAppID", "1")]);
+        assert!(e.to_string().contains("githubAppInstallationID"), "{e}");
+        let e = refused(&[("url", "https://x"), ("proxy", "ftp://p")]);
+        assert!(e.to_string().contains("proxy"), "{e}");
+        let huge = "a".repeat(MAX_VALUE + 1);
+        assert!(matches!(refused(&[("url", "https://x"), ("password", &huge)]), RepoCredsError::TooLarge { .. }));
+        let mut d = data(&[("url", "https://x")]);
+        d.insert("password".into(), vec![0xff, 0xfe, b'p']);
+        assert_eq!(RepoCreds::from_secret_data(&d, false).unwrap_err(), RepoCredsError::NotText("password".into()));
+    }
+
+    #[test]
+    fn userinfo_is_scrubbed_from_every_url_in_a_text() {
+        assert_eq!(
+            scrub_userinfo("fatal: https://u:pw@h/x and 'ssh://git@h:22/y' and http://h/z"),
+            "fatal: https://***@h/x and 'ssh://***@h:22/y' and http://h/z"
+        );
+        assert_eq!(scrub_userinfo("no urls at all"), "no urls at all");
+        assert_eq!(scrub_userinfo("trailing ://"), "trailing ://");
+    }
+
+    #[test]
+    fn the_ca_of_a_host_is_found_with_or_without_its_port() {
+        let s = RepoSettings {
+            tls_certs: [("git.example".to_string(), "A".to_string()), ("git.example:8443".to_string(), "B".to_string())].into(),
+            ..Default::default()
+        };
+        assert_eq!(s.ca_for("https://user@git.example/r.git"), Some("A"));
+        assert_eq!(s.ca_for("https://git.example:8443/r.git"), Some("B"));
+        assert_eq!(s.ca_for("https://git.example:9000/r.git"), Some("A"));
+        assert_eq!(s.ca_for("https://other.example/r.git"), None);
+        assert_eq!(authority("git@github.com:org/repo.git"), "github.com");
+    }
+
+    /// Random keys and values, random bytes and truncations of real
+    /// settings: the parser answers, it never panics.
+    #[test]
+    fn fuzz_secret_data_never_panics() {
+        let keys = [
+            "url",
+            "username",
+            "password",
+            "sshPrivateKey",
+            "tlsClientCertData",
+            "tlsClientCertKey",
+            "insecure",
+            "proxy",
+            "noProxy",
+            "githubAppID",
+            "githubAppInstallationID",
+            "githubAppPrivateKey",
+            "githubAppEnterpriseBaseUrl",
+            "forceHttpBasicAuth",
+            "enableLfs",
+            "type",
+            "enableOCI",
+        ];
+        let pieces: [&[u8]; 10] = [
+            b"https://",
+            b"-----BEGIN RSA PRIVATE KEY-----",
+            b"-----END RSA PRIVATE KEY-----",
+            b"PRIVATE KEY-----",
+            b"@",
+            b":",
+            b"true",
+            b"\xff\xfe",
+            b"\n",
+            b"12345",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut d = BTreeMap::new();
+            for _ in 0..next() % 6 {
+                let mut v = Vec::new();
+                for _ in 0..next() % 5 {
+                    if next() % 3 == 0 {
+                        v.extend((0..next() % 8).map(|_| next() as u8));
+                    } else {
+                        v.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+                    }
+                }
+                d.insert(keys[(next() % keys.len() as u64) as usize].to_string(), v);
+            }
+            if let Ok(c) = RepoCreds::from_secret_data(&d, next() % 2 == 0) {
+                let _ = format!("{c:?}");
+                let _ = find(std::slice::from_ref(&c), "https://git.example/x");
+            }
+            let text = String::from_utf8_lossy(d.values().next().map_or(&[][..], Vec::as_slice)).into_owned();
+            let _ = scrub_userinfo(&text);
+            let _ = authority(&text);
+        }
+    }
 }

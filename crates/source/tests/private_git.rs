@@ -146,3 +146,88 @@ async fn lfs_is_a_clear_error() {
     assert!(err.contains("Git LFS is not supported"), "{err}");
 }
 
+/// A fake GitHub API on 127.0.0.1: answers every request with an
+/// installation token and records the Authorization headers.
+fn fake_github(token: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/api/v3", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap();
+            let mut auth = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = line.strip_prefix("authorization: ").or_else(|| line.strip_prefix("Authorization: ")) {
+                    auth = v.trim().to_string();
+                }
+            }
+            record.lock().unwrap().push((request.trim().to_string(), auth));
+            let body = format!(r#"{{"token":"{token}","expires_at":"2999-01-01T00:00:00Z"}}"#);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (base, seen)
+}
+
+#[tokio::test]
+async fn a_github_app_mints_an_installation_token_once_and_fetches_with_it() {
+    use base64::Engine as _;
+    const TOKEN: &str = "ghs_installation-token-value";
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("app");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
+        .arg(&key_path)
+        .status();
+    assert!(ok.unwrap().success());
+    let private_key = std::fs::read_to_string(&key_path).unwrap();
+    let public =
+        std::process::Command::new("ssh-keygen").args(["-e", "-m", "PEM", "-f"]).arg(key_path.with_extension("pub")).output().unwrap();
+    let public = String::from_utf8(public.stdout).unwrap();
+
+    let (r, sha) = repo();
+    let server = GitHttpServer::start(GitHttpOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let url = server.serve("app.git", r.path());
+    let (api, seen) = fake_github(TOKEN);
+    let c = creds(
+        &url,
+        &[
+            ("githubAppID", "123"),
+            ("githubAppInstallationID", "456"),
+            ("githubAppPrivateKey", &private_key),
+            ("githubAppEnterpriseBaseUrl", &api),
+        ],
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let git = GitCache::new(cache.path());
+    assert_eq!(git.fetch(&url, "main", &access(c.clone())).await.unwrap().revision, sha);
+    assert_eq!(git.fetch(&url, "main", &access(c)).await.unwrap().revision, sha);
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "one token for both fetches: {seen:?}");
+    assert_eq!(seen[0].0, "POST /api/v3/app/installations/456/access_tokens HTTP/1.1");
+    // The JWT is signed with the app's key and names the app.
+    let jwt = seen[0].1.strip_prefix("Bearer ").unwrap();
+    let (signed, sig) = jwt.rsplit_once('.').unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let body: String = public.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, der)
+        .verify(signed.as_bytes(), &b64.decode(sig).unwrap())
+        .expect("an RS256 signature by the app's key");
+    let claims: serde_json::Value = serde_json::from_slice(&b64.decode(signed.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["iss"], "123");
+    assert_not_on_disk(cache.path(), TOKEN);
+}

@@ -181,9 +181,17 @@ fn serve(s: &mut dyn ReadWrite, shared: &Shared) {
     shared.authorizations.lock().unwrap().push(authorization.clone());
     let mut parts = request.split_whitespace();
     let (method, target) = (parts.next().unwrap_or("GET").to_string(), parts.next().unwrap_or("/").to_string());
-    let expected = shared.auth.lock().unwrap().as_ref().map(|(u, p)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
+    let expected = shared
+        .auth
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|(u, p)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
     if expected.is_some() && authorization != expected {
-        let _ = write!(s, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = write!(
+            s,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
         return;
     }
     if let Some(to) = &shared.redirect_to {
@@ -217,7 +225,8 @@ fn serve(s: &mut dyn ReadWrite, shared: &Shared) {
     let out = child.wait_with_output().map(|o| o.stdout).unwrap_or_default();
     let _ = writer.join();
     // CGI: headers, a blank line, the body; `Status:` sets the status.
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)).or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let split =
+        out.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)).or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let Some((end, sep)) = split else { return };
     let head = String::from_utf8_lossy(&out[..end]).into_owned();
     let content = &out[end + sep..];
@@ -259,17 +268,15 @@ impl SshGitServer {
         let dir = tempfile::tempdir().expect("sshd dir");
         let d = dir.path();
         let keygen = |file: &str| {
-            let ok = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "driftless-test", "-f"]).arg(d.join(file)).status();
+            let ok =
+                Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "driftless-test", "-f"]).arg(d.join(file)).status();
             assert!(ok.is_ok_and(|s| s.success()), "ssh-keygen failed");
         };
         keygen("host_key");
         keygen("client_key");
         let client_pub = std::fs::read_to_string(d.join("client_key.pub")).expect("client key");
-        std::fs::write(
-            d.join("authorized_keys"),
-            format!("restrict,command=\"git-shell -c \\\"$SSH_ORIGINAL_COMMAND\\\"\" {client_pub}"),
-        )
-        .expect("authorized_keys");
+        std::fs::write(d.join("authorized_keys"), format!("restrict,command=\"git-shell -c \\\"$SSH_ORIGINAL_COMMAND\\\"\" {client_pub}"))
+            .expect("authorized_keys");
         let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\n\
