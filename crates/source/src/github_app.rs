@@ -46,10 +46,13 @@ fn jwt(app: &GitHubApp, now: u64) -> Result<String, String> {
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
+/// An installation: the API's base URL, the app, the installation.
+type Installation = (String, u64, u64);
+
 /// Installation tokens kept until shortly before they expire.
 #[derive(Default, Debug)]
 pub(crate) struct AppTokens {
-    kept: Mutex<HashMap<(String, u64, u64), (String, Instant)>>,
+    kept: Mutex<HashMap<Installation, (String, Instant)>>,
 }
 
 impl AppTokens {

@@ -146,9 +146,12 @@ async fn lfs_is_a_clear_error() {
     assert!(err.contains("Git LFS is not supported"), "{err}");
 }
 
+/// Each request's first line and Authorization header.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 /// A fake GitHub API on 127.0.0.1: answers every request with an
 /// installation token and records the Authorization headers.
-fn fake_github(token: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+fn fake_github(token: &'static str) -> (String, Requests) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/api/v3", listener.local_addr().unwrap());
