@@ -119,3 +119,57 @@ async fn https_and_ssh_apps_sync_with_their_own_credentials_and_never_show_them(
     let key_line = ssh.client_key.lines().nth(1).unwrap();
     assert_never_shown(&w, &[PASSWORD, ROTATED, key_line]).await;
 }
+
+/// The connection test the repository API and CLI use: with the stored
+/// credentials, with credentials not stored yet, with the CA of
+/// argocd-tls-certs-cm (read afresh by a one-off engine), and across a
+/// redirect to another host, which gets no credentials.
+#[tokio::test]
+async fn connection_tests_use_the_credentials_and_ca_that_apply() {
+    use driftless_engine::{Engine, EngineConfig, RepoKind};
+    use driftless_source::RepoCreds;
+    use driftless_testkit::TestCa;
+
+    let w = World::new("repo-test").await.unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let engine = Engine::one_off(
+        w.ns.client(),
+        EngineConfig {
+            tenancy: driftless_engine::project::Tenancy::new(w.name()),
+            cache_dir: cache.path().to_path_buf(),
+            ..Default::default()
+        },
+    );
+    let ca = TestCa::new();
+    let ca_pem = ca.ca_pem.clone();
+    let server =
+        GitHttpServer::start(GitHttpOptions { basic_auth: Some(("git".into(), PASSWORD.into())), tls: Some(ca), ..Default::default() });
+    let repo = repo_with("x");
+    let url = server.serve("r.git", repo.path());
+    secret(&w, "r", "repository", json!({ "url": url, "username": "git", "password": PASSWORD })).await;
+
+    let err = engine.test_repository(&url, RepoKind::Git).await.unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    config_map(&w, "argocd-tls-certs-cm", json!({ "127.0.0.1": ca_pem })).await;
+    engine.test_repository(&url, RepoKind::Git).await.unwrap();
+
+    let mut wrong =
+        RepoCreds { url: url.clone(), username: Some("git".into()), password: Some("wrong-s3cret".into()), ..Default::default() };
+    let err = engine.test_repository_with(&wrong).await.unwrap_err();
+    assert!(err.contains("Authentication failed") && !err.contains("wrong-s3cret"), "{err}");
+    wrong.password = Some(PASSWORD.into());
+    engine.test_repository_with(&wrong).await.unwrap();
+
+    // The repository's host redirects to another: that one gets nothing.
+    let other = GitHttpServer::start(GitHttpOptions { basic_auth: Some(("git".into(), PASSWORD.into())), ..Default::default() });
+    other.serve("r.git", repo.path());
+    let redirecting = GitHttpServer::start(GitHttpOptions {
+        basic_auth: Some(("git".into(), PASSWORD.into())),
+        redirect_to: Some(other.base().to_string()),
+        ..Default::default()
+    });
+    let creds =
+        RepoCreds { url: redirecting.url("r.git"), username: Some("git".into()), password: Some(PASSWORD.into()), ..Default::default() };
+    assert!(engine.test_repository_with(&creds).await.is_err());
+    assert!(!other.authorizations().is_empty() && other.authorizations().iter().all(Option::is_none), "{:?}", other.authorizations());
+}

@@ -3,8 +3,6 @@
 //! `argocd-ssh-known-hosts-cm`), kept by watches so that a rotated password
 //! applies at the next fetch; and the connection test of a repository.
 
-use std::collections::BTreeMap;
-
 use driftless_source::GitCache;
 use driftless_source::repo_creds::{
     RepoCreds, RepoSettings, SECRET_TYPE_LABEL, SECRET_TYPE_REPO_CREDS, SECRET_TYPE_REPOSITORY, SSH_KNOWN_HOSTS_CONFIGMAP,
@@ -98,14 +96,7 @@ pub fn from_objects<'a>(secrets: impl Iterator<Item = &'a Secret>, tls: Option<&
     let mut creds = Vec::new();
     for s in secrets {
         let template = s.labels().get(SECRET_TYPE_LABEL).is_some_and(|t| t == SECRET_TYPE_REPO_CREDS);
-        let data: BTreeMap<String, Vec<u8>> = s
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .chain(s.string_data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())))
-            .collect();
-        match RepoCreds::from_secret_data(&data, template) {
+        match RepoCreds::from_secret_data(&crate::clusters::secret_data(s), template) {
             Ok(c) => creds.push(c),
             Err(e) => tracing::warn!("repository Secret {}/{} is ignored: {e}", s.namespace().unwrap_or_default(), s.name_any()),
         }
