@@ -18,7 +18,7 @@ DEMO_DIR ?= .demo
 TOOLS := $(CURDIR)/target/tools/bin
 # Debian packages the build and tests need beyond the machine's toolchains
 # (gcc: Dex links SQLite through cgo).
-APT_PACKAGES := git ca-certificates gcc
+APT_PACKAGES := git ca-certificates gcc openssh-server
 
 .PHONY: help deps tools build devcluster test test-rust test-go demo bench clean
 

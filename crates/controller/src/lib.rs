@@ -153,12 +153,16 @@ pub async fn run(
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();
-    let clusters = Clusters::watching(client.clone(), Some(control_plane), cluster_options, shutdown.clone());
+    let clusters = Clusters::watching(client.clone(), Some(control_plane.clone()), cluster_options, shutdown.clone());
     let engine = Arc::new(Engine::watching(
         client.clone(),
         config.engine(),
         clusters.clone(),
-        Stores { settings: Some(settings), projects: Some(projects) },
+        Stores {
+            settings: Some(settings),
+            projects: Some(projects),
+            repos: driftless_engine::repos::RepoStores::watching(&client, &control_plane, shutdown.clone()),
+        },
     ));
     let share = match &config.sharded {
         None => shard::Share::all(),

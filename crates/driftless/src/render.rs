@@ -60,7 +60,7 @@ fn render(args: &RenderArgs) -> anyhow::Result<(usize, String)> {
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("start the async runtime")?;
         let scratch = tempfile::tempdir().context("create a scratch Git cache")?;
         let git = std::sync::Arc::new(driftless_source::GitCache::new(scratch.path()));
-        let remotes = std::sync::Arc::new(driftless_render::GitRemotes::new(git, runtime.handle().clone()));
+        let remotes = std::sync::Arc::new(driftless_render::GitRemotes::new(git, runtime.handle().clone(), Default::default()));
         driftless_kustomize::build(&dir, &driftless_kustomize::BuildOptions::new(&root).with_remotes(remotes))?.resources
     } else {
         let rel = dir.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_default();

@@ -911,14 +911,17 @@ fn secret_key(s: &Secret, key: &str) -> Option<String> {
 }
 
 fn parse_secret(s: &Secret) -> Result<ClusterSecret, ClusterSecretError> {
-    let data: BTreeMap<String, Vec<u8>> = s
-        .data
+    ClusterSecret::parse(&s.name_any(), &secret_data(s))
+}
+
+/// A Secret's `data` and `stringData`, decoded.
+pub(crate) fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
+    s.data
         .iter()
         .flatten()
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .chain(s.string_data.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into_bytes())))
-        .collect();
-    ClusterSecret::parse(&s.name_any(), &data)
+        .collect()
 }
 
 #[cfg(test)]

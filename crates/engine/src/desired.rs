@@ -11,20 +11,18 @@ use std::sync::Arc;
 use driftless_api::{AppProject, Application, ApplicationSource};
 use driftless_render::{GitRemotes, Manifest, RenderContext, SourceType};
 use driftless_source::helm_deps::{self, DependencySource};
-use driftless_source::repo_creds::{self, RepoCreds};
-use driftless_source::{ChartCache, ChartRequest};
+use driftless_source::{ChartCache, ChartRequest, RepoSettings};
 use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
 use driftless_sync::{ResourceKey, app_instance_name, track};
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::ListParams;
-use kube::{Api, ResourceExt};
+use kube::ResourceExt;
 
 use crate::clock::now;
 use crate::clusters::Destination;
 use crate::config::EngineConfig;
 use crate::project;
+use crate::repos::{self, RepoStores};
 
 /// What the sources want, at one revision each.
 pub struct Desired {
@@ -116,6 +114,7 @@ pub(crate) struct Sources<'a> {
     pub renders: &'a Arc<driftless_render::RenderCache>,
     pub client: &'a kube::Client,
     pub config: &'a EngineConfig,
+    pub repos: &'a RepoStores,
 }
 
 /// Why no desired state: the cluster could not be asked (it may answer
@@ -157,12 +156,12 @@ pub(crate) async fn desired(
     revision: &str,
 ) -> Result<Desired, DesiredError> {
     let sources = sources_of(app, source, revision);
-    // Read only when a source needs them: a Git app costs no Secret list.
-    let creds = tokio::sync::OnceCell::new();
+    // Each repository (a source, a remote base, a chart dependency) is
+    // reached with the settings of its own URL, never the app's.
+    let settings = Arc::new(repos::settings(ctx.client, ctx.config.control_plane(), ctx.repos).await?);
     let mut materialised = Vec::with_capacity(sources.len());
     for (src, rev) in &sources {
-        let found = if is_git(src) { &[][..] } else { creds.get_or_try_init(|| repository_credentials(ctx)).await? };
-        materialised.push(materialise(ctx, found, src, rev).await?);
+        materialised.push(materialise(ctx, &settings, src, rev).await?);
     }
     let refs: BTreeMap<String, PathBuf> = sources
         .iter()
@@ -179,7 +178,7 @@ pub(crate) async fn desired(
         refs,
         cache_dir: Some(ctx.config.cache_dir.join("renders")),
         dependencies: Vec::new(),
-        remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current()))),
+        remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current(), settings.clone()))),
         kustomize: ctx.config.kustomize,
     };
 
@@ -196,7 +195,7 @@ pub(crate) async fn desired(
             s.path = None;
         }
         if is_git(src) && is_helm(src, m) {
-            rctx.dependencies = dependencies(ctx, &creds, src, m).await?;
+            rctx.dependencies = dependencies(ctx, &settings, src, m).await?;
         }
         let (renders, origin) = (ctx.renders.clone(), src.repo_url.clone());
         let rendered = tokio::task::spawn_blocking(move || renders.render(&origin, &root, &s, &rctx).map(|(r, _)| r))
@@ -249,8 +248,14 @@ fn is_helm(s: &ApplicationSource, m: &Materialised) -> bool {
 /// Puts one source on disk: a chart (`chart` set) from a Helm repository
 /// or an OCI registry, an OCI artifact (`oci://` without a chart), else a
 /// Git checkout.
-async fn materialise(ctx: &Sources<'_>, creds: &[RepoCreds], source: &ApplicationSource, revision: &str) -> Result<Materialised, String> {
-    let found = repo_creds::find(creds, &source.repo_url);
+async fn materialise(
+    ctx: &Sources<'_>,
+    settings: &RepoSettings,
+    source: &ApplicationSource,
+    revision: &str,
+) -> Result<Materialised, String> {
+    let found = settings.creds_for(&source.repo_url);
+    let ca_pem = settings.ca_for(&source.repo_url);
     if let Some(chart) = source.chart.as_deref().filter(|c| !c.is_empty()) {
         let req = ChartRequest {
             repo_url: &source.repo_url,
@@ -258,16 +263,17 @@ async fn materialise(ctx: &Sources<'_>, creds: &[RepoCreds], source: &Applicatio
             version: revision,
             creds: found,
             pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials),
+            ca_pem,
         };
         let chart = charts(ctx).pull(&req).await.map_err(|e| e.to_string())?;
         return Ok(Materialised { revision: chart.version, root: chart.path });
     }
     if source.repo_url.starts_with("oci://") {
-        let artifact = charts(ctx).pull_artifact(&source.repo_url, revision, found).await.map_err(|e| e.to_string())?;
+        let artifact = charts(ctx).pull_artifact(&source.repo_url, revision, found, ca_pem).await.map_err(|e| e.to_string())?;
         return Ok(Materialised { revision: artifact.digest, root: artifact.path });
     }
     let started = std::time::Instant::now();
-    let fetched = ctx.git.fetch(&source.repo_url, revision).await;
+    let fetched = ctx.git.fetch(&source.repo_url, revision, &settings.git_access(&source.repo_url)).await;
     // A call that shared another's fetch made no request of its own.
     if fetched.as_ref().map_or(true, |c| c.fetched) {
         ctx.config.metrics.git_request(&source.repo_url, "fetch", started.elapsed().as_secs_f64(), fetched.is_ok());
@@ -280,7 +286,7 @@ async fn materialise(ctx: &Sources<'_>, creds: &[RepoCreds], source: &Applicatio
 /// (Chart.lock's versions when it has one) or found in the repository.
 async fn dependencies(
     ctx: &Sources<'_>,
-    creds: &tokio::sync::OnceCell<Vec<RepoCreds>>,
+    settings: &RepoSettings,
     source: &ApplicationSource,
     m: &Materialised,
 ) -> Result<Vec<PathBuf>, String> {
@@ -292,7 +298,6 @@ async fn dependencies(
     let label = source.path.as_deref().unwrap_or(".");
     let missing = helm_deps::missing(&m.root, &chart_dir).map_err(|e| format!("Helm chart {label}: {e}"))?;
     let mut dirs = Vec::with_capacity(missing.len());
-    let creds = if missing.is_empty() { &[][..] } else { creds.get_or_try_init(|| repository_credentials(ctx)).await? };
     for dep in missing {
         match dep.source {
             DependencySource::Directory(dir) => dirs.push(dir),
@@ -301,8 +306,9 @@ async fn dependencies(
                     repo_url: &url,
                     chart: &dep.name,
                     version: &dep.version,
-                    creds: repo_creds::find(creds, &url),
+                    creds: settings.creds_for(&url),
                     pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials),
+                    ca_pem: settings.ca_for(&url),
                 };
                 let chart = charts(ctx).pull(&req).await.map_err(|e| format!("Helm chart {label}: dependency {e}"))?;
                 dirs.push(chart.path);
@@ -318,29 +324,6 @@ fn charts(ctx: &Sources<'_>) -> ChartCache {
 
 fn is_git(s: &ApplicationSource) -> bool {
     s.chart.as_deref().is_none_or(str::is_empty) && !s.repo_url.starts_with("oci://")
-}
-
-/// Repository credentials from Argo CD's repository Secrets in the
-/// settings namespace. Read afresh, so that a new Secret applies at once.
-async fn repository_credentials(ctx: &Sources<'_>) -> Result<Vec<RepoCreds>, String> {
-    let ns = ctx.config.control_plane();
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let selector =
-        format!("{} in ({},{})", repo_creds::SECRET_TYPE_LABEL, repo_creds::SECRET_TYPE_REPOSITORY, repo_creds::SECRET_TYPE_REPO_CREDS);
-    let list = match secrets.list(&ListParams::default().labels(&selector)).await {
-        Ok(l) => l,
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Vec::new()),
-        Err(e) => return Err(format!("reading repository Secrets in namespace {ns}: {e}")),
-    };
-    Ok(list
-        .items
-        .iter()
-        .filter_map(|s| {
-            let template = s.metadata.labels.as_ref()?.get(repo_creds::SECRET_TYPE_LABEL)? == repo_creds::SECRET_TYPE_REPO_CREDS;
-            let data = s.data.as_ref()?.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
-            RepoCreds::from_secret_data(&data, template)
-        })
-        .collect())
 }
 
 /// Defaults namespaces, checks the project's rules, stamps tracking ids.

@@ -9,6 +9,7 @@
 //!   (probed, with their apps counted), and removing one;
 //! - [`desired`]: every source of the app on disk, rendered, as targets;
 //! - [`project`]: AppProject rules (and which namespaces hold apps);
+//! - [`repos`]: repository credentials, CAs and SSH host keys, watched; connection tests;
 //! - [`impersonation`]: syncs as the project's ServiceAccount;
 //! - [`repo_secrets`]: repository Secrets as the API and CLI register them;
 //! - [`orphans`]: objects in an app's namespace that no app tracks;
@@ -35,6 +36,7 @@ pub mod orphans;
 pub mod project;
 pub mod register;
 pub mod repo_secrets;
+pub mod repos;
 pub mod status;
 pub mod watch;
 pub mod windows;
@@ -57,6 +59,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 pub use clusters::{Clusters, Destination};
 pub use config::EngineConfig;
 pub use desired::{Desired, DesiredError, Validated, instance, short};
+pub use repos::RepoKind;
 
 /// Objects kept by watching them (none for a one-off comparison, which
 /// reads what it needs).
@@ -66,6 +69,8 @@ pub struct Stores {
     pub settings: Option<Store<ConfigMap>>,
     /// The AppProjects of the control-plane namespace.
     pub projects: Option<Store<AppProject>>,
+    /// Repository Secrets, `argocd-tls-certs-cm`, `argocd-ssh-known-hosts-cm`.
+    pub repos: repos::RepoStores,
 }
 
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
@@ -135,7 +140,29 @@ impl Engine {
     }
 
     fn sources(&self) -> desired::Sources<'_> {
-        desired::Sources { git: &self.git, renders: &self.renders, client: &self.client, config: &self.config }
+        desired::Sources { git: &self.git, renders: &self.renders, client: &self.client, config: &self.config, repos: &self.stores.repos }
+    }
+
+    /// The repository settings of the control plane (credentials, CAs, SSH
+    /// host keys), as a fetch now would use them.
+    pub async fn repo_settings(&self) -> Result<driftless_source::RepoSettings, String> {
+        repos::settings(&self.client, self.config.control_plane(), &self.stores.repos).await
+    }
+
+    /// Connects to the repository `url` with the credentials that apply to
+    /// it (its Secret, else the longest template prefix), as a fetch would:
+    /// `git ls-remote`, a Helm repository's index.yaml, an OCI repository's
+    /// tags. The error says why, without any credential.
+    pub async fn test_repository(&self, url: &str, kind: repos::RepoKind) -> Result<(), String> {
+        let settings = self.repo_settings().await?;
+        repos::test(&self.git, &settings, settings.creds_for(url), url, kind).await
+    }
+
+    /// Connects to the repository `creds.url` with `creds` (not stored yet:
+    /// `repo add` tests before writing), its kind from `creds` ([`repos::RepoKind::of`]).
+    pub async fn test_repository_with(&self, creds: &driftless_source::RepoCreds) -> Result<(), String> {
+        let settings = self.repo_settings().await?;
+        repos::test(&self.git, &settings, Some(creds), &creds.url, repos::RepoKind::of(creds)).await
     }
 
     /// The dry-run verdicts, where this engine keeps them.

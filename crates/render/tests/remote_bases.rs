@@ -64,7 +64,8 @@ fn fetcher() -> Fetcher {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let git = Arc::new(GitCache::new(cache.path()));
-    let ctx = RenderContext { remotes: Some(Arc::new(GitRemotes::new(git, runtime.handle().clone()))), ..Default::default() };
+    let ctx =
+        RenderContext { remotes: Some(Arc::new(GitRemotes::new(git, runtime.handle().clone(), Default::default()))), ..Default::default() };
     Fetcher { runtime, _cache: cache, ctx }
 }
 

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::process::Command;
 
+use crate::git_access::{GitAccess, Prepared};
+use crate::github_app::AppTokens;
+use crate::repo_creds::scrub_userinfo;
+
 /// Why a source could not be provided. Every message names the repository.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -38,6 +42,14 @@ pub enum SourceError {
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// The repository needs what driftless does not do.
+    #[error("repository {url}: {reason}")]
+    Unsupported {
+        /// The repository.
+        url: String,
+        /// What is not supported.
+        reason: String,
     },
     /// A git command failed for another reason.
     #[error("git {args} in {url} failed: {reason}")]
@@ -78,6 +90,8 @@ pub struct GitCache {
     repos: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Mirror>>>>,
     /// See [`UNUSED_CHECKOUT_LIFETIME`].
     unused_lifetime: Duration,
+    /// GitHub App installation tokens.
+    app_tokens: AppTokens,
 }
 
 /// What is known of one mirror, guarded by its lock.
@@ -95,18 +109,19 @@ struct Mirror {
 impl GitCache {
     /// A cache rooted at `root`, created on first use.
     pub fn new(root: impl Into<PathBuf>) -> GitCache {
-        GitCache { root: root.into(), repos: Mutex::default(), unused_lifetime: UNUSED_CHECKOUT_LIFETIME }
+        GitCache { root: root.into(), repos: Mutex::default(), unused_lifetime: UNUSED_CHECKOUT_LIFETIME, app_tokens: AppTokens::default() }
     }
 
     /// Fetches `url` and resolves `revision` (branch, tag, commit SHA, or
     /// empty/`HEAD` for the default branch) to a commit, then makes sure that
-    /// commit is checked out. The checkout is reused across calls.
+    /// commit is checked out. The checkout is reused across calls. `access`
+    /// says how to reach the repository (credentials, CA, known hosts).
     ///
     /// Callers that wait while another fetch of the same repository runs
     /// share the next one: an update that began after a call was made has
     /// seen everything that call would, so a thousand apps of one
     /// repository cost a couple of fetches, not a thousand.
-    pub async fn fetch(&self, url: &str, revision: &str) -> Result<Checkout, SourceError> {
+    pub async fn fetch(&self, url: &str, revision: &str, access: &GitAccess) -> Result<Checkout, SourceError> {
         let asked = Instant::now();
         let repo = self.repo(url);
         let mut state = repo.lock().await;
@@ -116,7 +131,7 @@ impl GitCache {
             let began = Instant::now();
             state.updated = None;
             state.resolved.clear();
-            self.update_mirror(url, &mirror).await?;
+            self.update_mirror(url, &mirror, access).await?;
             state.updated = Some(began);
         }
         let sha = match state.resolved.get(revision) {
@@ -184,9 +199,42 @@ impl GitCache {
         self.repo_dir(url).join("checkouts").join(sha)
     }
 
-    async fn update_mirror(&self, url: &str, mirror: &Path) -> Result<(), SourceError> {
+    /// Asks the repository for its refs (`git ls-remote`), with `access`:
+    /// a connection test that fetches nothing.
+    pub async fn ls_remote(&self, url: &str, access: &GitAccess) -> Result<(), SourceError> {
+        let prepared = self.prepare(url, access).await?;
+        git(url, None, Some(&prepared), &["ls-remote", "--quiet", "--heads", "--", url, "HEAD"])
+            .await
+            .map(drop)
+            .map_err(|e| unreachable(url, e))
+    }
+
+    /// The environment that hands git `access` for `url`, a GitHub App's
+    /// token minted (or reused) first.
+    async fn prepare(&self, url: &str, access: &GitAccess) -> Result<Prepared, SourceError> {
+        let creds = access.creds.as_ref();
+        if creds.is_some_and(|c| c.enable_lfs) {
+            return Err(SourceError::Unsupported {
+                url: scrub_userinfo(url),
+                reason: "Git LFS is not supported (its repository Secret sets enableLfs)".into(),
+            });
+        }
+        let token = match creds.and_then(|c| c.github_app.as_ref()) {
+            Some(app) => Some(
+                self.app_tokens
+                    .token(app, access.ca_pem.as_deref())
+                    .await
+                    .map_err(|reason| SourceError::Unreachable { url: scrub_userinfo(url), reason })?,
+            ),
+            None => None,
+        };
+        access.prepare(url, &self.root, token).map_err(|source| SourceError::Io { path: self.root.clone(), source })
+    }
+
+    async fn update_mirror(&self, url: &str, mirror: &Path, access: &GitAccess) -> Result<(), SourceError> {
+        let prepared = self.prepare(url, access).await?;
         if mirror.join("HEAD").is_file() {
-            return git(url, Some(mirror), &["fetch", "--prune", "--force", "--quiet", "origin"])
+            return git(url, Some(mirror), Some(&prepared), &["fetch", "--prune", "--force", "--quiet", "origin"])
                 .await
                 .map(drop)
                 .map_err(|e| unreachable(url, e));
@@ -198,7 +246,9 @@ impl GitCache {
         let partial = parent.join("mirror.partial");
         let _ = tokio::fs::remove_dir_all(&partial).await;
         let partial_str = partial.to_string_lossy().into_owned();
-        git(url, None, &["clone", "--mirror", "--quiet", "--", url, &partial_str]).await.map_err(|e| unreachable(url, e))?;
+        git(url, None, Some(&prepared), &["clone", "--mirror", "--quiet", "--", url, &partial_str])
+            .await
+            .map_err(|e| unreachable(url, e))?;
         tokio::fs::rename(&partial, mirror).await.map_err(|source| SourceError::Io { path: mirror.into(), source })
     }
 }
@@ -211,7 +261,7 @@ fn normalize_url(url: &str) -> String {
 
 fn unreachable(url: &str, e: SourceError) -> SourceError {
     match e {
-        SourceError::Git { reason, .. } => SourceError::Unreachable { url: url.into(), reason },
+        SourceError::Git { reason, .. } => SourceError::Unreachable { url: scrub_userinfo(url), reason },
         other => other,
     }
 }
@@ -222,9 +272,9 @@ async fn resolve(url: &str, mirror: &Path, revision: &str) -> Result<String, Sou
     // `--end-of-options` keeps a revision like `--output=x` from being read
     // as an option.
     let spec = format!("{rev}^{{commit}}");
-    match git(url, Some(mirror), &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]).await {
+    match git(url, Some(mirror), None, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec]).await {
         Ok(out) => Ok(out.trim().to_string()),
-        Err(SourceError::Git { .. }) => Err(SourceError::UnknownRevision { url: url.into(), revision: rev.into() }),
+        Err(SourceError::Git { .. }) => Err(SourceError::UnknownRevision { url: scrub_userinfo(url), revision: rev.into() }),
         Err(e) => Err(e),
     }
 }
@@ -259,7 +309,7 @@ async fn export(url: &str, mirror: &Path, sha: &str, dest: &Path) -> Result<(), 
     if !out.status.success() {
         let _ = tokio::fs::remove_dir_all(&tmp).await;
         return Err(SourceError::Git {
-            url: url.into(),
+            url: scrub_userinfo(url),
             args: format!("checkout {sha}"),
             reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
@@ -283,37 +333,39 @@ fn git_spawn_error(e: std::io::Error) -> SourceError {
     }
 }
 
-/// Runs git non-interactively and returns its stdout.
-async fn git(url: &str, git_dir: Option<&Path>, args: &[&str]) -> Result<String, SourceError> {
+/// Runs git non-interactively and returns its stdout. A command that talks
+/// to the remote gets `access`; what git says comes back scrubbed of it.
+async fn git(url: &str, git_dir: Option<&Path>, access: Option<&Prepared>, args: &[&str]) -> Result<String, SourceError> {
     let mut cmd = Command::new("git");
     if let Some(dir) = git_dir {
         cmd.arg("--git-dir").arg(dir);
     }
-    let out = cmd
-        .args(args)
-        // Never wait for a password on a terminal; never use a user's config
+    match access {
+        Some(p) => cmd.envs(p.env.iter().map(|(k, v)| (k, v))),
+        // Never wait for a password on a terminal; never use a system config
         // that could redirect the fetch.
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_ASKPASS", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .map_err(git_spawn_error)?;
+        None => cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_ASKPASS", "true"),
+    };
+    let out = cmd.args(args).stdin(std::process::Stdio::null()).output().await.map_err(git_spawn_error)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(SourceError::Git {
-            url: url.into(),
-            args: args.first().copied().unwrap_or_default().into(),
-            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
+        let said = String::from_utf8_lossy(&out.stderr);
+        let reason = match access {
+            Some(p) => p.scrub(said.trim()),
+            None => scrub_userinfo(said.trim()),
+        };
+        Err(SourceError::Git { url: scrub_userinfo(url), args: args.first().copied().unwrap_or_default().into(), reason })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn access() -> GitAccess {
+        GitAccess::default()
+    }
 
     fn sh(dir: &Path, args: &[&str]) -> String {
         let out = std::process::Command::new("git")
@@ -346,18 +398,18 @@ mod tests {
         let url = format!("file://{}", repo.path().display());
         let git = GitCache::new(cache.path());
 
-        let head = git.fetch(&url, "").await.unwrap();
+        let head = git.fetch(&url, "", &access()).await.unwrap();
         assert_eq!(head.revision, second);
         assert_eq!(std::fs::read_to_string(head.path.join("a.yaml")).unwrap(), "two");
-        assert_eq!(git.fetch(&url, "main").await.unwrap().revision, second);
-        let tagged = git.fetch(&url, "v1").await.unwrap();
+        assert_eq!(git.fetch(&url, "main", &access()).await.unwrap().revision, second);
+        let tagged = git.fetch(&url, "v1", &access()).await.unwrap();
         assert_eq!(tagged.revision, first);
         assert_eq!(std::fs::read_to_string(tagged.path.join("a.yaml")).unwrap(), "one");
-        assert_eq!(git.fetch(&url, &first[..10]).await.unwrap().revision, first);
+        assert_eq!(git.fetch(&url, &first[..10], &access()).await.unwrap().revision, first);
 
         std::fs::write(repo.path().join("a.yaml"), "three").unwrap();
         sh(repo.path(), &["commit", "--quiet", "-am", "three"]);
-        let third = git.fetch(&url, "main").await.unwrap();
+        let third = git.fetch(&url, "main", &access()).await.unwrap();
         assert_ne!(third.revision, second, "a new commit is seen on the next fetch");
         assert_eq!(std::fs::read_to_string(third.path.join("a.yaml")).unwrap(), "three");
     }
@@ -369,15 +421,15 @@ mod tests {
         let (first, second) = repo_with_commits(repo.path());
         let url = format!("file://{}", repo.path().display());
         // Left by an earlier process: counted as unused from now.
-        let earlier = GitCache::new(cache.path()).fetch(&url, "v1").await.unwrap();
+        let earlier = GitCache::new(cache.path()).fetch(&url, "v1", &access()).await.unwrap();
         let git = GitCache { unused_lifetime: Duration::ZERO, ..GitCache::new(cache.path()) };
 
-        let newer = git.fetch(&url, "main").await.unwrap();
+        let newer = git.fetch(&url, "main", &access()).await.unwrap();
         assert_eq!(newer.revision, second);
         assert!(newer.path.is_dir(), "the checkout asked for stays");
         assert!(!earlier.path.exists(), "the unused one is gone");
 
-        let again = git.fetch(&url, "v1").await.unwrap();
+        let again = git.fetch(&url, "v1", &access()).await.unwrap();
         assert_eq!((again.revision.as_str(), &again.path), (first.as_str(), &earlier.path));
         assert_eq!(std::fs::read_to_string(again.path.join("a.yaml")).unwrap(), "one", "checked out again");
         assert!(!newer.path.exists());
@@ -393,13 +445,14 @@ mod tests {
         let url = format!("file://{}", repo.path().display());
         let git = GitCache::new(cache.path());
 
-        let all = futures::future::join_all((0..20).map(|_| git.fetch(&url, "main"))).await;
+        let none = access();
+        let all = futures::future::join_all((0..20).map(|_| git.fetch(&url, "main", &none))).await;
         let fetched = all.iter().filter(|c| c.as_ref().unwrap().fetched).count();
         assert!(all.iter().all(|c| c.as_ref().unwrap().revision == head));
         // The first caller fetches; everyone queued behind it shares the
         // one fetch that began after they asked.
         assert!((1..=2).contains(&fetched), "20 concurrent callers made {fetched} fetches");
-        assert!(git.fetch(&url, "main").await.unwrap().fetched, "a later call fetches again");
+        assert!(git.fetch(&url, "main", &access()).await.unwrap().fetched, "a later call fetches again");
     }
 
     #[tokio::test]
@@ -410,12 +463,12 @@ mod tests {
         let url = format!("file://{}", repo.path().display());
         let git = GitCache::new(cache.path());
 
-        let err = git.fetch(&url, "no-such-branch").await.unwrap_err();
+        let err = git.fetch(&url, "no-such-branch", &access()).await.unwrap_err();
         assert!(matches!(err, SourceError::UnknownRevision { .. }), "{err}");
         assert!(err.to_string().contains("no-such-branch") && err.to_string().contains(&url));
 
         let missing = format!("file://{}/nope", repo.path().display());
-        let err = git.fetch(&missing, "main").await.unwrap_err();
+        let err = git.fetch(&missing, "main", &access()).await.unwrap_err();
         assert!(matches!(err, SourceError::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains("nope"));
     }

@@ -79,6 +79,8 @@ pub struct ChartRequest<'a> {
     pub creds: Option<&'a RepoCreds>,
     /// Send credentials to chart URLs on other hosts too.
     pub pass_credentials: bool,
+    /// The CA bundle of the repository's host (argocd-tls-certs-cm).
+    pub ca_pem: Option<&'a str>,
 }
 
 impl ChartRequest<'_> {
@@ -116,7 +118,7 @@ impl ChartCache {
     async fn pull_http(&self, req: &ChartRequest<'_>) -> Result<Chart, PullError> {
         let what = req.what();
         let base = req.repo_url.trim_end_matches('/');
-        let client = http_client(req.creds, &what, base)?;
+        let client = http_client(req.creds, req.ca_pem, &what, base)?;
         let index_url = format!("{base}/index.yaml");
         let index = get(&client, &index_url, req.creds, &what, base).await?;
         let index = helm_index::parse(&String::from_utf8_lossy(&index))
@@ -150,7 +152,7 @@ impl ChartCache {
     async fn pull_oci(&self, req: &ChartRequest<'_>) -> Result<Chart, PullError> {
         let what = req.what();
         let repo = format!("{}/{}", req.repo_url.trim_start_matches("oci://").trim_end_matches('/'), req.chart);
-        let registry = oci::Registry::new(req.creds, &what)?;
+        let registry = oci::Registry::new(req.creds, req.ca_pem, &what)?;
         let version = registry.resolve_tag(&repo, req.version, &what).await?;
         let what = format!("chart {} {version}", req.chart);
         // Helm stores `+` of a version as `_` in a tag.
@@ -187,6 +189,17 @@ fn sanitize(s: &str) -> String {
         .into()
 }
 
+/// Reads the `index.yaml` of the Helm repository `repo_url` with `creds`:
+/// a connection test.
+pub async fn test_helm_repository(repo_url: &str, creds: Option<&RepoCreds>, ca_pem: Option<&str>) -> Result<(), PullError> {
+    let (what, base) = ("Helm repository", repo_url.trim_end_matches('/'));
+    let client = http_client(creds, ca_pem, what, base)?;
+    let index = get(&client, &format!("{base}/index.yaml"), creds, what, base).await?;
+    helm_index::parse(&String::from_utf8_lossy(&index))
+        .map(drop)
+        .map_err(|reason| PullError::Invalid { what: what.into(), reason: format!("{base}/index.yaml: {reason}") })
+}
+
 fn host(url: &str) -> &str {
     url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default()
 }
@@ -196,22 +209,41 @@ fn chart_dir(entry: &Path) -> Option<PathBuf> {
     std::fs::read_dir(entry).ok()?.flatten().map(|e| e.path()).find(|p| p.join("Chart.yaml").is_file())
 }
 
-pub(crate) fn http_client(creds: Option<&RepoCreds>, what: &str, url: &str) -> Result<reqwest::Client, PullError> {
-    crate::install_crypto_provider();
-    let mut b = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10)).timeout(std::time::Duration::from_secs(120));
-    if let Some(c) = creds {
-        if c.insecure {
-            b = b.tls_danger_accept_invalid_certs(true);
-        }
-        if let (Some(cert), Some(key)) = (&c.tls_client_cert_data, &c.tls_client_cert_key) {
-            let identity = reqwest::Identity::from_pem(format!("{cert}\n{key}").as_bytes()).map_err(|e| PullError::Invalid {
-                what: what.into(),
-                reason: format!("the TLS client certificate of {url} is unusable: {}", chain(&e)),
-            })?;
-            b = b.identity(identity);
-        }
+pub(crate) fn http_client(creds: Option<&RepoCreds>, ca_pem: Option<&str>, what: &str, url: &str) -> Result<reqwest::Client, PullError> {
+    let invalid = |reason: String| PullError::Invalid { what: what.into(), reason };
+    let mut b = client_builder(ca_pem, creds.is_some_and(|c| c.insecure)).map_err(invalid)?;
+    if let Some(c) = creds
+        && let (Some(cert), Some(key)) = (&c.tls_client_cert_data, &c.tls_client_cert_key)
+    {
+        let identity = reqwest::Identity::from_pem(format!("{cert}\n{key}").as_bytes())
+            .map_err(|e| invalid(format!("the TLS client certificate of {url} is unusable: {}", chain(&e))))?;
+        b = b.identity(identity);
     }
     b.build().map_err(|e| PullError::Unreachable { what: what.into(), url: url.into(), reason: chain(&e) })
+}
+
+/// A client that trusts `ca_pem` (a host's bundle from argocd-tls-certs-cm)
+/// besides the usual roots; `insecure` trusts anything. Redirects to
+/// another host lose the Authorization header (reqwest drops it).
+pub(crate) fn client_builder(ca_pem: Option<&str>, insecure: bool) -> Result<reqwest::ClientBuilder, String> {
+    crate::install_crypto_provider();
+    let mut b = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10)).timeout(std::time::Duration::from_secs(120));
+    if insecure {
+        b = b.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| format!("the CA certificates in argocd-tls-certs-cm are not PEM: {}", chain(&e)))?;
+        for cert in certs {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    Ok(b)
+}
+
+/// [`client_builder`], built.
+pub(crate) fn https_client(ca_pem: Option<&str>, insecure: bool) -> Result<reqwest::Client, String> {
+    client_builder(ca_pem, insecure)?.build().map_err(|e| chain(&e))
 }
 
 async fn get(client: &reqwest::Client, url: &str, creds: Option<&RepoCreds>, what: &str, repo: &str) -> Result<Vec<u8>, PullError> {

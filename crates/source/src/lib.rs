@@ -8,9 +8,13 @@
 //!   or semver range, digest-checked archives) or OCI registries, unpacked
 //!   once per chart, version and digest.
 //! - OCI artifacts of plain manifests are unpacked once per digest.
-//! - Credentials come from repository Secrets in Argo CD's format.
+//! - Credentials come from repository Secrets in Argo CD's format, CAs
+//!   from `argocd-tls-certs-cm`, SSH host keys from `argocd-ssh-known-hosts-cm`;
+//!   git gets them without any showing in its arguments, files or messages.
 
 mod git;
+mod git_access;
+mod github_app;
 mod helm;
 pub mod helm_deps;
 mod helm_index;
@@ -18,9 +22,10 @@ mod oci;
 pub mod repo_creds;
 
 pub use git::{Checkout, GitCache, SourceError};
-pub use helm::{Chart, ChartCache, ChartRequest, PullError};
-pub use oci::Artifact;
-pub use repo_creds::RepoCreds;
+pub use git_access::GitAccess;
+pub use helm::{Chart, ChartCache, ChartRequest, PullError, test_helm_repository};
+pub use oci::{Artifact, test_oci_registry};
+pub use repo_creds::{RepoCreds, RepoSettings};
 
 /// reqwest is built without a TLS crypto provider of its own: use ring, as
 /// the Kubernetes client does. Installing twice is harmless; callers that

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -39,7 +39,7 @@ pub struct Registry {
 impl Registry {
     /// A client for the registry of `creds` (plain HTTP when they say
     /// `insecureOCIForceHttp`).
-    pub fn new(creds: Option<&RepoCreds>, what: &str) -> Result<Registry, PullError> {
+    pub fn new(creds: Option<&RepoCreds>, ca_pem: Option<&str>, what: &str) -> Result<Registry, PullError> {
         if creds.is_some_and(|c| c.tls_client_cert_data.is_some()) {
             return Err(PullError::Invalid {
                 what: what.into(),
@@ -52,6 +52,9 @@ impl Registry {
             accept_invalid_certificates: creds.is_some_and(|c| c.insecure),
             connect_timeout: Some(std::time::Duration::from_secs(10)),
             read_timeout: Some(std::time::Duration::from_secs(60)),
+            extra_root_certificates: ca_pem
+                .map(|pem| vec![Certificate { encoding: CertificateEncoding::Pem, data: pem.as_bytes().to_vec() }])
+                .unwrap_or_default(),
             ..Default::default()
         };
         let auth = match creds.and_then(|c| Some((c.username.clone()?, c.password.clone().unwrap_or_default()))) {
@@ -128,10 +131,26 @@ impl Registry {
     }
 }
 
+/// Lists the tags of the OCI repository `url` (`oci://host/path`, or
+/// `host/path`) with `creds`: a connection test.
+pub async fn test_oci_registry(url: &str, creds: Option<&RepoCreds>, ca_pem: Option<&str>) -> Result<(), PullError> {
+    let repo = url.trim_start_matches("oci://").trim_end_matches('/');
+    let what = format!("OCI repository oci://{repo}");
+    let registry = Registry::new(creds, ca_pem, &what)?;
+    let reference = registry.reference(repo, &what)?;
+    registry.client.list_tags(&reference, &registry.auth, Some(1), None).await.map(drop).map_err(|e| registry.error(e, repo, &what))
+}
+
 impl ChartCache {
     /// Pulls the artifact `url` (`oci://host/repo`) at `revision` (a tag,
     /// `sha256:…` digest, or empty for `latest`) and unpacks its layers.
-    pub async fn pull_artifact(&self, url: &str, revision: &str, creds: Option<&RepoCreds>) -> Result<Artifact, PullError> {
+    pub async fn pull_artifact(
+        &self,
+        url: &str,
+        revision: &str,
+        creds: Option<&RepoCreds>,
+        ca_pem: Option<&str>,
+    ) -> Result<Artifact, PullError> {
         let repo = url.trim_start_matches("oci://").trim_end_matches('/');
         let revision = revision.trim();
         let reference = match revision {
@@ -140,7 +159,7 @@ impl ChartCache {
             r => format!("{repo}:{r}"),
         };
         let what = format!("OCI artifact oci://{reference}");
-        let registry = Registry::new(creds, &what)?;
+        let registry = Registry::new(creds, ca_pem, &what)?;
         let digest = registry.digest(&reference, &what).await?;
         let repo_key: String = Sha256::digest(repo.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
         let dir = self.root().join("artifacts").join(repo_key).join(digest.replace(':', "-"));

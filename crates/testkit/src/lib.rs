@@ -9,7 +9,8 @@
 //! - [`wait_for`] polls a condition with a deadline and reports the last thing
 //!   it saw when it gives up;
 //! - [`GitRepo`] is a real Git repository in a temporary directory, to point
-//!   Applications at;
+//!   Applications at; [`GitHttpServer`] and [`SshGitServer`] serve them
+//!   over HTTP(S) with basic auth and over SSH, on 127.0.0.1;
 //! - [`install_crds`] installs driftless' CRDs.
 //!
 //! ```no_run
@@ -22,6 +23,7 @@
 mod cluster;
 mod crds;
 mod git;
+mod git_server;
 mod namespace;
 mod process;
 mod wait;
@@ -29,6 +31,7 @@ mod wait;
 pub use cluster::{DevCluster, Error};
 pub use crds::install_crds;
 pub use git::GitRepo;
+pub use git_server::{GitHttpOptions, GitHttpServer, SshGitServer, TestCa};
 pub use namespace::TestNamespace;
 pub use process::{LoggedChild, assert_success, run_cli, stderr, stdout};
 pub use wait::wait_for;
