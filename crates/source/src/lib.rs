@@ -19,6 +19,7 @@ pub mod repo_creds;
 
 pub use git::{Checkout, GitCache, SourceError};
 pub use helm::{Chart, ChartCache, ChartRequest, PullError};
+pub use helm_index::version_matches;
 pub use oci::Artifact;
 pub use repo_creds::RepoCreds;
 
