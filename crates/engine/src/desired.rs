@@ -198,10 +198,11 @@ pub(crate) async fn desired(
             rctx.dependencies = dependencies(ctx, &settings, src, m).await?;
         }
         let (renders, origin) = (ctx.renders.clone(), src.repo_url.clone());
-        let rendered = tokio::task::spawn_blocking(move || renders.render(&origin, &root, &s, &rctx).map(|(r, _)| r))
+        let (rendered, reuse) = tokio::task::spawn_blocking(move || renders.render(&origin, &root, &s, &rctx))
             .await
             .map_err(|e| format!("render task failed: {e}"))?
             .map_err(|e| format!("rendering {} at {}: {e}", src.repo_url, short(&m.revision)))?;
+        ctx.config.metrics.render(reuse == driftless_render::Reuse::Hit);
         source_type.get_or_insert(rendered.source_type);
         manifests.extend(rendered.manifests);
     }

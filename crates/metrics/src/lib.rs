@@ -14,6 +14,7 @@
 //! | `driftless_kube_request_duration_seconds` | histogram | verb |
 //! | `driftless_git_requests_total` | counter | repo, request, result |
 //! | `driftless_git_request_duration_seconds` | histogram | request |
+//! | `driftless_renders_total` | counter | cache |
 //! | `driftless_workqueue_depth` | gauge | |
 //! | `driftless_reconciles_in_flight` | gauge | |
 
@@ -105,6 +106,11 @@ struct GitRequestLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RenderLabel {
+    cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClusterLabels {
     name: String,
     server: String,
@@ -158,6 +164,7 @@ struct Inner {
     kube: kube_layer::KubeMetrics,
     git_requests: Family<GitLabels, Counter>,
     git_durations: HistogramFamily<GitRequestLabel>,
+    renders: Family<RenderLabel, Counter>,
     queue_depth: Gauge,
     in_flight: Gauge,
     cluster_info: Family<ClusterInfoLabels, Gauge>,
@@ -227,6 +234,12 @@ impl Metrics {
             Unit::Seconds,
             git_durations.clone(),
         );
+        let renders = Family::<RenderLabel, Counter>::default();
+        registry.register(
+            "driftless_renders",
+            "Sources rendered for a comparison, by whether the render cache had it (hit: no file it read changed) or not (miss)",
+            renders.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register("driftless_workqueue_depth", "Applications waiting to be reconciled", queue_depth.clone());
         let in_flight = Gauge::default();
@@ -261,6 +274,7 @@ impl Metrics {
                 kube,
                 git_requests,
                 git_durations,
+                renders,
                 queue_depth,
                 in_flight,
                 cluster_info,
@@ -375,6 +389,12 @@ impl Metrics {
     pub fn git_request(&self, repo: &str, request: &str, seconds: f64, ok: bool) {
         self.inner.git_requests.get_or_create(&GitLabels { repo: redact_repo(repo), request: request.into(), result: result(ok) }).inc();
         self.inner.git_durations.get_or_create(&GitRequestLabel { request: request.into() }).observe(seconds);
+    }
+
+    /// Counts one source rendered for a comparison in
+    /// `driftless_renders_total{cache="hit"|"miss"}`.
+    pub fn render(&self, cache_hit: bool) {
+        self.inner.renders.get_or_create(&RenderLabel { cache: if cache_hit { "hit" } else { "miss" } }).inc();
     }
 
     /// Sets `driftless_workqueue_depth`.

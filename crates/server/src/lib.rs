@@ -10,7 +10,9 @@
 //!   authorised ([`rbac`]: Argo CD's policy CSV from `argocd-rbac-cm` and
 //!   the AppProjects' roles); apps where tenancy does not allow them are
 //!   answered as apps that do not exist;
-//! - [`openapi`] documents every route it registers, at `/swagger.json`.
+//! - [`openapi`] documents every route it registers, at `/swagger.json`;
+//! - [`webhook`] takes Git providers' and registries' push events
+//!   (`POST /api/webhook`, no login; signatures when secrets are set).
 
 mod api;
 pub mod auth;
@@ -24,6 +26,7 @@ mod settings;
 mod state;
 pub mod store;
 mod ui;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -128,7 +131,9 @@ pub async fn serve(
             tracing::debug!("set TCP_NODELAY: {e}");
         }
     });
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    // The peer's address: the webhook's rate limit is per source.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     state.stop();
     result.map_err(|source| Error::Serve { addr, source })
 }

@@ -85,6 +85,24 @@ pub fn resolve<'a>(index: &'a Index, chart: &str, wanted: &str) -> Result<&'a Ch
         .ok_or_else(no_match)
 }
 
+/// Whether chart version `version` is one `wanted` (a `targetRevision`:
+/// a version or a constraint) may resolve to: the same version, or one the
+/// constraint matches. A version or constraint that is not semver matches
+/// nothing but itself.
+pub fn version_matches(wanted: &str, version: &str) -> bool {
+    let wanted = wanted.trim();
+    if wanted.trim_start_matches('v') == version.trim().trim_start_matches('v') {
+        return true;
+    }
+    if parse_version(wanted).is_some() {
+        return false;
+    }
+    match (constraint(wanted), parse_version(version)) {
+        (Ok(alternatives), Some(v)) => alternatives.iter().any(|req| req.matches(&v)),
+        _ => false,
+    }
+}
+
 fn parse_version(v: &str) -> Option<semver::Version> {
     semver::Version::parse(v.trim().trim_start_matches('v')).ok()
 }
@@ -131,6 +149,18 @@ entries:
     fn pick(wanted: &str) -> Result<String, ResolveError> {
         let index = parse(INDEX).unwrap();
         resolve(&index, "web", wanted).map(|v| v.version.clone())
+    }
+
+    #[test]
+    fn versions_match_constraints() {
+        assert!(version_matches("1.x", "1.4.0"));
+        assert!(version_matches("^1.2", "1.3.1"));
+        assert!(version_matches(">=1.0 <2", "1.9.9"));
+        assert!(!version_matches(">=1.0 <2", "2.0.0"));
+        assert!(version_matches("1.2.0", "v1.2.0"));
+        assert!(!version_matches("1.2.0", "1.2.1"));
+        assert!(!version_matches("not a version", "1.0.0"));
+        assert!(!version_matches("1.x", "garbage"));
     }
 
     #[test]

@@ -143,6 +143,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("SSO", "/auth/login", &[("get", "Log in through the SSO provider (return_url=)")], get(crate::oidc::login))
         .route("SSO", "/auth/callback", &[("get", "The SSO provider's redirect back (code, state)")], get(crate::oidc::callback))
         .route(SETTINGS, "/api/v1/settings", &[("get", "Public settings (URL, SSO)")], get(session::settings))
+        .route(
+            "Webhook",
+            "/api/webhook",
+            &[(
+                "post",
+                "A Git provider's push (GitHub, GitLab, Bitbucket Cloud and Server, Gitea, Gogs, Azure DevOps) or a registry's (distribution notifications, Harbor): refreshes the apps it concerns; no login, signed with argocd-secret's webhook.* secrets when set",
+            )],
+            post(crate::webhook::receive).layer(axum::Extension(Arc::new(crate::webhook::Limits::default()))),
+        )
         .route("Server", "/swagger.json", &[("get", "This OpenAPI description")], get(swagger))
         .route("Server", "/healthz", &[("get", "Liveness")], get(|| async { "ok" }))
         .merge(

@@ -85,7 +85,7 @@ enum Access {
 }
 
 fn access(method: &Method, path: &str) -> Access {
-    let public = matches!(path, "/login" | "/swagger.json" | "/healthz" | "/api/v1/settings" | "/api/v1/session/userinfo")
+    let public = matches!(path, "/login" | "/swagger.json" | "/healthz" | "/api/v1/settings" | "/api/v1/session/userinfo" | "/api/webhook")
         || path.starts_with("/assets/")
         || path.starts_with("/auth/")
         || (path == "/api/v1/session" && (method == Method::POST || method == Method::DELETE));
