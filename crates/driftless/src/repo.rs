@@ -172,6 +172,27 @@ fn credentials(r: &RepositoryInfo) -> String {
     if r.credentials.is_empty() { "-".into() } else { r.credentials.join(",") }
 }
 
+/// The connection state, as the table shows it.
+fn connection(r: &RepositoryInfo) -> (String, String) {
+    match &r.connection_state {
+        Some(c) => (format!("{:?}", c.status), crate::app::common::one_line(&c.message)),
+        None => ("-".into(), String::new()),
+    }
+}
+
+/// An engine for connection tests, with the control plane's CAs, known
+/// hosts and credentials, and a Git cache of its own (removed with the
+/// returned directory).
+fn engine(client: &kube::Client, ns: &str) -> anyhow::Result<(driftless_engine::Engine, tempfile::TempDir)> {
+    let cache = tempfile::tempdir().context("create a temporary directory for Git")?;
+    let config = driftless_engine::EngineConfig {
+        cache_dir: cache.path().to_path_buf(),
+        tenancy: driftless_engine::project::Tenancy::new(ns),
+        ..Default::default()
+    };
+    Ok((driftless_engine::Engine::one_off(client.clone(), config), cache))
+}
+
 /// Runs a `repo` (`kind` Repository) or `repocreds` (Template) command.
 pub async fn run(args: RepoArgs, kind: Kind) -> anyhow::Result<()> {
     let ns = args.namespace.as_str();
@@ -183,30 +204,49 @@ pub async fn run(args: RepoArgs, kind: Kind) -> anyhow::Result<()> {
     match args.command {
         RepoCommand::Add(a) => {
             let input = a.input()?;
+            // As Argo CD: a repository is stored only once it answers.
+            if kind == Kind::Repository {
+                let creds = input.creds(kind)?;
+                let (engine, _cache) = engine(&client, ns)?;
+                repo_secrets::test_creds(&engine, &creds).await.map_err(anyhow::Error::msg)?;
+            }
             let info = repo_secrets::add(&client, ns, kind, &input, a.upsert).await?;
             print(a.output.output, &info, || format!("{noun} '{}' added: Secret {} in namespace {ns}\n", info.repo, info.secret))
         }
         RepoCommand::List(a) => {
-            let all = repo_secrets::list(&client, ns, kind).await.with_context(|| format!("list repository Secrets in namespace {ns}"))?;
+            let mut all =
+                repo_secrets::list(&client, ns, kind).await.with_context(|| format!("list repository Secrets in namespace {ns}"))?;
+            if kind == Kind::Repository {
+                let (engine, _cache) = engine(&client, ns)?;
+                for r in &mut all {
+                    r.test(&engine).await;
+                }
+            }
             print(a.output, &all, || {
                 let rows: Vec<Vec<String>> = all
                     .iter()
                     .map(|r| {
                         let user = if r.username.is_empty() { "-".to_string() } else { r.username.clone() };
                         let project = if r.project.is_empty() { "-".to_string() } else { r.project.clone() };
-                        vec![r.repo.clone(), r.type_.clone(), project, user, credentials(r), r.insecure.to_string()]
+                        let (status, message) = connection(r);
+                        vec![r.repo.clone(), r.type_.clone(), project, user, credentials(r), status, message]
                     })
                     .collect();
-                table(&["REPO", "TYPE", "PROJECT", "USERNAME", "CREDENTIALS", "INSECURE"], &rows)
+                table(&["REPO", "TYPE", "PROJECT", "USERNAME", "CREDENTIALS", "STATUS", "MESSAGE"], &rows)
             })
         }
         RepoCommand::Get(a) => {
-            let Some(r) = repo_secrets::get(&client, ns, kind, &a.url).await? else {
+            let Some(mut r) = repo_secrets::get(&client, ns, kind, &a.url).await? else {
                 bail!("{noun} {:?} is not registered in namespace {ns}: see `driftless repo list -N {ns}`", a.url)
             };
+            if kind == Kind::Repository {
+                let (engine, _cache) = engine(&client, ns)?;
+                r.test(&engine).await;
+            }
             print(a.output.output, &r, || {
+                let (status, message) = connection(&r);
                 format!(
-                    "Repo:         {}\nType:         {}\nProject:      {}\nUsername:     {}\nCredentials:  {}\nInsecure:     {}\nSecret:       {}\n",
+                    "Repo:         {}\nType:         {}\nProject:      {}\nUsername:     {}\nCredentials:  {}\nInsecure:     {}\nSecret:       {}\nConnection:   {status} {message}\n",
                     r.repo,
                     r.type_,
                     r.project,

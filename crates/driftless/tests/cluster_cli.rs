@@ -164,9 +164,14 @@ async fn repositories_and_templates_are_registered_listed_and_removed_without_a_
     let cache = tempfile::tempdir().expect("temp dir");
     let kubeconfig = ns.cluster().kubeconfig().to_path_buf();
     const PASSWORD: &str = "hunter2-never-shown";
+    // A repository on this machine: `repo add` tests the connection first.
+    let repo = GitRepo::new();
+    repo.write("README.md", "team\n");
+    repo.commit("first");
+    let url = repo.url();
     // The password through stdin, as a script should pass it.
     let mut add = Command::new(env!("CARGO_BIN_EXE_driftless"))
-        .args(["repo", "add", "https://git.example/team.git", "--username", "bot", "--password-stdin", "-N", ns.name()])
+        .args(["repo", "add", &url, "--username", "bot", "--password-stdin", "-N", ns.name()])
         .env("KUBECONFIG", &kubeconfig)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -177,10 +182,11 @@ async fn repositories_and_templates_are_registered_listed_and_removed_without_a_
     add.stdin.take().expect("stdin").write_all(format!("{PASSWORD}\n").as_bytes()).expect("write the password");
     let added = add.wait_with_output().expect("driftless repo add");
     assert_success(&added);
-    assert!(stdout(&added).contains("repository 'https://git.example/team.git' added"), "{}", stdout(&added));
+    assert!(stdout(&added).contains(&format!("repository '{url}' added")), "{}", stdout(&added));
 
     let listed = json_of(&cli(&ns, cache.path(), &["repo", "list", "-o", "json"]).await);
-    assert_eq!(listed[0]["repo"], "https://git.example/team.git");
+    assert_eq!(listed[0]["repo"], url.as_str());
+    assert_eq!(listed[0]["connectionState"]["status"], "Successful", "{listed}");
     assert_eq!((listed[0]["username"].clone(), listed[0]["credentials"].clone()), (json!("bot"), json!(["password"])));
     let secret_name = listed[0]["secret"].as_str().expect("secret").to_string();
     let secret = ns.api::<Secret>().get(&secret_name).await.expect("the repository Secret");
@@ -188,16 +194,22 @@ async fn repositories_and_templates_are_registered_listed_and_removed_without_a_
     assert_eq!(secret.data.expect("data")["password"].0, PASSWORD.as_bytes(), "stored as given, without the newline");
 
     // Other settings without --upsert: refused; with it: replaced.
-    let again = cli(&ns, cache.path(), &["repo", "add", "https://git.example/team.git", "--username", "other"]).await;
+    let again = cli(&ns, cache.path(), &["repo", "add", &url, "--username", "other"]).await;
     assert!(!again.status.success() && stderr(&again).contains("already registered"), "{}", stderr(&again));
-    assert_success(&cli(&ns, cache.path(), &["repo", "add", "https://git.example/team.git", "--username", "other", "--upsert"]).await);
+    assert_success(&cli(&ns, cache.path(), &["repo", "add", &url, "--username", "other", "--upsert"]).await);
     // Hostile input is refused, naming the field and never the value.
     let bad = cli(&ns, cache.path(), &["repo", "add", "not a url"]).await;
     assert!(!bad.status.success() && stderr(&bad).contains("repo:"), "{}", stderr(&bad));
     let bad = cli(&ns, cache.path(), &["repo", "add", "https://git.example/x", "--password", "multi\nline-secret"]).await;
     assert!(!bad.status.success() && stderr(&bad).contains("password") && !stderr(&bad).contains("line-secret"), "{}", stderr(&bad));
 
-    // A template for everything under a prefix.
+    // A repository that does not answer is not stored.
+    let missing = format!("file://{}/nothing-here", cache.path().display());
+    let out = cli(&ns, cache.path(), &["repo", "add", &missing]).await;
+    assert!(!out.status.success() && stderr(&out).contains("connection test"), "{}", stderr(&out));
+    assert_eq!(json_of(&cli(&ns, cache.path(), &["repo", "list", "-o", "json"]).await).as_array().map(Vec::len), Some(1));
+
+    // A template for everything under a prefix (not tested, as in Argo CD).
     assert_success(
         &cli(&ns, cache.path(), &["repocreds", "add", "https://git.example", "--username", "bot", "--password", PASSWORD]).await,
     );
@@ -207,15 +219,15 @@ async fn repositories_and_templates_are_registered_listed_and_removed_without_a_
     assert!(table.starts_with("REPO") && table.contains("https://git.example") && table.contains("password"), "{table}");
     for out in [
         cli(&ns, cache.path(), &["repo", "list"]).await,
-        cli(&ns, cache.path(), &["repo", "get", "https://git.example/team"]).await,
+        cli(&ns, cache.path(), &["repo", "get", &url]).await,
         cli(&ns, cache.path(), &["repocreds", "list", "-o", "yaml"]).await,
     ] {
         assert_success(&out);
         assert!(!stdout(&out).contains(PASSWORD) && !stderr(&out).contains(PASSWORD), "a credential was printed:\n{}", stdout(&out));
     }
 
-    assert_success(&cli(&ns, cache.path(), &["repo", "rm", "https://git.example/team.git", "-y"]).await);
-    let gone = cli(&ns, cache.path(), &["repo", "get", "https://git.example/team.git"]).await;
+    assert_success(&cli(&ns, cache.path(), &["repo", "rm", &url, "-y"]).await);
+    let gone = cli(&ns, cache.path(), &["repo", "get", &url]).await;
     assert!(!gone.status.success() && stderr(&gone).contains("not registered"), "{}", stderr(&gone));
     assert_success(&cli(&ns, cache.path(), &["repocreds", "rm", "https://git.example", "-y"]).await);
 }

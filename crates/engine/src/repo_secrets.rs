@@ -7,7 +7,11 @@
 
 use std::collections::BTreeMap;
 
-use driftless_source::repo_creds::{SECRET_TYPE_LABEL, SECRET_TYPE_REPO_CREDS, SECRET_TYPE_REPOSITORY, normalize};
+use driftless_source::RepoCreds;
+
+use crate::clusters::{ConnectionState, ConnectionStatus};
+use crate::repos::RepoKind;
+use driftless_source::repo_creds::{RepoCredsError, SECRET_TYPE_LABEL, SECRET_TYPE_REPO_CREDS, SECRET_TYPE_REPOSITORY, normalize};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -104,10 +108,11 @@ pub struct RepositoryInput {
     pub github_app_enterprise_base_url: Option<String>,
 }
 
-/// Why a repository cannot be registered as given.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a repository cannot be registered as given; never quotes a
+/// credential.
+#[derive(Debug, thiserror::Error)]
 pub enum InvalidInput {
-    /// A field is wrong; never quotes a credential.
+    /// A field of the request is wrong.
     #[error("{field}: {reason}")]
     Field {
         /// The request field.
@@ -115,18 +120,28 @@ pub enum InvalidInput {
         /// What is wrong.
         reason: String,
     },
+    /// The settings would make a repository Secret the controller refuses.
+    #[error("{0}")]
+    Settings(#[from] RepoCredsError),
 }
-
-/// A value larger than this is refused: keys and certificates are a few KiB.
-const MAX_VALUE: usize = 64 * 1024;
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidInput {
     InvalidInput::Field { field, reason: reason.into() }
 }
 
 impl RepositoryInput {
+    /// The credentials and settings it registers, as the controller will
+    /// read them from the Secret (a connection test uses them before the
+    /// Secret is written).
+    pub fn creds(&self, kind: Kind) -> Result<RepoCreds, InvalidInput> {
+        let data = self.secret_data()?.into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+        Ok(RepoCreds::from_secret_data(&data, kind == Kind::Template)?)
+    }
+
     /// The Secret's data, checked: a URL Git, Helm or OCI can use, known
-    /// types, numbers where Argo CD has numbers, and values of sane size.
+    /// types, numbers where Argo CD has numbers, one-line values where a
+    /// newline would smuggle a second setting in, and all that the
+    /// controller's own parser checks (sizes, PEM, GitHub App fields).
     pub fn secret_data(&self) -> Result<BTreeMap<String, String>, InvalidInput> {
         let url = self.repo.trim();
         check_url(url)?;
@@ -159,17 +174,11 @@ impl RepositoryInput {
         ];
         for (field, key, value) in texts {
             let Some(v) = value.as_deref().filter(|v| !v.is_empty()) else { continue };
-            if v.len() > MAX_VALUE {
-                return Err(invalid(field, format!("longer than {MAX_VALUE} bytes")));
-            }
             // Single-line fields: a newline would smuggle a header or a
             // second value into git's configuration.
             let multi_line = matches!(field, "sshPrivateKey" | "tlsClientCertData" | "tlsClientCertKey" | "githubAppPrivateKey");
             if !multi_line && v.contains(['\n', '\r', '\0']) {
                 return Err(invalid(field, "must be one line"));
-            }
-            if multi_line && !v.contains("-----BEGIN ") {
-                return Err(invalid(field, "is not PEM (no -----BEGIN line)"));
             }
             data.insert(key.into(), v.into());
         }
@@ -192,6 +201,8 @@ impl RepositoryInput {
         if data.contains_key("tlsClientCertData") != data.contains_key("tlsClientCertKey") {
             return Err(invalid("tlsClientCertData", "tlsClientCertData and tlsClientCertKey go together"));
         }
+        let bytes = data.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
+        RepoCreds::from_secret_data(&bytes, false)?;
         Ok(data)
     }
 }
@@ -232,7 +243,7 @@ fn cut(s: &str) -> String {
 }
 
 /// A repository or template as shown: no credential, only which are set.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RepositoryInfo {
     /// The URL (or prefix).
@@ -260,6 +271,16 @@ pub struct RepositoryInfo {
     pub credentials: Vec<String>,
     /// The Secret that holds it.
     pub secret: String,
+    /// Whether it answers with its credentials, when asked for
+    /// ([`RepositoryInfo::test`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_state: Option<ConnectionState>,
+    /// What a connection test talks to.
+    #[serde(skip)]
+    pub kind: RepoKind,
+    /// Why the controller cannot use the Secret, if it cannot.
+    #[serde(skip)]
+    pub problem: Option<String>,
 }
 
 const CREDENTIAL_KEYS: [&str; 5] = ["password", "sshPrivateKey", "tlsClientCertKey", "githubAppPrivateKey", "tlsClientCertData"];
@@ -273,7 +294,12 @@ impl RepositoryInfo {
             return None;
         }
         let flag = |k: &str| text(k).eq_ignore_ascii_case("true");
+        let bytes = data.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+        let parsed = RepoCreds::from_secret_data(&bytes, false);
         Some(RepositoryInfo {
+            kind: parsed.as_ref().map(RepoKind::of).unwrap_or(RepoKind::Git),
+            problem: parsed.err().map(|e| format!("repository Secret {}: {e}", secret.metadata.name.as_deref().unwrap_or_default())),
+            connection_state: None,
             type_: Some(text("type")).filter(|t| !t.is_empty()).unwrap_or_else(|| "git".into()),
             name: text("name"),
             project: text("project"),
@@ -286,6 +312,36 @@ impl RepositoryInfo {
             repo,
         })
     }
+}
+
+/// How long a connection test may take: a host that never answers must not
+/// hold a listing.
+const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl RepositoryInfo {
+    /// Connects to the repository as a fetch would, with the credentials
+    /// that apply to it, and records how that went.
+    pub async fn test(&mut self, engine: &crate::Engine) {
+        let outcome = match &self.problem {
+            Some(p) => Err(p.clone()),
+            None => bounded(engine.test_repository(&self.repo, self.kind)).await,
+        };
+        self.connection_state = Some(ConnectionState {
+            status: if outcome.is_ok() { ConnectionStatus::Successful } else { ConnectionStatus::Failed },
+            message: outcome.err().unwrap_or_default(),
+            attempted_at: Some(crate::clock::now()),
+        });
+    }
+}
+
+/// Connects to the repository `creds` describe, with them, before they are
+/// stored (`repo add` tests first, as Argo CD does).
+pub async fn test_creds(engine: &crate::Engine, creds: &RepoCreds) -> Result<(), String> {
+    bounded(engine.test_repository_with(creds)).await.map_err(|e| format!("connection test of {}: {e}", creds.url))
+}
+
+async fn bounded(test: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(TEST_TIMEOUT, test).await.unwrap_or_else(|_| Err(format!("no answer within {TEST_TIMEOUT:?}")))
 }
 
 /// Argo CD's Secret name: `repo-` or `creds-` and the FNV-1a hash of the
@@ -430,12 +486,16 @@ mod tests {
         i.github_app_id = Some(serde_json::json!("12a"));
         assert!(i.secret_data().is_err());
         i.github_app_id = Some(serde_json::json!(12345));
+        let err = i.secret_data().unwrap_err().to_string();
+        assert!(err.contains("githubAppInstallationID"), "the controller's own parser: a GitHub App needs all its fields: {err}");
+        i.github_app_id = None;
         i.type_ = Some("svn".into());
         assert!(i.secret_data().unwrap_err().to_string().contains("type"));
         i.type_ = Some("git".into());
         i.insecure = true;
         let data = i.secret_data().unwrap();
-        assert_eq!((data["githubAppID"].as_str(), data["insecure"].as_str(), data["password"].as_str()), ("12345", "true", "hunter2"));
+        assert_eq!((data["type"].as_str(), data["insecure"].as_str(), data["password"].as_str()), ("git", "true", "hunter2"));
+        assert!(i.creds(Kind::Repository).is_ok_and(|c| c.insecure && c.password.as_deref() == Some("hunter2")));
         i.tls_client_cert_data = Some("-----BEGIN CERTIFICATE-----\nx\n".into());
         assert!(i.secret_data().unwrap_err().to_string().contains("go together"));
     }

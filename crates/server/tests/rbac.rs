@@ -100,7 +100,7 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
     const REPO_PASSWORD: &str = "repo-password-never-shown";
     let repo: Secret = serde_json::from_value(json!({
         "metadata": { "name": "repo-creds", "labels": { "argocd.argoproj.io/secret-type": "repository" } },
-        "stringData": { "type": "git", "url": "https://git.example/team.git", "username": "u", "password": REPO_PASSWORD },
+        "stringData": { "type": "git", "url": "https://127.0.0.1:1/team.git", "username": "u", "password": REPO_PASSWORD },
     }))
     .expect("Secret");
     ns.api::<Secret>().create(&PostParams::default(), &repo).await.expect("create repository Secret");
@@ -374,6 +374,8 @@ fn check_of(method: &str, path: &str) -> Check {
         ("post", "/api/v1/session") | ("delete", "/api/v1/session") | ("get", "/api/v1/session/userinfo") => Check::Open,
         ("get", "/api/v1/settings") | ("get", "/swagger.json") | ("get", "/healthz") => Check::Open,
         ("get", "/auth/login") | ("get", "/auth/callback") => Check::Open,
+        // No login: a signature, when a secret is set, is its check.
+        ("post", "/api/webhook") => Check::Open,
         ("get", "/api/v1/account/can-i/{resource}/{action}/{*subresource}") => Check::Open,
         ("get", p) if !p.starts_with("/api/") && !p.starts_with("/auth/") && p != "/swagger.json" && p != "/healthz" => Check::Open,
         ("get", "/api/v1/applications") | ("get", "/api/v1/stream/applications") | ("get", "/api/v1/projects") => Check::Filtered,
@@ -405,9 +407,6 @@ fn check_of(method: &str, path: &str) -> Check {
         (m, p) => panic!("the RBAC matrix does not know what {m} {p} checks: add it to check_of"),
     }
 }
-
-/// The repository (and template) the matrix registers.
-const REPO: &str = "https://git.example/team.git";
 
 /// A caller of the matrix and how the oracle judges them.
 struct Caller {
@@ -463,12 +462,18 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
         .flat_map(|(path, ops)| ops.as_object().expect("ops").keys().map(move |m| (m.clone(), path.clone())))
         .collect();
     let in_cluster = IN_CLUSTER.replace(':', "%3A").replace('/', "%2F");
+    // The repository (and template) the matrix registers: one on this
+    // machine, since registering tests the connection.
+    let git = driftless_testkit::GitRepo::new();
+    git.write("README.md", "team\n");
+    git.commit("first");
+    let repo_url = git.url();
     // A repository and a credential template, registered through the API.
-    for (path, url) in [("/api/v1/repositories", REPO), ("/api/v1/repocreds", REPO)] {
+    for (path, url) in [("/api/v1/repositories", &repo_url), ("/api/v1/repocreds", &repo_url)] {
         let r = server.as_user(&admin, Method::POST, path, Some(json!({ "repo": url, "username": "bot", "password": "hunter2" }))).await;
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
     }
-    let repo = REPO.replace(':', "%3A").replace('/', "%2F");
+    let repo = repo_url.replace(':', "%3A").replace('/', "%2F");
     let (mut calls, mut refused, mut allowed) = (0, 0, 0);
     for (method, path) in &routes {
         let check = check_of(method, path);
@@ -501,7 +506,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                     "source": { "repoURL": "https://git.invalid/r.git", "path": "." }, "destination": { "server": IN_CLUSTER, "namespace": n } } })),
                 ("post", "/api/v1/projects") => Some(json!({ "project": { "metadata": { "name": format!("new-{i}") } } })),
                 ("post", "/api/v1/repositories") | ("post", "/api/v1/repocreds") => {
-                    Some(json!({ "repo": format!("https://git.example/new-{i}.git"), "password": "hunter2" }))
+                    Some(json!({ "repo": format!("{repo_url}-new-{i}"), "password": "hunter2" }))
                 }
                 ("put", "/api/v1/projects/{name}") => {
                     Some(json!({ "project": { "metadata": { "name": "mx" }, "spec": { "description": "changed" } } }))
@@ -549,8 +554,8 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                         "applications" if method == "post" && path == "/api/v1/applications" => format!("team/new-{i}"),
                         "applications" => "team/web".to_string(),
                         "clusters" => IN_CLUSTER.to_string(),
-                        "repositories" if method == "post" => format!("https://git.example/new-{i}.git"),
-                        "repositories" => REPO.to_string(),
+                        "repositories" if method == "post" => format!("{repo_url}-new-{i}"),
+                        "repositories" => repo_url.clone(),
                         "projects" if path.contains("/roles/") => "team".to_string(),
                         "projects" if method == "post" => format!("new-{i}"),
                         "projects" => "mx".to_string(),
@@ -575,7 +580,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 } else if path.starts_with("/api/v1/clusters/") {
                     Some((IN_CLUSTER.to_string(), "https://ghost.invalid".to_string()))
                 } else if path.starts_with("/api/v1/repositories/") || path.starts_with("/api/v1/repocreds/") {
-                    Some((REPO.to_string(), "https://ghost.invalid".to_string()))
+                    Some((repo_url.clone(), "https://ghost.invalid".to_string()))
                 } else if path.contains("/roles/") {
                     Some(("team".to_string(), "ghost".to_string()))
                 } else if path.starts_with("/api/v1/projects/") {
@@ -621,7 +626,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             }
             if r.status.is_success() && method == "delete" && path.contains("/repo") {
                 let back = if path.starts_with("/api/v1/repocreds") { "/api/v1/repocreds" } else { "/api/v1/repositories" };
-                let r = server.as_user(&admin, Method::POST, back, Some(json!({ "repo": REPO, "password": "hunter2" }))).await;
+                let r = server.as_user(&admin, Method::POST, back, Some(json!({ "repo": repo_url, "password": "hunter2" }))).await;
                 assert_eq!(r.status, StatusCode::OK, "re-register: {}", r.text);
             }
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::{Extension, Json};
 use driftless_engine::repo_secrets::{self, AddError, Kind, RepositoryInfo, RepositoryInput};
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::{JsonBody, query_pairs, query_value, refuse_project_tokens};
@@ -31,7 +32,8 @@ fn what(kind: Kind) -> &'static str {
     }
 }
 
-/// Every registration of `kind` the caller may get.
+/// Every registration of `kind` the caller may get; repositories with
+/// their connection state, each tested now (8 at a time).
 async fn list(state: &AppState, who: &Identity, kind: Kind) -> Result<Json<Value>, ApiError> {
     refuse_project_tokens(who, RESOURCE, "get", "*")?;
     let policy = state.policy();
@@ -41,6 +43,19 @@ async fn list(state: &AppState, who: &Identity, kind: Kind) -> Result<Json<Value
         .into_iter()
         .filter(|r| state.allowed(&policy, who, RESOURCE, "get", &object(r)))
         .collect();
+    let items: Vec<RepositoryInfo> = match kind {
+        // Argo CD tests repositories, not templates.
+        Kind::Template => items,
+        Kind::Repository => {
+            futures::stream::iter(items.into_iter().map(|mut r| async move {
+                r.test(&state.compare).await;
+                r
+            }))
+            .buffered(8)
+            .collect()
+            .await
+        }
+    };
     Ok(Json(json!({ "metadata": {}, "items": items })))
 }
 
@@ -70,6 +85,12 @@ async fn create(state: &AppState, who: &Identity, kind: Kind, raw: Option<&str>,
     state.enforce(who, RESOURCE, "create", &probe)?;
     if upsert {
         state.enforce(who, RESOURCE, "update", &probe)?;
+    }
+    // As Argo CD: a repository is stored only once it answers with these
+    // credentials (templates are not tested).
+    if kind == Kind::Repository {
+        let creds = input.creds(kind).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        repo_secrets::test_creds(&state.compare, &creds).await.map_err(ApiError::bad_request)?;
     }
     match repo_secrets::add(&state.client, state.config.namespace(), kind, &input, upsert).await {
         Ok(info) => {
@@ -103,7 +124,9 @@ pub async fn get_repository(
     Extension(who): Extension<Identity>,
     Path(repo): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(one(&state, &who, Kind::Repository, &repo, "get").await?)))
+    let mut found = one(&state, &who, Kind::Repository, &repo, "get").await?;
+    found.test(&state.compare).await;
+    Ok(Json(json!(found)))
 }
 
 /// `POST /api/v1/repositories` (`upsert=true` replaces).
