@@ -231,3 +231,74 @@ async fn repositories_and_templates_are_registered_listed_and_removed_without_a_
     assert!(!gone.status.success() && stderr(&gone).contains("not registered"), "{}", stderr(&gone));
     assert_success(&cli(&ns, cache.path(), &["repocreds", "rm", "https://git.example", "-y"]).await);
 }
+
+#[tokio::test]
+async fn a_private_repository_added_through_the_cli_syncs_and_its_password_shows_nowhere() {
+    let ns = TestNamespace::new("private-cli").await.expect("namespace");
+    install_crds(&ns.client()).await.expect("install CRDs");
+    let dir = tempfile::tempdir().expect("temp dir");
+    const PASSWORD: &str = "s3cret-token-never-shown";
+    let server = driftless_testkit::GitHttpServer::start(driftless_testkit::GitHttpOptions {
+        basic_auth: Some(("git".into(), PASSWORD.into())),
+        ..Default::default()
+    });
+    let repo = GitRepo::new();
+    repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: private-web\ndata:\n  k: v\n");
+    repo.commit("web");
+    let url = server.serve("team.git", repo.path());
+
+    // A wrong password: refused by the connection test, nothing stored.
+    let wrong = cli(&ns, dir.path(), &["repo", "add", &url, "--username", "git", "--password", "not-the-password"]).await;
+    assert!(!wrong.status.success() && stderr(&wrong).contains("connection test"), "{}", stderr(&wrong));
+    assert!(!stderr(&wrong).contains("not-the-password"), "the refusal quotes the password: {}", stderr(&wrong));
+    assert_success(&cli(&ns, dir.path(), &["repo", "add", &url, "--username", "git", "--password", PASSWORD]).await);
+
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    controller
+        .args(["controller", "--namespace", ns.name(), "--app-resync", "2"])
+        .env("KUBECONFIG", ns.cluster().kubeconfig())
+        .env("DRIFTLESS_CACHE_DIR", dir.path().join("cache"))
+        .env("RUST_LOG", "debug,kube=info,hyper=info,tower=info,h2=info,rustls=info");
+    let controller = LoggedChild::spawn(controller, &dir.path().join("controller.log"), "driftless controller");
+    let create = [
+        "app",
+        "create",
+        "web",
+        "--repo",
+        &url,
+        "--path",
+        "web",
+        "--revision",
+        "main",
+        "--dest-server",
+        "https://kubernetes.default.svc",
+        "--dest-namespace",
+        ns.name(),
+    ];
+    assert_success(&cli(&ns, dir.path(), &create).await);
+    assert_success(&cli(&ns, dir.path(), &["app", "sync", "web", "--timeout", "90"]).await);
+    let cms: Api<ConfigMap> = ns.api();
+    wait_for("the private repository's ConfigMap", TIMEOUT, || async {
+        cms.get_opt("private-web").await.map_err(|e| e.to_string())?.ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .expect("synced from the private repository");
+
+    let mut shown = controller.log();
+    for args in [&["app", "get", "web", "-o", "json"][..], &["repo", "list", "-o", "yaml"][..], &["repo", "get", &url][..]] {
+        let out = cli(&ns, dir.path(), args).await;
+        assert_success(&out);
+        shown.push_str(&stdout(&out));
+        shown.push_str(&stderr(&out));
+    }
+    let events = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(ns.cluster().kubeconfig())
+        .args(["get", "events", "-o", "json", "--namespace", ns.name()])
+        .output()
+        .expect("kubectl");
+    shown.push_str(&String::from_utf8_lossy(&events.stdout));
+    assert!(shown.contains("private-web") && shown.contains("reconciled"), "the scan read the logs and outputs");
+    assert!(!shown.contains(PASSWORD), "the password shows in the controller's log, an output or an Event");
+    assert!(server.authorizations().iter().flatten().count() > 0, "the server was asked with credentials");
+}
