@@ -16,7 +16,7 @@ use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::app::common::one_line;
-use crate::output::{Format, confirm, print, table};
+use crate::output::{OutputArgs, confirm, print, table};
 
 /// `driftless cluster`: manage destination clusters.
 #[derive(clap::Args)]
@@ -68,13 +68,6 @@ struct AddArgs {
     kubeconfig_context_server: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
-}
-
-#[derive(clap::Args)]
-struct OutputArgs {
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    output: Format,
 }
 
 #[derive(clap::Args)]

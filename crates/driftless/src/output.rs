@@ -21,6 +21,14 @@ pub enum Format {
     Name,
 }
 
+/// `-o table|json|yaml`, for every command that prints something.
+#[derive(clap::Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
 /// Prints `value` as `format` asks; `table` renders the human form.
 /// A closed pipe (`driftless ... | head`) is not an error.
 pub fn print<T: Serialize>(format: Format, value: &T, table: impl FnOnce() -> String) -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use driftless_engine::repo_secrets::{self, Kind, RepositoryInfo, RepositoryInput};
 
-use crate::output::{Format, confirm, print, table};
+use crate::output::{OutputArgs, confirm, print, table};
 
 /// `driftless repo` and `driftless repocreds`: which one, and where.
 #[derive(clap::Args)]
@@ -103,13 +103,6 @@ struct AddArgs {
     upsert: bool,
     #[command(flatten)]
     output: OutputArgs,
-}
-
-#[derive(clap::Args)]
-struct OutputArgs {
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    output: Format,
 }
 
 #[derive(clap::Args)]

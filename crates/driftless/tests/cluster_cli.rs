@@ -260,21 +260,9 @@ async fn a_private_repository_added_through_the_cli_syncs_and_its_password_shows
         .env("DRIFTLESS_CACHE_DIR", dir.path().join("cache"))
         .env("RUST_LOG", "debug,kube=info,hyper=info,tower=info,h2=info,rustls=info");
     let controller = LoggedChild::spawn(controller, &dir.path().join("controller.log"), "driftless controller");
-    let create = [
-        "app",
-        "create",
-        "web",
-        "--repo",
-        &url,
-        "--path",
-        "web",
-        "--revision",
-        "main",
-        "--dest-server",
-        "https://kubernetes.default.svc",
-        "--dest-namespace",
-        ns.name(),
-    ];
+    let mut create: Vec<&str> =
+        "app create web --path web --revision main --dest-server https://kubernetes.default.svc".split(' ').collect();
+    create.extend(["--repo", &url, "--dest-namespace", ns.name()]);
     assert_success(&cli(&ns, dir.path(), &create).await);
     assert_success(&cli(&ns, dir.path(), &["app", "sync", "web", "--timeout", "90"]).await);
     let cms: Api<ConfigMap> = ns.api();

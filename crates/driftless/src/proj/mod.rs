@@ -13,7 +13,7 @@ use driftless_api::{AppProject, AppProjectSpec, Application, ApplicationDestinat
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 
-use crate::output::{Format, print, table};
+use crate::output::{OutputArgs, print, table};
 
 /// `driftless proj`: manage AppProjects.
 #[derive(clap::Args)]
@@ -61,13 +61,6 @@ enum ProjCommand {
     /// Project roles: create, list, get, delete, policies, groups, tokens.
     #[command(subcommand)]
     Role(role::RoleCommand),
-}
-
-#[derive(clap::Args)]
-struct OutputArgs {
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    output: Format,
 }
 
 #[derive(clap::Args)]
