@@ -17,6 +17,10 @@ pub const ANNOTATION_COMPARE_OPTIONS: &str = "argocd.argoproj.io/compare-options
 pub const ANNOTATION_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
 /// On an Application: `normal` or `hard` asks for a refresh.
 pub const ANNOTATION_REFRESH: &str = "argocd.argoproj.io/refresh";
+/// With the refresh annotation: when the reason for it happened (a
+/// webhook's push, Unix milliseconds). Any Git fetch begun after it will
+/// do, so the apps one push refreshes share one fetch.
+pub const ANNOTATION_REFRESH_SINCE: &str = "driftless.dev/refresh-since";
 /// Helm's hook annotation, mapped to sync phases as Argo CD does.
 pub const HELM_HOOK: &str = "helm.sh/hook";
 /// Helm's hook weight, mapped to a sync wave.

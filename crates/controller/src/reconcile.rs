@@ -288,7 +288,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
 
     // Compare with Git at the spec's revision. A requested sync looks at
     // Git afresh, as a refresh does.
-    let fetch_git = refresh || app.operation.is_some();
+    let fetch_git = (refresh || app.operation.is_some()).then(|| fetch_since(&app));
     let compared = match engine.desired_for(&app, &v, &target_revision, fetch_git).await {
         Ok(d) => match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest)).await {
             Ok(c) => {
@@ -374,7 +374,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             // returned needs no second fetch.
             let mut opts = engine.compare_options(&app, &status, &checks, &dest);
             opts.fresh = applied;
-            if let Ok(d) = engine.desired_for(&app, &v, &target_revision, false).await
+            if let Ok(d) = engine.desired_for(&app, &v, &target_revision, None).await
                 && let Ok(c) = engine.compare(&d, &dest, &opts).await
             {
                 status::apply_comparison(&mut status, &app, &d, &c);
@@ -466,6 +466,23 @@ async fn report_orphans(engine: &Engine, app: &Application, v: &Validated, statu
         }
         Some(Err(e)) => tracing::warn!(app = %app.name_any(), "orphaned resources: {e}"),
         _ => status::clear_condition(status, condition::ORPHANED_RESOURCE_WARNING),
+    }
+}
+
+/// How fresh a Git fetch must be for a refresh of `app`: begun after the
+/// webhook push that asked for it (`driftless.dev/refresh-since`, the
+/// server's clock), so that the apps of one push share one fetch; else
+/// begun now. A time in the future, more than a minute old (a refresh is
+/// handled in moments: an old one must not spare a fetch) or unreadable
+/// counts as now.
+fn fetch_since(app: &Application) -> Instant {
+    let now = Instant::now();
+    let asked = app.annotations().get(driftless_api::ANNOTATION_REFRESH_SINCE).and_then(|v| v.parse::<u64>().ok());
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let ago = asked.and_then(|ms| wall.checked_sub(Duration::from_millis(ms))).filter(|ago| *ago <= Duration::from_secs(60));
+    match ago {
+        Some(ago) => now.checked_sub(ago).unwrap_or(now),
+        None => now,
     }
 }
 

@@ -54,7 +54,10 @@ impl AppWriter {
             patch.insert("operation".into(), serde_json::Value::Null);
         }
         if refresh {
-            patch.insert("metadata".into(), json!({ "annotations": { driftless_api::ANNOTATION_REFRESH: null } }));
+            patch.insert(
+                "metadata".into(),
+                json!({ "annotations": { driftless_api::ANNOTATION_REFRESH: null, driftless_api::ANNOTATION_REFRESH_SINCE: null } }),
+            );
         }
         if patch.is_empty() {
             return Ok(());

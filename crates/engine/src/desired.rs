@@ -115,6 +115,8 @@ pub(crate) struct Sources<'a> {
     pub client: &'a kube::Client,
     pub config: &'a EngineConfig,
     pub repos: &'a RepoStores,
+    /// A Git fetch begun after this will do.
+    pub since: std::time::Instant,
 }
 
 /// Why no desired state: the cluster could not be asked (it may answer
@@ -274,7 +276,7 @@ async fn materialise(
         return Ok(Materialised { revision: artifact.digest, root: artifact.path });
     }
     let started = std::time::Instant::now();
-    let fetched = ctx.git.fetch(&source.repo_url, revision, &settings.git_access(&source.repo_url)).await;
+    let fetched = ctx.git.fetch_since(&source.repo_url, revision, &settings.git_access(&source.repo_url), ctx.since).await;
     // A call that shared another's fetch made no request of its own.
     if fetched.as_ref().map_or(true, |c| c.fetched) {
         ctx.config.metrics.git_request(&source.repo_url, "fetch", started.elapsed().as_secs_f64(), fetched.is_ok());

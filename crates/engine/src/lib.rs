@@ -139,8 +139,17 @@ impl Engine {
         }
     }
 
-    fn sources(&self) -> desired::Sources<'_> {
-        desired::Sources { git: &self.git, renders: &self.renders, client: &self.client, config: &self.config, repos: &self.stores.repos }
+    /// What a desired state is made from; Git fetched unless a fetch begun
+    /// after `since` is at hand.
+    fn sources(&self, since: Instant) -> desired::Sources<'_> {
+        desired::Sources {
+            git: &self.git,
+            renders: &self.renders,
+            client: &self.client,
+            config: &self.config,
+            repos: &self.stores.repos,
+            since,
+        }
     }
 
     /// The repository settings of the control plane (credentials, CAs, SSH
@@ -288,16 +297,24 @@ impl Engine {
     }
 
     /// The desired state of `app` at `revision`: from Git when asked to
-    /// (a refresh, a changed spec, the resync period passed), else the last
-    /// one rendered, so that a burst of live events costs no Git traffic.
-    /// A render that failed stays the answer until Git is consulted again:
-    /// a live event must not bring back the state of an older revision.
-    pub async fn desired_for(&self, app: &Application, v: &Validated, revision: &str, refresh: bool) -> Result<Arc<Desired>, String> {
+    /// (`refresh`: a refresh, a requested sync; any Git fetch begun after
+    /// that instant will do) or when the spec changed or the resync period
+    /// passed, else the last one rendered, so that a burst of live events
+    /// costs no Git traffic. A render that failed stays the answer until
+    /// Git is consulted again: a live event must not bring back the state
+    /// of an older revision.
+    pub async fn desired_for(
+        &self,
+        app: &Application,
+        v: &Validated,
+        revision: &str,
+        refresh: Option<Instant>,
+    ) -> Result<Arc<Desired>, String> {
         let key = ObjectRef::from_obj(app);
         let inputs =
             serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec)).unwrap_or_default();
         let max_age = self.config.resync.mul_f32(0.9);
-        if !refresh {
+        if refresh.is_none() {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = cache.get(&key).filter(|c| c.inputs == inputs && c.fetched.elapsed() < max_age) {
                 return match &c.outcome {
@@ -306,7 +323,7 @@ impl Engine {
                 };
             }
         }
-        let kept = match desired::desired(&self.sources(), app, v, &v.source, revision).await {
+        let kept = match desired::desired(&self.sources(refresh.unwrap_or_else(Instant::now)), app, v, &v.source, revision).await {
             Ok(d) => Ok(Arc::new(d)),
             // The cluster may answer at the next attempt: nothing to keep.
             Err(DesiredError::Cluster(msg)) => return Err(msg),
@@ -329,7 +346,7 @@ impl Engine {
         source: &ApplicationSource,
         revision: &str,
     ) -> Result<Desired, String> {
-        desired::desired(&self.sources(), app, v, source, revision).await.map_err(|e| e.to_string())
+        desired::desired(&self.sources(Instant::now()), app, v, source, revision).await.map_err(|e| e.to_string())
     }
 
     /// Compares `desired` with the destination.

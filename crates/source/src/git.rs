@@ -122,7 +122,14 @@ impl GitCache {
     /// seen everything that call would, so a thousand apps of one
     /// repository cost a couple of fetches, not a thousand.
     pub async fn fetch(&self, url: &str, revision: &str, access: &GitAccess) -> Result<Checkout, SourceError> {
-        let asked = Instant::now();
+        self.fetch_since(url, revision, access, Instant::now()).await
+    }
+
+    /// [`GitCache::fetch`], content with any fetch that began after
+    /// `since`: what a caller needs to see happened before then (a
+    /// webhook's push), so every app one push refreshes shares one fetch.
+    pub async fn fetch_since(&self, url: &str, revision: &str, access: &GitAccess, since: Instant) -> Result<Checkout, SourceError> {
+        let asked = since;
         let repo = self.repo(url);
         let mut state = repo.lock().await;
         let mirror = self.mirror_path(url);

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::{Extension, Json};
-use driftless_api::{ANNOTATION_REFRESH, Application};
+use driftless_api::{ANNOTATION_REFRESH, ANNOTATION_REFRESH_SINCE, Application};
 use futures::StreamExt as _;
 use http::StatusCode;
 use kube::Api;
@@ -145,7 +145,10 @@ async fn refresh(state: &AppState, concerns: impl Fn(&Application) -> bool + Sen
     let picked = tokio::task::spawn_blocking(move || shown.into_iter().filter(|a| concerns(a)).collect::<Vec<_>>())
         .await
         .map_err(|e| ApiError::internal("match apps to the webhook", e))?;
-    let patch = json!({ "metadata": { "annotations": { ANNOTATION_REFRESH: "normal" } } });
+    // Any fetch begun from now on has the push: the controller shares one
+    // among every app refreshed here.
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let patch = json!({ "metadata": { "annotations": { ANNOTATION_REFRESH: "normal", ANNOTATION_REFRESH_SINCE: since.to_string() } } });
     let results = futures::stream::iter(picked)
         .map(|app| {
             let patch = &patch;
