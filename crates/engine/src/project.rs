@@ -17,12 +17,56 @@ pub const APP_NAMESPACES_KEY: &str = "application.namespaces";
 /// every AppProject), and the namespaces matching `application.namespaces`
 /// (Argo CD's "apps in any namespace"), each only for the projects that
 /// list it in `sourceNamespaces`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Tenancy {
     /// The control plane's namespace.
     pub control_plane: String,
-    /// Other namespaces that may hold Applications: globs, or `/regex/`.
-    pub app_namespaces: Vec<String>,
+    /// Other namespaces that may hold Applications.
+    pub app_namespaces: Vec<NamespacePattern>,
+}
+
+/// A namespace pattern as Argo CD writes them: `/regex/` (anchored by the
+/// user) or a glob. A regex is compiled once: every reconcile and every
+/// app of a listing is matched against the patterns.
+#[derive(Clone)]
+pub enum NamespacePattern {
+    /// A glob (`*`, `?`; `!` negates).
+    Glob(String),
+    /// `/regex/`.
+    Regex(regex::Regex),
+}
+
+impl NamespacePattern {
+    /// Reads a pattern; a `/regex/` that does not compile is an error.
+    pub fn parse(p: &str) -> Result<NamespacePattern, regex::Error> {
+        match p.strip_prefix('/').and_then(|r| r.strip_suffix('/')).filter(|r| !r.is_empty()) {
+            Some(re) => regex::Regex::new(re).map(NamespacePattern::Regex),
+            None => Ok(NamespacePattern::Glob(p.to_string())),
+        }
+    }
+
+    /// Whether `namespace` matches.
+    pub fn matches(&self, namespace: &str) -> bool {
+        match self {
+            NamespacePattern::Glob(g) => glob(g, namespace),
+            NamespacePattern::Regex(re) => re.is_match(namespace),
+        }
+    }
+}
+
+impl std::fmt::Display for NamespacePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NamespacePattern::Glob(g) => f.write_str(g),
+            NamespacePattern::Regex(re) => write!(f, "/{}/", re.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Debug for NamespacePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 impl Tenancy {
@@ -35,10 +79,9 @@ impl Tenancy {
     /// globs or `/regex/`s.
     pub fn with_app_namespaces(mut self, setting: &str) -> Result<Tenancy, String> {
         for p in setting.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if let Some(re) = regex_pattern(p) {
-                regex::Regex::new(re).map_err(|e| format!("application.namespaces: {p:?} is not a valid regular expression: {e}"))?;
-            }
-            self.app_namespaces.push(p.to_string());
+            let pattern =
+                NamespacePattern::parse(p).map_err(|e| format!("application.namespaces: {p:?} is not a valid regular expression: {e}"))?;
+            self.app_namespaces.push(pattern);
         }
         Ok(self)
     }
@@ -65,7 +108,7 @@ impl Tenancy {
 
     /// Whether Applications in `namespace` are handled at all.
     pub fn namespace_enabled(&self, namespace: &str) -> bool {
-        namespace == self.control_plane || self.app_namespaces.iter().any(|p| namespace_matches(p, namespace))
+        namespace == self.control_plane || self.app_namespaces.iter().any(|p| p.matches(namespace))
     }
 
     /// Why an Application in `namespace` may not be handled, if it may not.
@@ -77,7 +120,11 @@ impl Tenancy {
             "metadata.namespace: Applications in namespace {namespace:?} are not handled: it is not the control-plane namespace {:?} \
              and does not match application.namespaces ({})",
             self.control_plane,
-            if self.app_namespaces.is_empty() { "unset".to_string() } else { self.app_namespaces.join(", ") }
+            if self.app_namespaces.is_empty() {
+                "unset".to_string()
+            } else {
+                self.app_namespaces.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            }
         ))
     }
 
@@ -96,17 +143,10 @@ impl Tenancy {
     }
 }
 
-fn regex_pattern(p: &str) -> Option<&str> {
-    p.strip_prefix('/').and_then(|r| r.strip_suffix('/')).filter(|r| !r.is_empty())
-}
-
-/// A namespace pattern as Argo CD matches them: `/regex/` (anchored by the
-/// user) or a glob.
+/// A project's `sourceNamespaces` entry matching `namespace` (an entry
+/// that does not compile matches nothing).
 fn namespace_matches(pattern: &str, namespace: &str) -> bool {
-    match regex_pattern(pattern) {
-        Some(re) => regex::Regex::new(re).is_ok_and(|re| re.is_match(namespace)),
-        None => glob(pattern, namespace),
-    }
+    NamespacePattern::parse(pattern).is_ok_and(|p| p.matches(namespace))
 }
 
 /// Why an app's project cannot be had.
