@@ -252,7 +252,18 @@ impl AppState {
     pub async fn app(&self, who: &Identity, namespace: &str, name: &str, action: &str) -> Result<Arc<Application>, ApiError> {
         self.apps_ready().await?;
         let denied = || ApiError::permission_denied("applications", action, &format!("{namespace}/{name}"), &who.username);
-        let app = self.store.get(namespace, name).ok_or_else(denied)?;
+        let app = match self.store.get(namespace, name) {
+            Some(app) => app,
+            // The watch may not have delivered an app created a moment ago:
+            // ask the API server, so that a create is readable at once.
+            None => kube::Api::<Application>::namespaced(self.client.clone(), namespace)
+                .get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .map(Arc::new)
+                .ok_or_else(denied)?,
+        };
         if self.check_tenancy(namespace, &app.spec.project).await.is_err()
             || !self.allowed(&self.policy(), who, "applications", action, &self.app_object(&app))
         {

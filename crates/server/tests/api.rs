@@ -234,6 +234,14 @@ async fn list_filters_pages_search_and_fields() {
             r
         }
     };
+    // The list is served from the server's watch of Applications, which
+    // receives the apps just created a moment later.
+    wait_for("the server to list the five apps", TIMEOUT, || async {
+        let r = list(q.clone()).await;
+        if r.body["metadata"]["total"] == 5 { Ok(()) } else { Err(r.body["metadata"]["total"].clone()) }
+    })
+    .await
+    .expect("the apps listed");
     let all = list(q.clone()).await;
     assert_eq!(names(&all), ["alpha-web", "beta-web", "delta-db", "epsilon-web", "gamma-db"], "sorted by name");
     assert_eq!(all.body["metadata"]["total"], 5);
