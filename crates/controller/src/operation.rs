@@ -174,10 +174,8 @@ pub async fn run(
         }
     };
 
-    if !sync_op.dry_run {
-        let phase = serde_json::to_value(outcome.phase).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        ctx.config.metrics.sync_finished(app.metadata.namespace.as_deref().unwrap_or(""), writer.name(), &phase);
-    }
+    let phase = serde_json::to_value(outcome.phase).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    ctx.config.metrics.sync_finished(&crate::reconcile::app_labels(app), &phase, sync_op.dry_run);
     let finished = status::now();
     let source = sync_op.source.clone().or_else(|| app.primary_source().cloned());
     if outcome.phase == OperationPhase::Succeeded && !sync_op.dry_run {

@@ -222,8 +222,15 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     let writer = AppWriter::new(Api::namespaced(ctx.engine.client.clone(), &app.namespace().unwrap_or_default()), app.name_any());
     // A reconcile of an app handed to another replica stops between two
     // requests; a sync it was running resumes there.
+    // Requests made for the app are counted as its own (Argo CD's
+    // argocd_app_k8s_request_total).
+    let app_ref = driftless_metrics::AppRef {
+        namespace: app.namespace().unwrap_or_default(),
+        name: app.name_any(),
+        project: app.spec.project.clone(),
+    };
     let result = tokio::select! {
-        r = reconcile_app(app.clone(), &ctx, &writer) => r,
+        r = driftless_metrics::for_app(app_ref, reconcile_app(app.clone(), &ctx, &writer)) => r,
         () = ctx.shard.lost(&app) => {
             tracing::info!(app = %app.name_any(), namespace = %app.namespace().unwrap_or_default(), "handed over to another replica");
             // Looked at again: it may be ours once the members agree.
@@ -231,7 +238,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
         }
     };
     ctx.writes.record(&app, writer.into_written());
-    ctx.config.metrics.observe_reconcile(started.elapsed().as_secs_f64(), result.is_ok());
+    ctx.config.metrics.observe_reconcile(&app_labels(&app), started.elapsed().as_secs_f64(), result.is_ok());
     result
 }
 
@@ -486,16 +493,30 @@ fn fetch_since(app: &Application) -> Instant {
     }
 }
 
-/// Publishes the app's status as metrics.
-fn report(ctx: &Context, app: &Application, status: &ApplicationStatus) {
-    let labels = driftless_metrics::AppLabels {
+/// The app's labels in metrics.
+pub(crate) fn app_labels(app: &Application) -> driftless_metrics::AppLabels {
+    use driftless_metrics::AppOperation;
+    driftless_metrics::AppLabels {
         namespace: app.namespace().unwrap_or_default(),
         name: app.name_any(),
         project: app.spec.project.clone(),
         dest_server: app.spec.destination.server.clone().or_else(|| app.spec.destination.name.clone()).unwrap_or_default(),
         dest_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
         repo: app.primary_source().map(|s| s.repo_url.clone()).unwrap_or_default(),
-    };
+        autosync_enabled: app.spec.sync_policy.as_ref().is_some_and(|p| p.automated.is_some()),
+        operation: if app.metadata.deletion_timestamp.is_some() {
+            AppOperation::Delete
+        } else if app.operation.as_ref().is_some_and(|o| o.sync.is_some()) {
+            AppOperation::Sync
+        } else {
+            AppOperation::None
+        },
+    }
+}
+
+/// Publishes the app's status as metrics.
+fn report(ctx: &Context, app: &Application, status: &ApplicationStatus) {
+    let labels = app_labels(app);
     let sync = serde_json::to_value(status.sync.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
     ctx.config.metrics.app_status(&labels, &sync, status.health.status.as_str());
 }

@@ -45,7 +45,8 @@ pub fn build(
         .map_err(tower::BoxError::from)
         .service(hyper_client);
     Ok(kube::client::ClientBuilder::new(service, config.default_namespace)
-        .with_layer(&metrics.kube_layer())
+        // Requests are labelled with the name apps give this cluster.
+        .with_layer(&metrics.kube_layer(driftless_api::IN_CLUSTER_SERVER))
         .with_layer(&tower::util::option_layer(max_in_flight.map(|n| tower::limit::ConcurrencyLimitLayer::new(n.get()))))
         .build())
 }

@@ -90,5 +90,60 @@ async fn run_serves_metrics_about_apps_syncs_and_api_requests() -> Result<(), dr
     assert!(body.lines().any(|l| l.starts_with("driftless_git_requests_total{") && l.contains("result=\"ok\"")), "Git fetches are counted");
     assert!(body.contains("driftless_app_reconcile_seconds_count"), "reconciles are timed");
     assert!(get(port, "/healthz").expect("GET /healthz").ends_with("ok"), "health endpoint");
+
+    // Argo CD's series, with its labels, so that its dashboard works unchanged.
+    let ns_name = ns.name();
+    let argo = |prefix: &str, labels: &[String]| {
+        body.lines().any(|l| l.starts_with(prefix) && labels.iter().all(|want| l.contains(want.as_str())))
+    };
+    let app_labels = [format!("namespace=\"{ns_name}\""), "name=\"web\"".into(), "project=\"default\"".into()];
+    let info = [
+        app_labels.to_vec(),
+        vec![
+            "autosync_enabled=\"true\"".into(),
+            format!("repo=\"{}\"", repo.url()),
+            "dest_server=\"https://kubernetes.default.svc\"".into(),
+            format!("dest_namespace=\"{ns_name}\""),
+            "sync_status=\"Synced\"".into(),
+            "health_status=\"Healthy\"".into(),
+            "operation=".into(),
+        ],
+    ]
+    .concat();
+    assert!(argo("argocd_app_info{", &info), "argocd_app_info: {body}");
+    let sync = [app_labels.to_vec(), vec!["dest_server=".into(), "phase=\"Succeeded\"".into(), "dry_run=\"false\"".into()]].concat();
+    assert!(argo("argocd_app_sync_total{", &sync), "argocd_app_sync_total: {body}");
+    let requests = [
+        app_labels.to_vec(),
+        vec![
+            "server=\"https://kubernetes.default.svc\"".into(),
+            "response_code=\"201\"".into(), // created by server-side apply
+            "verb=\"patch\"".into(),
+            "resource_kind=\"configmaps\"".into(),
+            format!("resource_namespace=\"{ns_name}\""),
+            "dry_run=".into(),
+        ],
+    ]
+    .concat();
+    assert!(argo("argocd_app_k8s_request_total{", &requests), "argocd_app_k8s_request_total: {body}");
+    assert!(
+        argo(
+            "argocd_app_reconcile_bucket{",
+            &[format!("namespace=\"{ns_name}\""), "dest_server=\"https://kubernetes.default.svc\"".into()]
+        ),
+        "argocd_app_reconcile: {body}"
+    );
+    assert!(
+        argo(
+            "argocd_cluster_info{",
+            &["server=\"https://kubernetes.default.svc\"".into(), "k8s_version=".into(), "name=\"in-cluster\"".into()]
+        ),
+        "argocd_cluster_info: {body}"
+    );
+    assert!(
+        argo("argocd_git_request_total{", &[format!("repo=\"{}\"", repo.url()), "request_type=\"fetch\"".into()]),
+        "argocd_git_request_total: {body}"
+    );
+    assert!(body.contains("argocd_git_request_duration_seconds_bucket{"), "argocd_git_request_duration_seconds: {body}");
     Ok(())
 }

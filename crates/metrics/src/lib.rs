@@ -17,6 +17,19 @@
 //! | `driftless_renders_total` | counter | cache |
 //! | `driftless_workqueue_depth` | gauge | |
 //! | `driftless_reconciles_in_flight` | gauge | |
+//!
+//! Argo CD's own series are served too, under its names and with its
+//! labels, so that its Grafana dashboard and alerts work unchanged:
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `argocd_app_info` | gauge (always 1) | namespace, name, project, autosync_enabled, repo, dest_server, dest_namespace, sync_status, health_status, operation |
+//! | `argocd_app_sync_total` | counter | namespace, name, project, dest_server, phase, dry_run |
+//! | `argocd_app_reconcile` | histogram (Argo CD's buckets) | namespace, dest_server |
+//! | `argocd_app_k8s_request_total` | counter | namespace, name, project, server, response_code, verb, resource_kind (the plural resource), resource_namespace, dry_run (of the request) |
+//! | `argocd_cluster_info` | gauge (always 1) | server, k8s_version, name |
+//! | `argocd_git_request_total` | counter | repo, request_type |
+//! | `argocd_git_request_duration_seconds` | histogram (Argo CD's buckets) | repo, request_type |
 
 mod kube_layer;
 
@@ -35,7 +48,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-pub use kube_layer::{KubeMetricsLayer, KubeMetricsService};
+pub use kube_layer::{AppRef, KubeMetricsLayer, KubeMetricsService, for_app};
 
 /// The content type of `GET /metrics`.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -49,6 +62,11 @@ pub(crate) const KUBE_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0
 /// Git: a local `checkout` takes milliseconds, a first fetch of a large
 /// repository minutes.
 const GIT_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+/// Argo CD's buckets for `argocd_app_reconcile`, kept so that its
+/// dashboards' quantiles mean the same.
+const ARGO_RECONCILE_BUCKETS: [f64; 7] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+/// Argo CD's buckets for `argocd_git_request_duration_seconds`.
+const ARGO_GIT_BUCKETS: [f64; 8] = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0];
 
 /// Labels of one Application that do not depend on its status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,6 +84,33 @@ pub struct AppLabels {
     /// `spec.source.repoURL`; any user and password in it are removed
     /// before it becomes a label.
     pub repo: String,
+    /// Whether `spec.syncPolicy.automated` is set.
+    pub autosync_enabled: bool,
+    /// What is asked of the app now.
+    pub operation: AppOperation,
+}
+
+/// The operation an app is asked for, as Argo CD's `argocd_app_info`
+/// labels it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AppOperation {
+    /// Nothing.
+    #[default]
+    None,
+    /// A sync (`.operation.sync`).
+    Sync,
+    /// The app is being deleted.
+    Delete,
+}
+
+impl AppOperation {
+    fn label(self) -> &'static str {
+        match self {
+            AppOperation::None => "",
+            AppOperation::Sync => "sync",
+            AppOperation::Delete => "delete",
+        }
+    }
 }
 
 /// One `driftless_app_info` series.
@@ -79,6 +124,50 @@ struct AppInfo {
     sync_status: String,
     health_status: String,
     repo: String,
+}
+
+/// One `argocd_app_info` series, with Argo CD's labels in its order.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArgoAppInfo {
+    namespace: String,
+    name: String,
+    project: String,
+    autosync_enabled: &'static str,
+    repo: String,
+    dest_server: String,
+    dest_namespace: String,
+    sync_status: String,
+    health_status: String,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArgoSyncLabels {
+    namespace: String,
+    name: String,
+    project: String,
+    dest_server: String,
+    phase: String,
+    dry_run: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArgoReconcileLabels {
+    namespace: String,
+    dest_server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArgoGitLabels {
+    repo: String,
+    request_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArgoClusterInfo {
+    server: String,
+    k8s_version: String,
+    name: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -151,8 +240,9 @@ type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 /// removed: the label values are only known to the caller at the time.
 #[derive(Default)]
 struct AppSeries {
-    info: Option<AppInfo>,
+    info: Option<(AppInfo, ArgoAppInfo)>,
     sync_phases: Vec<String>,
+    argo_syncs: Vec<ArgoSyncLabels>,
 }
 
 struct Inner {
@@ -173,6 +263,47 @@ struct Inner {
     cluster_objects: Family<ClusterLabels, Gauge>,
     shard_apps: Family<ReplicaLabel, Gauge>,
     shard_members: Gauge,
+    argo: ArgoFamilies,
+}
+
+/// Argo CD's series, under its names.
+struct ArgoFamilies {
+    app_info: Family<ArgoAppInfo, Gauge>,
+    syncs: Family<ArgoSyncLabels, Counter>,
+    reconcile: HistogramFamily<ArgoReconcileLabels>,
+    cluster_info: Family<ArgoClusterInfo, Gauge>,
+    git_requests: Family<ArgoGitLabels, Counter>,
+    git_durations: HistogramFamily<ArgoGitLabels>,
+}
+
+impl ArgoFamilies {
+    fn register(registry: &mut Registry, kube: &kube_layer::KubeMetrics) -> ArgoFamilies {
+        let f = ArgoFamilies {
+            app_info: Family::default(),
+            syncs: Family::default(),
+            reconcile: Family::new_with_constructor(|| Histogram::new(ARGO_RECONCILE_BUCKETS)),
+            cluster_info: Family::default(),
+            git_requests: Family::default(),
+            git_durations: Family::new_with_constructor(|| Histogram::new(ARGO_GIT_BUCKETS)),
+        };
+        registry.register("argocd_app_info", "Information about application.", f.app_info.clone());
+        registry.register("argocd_app_sync", "Number of application syncs.", f.syncs.clone());
+        registry.register("argocd_app_reconcile", "Application reconciliation performance in seconds.", f.reconcile.clone());
+        registry.register(
+            "argocd_app_k8s_request",
+            "Number of kubernetes requests executed during application reconciliation.",
+            kube.argo_requests.clone(),
+        );
+        registry.register("argocd_cluster_info", "Information about cluster.", f.cluster_info.clone());
+        registry.register("argocd_git_request", "Number of git requests performed by repo server", f.git_requests.clone());
+        registry.register_with_unit(
+            "argocd_git_request_duration",
+            "Git requests duration seconds.",
+            Unit::Seconds,
+            f.git_durations.clone(),
+        );
+        f
+    }
 }
 
 /// The metrics of one driftless process: a cloneable handle (an `Arc`)
@@ -264,6 +395,7 @@ impl Metrics {
         registry.register("driftless_shard_apps", "Applications this controller replica holds (with --sharded)", shard_apps.clone());
         let shard_members = Gauge::default();
         registry.register("driftless_shard_members", "Controller replicas sharing the apps, as this one sees them", shard_members.clone());
+        let argo = ArgoFamilies::register(&mut registry, &kube);
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -283,6 +415,7 @@ impl Metrics {
                 cluster_objects,
                 shard_apps,
                 shard_members,
+                argo,
             }),
         }
     }
@@ -295,7 +428,12 @@ impl Metrics {
         i.cluster_up.clear();
         i.cluster_apps.clear();
         i.cluster_objects.clear();
+        i.argo.cluster_info.clear();
         for c in clusters {
+            i.argo
+                .cluster_info
+                .get_or_create(&ArgoClusterInfo { server: c.server.clone(), k8s_version: c.version.clone(), name: c.name.clone() })
+                .set(1);
             let labels = ClusterLabels { name: c.name.clone(), server: c.server.clone() };
             i.cluster_info
                 .get_or_create(&ClusterInfoLabels { name: c.name.clone(), server: c.server.clone(), k8s_version: c.version.clone() })
@@ -314,10 +452,22 @@ impl Metrics {
         self.inner.shard_members.set(members as i64);
     }
 
-    /// Sets `driftless_app_info` of `app` to 1 with the given sync and
-    /// health status, removing the app's previous series when any label
-    /// changed, so that each app has exactly one series.
+    /// Sets `driftless_app_info` and `argocd_app_info` of `app` to 1 with
+    /// the given sync and health status, removing the app's previous series
+    /// when any label changed, so that each app has exactly one series.
     pub fn app_status(&self, app: &AppLabels, sync: &str, health: &str) {
+        let argo = ArgoAppInfo {
+            namespace: app.namespace.clone(),
+            name: app.name.clone(),
+            project: app.project.clone(),
+            autosync_enabled: if app.autosync_enabled { "true" } else { "false" },
+            repo: redact_repo(&app.repo),
+            dest_server: app.dest_server.clone(),
+            dest_namespace: app.dest_namespace.clone(),
+            sync_status: sync.to_owned(),
+            health_status: health.to_owned(),
+            operation: app.operation.label(),
+        };
         let info = AppInfo {
             namespace: app.namespace.clone(),
             name: app.name.clone(),
@@ -332,63 +482,93 @@ impl Metrics {
         // reports for one app cannot leave two series behind.
         let mut apps = self.apps();
         let series = apps.entry((app.namespace.clone(), app.name.clone())).or_default();
-        if series.info.as_ref() == Some(&info) {
+        if series.info.as_ref().is_some_and(|(i, a)| *i == info && *a == argo) {
             return;
         }
-        if let Some(old) = series.info.take() {
+        if let Some((old, old_argo)) = series.info.take() {
             self.inner.app_info.remove(&old);
+            self.inner.argo.app_info.remove(&old_argo);
         }
         self.inner.app_info.get_or_create(&info).set(1);
-        series.info = Some(info);
+        self.inner.argo.app_info.get_or_create(&argo).set(1);
+        series.info = Some((info, argo));
     }
 
-    /// Removes every per-app series of a deleted app (`driftless_app_info`
-    /// and `driftless_app_sync_total`): deleted apps must not keep series
-    /// forever, or the number of series only grows.
+    /// Removes every per-app series of a deleted app (`driftless_app_info`,
+    /// `driftless_app_sync_total` and Argo CD's): deleted apps must not
+    /// keep series forever, or the number of series only grows.
     pub fn forget_app(&self, namespace: &str, name: &str) {
         let Some(series) = self.apps().remove(&(namespace.to_owned(), name.to_owned())) else { return };
-        if let Some(info) = series.info {
+        if let Some((info, argo)) = series.info {
             self.inner.app_info.remove(&info);
+            self.inner.argo.app_info.remove(&argo);
         }
         for phase in series.sync_phases {
             self.inner.syncs.remove(&SyncLabels { namespace: namespace.to_owned(), name: name.to_owned(), phase });
         }
+        for labels in series.argo_syncs {
+            self.inner.argo.syncs.remove(&labels);
+        }
     }
 
-    /// Records one reconcile that took `seconds` in
-    /// `driftless_app_reconcile_seconds{result="ok"|"error"}`.
-    pub fn observe_reconcile(&self, seconds: f64, ok: bool) {
+    /// Records one reconcile of `app` that took `seconds` in
+    /// `driftless_app_reconcile_seconds{result="ok"|"error"}` and Argo CD's
+    /// `argocd_app_reconcile{namespace,dest_server}`.
+    pub fn observe_reconcile(&self, app: &AppLabels, seconds: f64, ok: bool) {
         self.inner.reconcile.get_or_create(&ResultLabel { result: result(ok) }).observe(seconds);
+        let labels = ArgoReconcileLabels { namespace: app.namespace.clone(), dest_server: app.dest_server.clone() };
+        self.inner.argo.reconcile.get_or_create(&labels).observe(seconds);
     }
 
-    /// Counts a finished sync operation of an app in
-    /// `driftless_app_sync_total` (phase `Succeeded`, `Failed` or `Error`).
-    pub fn sync_finished(&self, namespace: &str, name: &str, phase: &str) {
+    /// Counts a finished sync operation of an app (phase `Succeeded`,
+    /// `Failed` or `Error`) in Argo CD's `argocd_app_sync_total`, and in
+    /// `driftless_app_sync_total` unless it was a dry run.
+    pub fn sync_finished(&self, app: &AppLabels, phase: &str, dry_run: bool) {
+        let argo = ArgoSyncLabels {
+            namespace: app.namespace.clone(),
+            name: app.name.clone(),
+            project: app.project.clone(),
+            dest_server: app.dest_server.clone(),
+            phase: phase.to_owned(),
+            dry_run: if dry_run { "true" } else { "false" },
+        };
         {
-            // Remember the phase so that `forget_app` can remove the series.
+            // Remember the series so that `forget_app` can remove them.
             let mut apps = self.apps();
-            let series = apps.entry((namespace.to_owned(), name.to_owned())).or_default();
-            if !series.sync_phases.iter().any(|p| p == phase) {
+            let series = apps.entry((app.namespace.clone(), app.name.clone())).or_default();
+            if !dry_run && !series.sync_phases.iter().any(|p| p == phase) {
                 series.sync_phases.push(phase.to_owned());
             }
+            if !series.argo_syncs.contains(&argo) {
+                series.argo_syncs.push(argo.clone());
+            }
         }
-        self.inner.syncs.get_or_create(&SyncLabels { namespace: namespace.into(), name: name.into(), phase: phase.into() }).inc();
+        self.inner.argo.syncs.get_or_create(&argo).inc();
+        if !dry_run {
+            let labels = SyncLabels { namespace: app.namespace.clone(), name: app.name.clone(), phase: phase.into() };
+            self.inner.syncs.get_or_create(&labels).inc();
+        }
     }
 
-    /// A [`tower::Layer`] counting the requests of a `kube::Client` in
-    /// `driftless_kube_requests_total` and timing them in
+    /// A [`tower::Layer`] counting the requests of a `kube::Client` to the
+    /// API server at `server` in `driftless_kube_requests_total` and
+    /// `argocd_app_k8s_request_total`, and timing them in
     /// `driftless_kube_request_duration_seconds`; use it with
     /// `kube::client::ClientBuilder::with_layer`.
-    pub fn kube_layer(&self) -> KubeMetricsLayer {
-        KubeMetricsLayer::new(self.inner.kube.clone())
+    pub fn kube_layer(&self, server: &str) -> KubeMetricsLayer {
+        KubeMetricsLayer::new(self.inner.kube.clone(), server)
     }
 
     /// Records one Git operation on `repo` (`fetch`, `ls-remote` or
     /// `checkout`) that took `seconds`. Any user and password in `repo` are
     /// removed before it becomes a label.
     pub fn git_request(&self, repo: &str, request: &str, seconds: f64, ok: bool) {
-        self.inner.git_requests.get_or_create(&GitLabels { repo: redact_repo(repo), request: request.into(), result: result(ok) }).inc();
+        let repo = redact_repo(repo);
+        self.inner.git_requests.get_or_create(&GitLabels { repo: repo.clone(), request: request.into(), result: result(ok) }).inc();
         self.inner.git_durations.get_or_create(&GitRequestLabel { request: request.into() }).observe(seconds);
+        let argo = ArgoGitLabels { repo, request_type: request.into() };
+        self.inner.argo.git_requests.get_or_create(&argo).inc();
+        self.inner.argo.git_durations.get_or_create(&argo).observe(seconds);
     }
 
     /// Counts one source rendered for a comparison in
@@ -529,6 +709,8 @@ mod tests {
             dest_server: "https://kubernetes.default.svc".into(),
             dest_namespace: "guestbook".into(),
             repo: "https://github.com/argoproj/argocd-example-apps".into(),
+            autosync_enabled: true,
+            operation: AppOperation::None,
         }
     }
 
@@ -551,13 +733,19 @@ mod tests {
         let mut other = app();
         other.name = "other".into();
         m.app_status(&other, "Synced", "Healthy");
-        m.sync_finished("argocd", "guestbook", "Succeeded");
+        m.sync_finished(&app(), "Succeeded", false);
+        m.sync_finished(&app(), "Succeeded", true);
+        let text = m.encode();
+        assert_eq!(lines(&text, "argocd_app_info{").len(), 2, "{text}");
+        assert_eq!(lines(&text, "argocd_app_sync_total{").len(), 2, "{text}");
         m.forget_app("argocd", "guestbook");
         let text = m.encode();
         let info = lines(&text, "driftless_app_info{");
         assert_eq!(info.len(), 1, "{text}");
         assert!(info[0].contains(r#"name="other""#));
         assert!(lines(&text, "driftless_app_sync_total{").is_empty(), "{text}");
+        assert_eq!(lines(&text, "argocd_app_info{").len(), 1, "{text}");
+        assert!(lines(&text, "argocd_app_sync_total{").is_empty(), "{text}");
         // Forgetting an unknown app is harmless.
         m.forget_app("argocd", "never-seen");
     }
@@ -565,19 +753,33 @@ mod tests {
     #[test]
     fn sync_counter_counts_per_phase() {
         let m = Metrics::new();
-        m.sync_finished("ns", "a", "Succeeded");
-        m.sync_finished("ns", "a", "Succeeded");
-        m.sync_finished("ns", "a", "Failed");
+        let a = AppLabels { namespace: "ns".into(), name: "a".into(), project: "p".into(), dest_server: "https://d".into(), ..app() };
+        m.sync_finished(&a, "Succeeded", false);
+        m.sync_finished(&a, "Succeeded", false);
+        m.sync_finished(&a, "Failed", false);
+        m.sync_finished(&a, "Failed", true);
         let text = m.encode();
         assert!(text.contains(r#"driftless_app_sync_total{namespace="ns",name="a",phase="Succeeded"} 2"#), "{text}");
         assert!(text.contains(r#"driftless_app_sync_total{namespace="ns",name="a",phase="Failed"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"argocd_app_sync_total{namespace="ns",name="a",project="p",dest_server="https://d",phase="Succeeded",dry_run="false"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"argocd_app_sync_total{namespace="ns",name="a",project="p",dest_server="https://d",phase="Failed",dry_run="true"} 1"#
+            ),
+            "{text}"
+        );
     }
 
     #[test]
     fn histograms_and_gauges() {
         let m = Metrics::new();
-        m.observe_reconcile(0.02, true);
-        m.observe_reconcile(120.0, false);
+        m.observe_reconcile(&app(), 0.02, true);
+        m.observe_reconcile(&app(), 120.0, false);
         m.git_request("https://user:s3cret@git.example/r.git", "fetch", 0.3, true);
         m.set_queue_depth(7);
         let guard = m.reconcile_started();
@@ -593,6 +795,21 @@ mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         assert!(text.contains(r#"driftless_git_request_duration_seconds_count{request="fetch"} 1"#), "{text}");
         assert!(text.contains("driftless_workqueue_depth 7"), "{text}");
+        assert!(
+            text.contains(r#"argocd_app_reconcile_bucket{le="0.25",namespace="argocd",dest_server="https://kubernetes.default.svc"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"argocd_app_reconcile_count{namespace="argocd",dest_server="https://kubernetes.default.svc"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"argocd_git_request_total{repo="https://git.example/r.git",request_type="fetch"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"argocd_git_request_duration_seconds_bucket{le="0.5",repo="https://git.example/r.git",request_type="fetch"} 1"#
+            ),
+            "{text}"
+        );
         assert!(text.contains("driftless_reconciles_in_flight 1"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }

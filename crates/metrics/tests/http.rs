@@ -49,6 +49,7 @@ fn app(name: &str) -> AppLabels {
         dest_server: "https://kubernetes.default.svc".into(),
         dest_namespace: "apps".into(),
         repo: "https://github.com/argoproj/argocd-example-apps.git".into(),
+        ..AppLabels::default()
     }
 }
 
@@ -64,10 +65,10 @@ async fn metrics_endpoint_shows_recorded_series() {
     m.app_status(&app("guestbook"), "OutOfSync", "Missing");
     m.app_status(&app("guestbook"), "Synced", "Healthy");
     m.app_status(&app("other"), "Synced", "Degraded");
-    m.observe_reconcile(0.004, true);
-    m.observe_reconcile(0.2, true);
-    m.observe_reconcile(3.0, false);
-    m.sync_finished("argocd", "guestbook", "Succeeded");
+    m.observe_reconcile(&app("guestbook"), 0.004, true);
+    m.observe_reconcile(&app("guestbook"), 0.2, true);
+    m.observe_reconcile(&app("other"), 3.0, false);
+    m.sync_finished(&app("guestbook"), "Succeeded", false);
     m.git_request("https://github.com/argoproj/argocd-example-apps.git", "fetch", 1.5, true);
     m.git_request("https://github.com/argoproj/argocd-example-apps.git", "checkout", 0.01, false);
     m.set_queue_depth(4);
@@ -100,6 +101,20 @@ async fn metrics_endpoint_shows_recorded_series() {
     assert!(body.contains(r#"request="checkout",result="error"} 1"#), "{body}");
     assert!(body.contains(r#"driftless_git_request_duration_seconds_count{request="fetch"} 1"#), "{body}");
     assert!(body.contains("driftless_workqueue_depth 4"), "{body}");
+    // Argo CD's names and labels, for its dashboard.
+    assert!(
+        body.contains(r#"argocd_app_info{namespace="argocd",name="guestbook",project="default",autosync_enabled="false",repo="https://github.com/argoproj/argocd-example-apps.git",dest_server="https://kubernetes.default.svc",dest_namespace="apps",sync_status="Synced",health_status="Healthy",operation=""} 1"#),
+        "{body}"
+    );
+    assert!(body.contains(r#"argocd_app_reconcile_count{namespace="argocd",dest_server="https://kubernetes.default.svc"} 3"#), "{body}");
+    assert!(
+        body.contains(r#"argocd_app_sync_total{namespace="argocd",name="guestbook",project="default",dest_server="https://kubernetes.default.svc",phase="Succeeded",dry_run="false"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"argocd_git_request_total{repo="https://github.com/argoproj/argocd-example-apps.git",request_type="fetch"} 1"#),
+        "{body}"
+    );
     assert!(body.contains("driftless_reconciles_in_flight 1"), "{body}");
 
     // Deleting an app removes its series; the guard's drop ends the reconcile.
@@ -159,7 +174,10 @@ async fn kube_client_requests_are_counted_through_the_layer() {
     let (api_addr, _stop_api, _api) = start(fake_api_server()).await;
     let m = Metrics::new();
     let config = kube::Config::new(format!("http://{api_addr}").parse().expect("url"));
-    let client = kube::client::ClientBuilder::try_from(config).expect("client builder").with_layer(&m.kube_layer()).build();
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&m.kube_layer("https://kubernetes.default.svc"))
+        .build();
     let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, "default");
 
     let cm = api.get("cm").await.expect("get");

@@ -48,7 +48,10 @@ impl World {
         let metrics = driftless_metrics::Metrics::new();
         let kubeconfig = kube::config::Kubeconfig::read_from(ns.cluster().kubeconfig()).expect("devcluster kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("devcluster kubeconfig");
-        let client = kube::client::ClientBuilder::try_from(config).expect("client").with_layer(&metrics.kube_layer()).build();
+        let client = kube::client::ClientBuilder::try_from(config)
+            .expect("client")
+            .with_layer(&metrics.kube_layer(driftless_api::IN_CLUSTER_SERVER))
+            .build();
         let mut w = World {
             ns,
             repo: GitRepo::new(),
