@@ -87,6 +87,18 @@ pub fn progress(line: &str) -> anyhow::Result<()> {
     }
 }
 
+/// A progress line for a command printing `format`: on stdout beside a
+/// table, on stderr when stdout carries JSON or YAML for a script.
+pub fn progress_as(format: Format, line: &str) -> anyhow::Result<()> {
+    match format {
+        Format::Json | Format::Yaml => {
+            eprintln!("{line}");
+            Ok(())
+        }
+        Format::Table | Format::Wide | Format::Name => progress(line),
+    }
+}
+
 /// Asks on stderr and reads the answer from stdin; no answer is a no.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     eprint!("{question}");

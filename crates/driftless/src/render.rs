@@ -48,9 +48,11 @@ pub fn run(args: RenderArgs) -> ExitCode {
 
 fn render(args: &RenderArgs) -> anyhow::Result<(usize, String)> {
     let dir = args.dir.canonicalize().with_context(|| format!("{} is not a directory", args.dir.display()))?;
-    let root = match &args.root {
-        Some(r) => r.canonicalize().with_context(|| format!("--root {}", r.display()))?,
-        None => repository_root(&dir).unwrap_or_else(|| dir.clone()),
+    let repository = repository_root(&dir);
+    let root = match (&args.root, &repository) {
+        (Some(r), _) => r.canonicalize().with_context(|| format!("--root {}", r.display()))?,
+        (None, Some(repo)) => repo.clone(),
+        (None, None) => dir.clone(),
     };
     let is_kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"].iter().any(|f| dir.join(f).is_file());
     let docs: Vec<serde_json::Value> = if is_kustomization {
@@ -61,7 +63,20 @@ fn render(args: &RenderArgs) -> anyhow::Result<(usize, String)> {
         let scratch = tempfile::tempdir().context("create a scratch Git cache")?;
         let git = std::sync::Arc::new(driftless_source::GitCache::new(scratch.path()));
         let remotes = std::sync::Arc::new(driftless_render::GitRemotes::new(git, runtime.handle().clone(), Default::default()));
-        driftless_kustomize::build(&dir, &driftless_kustomize::BuildOptions::new(&root).with_remotes(remotes))?.resources
+        match driftless_kustomize::build(&dir, &driftless_kustomize::BuildOptions::new(&root).with_remotes(remotes)) {
+            Ok(built) => built.resources,
+            // Outside a Git repository the root is DIR itself, so an
+            // overlay's `../base` leaves it: say how to widen it.
+            Err(e @ driftless_kustomize::Error::OutsideRoot { .. }) if args.root.is_none() && repository.is_none() => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "no Git repository encloses {}, so nothing outside it may be read; pass --root with the directory that holds \
+                     every file the kustomization reads (e.g. `--root {}`)",
+                    dir.display(),
+                    dir.parent().unwrap_or(&dir).display()
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
     } else {
         let rel = dir.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_default();
         let source = driftless_api::ApplicationSource {

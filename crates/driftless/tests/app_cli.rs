@@ -11,6 +11,7 @@ use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, assert_success, ins
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
+use serde_json::json;
 
 /// Generous: tests never assert on how long things take.
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -452,7 +453,7 @@ async fn get_shows_the_sync_window_state() {
     let w = World::new("cli-windows").await;
     w.repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n");
     w.repo.commit("web");
-    let deny = serde_json::json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "namespaces": ["*"] }]);
+    let deny = json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "namespaces": ["*"] }]);
     w.ns.create_project("team", deny).await.expect("create project");
     let projects: Api<driftless_api::AppProject> = w.ns.api();
     w.create("web", "web", &["--project", "team"]).await;
@@ -473,11 +474,55 @@ async fn get_shows_the_sync_window_state() {
     assert!(free.lines().any(|l| l.starts_with("Sync Window:") && l.ends_with("Sync Allowed (no sync window applies)")), "{free}");
 
     // A broken window: the line says which, and that nothing syncs.
-    let patch = serde_json::json!({ "spec": { "syncWindows": [{ "kind": "deny", "schedule": "0 9 * * *", "duration": "soon", "namespaces": ["*"] }] } });
+    let patch =
+        json!({ "spec": { "syncWindows": [{ "kind": "deny", "schedule": "0 9 * * *", "duration": "soon", "namespaces": ["*"] }] } });
     projects.patch("team", &Default::default(), &kube::api::Patch::Merge(patch)).await.expect("edit project");
     let text = stdout(&w.app(&["get", "web"]).await);
     assert!(
         text.contains("Sync Denied until a broken sync window is fixed: project team: sync window 0: duration \"soon\": not a number"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn every_app_command_prints_json_or_yaml_for_scripts() {
+    let w = World::new("cli-json").await;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1"));
+    w.repo.commit("app");
+    let url = w.repo.url();
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}\nstderr: {}", stdout(out), stderr(out)))
+    };
+    let dest = ["--dest-server", IN_CLUSTER, "--dest-namespace", w.ns.name()];
+    let mut create = vec!["create", "web", "--repo", &url, "--path", "app", "--revision", "main", "-o", "json"];
+    create.extend(dest);
+    let created = w.app(&create).await;
+    assert_success(&created);
+    assert_eq!(json(&created)["metadata"]["name"], "web", "the Application as stored");
+
+    let diff = w.app(&["diff", "web", "-o", "json"]).await;
+    assert_eq!(diff.status.code(), Some(1), "the exit code still says out of sync");
+    let diff = json(&diff);
+    assert_eq!(diff["sync"], "OutOfSync");
+    assert_eq!(diff["resources"][0]["kind"], "Deployment", "{diff}");
+
+    let manifests = w.app(&["manifests", "web", "-o", "json"]).await;
+    assert_success(&manifests);
+    assert_eq!(json(&manifests)[0]["kind"], "Deployment");
+
+    // Progress goes to stderr, so that stdout is one document.
+    let sync = w.app(&["sync", "web", "--timeout", "90", "-o", "json"]).await;
+    assert_success(&sync);
+    let state = json(&sync);
+    assert_eq!(state["phase"], "Succeeded", "{state}");
+    assert!(stderr(&sync).contains("Deployment"), "progress on stderr: {}", stderr(&sync));
+
+    let wait = w.app(&["wait", "web", "--sync", "--timeout", "90", "-o", "yaml"]).await;
+    assert_success(&wait);
+    assert!(stdout(&wait).contains("name: web") && stdout(&wait).contains("status: Synced"), "{}", stdout(&wait));
+
+    let deleted = w.app(&["delete", "web", "-y", "--wait", "--timeout", "90", "-o", "json"]).await;
+    assert_success(&deleted);
+    let deleted = json(&deleted);
+    assert_eq!((deleted["name"].clone(), deleted["cascade"].clone(), deleted["gone"].clone()), (json!("web"), json!(true), json!(true)));
 }

@@ -57,3 +57,26 @@ fn render_check_reports_a_summary_and_errors_fail() {
     assert!(bad.stdout.is_empty());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("missing.yaml"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[test]
+fn render_outside_a_git_repository_names_root_for_a_parent_base() {
+    // A temporary directory: no Git repository encloses it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (base, overlay) = (dir.path().join("base"), dir.path().join("overlay"));
+    std::fs::create_dir_all(&base).expect("mkdir base");
+    std::fs::create_dir_all(&overlay).expect("mkdir overlay");
+    std::fs::write(base.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n").expect("write");
+    std::fs::write(base.join("kustomization.yaml"), "resources: [cm.yaml]\n").expect("write");
+    std::fs::write(overlay.join("kustomization.yaml"), "resources: [../base]\nnamePrefix: prod-\n").expect("write");
+    let overlay = overlay.to_str().expect("utf-8");
+
+    let out = driftless(&["render", overlay]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--root"), "the error says how to widen the root: {err}");
+
+    let root = dir.path().to_str().expect("utf-8");
+    let out = driftless(&["render", "--root", root, overlay]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: prod-settings"));
+}

@@ -309,7 +309,7 @@ mod tests {
         let failing = tower::service_fn(|_req: Request<()>| async { Err::<Response<()>, _>(std::io::Error::other("refused")) });
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         rt.block_on(async {
-            let mut svc = layer.layer(ok.clone());
+            let mut svc = layer.layer(ok);
             let req = Request::get("/api/v1/namespaces/ns/pods/x").body(()).expect("request");
             let res = svc.call(req).await.expect("response");
             assert_eq!(res.status(), 404);

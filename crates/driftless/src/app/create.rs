@@ -14,7 +14,7 @@ use kube::Api;
 use kube::api::{ApiResource, DynamicObject, PostParams};
 
 use super::common::{Ctx, api_error};
-use crate::output::write_stdout;
+use crate::output::{Format, OutputArgs, print};
 
 /// Flags of `app create`, named as `argocd app create`'s.
 #[derive(clap::Args)]
@@ -75,6 +75,8 @@ pub struct CreateArgs {
     /// Update the Application if it exists.
     #[arg(long)]
     upsert: bool,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 /// Creates (or with --upsert, updates) the Application.
@@ -109,14 +111,10 @@ pub async fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<ExitCode> {
     app.status = None;
     app.operation = None;
 
-    match r.api.get_opt(&r.name).await.map_err(|e| api_error(e, &r))? {
-        None => {
-            create(ctx, &r.namespace, &app).await.map_err(|e| api_error(e, &r))?;
-            write_stdout(&format!("application '{}' created\n", r.name))?;
-        }
-        Some(existing) if same_spec(&existing, &app) && !args.upsert => {
-            write_stdout(&format!("application '{}' unchanged\n", r.name))?;
-        }
+    // With -o json|yaml: the Application as the server stored it.
+    let (done, stored) = match r.api.get_opt(&r.name).await.map_err(|e| api_error(e, &r))? {
+        None => ("created", create(ctx, &r.namespace, &app).await.map_err(|e| api_error(e, &r))?),
+        Some(existing) if same_spec(&existing, &app) && !args.upsert => ("unchanged", existing),
         Some(_) if !args.upsert => {
             bail!("application {r} already exists and its spec differs: use --upsert to update it, or `driftless app delete {r}` first")
         }
@@ -126,20 +124,22 @@ pub async fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<ExitCode> {
             // instead of being overwritten; the change is then made again
             // on the object as it is now.
             let mut attempts = 0;
-            loop {
+            let stored = loop {
                 upsert_into(&mut existing, &app, args.set_finalizer);
                 match r.api.replace(&r.name, &PostParams::default(), &existing).await {
-                    Ok(_) => break,
+                    Ok(stored) => break stored,
                     Err(kube::Error::Api(e)) if e.code == 409 && attempts < CONFLICT_RETRIES => {
                         attempts += 1;
                         existing = r.api.get(&r.name).await.map_err(|e| api_error(e, &r))?;
                     }
                     Err(e) => return Err(api_error(e, &r)),
                 }
-            }
-            write_stdout(&format!("application '{}' updated\n", r.name))?;
+            };
+            ("updated", stored)
         }
-    }
+    };
+    let format = if args.out.output == Format::Name { Format::Table } else { args.out.output };
+    print(format, &stored, || format!("application '{}' {done}\n", r.name))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -163,14 +163,15 @@ fn upsert_into(existing: &mut Application, app: &Application, set_finalizer: boo
 
 /// POSTs the Application with its apiVersion and kind: the type itself
 /// does not serialize them, and the API server needs them.
-async fn create(ctx: &Ctx, namespace: &str, app: &Application) -> Result<(), kube::Error> {
+async fn create(ctx: &Ctx, namespace: &str, app: &Application) -> Result<Application, kube::Error> {
     let ar = ApiResource::erase::<Application>(&());
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), namespace, &ar);
     let mut value = serde_json::to_value(app).map_err(kube::Error::SerdeError)?;
     value["apiVersion"] = format!("{}/{}", driftless_api::GROUP, driftless_api::VERSION).into();
     value["kind"] = "Application".into();
     let obj: DynamicObject = serde_json::from_value(value).map_err(kube::Error::SerdeError)?;
-    api.create(&PostParams::default(), &obj).await.map(drop)
+    let created = api.create(&PostParams::default(), &obj).await?;
+    serde_json::to_value(created).and_then(serde_json::from_value).map_err(kube::Error::SerdeError)
 }
 
 fn same_spec(a: &Application, b: &Application) -> bool {

@@ -9,7 +9,7 @@ use driftless_api::RESOURCES_FINALIZER;
 use kube::api::DeleteParams;
 
 use super::common::{Ctx, api_error};
-use crate::output::{confirm, progress, write_stdout};
+use crate::output::{Format, OutputArgs, confirm, print, progress_as};
 
 /// Flags of `app delete`.
 #[derive(clap::Args)]
@@ -28,6 +28,20 @@ pub struct DeleteArgs {
     /// With --wait: give up after this many seconds (0: no limit) and exit 1.
     #[arg(long, default_value_t = 0)]
     timeout: u64,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// What `app delete -o json|yaml` prints.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Deleted<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    /// Whether the app's resources are deleted with it.
+    cascade: bool,
+    /// Whether the Application was seen gone (only with --wait).
+    gone: bool,
 }
 
 /// Deletes the app.
@@ -46,15 +60,28 @@ pub async fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| api_error(e, &r))
         .with_context(|| format!("set the finalizers of app {r}"))?;
     r.api.delete(&r.name, &DeleteParams::default()).await.map_err(|e| api_error(e, &r))?;
-    write_stdout(&format!("application '{}' deleted{}\n", r.name, if args.cascade { "" } else { " (resources kept)" }))?;
+    let format = args.out.output;
+    let report = |gone: bool| {
+        print(format, &Deleted { name: &r.name, namespace: &r.namespace, cascade: args.cascade, gone }, || {
+            format!("application '{}' deleted{}\n", r.name, if args.cascade { "" } else { " (resources kept)" })
+        })
+    };
     if !args.wait {
+        report(false)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if !matches!(format, Format::Json | Format::Yaml) {
+        report(false)?;
     }
     let deadline = (args.timeout > 0).then(|| Instant::now() + Duration::from_secs(args.timeout));
     loop {
         match r.api.get_opt(&r.name).await.map_err(|e| api_error(e, &r))? {
             None => {
-                progress(&format!("application '{}' is gone", r.name))?;
+                if matches!(format, Format::Json | Format::Yaml) {
+                    report(true)?;
+                } else {
+                    progress_as(format, &format!("application '{}' is gone", r.name))?;
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             Some(a) if deadline.is_some_and(|d| Instant::now() >= d) => bail!(

@@ -13,7 +13,7 @@ use driftless_sync::compare::CompareResult;
 use serde_json::Value;
 
 use super::common::Ctx;
-use crate::output::write_stdout;
+use crate::output::{Format, OutputArgs, print};
 
 /// Flags of `app diff`.
 #[derive(clap::Args)]
@@ -26,6 +26,29 @@ pub struct DiffArgs {
     /// Where Git checkouts are cached (default: a temporary directory).
     #[arg(long, env = "DRIFTLESS_CLI_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// What `app diff -o json|yaml` prints.
+#[derive(serde::Serialize)]
+struct DiffReport {
+    sync: SyncStatusCode,
+    resources: Vec<ResourceDiff>,
+}
+
+/// One resource that differs.
+#[derive(serde::Serialize)]
+struct ResourceDiff {
+    group: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    status: SyncStatusCode,
+    /// The fields that differ.
+    changed: Vec<String>,
+    /// A unified diff, live to desired, Secrets masked.
+    diff: String,
 }
 
 /// Where `app manifests` takes the manifests from.
@@ -51,6 +74,9 @@ pub struct ManifestsArgs {
     /// Where Git checkouts are cached (default: a temporary directory).
     #[arg(long, env = "DRIFTLESS_CLI_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// YAML documents by default; `-o json` prints one JSON array.
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 /// Prints a diff per out-of-sync resource; exit 1 when any differs, 0 when
@@ -60,25 +86,37 @@ pub async fn run_diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<ExitCode> {
     with_revision(&mut app, args.revision.as_deref());
     let (_, compared) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
     let opts = DiffOptions::new(&app.spec.ignore_differences).with_context(|| format!("app {r}: spec.ignoreDifferences is invalid"))?;
-    let mut out = String::new();
+    let mut report = DiffReport { sync: compared.sync, resources: Vec::new() };
     for res in compared.resources.iter().filter(|res| res.sync != SyncStatusCode::Synced) {
         let k = &res.key;
         let (live_n, predicted_n) = driftless_diff::normalize_pair(res.live.object(), res.predicted.as_ref(), &opts);
-        let title = k.path();
-        out.push_str(&format!("\n===== {}/{} {}/{} ======\n", k.group, k.kind, k.namespace.as_deref().unwrap_or(""), k.name));
-        let text = driftless_diff::unified_diff(&title, live_n.as_ref(), predicted_n.as_ref());
-        if text.is_empty() {
-            // The comparison found a difference the YAML rendering hides
-            // (e.g. a number's type): name the fields at least.
-            out.push_str(&format!("fields differ: {}\n", res.diff.changed.join(", ")));
-        } else {
-            out.push_str(&text);
-        }
+        report.resources.push(ResourceDiff {
+            group: k.group.clone(),
+            kind: k.kind.clone(),
+            namespace: k.namespace.clone().unwrap_or_default(),
+            name: k.name.clone(),
+            status: res.sync,
+            changed: res.diff.changed.clone(),
+            diff: driftless_diff::unified_diff(&k.path(), live_n.as_ref(), predicted_n.as_ref()),
+        });
     }
     for w in &compared.warnings {
         eprintln!("driftless: warning: {w}");
     }
-    write_stdout(&out)?;
+    print(args.out.output, &report, || {
+        let mut out = String::new();
+        for d in &report.resources {
+            out.push_str(&format!("\n===== {}/{} {}/{} ======\n", d.group, d.kind, d.namespace, d.name));
+            if d.diff.is_empty() {
+                // The comparison found a difference the YAML rendering hides
+                // (e.g. a number's type): name the fields at least.
+                out.push_str(&format!("fields differ: {}\n", d.changed.join(", ")));
+            } else {
+                out.push_str(&d.diff);
+            }
+        }
+        out
+    })?;
     Ok(if compared.sync == SyncStatusCode::Synced { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -102,15 +140,23 @@ pub async fn run_manifests(ctx: &Ctx, args: ManifestsArgs) -> anyhow::Result<Exi
             })
             .collect(),
     };
-    let mut out = String::new();
-    for obj in objects {
-        // Secret values never reach a terminal: the mask shows keys only.
-        let (masked, _) = driftless_diff::mask_secrets(Some(&obj), None);
-        let masked = masked.unwrap_or(obj);
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&masked).context("encode YAML")?);
+    // Secret values never reach a terminal: the mask shows keys only.
+    let masked: Vec<Value> = objects
+        .into_iter()
+        .map(|obj| {
+            let (masked, _) = driftless_diff::mask_secrets(Some(&obj), None);
+            masked.unwrap_or(obj)
+        })
+        .collect();
+    if args.out.output == Format::Json {
+        return print(Format::Json, &masked, String::new).map(|()| ExitCode::SUCCESS);
     }
-    write_stdout(&out)?;
+    let mut out = String::new();
+    for obj in &masked {
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(obj).context("encode YAML")?);
+    }
+    crate::output::write_stdout(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 

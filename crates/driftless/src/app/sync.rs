@@ -11,7 +11,7 @@ use driftless_api::{Application, Operation, OperationInitiator, OperationPhase, 
 use kube::api::{Patch, PatchParams};
 
 use super::common::{AppRef, Ctx, RESOURCE_HEADERS, api_error, automated, operation_summary, result_rows, short};
-use crate::output::{progress, table, write_stdout};
+use crate::output::{Format, OutputArgs, print, progress_as, table};
 
 /// How often the operation's state is read while following it.
 const POLL: Duration = Duration::from_millis(500);
@@ -46,6 +46,9 @@ pub struct SyncArgs {
     /// Only request the sync; do not follow it.
     #[arg(long = "async")]
     async_: bool,
+    /// With -o json|yaml: the finished operation's state (progress goes to stderr).
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 /// Flags of `app rollback`.
@@ -64,6 +67,9 @@ pub struct RollbackArgs {
     /// Only request the rollback; do not follow it.
     #[arg(long = "async")]
     async_: bool,
+    /// With -o json|yaml: the finished operation's state (progress goes to stderr).
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 /// Requests a sync and follows it.
@@ -88,7 +94,7 @@ pub async fn run_sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
         initiated_by: Some(initiator()),
         ..Default::default()
     };
-    request_and_follow(&r, &app, op, args.timeout, args.async_).await
+    request_and_follow(&r, &app, op, Follow { timeout: args.timeout, async_: args.async_, format: args.out.output }).await
 }
 
 /// Syncs back to a history entry's revision and source.
@@ -124,8 +130,9 @@ pub async fn run_rollback(ctx: &Ctx, args: RollbackArgs) -> anyhow::Result<ExitC
         initiated_by: Some(initiator()),
         ..Default::default()
     };
-    progress(&format!("rolling back app {r} to history id {} (revision {})", entry.id, short(&entry.revision)))?;
-    request_and_follow(&r, &app, op, args.timeout, args.async_).await
+    let format = args.out.output;
+    progress_as(format, &format!("rolling back app {r} to history id {} (revision {})", entry.id, short(&entry.revision)))?;
+    request_and_follow(&r, &app, op, Follow { timeout: args.timeout, async_: args.async_, format }).await
 }
 
 /// Who asks: the local user, as Argo CD records its CLI's user.
@@ -177,9 +184,20 @@ fn with_namespaces(r: &AppRef, app: &Application, wanted: Vec<SyncOperationResou
     out
 }
 
+/// How a requested operation is followed.
+pub struct Follow {
+    /// Give up following after this many seconds (0: no limit).
+    pub timeout: u64,
+    /// Only request it.
+    pub async_: bool,
+    /// How the result is printed.
+    pub format: Format,
+}
+
 /// Sets `.operation`, then follows the operation until it completes.
 /// Exit 0 when it succeeded, 1 when it failed (message on stderr).
-pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, timeout: u64, async_: bool) -> anyhow::Result<ExitCode> {
+pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, follow: Follow) -> anyhow::Result<ExitCode> {
+    let Follow { timeout, async_, format } = follow;
     let before = app.status.as_ref().and_then(|s| s.operation_state.clone());
     if app.operation.is_some() {
         bail!("app {r} already has an operation requested that has not started: wait for it with `driftless app wait {r} --operation`");
@@ -197,7 +215,7 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, ti
     // controller will copy into operationState.
     let requested = patched.operation.unwrap_or(op);
     if async_ {
-        progress(&format!("sync of app {r} requested"))?;
+        print(format, &requested, || format!("sync of app {r} requested\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
     let deadline = (timeout > 0).then(|| Instant::now() + Duration::from_secs(timeout));
@@ -224,9 +242,9 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, ti
             _ => None,
         };
         if let Some(s) = ours {
-            show_progress(&s, &mut shown, &mut last_phase)?;
+            show_progress(format, &s, &mut shown, &mut last_phase)?;
             if s.phase.is_completed() {
-                return finish(r, &s);
+                return finish(r, &s, format);
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -246,7 +264,7 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, ti
 
 /// Prints a line for every resource whose result appeared or changed, and
 /// for the operation's phase and message.
-fn show_progress(s: &OperationState, shown: &mut BTreeMap<String, String>, last_phase: &mut String) -> anyhow::Result<()> {
+fn show_progress(format: Format, s: &OperationState, shown: &mut BTreeMap<String, String>, last_phase: &mut String) -> anyhow::Result<()> {
     for res in s.sync_result.iter().flat_map(|r| r.resources.iter()) {
         let key = format!("{}/{}/{}/{}/{:?}", res.group, res.kind, res.namespace, res.name, res.hook_type);
         let status =
@@ -255,27 +273,29 @@ fn show_progress(s: &OperationState, shown: &mut BTreeMap<String, String>, last_
         if shown.get(&key) != Some(&line) {
             let name = if res.namespace.is_empty() { res.name.clone() } else { format!("{}/{}", res.namespace, res.name) };
             let hook = res.hook_type.map(|h| format!(" ({h:?} hook)")).unwrap_or_default();
-            progress(&format!("{}  {}{hook}  {name}  {}", super::common::clock(), res.kind, line.trim_end()))?;
+            progress_as(format, &format!("{}  {}{hook}  {name}  {}", super::common::clock(), res.kind, line.trim_end()))?;
             shown.insert(key, line);
         }
     }
     // After the resources: the final phase reads as the conclusion.
     let phase = format!("{:?}: {}", s.phase, s.message.as_deref().unwrap_or(""));
     if *last_phase != phase {
-        progress(&format!("{}  operation  {}", super::common::clock(), super::common::one_line(&phase)))?;
+        progress_as(format, &format!("{}  operation  {}", super::common::clock(), super::common::one_line(&phase)))?;
         *last_phase = phase;
     }
     Ok(())
 }
 
-fn finish(r: &AppRef, s: &OperationState) -> anyhow::Result<ExitCode> {
-    let mut out = format!("\n{}", operation_summary(s));
-    let rows = result_rows(s);
-    if !rows.is_empty() {
-        out.push('\n');
-        out.push_str(&table(&RESOURCE_HEADERS, &rows));
-    }
-    write_stdout(&out)?;
+fn finish(r: &AppRef, s: &OperationState, format: Format) -> anyhow::Result<ExitCode> {
+    print(format, s, || {
+        let mut out = format!("\n{}", operation_summary(s));
+        let rows = result_rows(s);
+        if !rows.is_empty() {
+            out.push('\n');
+            out.push_str(&table(&RESOURCE_HEADERS, &rows));
+        }
+        out
+    })?;
     if s.phase == OperationPhase::Succeeded {
         return Ok(ExitCode::SUCCESS);
     }

@@ -8,7 +8,7 @@ use anyhow::bail;
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
 
 use super::common::{Ctx, one_line};
-use crate::output::write_stdout;
+use crate::output::{OutputArgs, print};
 
 /// How often the app is read while waiting.
 const POLL: Duration = Duration::from_millis(500);
@@ -30,6 +30,9 @@ pub struct WaitArgs {
     /// Give up after this many seconds (0: no limit) and exit 1.
     #[arg(long, default_value_t = 0)]
     timeout: u64,
+    /// With -o json|yaml: the Application as it was when the wait ended.
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 /// Waits, then prints the state reached.
@@ -47,8 +50,8 @@ pub async fn run(ctx: &Ctx, args: WaitArgs) -> anyhow::Result<ExitCode> {
         let (_, app) = ctx.get(&args.name).await?;
         let pending = pending(&app, sync, health, operation);
         if pending.is_empty() {
-            let s = app.status.unwrap_or_default();
-            write_stdout(&format!("app {r} is {what} (sync: {:?}, health: {})\n", s.sync.status, s.health.status))?;
+            let s = app.status.clone().unwrap_or_default();
+            print(args.out.output, &app, || format!("app {r} is {what} (sync: {:?}, health: {})\n", s.sync.status, s.health.status))?;
             return Ok(ExitCode::SUCCESS);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
