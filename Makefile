@@ -68,10 +68,11 @@ demo: deps $(DEVCLUSTER)
 bench: deps $(DEVCLUSTER) tools
 	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
 
-# install/crds/crds.yaml is what `driftless crds` prints (a test fails when
-# it differs): regenerate it after changing the API types.
+# install/crds/crds.yaml (and the chart's copy) is what `driftless crds`
+# prints (a test fails when it differs): regenerate after changing the API types.
 manifests:
 	cargo run -q -p driftless -- crds > install/crds/crds.yaml
+	cp install/crds/crds.yaml charts/driftless/crds/crds.yaml
 
 clean:
 	rm -rf target $(DEMO_DIR)

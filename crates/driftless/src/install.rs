@@ -79,7 +79,9 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// `--namespace` is no namespace name.
-    #[error("--namespace {0:?}: not a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)")]
+    #[error(
+        "--namespace {0:?}: not a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit)"
+    )]
     Namespace(String),
     /// `--image` is no image reference.
     #[error("--image {0:?}: not an image reference (no spaces or control characters, not empty)")]
@@ -180,11 +182,9 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return match args.output {
             ManifestFormat::Yaml => output::write_stdout(&to_yaml(&objects)),
-            ManifestFormat::Json => output::print(
-                output::Format::Json,
-                &json!({ "apiVersion": "v1", "kind": "List", "items": objects }),
-                String::new,
-            ),
+            ManifestFormat::Json => {
+                output::print(output::Format::Json, &json!({ "apiVersion": "v1", "kind": "List", "items": objects }), String::new)
+            }
         };
     }
     let client = crate::kube_client::connect().await?;
@@ -282,6 +282,8 @@ mod tests {
             file == crate::crds_yaml().expect("generate the CRDs"),
             "install/crds/crds.yaml is not the output of `driftless crds`: run `make manifests`"
         );
+        let chart = install_dir().join("../charts/driftless/crds/crds.yaml");
+        assert!(file == std::fs::read_to_string(chart).expect("read the chart's CRDs"), "the chart's CRDs differ: run `make manifests`");
     }
 
     #[test]
@@ -297,8 +299,8 @@ mod tests {
 
     #[test]
     fn the_cluster_wide_install_in_another_namespace_names_it_everywhere() {
-        let objects = manifests(&Options { image: Some("registry.local:5000/driftless@sha256:ab".into()), ..opts("team-a", false) })
-            .expect("build");
+        let objects =
+            manifests(&Options { image: Some("registry.local:5000/driftless@sha256:ab".into()), ..opts("team-a", false) }).expect("build");
         assert!(objects[0]["kind"] == "CustomResourceDefinition", "CRDs come first: {}", objects[0]["kind"]);
         let binding = find(&objects, "ClusterRoleBinding", "driftless-controller-team-a").expect("a suffixed binding");
         assert_eq!(binding["roleRef"]["name"], "driftless-controller-team-a");

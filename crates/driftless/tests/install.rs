@@ -25,8 +25,7 @@ use serde_json::{Value, json};
 /// Generous: tests never assert on how long things take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// The labels the chart adds to what `driftless install` applies.
-const HELM_LABELS: [&str; 4] =
-    ["helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance", "app.kubernetes.io/version"];
+const HELM_LABELS: [&str; 4] = ["helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance", "app.kubernetes.io/version"];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the workspace root")
@@ -75,7 +74,7 @@ async fn service_account_kubeconfig(ns: &TestNamespace, namespace: &str, sa: &st
     let accounts: Api<ServiceAccount> = Api::namespaced(ns.client(), namespace);
     let request = json!({ "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": { "expirationSeconds": 3600 } });
     let issued: Value = accounts
-        .create_subresource("token", sa, &PostParams::default(), serde_json::to_vec(&request).expect("encode"))
+        .create_subresource("token", sa, &PostParams::default(), &request)
         .await
         .unwrap_or_else(|e| panic!("a token for ServiceAccount {namespace}/{sa}: {e}"));
     let token = issued["status"]["token"].as_str().expect("an issued token").to_string();
@@ -141,9 +140,9 @@ async fn wait_synced(apps: &Api<Application>, name: &str) {
     wait_for(&format!("app {name} to be Synced"), TIMEOUT, || async {
         let app = apps.get(name).await.map_err(|e| e.to_string())?;
         let status = serde_json::to_value(app.status.unwrap_or_default()).map_err(|e| e.to_string())?;
-        (status["sync"]["status"] == "Synced" && status["operationState"]["phase"] == "Succeeded")
-            .then_some(())
-            .ok_or_else(|| format!("sync {}, operation {}, conditions {}", status["sync"]["status"], status["operationState"], status["conditions"]))
+        (status["sync"]["status"] == "Synced" && status["operationState"]["phase"] == "Succeeded").then_some(()).ok_or_else(|| {
+            format!("sync {}, operation {}, conditions {}", status["sync"]["status"], status["operationState"], status["conditions"])
+        })
     })
     .await
     .expect("the controller syncs the app");
@@ -165,7 +164,12 @@ fn the_chart_lints_and_renders_what_driftless_install_prints() {
     // Default values: the cluster-wide install in argocd, CRDs included.
     let rendered = helm(&["template", "driftless", chart, "--namespace", "argocd", "--include-crds"]);
     assert_success(&rendered);
-    assert_eq!(comparable(&stdout(&rendered)), comparable(&install(&[])), "helm template and driftless install --dry-run differ");
+    let installed = comparable(&install(&[]));
+    let kinds: Vec<&str> = installed.iter().filter_map(|o| o["kind"].as_str()).collect();
+    for kind in ["CustomResourceDefinition", "ClusterRole", "Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget"] {
+        assert!(kinds.contains(&kind), "no {kind} in driftless install --dry-run: {kinds:?}");
+    }
+    assert_eq!(comparable(&stdout(&rendered)), installed, "helm template and driftless install --dry-run differ");
     // The namespace-scoped variant in another namespace (CRDs skipped, as its users do).
     let rendered = helm(&["template", "driftless", chart, "--namespace", "team-x", "--skip-crds", "--set", "namespaceScoped=true"]);
     assert_success(&rendered);
@@ -325,7 +329,10 @@ async fn the_namespace_scoped_install_syncs_into_its_namespace_and_refuses_clust
     .expect("a condition naming the ClusterRole");
     assert!(reason.contains("cluster-scoped"), "{reason}");
     let cluster_roles: Api<ClusterRole> = Api::all(ns.client());
-    assert!(cluster_roles.get_opt(&format!("refused-{}", ns.name())).await.expect("read ClusterRoles").is_none(), "the ClusterRole was created");
+    assert!(
+        cluster_roles.get_opt(&format!("refused-{}", ns.name())).await.expect("read ClusterRoles").is_none(),
+        "the ClusterRole was created"
+    );
 }
 
 #[tokio::test]
