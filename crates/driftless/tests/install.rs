@@ -239,14 +239,7 @@ async fn the_cluster_wide_install_grants_the_controller_and_the_server_what_they
     apps.create(&PostParams::default(), &application("manual", ns.name(), &repo.url(), "manual", target.name(), false))
         .await
         .expect("create the manual app");
-    let secrets: Api<Secret> = ns.api();
-    let password = wait_for("the initial admin password", TIMEOUT, || async {
-        let secret = secrets.get_opt("argocd-initial-admin-secret").await.map_err(|e| e.to_string())?.ok_or("not yet")?;
-        let bytes = secret.data.and_then(|mut d| d.remove("password")).ok_or("no password key")?;
-        String::from_utf8(bytes.0).map_err(|e| e.to_string())
-    })
-    .await
-    .expect("the server writes argocd-initial-admin-secret with its own rights");
+    let password = ns.initial_admin_password(TIMEOUT).await.expect("the server writes argocd-initial-admin-secret with its own rights");
     let http = reqwest::Client::new();
     let base = format!("http://{listen}");
     let token = wait_for("the server to log in admin", TIMEOUT, || async {
