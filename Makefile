@@ -20,7 +20,7 @@ TOOLS := $(CURDIR)/target/tools/bin
 # (gcc: Dex links SQLite through cgo).
 APT_PACKAGES := git ca-certificates gcc openssh-server
 
-.PHONY: help deps tools build devcluster test test-rust test-go demo bench clean
+.PHONY: help deps tools build devcluster test test-rust test-go demo bench clean manifests
 
 help:
 	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
@@ -67,6 +67,12 @@ demo: deps $(DEVCLUSTER)
 
 bench: deps $(DEVCLUSTER) tools
 	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
+
+# install/crds/crds.yaml (and the chart's copy) is what `driftless crds`
+# prints (a test fails when it differs): regenerate after changing the API types.
+manifests:
+	cargo run -q -p driftless -- crds > install/crds/crds.yaml
+	cp install/crds/crds.yaml charts/driftless/crds/crds.yaml
 
 clean:
 	rm -rf target $(DEMO_DIR)

@@ -113,7 +113,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let shutdown = futures::future::FutureExt::shared(Box::pin(shutdown));
-    if !wait_for_api(&client, shutdown.clone()).await? {
+    if !wait_for_api(&client, &config.tenancy.control_plane, shutdown.clone()).await? {
         return Ok(());
     }
     // As Argo CD: the control-plane namespace alone, or every namespace

@@ -20,10 +20,15 @@ pub enum Error {
     Kube(#[from] kube::Error),
 }
 
-/// Waits until the Application API answers. Returns false if `shutdown`
-/// fired first; a missing CRD is an error at once.
-pub async fn wait_for_api(client: &kube::Client, shutdown: impl std::future::Future<Output = ()>) -> Result<bool, Error> {
-    let probe: Api<Application> = Api::all(client.clone());
+/// Waits until the Application API answers in the control-plane namespace
+/// (a namespace-scoped install may list nothing else). Returns false if
+/// `shutdown` fired first; a missing CRD is an error at once.
+pub async fn wait_for_api(
+    client: &kube::Client,
+    control_plane: &str,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<bool, Error> {
+    let probe: Api<Application> = Api::namespaced(client.clone(), control_plane);
     let mut delay = Duration::from_millis(500);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

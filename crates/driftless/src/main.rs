@@ -4,6 +4,7 @@
 
 mod app;
 mod cluster;
+mod install;
 mod kube_client;
 mod output;
 mod proj;
@@ -41,6 +42,9 @@ enum Command {
     /// Print the CustomResourceDefinitions (Application, AppProject) as YAML,
     /// e.g. `driftless crds | kubectl apply -f -`.
     Crds,
+    /// Install driftless into a cluster (CRDs, RBAC, the controller, the API
+    /// server and UI), or print the manifests with --dry-run.
+    Install(install::InstallArgs),
     /// Run the controller: reconcile every Application until stopped.
     Controller(ControllerArgs),
     /// Print the manifests a directory renders to (Kustomize natively, or
@@ -191,6 +195,7 @@ fn main() -> ExitCode {
             print(output, &info, || format!("driftless {} (Kubernetes API {}, {})\n", info.version, info.kubernetes, info.target))
         }
         Command::Crds => crds(),
+        Command::Install(args) => runtime().and_then(|rt| rt.block_on(install::run(args))),
         Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args, None))),
         Command::Run(RunArgs { controller: mut args, server }) => {
             args.metrics_addr.get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)));
@@ -225,10 +230,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn crds() -> anyhow::Result<()> {
+    output::write_stdout(&crds_yaml()?)
+}
+
+/// What `driftless crds` prints, and `install/crds/crds.yaml` holds.
+fn crds_yaml() -> anyhow::Result<String> {
     let docs: Vec<serde_json::Value> =
         driftless_api::crd::all().into_iter().map(serde_json::to_value).collect::<Result<_, _>>().context("encode CRDs")?;
     let text = docs.iter().map(serde_saphyr::to_string).collect::<Result<Vec<_>, _>>().context("encode YAML")?;
-    output::write_stdout(&format!("---\n{}", text.join("---\n")))
+    Ok(format!("---\n{}", text.join("---\n")))
 }
 
 fn init_tracing() {

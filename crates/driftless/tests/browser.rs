@@ -12,7 +12,6 @@ use std::time::Duration;
 use driftless_api::Application;
 use driftless_testkit::{GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::PostParams;
 
@@ -141,14 +140,7 @@ async fn log_in_open_an_app_see_its_diff_sync_and_roll_back() {
     wait_sync(&apps, &second, "OutOfSync").await;
 
     // The server writes the initial admin password on first start.
-    let secrets: Api<Secret> = ns.api();
-    let password = wait_for("the initial admin password", TIMEOUT, || async {
-        let secret = secrets.get_opt("argocd-initial-admin-secret").await.map_err(|e| e.to_string())?.ok_or("not yet")?;
-        let bytes = secret.data.and_then(|mut d| d.remove("password")).ok_or("no password key")?;
-        String::from_utf8(bytes.0).map_err(|e| e.to_string())
-    })
-    .await
-    .expect("driftless run creates argocd-initial-admin-secret");
+    let password = ns.initial_admin_password(TIMEOUT).await.expect("driftless run creates argocd-initial-admin-secret");
     wait_for("the server to listen", TIMEOUT, || async { TcpStream::connect(listen).map(drop).map_err(|e| e.to_string()) })
         .await
         .expect("driftless run serves HTTP");

@@ -82,7 +82,11 @@ impl AppState {
         let store = AppStore::new();
         let (settings, mut tasks) = Settings::start(&client, config.namespace());
         settings.secret.set(boot.secret);
-        tasks.push(tokio::spawn(Arc::clone(&store).run(client.clone())));
+        // As the controller: the control plane alone unless apps may live
+        // elsewhere, so that a namespace-scoped install needs no cluster-wide
+        // list of Applications.
+        let only = config.tenancy.app_namespaces.is_empty().then(|| config.namespace().to_string());
+        tasks.push(tokio::spawn(Arc::clone(&store).run(client.clone(), only)));
         let projects = ProjectStore::new();
         tasks.push(tokio::spawn(Arc::clone(&projects).run(kube::Api::namespaced(client.clone(), config.namespace()))));
         let compare = driftless_engine::Engine::one_off(

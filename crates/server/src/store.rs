@@ -57,10 +57,13 @@ impl AppStore {
         Arc::new(AppStore { apps: RwLock::default(), changes, ready })
     }
 
-    /// Watches Applications in all namespaces until the task is aborted;
-    /// the watcher re-lists on its own after errors.
-    pub async fn run(self: Arc<Self>, client: kube::Client) {
-        let api: Api<Application> = Api::all(client);
+    /// Watches Applications in `namespace` (None: all namespaces) until the
+    /// task is aborted; the watcher re-lists on its own after errors.
+    pub async fn run(self: Arc<Self>, client: kube::Client, namespace: Option<String>) {
+        let api: Api<Application> = match namespace {
+            Some(ns) => Api::namespaced(client, &ns),
+            None => Api::all(client),
+        };
         let config = watcher::Config::default().any_semantic();
         let mut events = watcher::watcher(api, config).default_backoff().boxed();
         let mut relist: BTreeMap<Key, Arc<Application>> = BTreeMap::new();

@@ -74,6 +74,18 @@ impl TestNamespace {
             .await
             .map_err(|source| Error::Kube { what: format!("create AppProject {name}"), source })
     }
+
+    /// The admin password a driftless server writes into this namespace's
+    /// `argocd-initial-admin-secret` on its first start, waited for.
+    pub async fn initial_admin_password(&self, timeout: std::time::Duration) -> Result<String, Error> {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = self.api();
+        crate::wait_for("the initial admin password", timeout, || async {
+            let secret = secrets.get_opt("argocd-initial-admin-secret").await.map_err(|e| e.to_string())?.ok_or("not yet")?;
+            let bytes = secret.data.and_then(|mut d| d.remove("password")).ok_or("no password key")?;
+            String::from_utf8(bytes.0).map_err(|e| e.to_string())
+        })
+        .await
+    }
 }
 
 impl Drop for TestNamespace {
