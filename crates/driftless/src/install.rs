@@ -195,7 +195,7 @@ pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
 
 /// Server-side applies the namespace (unless it exists) and every object,
 /// as field manager `driftless`, printing a line for each.
-async fn apply(client: &kube::Client, namespace: &str, objects: &[Value]) -> anyhow::Result<()> {
+pub(crate) async fn apply(client: &kube::Client, namespace: &str, objects: &[Value]) -> anyhow::Result<()> {
     let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
     if namespaces.get_opt(namespace).await.with_context(|| format!("read namespace {namespace}"))?.is_none() {
         let ns = json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": namespace } });

@@ -3,6 +3,7 @@
 //! its own crate.
 
 mod app;
+mod bootstrap;
 mod cluster;
 mod install;
 mod kube_client;
@@ -45,6 +46,10 @@ enum Command {
     /// Install driftless into a cluster (CRDs, RBAC, the controller, the API
     /// server and UI), or print the manifests with --dry-run.
     Install(install::InstallArgs),
+    /// Install driftless and let it manage itself from a Git repository
+    /// (the manifests are committed there when the path holds none), then
+    /// wait until it is Synced and Healthy: an upgrade is then a commit.
+    Bootstrap(bootstrap::BootstrapArgs),
     /// Run the controller: reconcile every Application until stopped.
     Controller(ControllerArgs),
     /// Print the manifests a directory renders to (Kustomize natively, or
@@ -196,6 +201,7 @@ fn main() -> ExitCode {
         }
         Command::Crds => crds(),
         Command::Install(args) => runtime().and_then(|rt| rt.block_on(install::run(args))),
+        Command::Bootstrap(args) => runtime().and_then(|rt| rt.block_on(bootstrap::run(args))),
         Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args, None))),
         Command::Run(RunArgs { controller: mut args, server }) => {
             args.metrics_addr.get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)));

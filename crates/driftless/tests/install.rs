@@ -354,3 +354,56 @@ async fn the_chart_installs_on_the_cluster() {
     let cluster_roles: Api<ClusterRole> = Api::all(ns.client());
     cluster_roles.get(&format!("driftless-server-{}", ns.name())).await.expect("the server's ClusterRole, named for the namespace");
 }
+
+#[tokio::test]
+async fn bootstrap_commits_installs_and_then_applies_a_commit_to_itself() {
+    let ns = TestNamespace::new("bootstrap").await.expect("a test namespace");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let repo = GitRepo::new();
+    repo.write("README.md", "the platform's config\n");
+    repo.commit("start");
+    // Bootstrap pushes to the branch this working repository has out.
+    repo.git(&["config", "receive.denyCurrentBranch", "updateInstead"]);
+    // The controller the installed Deployment would run, run here (as
+    // cluster admin: the RBAC is the other tests' business). It exits while
+    // the CRDs are missing (a pod would restart until bootstrap applied
+    // them): they are there first.
+    install_crds(&ns.client()).await.expect("install CRDs");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    cmd.args(["controller", "--namespace", ns.name(), "--app-resync", "2"])
+        .env("KUBECONFIG", ns.cluster().kubeconfig())
+        .env("DRIFTLESS_CACHE_DIR", dir.path().join("controller-cache"));
+    let _controller = LoggedChild::spawn(cmd, &dir.path().join("controller.log"), "driftless controller");
+
+    let url = repo.url();
+    let args = ["bootstrap", "--repo", &url, "--path", "clusters/dev/driftless", "--namespace", ns.name(), "--timeout", "120"];
+    let out = driftless(ns.cluster().kubeconfig(), dir.path(), &args).await;
+    assert_success(&out);
+    let printed = stdout(&out);
+    assert!(printed.contains("committed clusters/dev/driftless/driftless.yaml"), "{printed}");
+    assert!(printed.contains("sync Synced, health Healthy"), "{printed}");
+    let committed = std::fs::read_to_string(repo.path().join("clusters/dev/driftless/driftless.yaml")).expect("the manifests in Git");
+    assert!(committed.contains("name: driftless-controller"), "{committed}");
+
+    // An upgrade is a commit: driftless applies it to itself.
+    let changed = committed.replace("memory: 2Gi", "memory: 3Gi");
+    assert_ne!(changed, committed, "the controller has a 2Gi memory limit to change:\n{committed}");
+    repo.write("clusters/dev/driftless/driftless.yaml", &changed);
+    repo.commit("more memory for the controller");
+    let deployments: Api<Deployment> = ns.api();
+    wait_for("the controller's new limit to be applied", TIMEOUT, || async {
+        let d = deployments.get("driftless-controller").await.map_err(|e| e.to_string())?;
+        let limits = d.spec.and_then(|s| s.template.spec).map(|s| s.containers[0].resources.clone()).unwrap_or_default();
+        let memory = limits.and_then(|r| r.limits).and_then(|l| l.get("memory").map(|q| q.0.clone()));
+        (memory.as_deref() == Some("3Gi")).then_some(()).ok_or(format!("memory limit {memory:?}"))
+    })
+    .await
+    .expect("driftless applies its own upgrade");
+
+    // Bootstrapping again leaves the repository's manifests, and what they
+    // installed, alone.
+    let again = driftless(ns.cluster().kubeconfig(), dir.path(), &args).await;
+    assert_success(&again);
+    assert!(stdout(&again).contains("already holds manifests"), "{}", stdout(&again));
+    assert!(!stdout(&again).contains("Deployment"), "nothing is applied over what Git says: {}", stdout(&again));
+}
