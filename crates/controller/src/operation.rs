@@ -424,7 +424,10 @@ fn server_side_only(options: &SyncOptions, desired: &Desired) -> Result<(), Stri
 
 /// Whether the operation's `syncStrategy` asks for a forced apply.
 fn strategy_forces(sync_op: &SyncOperation) -> bool {
-    sync_op.sync_strategy.as_ref().is_some_and(|s| ["/apply/force", "/hook/force"].iter().any(|p| s.pointer(p) == Some(&serde_json::Value::Bool(true))))
+    sync_op
+        .sync_strategy
+        .as_ref()
+        .is_some_and(|s| ["/apply/force", "/hook/force"].iter().any(|p| s.pointer(p) == Some(&serde_json::Value::Bool(true))))
 }
 
 async fn ensure_namespace(cluster: &Cluster, app: &Application, ns: &str) -> Result<(), String> {

@@ -9,8 +9,8 @@ use common::{World, configmap};
 use driftless_api::{Application, OperationPhase, SyncStatusCode};
 use driftless_testkit::Error;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::{Api, ResourceExt};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 /// Writes argocd-cm in the control plane (the test namespace).
@@ -78,8 +78,10 @@ async fn objects_argo_cd_2_deployed_with_its_label_are_the_apps_and_another_apps
     // A file removed from Git is pruned.
     w.repo.remove("app/b.yaml");
     w.repo.commit("b leaves");
-    w.wait_app("guestbook", "b requires pruning", |a| a.status.as_ref()?.resources.iter().find(|r| r.name == "b" && r.requires_pruning).map(drop))
-        .await?;
+    w.wait_app("guestbook", "b requires pruning", |a| {
+        a.status.as_ref()?.resources.iter().find(|r| r.name == "b" && r.requires_pruning).map(drop)
+    })
+    .await?;
     w.request_sync("guestbook", json!({"prune": true})).await?;
     let op = w.wait_operation("guestbook").await?;
     assert_eq!(op.phase, OperationPhase::Succeeded, "{:?}", op.message);

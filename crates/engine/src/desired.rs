@@ -12,9 +12,9 @@ use driftless_api::{AppProject, Application, ApplicationSource};
 use driftless_render::{GitRemotes, Manifest, RenderContext, SourceType};
 use driftless_source::helm_deps::{self, DependencySource};
 use driftless_source::{ChartCache, ChartRequest, RepoSettings};
+use driftless_sync::ResourceKey;
 use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
-use driftless_sync::ResourceKey;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 

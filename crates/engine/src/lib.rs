@@ -343,7 +343,8 @@ impl Engine {
     ) -> Result<Arc<Desired>, String> {
         let key = ObjectRef::from_obj(app);
         // argocd-cm's tracking and exclusions shape the targets too.
-        let inputs = serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec)).unwrap_or_default()
+        let inputs = serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec))
+            .unwrap_or_default()
             + &format!("{:?}{:?}", v.settings.tracking, v.settings.filter);
         let max_age = self.config.resync.mul_f32(0.9);
         if refresh.is_none() {
@@ -457,7 +458,13 @@ pub struct CompareOptionsOwned<'a> {
 }
 
 impl<'a> CompareOptionsOwned<'a> {
-    fn new(app: &'a Application, status: &ApplicationStatus, health: &'a CustomChecks, settings: &settings::AppSettings, server: &str) -> Self {
+    fn new(
+        app: &'a Application,
+        status: &ApplicationStatus,
+        health: &'a CustomChecks,
+        settings: &settings::AppSettings,
+        server: &str,
+    ) -> Self {
         // A kind argocd-cm now excludes is no longer looked for: never pruned.
         let previously = status
             .resources

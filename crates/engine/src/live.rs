@@ -17,8 +17,8 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use driftless_sync::cluster::Cluster;
 use driftless_sync::Tracking;
+use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::Tracked;
 
 /// Where to send the app a live event belongs to: one channel per watched
@@ -148,7 +148,14 @@ impl Drop for LiveWatches {
 impl LiveWatches {
     /// Watches nothing yet; indexes and wakes the apps `keep` accepts.
     pub fn new(routes: Routes, keep: Keep) -> LiveWatches {
-        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes, tasks: Mutex::default(), keep, tracking: Mutex::default() }
+        LiveWatches {
+            watched: Mutex::default(),
+            indexes: Mutex::default(),
+            routes,
+            tasks: Mutex::default(),
+            keep,
+            tracking: Mutex::default(),
+        }
     }
 
     /// Follows argocd-cm's tracking: when it changed, the watches start

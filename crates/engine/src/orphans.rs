@@ -172,9 +172,9 @@ fn group_of(api_version: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use driftless_api::ANNOTATION_TRACKING_ID;
     use driftless_api::OrphanedResourceKey;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    use driftless_api::ANNOTATION_TRACKING_ID;
     use std::collections::BTreeMap;
 
     const SERVER: &str = "https://kubernetes.default.svc";

@@ -119,7 +119,8 @@ impl AppSettings {
                 Vec::new()
             })
         };
-        let filter = ResourceFilter { exclusions: filter_list(EXCLUSIONS_KEY, DEFAULT_EXCLUSIONS), inclusions: filter_list(INCLUSIONS_KEY, "") };
+        let filter =
+            ResourceFilter { exclusions: filter_list(EXCLUSIONS_KEY, DEFAULT_EXCLUSIONS), inclusions: filter_list(INCLUSIONS_KEY, "") };
         let compare = get(COMPARE_OPTIONS_KEY).map_or(Ok(CompareOptions::default()), parse_compare_options).unwrap_or_else(|reason| {
             errors.push(SettingsError::new(COMPARE_OPTIONS_KEY, reason));
             CompareOptions::default()
@@ -198,7 +199,9 @@ impl FilteredResource {
 
 /// What Argo CD never watches, whatever the settings.
 fn core_excluded(group: &str, kind: &str) -> bool {
-    matches!(group, "events.k8s.io" | "metrics.k8s.io") || (group.is_empty() && kind == "Event") || (group == "coordination.k8s.io" && kind == "Lease")
+    matches!(group, "events.k8s.io" | "metrics.k8s.io")
+        || (group.is_empty() && kind == "Event")
+        || (group == "coordination.k8s.io" && kind == "Lease")
 }
 
 impl ResourceFilter {
@@ -211,7 +214,8 @@ impl ResourceFilter {
 }
 
 fn parse_filters(text: &str) -> Result<Vec<FilteredResource>, String> {
-    let parsed: Option<Vec<FilteredResource>> = serde_saphyr::from_str(text).map_err(|e| format!("not a list of {{apiGroups, kinds, clusters}}: {e}"))?;
+    let parsed: Option<Vec<FilteredResource>> =
+        serde_saphyr::from_str(text).map_err(|e| format!("not a list of {{apiGroups, kinds, clusters}}: {e}"))?;
     Ok(parsed.unwrap_or_default())
 }
 
@@ -319,11 +323,19 @@ mod tests {
         assert_eq!(s.ignore_status, IgnoreStatus::All);
         assert!(!s.ignore_aggregated_roles && s.ignore_differences.is_empty());
         let hidden = |g: &str, k: &str| s.filter.is_excluded(g, k, "https://kubernetes.default.svc");
-        for (g, k) in [("", "Event"), ("events.k8s.io", "Event"), ("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice"),
-            ("coordination.k8s.io", "Lease"), ("authentication.k8s.io", "TokenReview"), ("authorization.k8s.io", "SubjectAccessReview"),
-            ("certificates.k8s.io", "CertificateSigningRequest"), ("cilium.io", "CiliumIdentity"), ("reports.kyverno.io", "EphemeralReport"),
-            ("metrics.k8s.io", "PodMetrics")]
-        {
+        for (g, k) in [
+            ("", "Event"),
+            ("events.k8s.io", "Event"),
+            ("", "Endpoints"),
+            ("discovery.k8s.io", "EndpointSlice"),
+            ("coordination.k8s.io", "Lease"),
+            ("authentication.k8s.io", "TokenReview"),
+            ("authorization.k8s.io", "SubjectAccessReview"),
+            ("certificates.k8s.io", "CertificateSigningRequest"),
+            ("cilium.io", "CiliumIdentity"),
+            ("reports.kyverno.io", "EphemeralReport"),
+            ("metrics.k8s.io", "PodMetrics"),
+        ] {
             assert!(hidden(g, k), "{g}/{k}");
         }
         for (g, k) in [("", "ConfigMap"), ("apps", "Deployment"), ("", "Service"), ("cilium.io", "CiliumNetworkPolicy")] {
@@ -353,7 +365,8 @@ mod tests {
 
     #[test]
     fn tracking_comes_from_argocd_cm() {
-        let s = AppSettings::parse("cd", &data(&[(TRACKING_METHOD_KEY, "label"), (INSTANCE_LABEL_KEY, "argocd.argoproj.io/instance")])).unwrap();
+        let s = AppSettings::parse("cd", &data(&[(TRACKING_METHOD_KEY, "label"), (INSTANCE_LABEL_KEY, "argocd.argoproj.io/instance")]))
+            .unwrap();
         assert_eq!(s.tracking.method, TrackingMethod::Label);
         assert_eq!(s.tracking.label_key, "argocd.argoproj.io/instance");
         assert_eq!(s.tracking.control_plane, "cd");
@@ -370,11 +383,15 @@ mod tests {
                 ("resource.customizations.ignoreDifferences.all", "managedFieldsManagers: [kube-controller-manager]"),
                 ("resource.customizations.ignoreDifferences.ConfigMap", "jqPathExpressions: ['.data.generated']"),
                 ("resource.customizations.knownTypeFields.argoproj.io_Rollout", "- field: spec.template.spec\n  type: core/v1/PodSpec\n"),
-                (COMPARE_OPTIONS_KEY, "ignoreAggregatedRoles: true\nignoreResourceStatusField: crd\nignoreDifferencesOnResourceUpdates: true\n"),
+                (
+                    COMPARE_OPTIONS_KEY,
+                    "ignoreAggregatedRoles: true\nignoreResourceStatusField: crd\nignoreDifferencesOnResourceUpdates: true\n",
+                ),
             ]),
         )
         .unwrap();
-        let rules: Vec<(String, String)> = s.ignore_differences.iter().map(|r| (r.group.clone().unwrap_or_default(), r.kind.clone())).collect();
+        let rules: Vec<(String, String)> =
+            s.ignore_differences.iter().map(|r| (r.group.clone().unwrap_or_default(), r.kind.clone())).collect();
         assert_eq!(rules, [("".into(), "ConfigMap".into()), ("*".into(), "*".into()), ("apps".into(), "Deployment".into())]);
         assert!(s.ignore_aggregated_roles);
         assert_eq!(s.ignore_status, IgnoreStatus::Crd);
@@ -432,12 +449,53 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let pieces = ["- ", "apiGroups:", "kinds:", " [", "]", "{", "}", "'*'", "\n", "  ", ":", "&a", "*a", "!!str", "\"", "\u{0}", "é",
-            "jsonPointers:", "/spec", "jqPathExpressions:", ".[", "managedFieldsManagers", "- field:", "type:", "true", "~", "---", "#", ",",
-            "label", "annotation+label", "_", "/"];
-        let keys = [TRACKING_METHOD_KEY, INSTANCE_LABEL_KEY, EXCLUSIONS_KEY, INCLUSIONS_KEY, COMPARE_OPTIONS_KEY,
-            "resource.customizations.ignoreDifferences.all", "resource.customizations.ignoreDifferences.apps_Deployment",
-            "resource.customizations.knownTypeFields.Pod", "resource.customizations.ignoreDifferences.", "resource.customizations.knownTypeFields._"];
+        let pieces = [
+            "- ",
+            "apiGroups:",
+            "kinds:",
+            " [",
+            "]",
+            "{",
+            "}",
+            "'*'",
+            "\n",
+            "  ",
+            ":",
+            "&a",
+            "*a",
+            "!!str",
+            "\"",
+            "\u{0}",
+            "é",
+            "jsonPointers:",
+            "/spec",
+            "jqPathExpressions:",
+            ".[",
+            "managedFieldsManagers",
+            "- field:",
+            "type:",
+            "true",
+            "~",
+            "---",
+            "#",
+            ",",
+            "label",
+            "annotation+label",
+            "_",
+            "/",
+        ];
+        let keys = [
+            TRACKING_METHOD_KEY,
+            INSTANCE_LABEL_KEY,
+            EXCLUSIONS_KEY,
+            INCLUSIONS_KEY,
+            COMPARE_OPTIONS_KEY,
+            "resource.customizations.ignoreDifferences.all",
+            "resource.customizations.ignoreDifferences.apps_Deployment",
+            "resource.customizations.knownTypeFields.Pod",
+            "resource.customizations.ignoreDifferences.",
+            "resource.customizations.knownTypeFields._",
+        ];
         for _ in 0..3000 {
             let mut cm = BTreeMap::new();
             for _ in 0..(next() % 4) {

@@ -212,7 +212,10 @@ fn is_label_key(k: &str) -> bool {
         !p.is_empty()
             && p.len() <= 253
             && p.split('.').all(|l| {
-                !l.is_empty() && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !l.starts_with('-') && !l.ends_with('-')
+                !l.is_empty()
+                    && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
             })
     });
     prefix_ok && !name.is_empty() && is_label_value(name)
@@ -275,7 +278,9 @@ mod tests {
 
     #[test]
     fn stamping_writes_what_the_method_says() {
-        let manifest = || Manifest::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "prod"}})).unwrap();
+        let manifest = || {
+            Manifest::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "prod"}})).unwrap()
+        };
         let stamped = |method: &str, instance: &str| {
             let mut m = manifest();
             tracking(method).stamp(&mut m, instance).map(|()| m.value()["metadata"].clone())
