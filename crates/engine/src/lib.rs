@@ -78,6 +78,9 @@ pub struct Stores {
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
 pub const SETTINGS_CONFIGMAP: &str = "argocd-cm";
 
+/// argocd-cm's data, and the settings (or the error) it parsed to.
+type ParsedSettings = (std::collections::BTreeMap<String, String>, Result<Arc<settings::AppSettings>, String>);
+
 /// A desired state as kept between reconciles, or the error its render
 /// gave: a failed render stays failed until Git is consulted again.
 struct CachedDesired {
@@ -108,7 +111,7 @@ pub struct Engine {
     /// Namespaces scanned for orphaned resources.
     orphan_scans: orphans::Scans,
     /// argocd-cm's data and what it parsed to, parsed again when it changes.
-    parsed_settings: Mutex<Option<(std::collections::BTreeMap<String, String>, Result<Arc<settings::AppSettings>, String>)>>,
+    parsed_settings: Mutex<Option<ParsedSettings>>,
     /// Settings.
     pub config: EngineConfig,
 }
