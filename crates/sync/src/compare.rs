@@ -308,7 +308,6 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let mut indexed: HashMap<ResourceKey, String> = HashMap::new();
     // Desired objects another app tracks, with that app's instance name.
     let mut shared: BTreeMap<ResourceKey, (Value, String)> = BTreeMap::new();
-    let is_resource = |key: &ResourceKey| resources.iter().any(|t| t.key == *key);
     for s in &scopes {
         if !listed.insert((s.api_version.clone(), s.kind.clone(), s.namespace.clone())) {
             continue;
@@ -343,16 +342,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             }
             None => {
                 for obj in cluster.list(&s.api_version, &s.kind, s.namespace.as_deref()).await? {
-                    let key = ResourceKey::of(&obj);
-                    match opts.tracking.owner(&obj).map(String::from) {
-                        Some(owner) if owner == opts.instance => {
-                            live.insert(key, obj);
-                        }
-                        Some(owner) if is_resource(&key) => {
-                            shared.insert(key, (obj, owner));
-                        }
-                        _ => {}
-                    }
+                    file(ResourceKey::of(&obj), obj, opts, &resources, &mut live, &mut shared);
                 }
             }
         }
@@ -384,15 +374,8 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         wanted.into_iter().map(|(key, api_version)| async move { cluster.get(&api_version, &key).await.map(|obj| (key, obj)) }).collect();
     let fetched: Vec<_> = stream::iter(gets).buffer_unordered(PARALLEL_REQUESTS).try_collect().await?;
     for (key, obj) in fetched {
-        let Some(obj) = obj else { continue };
-        match opts.tracking.owner(&obj).map(String::from) {
-            Some(owner) if owner == opts.instance => {
-                live.insert(key, obj);
-            }
-            Some(owner) if is_resource(&key) => {
-                shared.insert(key, (obj, owner));
-            }
-            _ => {}
+        if let Some(obj) = obj {
+            file(key, obj, opts, &resources, &mut live, &mut shared);
         }
     }
     // Another app's object is compared (the diff shows how the two apps
@@ -526,6 +509,28 @@ fn ignores_extraneous(obj: &Value) -> bool {
         .is_some_and(|o| o.split(',').any(|item| item.trim() == "IgnoreExtraneous"))
 }
 
+/// Files a live object: the app's own, or another app's that this app
+/// wants too (shared, with that app's instance name); any other is not
+/// the app's business.
+fn file(
+    key: ResourceKey,
+    obj: Value,
+    opts: &CompareOptions<'_>,
+    resources: &[&Target],
+    live: &mut BTreeMap<ResourceKey, Value>,
+    shared: &mut BTreeMap<ResourceKey, (Value, String)>,
+) {
+    match opts.tracking.owner(&obj).map(String::from) {
+        Some(owner) if owner == opts.instance => {
+            live.insert(key, obj);
+        }
+        Some(owner) if resources.iter().any(|t| t.key == key) => {
+            shared.insert(key, (obj, owner));
+        }
+        _ => {}
+    }
+}
+
 /// One resource's dry run (or the verdict reused instead), with what its
 /// live object showed.
 struct DryRun {
@@ -651,6 +656,15 @@ mod tests {
         let mut labelled = live(2, 0, "13", "2026-01-01T00:00:01Z");
         labelled["metadata"]["labels"] = json!({"team": "web"});
         assert_ne!(content_hash(&labelled), before, "a metadata change");
+    }
+
+    #[test]
+    fn ignore_extraneous_is_read_from_the_compare_options_annotation() {
+        let with = |v: &str| json!({"metadata": {"annotations": {ANNOTATION_COMPARE_OPTIONS: v}}});
+        assert!(ignores_extraneous(&with("IgnoreExtraneous")));
+        assert!(ignores_extraneous(&with("ServerSideDiff=true, IgnoreExtraneous")));
+        assert!(!ignores_extraneous(&with("IgnoreExtraneousX")));
+        assert!(!ignores_extraneous(&json!({"metadata": {}})));
     }
 
     #[test]
