@@ -521,7 +521,7 @@ fn file(
     shared: &mut BTreeMap<ResourceKey, (Value, String)>,
 ) {
     match opts.tracking.owner(&obj).map(String::from) {
-        Some(owner) if owner == opts.instance => {
+        Some(owner) if opts.tracking.same_app(&owner, opts.instance) => {
             live.insert(key, obj);
         }
         Some(owner) if resources.iter().any(|t| t.key == key) => {

@@ -154,7 +154,14 @@ impl Tracking {
 
     /// Whether `obj` belongs to the app `instance`.
     pub fn is_tracked_by(&self, obj: &Value, instance: &str) -> bool {
-        self.owner(obj) == Some(instance)
+        self.owner(obj).is_some_and(|owner| self.same_app(owner, instance))
+    }
+
+    /// Whether two instance names stand for the same app: an app of the
+    /// control plane is `name`, and `<namespace>_<name>` in the ids earlier
+    /// driftless versions wrote for it (re-stamped at its next sync).
+    pub fn same_app(&self, a: &str, b: &str) -> bool {
+        a == b || self.app_of(a).is_some_and(|app| self.app_of(b) == Some(app))
     }
 
     /// Marks a desired manifest as the app's: the annotation, the label, or
@@ -248,6 +255,8 @@ mod tests {
         let other = Tracking::new("cd");
         assert_eq!(other.instance("cd", "web"), "web", "the control plane, whatever its name");
         assert_eq!(other.app_of("web"), Some(ObjectRef::new("web").within("cd")));
+        assert!(other.same_app("web", "cd_web"), "the id an earlier version wrote");
+        assert!(!other.same_app("web", "team_web") && !other.same_app("", "cd_"));
     }
 
     #[test]
