@@ -79,13 +79,23 @@ impl Manifest {
 
     /// Sets an annotation.
     pub fn set_annotation(&mut self, key: &str, value: &str) {
+        self.set_metadata_entry("annotations", key, value);
+    }
+
+    /// Sets a label.
+    pub fn set_label(&mut self, key: &str, value: &str) {
+        self.set_metadata_entry("labels", key, value);
+    }
+
+    /// Sets `key` in the string map `metadata.<field>` (labels, annotations).
+    fn set_metadata_entry(&mut self, field: &str, key: &str, value: &str) {
         let meta = self.0.as_object_mut().and_then(|o| o.get_mut("metadata")).and_then(Value::as_object_mut);
         if let Some(meta) = meta {
-            let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
-            if !annotations.is_object() {
-                *annotations = Value::Object(Map::new());
+            let entries = meta.entry(field).or_insert_with(|| Value::Object(Map::new()));
+            if !entries.is_object() {
+                *entries = Value::Object(Map::new());
             }
-            if let Some(a) = annotations.as_object_mut() {
+            if let Some(a) = entries.as_object_mut() {
                 a.insert(key.into(), Value::String(value.into()));
             }
         }

@@ -18,18 +18,20 @@ use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
 use driftless_sync::plan::{PlanOptions, Role, plan};
 use driftless_sync::progress;
 
+use driftless_engine::settings::AppSettings;
 use driftless_engine::status;
 use driftless_engine::{Desired, Destination, Validated, short};
 
 use crate::reconcile::Context;
 use crate::writer::AppWriter;
 
-/// Where a sync goes: the destination it is compared with, and the client
-/// it writes through (the destination's own, or impersonating the
-/// project's ServiceAccount).
+/// Where a sync goes: the destination it is compared with (by argocd-cm's
+/// settings), and the client it writes through (the destination's own, or
+/// impersonating the project's ServiceAccount).
 #[derive(Clone, Copy)]
 struct Via<'a> {
     dest: &'a Destination,
+    settings: &'a AppSettings,
     /// What applies and prunes; None: the destination's own client.
     writes: Option<&'a Cluster>,
 }
@@ -147,7 +149,7 @@ pub async fn run(
         let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };
         let outcome = match &writes {
             Ok(w) => {
-                let via = Via { dest, writes: w.as_ref() };
+                let via = Via { dest, settings: &v.settings, writes: w.as_ref() };
                 attempt_sync(ctx, app, via, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status, run).await
             }
             Err(msg) => failed(msg.clone()),
@@ -168,7 +170,7 @@ pub async fn run(
         write(writer, status).await;
         tokio::time::sleep(delay).await;
         // The cluster moved on while we waited: plan against what is there now.
-        match ctx.engine.compare(desired, dest, &ctx.engine.compare_options(app, status, checks, dest)).await {
+        match ctx.engine.compare(desired, dest, &ctx.engine.compare_options(app, status, checks, dest, &v.settings)).await {
             Ok(c) => compared = c,
             Err(e) => break failed(format!("comparison before retry failed: {e}")),
         }
@@ -244,6 +246,15 @@ async fn attempt_sync(
     if let Err(msg) = ctx.engine.recheck(app, desired).await {
         return failed(msg);
     }
+    if let Err(msg) = server_side_only(options, desired) {
+        return failed(msg);
+    }
+    // Another app's object is never taken over: left out of the sync, or,
+    // with FailOnSharedResource=true, the sync fails before any change.
+    if options.fail_on_shared_resource && !compared.shared.is_empty() {
+        let each: Vec<String> = compared.shared.iter().map(ToString::to_string).collect();
+        return failed(format!("FailOnSharedResource=true: {}", each.join("; ")));
+    }
     let resources = desired.targets.iter().filter(|t| t.role == Role::Resource).count();
     if resources == 0 && !allow_empty && !compared.extraneous.is_empty() && sync_op.prune {
         return failed(format!(
@@ -287,7 +298,7 @@ async fn attempt_sync(
     // RespectIgnoreDifferences: what the rules ignore keeps its live value.
     let respected;
     let targets = if options.respect_ignore_differences {
-        let rules = driftless_diff::DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default();
+        let rules = via.settings.diff_options(&app.spec.ignore_differences).unwrap_or_default();
         let mut adjusted = Vec::with_capacity(desired.targets.len());
         for t in &desired.targets {
             let mut t = t.clone();
@@ -310,6 +321,13 @@ async fn attempt_sync(
         &respected
     } else {
         &desired.targets
+    };
+    let unshared;
+    let targets = if compared.shared.is_empty() {
+        targets
+    } else {
+        unshared = targets.iter().filter(|t| !compared.shared.iter().any(|s| s.key == t.key)).cloned().collect::<Vec<_>>();
+        &unshared
     };
     let p = plan(
         targets,
@@ -336,6 +354,9 @@ async fn attempt_sync(
         dry_run: sync_op.dry_run,
         validate: !options.no_validate,
         replace: options.replace,
+        // Argo CD's `syncStrategy.apply.force` (or `hook.force`): re-create
+        // what an apply cannot change, as `Force=true` does per resource.
+        force: strategy_forces(sync_op),
         prune_propagation: options.prune_propagation_policy.as_deref(),
         existing: &existing,
         validated: &validated,
@@ -357,7 +378,7 @@ async fn attempt_sync(
         tokio::select! {
             outcome = &mut exec => {
                 if let Some(memo) = ctx.engine.memo() {
-                    let opts = ctx.engine.compare_options(app, status, checks, via.dest);
+                    let opts = ctx.engine.compare_options(app, status, checks, via.dest, via.settings);
                     for (key, live) in &outcome.applied {
                         if let Some(t) = targets.iter().find(|t| t.key == *key) {
                             memo.applied(&opts.options(), key, t.manifest.value(), live);
@@ -383,6 +404,28 @@ async fn attempt_sync(
             }
         }
     }
+}
+
+/// Refuses client-side apply: driftless always applies server-side, so
+/// `ServerSideApply=false` (the app's sync options or a resource's
+/// annotation) fails the sync rather than being ignored.
+fn server_side_only(options: &SyncOptions, desired: &Desired) -> Result<(), String> {
+    const WHY: &str = "driftless always applies server-side (field manager driftless) and cannot apply client-side; remove the option";
+    if options.server_side_apply == Some(false) {
+        return Err(format!("sync option ServerSideApply=false: {WHY}"));
+    }
+    match desired.targets.iter().find(|t| t.options.server_side_apply == Some(false)) {
+        Some(t) => Err(format!("{}: sync-options annotation ServerSideApply=false: {WHY}", t.key)),
+        None => Ok(()),
+    }
+}
+
+/// Whether the operation's `syncStrategy` asks for a forced apply.
+fn strategy_forces(sync_op: &SyncOperation) -> bool {
+    sync_op
+        .sync_strategy
+        .as_ref()
+        .is_some_and(|s| ["/apply/force", "/hook/force"].iter().any(|p| s.pointer(p) == Some(&serde_json::Value::Bool(true))))
 }
 
 async fn ensure_namespace(cluster: &Cluster, app: &Application, ns: &str) -> Result<(), String> {

@@ -278,11 +278,17 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     }
     let checks = engine.health_checks().await;
 
-    // The spec must make sense before anything is fetched.
-    let v = match engine.validate(&app).await {
+    // argocd-cm's settings decide what the app's objects are: while they do
+    // not parse, nothing is compared, synced or pruned. Then the spec must
+    // make sense before anything is fetched.
+    let checked = match engine.app_settings().await {
+        Ok(_) => engine.validate(&app).await.map_err(|msg| (condition::INVALID_SPEC_ERROR, msg)),
+        Err(msg) => Err((condition::COMPARISON_ERROR, msg)),
+    };
+    let v = match checked {
         Ok(v) => v,
-        Err(msg) => {
-            status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, msg.clone());
+        Err((type_, msg)) => {
+            status::set_condition(&mut status, type_, msg.clone());
             status.sync.status = SyncStatusCode::Unknown;
             fail_operation(&app, &mut status, msg);
             writer.write(&status).await?;
@@ -297,7 +303,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     // Git afresh, as a refresh does.
     let fetch_git = (refresh || app.operation.is_some()).then(|| fetch_since(&app));
     let compared = match engine.desired_for(&app, &v, &target_revision, fetch_git).await {
-        Ok(d) => match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest)).await {
+        Ok(d) => match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest, &v.settings)).await {
             Ok(c) => {
                 // Watch every kind the app has or had, so that a change to
                 // any of its objects wakes it.
@@ -379,7 +385,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             let applied = run_operation(&ctx, &app, &v, writer, *op, &d, c, &checks, &mut status).await?;
             // Report the state the sync left behind: what the applies
             // returned needs no second fetch.
-            let mut opts = engine.compare_options(&app, &status, &checks, &dest);
+            let mut opts = engine.compare_options(&app, &status, &checks, &dest, &v.settings);
             opts.fresh = applied;
             if let Ok(d) = engine.desired_for(&app, &v, &target_revision, None).await
                 && let Ok(c) = engine.compare(&d, &dest, &opts).await
@@ -452,7 +458,7 @@ async fn run_operation(
     let src = sync_source.unwrap_or_else(|| v.source.clone());
     let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
     let outcome = match engine.desired_at(app, v, &src, &rev).await {
-        Ok(d2) => match engine.compare(&d2, dest, &engine.compare_options(app, status, checks, dest)).await {
+        Ok(d2) => match engine.compare(&d2, dest, &engine.compare_options(app, status, checks, dest, &v.settings)).await {
             Ok(c2) => return Ok(operation::run(ctx, app, v, writer, op, &d2, c2, checks, status).await),
             Err(e) => format!("comparing with the cluster: {e}"),
         },
@@ -557,14 +563,22 @@ async fn finalize(ctx: &Context, app: &Application, writer: &AppWriter) -> Resul
         return Ok(Action::await_change());
     }
     let engine = &ctx.engine;
-    if let Err(msg) = engine.project_of(app).await {
-        let mut status = app.status.clone().unwrap_or_default();
-        status::set_condition(&mut status, condition::INVALID_SPEC_ERROR, format!("cannot delete the app's resources: {msg}"));
-        if app.status.as_ref() != Some(&status) {
-            writer.write(&status).await?;
+    // Which objects are the app's is argocd-cm's to say: bad settings delete nothing.
+    let checked = match engine.app_settings().await {
+        Ok(s) => engine.project_of(app).await.map(|_| s).map_err(|msg| (condition::INVALID_SPEC_ERROR, msg)),
+        Err(msg) => Err((condition::COMPARISON_ERROR, msg)),
+    };
+    let settings = match checked {
+        Ok(s) => s,
+        Err((type_, msg)) => {
+            let mut status = app.status.clone().unwrap_or_default();
+            status::set_condition(&mut status, type_, format!("cannot delete the app's resources: {msg}"));
+            if app.status.as_ref() != Some(&status) {
+                writer.write(&status).await?;
+            }
+            return Ok(Action::requeue(Duration::from_secs(60)));
         }
-        return Ok(Action::requeue(Duration::from_secs(60)));
-    }
+    };
     let dest = match ctx.engine.clusters.resolve(&app.spec.destination, true).await {
         Ok(d) => d,
         Err(e) => {
@@ -576,7 +590,7 @@ async fn finalize(ctx: &Context, app: &Application, writer: &AppWriter) -> Resul
     let checks = CustomChecks::none();
     let empty = driftless_engine::Desired::empty();
     // Only the live objects matter: compare with no targets finds them all.
-    match ctx.engine.compare(&empty, &dest, &ctx.engine.compare_options(app, &status, &checks, &dest)).await {
+    match ctx.engine.compare(&empty, &dest, &ctx.engine.compare_options(app, &status, &checks, &dest, &settings)).await {
         Ok(c) => {
             for r in &c.extraneous {
                 let keep = r.live["metadata"]["annotations"][driftless_api::ANNOTATION_SYNC_OPTIONS]

@@ -41,7 +41,8 @@ async fn a_plain_directory_app_syncs_automatically_and_becomes_healthy() -> Resu
     assert_eq!(status.history.len(), 1, "one sync recorded");
     assert!(status.history[0].initiated_by.as_ref().is_some_and(|i| i.automated));
     let tracking = w.kubectl(&["get", "deployment", "web", "-o", "jsonpath={.metadata.annotations.argocd\\.argoproj\\.io/tracking-id}"]);
-    assert_eq!(tracking, format!("{}_web:apps/Deployment:{}/web", w.name(), w.name()));
+    // The app lives in the control plane: its bare name, as Argo CD writes it.
+    assert_eq!(tracking, format!("web:apps/Deployment:{}/web", w.name()));
     Ok(())
 }
 

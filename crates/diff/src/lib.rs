@@ -29,7 +29,7 @@ mod yaml;
 
 pub use error::Error;
 pub use mask::mask_secrets;
-pub use options::{DiffOptions, IgnoreDifference};
+pub use options::{DiffOptions, IgnoreDifference, IgnoreStatus};
 pub use respect::respect_ignored;
 pub use text::unified_diff;
 
@@ -39,7 +39,9 @@ use serde_json::Value;
 /// Removes what never counts as drift, then applies the matching
 /// `ignoreDifferences` rules.
 ///
-/// Always removed: `status`; `metadata.managedFields`, `resourceVersion`,
+/// Always removed: `status` (unless argocd-cm's `ignoreResourceStatusField`
+/// says otherwise, see [`IgnoreStatus`]); a ClusterRole's aggregated `rules`
+/// with `ignoreAggregatedRoles`; `metadata.managedFields`, `resourceVersion`,
 /// `uid`, `generation`, `creationTimestamp`, `selfLink`,
 /// `deletionGracePeriodSeconds`; the annotation
 /// `kubectl.kubernetes.io/last-applied-configuration`; and then-empty

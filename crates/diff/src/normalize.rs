@@ -3,7 +3,7 @@
 
 use crate::managed_fields;
 use crate::mask;
-use crate::options::{DiffOptions, Identity};
+use crate::options::{DiffOptions, Identity, IgnoreStatus};
 use crate::pointer;
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ pub(crate) fn normalize_with(
     opts: &DiffOptions,
 ) -> Value {
     let mut out = obj.clone();
-    strip_noise(&mut out);
+    strip_noise(&mut out, opts);
     // The server stores `stringData` as base64 `data`; fold it the same way so
     // a manifest using stringData compares with the live data (as Argo CD).
     if mask::is_secret(&out) {
@@ -64,13 +64,26 @@ pub(crate) fn normalize_with(
     out
 }
 
-/// Removes server bookkeeping: status, noisy metadata and annotations.
-fn strip_noise(obj: &mut Value) {
+/// Removes server bookkeeping: status (as argocd-cm's compare options
+/// say), aggregated ClusterRole rules, noisy metadata and annotations.
+fn strip_noise(obj: &mut Value, opts: &DiffOptions) {
+    let group_kind = (
+        obj["apiVersion"].as_str().and_then(|v| v.rsplit_once('/')).map_or("", |(g, _)| g).to_string(),
+        obj["kind"].as_str().unwrap_or_default().to_string(),
+    );
     let Some(map) = obj.as_object_mut() else {
         return;
     };
     // Argo CD ignores status of all kinds by default (ignoreResourceStatusField: all).
-    map.remove("status");
+    let is_crd = group_kind == ("apiextensions.k8s.io".to_string(), "CustomResourceDefinition".to_string());
+    if opts.status == IgnoreStatus::All || (opts.status == IgnoreStatus::Crd && is_crd) {
+        map.remove("status");
+    }
+    // The ClusterRole controller fills an aggregated role's rules.
+    let is_cluster_role = group_kind == ("rbac.authorization.k8s.io".to_string(), "ClusterRole".to_string());
+    if opts.ignore_aggregated_roles && is_cluster_role && map.get("aggregationRule").is_some_and(|a| !a.is_null()) {
+        map.remove("rules");
+    }
     let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
@@ -145,6 +158,34 @@ mod tests {
                 "data": {"k": "v"}
             })
         );
+    }
+
+    #[test]
+    fn compare_options_decide_about_status_and_aggregated_rules() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}, "status": {"replicas": 1}});
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "a"}, "status": {"x": 1}});
+        let has_status = |obj: &Value, status| {
+            let opts = DiffOptions::default().with_compare_options(status, false);
+            normalize_with(obj, obj, None, obj, &opts).get("status").is_some()
+        };
+        assert!(!has_status(&deployment, IgnoreStatus::All) && !has_status(&crd, IgnoreStatus::All));
+        assert!(has_status(&deployment, IgnoreStatus::Crd) && !has_status(&crd, IgnoreStatus::Crd));
+        assert!(has_status(&deployment, IgnoreStatus::None) && has_status(&crd, IgnoreStatus::None));
+
+        let role = |aggregated: bool| {
+            let mut r = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "view"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
+            if aggregated {
+                r["aggregationRule"] = json!({"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]});
+            }
+            r
+        };
+        let rules = |obj: &Value, ignore| {
+            let opts = DiffOptions::default().with_compare_options(IgnoreStatus::All, ignore);
+            normalize_with(obj, obj, None, obj, &opts).get("rules").is_some()
+        };
+        assert!(!rules(&role(true), true), "an aggregated role's rules are the controller's");
+        assert!(rules(&role(true), false) && rules(&role(false), true), "only aggregated roles, only when asked");
     }
 
     #[test]

@@ -31,6 +31,36 @@ pub(crate) struct Rule {
 #[derive(Debug, Default)]
 pub struct DiffOptions {
     pub(crate) rules: Vec<Rule>,
+    /// Whose `status` never counts as drift.
+    pub(crate) status: IgnoreStatus,
+    /// A ClusterRole's `rules` filled in by its `aggregationRule` never count.
+    pub(crate) ignore_aggregated_roles: bool,
+}
+
+/// argocd-cm `resource.compareoptions` `ignoreResourceStatusField`: whose
+/// `status` is left out of comparisons.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IgnoreStatus {
+    /// Every kind's (`all`, Argo CD 3's default).
+    #[default]
+    All,
+    /// Only CustomResourceDefinitions' (`crd`).
+    Crd,
+    /// Nobody's (`none` or `off`): a status set in Git, or one that differs
+    /// from the dry run's prediction, is drift.
+    None,
+}
+
+impl IgnoreStatus {
+    /// Parses Argo CD's values; empty is the default.
+    pub fn parse(s: &str) -> Option<IgnoreStatus> {
+        match s.trim() {
+            "" | "all" => Some(IgnoreStatus::All),
+            "crd" => Some(IgnoreStatus::Crd),
+            "none" | "off" => Some(IgnoreStatus::None),
+            _ => None,
+        }
+    }
 }
 
 impl DiffOptions {
@@ -72,7 +102,12 @@ impl DiffOptions {
                 managers: entry.managed_fields_managers.clone(),
             });
         }
-        Ok(Self { rules })
+        Ok(Self { rules, ..Self::default() })
+    }
+
+    /// The same rules, with argocd-cm's `resource.compareoptions`.
+    pub fn with_compare_options(self, status: IgnoreStatus, ignore_aggregated_roles: bool) -> Self {
+        Self { status, ignore_aggregated_roles, ..self }
     }
 
     /// The rules that apply to an object with this identity.

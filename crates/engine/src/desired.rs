@@ -2,7 +2,7 @@
 //! checkout, a downloaded chart, an OCI artifact), render the sources that
 //! produce manifests with the `ref` sources' roots at hand for `$ref`
 //! values files, and turn the manifests into sync targets (namespace
-//! defaulted, tracking id stamped, project rules checked).
+//! defaulted, excluded kinds left out, tracking stamped, project rules checked).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -12,9 +12,9 @@ use driftless_api::{AppProject, Application, ApplicationSource};
 use driftless_render::{GitRemotes, Manifest, RenderContext, SourceType};
 use driftless_source::helm_deps::{self, DependencySource};
 use driftless_source::{ChartCache, ChartRequest, RepoSettings};
+use driftless_sync::ResourceKey;
 use driftless_sync::cluster::ClusterError;
 use driftless_sync::plan::Target;
-use driftless_sync::{ResourceKey, app_instance_name, track};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
@@ -23,6 +23,7 @@ use crate::clusters::Destination;
 use crate::config::EngineConfig;
 use crate::project;
 use crate::repos::{self, RepoStores};
+use crate::settings::AppSettings;
 
 /// What the sources want, at one revision each.
 pub struct Desired {
@@ -37,6 +38,9 @@ pub struct Desired {
     pub targets: Vec<Target>,
     /// When the sources were consulted for it: the app's `reconciledAt`.
     pub fetched_at: Time,
+    /// Manifests left out because argocd-cm excludes their kind, as the
+    /// ExcludedResourceWarning says them.
+    pub excluded: Vec<String>,
 }
 
 impl Desired {
@@ -49,6 +53,7 @@ impl Desired {
             source_type: SourceType::Directory,
             targets: Vec::new(),
             fetched_at: now(),
+            excluded: Vec::new(),
         }
     }
 }
@@ -64,6 +69,7 @@ pub struct PackedDesired {
     source_type: SourceType,
     manifests: Vec<Box<str>>,
     fetched_at: Time,
+    excluded: Vec<String>,
 }
 
 impl PackedDesired {
@@ -75,6 +81,7 @@ impl PackedDesired {
             source_type: d.source_type,
             manifests: d.targets.iter().map(|t| t.manifest.value().to_string().into_boxed_str()).collect(),
             fetched_at: d.fetched_at.clone(),
+            excluded: d.excluded.clone(),
         }
     }
 
@@ -94,6 +101,7 @@ impl PackedDesired {
             source_type: self.source_type,
             targets,
             fetched_at: self.fetched_at.clone(),
+            excluded: self.excluded.clone(),
         })
     }
 }
@@ -106,6 +114,8 @@ pub struct Validated {
     pub source: ApplicationSource,
     /// The destination cluster.
     pub destination: Arc<Destination>,
+    /// argocd-cm's tracking, exclusions and compare settings.
+    pub settings: Arc<AppSettings>,
 }
 
 /// What rendering needs of the engine.
@@ -208,7 +218,7 @@ pub(crate) async fn desired(
         source_type.get_or_insert(rendered.source_type);
         manifests.extend(rendered.manifests);
     }
-    let targets = targets(v, app, manifests).await?;
+    let (targets, excluded) = targets(v, app, manifests).await?;
     let revisions: Vec<String> = materialised.into_iter().map(|m| m.revision).collect();
     Ok(Desired {
         revision: revisions.first().cloned().unwrap_or_default(),
@@ -216,6 +226,7 @@ pub(crate) async fn desired(
         source_type: source_type.unwrap_or(SourceType::Directory),
         targets,
         fetched_at: now(),
+        excluded,
     })
 }
 
@@ -329,15 +340,22 @@ fn is_git(s: &ApplicationSource) -> bool {
     s.chart.as_deref().is_none_or(str::is_empty) && !s.repo_url.starts_with("oci://")
 }
 
-/// Defaults namespaces, checks the project's rules, stamps tracking ids.
-async fn targets(v: &Validated, app: &Application, manifests: Vec<Manifest>) -> Result<Vec<Target>, DesiredError> {
-    let (project, destination) = (&v.project, &v.destination);
-    let instance = instance(app);
+/// Leaves out the kinds argocd-cm excludes (said in the second list, as
+/// Argo CD's ExcludedResourceWarning says them), defaults namespaces,
+/// checks the project's rules, stamps tracking.
+async fn targets(v: &Validated, app: &Application, manifests: Vec<Manifest>) -> Result<(Vec<Target>, Vec<String>), DesiredError> {
+    let (project, destination, tracking) = (&v.project, &v.destination, &v.settings.tracking);
+    let instance = tracking.instance_of(app);
+    let mut excluded = Vec::new();
     let dest_ns = app.spec.destination.namespace.clone().filter(|s| !s.is_empty());
     let crd_scopes = crd_scopes(&manifests);
     let mut targets = Vec::with_capacity(manifests.len());
     let mut seen: HashMap<ResourceKey, ()> = HashMap::new();
     for mut m in manifests {
+        if v.settings.filter.is_excluded(m.group(), m.kind(), &destination.server) {
+            excluded.push(format!("Resource {}/{} {} is excluded in the settings", m.group(), m.kind(), m.name()));
+            continue;
+        }
         let namespaced = match destination.cluster.is_namespaced(m.api_version(), m.kind()).await {
             Ok(n) => n,
             // A kind whose CRD comes with the app: its CRD says.
@@ -363,14 +381,14 @@ async fn targets(v: &Validated, app: &Application, manifests: Vec<Manifest>) -> 
         }
         project::permits_object(project, app, m.group(), m.kind(), m.name(), m.namespace().filter(|_| namespaced))?;
         destination.permits(m.kind(), m.name(), m.namespace().filter(|_| namespaced))?;
-        track(&mut m, &instance);
+        tracking.stamp(&mut m, &instance).map_err(|e| format!("{} {}: {e}", m.kind(), m.name()))?;
         let target = Target::new(m)?;
         if seen.insert(target.key.clone(), ()).is_some() && !target.is_hook() {
             return Err(format!("{} is rendered twice: each resource may appear only once", target.key).into());
         }
         targets.push(target);
     }
-    Ok(targets)
+    Ok((targets, excluded))
 }
 
 /// Scope of the custom resource kinds whose CRDs are among the manifests.
@@ -398,9 +416,10 @@ pub fn short(revision: &str) -> &str {
     }
 }
 
-/// The app's name in tracking ids.
-pub fn instance(app: &Application) -> String {
-    app_instance_name(app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
+/// The app's name in tracking ids and instance labels, under the control
+/// plane `control_plane`.
+pub fn instance(app: &Application, control_plane: &str) -> String {
+    driftless_sync::tracking::instance_name(control_plane, app.metadata.namespace.as_deref().unwrap_or(""), &app.name_any())
 }
 
 #[cfg(test)]
@@ -432,8 +451,10 @@ mod tests {
                     "spec": {"backoffLimit": 0, "ratio": 0.25, "big": 18446744073709551615u64}})),
             ],
             fetched_at: now(),
+            excluded: vec!["Resource /Endpoints e is excluded in the settings".into()],
         };
         let back = PackedDesired::pack(&d).unpack().unwrap();
+        assert_eq!(back.excluded, d.excluded);
         assert_eq!(
             (&back.revision, &back.revisions, back.source_type, &back.fetched_at),
             (&d.revision, &d.revisions, d.source_type, &d.fetched_at)

@@ -14,6 +14,7 @@
 //! - [`repo_secrets`]: repository Secrets as the API and CLI register them;
 //! - [`orphans`]: objects in an app's namespace that no app tracks;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
+//! - [`settings`]: argocd-cm's tracking, exclusions, ignoreDifferences and compare options;
 //! - [`status`]: the pure folding of a comparison into `Application.status`;
 //! - [`watch`]: keep a kind in memory through a watch that restarts itself;
 //! - [`windows`]: AppProject sync windows: when a sync may run, and when that changes.
@@ -37,6 +38,7 @@ pub mod project;
 pub mod register;
 pub mod repo_secrets;
 pub mod repos;
+pub mod settings;
 pub mod status;
 pub mod watch;
 pub mod windows;
@@ -76,6 +78,9 @@ pub struct Stores {
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
 pub const SETTINGS_CONFIGMAP: &str = "argocd-cm";
 
+/// argocd-cm's data, and the settings (or the error) it parsed to.
+type ParsedSettings = (std::collections::BTreeMap<String, String>, Result<Arc<settings::AppSettings>, String>);
+
 /// A desired state as kept between reconciles, or the error its render
 /// gave: a failed render stays failed until Git is consulted again.
 struct CachedDesired {
@@ -105,6 +110,8 @@ pub struct Engine {
     stores: Stores,
     /// Namespaces scanned for orphaned resources.
     orphan_scans: orphans::Scans,
+    /// argocd-cm's data and what it parsed to, parsed again when it changes.
+    parsed_settings: Mutex<Option<ParsedSettings>>,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -134,6 +141,7 @@ impl Engine {
             desired_cache: Mutex::default(),
             stores,
             orphan_scans: orphans::Scans::default(),
+            parsed_settings: Mutex::default(),
             client,
             config,
         }
@@ -180,15 +188,40 @@ impl Engine {
     }
 
     /// The comparison settings for `app` on `destination` (whose
-    /// ignoreDifferences were validated when the reconcile began).
+    /// ignoreDifferences were validated when the reconcile began), by
+    /// argocd-cm's `settings`. The destination's live watches follow the
+    /// settings' tracking.
     pub fn compare_options<'a>(
         &'a self,
         app: &'a Application,
         status: &ApplicationStatus,
         health: &'a CustomChecks,
         destination: &'a Destination,
+        settings: &settings::AppSettings,
     ) -> CompareOptionsOwned<'a> {
-        CompareOptionsOwned { tracked: Some(&destination.live), memo: self.memo.as_ref(), ..CompareOptionsOwned::new(app, status, health) }
+        destination.live.follow(&settings.tracking);
+        CompareOptionsOwned {
+            tracked: Some(&destination.live),
+            memo: self.memo.as_ref(),
+            ..CompareOptionsOwned::new(app, status, health, settings, &destination.server)
+        }
+    }
+
+    /// argocd-cm's tracking, exclusions, ignoreDifferences customizations
+    /// and compare options, parsed again only when the ConfigMap changed.
+    /// The error names every bad key: nothing may be compared, synced or
+    /// pruned by settings that do not parse.
+    pub async fn app_settings(&self) -> Result<Arc<settings::AppSettings>, String> {
+        let data = self.settings().await.unwrap_or_default();
+        let mut parsed = self.parsed_settings.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seen, outcome)) = parsed.as_ref()
+            && *seen == data
+        {
+            return outcome.clone();
+        }
+        let outcome = settings::AppSettings::parse(self.config.control_plane(), &data).map(Arc::new).map_err(|e| settings::describe(&e));
+        *parsed = Some((data, outcome.clone()));
+        outcome
     }
 
     /// Custom health checks from the `argocd-cm` ConfigMap: from the watch
@@ -225,6 +258,7 @@ impl Engine {
     /// ignoreDifferences, a namespace and project that may hold the app, a
     /// permitted and known destination. The error is an InvalidSpecError message.
     pub async fn validate(&self, app: &Application) -> Result<Validated, String> {
+        let settings = self.app_settings().await?;
         let Some(source) = app.primary_source().cloned() else {
             return Err("spec.source: an Application needs a source (or spec.sources)".into());
         };
@@ -249,7 +283,7 @@ impl Engine {
             }
         };
         self.clusters.assign(app, Ok(&destination));
-        Ok(Validated { project, source, destination })
+        Ok(Validated { project, source, destination, settings })
     }
 
     /// The project of `app`, checked to hold the app's namespace (an
@@ -279,7 +313,7 @@ impl Engine {
         let settings = v.project.spec.orphaned_resources.as_ref()?;
         let namespace = app.spec.destination.namespace.as_deref().filter(|n| !n.is_empty())?;
         let dest = &v.destination;
-        Some(self.orphan_scans.orphans(dest.cluster.client(), &dest.server, namespace, settings).await)
+        Some(self.orphan_scans.orphans(dest.cluster.client(), &dest.server, namespace, &v.settings, settings).await)
     }
 
     /// What a sync of `app` writes through: with impersonation enabled in
@@ -311,8 +345,10 @@ impl Engine {
         refresh: Option<Instant>,
     ) -> Result<Arc<Desired>, String> {
         let key = ObjectRef::from_obj(app);
-        let inputs =
-            serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec)).unwrap_or_default();
+        // argocd-cm's tracking and exclusions shape the targets too.
+        let inputs = serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec))
+            .unwrap_or_default()
+            + &format!("{:?}{:?}", v.settings.tracking, v.settings.filter);
         let max_age = self.config.resync.mul_f32(0.9);
         if refresh.is_none() {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -370,8 +406,15 @@ impl Engine {
         let d = self.desired_at(app, &v, &v.source, &revision).await?;
         let status = app.status.clone().unwrap_or_default();
         let checks = self.health_checks().await;
-        let c = self.compare(&d, &v.destination, &self.compare_options(app, &status, &checks, &v.destination)).await?;
+        let c = self.compare(&d, &v.destination, &self.compare_options(app, &status, &checks, &v.destination, &v.settings)).await?;
         Ok((d, c))
+    }
+
+    /// The diff options a comparison of `app` uses (its ignoreDifferences,
+    /// then argocd-cm's customizations and compare options): what the CLI
+    /// and the API normalise a shown diff with.
+    pub async fn diff_options(&self, app: &Application) -> Result<DiffOptions, String> {
+        self.app_settings().await?.diff_options(&app.spec.ignore_differences).map_err(|e| format!("spec.ignoreDifferences: {e}"))
     }
 
     /// Drops the kept renders of the app's sources (another app rendering
@@ -387,7 +430,7 @@ impl Engine {
     pub fn forget_verdicts(&self, app: &Application) {
         self.forget_renders(app);
         if let Some(memo) = &self.memo {
-            memo.forget(&instance(app));
+            memo.forget(&instance(app, self.config.control_plane()));
         }
     }
 
@@ -406,6 +449,7 @@ impl Engine {
 /// [`CompareOptions`] with the data it borrows.
 pub struct CompareOptionsOwned<'a> {
     instance: String,
+    tracking: driftless_sync::Tracking,
     previously: Vec<Scope>,
     diff: DiffOptions,
     health: &'a CustomChecks,
@@ -417,10 +461,18 @@ pub struct CompareOptionsOwned<'a> {
 }
 
 impl<'a> CompareOptionsOwned<'a> {
-    fn new(app: &'a Application, status: &ApplicationStatus, health: &'a CustomChecks) -> Self {
+    fn new(
+        app: &'a Application,
+        status: &ApplicationStatus,
+        health: &'a CustomChecks,
+        settings: &settings::AppSettings,
+        server: &str,
+    ) -> Self {
+        // A kind argocd-cm now excludes is no longer looked for: never pruned.
         let previously = status
             .resources
             .iter()
+            .filter(|r| !settings.filter.is_excluded(&r.group, &r.kind, server))
             .map(|r| Scope {
                 api_version: if r.group.is_empty() { r.version.clone() } else { format!("{}/{}", r.group, r.version) },
                 kind: r.kind.clone(),
@@ -429,9 +481,10 @@ impl<'a> CompareOptionsOwned<'a> {
             .collect();
         let validate = !driftless_api::SyncOptions::parse(app.spec.sync_policy.iter().flat_map(|p| p.sync_options.iter())).no_validate;
         CompareOptionsOwned {
-            instance: instance(app),
+            instance: settings.tracking.instance_of(app),
+            tracking: settings.tracking.clone(),
             previously,
-            diff: DiffOptions::new(&app.spec.ignore_differences).unwrap_or_default(),
+            diff: settings.diff_options(&app.spec.ignore_differences).unwrap_or_default(),
             health,
             validate,
             tracked: None,
@@ -444,6 +497,7 @@ impl<'a> CompareOptionsOwned<'a> {
     pub fn options(&self) -> CompareOptions<'_> {
         CompareOptions {
             instance: &self.instance,
+            tracking: &self.tracking,
             previously: &self.previously,
             diff: &self.diff,
             health: self.health,

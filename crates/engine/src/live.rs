@@ -1,14 +1,15 @@
 //! Live-state watches: one metadata-only watch per kind that apps manage,
-//! started as apps reveal the kinds. An event on an object that carries a
-//! tracking id wakes that app's reconcile, and an index of which objects
-//! each app tracks lets comparisons fetch just those. Untracked objects
-//! are not kept, so memory grows with the managed objects, not with the
-//! size of the cluster.
+//! started as apps reveal the kinds. An event on an object an app claims
+//! (its tracking id, or its instance label, as argocd-cm's tracking method
+//! says) wakes that app's reconcile, and an index of which objects each
+//! app tracks lets comparisons fetch just those. Untracked objects are not
+//! kept, so memory grows with the managed objects, not with the size of
+//! the cluster.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use driftless_api::{ANNOTATION_TRACKING_ID, Application};
+use driftless_api::Application;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
 use kube::api::{Api, DynamicObject};
@@ -16,6 +17,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
+use driftless_sync::Tracking;
 use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::Tracked;
 
@@ -34,12 +36,25 @@ struct KindIndex {
     by_instance: HashMap<String, BTreeSet<ObjectName>>,
     /// Each tracked object's instance and resourceVersion.
     by_object: HashMap<ObjectName, (String, String)>,
+    /// Objects claimed by apps another replica handles (names only): a
+    /// desired object of this replica's apps among them is fetched, never
+    /// taken for missing and created over.
+    foreign: HashSet<ObjectName>,
     /// A relisting in progress (after a watch restart), swapped in when done.
     relisting: Option<Box<KindIndex>>,
 }
 
 impl KindIndex {
-    fn set(&mut self, object: ObjectName, instance: Option<String>, version: String) {
+    fn set(&mut self, object: ObjectName, claim: Claim, version: String) {
+        self.foreign.remove(&object);
+        let instance = match claim {
+            Claim::Kept(instance) => Some(instance),
+            Claim::Foreign => {
+                self.foreign.insert(object.clone());
+                None
+            }
+            Claim::None => None,
+        };
         if let Some((old, _)) = self.by_object.remove(&object)
             && let Some(set) = self.by_instance.get_mut(&old)
         {
@@ -81,6 +96,26 @@ impl KindIndex {
     }
 }
 
+/// Whom an object is claimed for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Claim {
+    /// An app this replica keeps: its instance name.
+    Kept(String),
+    /// An app another replica handles.
+    Foreign,
+    /// No app.
+    None,
+}
+
+impl Claim {
+    fn instance(self) -> Option<String> {
+        match self {
+            Claim::Kept(i) => Some(i),
+            Claim::Foreign | Claim::None => None,
+        }
+    }
+}
+
 /// `(apiVersion, kind)`.
 type KindKey = (String, String);
 
@@ -93,6 +128,9 @@ pub struct LiveWatches {
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Which apps' objects to index and wake (a sharded replica's own).
     keep: Keep,
+    /// How objects name their app (argocd-cm's tracking method); None until
+    /// the first comparison says.
+    tracking: Mutex<Option<Tracking>>,
 }
 
 /// Whether a replica handles an app: its live indexes keep only those
@@ -110,7 +148,28 @@ impl Drop for LiveWatches {
 impl LiveWatches {
     /// Watches nothing yet; indexes and wakes the apps `keep` accepts.
     pub fn new(routes: Routes, keep: Keep) -> LiveWatches {
-        LiveWatches { watched: Mutex::default(), indexes: Mutex::default(), routes, tasks: Mutex::default(), keep }
+        LiveWatches {
+            watched: Mutex::default(),
+            indexes: Mutex::default(),
+            routes,
+            tasks: Mutex::default(),
+            keep,
+            tracking: Mutex::default(),
+        }
+    }
+
+    /// Follows argocd-cm's tracking: when it changed, the watches start
+    /// over (their next listing indexes objects by the new claims).
+    pub fn follow(&self, tracking: &Tracking) {
+        let mut current = self.tracking.lock().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref() != Some(tracking) {
+            let changed = current.is_some();
+            *current = Some(tracking.clone());
+            drop(current);
+            if changed {
+                self.reset();
+            }
+        }
     }
 
     /// Stops every watch and forgets the indexes: the next comparisons list
@@ -127,6 +186,8 @@ impl LiveWatches {
     /// Starts a watch for each kind not watched yet. Kinds the server does
     /// not serve are skipped (and tried again next time).
     pub async fn ensure(&self, cluster: &Cluster, kinds: impl IntoIterator<Item = (String, String)>) {
+        // Nothing to route by until a comparison has said how objects are tracked.
+        let Some(tracking) = self.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
         for (api_version, kind) in kinds {
             let new = self.watched.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()));
             if !new {
@@ -134,12 +195,24 @@ impl LiveWatches {
             }
             match cluster.resource(&api_version, &kind).await {
                 Ok((ar, _)) => {
-                    // Metadata only: the tracking annotation is all an event needs.
+                    // Metadata only: the tracking label or annotation is all an event needs.
                     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(cluster.client().clone(), &ar);
-                    let (routes, keep) = (self.routes.clone(), self.keep.clone());
+                    let (routes, keep, claims) = (self.routes.clone(), self.keep.clone(), tracking.clone());
                     let identity = move |meta: &kube::api::ObjectMeta| {
-                        let (name, instance) = identity(meta);
-                        (name, instance.filter(|i| app_of(i).is_some_and(|app| keep(&app))))
+                        let name = (meta.namespace.clone(), meta.name.clone().unwrap_or_default());
+                        let claim = match claims.claimed(meta.labels.as_ref(), meta.annotations.as_ref()) {
+                            Some(i) => match claims.app_of(i) {
+                                Some(app) if keep(&app) => Claim::Kept(i.to_string()),
+                                Some(_) => Claim::Foreign,
+                                None => Claim::None,
+                            },
+                            None => Claim::None,
+                        };
+                        (name, claim)
+                    };
+                    let app_of = {
+                        let tracking = tracking.clone();
+                        move |instance: &str| tracking.app_of(instance)
                     };
                     let index = Arc::new(Mutex::new(KindIndex::default()));
                     self.indexes.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()), index.clone());
@@ -152,9 +225,9 @@ impl LiveWatches {
                             match event {
                                 watcher::Event::Init => idx.relisting = Some(Box::default()),
                                 watcher::Event::InitApply(o) => {
-                                    let (name, instance) = identity(&o.metadata);
+                                    let (name, claim) = identity(&o.metadata);
                                     if let Some(r) = idx.relisting.as_mut() {
-                                        r.set(name, instance, version(&o.metadata));
+                                        r.set(name, claim, version(&o.metadata));
                                     }
                                 }
                                 watcher::Event::InitDone => {
@@ -171,20 +244,25 @@ impl LiveWatches {
                                     idx.ready = true;
                                 }
                                 watcher::Event::Apply(o) => {
-                                    let (name, instance) = identity(&o.metadata);
-                                    let kept = instance.is_some();
-                                    idx.set(name, instance, version(&o.metadata));
+                                    let (name, claim) = identity(&o.metadata);
+                                    // The app that claimed it before is woken too: a
+                                    // label moved to another app takes it from this one.
+                                    let before = idx.by_object.get(&name).map(|(i, _)| i.clone());
+                                    let instance = claim.clone().instance();
+                                    idx.set(name, claim, version(&o.metadata));
                                     drop(idx);
-                                    if kept {
-                                        wake(&routes, &o.metadata);
+                                    for i in before.iter().chain(&instance).collect::<BTreeSet<_>>() {
+                                        if let Some(app) = app_of(i) {
+                                            route(&routes, app);
+                                        }
                                     }
                                 }
                                 watcher::Event::Delete(o) => {
-                                    let (name, instance) = identity(&o.metadata);
-                                    idx.set(name, None, String::new());
+                                    let (name, claim) = identity(&o.metadata);
+                                    idx.set(name, Claim::None, String::new());
                                     drop(idx);
-                                    if instance.is_some() {
-                                        wake(&routes, &o.metadata);
+                                    if let Some(app) = claim.instance().and_then(|i| app_of(&i)) {
+                                        route(&routes, app);
                                     }
                                 }
                             }
@@ -219,36 +297,20 @@ impl driftless_sync::compare::TrackedIndex for LiveWatches {
         };
         idx.ready.then(|| idx.by_instance.get(instance).map(|s| s.iter().map(tracked).collect()).unwrap_or_default())
     }
-}
 
-/// The object's name and the app instance its tracking id names, if any.
-fn identity(meta: &kube::api::ObjectMeta) -> (ObjectName, Option<String>) {
-    let name = (meta.namespace.clone(), meta.name.clone().unwrap_or_default());
-    let instance =
-        meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_TRACKING_ID)).and_then(|id| id.split_once(':')).map(|(i, _)| i.to_string());
-    (name, instance)
+    fn claimed_elsewhere(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str, instance: &str) -> bool {
+        let Some(index) = self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&(api_version.to_string(), kind.to_string())).cloned()
+        else {
+            return true;
+        };
+        let idx = index.lock().unwrap_or_else(|p| p.into_inner());
+        let object = (namespace.map(String::from), name.to_string());
+        idx.foreign.contains(&object) || idx.by_object.get(&object).is_some_and(|(i, _)| i != instance)
+    }
 }
 
 fn version(meta: &kube::api::ObjectMeta) -> String {
     meta.resource_version.clone().unwrap_or_default()
-}
-
-fn wake(routes: &Routes, meta: &kube::api::ObjectMeta) {
-    if let Some(app) = meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_TRACKING_ID)).and_then(|id| owner(id)) {
-        route(routes, app);
-    }
-}
-
-/// The Application a tracking id names. Names and namespaces are DNS labels,
-/// so `_` separates them unambiguously; a bare name lives in `argocd`.
-pub fn owner(tracking_id: &str) -> Option<ObjectRef<Application>> {
-    app_of(tracking_id.split_once(':')?.0)
-}
-
-/// The Application a tracking-id instance (`namespace_name` or `name`) names.
-fn app_of(instance: &str) -> Option<ObjectRef<Application>> {
-    let (ns, name) = instance.split_once('_').unwrap_or(("argocd", instance));
-    (!name.is_empty()).then(|| ObjectRef::new(name).within(ns))
 }
 
 /// Sends `app` to the controller watching its namespace.
@@ -266,27 +328,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tracking_ids_name_their_app() {
-        assert_eq!(owner("team-a_web:apps/Deployment:prod/web"), Some(ObjectRef::new("web").within("team-a")));
-        assert_eq!(owner("guestbook:/Service:guestbook/ui"), Some(ObjectRef::new("guestbook").within("argocd")));
-        assert_eq!(owner("garbage"), None);
-    }
-
-    #[test]
     fn a_relisting_reveals_what_changed_while_unwatched() {
         let obj = |n: &str| (Some("ns".to_string()), n.to_string());
         let mut before = KindIndex::default();
-        before.set(obj("same"), Some("ns_a".into()), "1".into());
-        before.set(obj("scaled"), Some("ns_b".into()), "1".into());
-        before.set(obj("deleted"), Some("ns_c".into()), "1".into());
-        before.set(obj("moved"), Some("ns_d".into()), "1".into());
+        let kept = |i: &str| Claim::Kept(i.into());
+        before.set(obj("same"), kept("ns_a"), "1".into());
+        before.set(obj("scaled"), kept("ns_b"), "1".into());
+        before.set(obj("deleted"), kept("ns_c"), "1".into());
+        before.set(obj("moved"), kept("ns_d"), "1".into());
         let mut after = KindIndex::default();
-        after.set(obj("same"), Some("ns_a".into()), "1".into());
-        after.set(obj("scaled"), Some("ns_b".into()), "2".into());
-        after.set(obj("moved"), Some("ns_e".into()), "1".into());
-        after.set(obj("created"), Some("ns_f".into()), "1".into());
-        after.set(obj("untracked"), None, "1".into());
+        after.set(obj("same"), kept("ns_a"), "1".into());
+        after.set(obj("scaled"), kept("ns_b"), "2".into());
+        after.set(obj("moved"), kept("ns_e"), "1".into());
+        after.set(obj("created"), kept("ns_f"), "1".into());
+        after.set(obj("untracked"), Claim::None, "1".into());
+        after.set(obj("elsewhere"), Claim::Foreign, "1".into());
         let changed: Vec<String> = before.changed_in(&after).into_iter().collect();
         assert_eq!(changed, ["ns_b", "ns_c", "ns_d", "ns_e", "ns_f"]);
+        assert!(after.foreign.contains(&obj("elsewhere")) && !after.by_object.contains_key(&obj("elsewhere")));
+        after.set(obj("elsewhere"), kept("ns_g"), "2".into());
+        assert!(!after.foreign.contains(&obj("elsewhere")), "claimed by a kept app now");
     }
 }

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use driftless_api::{ANNOTATION_TRACKING_ID, OrphanedResources, glob_match};
+use driftless_api::{OrphanedResources, glob_match};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, ListParams};
 use kube::core::DynamicObject;
 use serde::Serialize;
+
+use crate::settings::AppSettings;
 
 /// An object no app tracks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,30 +31,20 @@ pub struct Orphan {
     pub uid: String,
 }
 
-/// Kinds that are never orphans: records the cluster writes for itself
-/// (Argo CD's default resource exclusions).
-const NEVER: [(&str, &str); 6] = [
-    ("", "Event"),
-    ("events.k8s.io", "Event"),
-    ("", "Endpoints"),
-    ("discovery.k8s.io", "EndpointSlice"),
-    ("coordination.k8s.io", "Lease"),
-    ("metrics.k8s.io", "*"),
-];
-
-/// Whether an object of `group`/`kind` with `meta` is an orphan: no owner,
-/// no app's tracking id, not one of what every namespace has (its
-/// `default` ServiceAccount, `kube-root-ca.crt`), not ignored by the
-/// project.
-pub fn is_orphan(group: &str, kind: &str, meta: &ObjectMeta, settings: &OrphanedResources) -> bool {
+/// Whether an object of `group`/`kind` with `meta` on the cluster at
+/// `server` is an orphan: no owner, claimed by no app (as argocd-cm's
+/// tracking says), not one of what every namespace has (its `default`
+/// ServiceAccount, `kube-root-ca.crt`), not of a kind argocd-cm excludes
+/// (events, endpoints, leases by default), not ignored by the project.
+pub fn is_orphan(group: &str, kind: &str, meta: &ObjectMeta, server: &str, app: &AppSettings, settings: &OrphanedResources) -> bool {
     let name = meta.name.as_deref().unwrap_or_default();
     let owned = meta.owner_references.as_ref().is_some_and(|o| !o.is_empty());
-    let tracked = meta.annotations.as_ref().is_some_and(|a| a.contains_key(ANNOTATION_TRACKING_ID));
+    let tracked = app.tracking.claimed(meta.labels.as_ref(), meta.annotations.as_ref()).is_some();
     let built_in = group.is_empty()
         && ((kind == "ServiceAccount" && name == "default")
             || (kind == "ConfigMap" && name == "kube-root-ca.crt")
             || (kind == "Service" && name == "kubernetes" && meta.namespace.as_deref() == Some("default")));
-    let excluded = NEVER.iter().any(|(g, k)| *g == group && glob_match(k, kind));
+    let excluded = app.filter.is_excluded(group, kind, server);
     let ignored = settings.ignore.iter().any(|i| {
         let any = |p: &str, s: &str| p.is_empty() || glob_match(p, s);
         // The group is matched as given: empty is the core group.
@@ -92,12 +84,13 @@ impl Scans {
         client: &kube::Client,
         server: &str,
         namespace: &str,
+        app: &AppSettings,
         settings: &OrphanedResources,
     ) -> Result<Vec<Orphan>, String> {
         let objects = self.objects(client, server, namespace).await?;
         let mut found: Vec<Orphan> = objects
             .iter()
-            .filter(|(api_version, kind, meta)| is_orphan(group_of(api_version), kind, meta, settings))
+            .filter(|(api_version, kind, meta)| is_orphan(group_of(api_version), kind, meta, server, app, settings))
             .map(|(api_version, kind, meta)| {
                 let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
                 Orphan {
@@ -179,9 +172,16 @@ fn group_of(api_version: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use driftless_api::ANNOTATION_TRACKING_ID;
     use driftless_api::OrphanedResourceKey;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use std::collections::BTreeMap;
+
+    const SERVER: &str = "https://kubernetes.default.svc";
+
+    fn is_orphan(group: &str, kind: &str, meta: &ObjectMeta, settings: &OrphanedResources) -> bool {
+        super::is_orphan(group, kind, meta, SERVER, &AppSettings::defaults("argocd"), settings)
+    }
 
     fn meta(name: &str) -> ObjectMeta {
         ObjectMeta { name: Some(name.into()), namespace: Some("team-a".into()), ..Default::default() }
@@ -202,6 +202,13 @@ mod tests {
         assert!(!is_orphan("", "Event", &meta("x.123"), &none));
         assert!(!is_orphan("coordination.k8s.io", "Lease", &meta("x"), &none));
         assert!(is_orphan("", "ServiceAccount", &meta("builder"), &none));
+        // With label tracking, the label claims the object, and the annotation does not.
+        let label = AppSettings::parse("argocd", &BTreeMap::from([(crate::settings::TRACKING_METHOD_KEY.into(), "label".into())])).unwrap();
+        let mut labelled = meta("deployed-by-argo-cd-2");
+        labelled.labels = Some(BTreeMap::from([("app.kubernetes.io/instance".to_string(), "guestbook".to_string())]));
+        assert!(!super::is_orphan("", "ConfigMap", &labelled, SERVER, &label, &none));
+        assert!(super::is_orphan("", "ConfigMap", &tracked, SERVER, &label, &none));
+        assert!(is_orphan("", "ConfigMap", &labelled, &none), "the label means nothing to annotation tracking");
     }
 
     #[test]

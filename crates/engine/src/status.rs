@@ -46,6 +46,29 @@ pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desir
     status.reconciled_at = Some(desired.fetched_at.clone());
     clear_condition(status, driftless_api::condition::COMPARISON_ERROR);
     clear_condition(status, driftless_api::condition::INVALID_SPEC_ERROR);
+    show(status, driftless_api::condition::SHARED_RESOURCE_WARNING, shared_warning(result));
+    show(status, crate::settings::EXCLUDED_RESOURCE_WARNING, (!desired.excluded.is_empty()).then(|| desired.excluded.join("; ")));
+}
+
+/// Sets the condition `type_` to `message`, or clears it.
+fn show(status: &mut ApplicationStatus, type_: &str, message: Option<String>) {
+    match message {
+        Some(m) => set_condition(status, type_, m),
+        None => clear_condition(status, type_),
+    }
+}
+
+/// The SharedResourceWarning of a comparison: which of the app's resources
+/// another app tracks, and what driftless does about them.
+fn shared_warning(result: &CompareResult) -> Option<String> {
+    if result.shared.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = result.shared.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "{}: it is left alone (never applied or pruned by this app; the sync option FailOnSharedResource=true fails the sync instead)",
+        each.join("; ")
+    ))
 }
 
 /// Sets a condition of `type_`, keeping its first-seen time when the message

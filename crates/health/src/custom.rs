@@ -196,8 +196,9 @@ impl CustomChecks {
 
 /// Converts the `group_kind` suffix of a per-kind key to Argo CD's override
 /// key: `cert-manager.io_Certificate` -> `cert-manager.io/Certificate`,
-/// `Pod` -> `Pod`; `None` for anything else (as Argo CD rejects it).
-fn override_key(group_kind: &str) -> Option<String> {
+/// `Pod` -> `Pod`; `None` for anything else (as Argo CD rejects it). Every
+/// `resource.customizations.<type>.<group_kind>` key of argocd-cm is read so.
+pub fn override_key(group_kind: &str) -> Option<String> {
     let mut parts = group_kind.split('_');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(group), Some(kind), None) if !kind.is_empty() => {

@@ -13,7 +13,7 @@ mod obj;
 
 use serde_json::Value;
 
-pub use custom::CustomChecks;
+pub use custom::{CustomChecks, override_key};
 /// The health vocabulary is the API's, shared by status, CLI, UI and events.
 pub use driftless_api::{HealthStatus as Health, HealthStatusCode};
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use driftless_api::{HealthStatus, HealthStatusCode, SyncStatusCode};
+use driftless_api::{ANNOTATION_COMPARE_OPTIONS, HealthStatus, HealthStatusCode, SyncStatusCode};
 use driftless_diff::{Comparison, DiffOptions};
 use driftless_health::CustomChecks;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::plan::{Extraneous, Role, Target};
-use crate::{ResourceKey, is_tracked_by};
+use crate::{ResourceKey, Tracking};
 
 /// Requests in flight at once for one app: enough to hide the round trips
 /// of an app's objects without letting one app crowd out the others.
@@ -102,12 +102,32 @@ pub struct CompareResult {
     pub extraneous: Vec<Extraneous>,
     /// Problems that did not stop the comparison (e.g. a failed dry run).
     pub warnings: Vec<String>,
+    /// Resources of the app whose live object another app tracks: never
+    /// applied or pruned by this one (SharedResourceWarning).
+    pub shared: Vec<Shared>,
+}
+
+/// A desired resource whose live object belongs to another app.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shared {
+    /// The resource.
+    pub key: ResourceKey,
+    /// The instance name of the app that tracks it.
+    pub owner: String,
+}
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is tracked by app {}", self.key, self.owner)
+    }
 }
 
 /// What the comparison needs besides the targets.
 pub struct CompareOptions<'a> {
     /// The app's name in tracking ids.
     pub instance: &'a str,
+    /// Which live objects belong to which app.
+    pub tracking: &'a Tracking,
     /// Where the app kept resources before (from its status), so that
     /// resources removed from Git are still found.
     pub previously: &'a [Scope],
@@ -254,6 +274,11 @@ pub trait TrackedIndex {
     /// None while the index cannot answer for that kind (not watched yet,
     /// or its first listing is not complete).
     fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<Tracked>>;
+
+    /// Whether the object `namespace`/`name` of that kind may be tracked by
+    /// an app other than `instance` (it must then be fetched: a desired
+    /// object of this app that another app tracks is never taken over).
+    fn claimed_elsewhere(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str, instance: &str) -> bool;
 }
 
 /// An object a [`TrackedIndex`] knows.
@@ -281,22 +306,28 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let mut wanted: BTreeMap<ResourceKey, String> = BTreeMap::new();
     // The resourceVersion the live index shows for each object it knows.
     let mut indexed: HashMap<ResourceKey, String> = HashMap::new();
+    // Desired objects another app tracks, with that app's instance name.
+    let mut shared: BTreeMap<ResourceKey, (Value, String)> = BTreeMap::new();
     for s in &scopes {
         if !listed.insert((s.api_version.clone(), s.kind.clone(), s.namespace.clone())) {
             continue;
         }
-        match opts.tracked.and_then(|t| t.tracked(&s.api_version, &s.kind, opts.instance)) {
+        match opts.tracked.and_then(|index| Some((index, index.tracked(&s.api_version, &s.kind, opts.instance)?))) {
             // Targeted fetches: cost grows with the app, not with the cluster.
-            Some(known) => {
+            Some((index, known)) => {
                 let known = known.into_iter().map(|t| (t.namespace, t.name, Some(t.resource_version)));
                 // The desired objects are fetched by name too: the index may
                 // not have seen an object created a moment ago. One the index
                 // lacks and that was never seen live (an app's first sync)
-                // is known to be missing without asking.
+                // is known to be missing without asking, unless another
+                // app may track it.
                 let desired = targets
                     .iter()
                     .filter(|t| t.key.kind == s.kind && t.manifest.api_version() == s.api_version)
-                    .filter(|t| opts.memo.is_none_or(|m| m.seen(opts.instance, &t.key)))
+                    .filter(|t| {
+                        opts.memo.is_none_or(|m| m.seen(opts.instance, &t.key))
+                            || index.claimed_elsewhere(&s.api_version, &s.kind, t.key.namespace.as_deref(), &t.key.name, opts.instance)
+                    })
                     .map(|t| (t.key.namespace.clone(), t.key.name.clone(), None));
                 for (namespace, name, version) in known.chain(desired) {
                     if s.namespace.is_some() && namespace != s.namespace {
@@ -311,16 +342,14 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             }
             None => {
                 for obj in cluster.list(&s.api_version, &s.kind, s.namespace.as_deref()).await? {
-                    if is_tracked_by(&obj, opts.instance) {
-                        live.insert(ResourceKey::of(&obj), obj);
-                    }
+                    file(ResourceKey::of(&obj), obj, opts, &resources, &mut live, &mut shared);
                 }
             }
         }
     }
-    wanted.retain(|key, _| !live.contains_key(key));
+    wanted.retain(|key, _| !live.contains_key(key) && !shared.contains_key(key));
     for (key, obj) in opts.fresh {
-        if wanted.remove(key).is_some() && is_tracked_by(obj, opts.instance) {
+        if wanted.remove(key).is_some() && opts.tracking.is_tracked_by(obj, opts.instance) {
             live.insert(key.clone(), obj.clone());
         }
     }
@@ -345,14 +374,18 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         wanted.into_iter().map(|(key, api_version)| async move { cluster.get(&api_version, &key).await.map(|obj| (key, obj)) }).collect();
     let fetched: Vec<_> = stream::iter(gets).buffer_unordered(PARALLEL_REQUESTS).try_collect().await?;
     for (key, obj) in fetched {
-        if let Some(obj) = obj.filter(|o| is_tracked_by(o, opts.instance)) {
-            live.insert(key, obj);
+        if let Some(obj) = obj {
+            file(key, obj, opts, &resources, &mut live, &mut shared);
         }
     }
+    // Another app's object is compared (the diff shows how the two apps
+    // disagree) but never counted as this app's: no verdict is kept for it.
+    let shared_owners: Vec<Shared> = shared.iter().map(|(key, (_, owner))| Shared { key: key.clone(), owner: owner.clone() }).collect();
+    let mut shared_live: BTreeMap<ResourceKey, Value> = shared.into_iter().map(|(k, (obj, _))| (k, obj)).collect();
 
     let pairs: Vec<(&Target, Live, Option<Verdict>)> = resources
         .iter()
-        .map(|t| match (live.remove(&t.key), unchanged.remove(&t.key)) {
+        .map(|t| match (live.remove(&t.key).or_else(|| shared_live.remove(&t.key)), unchanged.remove(&t.key)) {
             (Some(obj), _) => (*t, Live::Object(obj), None),
             (None, Some(kept)) => (*t, Live::Unchanged, Some(kept)),
             (None, None) => (*t, Live::Missing, None),
@@ -412,8 +445,9 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     for ((t, live_obj, _), DryRun { diff, predicted, warning, verdict, health, images: seen }) in pairs.into_iter().zip(compared) {
         warnings.extend(warning);
         images.extend(seen);
-        let validated = verdict.is_some();
-        if let Some(v) = verdict.filter(|_| opts.memo.is_some()) {
+        let is_shared = shared_owners.iter().any(|s| s.key == t.key);
+        let validated = verdict.is_some() && !is_shared;
+        if let Some(v) = verdict.filter(|_| opts.memo.is_some() && !is_shared) {
             verdicts.insert(t.key.clone(), v);
         }
         out.push(ResourceState {
@@ -456,9 +490,45 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         });
     }
 
-    let sync = if out.iter().all(|r| r.sync == SyncStatusCode::Synced) { SyncStatusCode::Synced } else { SyncStatusCode::OutOfSync };
+    // An extraneous object marked IgnoreExtraneous does not make the app OutOfSync.
+    let counted = |r: &&ResourceState| !(r.requires_pruning && r.live.object().is_some_and(ignores_extraneous));
+    let sync = if out.iter().filter(counted).all(|r| r.sync == SyncStatusCode::Synced) {
+        SyncStatusCode::Synced
+    } else {
+        SyncStatusCode::OutOfSync
+    };
     let health = driftless_health::aggregate(out.iter().filter(|r| !r.requires_pruning).filter_map(|r| r.health.as_ref()));
-    Ok(CompareResult { resources: out, sync, health, images: images.into_iter().collect(), extraneous, warnings })
+    Ok(CompareResult { resources: out, sync, health, images: images.into_iter().collect(), extraneous, warnings, shared: shared_owners })
+}
+
+/// Whether a live object's `argocd.argoproj.io/compare-options` holds
+/// `IgnoreExtraneous`.
+fn ignores_extraneous(obj: &Value) -> bool {
+    obj["metadata"]["annotations"][ANNOTATION_COMPARE_OPTIONS]
+        .as_str()
+        .is_some_and(|o| o.split(',').any(|item| item.trim() == "IgnoreExtraneous"))
+}
+
+/// Files a live object: the app's own, or another app's that this app
+/// wants too (shared, with that app's instance name); any other is not
+/// the app's business.
+fn file(
+    key: ResourceKey,
+    obj: Value,
+    opts: &CompareOptions<'_>,
+    resources: &[&Target],
+    live: &mut BTreeMap<ResourceKey, Value>,
+    shared: &mut BTreeMap<ResourceKey, (Value, String)>,
+) {
+    match opts.tracking.owner(&obj).map(String::from) {
+        Some(owner) if opts.tracking.same_app(&owner, opts.instance) => {
+            live.insert(key, obj);
+        }
+        Some(owner) if resources.iter().any(|t| t.key == key) => {
+            shared.insert(key, (obj, owner));
+        }
+        _ => {}
+    }
 }
 
 /// One resource's dry run (or the verdict reused instead), with what its
@@ -532,9 +602,10 @@ mod tests {
 
     #[test]
     fn a_dry_run_verdict_stands_while_manifest_and_live_version_do() {
-        let (diff, health) = (DiffOptions::default(), CustomChecks::none());
+        let (diff, health, tracking) = (DiffOptions::default(), CustomChecks::none(), Tracking::new("argocd"));
         let opts = |validate| CompareOptions {
             instance: "argocd_web",
+            tracking: &tracking,
             previously: &[],
             diff: &diff,
             health: &health,
@@ -585,6 +656,15 @@ mod tests {
         let mut labelled = live(2, 0, "13", "2026-01-01T00:00:01Z");
         labelled["metadata"]["labels"] = json!({"team": "web"});
         assert_ne!(content_hash(&labelled), before, "a metadata change");
+    }
+
+    #[test]
+    fn ignore_extraneous_is_read_from_the_compare_options_annotation() {
+        let with = |v: &str| json!({"metadata": {"annotations": {ANNOTATION_COMPARE_OPTIONS: v}}});
+        assert!(ignores_extraneous(&with("IgnoreExtraneous")));
+        assert!(ignores_extraneous(&with("ServerSideDiff=true, IgnoreExtraneous")));
+        assert!(!ignores_extraneous(&with("IgnoreExtraneousX")));
+        assert!(!ignores_extraneous(&json!({"metadata": {}})));
     }
 
     #[test]

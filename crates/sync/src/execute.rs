@@ -27,6 +27,10 @@ pub struct ExecuteOptions<'a> {
     pub validate: bool,
     /// `Replace=true` for every resource.
     pub replace: bool,
+    /// Re-create what an apply cannot change (an immutable field), for
+    /// every resource, as `Force=true` does for one (Argo CD's
+    /// `syncStrategy.apply.force`).
+    pub force: bool,
     /// `PrunePropagationPolicy`: foreground (default), background or orphan.
     pub prune_propagation: Option<&'a str>,
     /// Resources that already exist, to tell "created" from "configured".
@@ -304,7 +308,7 @@ impl Run<'_> {
             }),
             // An immutable field can only change by re-creating the object:
             // done when the user asked for Replace/Force, explained otherwise.
-            Err(e) if e.status() == Some(422) && (replace || t.options.force) => {
+            Err(e) if e.status() == Some(422) && (replace || t.options.force || self.opts.force) => {
                 self.cluster.delete(&t.api_version, &t.key, Some("foreground")).await?;
                 self.recreate(m.value()).await?;
                 Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, live: None })

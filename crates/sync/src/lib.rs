@@ -5,6 +5,7 @@
 //!   resources that left Git;
 //! - [`cluster`] is the only module that talks to the API server;
 //! - [`compare`] computes each resource's sync and health status;
+//! - [`tracking`] decides which app a live object belongs to;
 //! - [`execute`] runs a plan wave by wave, reporting every result through
 //!   [`progress`], and goes on from what an interrupted run recorded.
 
@@ -14,5 +15,7 @@ pub mod execute;
 pub mod plan;
 pub mod progress;
 mod resource;
+pub mod tracking;
 
-pub use resource::{ResourceKey, app_instance_name, is_tracked_by, track, tracking_id};
+pub use resource::ResourceKey;
+pub use tracking::{Tracking, TrackingMethod};

@@ -1,10 +1,7 @@
-//! Identity of a resource, and the tracking annotation that ties a live
-//! object to its app.
+//! Identity of a resource, and its tracking id.
 
 use std::fmt;
 
-use driftless_api::ANNOTATION_TRACKING_ID;
-use driftless_api::Manifest;
 use serde_json::Value;
 
 /// Group, kind, namespace and name: what makes a resource the same resource
@@ -59,32 +56,6 @@ impl fmt::Display for ResourceKey {
     }
 }
 
-/// The tracking id on a live object, if any.
-pub fn tracking_id(obj: &Value) -> Option<&str> {
-    obj["metadata"]["annotations"][ANNOTATION_TRACKING_ID].as_str()
-}
-
-/// True when `obj` carries `app`'s tracking id, and the id names `obj`
-/// itself: a copied manifest (or an object created by a controller from a
-/// tracked template) does not belong to the app.
-pub fn is_tracked_by(obj: &Value, app: &str) -> bool {
-    tracking_id(obj).is_some_and(|id| id == ResourceKey::of(obj).tracking_id(app))
-}
-
-/// Stamps the tracking id of `app` on a desired manifest.
-pub fn track(manifest: &mut Manifest, app: &str) {
-    let id = ResourceKey::of(manifest.value()).tracking_id(app);
-    manifest.set_annotation(ANNOTATION_TRACKING_ID, &id);
-}
-
-/// The name of an app in tracking ids: Argo CD uses the bare name for apps in
-/// the control plane's namespace and `<namespace>_<name>` for apps in others.
-/// driftless has no privileged namespace, so it always qualifies the name
-/// except in `argocd`, where Argo CD's own ids stay valid.
-pub fn app_instance_name(namespace: &str, name: &str) -> String {
-    if namespace == "argocd" || namespace.is_empty() { name.to_string() } else { format!("{namespace}_{name}") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,15 +67,5 @@ mod tests {
         assert_eq!(ResourceKey::of(&obj).tracking_id("guestbook"), "guestbook:apps/Deployment:prod/web");
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}});
         assert_eq!(ResourceKey::of(&ns).tracking_id("guestbook"), "guestbook:/Namespace:/prod");
-    }
-
-    #[test]
-    fn only_the_object_a_tracking_id_names_is_tracked() {
-        let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n",
-            "annotations": {ANNOTATION_TRACKING_ID: "app:/ConfigMap:n/a"}}});
-        assert!(is_tracked_by(&obj, "app"));
-        assert!(!is_tracked_by(&obj, "other"));
-        obj["metadata"]["name"] = json!("copy");
-        assert!(!is_tracked_by(&obj, "app"), "a copy with the same annotation is not the app's");
     }
 }

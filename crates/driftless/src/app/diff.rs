@@ -84,8 +84,7 @@ pub struct ManifestsArgs {
 pub async fn run_diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let (r, mut app) = ctx.get(&args.name).await?;
     with_revision(&mut app, args.revision.as_deref());
-    let (_, compared) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
-    let opts = DiffOptions::new(&app.spec.ignore_differences).with_context(|| format!("app {r}: spec.ignoreDifferences is invalid"))?;
+    let (_, compared, opts) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
     let mut report = DiffReport { sync: compared.sync, resources: Vec::new() };
     for res in compared.resources.iter().filter(|res| res.sync != SyncStatusCode::Synced) {
         let k = &res.key;
@@ -124,7 +123,7 @@ pub async fn run_diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<ExitCode> {
 pub async fn run_manifests(ctx: &Ctx, args: ManifestsArgs) -> anyhow::Result<ExitCode> {
     let (r, mut app) = ctx.get(&args.name).await?;
     with_revision(&mut app, args.revision.as_deref());
-    let (desired, compared) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
+    let (desired, compared, _) = compare(ctx, &app, args.cache_dir).await.with_context(|| format!("app {r}"))?;
     let objects: Vec<Value> = match args.source {
         ManifestSource::Git => desired.targets.iter().map(|t| t.manifest.value().clone()).collect(),
         ManifestSource::Live => compared
@@ -167,8 +166,9 @@ fn with_revision(app: &mut Application, revision: Option<&str>) {
 }
 
 /// Renders and compares with the controller's code, using a Git cache of
-/// its own: the controller's cache locks only within its own process.
-async fn compare(ctx: &Ctx, app: &Application, cache_dir: Option<PathBuf>) -> anyhow::Result<(Desired, CompareResult)> {
+/// its own (the controller's cache locks only within its own process);
+/// with the diff options its diffs are shown with.
+async fn compare(ctx: &Ctx, app: &Application, cache_dir: Option<PathBuf>) -> anyhow::Result<(Desired, CompareResult, DiffOptions)> {
     let tmp;
     let cache_dir = match cache_dir {
         Some(d) => d,
@@ -182,5 +182,6 @@ async fn compare(ctx: &Ctx, app: &Application, cache_dir: Option<PathBuf>) -> an
     let tenancy = driftless_engine::project::Tenancy::read(&ctx.client, &ctx.control_plane, None).await.map_err(anyhow::Error::msg)?;
     let config = driftless_engine::EngineConfig { cache_dir, tenancy, ..Default::default() };
     let engine = driftless_engine::Engine::one_off(ctx.client.clone(), config);
-    engine.compare_app(app).await.map_err(anyhow::Error::msg)
+    let (desired, compared) = engine.compare_app(app).await.map_err(anyhow::Error::msg)?;
+    Ok((desired, compared, engine.diff_options(app).await.map_err(anyhow::Error::msg)?))
 }

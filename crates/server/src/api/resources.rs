@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::{Extension, Json};
 use driftless_api::SyncStatusCode;
-use driftless_diff::DiffOptions;
 use driftless_sync::plan::Role;
 use http::StatusCode;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PropagationPolicy};
@@ -291,8 +290,7 @@ pub async fn managed(
 ) -> Result<Json<Value>, ApiError> {
     let (ns, name) = (at.namespace, at.name);
     let app = state.app(&who, &ns, &name, "get").await?;
-    let opts = DiffOptions::new(&app.spec.ignore_differences)
-        .map_err(|e| ApiError::bad_request(format!("application {ns}/{name}: spec.ignoreDifferences: {e}")))?;
+    let opts = state.compare.diff_options(&app).await.map_err(|e| ApiError::bad_request(format!("application {ns}/{name}: {e}")))?;
     let (desired, compared) = state
         .compare
         .compare_app(&app)
