@@ -107,7 +107,7 @@ pub struct ApplicationSpec {
     /// Argo CD's source hydrator: render a "dry" source and push the result
     /// to a branch, then sync from it (kept, not acted on by driftless).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_hydrator: Option<SourceHydrator>,
+    pub source_hydrator: Option<Box<SourceHydrator>>,
 }
 
 /// `spec.sourceHydrator`: where the dry manifests live, where hydrated ones

@@ -55,7 +55,7 @@ pub struct ApplicationStatus {
     pub controller_namespace: Option<String>,
     /// Argo CD's source hydrator's progress (not written by driftless).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_hydrator: Option<SourceHydratorStatus>,
+    pub source_hydrator: Option<Box<SourceHydratorStatus>>,
 }
 
 /// `status.sourceHydrator`.
@@ -94,7 +94,7 @@ pub struct HydrateOperation {
     pub hydrated_sha: Option<String>,
     /// The hydrator settings used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_hydrator: Option<crate::SourceHydrator>,
+    pub source_hydrator: Option<Box<crate::SourceHydrator>>,
 }
 
 /// Argo CD's sync statuses.
