@@ -30,7 +30,7 @@ done
 cat "$DIR/devcluster.out"
 export KUBECONFIG=$DIR/kubeconfig
 
-"$DRIFTLESS" crds | kubectl apply -f - >/dev/null
+"$DRIFTLESS" crds | kubectl apply --server-side -f - >/dev/null
 kubectl create namespace argocd --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 # A Git repository made from examples/, as a team would keep its config repo.

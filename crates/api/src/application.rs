@@ -104,6 +104,72 @@ pub struct ApplicationSpec {
     /// How many entries `status.history` keeps (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision_history_limit: Option<i64>,
+    /// Argo CD's source hydrator: render a "dry" source and push the result
+    /// to a branch, then sync from it (kept, not acted on by driftless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_hydrator: Option<Box<SourceHydrator>>,
+}
+
+/// `spec.sourceHydrator`: where the dry manifests live, where hydrated ones
+/// are synced from, and an optional staging branch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceHydrator {
+    /// The "don't repeat yourself" source.
+    pub dry_source: DrySource,
+    /// Where hydrated manifests are synced from.
+    pub sync_source: SyncSource,
+    /// A staging branch hydrated manifests are pushed to first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hydrate_to: Option<HydrateTo>,
+}
+
+/// `sourceHydrator.drySource`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrySource {
+    /// The Git repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// The revision to hydrate.
+    #[serde(default)]
+    pub target_revision: String,
+    /// The directory of the dry manifests.
+    #[serde(default)]
+    pub path: String,
+    /// Helm options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<ApplicationSourceHelm>,
+    /// Kustomize options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kustomize: Option<ApplicationSourceKustomize>,
+    /// Directory options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<ApplicationSourceDirectory>,
+    /// Config management plugin options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<ApplicationSourcePlugin>,
+}
+
+/// `sourceHydrator.syncSource`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSource {
+    /// The branch hydrated manifests are synced from.
+    #[serde(default)]
+    pub target_branch: String,
+    /// The directory in that branch.
+    #[serde(default)]
+    pub path: String,
+}
+
+/// `sourceHydrator.hydrateTo`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HydrateTo {
+    /// The staging branch.
+    #[serde(default)]
+    pub target_branch: String,
 }
 
 /// A source of manifests: a Git repository path, a Helm chart or an OCI artifact.
@@ -139,8 +205,49 @@ pub struct ApplicationSource {
     pub helm: Option<ApplicationSourceHelm>,
     /// Config management plugin options (not supported: rejected at render).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub plugin: Option<serde_json::Value>,
+    pub plugin: Option<ApplicationSourcePlugin>,
+}
+
+/// `source.plugin`: a config management plugin, its environment and parameters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ApplicationSourcePlugin {
+    /// The plugin's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Environment variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvEntry>,
+    /// Parameters: a string, a map or an array each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<PluginParameter>,
+}
+
+/// A name/value environment variable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnvEntry {
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// One `plugin.parameters[]` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PluginParameter {
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A string value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string: Option<String>,
+    /// A map value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<BTreeMap<String, String>>,
+    /// An array value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<Vec<String>>,
 }
 
 /// `source.helm`: how `helm template` renders the chart, with Argo CD's
@@ -240,8 +347,41 @@ pub struct ApplicationSourceDirectory {
     pub exclude: Option<String>,
     /// Jsonnet options (not supported: rejected at render).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub jsonnet: Option<serde_json::Value>,
+    pub jsonnet: Option<ApplicationSourceJsonnet>,
+}
+
+/// `directory.jsonnet`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationSourceJsonnet {
+    /// External variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ext_vars: Vec<JsonnetVar>,
+    /// Top-level arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tlas: Vec<JsonnetVar>,
+    /// Library search directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libs: Vec<String>,
+}
+
+impl ApplicationSourceJsonnet {
+    /// True when it sets nothing (Argo CD writes `jsonnet: {}`).
+    pub fn is_empty(&self) -> bool {
+        self.ext_vars.is_empty() && self.tlas.is_empty() && self.libs.is_empty()
+    }
+}
+
+/// A Jsonnet variable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct JsonnetVar {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// The value is Jsonnet code, not a string.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub code: bool,
 }
 
 /// `source.kustomize`.
@@ -284,6 +424,24 @@ pub struct ApplicationSourceKustomize {
     /// Kustomize version to use (only the built-in one exists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Substitute `$ARGOCD_APP_*` variables in `commonAnnotations`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub common_annotations_envsubst: bool,
+    /// Skip components that do not exist instead of failing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_missing_components: bool,
+    /// Add `commonLabels` to resources but not to selectors.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub label_without_selector: bool,
+    /// With `labelWithoutSelector`, add them to pod templates too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub label_include_templates: bool,
+    /// `.Capabilities.KubeVersion` for Helm charts inflated by Kustomize.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
+    /// `.Capabilities.APIVersions` for Helm charts inflated by Kustomize.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_versions: Vec<String>,
 }
 
 /// A replica override of `source.kustomize.replicas`.
@@ -377,10 +535,23 @@ pub struct SyncPolicy {
     /// Retries of a failed sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStrategy>,
-    /// Labels and annotations for a namespace created by CreateNamespace.
+    /// Labels and annotations for a namespace created by CreateNamespace
+    /// (its schema: [`ManagedNamespaceMetadata`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    #[schemars(with = "Option<ManagedNamespaceMetadata>")]
     pub managed_namespace_metadata: Option<serde_json::Value>,
+}
+
+/// `syncPolicy.managedNamespaceMetadata`: the schema of the field, which
+/// driftless reads as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManagedNamespaceMetadata {
+    /// Labels of the namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of the namespace.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// `spec.syncPolicy.automated`.
@@ -410,6 +581,9 @@ pub struct RetryStrategy {
     /// Delay between retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
+    /// Retry with the latest revision rather than the one that failed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh: bool,
 }
 
 /// Exponential back-off of retries.

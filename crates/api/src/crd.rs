@@ -6,11 +6,28 @@ use kube::CustomResourceExt;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::json;
 
-use crate::{AppProject, Application};
+use crate::{AppProject, Application, ApplicationSet};
 
-/// Every CRD driftless serves: Application and AppProject.
+/// Every CRD driftless serves: Application, AppProject and ApplicationSet.
+/// The ApplicationSet CRD, like Argo CD's, is too large for client-side
+/// apply's last-applied annotation: apply them server-side.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![application(), AppProject::crd()]
+    vec![application(), with_type_meta(AppProject::crd()), with_type_meta(ApplicationSet::crd())]
+}
+
+/// Declares `apiVersion`, `kind` and `metadata` in a derived CRD's schema,
+/// as Argo CD's CRDs (and [`application`]) do.
+fn with_type_meta(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+    let typed = |t: &str| JSONSchemaProps { type_: Some(t.into()), ..Default::default() };
+    for version in &mut crd.spec.versions {
+        if let Some(props) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()).and_then(|s| s.properties.as_mut()) {
+            props.insert("apiVersion".into(), typed("string"));
+            props.insert("kind".into(), typed("string"));
+            props.insert("metadata".into(), typed("object"));
+        }
+    }
+    crd
 }
 
 /// The Application CRD. Hand-assembled because Application has the
@@ -76,5 +93,25 @@ pub fn application() -> CustomResourceDefinition {
 /// Schema of a field kept as free-form JSON (an object whose fields the
 /// server must not prune).
 pub fn preserve_unknown_fields(_: &mut SchemaGenerator) -> Schema {
-    serde_json::from_value(json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })).expect("a literal schema")
+    literal(json!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true }))
+}
+
+/// Schema of a field that may hold any JSON value (Argo CD's
+/// `apiextensionsv1.JSON`): no type, nothing pruned.
+pub fn any_json(_: &mut SchemaGenerator) -> Schema {
+    literal(json!({ "x-kubernetes-preserve-unknown-fields": true }))
+}
+
+/// Schema of an array of any JSON values.
+pub fn any_json_array(_: &mut SchemaGenerator) -> Schema {
+    literal(json!({ "type": "array", "items": { "x-kubernetes-preserve-unknown-fields": true } }))
+}
+
+/// Schema of a map from strings to any JSON values.
+pub fn any_json_map(_: &mut SchemaGenerator) -> Schema {
+    literal(json!({ "type": "object", "additionalProperties": { "x-kubernetes-preserve-unknown-fields": true } }))
+}
+
+fn literal(schema: serde_json::Value) -> Schema {
+    serde_json::from_value(schema).expect("a literal schema")
 }

@@ -1,11 +1,12 @@
 //! The API driftless speaks: Argo CD's `argoproj.io/v1alpha1` kinds
-//! `Application` and `AppProject`, with the same field names and status
+//! `Application`, `AppProject` and `ApplicationSet`, with the same field names and status
 //! layout, so that existing manifests apply unchanged.
 //!
 //! Pure data: no I/O, no async. Every other stage depends on these types.
 
 mod annotations;
 mod application;
+mod applicationset;
 pub mod crd;
 mod glob;
 mod manifest;
@@ -13,6 +14,7 @@ mod names;
 mod operation;
 mod project;
 mod status;
+mod unsupported;
 
 pub use annotations::{
     ANNOTATION_COMPARE_OPTIONS, ANNOTATION_HOOK, ANNOTATION_HOOK_DELETE_POLICY, ANNOTATION_REFRESH, ANNOTATION_REFRESH_SINCE,
@@ -20,12 +22,14 @@ pub use annotations::{
     HookDeletePolicy, HookType, ResourceSyncOptions, SyncOptions,
 };
 pub use application::*;
+pub use applicationset::*;
 pub use glob::glob_match;
 pub use manifest::Manifest;
 pub use names::{is_dns_label, is_dns_subdomain};
 pub use operation::*;
 pub use project::*;
 pub use status::*;
+pub use unsupported::{unsupported_fields, unsupported_message};
 
 /// The API group of every kind here.
 pub const GROUP: &str = "argoproj.io";

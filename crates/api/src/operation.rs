@@ -53,13 +53,45 @@ pub struct SyncOperation {
     /// Options for this sync (override the app's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
-    /// Apply or hook strategy, with `force`.
+    /// Apply or hook strategy, with `force` (its schema: [`SyncStrategy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
+    #[schemars(with = "Option<SyncStrategy>")]
     pub sync_strategy: Option<serde_json::Value>,
     /// Sync from this source instead of the spec's (rollback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ApplicationSource>,
+    /// A multi-source app's sources to sync instead of the spec's (rollback).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// A multi-source app's revisions, one per source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
+    /// Local manifests to sync instead of the source's (`argocd app sync --local`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
+    /// How many self-heal attempts led here (Argo CD's bookkeeping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_heal_attempts_count: Option<i64>,
+}
+
+/// `operation.sync.syncStrategy`: the schema of the field, which driftless
+/// reads as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SyncStrategy {
+    /// `kubectl apply` every resource, hooks ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<SyncStrategyForce>,
+    /// Run hooks (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<SyncStrategyForce>,
+}
+
+/// `syncStrategy.apply` / `syncStrategy.hook`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SyncStrategyForce {
+    /// Delete and re-create a resource a patch cannot update.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
 }
 
 /// A resource selected for a partial sync.

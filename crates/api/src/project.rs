@@ -23,12 +23,12 @@ pub struct AppProjectSpec {
     /// Clusters and namespaces (globs) apps may deploy to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destinations: Vec<ApplicationDestination>,
-    /// Cluster-scoped kinds apps may create (empty: none).
+    /// Cluster-scoped kinds (and names) apps may create (empty: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cluster_resource_whitelist: Vec<GroupKind>,
-    /// Cluster-scoped kinds apps may not create.
+    pub cluster_resource_whitelist: Vec<ClusterResourceRestrictionItem>,
+    /// Cluster-scoped kinds (and names) apps may not create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cluster_resource_blacklist: Vec<GroupKind>,
+    pub cluster_resource_blacklist: Vec<ClusterResourceRestrictionItem>,
     /// Namespaced kinds apps may create (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespace_resource_whitelist: Vec<GroupKind>,
@@ -51,6 +51,115 @@ pub struct AppProjectSpec {
     /// `application.sync.impersonation.enabled` is set in argocd-cm).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_service_accounts: Vec<DestinationServiceAccount>,
+    /// GPG keys commits must be signed with (kept, not acted on by driftless).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signature_keys: Vec<SignatureKey>,
+    /// Destinations may only be clusters of this project (kept, not acted
+    /// on by driftless: it has no project-scoped clusters).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permit_only_project_scoped_clusters: bool,
+    /// Signature checks of Git commits and Helm charts (kept, not acted on
+    /// by driftless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_integrity: Option<SourceIntegrity>,
+}
+
+/// A GPG key commits must be signed with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignatureKey {
+    /// The key's id, in hexadecimal.
+    #[serde(rename = "keyID")]
+    pub key_id: String,
+}
+
+/// `sourceIntegrity`: which sources must be signed, and by whom.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrity {
+    /// Policies for Git sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<SourceIntegrityGit>,
+    /// Policies for Helm charts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<SourceIntegrityHelm>,
+}
+
+/// `sourceIntegrity.git`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityGit {
+    /// The policies.
+    #[serde(default)]
+    pub policies: Vec<SourceIntegrityGitPolicy>,
+}
+
+/// A Git signature policy: the repositories it covers and its GPG check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityGitPolicy {
+    /// Repositories (URL globs).
+    #[serde(default)]
+    pub repos: Vec<SourceIntegrityRepo>,
+    /// The GPG check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpg: Option<SourceIntegrityGpg>,
+}
+
+/// `gpg`: how much history is checked, and the trusted keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityGpg {
+    /// `none`, `head` or `strict`.
+    #[serde(default)]
+    pub mode: String,
+    /// Trusted key ids.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// A repository a policy covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityRepo {
+    /// URL glob.
+    #[serde(default)]
+    pub url: String,
+}
+
+/// `sourceIntegrity.helm`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityHelm {
+    /// The policies.
+    #[serde(default)]
+    pub policies: Vec<SourceIntegrityHelmPolicy>,
+}
+
+/// A Helm provenance policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityHelmPolicy {
+    /// Repositories (URL globs).
+    #[serde(default)]
+    pub repos: Vec<SourceIntegrityRepo>,
+    /// The provenance check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<SourceIntegrityProvenance>,
+}
+
+/// `provenance`: the keys a chart may be signed with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceIntegrityProvenance {
+    /// Trusted key ids.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// An entry of the cluster resource lists: a group and kind, `*` matching
+/// any, and optionally a name (glob) that narrows it to some objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClusterResourceRestrictionItem {
+    /// API group; empty for core.
+    #[serde(default)]
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// Name glob; absent matches every object of the kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// `AppProject.status`.
@@ -205,7 +314,7 @@ impl AppProject {
             AppProjectSpec {
                 source_repos: vec!["*".into()],
                 destinations: vec![ApplicationDestination { server: Some("*".into()), name: None, namespace: Some("*".into()) }],
-                cluster_resource_whitelist: vec![GroupKind { group: "*".into(), kind: "*".into() }],
+                cluster_resource_whitelist: vec![ClusterResourceRestrictionItem { group: "*".into(), kind: "*".into(), name: None }],
                 ..Default::default()
             },
         );

@@ -41,6 +41,60 @@ pub struct ApplicationStatus {
     /// runs sharded (`driftless controller --sharded`); not in Argo CD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconciled_by: Option<String>,
+    /// Deprecated in Argo CD, kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+    /// Where resource health is kept (`appTree` in Argo CD, or inline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_health_source: Option<String>,
+    /// A multi-source app's source types, one per source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_types: Vec<String>,
+    /// The namespace of the controller that manages the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_namespace: Option<String>,
+    /// Argo CD's source hydrator's progress (not written by driftless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_hydrator: Option<Box<SourceHydratorStatus>>,
+}
+
+/// `status.sourceHydrator`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceHydratorStatus {
+    /// The last hydration that succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_operation: Option<HydrateOperation>,
+    /// The hydration under way or last attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_operation: Option<HydrateOperation>,
+}
+
+/// One hydration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HydrateOperation {
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// Hydrating, Failed or Hydrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// What happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The dry source's commit.
+    #[serde(default, rename = "drySHA", skip_serializing_if = "Option::is_none")]
+    pub dry_sha: Option<String>,
+    /// The hydrated commit.
+    #[serde(default, rename = "hydratedSHA", skip_serializing_if = "Option::is_none")]
+    pub hydrated_sha: Option<String>,
+    /// The hydrator settings used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_hydrator: Option<Box<crate::SourceHydrator>>,
 }
 
 /// Argo CD's sync statuses.
@@ -171,6 +225,9 @@ pub struct HealthStatus {
     /// Why; omitted when empty, as Argo CD's `omitempty` does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When the status last changed (Argo CD sets it on the app's health).
+    #[serde(default, rename = "lastTransitionTime", skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
 }
 
 impl HealthStatus {
@@ -178,12 +235,12 @@ impl HealthStatus {
     /// Go zero value Argo CD leaves out of its JSON.
     pub fn new(status: HealthStatusCode, message: impl Into<String>) -> Self {
         let message = message.into();
-        HealthStatus { status, message: (!message.is_empty()).then_some(message) }
+        HealthStatus { status, message: (!message.is_empty()).then_some(message), last_transition_time: None }
     }
 
     /// A health without a message.
     pub fn status(status: HealthStatusCode) -> Self {
-        HealthStatus { status, message: None }
+        HealthStatus { status, message: None, last_transition_time: None }
     }
 }
 
@@ -218,6 +275,9 @@ pub struct ResourceStatus {
     /// Its sync wave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_wave: Option<i64>,
+    /// Deleting it needs a confirmation (Argo CD's `Delete=confirm`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_deletion_confirmation: bool,
 }
 
 /// `status.history[]`: one sync.
@@ -239,6 +299,12 @@ pub struct RevisionHistory {
     /// Who asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiated_by: Option<OperationInitiator>,
+    /// A multi-source app's sources synced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// A multi-source app's commits synced, one per source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
 }
 
 /// `status.conditions[]`.
@@ -272,6 +338,10 @@ pub mod condition {
     /// of them is broken): which window, and until when. driftless's own:
     /// Argo CD shows the windows' state only in its UI.
     pub const SYNC_WINDOW_BLOCKED: &str = "SyncWindowBlocked";
+    /// The app or its project sets fields of Argo CD's API that driftless
+    /// keeps but does not act on yet ([`crate::unsupported_fields`]). A
+    /// warning: the app is still compared and synced. driftless's own.
+    pub const UNSUPPORTED_FIELD_WARNING: &str = "UnsupportedFieldWarning";
 }
 
 /// Phases of an operation.
@@ -332,6 +402,15 @@ pub struct SyncOperationResult {
     /// The source synced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ApplicationSource>,
+    /// A multi-source app's sources synced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<ApplicationSource>,
+    /// A multi-source app's commits synced, one per source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revisions: Vec<String>,
+    /// The managed namespace's metadata as last synced.
+    #[serde(default, rename = "managedNamespaceMetadata", skip_serializing_if = "Option::is_none")]
+    pub managed_namespace_metadata: Option<crate::ManagedNamespaceMetadata>,
 }
 
 /// Outcome of one resource in a sync.
@@ -401,6 +480,9 @@ pub struct ResourceResult {
     /// The sync phase it ran in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_phase: Option<crate::HookType>,
+    /// Images of the resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 /// `status.summary`.

@@ -189,6 +189,8 @@ pub async fn run(
             deploy_started_at: Some(started.clone()),
             deployed_at: finished.clone(),
             initiated_by: op.initiated_by.clone(),
+            sources: Vec::new(),
+            revisions: Vec::new(),
         });
         let limit = app.spec.revision_history_limit.map(|l| l.max(1) as usize).unwrap_or(DEFAULT_HISTORY_LIMIT);
         let excess = status.history.len().saturating_sub(limit);
@@ -201,7 +203,12 @@ pub async fn run(
         operation: op,
         phase: outcome.phase,
         message: Some(outcome.message),
-        sync_result: Some(SyncOperationResult { resources: outcome.results, revision: desired.revision.clone(), source }),
+        sync_result: Some(SyncOperationResult {
+            resources: outcome.results,
+            revision: desired.revision.clone(),
+            source,
+            ..Default::default()
+        }),
         started_at: started,
         finished_at: Some(finished),
         retry_count: (attempt > 0).then_some(attempt),
@@ -451,7 +458,7 @@ fn failed(message: String) -> Outcome {
 /// Writes the results of a running sync.
 async fn persist(writer: &AppWriter, status: &mut ApplicationStatus, results: Vec<ResourceResult>, revision: &str) {
     if let Some(s) = status.operation_state.as_mut() {
-        s.sync_result = Some(SyncOperationResult { resources: results, revision: revision.to_string(), source: None });
+        s.sync_result = Some(SyncOperationResult { resources: results, revision: revision.to_string(), ..Default::default() });
     }
     write(writer, status).await;
 }
@@ -515,6 +522,7 @@ pub(crate) mod tests {
         let r = RetryStrategy {
             limit: 5,
             backoff: Some(Backoff { duration: Some("1s".into()), factor: Some(3), max_duration: Some("10s".into()) }),
+            refresh: false,
         };
         let delays: Vec<u64> = (1..=4).map(|a| backoff(Some(&r), a).as_secs()).collect();
         assert_eq!(delays, [1, 3, 9, 10]);
@@ -535,7 +543,7 @@ pub(crate) mod tests {
             operation: Operation::default(),
             phase,
             message: None,
-            sync_result: Some(SyncOperationResult { resources: vec![], revision: revision.into(), source: None }),
+            sync_result: Some(SyncOperationResult { revision: revision.into(), ..Default::default() }),
             started_at: status::now(),
             finished_at: None,
             retry_count: None,

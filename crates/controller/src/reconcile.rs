@@ -187,6 +187,15 @@ fn show_windows(status: &mut ApplicationStatus, windows: &Assessment) {
     status::set_condition(status, condition::SYNC_WINDOW_BLOCKED, windows.summary());
 }
 
+/// Shows on `status` the fields the app or its project sets that driftless
+/// keeps but does not act on yet: a warning, never silence.
+fn show_unsupported(status: &mut ApplicationStatus, app: &Application, project: &driftless_api::AppProject) {
+    match driftless_api::unsupported_message(&driftless_api::unsupported_fields(app, project)) {
+        Some(message) => status::set_condition(status, condition::UNSUPPORTED_FIELD_WARNING, message),
+        None => status::clear_condition(status, condition::UNSUPPORTED_FIELD_WARNING),
+    }
+}
+
 /// Why a reconcile failed (it is retried).
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -346,6 +355,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     let now = k8s_openapi::jiff::Timestamp::now();
     let windows = driftless_engine::windows::assess(&v.project, &app, now);
     show_windows(&mut status, &windows);
+    show_unsupported(&mut status, &app, &v.project);
     // When a window opens or closes, automation may sync or must stop:
     // look again then rather than at the next resync.
     let requeue = match windows.next_change.and_then(|t| Duration::try_from(t.duration_since(now)).ok()) {

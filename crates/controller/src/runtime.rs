@@ -13,7 +13,7 @@ pub use driftless_engine::watch::keep_watching;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The Application CRD is missing.
-    #[error("the Application CRD is not installed: run `driftless crds | kubectl apply -f -`")]
+    #[error("the Application CRD is not installed: run `driftless crds | kubectl apply --server-side -f -`")]
     CrdMissing,
     /// The API server could not be reached.
     #[error("{0}")]

@@ -40,8 +40,10 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
-    /// Print the CustomResourceDefinitions (Application, AppProject) as YAML,
-    /// e.g. `driftless crds | kubectl apply -f -`.
+    /// Print the CustomResourceDefinitions (Application, AppProject,
+    /// ApplicationSet) as YAML, to apply server-side (the ApplicationSet CRD
+    /// is too large for client-side apply),
+    /// e.g. `driftless crds | kubectl apply --server-side -f -`.
     Crds,
     /// Install driftless into a cluster (CRDs, RBAC, the controller, the API
     /// server and UI), or print the manifests with --dry-run.

@@ -3,7 +3,7 @@
 //! control-plane namespace; the `default` project allows everything until
 //! it is created with narrower rules, and holds only that namespace's apps.
 
-use driftless_api::{AppProject, Application, GroupKind, glob_match};
+use driftless_api::{AppProject, Application, ClusterResourceRestrictionItem, GroupKind, glob_match};
 use futures::FutureExt;
 use kube::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -305,7 +305,7 @@ pub fn permits_object(
     namespace: Option<&str>,
 ) -> Result<(), String> {
     let project_name = project.metadata.name.as_deref().unwrap_or("default");
-    if !permits_kind(project, group, kind, namespace.is_some()) {
+    if !permits_kind(project, group, kind, name, namespace.is_some()) {
         return Err(format!("{group}/{kind} {name} is not permitted in project {project_name}"));
     }
     if let Some(ns) = namespace
@@ -316,14 +316,19 @@ pub fn permits_object(
     Ok(())
 }
 
-/// Whether the project lets the app manage a resource of `group`/`kind`.
-pub fn permits_kind(project: &AppProject, group: &str, kind: &str, namespaced: bool) -> bool {
+/// Whether the project lets the app manage the resource `name` of
+/// `group`/`kind`. An entry of the cluster lists with a name (a glob)
+/// covers only the objects it matches, as in Argo CD.
+pub fn permits_kind(project: &AppProject, group: &str, kind: &str, name: &str, namespaced: bool) -> bool {
     let matches = |list: &[GroupKind]| list.iter().any(|gk| glob(&gk.group, group) && glob(&gk.kind, kind));
+    let matches_named = |list: &[ClusterResourceRestrictionItem]| {
+        list.iter().any(|i| glob(&i.group, group) && glob(&i.kind, kind) && i.name.as_deref().is_none_or(|n| n.is_empty() || glob(n, name)))
+    };
     let s = &project.spec;
     if namespaced {
         (s.namespace_resource_whitelist.is_empty() || matches(&s.namespace_resource_whitelist)) && !matches(&s.namespace_resource_blacklist)
     } else {
-        matches(&s.cluster_resource_whitelist) && !matches(&s.cluster_resource_blacklist)
+        matches_named(&s.cluster_resource_whitelist) && !matches_named(&s.cluster_resource_blacklist)
     }
 }
 
@@ -421,10 +426,28 @@ mod tests {
     }
 
     #[test]
+    fn a_named_cluster_resource_entry_covers_only_the_objects_it_names() {
+        let item = |kind: &str, name: Option<&str>| ClusterResourceRestrictionItem {
+            group: "rbac.authorization.k8s.io".into(),
+            kind: kind.into(),
+            name: name.map(Into::into),
+        };
+        let mut p = AppProject::default_project("argocd");
+        p.spec.cluster_resource_whitelist = vec![item("ClusterRole", Some("team-*"))];
+        assert!(permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRole", "team-reader", false));
+        assert!(!permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRole", "cluster-admin", false), "not widened to the whole kind");
+        p.spec.cluster_resource_whitelist = vec![item("*", None)];
+        p.spec.cluster_resource_blacklist = vec![item("ClusterRole", Some("cluster-admin"))];
+        assert!(!permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRole", "cluster-admin", false));
+        assert!(permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRole", "team-reader", false));
+        assert!(permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRoleBinding", "cluster-admin", false));
+    }
+
+    #[test]
     fn default_project_allows_everything() {
         let p = AppProject::default_project("argocd");
         assert!(permits(&p, &app("https://git.example/x.git", "anything")).is_ok());
-        assert!(permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRole", false));
+        assert!(permits_kind(&p, "rbac.authorization.k8s.io", "ClusterRole", "admin", false));
     }
 
     #[test]
@@ -441,9 +464,9 @@ mod tests {
         assert!(permits(&p, &app("https://git.example/team-web", "team-prod")).is_ok());
         assert!(permits(&p, &app("https://git.example/other", "team-prod")).unwrap_err().contains("repoURL"));
         assert!(permits(&p, &app("https://git.example/team-web", "kube-system")).unwrap_err().contains("destination"));
-        assert!(!permits_kind(&p, "", "ResourceQuota", true));
-        assert!(permits_kind(&p, "apps", "Deployment", true));
-        assert!(!permits_kind(&p, "", "Namespace", false), "no cluster-scoped kinds unless whitelisted");
+        assert!(!permits_kind(&p, "", "ResourceQuota", "q", true));
+        assert!(permits_kind(&p, "apps", "Deployment", "d", true));
+        assert!(!permits_kind(&p, "", "Namespace", "n", false), "no cluster-scoped kinds unless whitelisted");
         let a = app("https://git.example/team-web", "team-prod");
         assert!(permits_object(&p, &a, "", "ConfigMap", "c", Some("team-dev")).is_ok());
         assert!(permits_object(&p, &a, "", "ConfigMap", "c", Some("kube-system")).unwrap_err().contains("namespace \"kube-system\""));

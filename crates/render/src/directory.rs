@@ -12,7 +12,7 @@ use crate::{RenderError, path, rel};
 /// asked), filtered by include/exclude globs matched against the path
 /// relative to `app_dir`, in file-name order.
 pub fn render(root: &Path, app_dir: &Path, opts: Option<&ApplicationSourceDirectory>) -> Result<Vec<Manifest>, RenderError> {
-    if opts.is_some_and(|o| o.jsonnet.as_ref().is_some_and(|j| j.as_object().is_some_and(|m| !m.is_empty()))) {
+    if opts.is_some_and(|o| o.jsonnet.as_ref().is_some_and(|j| !j.is_empty())) {
         return Err(RenderError::Unsupported { field: "source.directory.jsonnet", what: "Jsonnet".into() });
     }
     let recurse = opts.is_some_and(|o| o.recurse);

@@ -209,7 +209,7 @@ impl AppState {
         } else {
             Err(ApiError::new(
                 http::StatusCode::SERVICE_UNAVAILABLE,
-                "Applications are not listed yet: is the Application CRD installed (`driftless crds | kubectl apply -f -`)?",
+                "Applications are not listed yet: is the Application CRD installed (`driftless crds | kubectl apply --server-side -f -`)?",
             ))
         }
     }

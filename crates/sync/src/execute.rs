@@ -489,6 +489,7 @@ impl Run<'_> {
             hook_type: t.hook_type(),
             hook_phase,
             sync_phase: Some(t.phase),
+            images: Vec::new(),
         };
         match self.results.iter_mut().find(|x| t.is_result(x)) {
             Some(existing) => *existing = r,

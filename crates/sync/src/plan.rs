@@ -569,6 +569,7 @@ mod tests {
             hook_type: t.hook_type(),
             hook_phase: Some(hook_phase),
             sync_phase: Some(t.phase),
+            images: Vec::new(),
         }
     }
 

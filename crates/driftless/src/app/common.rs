@@ -84,7 +84,7 @@ impl std::fmt::Display for AppRef {
 pub fn api_error(err: kube::Error, app: &AppRef) -> anyhow::Error {
     match &err {
         kube::Error::Api(s) if s.code == 404 && s.details.as_ref().is_none_or(|d| d.kind != "applications") => anyhow::anyhow!(
-            "the Application CRD is not installed in this cluster (reading app {app}): run `driftless crds | kubectl apply -f -`"
+            "the Application CRD is not installed in this cluster (reading app {app}): run `driftless crds | kubectl apply --server-side -f -`"
         ),
         kube::Error::Api(s) if s.code == 403 => {
             anyhow::anyhow!("not allowed to access Applications in namespace {:?}: {}", app.namespace, s.message)

@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
     let where_ = if args.all_namespaces { "all namespaces".to_string() } else { format!("namespace {:?}", ctx.namespace) };
     let list = api.list(&lp).await.map_err(|e| match &e {
         kube::Error::Api(s) if s.code == 404 => {
-            anyhow::anyhow!("the Application CRD is not installed in this cluster: run `driftless crds | kubectl apply -f -`")
+            anyhow::anyhow!("the Application CRD is not installed in this cluster: run `driftless crds | kubectl apply --server-side -f -`")
         }
         _ => anyhow::Error::new(e).context(format!("list Applications in {where_}")),
     })?;

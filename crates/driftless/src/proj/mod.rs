@@ -9,7 +9,7 @@ mod role;
 mod windows;
 
 use anyhow::{Context as _, bail};
-use driftless_api::{AppProject, AppProjectSpec, Application, ApplicationDestination, GroupKind};
+use driftless_api::{AppProject, AppProjectSpec, Application, ApplicationDestination, ClusterResourceRestrictionItem, GroupKind};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 
@@ -263,14 +263,14 @@ pub async fn run(args: ProjArgs) -> anyhow::Result<()> {
             p.modify(&a.name, |s| remove(&mut s.destinations, &d, &format!("destination {} {}", a.server, a.namespace), &a.name)).await
         }
         ProjCommand::AllowClusterResource(k) => {
-            let gk = GroupKind { group: k.group.clone(), kind: k.kind.clone() };
+            let gk = ClusterResourceRestrictionItem { group: k.group.clone(), kind: k.kind.clone(), name: None };
             p.modify(&k.name, |s| {
                 add(&mut s.cluster_resource_whitelist, gk.clone(), &format!("allowed cluster kind {}/{}", k.group, k.kind), &k.name)
             })
             .await
         }
         ProjCommand::DenyClusterResource(k) => {
-            let gk = GroupKind { group: k.group.clone(), kind: k.kind.clone() };
+            let gk = ClusterResourceRestrictionItem { group: k.group.clone(), kind: k.kind.clone(), name: None };
             p.modify(&k.name, |s| {
                 remove(&mut s.cluster_resource_whitelist, &gk, &format!("allowed cluster kind {}/{}", k.group, k.kind), &k.name)
             })
@@ -380,16 +380,18 @@ fn describe(p: &AppProject) -> String {
     let mut out = String::new();
     let mut kv = |k: &str, v: String| out.push_str(&format!("{:<30}{}\n", format!("{k}:"), v));
     let list = |v: &[String]| if v.is_empty() { "<none>".to_string() } else { v.join(", ") };
-    let kinds = |v: &[GroupKind]| {
-        if v.is_empty() { "<none>".to_string() } else { v.iter().map(|k| format!("{}/{}", k.group, k.kind)).collect::<Vec<_>>().join(", ") }
-    };
+    let kinds = |v: Vec<String>| if v.is_empty() { "<none>".to_string() } else { v.join(", ") };
     kv("Name", p.metadata.name.clone().unwrap_or_default());
     kv("Description", s.description.clone().unwrap_or_default());
     kv("Destinations", if s.destinations.is_empty() { "<none>".into() } else { destinations(s) });
     kv("Repositories", list(&s.source_repos));
     kv("Source Namespaces", list(&s.source_namespaces));
-    kv("Allowed Cluster Resources", kinds(&s.cluster_resource_whitelist));
-    kv("Denied Namespaced Resources", kinds(&s.namespace_resource_blacklist));
+    let named = |k: &ClusterResourceRestrictionItem| match k.name.as_deref() {
+        Some(n) if !n.is_empty() => format!("{}/{} {n}", k.group, k.kind),
+        _ => format!("{}/{}", k.group, k.kind),
+    };
+    kv("Allowed Cluster Resources", kinds(s.cluster_resource_whitelist.iter().map(named).collect()));
+    kv("Denied Namespaced Resources", kinds(s.namespace_resource_blacklist.iter().map(|k| format!("{}/{}", k.group, k.kind)).collect()));
     kv("Roles", list(&s.roles.iter().map(|r| r.name.clone()).collect::<Vec<_>>()));
     kv("Sync Windows", s.sync_windows.len().to_string());
     out

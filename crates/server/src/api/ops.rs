@@ -132,7 +132,7 @@ pub async fn sync(
             resources: req.resources,
             sync_options: req.sync_options.map(|o| o.items).unwrap_or_default(),
             sync_strategy: req.strategy,
-            source: None,
+            ..Default::default()
         }),
         initiated_by: Some(initiator(&who)),
         ..Default::default()
