@@ -22,8 +22,11 @@
 #   BINARY=path scripts/image.sh          an image of that linux/amd64 binary,
 #                                         built by nobody here (the tests)
 #
-# Without BINARY, static release binaries are built for x86_64 and, when the
-# toolchain can, aarch64 (musl; `ring` needs musl-gcc: Debian's musl-tools).
+# Without BINARY, a static x86_64 release binary is built (musl; `ring` and
+# mlua's Lua need musl-gcc: Debian's musl-tools). Only linux/amd64 so far:
+# linux/arm64 needs an aarch64 C cross compiler for ring and Lua, and arm64
+# builds of git, ssh and their libraries (Debian's arm64 packages, resolved
+# without ldd); the index is ready to take a second platform.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -n1)"

@@ -115,7 +115,7 @@ impl GitAccess {
             };
             if username.is_some() || password.is_some() {
                 let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
-                p.env.push((git_helper::ASKPASS_ORIGIN.into(), origin(url)));
+                p.env.extend(askpass(origin(url)));
                 if creds.is_some_and(|c| c.force_http_basic_auth) {
                     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                     p.secrets.push(basic.clone());
@@ -148,10 +148,8 @@ impl GitAccess {
                 p.env.push(("no_proxy".into(), no_proxy.clone()));
             }
         }
-        if !p.env.iter().any(|(k, _)| k == git_helper::ASKPASS_ORIGIN) {
-            p.env.extend(no_answers());
-        } else {
-            p.env.push(("GIT_ASKPASS".into(), git_helper::program().to_string_lossy().into_owned()));
+        if !p.env.iter().any(|(k, _)| k == "GIT_ASKPASS") {
+            p.env.extend(askpass(String::new()));
         }
         p.env.push(("GIT_CONFIG_COUNT".into(), config.len().to_string()));
         for (i, (k, v)) in config.into_iter().enumerate() {
@@ -193,10 +191,10 @@ fn write_private(dir: &Path, name: &str, content: &str) -> std::io::Result<Strin
     Ok(path.to_string_lossy().into_owned())
 }
 
-/// `GIT_ASKPASS` answering every prompt with nothing: for a command with
-/// no credentials, or one that should never ask.
-pub(crate) fn no_answers() -> [(String, String); 2] {
-    [("GIT_ASKPASS".into(), git_helper::program().to_string_lossy().into_owned()), (git_helper::ASKPASS_ORIGIN.into(), String::new())]
+/// `GIT_ASKPASS` answering prompts for `origin` only; an empty one answers
+/// none (no credentials, or a command that should never ask).
+pub(crate) fn askpass(origin: String) -> [(String, String); 2] {
+    [("GIT_ASKPASS".into(), git_helper::program().to_string_lossy().into_owned()), (git_helper::ASKPASS_ORIGIN.into(), origin)]
 }
 
 /// `GIT_SSH_COMMAND` running `program`: git runs a command free of shell
