@@ -19,13 +19,15 @@ TOOLS := $(CURDIR)/target/tools/bin
 # Debian packages the build and tests need beyond the machine's toolchains
 # (gcc: Dex links SQLite through cgo).
 APT_PACKAGES := git ca-certificates gcc openssh-server
+REGISTRY ?=
 
-.PHONY: help deps tools build devcluster test test-rust test-go demo bench clean manifests
+.PHONY: help deps tools build devcluster test test-rust test-go demo bench image clean manifests
 
 help:
 	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
 	@echo "make test   run every test (Rust, Go, and integration against devcluster)"
 	@echo "make bench  run the benchmarks (they print figures)"
+	@echo "make image  build the container image (REGISTRY=host:port pushes it there)"
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -41,6 +43,7 @@ devcluster: $(DEVCLUSTER)
 tools:
 	scripts/tools/helm.sh
 	scripts/tools/registry.sh
+	scripts/tools/crane.sh
 	scripts/tools/dex.sh
 	scripts/tools/browser.sh
 
@@ -73,6 +76,13 @@ bench: deps $(DEVCLUSTER) tools
 manifests:
 	cargo run -q -p driftless -- crds > install/crds/crds.yaml
 	cp install/crds/crds.yaml charts/driftless/crds/crds.yaml
+
+# Static (musl) release binaries in an image with no shell and no base image:
+# scripts/image.sh. musl-tools: musl-gcc compiles ring's C for musl.
+image: deps
+	@dpkg -s musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools; }
+	scripts/tools/crane.sh
+	PATH=$(TOOLS):$$PATH REGISTRY=$(REGISTRY) scripts/image.sh
 
 clean:
 	rm -rf target $(DEMO_DIR)

@@ -14,12 +14,12 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use common::World;
 use driftless_api::{Application, OperationPhase, SyncStatusCode, condition};
-use driftless_testkit::{Error, wait_for};
+use driftless_testkit::{Error, OciRegistry, wait_for};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -177,39 +177,12 @@ fn base64(s: &str) -> String {
 }
 
 /// The CNCF registry on a free port, with htpasswd authentication.
-struct Registry {
-    host: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
+struct Registry(OciRegistry);
 
 impl Registry {
-    async fn start() -> Registry {
-        tool("registry", "registry.sh");
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    fn start() -> Registry {
         let hash = bcrypt::hash_with_result(PASSWORD, 4).unwrap().format_for_version(bcrypt::Version::TwoY);
-        std::fs::write(dir.path().join("htpasswd"), format!("{USER}:{hash}\n")).unwrap();
-        let config = format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\nauth: {{htpasswd: {{realm: test, path: {htpasswd}}}}}\n",
-            root = dir.path().join("data").display(),
-            htpasswd = dir.path().join("htpasswd").display(),
-        );
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let child = Command::new("registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("registry");
-        let host = format!("127.0.0.1:{port}");
-        wait_for("the registry to listen", common::TIMEOUT, || async {
-            std::net::TcpStream::connect(&host).map(drop).map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap();
-        Registry { host, child, _dir: dir }
+        Registry(OciRegistry::start(Some(&format!("{USER}:{hash}\n"))))
     }
 
     /// Pushes one layer (and a config) as `repo:tag`; returns the manifest digest.
@@ -217,19 +190,12 @@ impl Registry {
         use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
         driftless_source::install_crypto_provider();
         let client = oci_client::Client::new(ClientConfig { protocol: ClientProtocol::Http, ..Default::default() });
-        let reference: oci_client::Reference = format!("{}/{repo}:{tag}", self.host).parse().unwrap();
+        let reference: oci_client::Reference = format!("{}/{repo}:{tag}", self.0.host).parse().unwrap();
         let auth = oci_client::secrets::RegistryAuth::Basic(USER.into(), PASSWORD.into());
         let layers = vec![ImageLayer::new(layer.1, layer.0.into(), None)];
         let config = Config::new(config.1, config.0.into(), None);
         client.push(&reference, &layers, config, &auth, None).await.expect("push");
         client.fetch_manifest_digest(&reference, &auth).await.expect("digest")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -420,7 +386,7 @@ async fn multi_source_chart_from_a_repository_with_values_from_git() -> Result<(
 #[tokio::test]
 async fn oci_charts_and_manifest_artifacts_with_htpasswd_credentials() -> Result<(), Error> {
     let w = World::new("helm-oci").await?;
-    let registry = Registry::start().await;
+    let registry = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let chart = std::fs::read(package(dir.path(), "1.2.0")).unwrap();
     let chart_config = br#"{"apiVersion":"v2","name":"web","version":"1.2.0"}"#.to_vec();
@@ -448,22 +414,22 @@ async fn oci_charts_and_manifest_artifacts_with_htpasswd_credentials() -> Result
     // Credentials cover the whole registry host, as a repo-creds template would;
     // here one repository Secret per URL, as Argo CD's CLI writes them.
     let creds = |url: String| json!({ "type": "helm", "url": url, "enableOCI": "true", "insecureOCIForceHttp": "true", "username": USER, "password": PASSWORD });
-    repo_secret(&w, "oci-charts", creds(format!("oci://{}/charts", registry.host))).await;
-    repo_secret(&w, "oci-manifests", creds(format!("oci://{}/manifests/app", registry.host))).await;
-    let chart_source = json!({ "repoURL": format!("oci://{}/charts", registry.host), "chart": "web", "targetRevision": "^1.0.0",
+    repo_secret(&w, "oci-charts", creds(format!("oci://{}/charts", registry.0.host))).await;
+    repo_secret(&w, "oci-manifests", creds(format!("oci://{}/manifests/app", registry.0.host))).await;
+    let chart_source = json!({ "repoURL": format!("oci://{}/charts", registry.0.host), "chart": "web", "targetRevision": "^1.0.0",
         "helm": { "skipCrds": true, "parameters": [{ "name": "greeting", "value": "from oci" }] } });
     chart_app(&w, "oci-chart", json!({ "source": chart_source })).await?;
     chart_app(
         &w,
         "oci-manifests",
-        json!({ "source": { "repoURL": format!("oci://{}/manifests/app", registry.host), "targetRevision": "v1", "path": "." } }),
+        json!({ "source": { "repoURL": format!("oci://{}/manifests/app", registry.0.host), "targetRevision": "v1", "path": "." } }),
     )
     .await?;
     let app = synced(&w, "oci-chart").await?;
     assert_eq!(app.status.unwrap().sync.revision.as_deref(), Some("1.2.0"));
     assert_eq!(data(&w, "oci-chart-settings", "greeting"), "from oci");
     // Argo CD 2's form: no scheme in repoURL, `enableOCI` in the Secret says OCI.
-    let legacy = json!({ "repoURL": format!("{}/charts", registry.host), "chart": "web", "targetRevision": "1.2.0",
+    let legacy = json!({ "repoURL": format!("{}/charts", registry.0.host), "chart": "web", "targetRevision": "1.2.0",
         "helm": { "skipCrds": true, "releaseName": "legacy", "values": "hooks: {enabled: false}" } });
     chart_app(&w, "oci-legacy", json!({ "source": legacy })).await?;
     synced(&w, "oci-legacy").await?;
@@ -475,10 +441,10 @@ async fn oci_charts_and_manifest_artifacts_with_htpasswd_credentials() -> Result
     // A wrong password: the registry refuses, the condition says so, and
     // never shows the password.
     let wrong = "not-the-Pa55word";
-    let mut bad = creds(format!("oci://{}/other", registry.host));
+    let mut bad = creds(format!("oci://{}/other", registry.0.host));
     bad["password"] = json!(wrong);
     repo_secret(&w, "oci-other", bad).await;
-    let source = json!({ "repoURL": format!("oci://{}/other", registry.host), "chart": "web", "targetRevision": "1.2.0" });
+    let source = json!({ "repoURL": format!("oci://{}/other", registry.0.host), "chart": "web", "targetRevision": "1.2.0" });
     chart_app(&w, "bad-creds", json!({ "source": source })).await?;
     let msg = comparison_error(&w, "bad-creds").await?;
     assert!(msg.contains("chart web 1.2.0") && msg.contains("refused the credentials"), "{msg}");

@@ -189,17 +189,30 @@ const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/servicea
 #[derive(serde::Serialize)]
 struct VersionInfo {
     version: &'static str,
+    /// The Git commit built (see build.rs).
+    commit: &'static str,
     /// The Kubernetes minor whose API the binary is built against.
     kubernetes: &'static str,
     target: &'static str,
 }
 
 fn main() -> ExitCode {
+    // git runs this executable as its askpass and ssh (an image has no shell).
+    if let Some(code) = driftless_source::git_helper::run() {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Version { output } => {
-            let info = VersionInfo { version: env!("CARGO_PKG_VERSION"), kubernetes: "1.34", target: std::env::consts::ARCH };
-            print(output, &info, || format!("driftless {} (Kubernetes API {}, {})\n", info.version, info.kubernetes, info.target))
+            let info = VersionInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: env!("DRIFTLESS_COMMIT"),
+                kubernetes: "1.34",
+                target: std::env::consts::ARCH,
+            };
+            print(output, &info, || {
+                format!("driftless {} (commit {}, Kubernetes API {}, {})\n", info.version, info.commit, info.kubernetes, info.target)
+            })
         }
         Command::Crds => crds(),
         Command::Install(args) => runtime().and_then(|rt| rt.block_on(install::run(args))),

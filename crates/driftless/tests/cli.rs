@@ -13,13 +13,37 @@ fn version_as_json_names_this_build() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("version -o json prints JSON");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(v["kubernetes"], "1.34");
+    assert_eq!(v["commit"], env!("DRIFTLESS_COMMIT"));
+    assert_names_a_commit(env!("DRIFTLESS_COMMIT"));
+}
+
+/// `commit` is a commit of this repository ("unknown" only when built
+/// outside a checkout without DRIFTLESS_COMMIT).
+fn assert_names_a_commit(commit: &str) {
+    let checkout = Command::new("git").args(["rev-parse", "--git-dir"]).current_dir(env!("CARGO_MANIFEST_DIR")).output();
+    if !checkout.is_ok_and(|o| o.status.success()) {
+        assert_eq!(commit, "unknown");
+        return;
+    }
+    assert!(commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()), "not a commit SHA: {commit:?}");
+    let object = format!("{commit}^{{commit}}");
+    let exists = Command::new("git").args(["cat-file", "-e", &object]).current_dir(env!("CARGO_MANIFEST_DIR")).status().unwrap();
+    assert!(exists.success(), "{commit} is no commit of this repository");
 }
 
 #[test]
 fn version_as_a_table_is_one_readable_line() {
     let out = driftless(&["version"]);
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert_eq!(text, format!("driftless {} (Kubernetes API 1.34, {})\n", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH));
+    assert_eq!(
+        text,
+        format!(
+            "driftless {} (commit {}, Kubernetes API 1.34, {})\n",
+            env!("CARGO_PKG_VERSION"),
+            env!("DRIFTLESS_COMMIT"),
+            std::env::consts::ARCH
+        )
+    );
 }
 
 #[test]

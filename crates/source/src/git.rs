@@ -351,7 +351,7 @@ async fn git(url: &str, git_dir: Option<&Path>, access: Option<&Prepared>, args:
         Some(p) => cmd.envs(p.env.iter().map(|(k, v)| (k, v))),
         // Never wait for a password on a terminal; never use a system config
         // that could redirect the fetch.
-        None => cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_CONFIG_NOSYSTEM", "1").env("GIT_ASKPASS", "true"),
+        None => cmd.env("GIT_TERMINAL_PROMPT", "0").env("GIT_CONFIG_NOSYSTEM", "1").envs(crate::git_access::askpass(String::new())),
     };
     let out = cmd.args(args).stdin(std::process::Stdio::null()).output().await.map_err(git_spawn_error)?;
     if out.status.success() {

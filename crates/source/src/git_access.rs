@@ -2,16 +2,19 @@
 //! anywhere: not in its arguments (`ps`), not in a file that outlives the
 //! command, not in a message.
 //!
-//! - HTTPS: `GIT_ASKPASS` is a small script in a private (0700) temporary
-//!   directory that answers only prompts for the credential's own origin
+//! - HTTPS: `GIT_ASKPASS` is the driftless executable ([`crate::git_helper`]),
+//!   which answers only prompts for the credential's own origin
 //!   (`scheme://host:port`), reading the values from its environment,
 //!   which only git and its children get. A redirect to another host makes
-//!   git prompt for that host: the script answers nothing.
+//!   git prompt for that host: nothing is answered. Without credentials it
+//!   answers nothing at all.
 //!   `forceHttpBasicAuth` sends the header from the first request, scoped
 //!   to the repository's URL (`http.<url>.extraHeader`).
-//! - SSH: `GIT_SSH_COMMAND` with the key in a 0600 file of that directory,
+//! - SSH: `GIT_SSH_COMMAND` is the driftless executable too, which runs
+//!   `ssh` with the key in a 0600 file of that directory,
 //!   `argocd-ssh-known-hosts-cm` as the only known hosts and strict host
-//!   key checking (`insecure` turns it off), batch mode.
+//!   key checking (`insecure` turns it off), batch mode. No shell is
+//!   involved: git runs a command without shell metacharacters itself.
 //! - TLS: the host's CA from `argocd-tls-certs-cm`, the client certificate
 //!   and key as files (`GIT_SSL_CAINFO`, `GIT_SSL_CERT`, `GIT_SSL_KEY`);
 //!   no verification (`GIT_SSL_NO_VERIFY`) only with `insecure`.
@@ -25,6 +28,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 
+use crate::git_helper;
 use crate::repo_creds::{RepoCreds, authority, scrub_userinfo};
 
 /// What git needs to reach one repository.
@@ -46,23 +50,6 @@ pub(crate) struct Prepared {
     /// Values to cut out of anything git prints.
     secrets: Vec<String>,
 }
-
-/// The prompt script: answers for `$DRIFTLESS_ASKPASS_ORIGIN` only. git
-/// asks `Username for 'https://host:port': ` and
-/// `Password for 'https://user@host:port': `.
-const ASKPASS: &str = r#"#!/bin/sh
-url=${1#*\'}
-url=${url%\'*}
-scheme=${url%%://*}
-rest=${url#*://}
-rest=${rest##*@}
-[ "$scheme://$rest" = "$DRIFTLESS_ASKPASS_ORIGIN" ] || exit 1
-case "$1" in
-  Username*) printf '%s\n' "$DRIFTLESS_ASKPASS_USERNAME" ;;
-  Password*) printf '%s\n' "$DRIFTLESS_ASKPASS_PASSWORD" ;;
-  *) exit 1 ;;
-esac
-"#;
 
 /// Whether `url` is reached over SSH (`ssh://…` or scp-like `user@host:path`).
 pub(crate) fn is_ssh(url: &str) -> bool {
@@ -104,15 +91,8 @@ impl GitAccess {
         let dir = p._dir.path().to_path_buf();
         if is_ssh(url) {
             let known_hosts = write_private(&dir, "known_hosts", &self.known_hosts)?;
-            let mut ssh = vec![
-                "ssh".to_string(),
-                "-F".into(),
-                "/dev/null".into(),
-                "-o".into(),
-                "BatchMode=yes".into(),
-                "-o".into(),
-                "IdentitiesOnly=yes".into(),
-            ];
+            let mut ssh =
+                vec!["-F".to_string(), "/dev/null".into(), "-o".into(), "BatchMode=yes".into(), "-o".into(), "IdentitiesOnly=yes".into()];
             if creds.is_some_and(|c| c.insecure) {
                 ssh.extend(["-o".into(), "StrictHostKeyChecking=no".into(), "-o".into(), "UserKnownHostsFile=/dev/null".into()]);
             } else {
@@ -123,9 +103,10 @@ impl GitAccess {
                 let key = if key.ends_with('\n') { key.to_string() } else { format!("{key}\n") };
                 ssh.extend(["-i".into(), write_private(&dir, "id", &key)?]);
             }
-            let command: Vec<String> = ssh.iter().map(|a| shell_quote(a)).collect();
-            p.env.push(("GIT_SSH_COMMAND".into(), command.join(" ")));
+            // The command git runs wins over any core.sshCommand.
+            p.env.push(("GIT_SSH_COMMAND".into(), ssh_command(git_helper::program())));
             p.env.push(("GIT_SSH_VARIANT".into(), "ssh".into()));
+            p.env.push((git_helper::SSH_OPTIONS.into(), serde_json::Value::from(ssh).to_string()));
         } else {
             let password = token.clone().or_else(|| creds.and_then(|c| c.password.clone()));
             let username = match &token {
@@ -134,17 +115,14 @@ impl GitAccess {
             };
             if username.is_some() || password.is_some() {
                 let (username, password) = (username.unwrap_or_default(), password.unwrap_or_default());
-                let script = write_private(&dir, "askpass", ASKPASS)?;
-                std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700))?;
-                p.env.push(("GIT_ASKPASS".into(), script));
-                p.env.push(("DRIFTLESS_ASKPASS_ORIGIN".into(), origin(url)));
+                p.env.extend(askpass(origin(url)));
                 if creds.is_some_and(|c| c.force_http_basic_auth) {
                     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                     p.secrets.push(basic.clone());
                     config.push((format!("http.{url}.extraHeader"), format!("Authorization: Basic {basic}")));
                 }
-                p.env.push(("DRIFTLESS_ASKPASS_USERNAME".into(), username));
-                p.env.push(("DRIFTLESS_ASKPASS_PASSWORD".into(), password));
+                p.env.push((git_helper::ASKPASS_USERNAME.into(), username));
+                p.env.push((git_helper::ASKPASS_PASSWORD.into(), password));
             }
             // git's GIT_SSL_* variables win over its config: a CA bundle
             // set in the environment (as CI images do) would hide the host's.
@@ -171,8 +149,7 @@ impl GitAccess {
             }
         }
         if !p.env.iter().any(|(k, _)| k == "GIT_ASKPASS") {
-            // Nothing to answer with: every prompt gets nothing.
-            p.env.push(("GIT_ASKPASS".into(), "true".into()));
+            p.env.extend(askpass(String::new()));
         }
         p.env.push(("GIT_CONFIG_COUNT".into(), config.len().to_string()));
         for (i, (k, v)) in config.into_iter().enumerate() {
@@ -214,39 +191,50 @@ fn write_private(dir: &Path, name: &str, content: &str) -> std::io::Result<Strin
     Ok(path.to_string_lossy().into_owned())
 }
 
-/// `s` as one word for `sh`.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// `GIT_ASKPASS` answering prompts for `origin` only; an empty one answers
+/// none (no credentials, or a command that should never ask).
+pub(crate) fn askpass(origin: String) -> [(String, String); 2] {
+    [("GIT_ASKPASS".into(), git_helper::program().to_string_lossy().into_owned()), (git_helper::ASKPASS_ORIGIN.into(), origin)]
+}
+
+/// `GIT_SSH_COMMAND` running `program`: git runs a command free of shell
+/// metacharacters itself (an image has no shell), any other through `sh`.
+fn ssh_command(program: &Path) -> String {
+    let program = program.to_string_lossy();
+    if program.contains(|c| "|&;<>()$`\\\"' \t\n*?[#~=%".contains(c)) {
+        format!("'{}'", program.replace('\'', r"'\''"))
+    } else {
+        program.into_owned()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The prompt script, run as git runs it.
-    fn ask(access: &Prepared, prompt: &str) -> Option<String> {
-        let script = &access.env.iter().find(|(k, _)| k == "GIT_ASKPASS").unwrap().1;
-        let out = std::process::Command::new(script).arg(prompt).env_clear().envs(access.env.iter().cloned()).output().unwrap();
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
+    fn env<'a>(p: &'a Prepared, name: &str) -> Option<&'a str> {
+        p.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     #[test]
-    fn the_askpass_script_answers_only_for_the_credentials_origin() {
+    fn https_credentials_go_to_the_askpass_helper_for_their_origin_only() {
         let creds = RepoCreds { username: Some("me@corp".into()), password: Some("pa ss'word".into()), ..Default::default() };
         let dir = tempfile::tempdir().unwrap();
         let a = GitAccess { creds: Some(creds), ..Default::default() };
         let p = a.prepare("https://git.example:8443/org/repo.git", dir.path(), None).unwrap();
-        assert_eq!(ask(&p, "Username for 'https://git.example:8443': ").as_deref(), Some("me@corp"));
-        assert_eq!(ask(&p, "Password for 'https://me@corp@git.example:8443': ").as_deref(), Some("pa ss'word"));
-        assert_eq!(ask(&p, "Password for 'https://me@evil.example': "), None, "another host");
-        assert_eq!(ask(&p, "Password for 'https://git.example': "), None, "another port");
-        assert_eq!(ask(&p, "Password for 'http://git.example:8443': "), None, "another scheme");
-        assert_eq!(ask(&p, "Are you sure? 'https://git.example:8443'"), None);
-        assert!(p.env.iter().all(|(k, v)| k == "DRIFTLESS_ASKPASS_PASSWORD" || !v.contains("pa ss'word")));
+        assert_eq!(env(&p, "GIT_ASKPASS"), Some(&*git_helper::program().to_string_lossy()));
+        assert_eq!(env(&p, git_helper::ASKPASS_ORIGIN), Some("https://git.example:8443"));
+        assert_eq!(env(&p, git_helper::ASKPASS_USERNAME), Some("me@corp"));
+        assert!(p.env.iter().all(|(k, v)| k == git_helper::ASKPASS_PASSWORD || !v.contains("pa ss'word")));
         let files = p._dir.path().to_path_buf();
         assert_eq!(std::fs::metadata(&files).unwrap().permissions().mode() & 0o777, 0o700);
         drop(p);
         assert!(!files.exists(), "nothing left on disk");
+
+        // No credentials: the helper still answers every prompt, with nothing.
+        let p = GitAccess::default().prepare("https://git.example/r.git", dir.path(), None).unwrap();
+        assert_eq!(env(&p, git_helper::ASKPASS_ORIGIN), Some(""));
+        assert_eq!(env(&p, "GIT_ASKPASS"), Some(&*git_helper::program().to_string_lossy()));
     }
 
     #[test]
@@ -258,12 +246,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = GitAccess { creds: Some(creds), known_hosts: "host ssh-ed25519 AAAA".into(), ..Default::default() };
         let p = a.prepare("git@host:org/repo.git", dir.path(), None).unwrap();
-        let cmd = &p.env.iter().find(|(k, _)| k == "GIT_SSH_COMMAND").unwrap().1;
-        assert!(cmd.contains("StrictHostKeyChecking=yes") && cmd.contains("BatchMode=yes") && cmd.contains("IdentitiesOnly=yes"), "{cmd}");
+        assert_eq!(env(&p, "GIT_SSH_COMMAND"), Some(&*git_helper::program().to_string_lossy()), "no shell needed");
+        let options: Vec<String> = serde_json::from_str(env(&p, git_helper::SSH_OPTIONS).unwrap()).unwrap();
         let key = p._dir.path().join("id");
+        for wanted in ["StrictHostKeyChecking=yes", "BatchMode=yes", "IdentitiesOnly=yes", &*key.to_string_lossy()] {
+            assert!(options.iter().any(|o| o == wanted), "{wanted} missing from {options:?}");
+        }
         assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(!cmd.contains("OPENSSH PRIVATE KEY"), "the key itself is never in the command");
+        assert!(p.env.iter().all(|(_, v)| !v.contains("OPENSSH PRIVATE KEY")), "the key itself is never in the environment");
         assert!(is_ssh("ssh://git@h/r") && is_ssh("git@h:r") && !is_ssh("https://h/r") && !is_ssh("/srv/r"));
+    }
+
+    #[test]
+    fn a_helper_path_with_shell_metacharacters_is_quoted_for_sh() {
+        assert_eq!(ssh_command(Path::new("/usr/local/bin/driftless")), "/usr/local/bin/driftless");
+        assert_eq!(ssh_command(Path::new("/opt/my tools/it's")), r"'/opt/my tools/it'\''s'");
     }
 
     #[test]

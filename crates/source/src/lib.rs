@@ -14,6 +14,7 @@
 
 mod git;
 mod git_access;
+pub mod git_helper;
 mod github_app;
 mod helm;
 pub mod helm_deps;

@@ -21,6 +21,13 @@ fn creds(url: &str, pairs: &[(&str, &str)]) -> RepoCreds {
     RepoCreds::from_secret_data(&data, false).unwrap()
 }
 
+/// A cache whose git runs this package's helper binary as its askpass and
+/// ssh (a test binary is no such program).
+fn git_cache(root: &std::path::Path) -> GitCache {
+    let _ = driftless_source::git_helper::set_program(env!("CARGO_BIN_EXE_git-helper"));
+    GitCache::new(root)
+}
+
 fn access(c: RepoCreds) -> GitAccess {
     GitAccess { creds: Some(c), ..Default::default() }
 }
@@ -53,7 +60,7 @@ async fn https_with_a_password_fetches_and_a_wrong_one_is_a_clear_error_without_
     let server = GitHttpServer::start(basic());
     let url = server.serve("app.git", r.path());
     let cache = tempfile::tempdir().unwrap();
-    let git = GitCache::new(cache.path());
+    let git = git_cache(cache.path());
 
     let err = git.fetch(&url, "main", &GitAccess::default()).await.unwrap_err();
     assert!(matches!(err, SourceError::Unreachable { .. }), "{err}");
@@ -64,13 +71,13 @@ async fn https_with_a_password_fetches_and_a_wrong_one_is_a_clear_error_without_
 
     let wrong = access(creds(&url, &[("username", "git"), ("password", "not-the-password")]));
     let other_cache = tempfile::tempdir().unwrap();
-    let err = GitCache::new(other_cache.path()).fetch(&url, "main", &wrong).await.unwrap_err().to_string();
+    let err = git_cache(other_cache.path()).fetch(&url, "main", &wrong).await.unwrap_err().to_string();
     assert!(err.contains("Authentication failed") || err.contains("401"), "{err}");
     assert!(!err.contains("not-the-password"), "{err}");
 
     // A URL with user info in it is shown without it.
     let with_userinfo = url.replace("://", "://git:hunter22@");
-    let err = GitCache::new(other_cache.path()).fetch(&with_userinfo, "main", &GitAccess::default()).await.unwrap_err().to_string();
+    let err = git_cache(other_cache.path()).fetch(&with_userinfo, "main", &GitAccess::default()).await.unwrap_err().to_string();
     assert!(!err.contains("hunter22"), "{err}");
 }
 
@@ -81,7 +88,7 @@ async fn force_http_basic_auth_sends_the_credentials_with_the_first_request() {
     let url = server.serve("app.git", r.path());
     let cache = tempfile::tempdir().unwrap();
     let a = access(creds(&url, &[("username", "git"), ("password", PASSWORD), ("forceHttpBasicAuth", "true")]));
-    assert_eq!(GitCache::new(cache.path()).fetch(&url, "main", &a).await.unwrap().revision, sha);
+    assert_eq!(git_cache(cache.path()).fetch(&url, "main", &a).await.unwrap().revision, sha);
     assert!(server.authorizations()[0].is_some(), "the first request carried the credentials");
 }
 
@@ -94,7 +101,7 @@ async fn a_redirect_to_another_host_gets_no_credentials() {
     let url = server.url("app.git");
     let cache = tempfile::tempdir().unwrap();
     let a = access(creds(&url, &[("username", "git"), ("password", PASSWORD)]));
-    let err = GitCache::new(cache.path()).fetch(&url, "main", &a).await.unwrap_err().to_string();
+    let err = git_cache(cache.path()).fetch(&url, "main", &a).await.unwrap_err().to_string();
     assert!(!err.contains(PASSWORD), "{err}");
     assert!(server.authorizations().iter().any(Option::is_some), "the repository's own host got the credentials");
     let seen = other.authorizations();
@@ -112,11 +119,11 @@ async fn https_with_a_private_ca_from_the_tls_certs_configmap() {
     let c = creds(&url, &[("username", "git"), ("password", PASSWORD)]);
     let cache = tempfile::tempdir().unwrap();
 
-    let err = GitCache::new(cache.path()).fetch(&url, "main", &access(c.clone())).await.unwrap_err().to_string();
+    let err = git_cache(cache.path()).fetch(&url, "main", &access(c.clone())).await.unwrap_err().to_string();
     assert!(err.to_lowercase().contains("certificate"), "{err}");
 
     let settings = RepoSettings { creds: vec![c], tls_certs: [("127.0.0.1".to_string(), ca_pem)].into(), ..Default::default() };
-    assert_eq!(GitCache::new(cache.path()).fetch(&url, "main", &settings.git_access(&url)).await.unwrap().revision, sha);
+    assert_eq!(git_cache(cache.path()).fetch(&url, "main", &settings.git_access(&url)).await.unwrap().revision, sha);
 }
 
 #[tokio::test]
@@ -128,11 +135,11 @@ async fn ssh_with_a_key_and_known_hosts_and_an_unknown_host_key_refused() {
     let cache = tempfile::tempdir().unwrap();
 
     let unknown = GitAccess { creds: Some(key_creds.clone()), ..Default::default() };
-    let err = GitCache::new(cache.path()).fetch(&url, "main", &unknown).await.unwrap_err().to_string();
+    let err = git_cache(cache.path()).fetch(&url, "main", &unknown).await.unwrap_err().to_string();
     assert!(err.contains("Host key verification failed") && err.contains("argocd-ssh-known-hosts-cm"), "{err}");
 
     let known = GitAccess { creds: Some(key_creds), known_hosts: server.known_hosts.clone(), ..Default::default() };
-    assert_eq!(GitCache::new(cache.path()).fetch(&url, "main", &known).await.unwrap().revision, sha);
+    assert_eq!(git_cache(cache.path()).fetch(&url, "main", &known).await.unwrap().revision, sha);
     let key_line = server.client_key.lines().nth(1).unwrap();
     assert_not_on_disk(cache.path(), key_line);
 }
@@ -142,7 +149,7 @@ async fn lfs_is_a_clear_error() {
     let cache = tempfile::tempdir().unwrap();
     let url = "https://git.example/repo.git";
     let a = access(creds(url, &[("enableLfs", "true")]));
-    let err = GitCache::new(cache.path()).fetch(url, "main", &a).await.unwrap_err().to_string();
+    let err = git_cache(cache.path()).fetch(url, "main", &a).await.unwrap_err().to_string();
     assert!(err.contains("Git LFS is not supported"), "{err}");
 }
 
@@ -214,7 +221,7 @@ async fn a_github_app_mints_an_installation_token_once_and_fetches_with_it() {
         ],
     );
     let cache = tempfile::tempdir().unwrap();
-    let git = GitCache::new(cache.path());
+    let git = git_cache(cache.path());
     assert_eq!(git.fetch(&url, "main", &access(c.clone())).await.unwrap().revision, sha);
     assert_eq!(git.fetch(&url, "main", &access(c)).await.unwrap().revision, sha);
 

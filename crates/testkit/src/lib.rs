@@ -11,6 +11,7 @@
 //! - [`GitRepo`] is a real Git repository in a temporary directory, to point
 //!   Applications at; [`GitHttpServer`] and [`SshGitServer`] serve them
 //!   over HTTP(S) with basic auth and over SSH, on 127.0.0.1;
+//! - [`OciRegistry`] is a real OCI registry on 127.0.0.1;
 //! - [`install_crds`] installs driftless' CRDs.
 //!
 //! ```no_run
@@ -26,6 +27,7 @@ mod git;
 mod git_server;
 mod namespace;
 mod process;
+mod registry;
 mod wait;
 
 pub use cluster::{DevCluster, Error};
@@ -34,4 +36,5 @@ pub use git::GitRepo;
 pub use git_server::{GitHttpOptions, GitHttpServer, SshGitServer, TestCa};
 pub use namespace::TestNamespace;
 pub use process::{LoggedChild, assert_success, run_cli, stderr, stdout};
+pub use registry::OciRegistry;
 pub use wait::wait_for;

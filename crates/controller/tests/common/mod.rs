@@ -41,6 +41,8 @@ impl World {
     /// A world whose controller's resync period is `resync`: a long one
     /// leaves only live-state events and user requests to wake apps.
     pub async fn with_resync(prefix: &str, resync: Duration) -> Result<World, Error> {
+        // git's askpass and ssh: a test binary cannot be them.
+        let _ = driftless_source::git_helper::set_program(env!("CARGO_BIN_EXE_controller-git-helper"));
         let ns = TestNamespace::new(prefix).await?;
         install_crds(&ns.client()).await?;
         let cache = tempfile::tempdir().expect("temp dir");
