@@ -15,7 +15,7 @@
 # The root filesystem may be read-only: driftless caches under $TMPDIR
 # (/tmp; DRIFTLESS_CACHE_DIR, DRIFTLESS_SERVER_CACHE_DIR), an emptyDir.
 #
-#   REGISTRY=host:port scripts/image.sh   pushes REGISTRY/driftless:<version>
+#   REGISTRY=host:port scripts/image.sh   pushes REGISTRY/driftless:v<version>
 #                                         (plain HTTP for 127.0.0.1/localhost)
 #   scripts/image.sh                      writes the OCI layout
 #                                         target/image/driftless-<version>
@@ -111,7 +111,8 @@ else
 fi
 INSECURE=()
 case "$DEST" in 127.0.0.1:* | localhost:* | localhost) INSECURE=(--insecure) ;; esac
-IMAGE="$DEST/driftless:$VERSION"
+# Tagged as the install manifests name it (install/base: driftless:v<version>).
+IMAGE="$DEST/driftless:v$VERSION"
 
 base_layer
 tools_layer
@@ -135,5 +136,5 @@ if [[ -z "${REGISTRY:-}" ]]; then
   OUT="$TARGET_DIR/image/driftless-$VERSION"
   rm -rf "$OUT"
   "$CRANE" "${INSECURE[@]}" pull --format=oci "$IMAGE" "$OUT"
-  echo "wrote the OCI layout $OUT (push it with: crane push $OUT REGISTRY/driftless:$VERSION)"
+  echo "wrote the OCI layout $OUT (push it with: crane push $OUT REGISTRY/driftless:v$VERSION)"
 fi

@@ -41,7 +41,7 @@ fn the_image_pushed_and_pulled_back_runs_version_as_a_non_root_user_without_a_sh
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/image.sh");
     run(Command::new(script).env("BINARY", env!("CARGO_BIN_EXE_driftless")).env("REGISTRY", &registry.host).stdin(Stdio::null()));
 
-    let image = format!("{}/driftless:{}", registry.host, env!("CARGO_PKG_VERSION"));
+    let image = format!("{}/driftless:v{}", registry.host, env!("CARGO_PKG_VERSION"));
     let index = crane_json(&["manifest", &image]);
     assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json", "{index}");
     let platforms: Vec<&Value> = index["manifests"].as_array().unwrap().iter().map(|m| &m["platform"]).collect();
