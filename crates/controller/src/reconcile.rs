@@ -321,7 +321,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
                     .iter()
                     .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
                     .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
-                dest.live.ensure(&dest.cluster, kinds.collect::<Vec<_>>()).await;
+                let scope = driftless_engine::live::WatchScope { namespaces: &dest.namespaces, cluster_resources: dest.cluster_resources };
+                dest.live.ensure(&dest.cluster, &scope, kinds.collect::<Vec<_>>()).await;
                 status::apply_comparison(&mut status, &app, &d, &c);
                 Ok((d, c))
             }

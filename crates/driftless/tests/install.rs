@@ -89,10 +89,11 @@ async fn service_account_kubeconfig(ns: &TestNamespace, namespace: &str, sa: &st
 }
 
 /// `driftless controller` of `namespace` as its ServiceAccount, with leader
-/// election as the Deployment runs it.
-fn start_controller(kubeconfig: &Path, namespace: &str, dir: &Path) -> LoggedChild {
+/// election as the Deployment runs it, comparing every app with Git every
+/// `resync` seconds.
+fn start_controller(kubeconfig: &Path, namespace: &str, dir: &Path, resync: &str) -> LoggedChild {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
-    cmd.args(["controller", "--namespace", namespace, "--app-resync", "2", "--leader-elect"])
+    cmd.args(["controller", "--namespace", namespace, "--app-resync", resync, "--leader-elect"])
         .args(["--leader-election-namespace", namespace])
         .env("KUBECONFIG", kubeconfig)
         .env("DRIFTLESS_CACHE_DIR", dir.join("controller-cache"));
@@ -214,7 +215,7 @@ async fn the_cluster_wide_install_grants_the_controller_and_the_server_what_they
     repo.commit("an app with cluster-scoped objects");
     let controller_kubeconfig = dir.path().join("controller.kubeconfig");
     service_account_kubeconfig(&ns, ns.name(), "driftless-controller", &controller_kubeconfig).await;
-    let _controller = start_controller(&controller_kubeconfig, ns.name(), dir.path());
+    let _controller = start_controller(&controller_kubeconfig, ns.name(), dir.path(), "2");
     let apps: Api<Application> = ns.api();
     apps.create(&PostParams::default(), &application("everything", ns.name(), &repo.url(), "app", target.name(), true))
         .await
@@ -304,12 +305,24 @@ async fn the_namespace_scoped_install_syncs_into_its_namespace_and_refuses_clust
     repo.commit("an app of the namespace, and one with a ClusterRole");
     let kubeconfig = dir.path().join("controller.kubeconfig");
     service_account_kubeconfig(&ns, ns.name(), "driftless-controller", &kubeconfig).await;
-    let _controller = start_controller(&kubeconfig, ns.name(), dir.path());
+    // A resync far away: only the live watches (in the namespace: the Role
+    // allows no cluster-wide one) can notice a change.
+    let _controller = start_controller(&kubeconfig, ns.name(), dir.path(), "600");
     let apps: Api<Application> = ns.api();
     apps.create(&PostParams::default(), &application("ok", ns.name(), &repo.url(), "ok", ns.name(), true)).await.expect("create");
     apps.create(&PostParams::default(), &application("wide", ns.name(), &repo.url(), "wide", ns.name(), true)).await.expect("create");
     wait_synced(&apps, "ok").await;
-    ns.api::<Deployment>().get("web").await.expect("the app's Deployment");
+    let deployments: Api<Deployment> = ns.api();
+    deployments.get("web").await.expect("the app's Deployment");
+    let scale = json!({ "spec": { "replicas": 3 } });
+    deployments.patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&scale)).await.expect("scale the Deployment");
+    wait_for("the edit to show as drift", TIMEOUT, || async {
+        let app = apps.get("ok").await.map_err(|e| e.to_string())?;
+        let sync = serde_json::to_value(app.status.unwrap_or_default()).map_err(|e| e.to_string())?["sync"]["status"].clone();
+        (sync == "OutOfSync").then_some(()).ok_or(format!("sync {sync}"))
+    })
+    .await
+    .expect("a live watch in the namespace notices the edit");
 
     let reason = wait_for("app wide to be refused", TIMEOUT, || async {
         let app = apps.get("wide").await.map_err(|e| e.to_string())?;

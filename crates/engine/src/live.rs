@@ -4,7 +4,9 @@
 //! says) wakes that app's reconcile, and an index of which objects each
 //! app tracks lets comparisons fetch just those. Untracked objects are not
 //! kept, so memory grows with the managed objects, not with the size of
-//! the cluster.
+//! the cluster. A cluster limited to named namespaces (its Secret's
+//! `namespaces`, as a namespace-scoped install has) is watched in each of
+//! them: a cluster-wide watch would be refused there.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -119,10 +121,20 @@ impl Claim {
 /// `(apiVersion, kind)`.
 type KindKey = (String, String);
 
-/// The set of kinds being watched, their indexes, and where events go.
+/// Where a cluster's objects may be: its Secret's `namespaces` (empty:
+/// all) and `clusterResources`.
+pub struct WatchScope<'a> {
+    /// The only namespaces driftless manages there (empty: all).
+    pub namespaces: &'a [String],
+    /// With `namespaces`, cluster-scoped kinds are managed too.
+    pub cluster_resources: bool,
+}
+
+/// The set of kinds being watched, their indexes (one per watch: per
+/// namespace when the cluster is limited to some), and where events go.
 pub struct LiveWatches {
     watched: Mutex<HashSet<KindKey>>,
-    indexes: Mutex<HashMap<KindKey, Arc<Mutex<KindIndex>>>>,
+    indexes: Mutex<HashMap<KindKey, Vec<Arc<Mutex<KindIndex>>>>>,
     routes: Routes,
     /// The watch tasks, stopped with their destination.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
@@ -183,95 +195,116 @@ impl LiveWatches {
         self.watched.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// Starts a watch for each kind not watched yet. Kinds the server does
-    /// not serve are skipped (and tried again next time).
-    pub async fn ensure(&self, cluster: &Cluster, kinds: impl IntoIterator<Item = (String, String)>) {
+    /// Starts a watch for each kind not watched yet: cluster-wide, or in
+    /// each of `scope`'s namespaces (the cluster's limit, when it names
+    /// namespaces rather than patterns). Kinds the server does not serve,
+    /// and cluster-scoped kinds the limit keeps driftless from, are skipped
+    /// (comparisons then read those objects directly).
+    pub async fn ensure(&self, cluster: &Cluster, scope: &WatchScope<'_>, kinds: impl IntoIterator<Item = (String, String)>) {
+        let namespaces = scope.namespaces;
         // Nothing to route by until a comparison has said how objects are tracked.
         let Some(tracking) = self.tracking.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let named = !namespaces.is_empty() && namespaces.iter().all(|n| !n.contains(['*', '?', '[']));
         for (api_version, kind) in kinds {
             let new = self.watched.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()));
             if !new {
                 continue;
             }
-            match cluster.resource(&api_version, &kind).await {
-                Ok((ar, _)) => {
-                    // Metadata only: the tracking label or annotation is all an event needs.
-                    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(cluster.client().clone(), &ar);
-                    let (routes, keep, claims) = (self.routes.clone(), self.keep.clone(), tracking.clone());
-                    let identity = move |meta: &kube::api::ObjectMeta| {
-                        let name = (meta.namespace.clone(), meta.name.clone().unwrap_or_default());
-                        let claim = match claims.claimed(meta.labels.as_ref(), meta.annotations.as_ref()) {
-                            Some(i) => match claims.app_of(i) {
-                                Some(app) if keep(&app) => Claim::Kept(i.to_string()),
-                                Some(_) => Claim::Foreign,
-                                None => Claim::None,
-                            },
-                            None => Claim::None,
-                        };
-                        (name, claim)
-                    };
-                    let app_of = {
-                        let tracking = tracking.clone();
-                        move |instance: &str| tracking.app_of(instance)
-                    };
-                    let index = Arc::new(Mutex::new(KindIndex::default()));
-                    self.indexes.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version.clone(), kind.clone()), index.clone());
-                    tracing::debug!(%api_version, %kind, "watching live objects");
-                    let task = tokio::spawn(async move {
-                        let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
-                        while let Some(event) = events.next().await {
-                            let Ok(event) = event else { continue };
-                            let mut idx = index.lock().unwrap_or_else(|p| p.into_inner());
-                            match event {
-                                watcher::Event::Init => idx.relisting = Some(Box::default()),
-                                watcher::Event::InitApply(o) => {
-                                    let (name, claim) = identity(&o.metadata);
-                                    if let Some(r) = idx.relisting.as_mut() {
-                                        r.set(name, claim, version(&o.metadata));
-                                    }
-                                }
-                                watcher::Event::InitDone => {
-                                    if let Some(fresh) = idx.relisting.take() {
-                                        // The first listing says nothing new: every app
-                                        // is compared when it is first seen anyway. A
-                                        // relisting does: what changed while unwatched.
-                                        let changed = if idx.ready { idx.changed_in(&fresh) } else { BTreeSet::new() };
-                                        *idx = *fresh;
-                                        for app in changed.iter().filter_map(|i| app_of(i)) {
-                                            route(&routes, app);
-                                        }
-                                    }
-                                    idx.ready = true;
-                                }
-                                watcher::Event::Apply(o) => {
-                                    let (name, claim) = identity(&o.metadata);
-                                    // The app that claimed it before is woken too: a
-                                    // label moved to another app takes it from this one.
-                                    let before = idx.by_object.get(&name).map(|(i, _)| i.clone());
-                                    let instance = claim.clone().instance();
-                                    idx.set(name, claim, version(&o.metadata));
-                                    drop(idx);
-                                    for i in before.iter().chain(&instance).collect::<BTreeSet<_>>() {
-                                        if let Some(app) = app_of(i) {
-                                            route(&routes, app);
-                                        }
-                                    }
-                                }
-                                watcher::Event::Delete(o) => {
-                                    let (name, claim) = identity(&o.metadata);
-                                    idx.set(name, Claim::None, String::new());
-                                    drop(idx);
-                                    if let Some(app) = claim.instance().and_then(|i| app_of(&i)) {
-                                        route(&routes, app);
-                                    }
-                                }
-                            }
-                        }
-                    });
-                    self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task.abort_handle());
+            let Ok((ar, caps)) = cluster.resource(&api_version, &kind).await else {
+                self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&(api_version, kind));
+                continue;
+            };
+            let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
+            // Metadata only: the tracking label or annotation is all an event needs.
+            let apis: Vec<Api<PartialObjectMeta<DynamicObject>>> = match (named, namespaced) {
+                (true, true) => namespaces.iter().map(|ns| Api::namespaced_with(cluster.client().clone(), ns, &ar)).collect(),
+                (true, false) if !scope.cluster_resources => Vec::new(),
+                _ => vec![Api::all_with(cluster.client().clone(), &ar)],
+            };
+            let mut indexes = Vec::new();
+            for api in apis {
+                let index = Arc::new(Mutex::new(KindIndex::default()));
+                let task = tokio::spawn(watch_kind(api, index.clone(), self.routes.clone(), self.keep.clone(), tracking.clone()));
+                self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task.abort_handle());
+                indexes.push(index);
+            }
+            tracing::debug!(%api_version, %kind, watches = indexes.len(), "watching live objects");
+            self.indexes.lock().unwrap_or_else(|p| p.into_inner()).insert((api_version, kind), indexes);
+        }
+    }
+
+    /// The indexes of a kind (none: not watched).
+    fn indexes_of(&self, api_version: &str, kind: &str) -> Option<Vec<Arc<Mutex<KindIndex>>>> {
+        self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&(api_version.to_string(), kind.to_string())).cloned()
+    }
+}
+
+/// Keeps `index` as the watch of `api` says, waking the apps whose objects change.
+async fn watch_kind(
+    api: Api<PartialObjectMeta<DynamicObject>>,
+    index: Arc<Mutex<KindIndex>>,
+    routes: Routes,
+    keep: Keep,
+    tracking: Tracking,
+) {
+    let identity = |meta: &kube::api::ObjectMeta| {
+        let name = (meta.namespace.clone(), meta.name.clone().unwrap_or_default());
+        let claim = match tracking.claimed(meta.labels.as_ref(), meta.annotations.as_ref()) {
+            Some(i) => match tracking.app_of(i) {
+                Some(app) if keep(&app) => Claim::Kept(i.to_string()),
+                Some(_) => Claim::Foreign,
+                None => Claim::None,
+            },
+            None => Claim::None,
+        };
+        (name, claim)
+    };
+    let app_of = |instance: &str| tracking.app_of(instance);
+    let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
+    while let Some(event) = events.next().await {
+        let Ok(event) = event else { continue };
+        let mut idx = index.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            watcher::Event::Init => idx.relisting = Some(Box::default()),
+            watcher::Event::InitApply(o) => {
+                let (name, claim) = identity(&o.metadata);
+                if let Some(r) = idx.relisting.as_mut() {
+                    r.set(name, claim, version(&o.metadata));
                 }
-                Err(_) => {
-                    self.watched.lock().unwrap_or_else(|p| p.into_inner()).remove(&(api_version, kind));
+            }
+            watcher::Event::InitDone => {
+                if let Some(fresh) = idx.relisting.take() {
+                    // The first listing says nothing new: every app
+                    // is compared when it is first seen anyway. A
+                    // relisting does: what changed while unwatched.
+                    let changed = if idx.ready { idx.changed_in(&fresh) } else { BTreeSet::new() };
+                    *idx = *fresh;
+                    for app in changed.iter().filter_map(|i| app_of(i)) {
+                        route(&routes, app);
+                    }
+                }
+                idx.ready = true;
+            }
+            watcher::Event::Apply(o) => {
+                let (name, claim) = identity(&o.metadata);
+                // The app that claimed it before is woken too: a
+                // label moved to another app takes it from this one.
+                let before = idx.by_object.get(&name).map(|(i, _)| i.clone());
+                let instance = claim.clone().instance();
+                idx.set(name, claim, version(&o.metadata));
+                drop(idx);
+                for i in before.iter().chain(&instance).collect::<BTreeSet<_>>() {
+                    if let Some(app) = app_of(i) {
+                        route(&routes, app);
+                    }
+                }
+            }
+            watcher::Event::Delete(o) => {
+                let (name, claim) = identity(&o.metadata);
+                idx.set(name, Claim::None, String::new());
+                drop(idx);
+                if let Some(app) = claim.instance().and_then(|i| app_of(&i)) {
+                    route(&routes, app);
                 }
             }
         }
@@ -282,30 +315,36 @@ impl LiveWatches {
     /// How many objects apps track here, by the kinds watched so far.
     pub fn tracked_objects(&self) -> usize {
         let indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-        indexes.values().map(|i| i.lock().unwrap_or_else(|p| p.into_inner()).by_object.len()).sum()
+        indexes.values().flatten().map(|i| i.lock().unwrap_or_else(|p| p.into_inner()).by_object.len()).sum()
     }
 }
 
 impl driftless_sync::compare::TrackedIndex for LiveWatches {
+    /// What `instance` tracks of a kind, once every watch of the kind has
+    /// listed (None: not watched, or not listed yet).
     fn tracked(&self, api_version: &str, kind: &str, instance: &str) -> Option<Vec<Tracked>> {
-        let index = self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&(api_version.to_string(), kind.to_string()))?.clone();
-        let idx = index.lock().unwrap_or_else(|p| p.into_inner());
-        let tracked = |object: &ObjectName| Tracked {
-            namespace: object.0.clone(),
-            name: object.1.clone(),
-            resource_version: idx.by_object.get(object).map(|(_, v)| v.clone()).unwrap_or_default(),
-        };
-        idx.ready.then(|| idx.by_instance.get(instance).map(|s| s.iter().map(tracked).collect()).unwrap_or_default())
+        let indexes = self.indexes_of(api_version, kind).filter(|i| !i.is_empty())?;
+        let mut out = Vec::new();
+        for index in indexes {
+            let idx = index.lock().unwrap_or_else(|p| p.into_inner());
+            if !idx.ready {
+                return None;
+            }
+            for object in idx.by_instance.get(instance).into_iter().flatten() {
+                let resource_version = idx.by_object.get(object).map(|(_, v)| v.clone()).unwrap_or_default();
+                out.push(Tracked { namespace: object.0.clone(), name: object.1.clone(), resource_version });
+            }
+        }
+        Some(out)
     }
 
     fn claimed_elsewhere(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str, instance: &str) -> bool {
-        let Some(index) = self.indexes.lock().unwrap_or_else(|p| p.into_inner()).get(&(api_version.to_string(), kind.to_string())).cloned()
-        else {
-            return true;
-        };
-        let idx = index.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(indexes) = self.indexes_of(api_version, kind).filter(|i| !i.is_empty()) else { return true };
         let object = (namespace.map(String::from), name.to_string());
-        idx.foreign.contains(&object) || idx.by_object.get(&object).is_some_and(|(i, _)| i != instance)
+        indexes.iter().any(|index| {
+            let idx = index.lock().unwrap_or_else(|p| p.into_inner());
+            idx.foreign.contains(&object) || idx.by_object.get(&object).is_some_and(|(i, _)| i != instance)
+        })
     }
 }
 
