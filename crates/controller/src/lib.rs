@@ -186,6 +186,7 @@ pub async fn run(
             share
         }
     };
+    let listed = readers.clone();
     let ctx = Arc::new(Context::new(engine, config.clone(), readers, share));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
@@ -238,6 +239,26 @@ pub async fn run(
             });
         controllers.push(controller);
     }
-    futures::future::join_all(controllers).await;
+    // A graceful shutdown lets running reconciles finish; but one asked
+    // before the first listing of Applications completed would wait for a
+    // listing that no longer comes (a runner starts only once its store is
+    // ready): with nothing listed nothing runs, and the stop is at once.
+    // Otherwise the wait is bounded: an interrupted sync resumes at the
+    // next start.
+    let drained = futures::future::join_all(controllers);
+    let overdue = async move {
+        shutdown.await;
+        if listed.iter().any(|store| futures::FutureExt::now_or_never(store.wait_until_ready()).is_some()) {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    };
+    tokio::select! {
+        _ = drained => {}
+        () = overdue => tracing::warn!("reconciles still running {SHUTDOWN_GRACE:?} after the stop was asked: stopping anyway"),
+    }
     Ok(())
 }
+
+/// How long running reconciles may take to finish after a stop is asked,
+/// below Kubernetes' default grace period of 30 s before it kills a pod.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

@@ -268,3 +268,20 @@ async fn work_that_fails_releases_the_lease_and_returns_its_error() {
     assert_eq!(s.holder_identity, None, "released: {s:?}");
     assert_eq!(s.lease_transitions, Some(0));
 }
+
+/// What SIGTERM does to a leader that has just taken over: its work is
+/// asked to stop before the controller has listed any Application. The
+/// controller must end, not wait for a listing its stop cut short.
+#[tokio::test]
+async fn a_stop_asked_before_the_apps_are_listed_ends_the_controller() {
+    let ns = TestNamespace::new("stop-early").await.expect("a test namespace");
+    driftless_testkit::install_crds(&ns.client()).await.expect("install CRDs");
+    let cache = tempfile::tempdir().expect("a temp dir");
+    let config = driftless_controller::Config {
+        tenancy: driftless_engine::project::Tenancy::new(ns.name()),
+        cache_dir: cache.path().to_path_buf(),
+        ..Default::default()
+    };
+    let run = driftless_controller::run(ns.client(), config, std::future::ready(()));
+    tokio::time::timeout(TIMEOUT, run).await.expect("the controller stops").expect("a clean stop");
+}
