@@ -179,6 +179,17 @@ fn the_chart_lints_and_renders_what_driftless_install_prints() {
         comparable(&install(&["--namespace", "team-x", "--namespace-scoped"])),
         "the namespace-scoped chart and driftless install differ"
     );
+    // Sharding: every replica takes a share instead of one leader.
+    let sharded =
+        helm(&["template", "driftless", chart, "--skip-crds", "--set", "controller.sharded=true", "--set", "controller.replicas=3"]);
+    assert_success(&sharded);
+    let controller = comparable(&stdout(&sharded))
+        .into_iter()
+        .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "driftless-controller")
+        .expect("the controller's Deployment");
+    assert_eq!(controller["spec"]["replicas"], 3);
+    let args = &controller["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(args.as_array().is_some_and(|a| a.contains(&json!("--sharded")) && !a.contains(&json!("--leader-elect"))), "{args}");
 }
 
 #[tokio::test]
