@@ -28,6 +28,7 @@ use std::time::Duration;
 use driftless_api::{AppProject, Application};
 use driftless_engine::clusters::{ClusterOptions, Clusters};
 use driftless_engine::project::Tenancy;
+use driftless_engine::settings::AppSettings;
 use driftless_engine::{Engine, EngineConfig, Stores};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -37,7 +38,7 @@ use kube::{Api, ResourceExt};
 
 use driftless_engine::watch::keep_watching_with;
 pub use reconcile::{Context, Decision, Origin, decide};
-use runtime::{keep_watching, wait_for_api};
+use runtime::wait_for_api;
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -128,10 +129,24 @@ pub async fn run(
         routes.push((ns.clone(), tx));
         live_triggers.push(rx);
     }
-    let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
-    let settings = keep_watching::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone());
     let stores: Vec<_> = namespaces.iter().map(|_| reflector::store::<Application>()).collect();
     let readers: Vec<Store<Application>> = stores.iter().map(|(reader, _)| reader.clone()).collect();
+    // An edit to what argocd-cm says about comparing (tracking, exclusions,
+    // customizations) changes every app's state: all are looked at again,
+    // as Argo CD does, rather than each at its next resync. Other keys
+    // (accounts, SSO) wake nothing.
+    let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
+    let (apps, wake, namespace) = (readers.clone(), routes.clone(), control_plane.clone());
+    let compared_with = std::sync::Mutex::new(None);
+    let settings = keep_watching_with::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone(), move |cm| {
+        let now = AppSettings::parse(&namespace, &cm.data.clone().unwrap_or_default());
+        let before = compared_with.lock().unwrap_or_else(|p| p.into_inner()).replace(now.clone());
+        if before.is_some_and(|b| b != now) {
+            for app in apps.iter().flat_map(Store::state) {
+                driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
+            }
+        }
+    });
     // Every project lives in the control-plane namespace, whatever the
     // namespace of its apps; an edit to one (its windows, its rules) wakes
     // its apps, as in Argo CD.

@@ -115,7 +115,8 @@ async fn objects_argo_cd_2_deployed_with_its_label_are_the_apps_and_another_apps
 
 #[tokio::test]
 async fn resource_exclusions_hide_a_kind_from_the_app_its_diff_and_its_pruning() -> Result<(), Error> {
-    let w = World::new("exclusions").await?;
+    // A resync far away: the edit to argocd-cm itself must wake the app.
+    let w = World::with_resync("exclusions", std::time::Duration::from_secs(600)).await?;
     w.repo.write("app/cm.yaml", &configmap("hidden", ""));
     w.repo.write("app/sa.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: visible\n");
     w.repo.commit("a ConfigMap and a ServiceAccount");
