@@ -96,7 +96,7 @@ pub enum Error {
 
 /// The objects to install, in apply order (CRDs first).
 pub fn manifests(opts: &Options) -> Result<Vec<Value>, Error> {
-    if !is_dns_label(&opts.namespace) {
+    if !driftless_api::is_dns_label(&opts.namespace) {
         return Err(Error::Namespace(opts.namespace.clone()));
     }
     if let Some(image) = &opts.image
@@ -159,15 +159,6 @@ fn localize(obj: &mut Value, opts: &Options) {
             c["image"] = json!(image);
         }
     }
-}
-
-/// A namespace name (RFC 1123 label).
-fn is_dns_label(s: &str) -> bool {
-    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    (1..=63).contains(&s.len())
-        && s.chars().all(|c| ok(c) || c == '-')
-        && s.chars().next().is_some_and(ok)
-        && s.chars().last().is_some_and(ok)
 }
 
 /// The objects as `kubectl kustomize` prints them.
@@ -345,7 +336,7 @@ mod tests {
                     char::from_u32(seed % 0x80).unwrap_or('a')
                 })
                 .collect();
-            assert_eq!(is_dns_label(&s), manifests(&opts(&s, true)).is_ok(), "{s:?}");
+            assert_eq!(driftless_api::is_dns_label(&s), manifests(&opts(&s, true)).is_ok(), "{s:?}");
         }
     }
 }

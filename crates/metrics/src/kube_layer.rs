@@ -116,11 +116,12 @@ impl KubeMetrics {
         let verb = target.verb;
         self.requests.get_or_create(&RequestLabels { verb, status }).inc();
         self.durations.get_or_create(&VerbLabel { verb }).observe(seconds);
-        let app = APP.try_with(Arc::clone).unwrap_or_default();
+        // Outside an app's scope the app labels are empty, as Argo CD's are.
+        let (namespace, name, project) = APP.try_with(|a| (a.namespace.clone(), a.name.clone(), a.project.clone())).unwrap_or_default();
         let labels = ArgoRequestLabels {
-            namespace: app.namespace.clone(),
-            name: app.name.clone(),
-            project: app.project.clone(),
+            namespace,
+            name,
+            project,
             server: Arc::clone(server),
             response_code: status,
             verb,
