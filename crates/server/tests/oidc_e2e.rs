@@ -127,8 +127,14 @@ async fn sso_group_members_get_their_role_and_others_the_default() {
     assert_eq!(me["loggedIn"], true, "{me}\nDex log:\n{}", dex.log());
     assert_eq!(me["username"], dex::GROUP_USER_EMAIL);
     assert_eq!(me["groups"], json!([dex::GROUP_USER_GROUP]));
-    let (status, apps) = admin.get(&format!("/api/v1/applications?{q}")).await;
-    assert_eq!(status, StatusCode::OK, "{apps}");
+    // The list is served from the server's watch of Applications, which
+    // receives the app created above a moment later.
+    let apps = wait_for("the server to list app web", TIMEOUT, || async {
+        let (status, apps) = admin.get(&format!("/api/v1/applications?{q}")).await;
+        if status == StatusCode::OK && apps["items"][0]["metadata"]["name"] == "web" { Ok(apps) } else { Err(format!("{status}: {apps}")) }
+    })
+    .await
+    .expect("the app listed");
     assert_eq!(apps["items"][0]["metadata"]["name"], "web");
     let (status, app) = admin.post(&format!("/api/v1/applications/web/sync?{q}"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{app}");
