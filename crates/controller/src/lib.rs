@@ -36,7 +36,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 
-use driftless_engine::watch::keep_watching_with;
+use driftless_engine::watch::{Seen, keep_watching_with};
 pub use reconcile::{Context, Decision, Origin, decide};
 use runtime::wait_for_api;
 
@@ -137,11 +137,17 @@ pub async fn run(
     // (accounts, SSO) wake nothing.
     let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_engine::SETTINGS_CONFIGMAP));
     let (apps, wake, namespace) = (readers.clone(), routes.clone(), control_plane.clone());
-    let compared_with = std::sync::Mutex::new(None);
-    let settings = keep_watching_with::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone(), move |cm| {
-        let now = AppSettings::parse(&namespace, &cm.data.clone().unwrap_or_default());
-        let before = compared_with.lock().unwrap_or_else(|p| p.into_inner()).replace(now.clone());
-        if before.is_some_and(|b| b != now) {
+    // Apps are first compared with the defaults an absent argocd-cm means:
+    // its creation, like its deletion, is a change.
+    let defaults = AppSettings::parse(&namespace, &Default::default());
+    let compared_with = std::sync::Mutex::new(defaults.clone());
+    let settings = keep_watching_with::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone(), move |seen| {
+        let now = match seen {
+            Seen::Changed(cm) => AppSettings::parse(&namespace, &cm.data.clone().unwrap_or_default()),
+            Seen::Deleted(_) => defaults.clone(),
+        };
+        let before = std::mem::replace(&mut *compared_with.lock().unwrap_or_else(|p| p.into_inner()), now.clone());
+        if before != now {
             for app in apps.iter().flat_map(Store::state) {
                 driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
             }
@@ -156,7 +162,7 @@ pub async fn run(
         watcher::Config::default(),
         shutdown.clone(),
         move |project| {
-            let name = project.name_any();
+            let name = project.object().name_any();
             for app in apps.iter().flat_map(Store::state) {
                 let of = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
                 if of == name {
