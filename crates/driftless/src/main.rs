@@ -100,6 +100,11 @@ struct ControllerArgs {
     /// application.namespaces.
     #[arg(long, env = "ARGOCD_APPLICATION_NAMESPACES")]
     application_namespaces: Option<String>,
+    /// Other namespaces whose ApplicationSets are handled (comma-separated
+    /// globs or /regex/; each must also hold Applications); default:
+    /// argocd-cmd-params-cm's applicationsetcontroller.namespaces.
+    #[arg(long, env = "ARGOCD_APPLICATIONSET_CONTROLLER_NAMESPACES")]
+    applicationset_namespaces: Option<String>,
     /// Compare every app with Git at least this often, in seconds.
     #[arg(long, default_value_t = 180)]
     app_resync: u64,
@@ -220,7 +225,8 @@ fn main() -> ExitCode {
         Command::Controller(args) => runtime().and_then(|rt| rt.block_on(controller(args, None))),
         Command::Run(RunArgs { controller: mut args, server }) => {
             args.metrics_addr.get_or_insert(std::net::SocketAddr::from(([127, 0, 0, 1], 8082)));
-            let server = server.with_namespaces(args.namespace.clone(), args.application_namespaces.clone());
+            let server =
+                server.with_namespaces(args.namespace.clone(), args.application_namespaces.clone(), args.applicationset_namespaces.clone());
             runtime().and_then(|rt| rt.block_on(controller(args, Some(server))))
         }
         Command::Server(args) => runtime().and_then(|rt| {
@@ -295,9 +301,14 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
             }
         });
     }
-    let tenancy = driftless_engine::project::Tenancy::read(&client, &args.namespace, args.application_namespaces.as_deref())
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let tenancy = driftless_engine::project::Tenancy::read(
+        &client,
+        &args.namespace,
+        args.application_namespaces.as_deref(),
+        args.applicationset_namespaces.as_deref(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let mut config = driftless_controller::Config {
         metrics,
         tenancy,

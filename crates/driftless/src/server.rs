@@ -22,6 +22,11 @@ pub struct ServerArgs {
     /// application.namespaces.
     #[arg(long, env = "ARGOCD_APPLICATION_NAMESPACES")]
     application_namespaces: Option<String>,
+    /// Other namespaces whose ApplicationSets are handled (comma-separated
+    /// globs or /regex/; each must also hold Applications); default:
+    /// argocd-cmd-params-cm's applicationsetcontroller.namespaces.
+    #[arg(long, env = "ARGOCD_APPLICATIONSET_CONTROLLER_NAMESPACES")]
+    applicationset_namespaces: Option<String>,
     /// Mark the session cookie Secure (when the server is reached over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
@@ -44,8 +49,20 @@ pub struct RunServerArgs {
 
 impl RunServerArgs {
     /// The server's flags, in the controller's namespaces.
-    pub fn with_namespaces(self, namespace: String, application_namespaces: Option<String>) -> ServerArgs {
-        ServerArgs { listen: self.listen, namespace, application_namespaces, secure_cookies: self.secure_cookies, cache_dir: None }
+    pub fn with_namespaces(
+        self,
+        namespace: String,
+        application_namespaces: Option<String>,
+        applicationset_namespaces: Option<String>,
+    ) -> ServerArgs {
+        ServerArgs {
+            listen: self.listen,
+            namespace,
+            application_namespaces,
+            applicationset_namespaces,
+            secure_cookies: self.secure_cookies,
+            cache_dir: None,
+        }
     }
 }
 
@@ -58,9 +75,14 @@ pub async fn start(
 ) -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("serve the API and UI on {}", args.listen))?;
     let mut config = driftless_server::Config::new(args.namespace.clone());
-    config.tenancy = driftless_engine::project::Tenancy::read(&client, &args.namespace, args.application_namespaces.as_deref())
-        .await
-        .map_err(anyhow::Error::msg)?;
+    config.tenancy = driftless_engine::project::Tenancy::read(
+        &client,
+        &args.namespace,
+        args.application_namespaces.as_deref(),
+        args.applicationset_namespaces.as_deref(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     config.secure_cookies = args.secure_cookies;
     config.cache_dir = args.cache_dir;
     Ok(async move { driftless_server::serve(listener, client, config, shutdown).await.map_err(anyhow::Error::from) })

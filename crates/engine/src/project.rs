@@ -12,6 +12,8 @@ use kube::runtime::reflector::{ObjectRef, Store};
 pub const CMD_PARAMS_CONFIGMAP: &str = "argocd-cmd-params-cm";
 /// Its key naming the other namespaces that may hold Applications.
 pub const APP_NAMESPACES_KEY: &str = "application.namespaces";
+/// Its key for the other namespaces that may hold ApplicationSets.
+pub const APPSET_NAMESPACES_KEY: &str = "applicationsetcontroller.namespaces";
 
 /// Where Applications may live: the control-plane namespace (which holds
 /// every AppProject), and the namespaces matching `application.namespaces`
@@ -23,6 +25,10 @@ pub struct Tenancy {
     pub control_plane: String,
     /// Other namespaces that may hold Applications.
     pub app_namespaces: Vec<NamespacePattern>,
+    /// Other namespaces that may hold ApplicationSets
+    /// (`applicationsetcontroller.namespaces`); their apps are made in
+    /// the set's namespace, which must hold Applications too.
+    pub appset_namespaces: Vec<NamespacePattern>,
 }
 
 /// A namespace pattern as Argo CD writes them: `/regex/` (anchored by the
@@ -69,41 +75,66 @@ impl std::fmt::Debug for NamespacePattern {
     }
 }
 
+/// Comma-separated globs or `/regex/`s, as the setting `key` holds them.
+fn patterns(key: &str, setting: &str) -> Result<Vec<NamespacePattern>, String> {
+    setting
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| NamespacePattern::parse(p).map_err(|e| format!("{key}: {p:?} is not a valid regular expression: {e}")))
+        .collect()
+}
+
 impl Tenancy {
     /// Only the control-plane namespace holds Applications.
     pub fn new(control_plane: impl Into<String>) -> Tenancy {
-        Tenancy { control_plane: control_plane.into(), app_namespaces: Vec::new() }
+        Tenancy { control_plane: control_plane.into(), app_namespaces: Vec::new(), appset_namespaces: Vec::new() }
     }
 
     /// With `application.namespaces` as Argo CD writes it: comma-separated
     /// globs or `/regex/`s.
     pub fn with_app_namespaces(mut self, setting: &str) -> Result<Tenancy, String> {
-        for p in setting.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let pattern =
-                NamespacePattern::parse(p).map_err(|e| format!("application.namespaces: {p:?} is not a valid regular expression: {e}"))?;
-            self.app_namespaces.push(pattern);
-        }
+        self.app_namespaces = patterns(APP_NAMESPACES_KEY, setting)?;
+        Ok(self)
+    }
+
+    /// With `applicationsetcontroller.namespaces`, written as
+    /// `application.namespaces` is.
+    pub fn with_appset_namespaces(mut self, setting: &str) -> Result<Tenancy, String> {
+        self.appset_namespaces = patterns(APPSET_NAMESPACES_KEY, setting)?;
         Ok(self)
     }
 
     /// The tenancy of the control plane in `control_plane`: other
-    /// namespaces from `flag` (`--application-namespaces`) when given,
-    /// else from `argocd-cmd-params-cm`'s `application.namespaces`, read
-    /// once, as Argo CD reads it at start.
-    pub async fn read(client: &kube::Client, control_plane: &str, flag: Option<&str>) -> Result<Tenancy, String> {
+    /// namespaces from the flags (`--application-namespaces`,
+    /// `--applicationset-namespaces`) when given, else from
+    /// `argocd-cmd-params-cm`'s `application.namespaces` and
+    /// `applicationsetcontroller.namespaces`, read once, as Argo CD reads
+    /// them at start.
+    pub async fn read(client: &kube::Client, control_plane: &str, apps: Option<&str>, appsets: Option<&str>) -> Result<Tenancy, String> {
         let tenancy = Tenancy::new(control_plane);
-        if let Some(flag) = flag {
-            return tenancy.with_app_namespaces(flag);
+        let mut params = std::collections::BTreeMap::new();
+        if apps.is_none() || appsets.is_none() {
+            let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), control_plane);
+            let cm = cms
+                .get_opt(CMD_PARAMS_CONFIGMAP)
+                .await
+                .map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
+            params = cm.and_then(|cm| cm.data).unwrap_or_default();
         }
-        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), control_plane);
-        let cm = cms
-            .get_opt(CMD_PARAMS_CONFIGMAP)
-            .await
-            .map_err(|e| format!("reading {CMD_PARAMS_CONFIGMAP} in namespace {control_plane}: {e}"))?;
-        match cm.and_then(|cm| cm.data).and_then(|mut d| d.remove(APP_NAMESPACES_KEY)) {
-            Some(setting) => tenancy.with_app_namespaces(&setting).map_err(|e| format!("{CMD_PARAMS_CONFIGMAP} {e}")),
-            None => Ok(tenancy),
-        }
+        let setting = |flag: Option<&str>, key: &str| flag.map(str::to_string).or_else(|| params.get(key).cloned()).unwrap_or_default();
+        let in_cm = |e: String| if apps.is_some() && appsets.is_some() { e } else { format!("{CMD_PARAMS_CONFIGMAP} {e}") };
+        tenancy
+            .with_app_namespaces(&setting(apps, APP_NAMESPACES_KEY))
+            .and_then(|t| t.with_appset_namespaces(&setting(appsets, APPSET_NAMESPACES_KEY)))
+            .map_err(in_cm)
+    }
+
+    /// Whether ApplicationSets in `namespace` are handled: those of the
+    /// control plane, and of namespaces enabled for both sets and apps.
+    pub fn appset_namespace_enabled(&self, namespace: &str) -> bool {
+        namespace == self.control_plane
+            || (self.appset_namespaces.iter().any(|p| p.matches(namespace)) && self.namespace_enabled(namespace))
     }
 
     /// Whether Applications in `namespace` are handled at all.

@@ -179,7 +179,8 @@ async fn compare(ctx: &Ctx, app: &Application, cache_dir: Option<PathBuf>) -> an
     };
     // The controller's rules: projects from the control plane, and the
     // namespaces it handles.
-    let tenancy = driftless_engine::project::Tenancy::read(&ctx.client, &ctx.control_plane, None).await.map_err(anyhow::Error::msg)?;
+    let tenancy =
+        driftless_engine::project::Tenancy::read(&ctx.client, &ctx.control_plane, None, None).await.map_err(anyhow::Error::msg)?;
     let config = driftless_engine::EngineConfig { cache_dir, tenancy, ..Default::default() };
     let engine = driftless_engine::Engine::one_off(ctx.client.clone(), config);
     let (desired, compared) = engine.compare_app(app).await.map_err(anyhow::Error::msg)?;
