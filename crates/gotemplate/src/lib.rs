@@ -1,0 +1,121 @@
+//! Go's `text/template` with the Sprig functions, as Argo CD's ApplicationSet controller
+//! renders templates with `goTemplate: true`.
+//!
+//! Data is a JSON value (a generator's parameters): objects are Go maps, numbers float64.
+//! The function map is Sprig's generic one less `env`, `expandenv` and `getHostByName`
+//! (Argo CD removes them: a template must not read the controller's environment or resolve
+//! names), plus Argo CD's `normalize`, `slugify`, `toYaml`, `fromYaml`, `fromYamlArray`.
+//! Execution is bounded (output size, steps, nesting), so hostile templates fail with
+//! [`Error::Limit`] rather than hang or exhaust memory.
+//!
+//! Known differences from Go: `now` gives Unix seconds (not a time.Time), integers are one
+//! type (`typeOf` says `int` for Sprig's int64 results), `call` and methods are refused,
+//! Sprig's crypto functions (`genCA`, `bcrypt`, ...) and `shuffle`/`randInt` are not defined.
+
+mod date;
+mod exec;
+mod fmt;
+mod funcs;
+mod lex;
+mod parse;
+mod semver;
+mod url;
+mod value;
+mod yaml;
+
+use std::sync::Arc;
+
+/// A template, parsed once and executed many times.
+#[derive(Clone, Debug)]
+pub struct Template {
+    tree: Arc<parse::Tree>,
+}
+
+impl Template {
+    /// Parses `text` as Go would (`template.New("").Funcs(sprig).Parse(text)`).
+    pub fn parse(text: &str) -> Result<Template, Error> {
+        Ok(Template { tree: Arc::new(parse::parse(text)?) })
+    }
+
+    /// Executes the template with `data` as the cursor (`.`) and `$`.
+    pub fn execute(&self, data: &serde_json::Value, options: &Options) -> Result<String, Error> {
+        exec::execute(&self.tree, data, options)
+    }
+}
+
+/// Parses and executes `text`.
+pub fn render(text: &str, data: &serde_json::Value, options: &Options) -> Result<String, Error> {
+    Template::parse(text)?.execute(data, options)
+}
+
+/// Execution options (`goTemplateOptions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// What a missing map key gives.
+    pub missing_key: MissingKey,
+}
+
+/// Go's `missingkey` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKey {
+    /// `missingkey=default` (or `invalid`): prints `<no value>`.
+    #[default]
+    Default,
+    /// `missingkey=zero`: the map's zero value (for JSON data also `<no value>`).
+    Zero,
+    /// `missingkey=error`: execution stops with an error.
+    Error,
+}
+
+impl Options {
+    /// Reads an ApplicationSet's `goTemplateOptions` (later options win, as in Go).
+    pub fn from_go_template_options(options: &[String]) -> Result<Options, Error> {
+        let mut out = Options::default();
+        for o in options {
+            out.missing_key = match o.as_str() {
+                "missingkey=default" | "missingkey=invalid" => MissingKey::Default,
+                "missingkey=zero" => MissingKey::Zero,
+                "missingkey=error" => MissingKey::Error,
+                _ => return Err(Error::Option { option: o.clone() }),
+            };
+        }
+        Ok(out)
+    }
+}
+
+/// Why a template could not be parsed or executed. Messages read as Go's.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum Error {
+    /// The text is not a valid template (`line` 1-based, `col` a 0-based byte offset).
+    #[error("template: :{line}: {reason}")]
+    Parse {
+        /// The line of the error.
+        line: usize,
+        /// The byte offset in that line.
+        col: usize,
+        /// What is wrong, as Go says it.
+        reason: String,
+    },
+    /// Execution failed at a node: `reason` is `executing "NAME" at <NODE>: WHY`.
+    #[error("template: :{line}:{col}: {reason}")]
+    Exec {
+        /// The line of the node.
+        line: usize,
+        /// The node's byte offset in that line.
+        col: usize,
+        /// The template, the node and what went wrong.
+        reason: String,
+    },
+    /// An unknown `goTemplateOptions` entry.
+    #[error("unrecognized option: {option}")]
+    Option {
+        /// The option as written.
+        option: String,
+    },
+    /// The template exceeded a limit (output size, steps, nesting, values made).
+    #[error("template: {reason}")]
+    Limit {
+        /// Which limit.
+        reason: String,
+    },
+}
