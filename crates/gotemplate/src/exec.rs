@@ -88,7 +88,7 @@ pub(crate) fn execute(tree: &Tree, data: &serde_json::Value, options: &Options) 
 impl<'t> Exec<'t> {
     fn run(&mut self, data: &serde_json::Value) -> R<()> {
         // Nil data is Go's invalid value: fields of it print <no value>.
-        let dot = match self.heap.from_json(data, 0)? {
+        let dot = match self.heap.import_json(data, 0)? {
             Value::Nil => Value::Missing,
             v => v,
         };
@@ -350,10 +350,7 @@ impl<'t> Exec<'t> {
 
     fn paren(&mut self, pipe: &'t Pipe, dot: &Value) -> R<Value> {
         self.nest()?;
-        let mark = self.vars.len();
         let v = self.eval_pipe(pipe, dot);
-        // Variables declared inside parentheses stay, as in Go; only nesting is undone.
-        let _ = mark;
         self.nesting -= 1;
         v
     }

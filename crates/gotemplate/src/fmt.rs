@@ -351,7 +351,7 @@ fn g_prec(a: f64, p: usize) -> String {
     let digits = if digits.is_empty() { "0" } else { digits };
     let nd = digits.len() as i32;
     let mut eprec = p as i32;
-    if eprec > nd && nd >= exp + 1 {
+    if eprec > nd && nd > exp {
         eprec = nd;
     }
     if exp < -4 || exp >= eprec {

@@ -170,17 +170,13 @@ fn lex_action(text: &str, mut i: usize, items: &mut Vec<Item>) -> Result<usize, 
                 i += 1;
                 Tok::RParen
             }
-            b'|' => {
+            b'|' | b',' | b'=' => {
                 i += 1;
-                Tok::Pipe
-            }
-            b',' => {
-                i += 1;
-                Tok::Comma
-            }
-            b'=' => {
-                i += 1;
-                Tok::Assign
+                match c {
+                    b'|' => Tok::Pipe,
+                    b',' => Tok::Comma,
+                    _ => Tok::Assign,
+                }
             }
             b':' => {
                 if b.get(i + 1) != Some(&b'=') {
@@ -190,16 +186,7 @@ fn lex_action(text: &str, mut i: usize, items: &mut Vec<Item>) -> Result<usize, 
                 Tok::Declare
             }
             b'"' => {
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None | Some(b'\n') => return Err(err(text, start, "unterminated quoted string")),
-                        Some(b'\\') => i += 2,
-                        Some(b'"') => break,
-                        _ => i += 1,
-                    }
-                }
-                i += 1;
+                i = scan_quoted(text, i, "unterminated quoted string")?;
                 let raw = text.get(start..i).ok_or_else(|| err(text, start, "bad string"))?;
                 Tok::Str(unquote(raw).ok_or_else(|| err(text, start, format!("invalid syntax: {raw}")))?)
             }
@@ -211,16 +198,7 @@ fn lex_action(text: &str, mut i: usize, items: &mut Vec<Item>) -> Result<usize, 
                 Tok::Str(text[start + 1..i - 1].to_string())
             }
             b'\'' => {
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None | Some(b'\n') => return Err(err(text, start, "unterminated character constant")),
-                        Some(b'\\') => i += 2,
-                        Some(b'\'') => break,
-                        _ => i += 1,
-                    }
-                }
-                i += 1;
+                i = scan_quoted(text, i, "unterminated character constant")?;
                 Tok::Char(text.get(start..i).ok_or_else(|| err(text, start, "bad character"))?.to_string())
             }
             b'$' => {
@@ -279,6 +257,22 @@ fn lex_action(text: &str, mut i: usize, items: &mut Vec<Item>) -> Result<usize, 
             }
         };
         items.push(Item { tok, pos: start });
+    }
+}
+
+/// The end (past the closing quote) of the quoted literal starting at `start`, whose
+/// opening quote closes it; backslashes escape.
+fn scan_quoted(text: &str, start: usize, unterminated: &str) -> Result<usize, Error> {
+    let b = text.as_bytes();
+    let quote = b[start];
+    let mut i = start + 1;
+    loop {
+        match b.get(i) {
+            None | Some(b'\n') => return Err(err(text, start, unterminated)),
+            Some(b'\\') => i += 2,
+            Some(c) if *c == quote => return Ok(i + 1),
+            _ => i += 1,
+        }
     }
 }
 

@@ -133,7 +133,7 @@ impl Heap {
     }
 
     /// Takes JSON data in.
-    pub fn from_json(&mut self, v: &serde_json::Value, depth: usize) -> Res<Value> {
+    pub fn import_json(&mut self, v: &serde_json::Value, depth: usize) -> Res<Value> {
         if depth > MAX_NESTING * 2 {
             return Err(too_deep());
         }
@@ -144,11 +144,11 @@ impl Heap {
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::str(s.as_str()),
             serde_json::Value::Array(a) => {
-                let items = a.iter().map(|x| self.from_json(x, depth + 1)).collect::<Res<_>>()?;
+                let items = a.iter().map(|x| self.import_json(x, depth + 1)).collect::<Res<_>>()?;
                 self.new_list(items)?
             }
             serde_json::Value::Object(o) => {
-                let m = o.iter().map(|(k, x)| Ok((k.clone(), self.from_json(x, depth + 1)?))).collect::<Res<BTreeMap<_, _>>>()?;
+                let m = o.iter().map(|(k, x)| Ok((k.clone(), self.import_json(x, depth + 1)?))).collect::<Res<BTreeMap<_, _>>>()?;
                 self.alloc(m)?
             }
         })
@@ -307,7 +307,7 @@ pub(crate) fn go_float(f: f64) -> String {
     if neg {
         s.push('-');
     }
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         s.push_str(&digits[..1]);
         if digits.len() > 1 {
             s.push('.');

@@ -55,15 +55,15 @@ pub(crate) const ENTRIES: &[Entry] = &[
     ("mustToJson", &[A], None, |h, a| string(to_json(h, &a[0], false, true)?)),
     ("mustToPrettyJson", &[A], None, |h, a| string(to_json(h, &a[0], true, true)?)),
     ("mustToRawJson", &[A], None, |h, a| string(to_json(h, &a[0], false, false)?)),
-    ("fromJson", &[S], None, |h, a| Ok(from_json(h, a[0].as_str().unwrap_or_default()).unwrap_or(Value::Nil))),
-    ("mustFromJson", &[S], None, |h, a| from_json(h, a[0].as_str().unwrap_or_default())),
+    ("fromJson", &[S], None, |h, a| Ok(parse_json(h, a[0].as_str().unwrap_or_default()).unwrap_or(Value::Nil))),
+    ("mustFromJson", &[S], None, |h, a| parse_json(h, a[0].as_str().unwrap_or_default())),
     ("toYaml", &[A], None, |h, a| {
         // Argo CD's toYaml gives "" when the value cannot be encoded.
         let Ok(json) = h.to_json(&a[0], 0) else { return string("") };
         checked(crate::yaml::to_yaml(&json).trim_end_matches('\n').to_string())
     }),
     ("fromYaml", &[S], None, |h, a| match crate::yaml::from_yaml(a[0].as_str().unwrap_or_default()) {
-        Ok(serde_json::Value::Object(o)) => h.from_json(&serde_json::Value::Object(o), 0),
+        Ok(serde_json::Value::Object(o)) => h.import_json(&serde_json::Value::Object(o), 0),
         Ok(serde_json::Value::Null) => map_of(h, Vec::new()),
         Ok(other) => {
             let e = format!(
@@ -75,7 +75,7 @@ pub(crate) const ENTRIES: &[Entry] = &[
         Err(e) => map_of(h, vec![("Error".into(), Value::str(e))]),
     }),
     ("fromYamlArray", &[S], None, |h, a| match crate::yaml::from_yaml(a[0].as_str().unwrap_or_default()) {
-        Ok(v @ serde_json::Value::Array(_)) => h.from_json(&v, 0),
+        Ok(v @ serde_json::Value::Array(_)) => h.import_json(&v, 0),
         Ok(serde_json::Value::Null) => Ok(Value::Nil),
         Ok(other) => {
             let e = format!("error unmarshaling JSON: json: cannot unmarshal {} into Go value of type []interface {{}}", json_kind(&other));
@@ -244,9 +244,9 @@ fn to_json(h: &Heap, v: &Value, pretty: bool, escape_html: bool) -> Res<String> 
     Ok(s.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029"))
 }
 
-fn from_json(h: &mut Heap, text: &str) -> Res<Value> {
+fn parse_json(h: &mut Heap, text: &str) -> Res<Value> {
     let j: serde_json::Value = serde_json::from_str(text).or_else(|e| fault(e.to_string()))?;
-    h.from_json(&j, 0)
+    h.import_json(&j, 0)
 }
 
 fn random_bytes(n: usize) -> Res<Vec<u8>> {

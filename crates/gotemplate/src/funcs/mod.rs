@@ -96,13 +96,7 @@ pub(crate) fn strval(heap: &Heap, v: &Value) -> Res<String> {
 pub(crate) fn to_i64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
-        Value::Float(f) => {
-            if f.is_finite() {
-                *f as i64
-            } else {
-                0
-            }
-        }
+        Value::Float(f) if f.is_finite() => *f as i64,
         Value::Bool(b) => i64::from(*b),
         Value::Str(s) => parse_int_base0(s.trim()).unwrap_or(0),
         _ => 0,
