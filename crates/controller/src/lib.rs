@@ -208,6 +208,14 @@ pub async fn run(
         }
     };
     let listed = readers.clone();
+    // ApplicationSets are kept by the same process, on the same engine
+    // (its Git cache and clusters), as Argo CD's separate controller does.
+    let appsets = tokio::spawn(driftless_appset::controller::run(
+        client.clone(),
+        engine.clone(),
+        driftless_appset::controller::Config { tenancy: config.tenancy.clone(), requeue: config.resync },
+        shutdown.clone(),
+    ));
     let ctx = Arc::new(Context::new(engine, config.clone(), readers, share));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
@@ -272,6 +280,10 @@ pub async fn run(
         if listed.iter().any(|store| futures::FutureExt::now_or_never(store.wait_until_ready()).is_some()) {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         }
+    };
+    let drained = async move {
+        drained.await;
+        let _ = appsets.await;
     };
     tokio::select! {
         _ = drained => {}

@@ -23,6 +23,8 @@ mod url;
 mod value;
 mod yaml;
 
+/// Argo CD's `normalize`, for callers that name things as its templates do.
+pub use funcs::strings::normalize;
 use std::sync::Arc;
 
 /// A template, parsed once and executed many times.

@@ -6,7 +6,7 @@
 mod builtins;
 mod collections;
 mod misc;
-mod strings;
+pub(crate) mod strings;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -479,7 +479,7 @@ fn path_ext(p: &str) -> String {
 
 /// Argo CD's SanitizeName: lower case, every character outside `[-a-z0-9.]` replaced by
 /// `-`, cut at 253 bytes, `-` and `.` trimmed from both ends.
-pub(crate) fn normalize(name: &str) -> String {
+pub fn normalize(name: &str) -> String {
     let mut out: String = name
         .to_lowercase()
         .chars()

@@ -1,0 +1,460 @@
+//! The ApplicationSet loop: for each set, its Applications made
+//! ([`crate::applications`]), checked against tenancy, planned
+//! ([`crate::plan`]) and written; a RollingSync advanced
+//! ([`crate::progressive`]); the status written. Hosted by the
+//! controller (`driftless controller`), on the engine it runs on.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use driftless_api::{
+    Application, ApplicationSet, ApplicationSetCondition, ApplicationSetStatus, Info, Operation, OperationInitiator, ResourceStatus,
+    SyncOperation,
+};
+use driftless_engine::Engine;
+use driftless_engine::project::Tenancy;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use crate::apps::RESOURCES_FINALIZER;
+use crate::plan::plan;
+use crate::progressive::{advance, rolling_steps};
+use crate::sources::EngineSources;
+
+/// The annotation that asks a set to generate again now (a Git webhook
+/// sets it, as Argo CD's does).
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/application-set-refresh";
+/// Who writes generated Applications.
+const FIELD_MANAGER: &str = "driftless-applicationset";
+/// `status.resources` lists this many apps at most (Argo CD's default).
+const MAX_RESOURCES: usize = 5000;
+
+/// How the loop runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where sets may live.
+    pub tenancy: Tenancy,
+    /// How often sets with Git, SCM or decision generators generate again
+    /// without an event (`requeueAfterSeconds` overrides; Argo CD: 3 min).
+    pub requeue: Duration,
+}
+
+/// Errors that end a reconcile (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A write to the API server failed.
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// What a set generated last, reused while nothing it depends on changed.
+struct Generated {
+    key: String,
+    at: Instant,
+    outcome: Result<Vec<Application>, String>,
+}
+
+struct Context {
+    client: kube::Client,
+    engine: Arc<Engine>,
+    config: Config,
+    apps: Store<Application>,
+    generated: Mutex<HashMap<ObjectRef<ApplicationSet>, Generated>>,
+    /// Bumped at every cluster Secret change: cluster generators' input.
+    clusters_version: std::sync::atomic::AtomicU64,
+}
+
+/// Runs the loop until `shutdown`.
+pub async fn run(
+    client: kube::Client,
+    engine: Arc<Engine>,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let control_plane = config.tenancy.control_plane.clone();
+    let everywhere = !config.tenancy.appset_namespaces.is_empty();
+    let sets: Api<ApplicationSet> = if everywhere { Api::all(client.clone()) } else { Api::namespaced(client.clone(), &control_plane) };
+    let app_api: Api<Application> = if everywhere { Api::all(client.clone()) } else { Api::namespaced(client.clone(), &control_plane) };
+    // Every change to an app a set owns (its status too) wakes the set:
+    // RollingSync and status.resources follow the apps.
+    let (apps, writer) = reflector::store();
+    let owners = watcher(app_api, watcher::Config::default())
+        .default_backoff()
+        .modify(|a| a.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects()
+        .filter_map(|a| std::future::ready(a.ok()))
+        .flat_map(|app: Application| {
+            let ns = app.namespace().unwrap_or_default();
+            let owners: Vec<ObjectRef<ApplicationSet>> = app
+                .owner_references()
+                .iter()
+                .filter(|o| o.kind == "ApplicationSet" && o.api_version.starts_with("argoproj.io/"))
+                .map(|o| ObjectRef::new(&o.name).within(&ns))
+                .collect();
+            futures::stream::iter(owners)
+        });
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        engine,
+        config,
+        apps,
+        generated: Mutex::default(),
+        clusters_version: Default::default(),
+    });
+    // A cluster Secret's change is a change of every clusters generator's
+    // input: all sets look again.
+    let cluster_secrets = watcher(
+        Api::<Secret>::namespaced(client.clone(), &control_plane),
+        watcher::Config::default().labels(&format!(
+            "{}={}",
+            driftless_engine::clusters::SECRET_TYPE_LABEL,
+            driftless_engine::clusters::SECRET_TYPE_CLUSTER
+        )),
+    )
+    .default_backoff()
+    .touched_objects()
+    .filter_map(|s| std::future::ready(s.ok()))
+    .map({
+        let ctx = ctx.clone();
+        move |_| {
+            ctx.clusters_version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let controller = Controller::new(sets, watcher::Config::default());
+    let store = controller.store();
+    let all_sets = cluster_secrets
+        .flat_map(move |()| futures::stream::iter(store.state().iter().map(|s| ObjectRef::from_obj(&**s)).collect::<Vec<_>>()));
+    controller
+        .reconcile_on(owners)
+        .reconcile_on(all_sets)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!("applicationset reconcile: {e}");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_set: Arc<ApplicationSet>, e: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!("applicationset: {e}");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// Whether a generator of the set reads something no event announces.
+fn polls(set: &ApplicationSet) -> Option<Duration> {
+    let spec = serde_json::to_string(&set.spec.generators).unwrap_or_default();
+    let polling = ["\"git\"", "\"scmProvider\"", "\"pullRequest\"", "\"clusterDecisionResource\"", "\"plugin\""];
+    if !polling.iter().any(|k| spec.contains(k)) {
+        return None;
+    }
+    // The shortest requeueAfterSeconds any generator names.
+    let mut shortest: Option<i64> = None;
+    let value = serde_json::to_value(&set.spec.generators).unwrap_or_default();
+    collect_requeue(&value, &mut shortest);
+    Some(shortest.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(Duration::ZERO))
+}
+
+fn collect_requeue(v: &serde_json::Value, shortest: &mut Option<i64>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                if k == "requeueAfterSeconds"
+                    && let Some(n) = v.as_i64()
+                {
+                    *shortest = Some(shortest.map_or(n, |s| s.min(n)));
+                }
+                collect_requeue(v, shortest);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_requeue(i, shortest)),
+        _ => {}
+    }
+}
+
+async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if set.meta().deletion_timestamp.is_some() {
+        // Kubernetes' garbage collector deletes the apps it owns.
+        return Ok(Action::await_change());
+    }
+    let ns = set.namespace().unwrap_or_default();
+    let sets: Api<ApplicationSet> = Api::namespaced(ctx.client.clone(), &ns);
+    if !ctx.config.tenancy.appset_namespace_enabled(&ns) {
+        let message = format!(
+            "ApplicationSets in namespace {ns:?} are not handled: it is not the control-plane namespace {:?} and is not enabled by \
+             applicationsetcontroller.namespaces and application.namespaces",
+            ctx.config.tenancy.control_plane
+        );
+        write_status(&sets, &set, failed(&set, "ApplicationSetNamespaceNotAllowed", &message)).await?;
+        return Ok(Action::await_change());
+    }
+    let poll = polls(&set).map(|d| if d.is_zero() { ctx.config.requeue } else { d });
+    let key = ObjectRef::from_obj(&*set);
+    let refresh = set.annotations().contains_key(REFRESH_ANNOTATION);
+    let fingerprint = format!(
+        "{}|{}|{}",
+        serde_json::to_string(&set.spec).unwrap_or_default(),
+        set.meta().uid.as_deref().unwrap_or_default(),
+        ctx.clusters_version.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    let cached = {
+        let generated = ctx.generated.lock().unwrap_or_else(|p| p.into_inner());
+        generated
+            .get(&key)
+            .filter(|g| !refresh && g.key == fingerprint && poll.is_none_or(|p| g.at.elapsed() < p))
+            .map(|g| g.outcome.clone())
+    };
+    let outcome = match cached {
+        Some(o) => o,
+        None => {
+            let sources = EngineSources { engine: ctx.engine.clone(), namespace: ns.clone() };
+            let outcome = crate::applications(&set, &sources).await.map_err(|e| e.to_string());
+            let outcome = match outcome {
+                Ok(apps) => check_tenancy(&ctx, &ns, apps).await,
+                Err(e) => Err(e),
+            };
+            ctx.generated
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.clone(), Generated { key: fingerprint, at: Instant::now(), outcome: outcome.clone() });
+            if refresh {
+                let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}});
+                sets.patch(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            }
+            outcome
+        }
+    };
+    let requeue = || poll.map(Action::requeue).unwrap_or_else(Action::await_change);
+    let mut desired = match outcome {
+        Ok(apps) => apps,
+        Err(message) => {
+            write_status(&sets, &set, failed(&set, "ApplicationGenerationFromParamsError", &message)).await?;
+            return Ok(requeue());
+        }
+    };
+    let steps = match rolling_steps(set.spec.strategy.as_ref()) {
+        Ok(s) => s,
+        Err(message) => {
+            write_status(&sets, &set, failed(&set, "ApplicationSetInvalidStrategy", &message)).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    if steps.is_some() {
+        // The rollout, not each app's automation, decides when it syncs.
+        for app in &mut desired {
+            if let Some(p) = app.spec.sync_policy.as_mut() {
+                p.automated = None;
+            }
+        }
+    }
+    let uid = set.meta().uid.clone().unwrap_or_default();
+    let owned: Vec<Application> = ctx
+        .apps
+        .state()
+        .iter()
+        .filter(|a| a.namespace().as_deref() == Some(ns.as_str()) && a.owner_references().iter().any(|o| o.uid == uid))
+        .map(|a| (**a).clone())
+        .collect();
+    let planned = match plan(&set.spec, desired.clone(), &owned) {
+        Ok(p) => p,
+        Err(message) => {
+            write_status(&sets, &set, failed(&set, "ApplicationSetInvalidSyncPolicy", &message)).await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut changed = BTreeSet::new();
+    let mut errors = Vec::new();
+    for app in &planned.create {
+        match apps.create(&PostParams::default(), app).await {
+            Ok(_) => {
+                changed.insert(app.name_any());
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => errors.push(format!(
+                "Application {}/{} already exists and is not owned by this ApplicationSet: left alone",
+                ns,
+                app.name_any()
+            )),
+            Err(e) => errors.push(format!("creating Application {}: {e}", app.name_any())),
+        }
+    }
+    for app in &planned.update {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        match apps.patch(&app.name_any(), &params, &Patch::Apply(app)).await {
+            Ok(_) => {
+                changed.insert(app.name_any());
+            }
+            Err(e) => errors.push(format!("updating Application {}: {e}", app.name_any())),
+        }
+    }
+    let preserve = set.spec.sync_policy.as_ref().is_some_and(|p| p.preserve_resources_on_deletion);
+    for app in &planned.delete {
+        if preserve && app.finalizers().iter().any(|f| f.starts_with(RESOURCES_FINALIZER)) {
+            let kept: Vec<&String> = app.finalizers().iter().filter(|f| !f.starts_with(RESOURCES_FINALIZER)).collect();
+            let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": app.resource_version()}});
+            if let Err(e) = apps.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+                errors.push(format!("keeping the resources of Application {}: {e}", app.name_any()));
+                continue;
+            }
+        }
+        match apps.delete(&app.name_any(), &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => errors.push(format!("deleting Application {}: {e}", app.name_any())),
+        }
+    }
+    // The apps as they are now: the store's, or what was just written.
+    let names: BTreeSet<String> = desired.iter().map(|a| a.name_any()).collect();
+    let current: Vec<Application> =
+        desired.iter().map(|d| owned.iter().find(|o| o.name_any() == d.name_any()).cloned().unwrap_or_else(|| d.clone())).collect();
+    let mut status = ApplicationSetStatus {
+        conditions: Vec::new(),
+        application_status: Vec::new(),
+        resources: current.iter().take(MAX_RESOURCES).map(resource_status).collect(),
+        resources_count: Some(names.len() as i64),
+    };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let mut rollout_step = None;
+    if let Some(steps) = steps {
+        let previous = set.status.as_ref().map(|s| s.application_status.as_slice()).unwrap_or_default();
+        match advance(steps, &current, previous, &changed, &now) {
+            Ok(rollout) => {
+                for name in &rollout.sync {
+                    if let Err(e) = request_sync(&apps, name).await {
+                        errors.push(format!("syncing Application {name}: {e}"));
+                    }
+                }
+                rollout_step = Some(rollout.step);
+                status.application_status = rollout.statuses;
+            }
+            Err(message) => errors.push(message),
+        }
+    }
+    status.conditions = conditions(&set, &errors, rollout_step, &now);
+    write_status(&sets, &set, status).await?;
+    Ok(if errors.is_empty() { requeue() } else { Action::requeue(Duration::from_secs(10)) })
+}
+
+/// Each generated app's project must take apps from the set's namespace
+/// when that is not the control plane's (its `sourceNamespaces`).
+async fn check_tenancy(ctx: &Context, ns: &str, apps: Vec<Application>) -> Result<Vec<Application>, String> {
+    if ns == ctx.config.tenancy.control_plane {
+        return Ok(apps);
+    }
+    for app in &apps {
+        let project = ctx.engine.project_of(app).await.map_err(|e| format!("Application {}: {e}", app.name_any()))?;
+        ctx.config.tenancy.check_project(&project, ns).map_err(|e| format!("Application {}: {e}", app.name_any()))?;
+    }
+    Ok(apps)
+}
+
+async fn request_sync(apps: &Api<Application>, name: &str) -> Result<(), kube::Error> {
+    let operation = Operation {
+        sync: Some(SyncOperation { sync_strategy: Some(json!({"hook": {}})), ..Default::default() }),
+        initiated_by: Some(OperationInitiator { username: Some("applicationset-controller".into()), automated: true }),
+        info: vec![Info {
+            name: "Reason".into(),
+            value: "ApplicationSet RollingSync triggered a sync of this Application resource".into(),
+        }],
+        ..Default::default()
+    };
+    apps.patch(name, &PatchParams::default(), &Patch::Merge(&json!({ "operation": operation }))).await.map(|_| ())
+}
+
+fn resource_status(app: &Application) -> ResourceStatus {
+    let status = app.status.clone().unwrap_or_default();
+    ResourceStatus {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        kind: "Application".into(),
+        namespace: app.namespace(),
+        name: app.name_any(),
+        status: status.sync.status,
+        health: Some(status.health),
+        ..Default::default()
+    }
+}
+
+fn condition(type_: &str, status: bool, reason: &str, message: &str) -> ApplicationSetCondition {
+    ApplicationSetCondition {
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: None,
+    }
+}
+
+/// The status of a set that made no apps this time: its apps keep the
+/// rollout state they had.
+fn failed(set: &ApplicationSet, reason: &str, message: &str) -> ApplicationSetStatus {
+    let mut status = set.status.clone().unwrap_or_default();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    status.conditions = stamp(
+        set,
+        vec![
+            condition("ErrorOccurred", true, reason, message),
+            condition("ParametersGenerated", false, "ErrorOccurred", message),
+            condition("ResourcesUpToDate", false, "ErrorOccurred", message),
+        ],
+        &now,
+    );
+    status
+}
+
+fn conditions(set: &ApplicationSet, errors: &[String], step: Option<Option<usize>>, now: &Time) -> Vec<ApplicationSetCondition> {
+    let mut out =
+        vec![condition("ParametersGenerated", true, "ParametersGenerated", "Successfully generated parameters for all Applications")];
+    if errors.is_empty() {
+        out.push(condition("ErrorOccurred", false, "ApplicationSetUpToDate", "All applications have been generated successfully"));
+        out.push(condition("ResourcesUpToDate", true, "ApplicationSetUpToDate", "All applications have been generated successfully"));
+    } else {
+        let message = errors.join("; ");
+        out.push(condition("ErrorOccurred", true, "ApplicationSetUpdateError", &message));
+        out.push(condition("ResourcesUpToDate", false, "ApplicationSetUpdateError", &message));
+    }
+    match step {
+        Some(Some(i)) => out.push(condition(
+            "RolloutProgressing",
+            true,
+            "ApplicationSetModified",
+            &format!("ApplicationSet is performing rollout of step {i}"),
+        )),
+        Some(None) => {
+            out.push(condition("RolloutProgressing", false, "ApplicationSetRolloutComplete", "ApplicationSet Rollout has completed"))
+        }
+        None => {}
+    }
+    stamp(set, out, now)
+}
+
+/// Conditions with the transition time they had while their status
+/// stays the same.
+fn stamp(set: &ApplicationSet, mut conditions: Vec<ApplicationSetCondition>, now: &Time) -> Vec<ApplicationSetCondition> {
+    let before = set.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    for c in &mut conditions {
+        c.last_transition_time = match before.iter().find(|b| b.type_ == c.type_ && b.status == c.status) {
+            Some(b) => b.last_transition_time.clone(),
+            None => Some(now.clone()),
+        };
+    }
+    conditions
+}
+
+async fn write_status(sets: &Api<ApplicationSet>, set: &ApplicationSet, status: ApplicationSetStatus) -> Result<(), Error> {
+    if set.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    sets.patch_status(&set.name_any(), &PatchParams::default(), &Patch::Merge(&json!({ "status": status }))).await?;
+    Ok(())
+}
