@@ -9,6 +9,7 @@
 
 pub mod generators;
 pub mod params;
+pub mod scm;
 
 pub use generators::{GeneratorError, Sources};
 pub use params::Params;
