@@ -94,7 +94,10 @@ async fn gitea_repositories_give_argo_cds_parameters_at_their_default_branch() {
     let mut https = spec.clone();
     https["cloneProtocol"] = json!("https");
     let got = scm_provider(&scm(https), true, &gitea_token(g)).await.unwrap();
-    assert_eq!(column(&got, "url"), [format!("http://127.0.0.1:{port}/scm-params/billing"), format!("http://127.0.0.1:{port}/scm-params/shipping")]);
+    assert_eq!(
+        column(&got, "url"),
+        [format!("http://127.0.0.1:{port}/scm-params/billing"), format!("http://127.0.0.1:{port}/scm-params/shipping")]
+    );
 
     let mut bad = spec;
     bad["cloneProtocol"] = json!("git");
@@ -140,7 +143,8 @@ async fn gitea_filters_and_within_an_entry_and_or_across_entries() {
     let run = async |filters: Value, all: bool| {
         let spec = json!({"gitea": {"owner": o, "api": g.base(), "allBranches": all, "tokenRef": {"secretName": "gitea", "key": "token"}}, "filters": filters});
         let got = scm_provider(&scm(spec), false, &token).await.unwrap();
-        let mut v: Vec<String> = got.iter().map(|p| format!("{}@{}", p["repository"].as_str().unwrap(), p["branch"].as_str().unwrap())).collect();
+        let mut v: Vec<String> =
+            got.iter().map(|p| format!("{}@{}", p["repository"].as_str().unwrap(), p["branch"].as_str().unwrap())).collect();
         v.sort();
         v
     };
@@ -148,15 +152,17 @@ async fn gitea_filters_and_within_an_entry_and_or_across_entries() {
     assert_eq!(run(json!([{"labelMatch": "^deploy-"}]), false).await, ["tool@main"]);
     // A directory counts as a path, as a file does.
     assert_eq!(run(json!([{"pathsExist": ["deploy/"]}]), false).await, ["svc-a@main", "svc-b@main"]);
-    assert_eq!(run(json!([{"pathsExist": ["deploy/kustomization.yaml"], "pathsDoNotExist": ["deploy/SKIP"]}]), false).await, ["svc-a@main"]);
+    assert_eq!(
+        run(json!([{"pathsExist": ["deploy/kustomization.yaml"], "pathsDoNotExist": ["deploy/SKIP"]}]), false).await,
+        ["svc-a@main"]
+    );
     assert_eq!(run(json!([{"branchMatch": "^feature/"}]), true).await, ["svc-c@feature/x"]);
     assert_eq!(run(json!([{"repositoryMatch": "^svc-c$", "pathsExist": ["deploy"]}]), true).await, ["svc-c@feature/x"]);
     // Entries OR: either the lib, or a repository with a deploy directory.
-    assert_eq!(run(json!([{"repositoryMatch": "^lib-"}, {"repositoryMatch": "^svc-", "pathsExist": ["deploy"]}]), false).await, [
-        "lib-x@main",
-        "svc-a@main",
-        "svc-b@main"
-    ]);
+    assert_eq!(
+        run(json!([{"repositoryMatch": "^lib-"}, {"repositoryMatch": "^svc-", "pathsExist": ["deploy"]}]), false).await,
+        ["lib-x@main", "svc-a@main", "svc-b@main"]
+    );
     assert_eq!(run(json!([{"repositoryMatch": "^nothing$"}]), false).await, Vec::<String>::new());
 }
 
@@ -174,12 +180,16 @@ async fn gitea_pull_requests_give_argo_cds_parameters_for_open_ones_only() {
     g.add_file(o, "app", "main", "old", "c.txt", "c");
     let closed = g.create_pull(o, "app", "old", "main", "Closed one", &[]);
     g.close_pull(o, "app", closed);
-    let spec = |filters: Value| prs(json!({"gitea": {"owner": o, "repo": "app", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}}, "filters": filters}));
+    let spec = |filters: Value| {
+        prs(
+            json!({"gitea": {"owner": o, "repo": "app", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}}, "filters": filters}),
+        )
+    };
     let token = gitea_token(g);
 
     let got = pull_requests(&spec(json!([])), true, &token).await.unwrap();
     assert_eq!(column(&got, "number"), [one.to_string(), two.to_string()], "the closed pull request is not listed");
-    let p = got.iter().find(|p| p["number"] == one.to_string()).unwrap();
+    let p = got.iter().find(|p| p["number"] == one.to_string().as_str()).unwrap();
     assert_eq!(
         Value::Object(p.clone()),
         json!({
@@ -215,7 +225,8 @@ async fn gitea_missing_repository_fails_unless_continue_on_repo_not_found_error(
     let g = Gitea::shared();
     g.create_org("pr-missing");
     let token = gitea_token(g);
-    let mut spec = json!({"gitea": {"owner": "pr-missing", "repo": "gone", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}}});
+    let mut spec =
+        json!({"gitea": {"owner": "pr-missing", "repo": "gone", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}}});
     let e = pull_requests(&prs(spec.clone()), false, &token).await.unwrap_err().to_string();
     assert!(e.starts_with("pullRequest.gitea: Gitea: GET "), "{e}");
     assert!(e.contains("/api/v1/repos/pr-missing/gone/pulls") && e.contains("404"), "{e}");
@@ -245,14 +256,18 @@ async fn gitea_rejecting_the_token_is_an_error_naming_gitea_the_url_and_the_stat
 /// GitHub's 404. It records each request's target and Authorization.
 struct RecordedGitHub {
     base: String,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
 }
 
+/// A recorded response: `path?query`, status, headers, body.
+type Route = (String, u16, Vec<(String, String)>, String);
 type Routes = HashMap<String, (u16, Vec<(String, String)>, String)>;
+/// Each request's target and Authorization header.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 impl RecordedGitHub {
     /// Starts a server whose routes `routes` makes from its base URL.
-    fn start(routes: impl FnOnce(&str) -> Vec<(String, u16, Vec<(String, String)>, String)>) -> RecordedGitHub {
+    fn start(routes: impl FnOnce(&str) -> Vec<Route>) -> RecordedGitHub {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let routes: Arc<Routes> = Arc::new(routes(&base).into_iter().map(|(p, s, h, b)| (p, (s, h, b))).collect());
@@ -281,9 +296,16 @@ impl RecordedGitHub {
                         }
                     }
                     record.lock().unwrap().push((target.clone(), auth));
-                    let not_found = (404, vec![], r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}"#.into());
+                    let not_found = (
+                        404,
+                        vec![],
+                        r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest","status":"404"}"#.into(),
+                    );
                     let (status, headers, body) = routes.get(&target).unwrap_or(&not_found);
-                    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        body.len()
+                    );
                     for (k, v) in headers {
                         head.push_str(&format!("{k}: {v}\r\n"));
                     }
@@ -302,7 +324,7 @@ impl RecordedGitHub {
     }
 }
 
-fn ok(path: &str, body: Value) -> (String, u16, Vec<(String, String)>, String) {
+fn ok(path: &str, body: Value) -> Route {
     (path.to_string(), 200, vec![], body.to_string())
 }
 
@@ -344,7 +366,7 @@ fn github_token() -> Secrets {
 
 /// The organization `acme`: two pages of repositories (`Link` header), one
 /// of them empty (its default branch is 404), paths for `pathsExist`.
-fn acme(base: &str) -> Vec<(String, u16, Vec<(String, String)>, String)> {
+fn acme(base: &str) -> Vec<Route> {
     let page2 = format!("{base}/api/v3/organizations/1/repos?per_page=100&page=2");
     vec![
         (
@@ -359,8 +381,14 @@ fn acme(base: &str) -> Vec<(String, u16, Vec<(String, String)>, String)> {
         ok("/api/v3/repos/acme/billing/branches?per_page=100", json!([gh_branch("main", SHA_MAIN), gh_branch("dev", SHA_DEV)])),
         ok("/api/v3/repos/acme/shipping/branches?per_page=100", json!([gh_branch("trunk", SHA_SHIP)])),
         ok("/api/v3/repos/acme/empty/branches?per_page=100", json!([])),
-        ok("/api/v3/repos/acme/billing/contents/deploy?ref=main", json!([{"type": "file", "name": "kustomization.yaml", "path": "deploy/kustomization.yaml"}])),
-        ok("/api/v3/repos/acme/shipping/contents/deploy/kustomization.yaml?ref=trunk", json!({"type": "file", "name": "kustomization.yaml"})),
+        ok(
+            "/api/v3/repos/acme/billing/contents/deploy?ref=main",
+            json!([{"type": "file", "name": "kustomization.yaml", "path": "deploy/kustomization.yaml"}]),
+        ),
+        ok(
+            "/api/v3/repos/acme/shipping/contents/deploy/kustomization.yaml?ref=trunk",
+            json!({"type": "file", "name": "kustomization.yaml"}),
+        ),
     ]
 }
 
@@ -385,12 +413,16 @@ async fn github_recorded_repositories_page_through_link_headers_with_argo_cds_pa
     https["cloneProtocol"] = json!("https");
     https["github"]["allBranches"] = json!(true);
     let got = scm_provider(&scm(https), false, &github_token()).await.unwrap();
-    let pairs: Vec<(String, String)> = got.iter().map(|p| (p["branch"].as_str().unwrap().into(), p["url"].as_str().unwrap().into())).collect();
-    assert_eq!(pairs, [
-        ("main".to_string(), "https://github.com/acme/billing.git".to_string()),
-        ("dev".into(), "https://github.com/acme/billing.git".into()),
-        ("trunk".into(), "https://github.com/acme/shipping.git".into()),
-    ]);
+    let pairs: Vec<(String, String)> =
+        got.iter().map(|p| (p["branch"].as_str().unwrap().into(), p["url"].as_str().unwrap().into())).collect();
+    assert_eq!(
+        pairs,
+        [
+            ("main".to_string(), "https://github.com/acme/billing.git".to_string()),
+            ("dev".into(), "https://github.com/acme/billing.git".into()),
+            ("trunk".into(), "https://github.com/acme/shipping.git".into()),
+        ]
+    );
     // Every request went to the API with the token, as GitHub wants it.
     assert!(gh.seen().iter().all(|(_, a)| a.as_deref() == Some(&format!("Bearer {TOKEN}"))));
 
@@ -401,15 +433,19 @@ async fn github_recorded_repositories_page_through_link_headers_with_argo_cds_pa
     };
     let got = scm_provider(&filtered(json!([{"labelMatch": "^prod$"}])), false, &github_token()).await.unwrap();
     assert_eq!(column(&got, "repository"), ["billing"], "labels are the repositories' topics");
-    let got = scm_provider(&filtered(json!([{"pathsExist": ["deploy/"]}, {"pathsExist": ["deploy/kustomization.yaml"]}])), false, &github_token())
-        .await
-        .unwrap();
+    let got = scm_provider(
+        &filtered(json!([{"pathsExist": ["deploy/"]}, {"pathsExist": ["deploy/kustomization.yaml"]}])),
+        false,
+        &github_token(),
+    )
+    .await
+    .unwrap();
     assert_eq!(column(&got, "repository"), ["billing", "shipping"]);
     let got = scm_provider(&filtered(json!([{"pathsDoNotExist": ["deploy"]}])), false, &github_token()).await.unwrap();
     assert_eq!(column(&got, "repository"), ["shipping"]);
 }
 
-fn pulls_of_app(_: &str) -> Vec<(String, u16, Vec<(String, String)>, String)> {
+fn pulls_of_app(_: &str) -> Vec<Route> {
     vec![ok(
         "/api/v3/repos/acme/app/pulls?per_page=100",
         json!([
@@ -424,7 +460,9 @@ fn pulls_of_app(_: &str) -> Vec<(String, u16, Vec<(String, String)>, String)> {
 async fn github_recorded_pull_requests_carry_every_label_asked_for() {
     let gh = RecordedGitHub::start(pulls_of_app);
     let spec = |labels: Value, filters: Value| {
-        prs(json!({"github": {"owner": "acme", "repo": "app", "api": gh.base, "tokenRef": {"secretName": "github", "key": "token"}, "labels": labels}, "filters": filters}))
+        prs(
+            json!({"github": {"owner": "acme", "repo": "app", "api": gh.base, "tokenRef": {"secretName": "github", "key": "token"}, "labels": labels}, "filters": filters}),
+        )
     };
     let all = pull_requests(&spec(json!([]), json!([])), true, &github_token()).await.unwrap();
     assert_eq!(column(&all, "number"), ["12", "13", "14"]);
@@ -438,7 +476,8 @@ async fn github_recorded_pull_requests_carry_every_label_asked_for() {
     assert_eq!(column(&both, "number"), ["12"]);
     let team = pull_requests(&spec(json!(["team-a"]), json!([])), false, &github_token()).await.unwrap();
     assert_eq!(column(&team, "number"), ["12", "13"]);
-    let release = pull_requests(&spec(json!(["team-a"]), json!([{"targetBranchMatch": "^release/"}])), false, &github_token()).await.unwrap();
+    let release =
+        pull_requests(&spec(json!(["team-a"]), json!([{"targetBranchMatch": "^release/"}])), false, &github_token()).await.unwrap();
     assert_eq!(column(&release, "target_branch_slug"), ["release-1-x"]);
 }
 
@@ -463,7 +502,12 @@ async fn github_recorded_redirects_and_next_links_to_another_host_never_get_the_
     let other = elsewhere.base.clone();
     let gh = RecordedGitHub::start(|_| {
         vec![
-            ("/api/v3/orgs/acme/repos?per_page=100".into(), 302, vec![("Location".into(), format!("{other}/api/v3/orgs/acme/repos?per_page=100"))], String::new()),
+            (
+                "/api/v3/orgs/acme/repos?per_page=100".into(),
+                302,
+                vec![("Location".into(), format!("{other}/api/v3/orgs/acme/repos?per_page=100"))],
+                String::new(),
+            ),
             (
                 "/api/v3/repos/acme/app/pulls?per_page=100".into(),
                 200,
@@ -472,15 +516,23 @@ async fn github_recorded_redirects_and_next_links_to_another_host_never_get_the_
             ),
         ]
     });
-    let e = scm_provider(&scm(json!({"github": {"organization": "acme", "api": gh.base, "tokenRef": {"secretName": "github", "key": "token"}}})), false, &github_token())
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = scm_provider(
+        &scm(json!({"github": {"organization": "acme", "api": gh.base, "tokenRef": {"secretName": "github", "key": "token"}}})),
+        false,
+        &github_token(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("points to another host") && e.contains(&other), "{e}");
-    let e = pull_requests(&prs(json!({"github": {"owner": "acme", "repo": "app", "api": gh.base, "tokenRef": {"secretName": "github", "key": "token"}}})), false, &github_token())
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = pull_requests(
+        &prs(json!({"github": {"owner": "acme", "repo": "app", "api": gh.base, "tokenRef": {"secretName": "github", "key": "token"}}})),
+        false,
+        &github_token(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("points to another host"), "{e}");
     assert!(elsewhere.seen().is_empty(), "the other host got no request: {:?}", elsewhere.seen());
     assert!(gh.seen().iter().all(|(_, a)| a.as_deref() == Some(&format!("Bearer {TOKEN}"))));
@@ -530,7 +582,10 @@ async fn github_app_recorded_installation_token_is_minted_and_used() {
     const MINTED: &str = "ghs_recordedinstallationtoken000000000000";
     let keys = tempfile::tempdir().unwrap();
     let key_path = keys.path().join("app");
-    let ok_keygen = std::process::Command::new("ssh-keygen").args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"]).arg(&key_path).status();
+    let ok_keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
+        .arg(&key_path)
+        .status();
     assert!(ok_keygen.unwrap().success());
     let private_key = std::fs::read_to_string(&key_path).unwrap();
     let gh = RecordedGitHub::start(|_| {
@@ -539,7 +594,11 @@ async fn github_app_recorded_installation_token_is_minted_and_used() {
             ok("/api/v3/repos/acme/app/pulls?per_page=100", json!([gh_pull(1, "t", "b", SHA_MAIN, "main", "u", &[])])),
         ]
     });
-    let secrets = Secrets::new(&[("app", "githubAppID", "12"), ("app", "githubAppInstallationID", "99"), ("app", "githubAppPrivateKey", &private_key)]);
+    let secrets = Secrets::new(&[
+        ("app", "githubAppID", "12"),
+        ("app", "githubAppInstallationID", "99"),
+        ("app", "githubAppPrivateKey", &private_key),
+    ]);
     let spec = prs(json!({"github": {"owner": "acme", "repo": "app", "api": gh.base, "appSecretName": "app"}}));
     let got = pull_requests(&spec, false, &secrets).await.unwrap();
     assert_eq!(column(&got, "number"), ["1"]);
@@ -559,14 +618,30 @@ async fn providers_driftless_does_not_read_yet_and_bad_specs_are_named() {
     assert!(matches!(&e, GeneratorError::Invalid(m) if m == "scmProvider.gitlab is not supported by driftless yet"), "{e}");
     let e = scm_provider(&scm(json!({"azureDevOps": {"organization": "o", "teamProject": "p"}})), false, &none).await.unwrap_err();
     assert_eq!(e.to_string(), "scmProvider.azureDevOps is not supported by driftless yet");
-    let e = pull_requests(&prs(json!({"bitbucketServer": {"project": "p", "repo": "r", "api": "https://b"}})), false, &none).await.unwrap_err();
+    let e =
+        pull_requests(&prs(json!({"bitbucketServer": {"project": "p", "repo": "r", "api": "https://b"}})), false, &none).await.unwrap_err();
     assert_eq!(e.to_string(), "pullRequest.bitbucketServer is not supported by driftless yet");
     let e = scm_provider(&scm(json!({"gitea": {"owner": "o"}})), false, &none).await.unwrap_err();
     assert_eq!(e.to_string(), "scmProvider.gitea.api: is required for Gitea");
-    let e = scm_provider(&scm(json!({"github": {"organization": "../admin", "api": "https://ghe.example"}})), false, &none).await.unwrap_err();
+    let e =
+        scm_provider(&scm(json!({"github": {"organization": "../admin", "api": "https://ghe.example"}})), false, &none).await.unwrap_err();
     assert!(e.to_string().starts_with("scmProvider.github.organization:"), "{e}");
     let e = pull_requests(&prs(json!({"gitea": {"owner": "o", "repo": "r", "api": "file:///etc"}})), false, &none).await.unwrap_err();
     assert!(e.to_string().starts_with("pullRequest.gitea.api:"), "{e}");
     let e = scm_provider(&scm(json!({})), false, &none).await.unwrap_err();
     assert!(matches!(e, GeneratorError::Invalid(_)));
+}
+
+#[tokio::test]
+async fn gitea_insecure_skips_tls_verification_and_only_then() {
+    use driftless_testkit::{GitHttpOptions, GitHttpServer, TestCa};
+    // An HTTPS server whose certificate no system root signed (it answers
+    // API paths with 404: what matters is whether TLS got that far).
+    let server = GitHttpServer::start(GitHttpOptions { tls: Some(TestCa::new()), ..Default::default() });
+    let spec = |insecure: bool| scm(json!({"gitea": {"owner": "o", "api": server.base(), "insecure": insecure}}));
+    let verified = scm_provider(&spec(false), false, &Secrets::new(&[])).await.unwrap_err().to_string();
+    assert!(verified.contains("certificate") || verified.contains("Unknown"), "{verified}");
+    assert!(!verified.contains("HTTP 404"), "{verified}");
+    let skipped = scm_provider(&spec(true), false, &Secrets::new(&[])).await.unwrap_err().to_string();
+    assert!(skipped.contains("HTTP 404") || skipped.contains("not found"), "{skipped}");
 }

@@ -45,14 +45,8 @@ impl Gitea {
         let config = dir.join("app.ini");
         std::fs::write(&config, app_ini(&dir, port)).expect("write app.ini");
         let cli = |args: &[&str]| -> String {
-            let out = Command::new("gitea")
-                .args(args)
-                .arg("--config")
-                .arg(&config)
-                .arg("--work-path")
-                .arg(&dir)
-                .output()
-                .expect("run gitea");
+            let out =
+                Command::new("gitea").args(args).arg("--config").arg(&config).arg("--work-path").arg(&dir).output().expect("run gitea");
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             assert!(out.status.success(), "gitea {args:?} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
             text(&out.stdout)
@@ -71,8 +65,18 @@ impl Gitea {
             "--admin",
             "--must-change-password=false",
         ]);
-        let token =
-            cli(&["admin", "user", "generate-access-token", "--username", GITEA_ADMIN, "--token-name", "tests", "--scopes", "all", "--raw"]);
+        let token = cli(&[
+            "admin",
+            "user",
+            "generate-access-token",
+            "--username",
+            GITEA_ADMIN,
+            "--token-name",
+            "tests",
+            "--scopes",
+            "all",
+            "--raw",
+        ]);
         let token = token.lines().last().unwrap_or_default().trim().to_string();
         assert_eq!(token.len(), 40, "gitea printed no access token");
 
@@ -88,11 +92,8 @@ impl Gitea {
             .spawn()
             .expect("start gitea web");
         let stdin = child.stdin.take().expect("stdin is piped");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(60))).build().into();
         let gitea = Gitea { base: format!("http://127.0.0.1:{port}"), token, lifeline: Mutex::new(Some((child, stdin))), agent };
         for _ in 0..600 {
             if gitea.agent.get(format!("{}/api/v1/version", gitea.base)).call().is_ok_and(|r| r.status() == 200) {
@@ -191,7 +192,11 @@ impl Gitea {
     /// Opens a pull request from `head` into `base` carrying the labels
     /// `label_ids`; its number.
     pub fn create_pull(&self, org: &str, repo: &str, head: &str, base: &str, title: &str, label_ids: &[i64]) -> i64 {
-        let pr = self.ok("POST", &format!("/repos/{org}/{repo}/pulls"), json!({"head": head, "base": base, "title": title, "labels": label_ids}));
+        let pr = self.ok(
+            "POST",
+            &format!("/repos/{org}/{repo}/pulls"),
+            json!({"head": head, "base": base, "title": title, "labels": label_ids}),
+        );
         pr["number"].as_i64().expect("a pull request has a number")
     }
 
@@ -220,7 +225,7 @@ fn app_ini(dir: &Path, port: u16) -> String {
          [database]\nDB_TYPE = sqlite3\nPATH = {d}/gitea.db\n\
          [repository]\nROOT = {d}/repos\n\
          [server]\nPROTOCOL = http\nHTTP_ADDR = 127.0.0.1\nHTTP_PORT = {port}\nROOT_URL = http://127.0.0.1:{port}/\nDOMAIN = 127.0.0.1\n\
-         SSH_DOMAIN = 127.0.0.1\nSSH_PORT = 2222\nSTART_SSH_SERVER = false\nOFFLINE_MODE = true\nLFS_START_SERVER = false\nAPP_DATA_PATH = {d}/data\n\
+         SSH_DOMAIN = 127.0.0.1\nSSH_USER = git\nSSH_PORT = 2222\nSTART_SSH_SERVER = false\nOFFLINE_MODE = true\nLFS_START_SERVER = false\nAPP_DATA_PATH = {d}/data\n\
          [security]\nINSTALL_LOCK = true\nSECRET_KEY = driftless-test-secret-key\n\
          [oauth2]\nENABLED = false\n[mailer]\nENABLED = false\n[service]\nDISABLE_REGISTRATION = true\n\
          [session]\nPROVIDER = memory\n[cache]\nADAPTER = memory\n[queue]\nTYPE = channel\n[indexer]\nISSUE_INDEXER_TYPE = db\n\

@@ -358,17 +358,25 @@ mod tests {
 
     #[test]
     fn a_token_with_a_line_break_is_refused_without_quoting_it() {
-        let e = Api::new("Gitea", Url::parse("http://127.0.0.1/api/v1/").unwrap(), Some("s3cret\nX".into()), "token", Paging::Page, "x", false)
-            .err()
-            .unwrap();
+        let e =
+            Api::new("Gitea", Url::parse("http://127.0.0.1/api/v1/").unwrap(), Some("s3cret\nX".into()), "token", Paging::Page, "x", false)
+                .err()
+                .unwrap();
         assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]
     fn errors_show_urls_without_user_info_or_token() {
-        let api =
-            Api::new("GitHub", Url::parse("https://u:p@ghe.example/api/v3/").unwrap(), Some("tok123".into()), "Bearer", Paging::Link, "x", false)
-                .unwrap();
+        let api = Api::new(
+            "GitHub",
+            Url::parse("https://u:p@ghe.example/api/v3/").unwrap(),
+            Some("tok123".into()),
+            "Bearer",
+            Paging::Link,
+            "x",
+            false,
+        )
+        .unwrap();
         let shown = api.show(&Url::parse("https://u:p@ghe.example/api/v3/x?leak=tok123").unwrap());
         assert_eq!(shown, "https://ghe.example/api/v3/x?leak=<token>");
     }

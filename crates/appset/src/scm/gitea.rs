@@ -85,10 +85,7 @@ impl Gitea {
     /// The open pull requests of `owner/repo`.
     pub(crate) async fn pulls(&self, owner: &str, repo: &str) -> Result<Vec<Pull>, ScmError> {
         let list: Vec<ApiPull> = self.api.list(self.api.url(&["repos", owner, repo, "pulls"], &[("state", "open")])).await?;
-        Ok(list
-            .into_iter()
-            .map(Pull::from)
-            .collect())
+        Ok(list.into_iter().map(Pull::from).collect())
     }
 }
 

@@ -106,11 +106,7 @@ impl GitHub {
     /// The open pull requests of `owner/repo` carrying every label of `labels`.
     pub(crate) async fn pulls(&self, owner: &str, repo: &str, labels: &[String]) -> Result<Vec<Pull>, ScmError> {
         let list: Vec<ApiPull> = self.api.list(self.api.url(&["repos", owner, repo, "pulls"], &[])).await?;
-        Ok(list
-            .into_iter()
-            .map(Pull::from)
-            .filter(|p| labels.iter().all(|l| p.labels.contains(l)))
-            .collect())
+        Ok(list.into_iter().map(Pull::from).filter(|p| labels.iter().all(|l| p.labels.contains(l))).collect())
     }
 }
 

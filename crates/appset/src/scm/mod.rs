@@ -27,7 +27,11 @@ static APP_TOKENS: LazyLock<driftless_source::AppTokens> = LazyLock::new(Default
 
 /// The `scmProvider` generator: one parameter set per repository branch of
 /// the organization that passes the filters.
-pub async fn scm_provider(generator: &ScmProviderGenerator, go_template: bool, sources: &impl Sources) -> Result<Vec<Params>, GeneratorError> {
+pub async fn scm_provider(
+    generator: &ScmProviderGenerator,
+    go_template: bool,
+    sources: &impl Sources,
+) -> Result<Vec<Params>, GeneratorError> {
     // Argo CD gives both template kinds the same SCM parameters (labels as
     // a comma-joined string in both).
     let _ = go_template;
@@ -48,18 +52,25 @@ pub async fn scm_provider(generator: &ScmProviderGenerator, go_template: bool, s
         other => return Err(GeneratorError::Invalid(format!("scmProvider.cloneProtocol: {other:?} is not a protocol (ssh or https)"))),
     };
     let filters = generator.filters.iter().enumerate().map(|(i, f)| ScmFilter::compile(i, f)).collect::<Result<Vec<_>, _>>()?;
-    let (provider, org, all, field) = if let Some(gh) = &generator.github {
-        let api = github_api("scmProvider.github", gh.api.as_deref(), gh.token_ref.as_ref(), gh.app_secret_name.as_deref(), sources).await?;
-        (Provider::GitHub(github::GitHub { api }), &gh.organization, gh.all_branches, "scmProvider.github")
-    } else if let Some(gt) = &generator.gitea {
-        let c = &gt.connection;
-        let api = gitea_api("scmProvider.gitea", c.api.as_deref(), c.token_ref.as_ref(), c.insecure, sources).await?;
-        (Provider::Gitea(gitea::Gitea { api }), &gt.owner, c.all_branches, "scmProvider.gitea")
-    } else {
-        return Err(GeneratorError::Invalid("scmProvider: no provider is set (driftless reads github and gitea)".into()));
+    // Names first: a bad spec costs no Secret read and no request.
+    let (field, org) = match (&generator.github, &generator.gitea) {
+        (Some(gh), _) => ("scmProvider.github", &gh.organization),
+        (None, Some(gt)) => ("scmProvider.gitea", &gt.owner),
+        (None, None) => return Err(GeneratorError::Invalid("scmProvider: no provider is set (driftless reads github and gitea)".into())),
     };
-    let owner_field = if matches!(provider, Provider::GitHub(_)) { "organization" } else { "owner" };
-    check_name(&format!("{field}.{owner_field}"), org)?;
+    check_name(&format!("{field}.{}", if generator.github.is_some() { "organization" } else { "owner" }), org)?;
+    let (provider, all) = match (&generator.github, &generator.gitea) {
+        (Some(gh), _) => {
+            let api = github_api(field, gh.api.as_deref(), gh.token_ref.as_ref(), gh.app_secret_name.as_deref(), sources).await?;
+            (Provider::GitHub(github::GitHub { api }), gh.all_branches)
+        }
+        (None, Some(gt)) => {
+            let c = &gt.connection;
+            let api = gitea_api(field, c.api.as_deref(), c.token_ref.as_ref(), c.insecure, sources).await?;
+            (Provider::Gitea(gitea::Gitea { api }), c.all_branches)
+        }
+        (None, None) => unreachable!("checked above"),
+    };
     let source = |e: ScmError| GeneratorError::Source(format!("{field}: {e}"));
     let repos = provider.repos(org, clone).await.map_err(source)?;
     let repos = list_branches(&provider, repos, all, &filters).await.map_err(source)?;
@@ -68,7 +79,11 @@ pub async fn scm_provider(generator: &ScmProviderGenerator, go_template: bool, s
 
 /// The `pullRequest` generator: one parameter set per open pull request
 /// that passes the filters.
-pub async fn pull_requests(generator: &PullRequestGenerator, go_template: bool, sources: &impl Sources) -> Result<Vec<Params>, GeneratorError> {
+pub async fn pull_requests(
+    generator: &PullRequestGenerator,
+    go_template: bool,
+    sources: &impl Sources,
+) -> Result<Vec<Params>, GeneratorError> {
     for (set, field) in [
         (generator.gitlab.is_some(), "gitlab"),
         (generator.bitbucket_server.is_some(), "bitbucketServer"),
@@ -226,31 +241,34 @@ impl Provider {
     }
 }
 
-/// Argo CD's `ListRepos`: repositories kept by any filter with repository
-/// conditions (all, when none has), then their branches kept by any filter
-/// with branch conditions (all, when none has). Conditions of one filter
-/// must all hold.
+/// The repository branches that pass the filters: those of an entry all
+/// hold, any entry will do, and no entry at all keeps everything (Argo CD's
+/// documented rule). Repository conditions are checked before branches are
+/// listed, so a repository no entry wants costs no further request. (Argo
+/// CD's code checks a branch against the branch conditions of every entry,
+/// also of entries whose repository conditions failed, which drops e.g.
+/// `lib-x` from `[{repositoryMatch: ^lib-}, {repositoryMatch: ^svc-,
+/// pathsExist: [deploy]}]`; driftless keeps it, as documented.)
 async fn list_branches(provider: &Provider, repos: Vec<Repo>, all: bool, filters: &[ScmFilter]) -> Result<Vec<Repo>, ScmError> {
-    let repo_filters: Vec<&ScmFilter> = filters.iter().filter(|f| f.has_repo_conditions()).collect();
-    let branch_filters: Vec<&ScmFilter> = filters.iter().filter(|f| f.has_branch_conditions()).collect();
     let mut out = Vec::new();
-    for repo in repos.iter().filter(|r| repo_filters.is_empty() || repo_filters.iter().any(|f| f.matches_repo(r))) {
+    for repo in &repos {
+        let wanted: Vec<&ScmFilter> = filters.iter().filter(|f| f.matches_repo(repo)).collect();
+        if !filters.is_empty() && wanted.is_empty() {
+            continue;
+        }
         if check_name("", &repo.repository).is_err() {
             return Err(provider.api().malformed_listing(format!("it lists a repository named {:?}", repo.repository)));
         }
         for branch in provider.branches(repo, all).await? {
-            if branch_filters.is_empty() {
-                out.push(branch);
-                continue;
-            }
-            for f in &branch_filters {
+            let mut keep = filters.is_empty();
+            for f in &wanted {
                 if f.matches_branch(provider, &branch).await? {
-                    out.push(branch);
+                    keep = true;
                     break;
                 }
             }
-            if out.len() > MAX_ENTRIES {
-                break;
+            if keep {
+                out.push(branch);
             }
         }
         if out.len() > MAX_ENTRIES {
@@ -273,9 +291,8 @@ struct ScmFilter {
 impl ScmFilter {
     fn compile(i: usize, f: &ScmProviderFilter) -> Result<ScmFilter, GeneratorError> {
         let field = |name: &str| format!("scmProvider.filters[{i}].{name}");
-        let paths = |name: &str, ps: &[String]| -> Result<Vec<String>, GeneratorError> {
-            ps.iter().map(|p| repo_path(&field(name), p)).collect()
-        };
+        let paths =
+            |name: &str, ps: &[String]| -> Result<Vec<String>, GeneratorError> { ps.iter().map(|p| repo_path(&field(name), p)).collect() };
         Ok(ScmFilter {
             repository: regex(&field("repositoryMatch"), f.repository_match.as_deref())?,
             label: regex(&field("labelMatch"), f.label_match.as_deref())?,
@@ -285,22 +302,15 @@ impl ScmFilter {
         })
     }
 
-    fn has_repo_conditions(&self) -> bool {
-        self.repository.is_some() || self.label.is_some()
-    }
-
-    fn has_branch_conditions(&self) -> bool {
-        self.branch.is_some() || !self.paths_exist.is_empty() || !self.paths_do_not_exist.is_empty()
-    }
-
-    /// The repository conditions: its name matches, and one of its labels.
+    /// The repository conditions (true without any): its name matches, and
+    /// one of its labels.
     fn matches_repo(&self, repo: &Repo) -> bool {
         self.repository.as_ref().is_none_or(|r| r.is_match(&repo.repository))
             && self.label.as_ref().is_none_or(|r| repo.labels.iter().any(|l| r.is_match(l)))
     }
 
-    /// The branch conditions: its name matches, every `pathsExist` exists
-    /// and no `pathsDoNotExist` does.
+    /// The branch conditions (true without any, asking nothing): its name
+    /// matches, every `pathsExist` exists and no `pathsDoNotExist` does.
     async fn matches_branch(&self, provider: &Provider, repo: &Repo) -> Result<bool, ScmError> {
         if self.branch.as_ref().is_some_and(|r| !r.is_match(&repo.branch)) {
             return Ok(false);
@@ -432,10 +442,15 @@ async fn secret_token(field: &str, token_ref: Option<&SecretRef>, sources: &impl
 /// (Argo CD's repository-credential keys), minted at the generator's API.
 async fn app_token(field: &str, name: &str, base: &Url, sources: &impl Sources) -> Result<String, GeneratorError> {
     let read = async |key: &str| {
-        sources.secret(name, key).await.map_err(|e| GeneratorError::Source(format!("{field}.appSecretName: Secret {name:?} key {key}: {e}")))
+        sources
+            .secret(name, key)
+            .await
+            .map_err(|e| GeneratorError::Source(format!("{field}.appSecretName: Secret {name:?} key {key}: {e}")))
     };
     let number = |key: &str, v: String| {
-        v.trim().parse::<u64>().map_err(|_| GeneratorError::Invalid(format!("{field}.appSecretName: Secret {name:?} key {key} is not a number")))
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| GeneratorError::Invalid(format!("{field}.appSecretName: Secret {name:?} key {key} is not a number")))
     };
     let app = driftless_source::repo_creds::GitHubApp {
         app_id: number("githubAppID", read("githubAppID").await?)?,

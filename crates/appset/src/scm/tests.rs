@@ -121,9 +121,7 @@ fn slugs_and_names_of_garbage_never_panic_and_stay_dns_safe() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let len = (seed % 120) as usize;
-        let text: String = (0..len)
-            .map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()])
-            .collect();
+        let text: String = (0..len).map(|i| alphabet[((seed >> (i % 50)) as usize + i * 7) % alphabet.len()]).collect();
         let s = slug(&text);
         assert!(s.len() <= SLUG_MAX, "{text:?} -> {s:?}");
         assert!(s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'), "{text:?} -> {s:?}");
@@ -141,9 +139,8 @@ fn scm_filter(f: serde_json::Value) -> ScmFilter {
 }
 
 #[test]
-fn scm_filters_sort_their_conditions_into_repository_and_branch_ones() {
+fn scm_filters_match_repositories_by_name_and_label() {
     let f = scm_filter(json!({"repositoryMatch": "^bill"}));
-    assert!(f.has_repo_conditions() && !f.has_branch_conditions());
     assert!(f.matches_repo(&repo()));
     assert!(!f.matches_repo(&Repo { repository: "shipping".into(), ..repo() }));
 
@@ -156,12 +153,11 @@ fn scm_filters_sort_their_conditions_into_repository_and_branch_ones() {
     let f = scm_filter(json!({"repositoryMatch": "bill", "labelMatch": "nope"}));
     assert!(!f.matches_repo(&repo()));
 
+    // Branch conditions only: any repository.
     let f = scm_filter(json!({"branchMatch": "^main$", "pathsExist": ["apps/"], "pathsDoNotExist": ["skip"]}));
-    assert!(!f.has_repo_conditions() && f.has_branch_conditions());
+    assert!(f.matches_repo(&repo()));
     assert_eq!(f.paths_exist, ["apps"], "a trailing slash is dropped as Argo CD does");
-
-    let f = scm_filter(json!({}));
-    assert!(!f.has_repo_conditions() && !f.has_branch_conditions());
+    assert!(scm_filter(json!({})).matches_repo(&repo()));
 }
 
 #[test]
