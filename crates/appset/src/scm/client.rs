@@ -123,6 +123,7 @@ pub(crate) struct Api {
 
 impl Api {
     /// An API at `base` (absolute http(s) URL, its path ending in `/`).
+    /// Errors name the generator's field they come from (`api`, `tokenRef`).
     /// `scheme` prefixes the token in the Authorization header; `insecure`
     /// skips TLS verification.
     pub(crate) fn new(
@@ -147,12 +148,13 @@ impl Api {
             .redirect(policy)
             .danger_accept_invalid_certs(insecure)
             .build()
-            .map_err(|e| format!("{provider}: cannot build an HTTP client: {e}"))?;
+            .map_err(|e| format!("api: cannot build an HTTP client for {provider}: {e}"))?;
         let token = token.filter(|t| !t.is_empty());
         let auth = match &token {
             Some(t) => {
-                let mut v = HeaderValue::from_str(&format!("{scheme} {t}"))
-                    .map_err(|_| "the token holds characters an HTTP header cannot carry (a line break?)".to_string())?;
+                let mut v = HeaderValue::from_str(&format!("{scheme} {t}")).map_err(|_| {
+                    "tokenRef: the token holds characters an HTTP header cannot carry (a line break inside it?)".to_string()
+                })?;
                 v.set_sensitive(true);
                 Some(v)
             }
