@@ -39,13 +39,15 @@ deps:
 devcluster: $(DEVCLUSTER)
 
 # What tests and the demo run beside driftless, each installed once into
-# target/tools/bin (Go module proxy, npm registry, Debian's chromium).
+# target/tools/bin (Go module proxy, npm registry, Debian's chromium; Gitea
+# builds from its Go module's source, a few minutes the first time).
 tools:
 	scripts/tools/helm.sh
 	scripts/tools/registry.sh
 	scripts/tools/crane.sh
 	scripts/tools/dex.sh
 	scripts/tools/browser.sh
+	scripts/tools/gitea.sh
 
 # Not -trimpath-sensitive, no cgo: a static binary.
 $(DEVCLUSTER): $(DEVCLUSTER_SRC)

@@ -13,6 +13,7 @@ pub mod generators;
 pub mod params;
 pub mod plan;
 pub mod progressive;
+pub mod scm;
 pub mod selector;
 pub mod sources;
 pub mod template;

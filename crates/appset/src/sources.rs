@@ -25,6 +25,10 @@ pub struct EngineSources {
 }
 
 impl Sources for EngineSources {
+    fn app_tokens(&self) -> &driftless_source::AppTokens {
+        self.engine.git.app_tokens()
+    }
+
     async fn secret(&self, name: &str, key: &str) -> Result<String, String> {
         let secrets: Api<Secret> = Api::namespaced(self.engine.client.clone(), &self.namespace);
         let secret = secrets

@@ -112,6 +112,12 @@ impl GitCache {
         GitCache { root: root.into(), repos: Mutex::default(), unused_lifetime: UNUSED_CHECKOUT_LIFETIME, app_tokens: AppTokens::default() }
     }
 
+    /// The GitHub App installation tokens this cache's fetches use, for
+    /// other callers of GitHub's API (the SCM generators).
+    pub fn app_tokens(&self) -> &AppTokens {
+        &self.app_tokens
+    }
+
     /// Fetches `url` and resolves `revision` (branch, tag, commit SHA, or
     /// empty/`HEAD` for the default branch) to a commit, then makes sure that
     /// commit is checked out. The checkout is reused across calls. `access`

@@ -49,16 +49,17 @@ fn jwt(app: &GitHubApp, now: u64) -> Result<String, String> {
 /// An installation: the API's base URL, the app, the installation.
 type Installation = (String, u64, u64);
 
-/// Installation tokens kept until shortly before they expire.
+/// Installation tokens kept until shortly before they expire (Git
+/// credentials and the ApplicationSet SCM generators share it).
 #[derive(Default, Debug)]
-pub(crate) struct AppTokens {
+pub struct AppTokens {
     kept: Mutex<HashMap<Installation, (String, Instant)>>,
 }
 
 impl AppTokens {
     /// A token for `app`'s installation (the CA `ca_pem` trusted for its API).
     /// The error names the API and the app, never the key or a token.
-    pub(crate) async fn token(&self, app: &GitHubApp, ca_pem: Option<&str>) -> Result<String, String> {
+    pub async fn token(&self, app: &GitHubApp, ca_pem: Option<&str>) -> Result<String, String> {
         let base = app.enterprise_base_url.as_deref().unwrap_or(GITHUB_API).trim_end_matches('/').to_string();
         let key = (base.clone(), app.app_id, app.installation_id);
         if let Some((token, until)) = self.kept.lock().unwrap_or_else(|p| p.into_inner()).get(&key)

@@ -266,7 +266,7 @@ async fn get(client: &reqwest::Client, url: &str, creds: Option<&RepoCreds>, wha
 }
 
 /// An error with its causes: reqwest's own message alone says little.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {

@@ -24,6 +24,8 @@ pub mod repo_creds;
 
 pub use git::{Checkout, GitCache, SourceError};
 pub use git_access::GitAccess;
+pub use github_app::AppTokens;
+pub use helm::chain as error_chain;
 pub use helm::{Chart, ChartCache, ChartRequest, PullError, test_helm_repository};
 pub use helm_index::version_matches;
 pub use oci::{Artifact, test_oci_registry};

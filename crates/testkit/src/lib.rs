@@ -12,6 +12,7 @@
 //!   Applications at; [`GitHttpServer`] and [`SshGitServer`] serve them
 //!   over HTTP(S) with basic auth and over SSH, on 127.0.0.1;
 //! - [`OciRegistry`] is a real OCI registry on 127.0.0.1;
+//! - [`Gitea`] is a real Gitea on 127.0.0.1 (its REST API), for SCM generators;
 //! - [`install_crds`] installs driftless' CRDs.
 //!
 //! ```no_run
@@ -25,6 +26,7 @@ mod cluster;
 mod crds;
 mod git;
 mod git_server;
+mod gitea;
 mod namespace;
 mod process;
 mod registry;
@@ -34,6 +36,7 @@ pub use cluster::{DevCluster, Error};
 pub use crds::install_crds;
 pub use git::GitRepo;
 pub use git_server::{GitHttpOptions, GitHttpServer, SshGitServer, TestCa};
+pub use gitea::{GITEA_ADMIN, Gitea};
 pub use namespace::TestNamespace;
 pub use process::{LoggedChild, assert_success, run_cli, stderr, stdout};
 pub use registry::OciRegistry;

@@ -67,6 +67,8 @@ pub trait Sources: Send + Sync {
         name: Option<&str>,
         selector: Option<&LabelSelector>,
     ) -> impl Future<Output = Result<(BTreeMap<String, String>, Vec<Value>), String>> + Send;
+    /// GitHub App installation tokens, kept until shortly before expiry.
+    fn app_tokens(&self) -> &driftless_source::AppTokens;
 }
 
 /// Why a generator produced nothing.
@@ -196,9 +198,12 @@ async fn base(g: &BaseGenerators, at: &str, renderer: &Renderer, sources: &impl 
         (git::generate(git, go, sources).await.map_err(|e| e.at(&format!("{at}.git")))?, Some(&git.values))
     } else if let Some(d) = &g.cluster_decision_resource {
         (duck::generate(d, go, sources).await.map_err(|e| e.at(&format!("{at}.clusterDecisionResource")))?, Some(&d.values))
+    } else if let Some(s) = &g.scm_provider {
+        (crate::scm::scm_provider(s, go, sources).await.map_err(|e| e.at(at))?, Some(&s.values))
+    } else if let Some(pr) = &g.pull_request {
+        (crate::scm::pull_requests(pr, go, sources).await.map_err(|e| e.at(at))?, None)
     } else {
-        let kind = kinds(g).first().copied().unwrap_or("a generator");
-        return Err(GeneratorError::Invalid(format!("{at}.{kind}: not supported by driftless yet")));
+        return Err(crate::scm::unsupported(&format!("{at}.plugin")));
     };
     let mut elements = elements;
     if let Some(values) = values {
