@@ -58,6 +58,16 @@ fn phase(a: &Application) -> Option<OperationPhase> {
     Some(a.status.as_ref()?.operation_state.as_ref()?.phase)
 }
 
+/// The phase of the app's sync of `revision`, once its state is written
+/// (an automated sync shows it a second in, or at its end).
+async fn sync_of(w: &World, app: &str, revision: &str) -> Result<OperationPhase, Error> {
+    w.wait_app(app, &format!("a sync of {revision} shown"), |a| {
+        let op = a.status.as_ref()?.operation_state.as_ref()?;
+        (op.operation.sync.as_ref()?.revision.as_deref()? == revision).then_some(op.phase)
+    })
+    .await
+}
+
 fn synced(a: &Application) -> bool {
     a.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced)
 }
@@ -87,14 +97,13 @@ async fn each_wave_of_child_apps_waits_for_the_previous_one_on_every_sync() -> R
     child(&w, "second", 2, "second");
     workload(&w, "first", "web", "example/web:crashloop");
     workload(&w, "second", "api", "example/api:crashloop");
-    w.repo.commit("two waves of child apps");
+    let waves = w.repo.commit("two waves of child apps");
     w.app("parent", "parent", json!({"syncPolicy": {"automated": {}}})).await?;
 
     // Wave 1's child is created, synced, and held Progressing: the parent's
     // sync waits on it, and wave 2's child is not created.
     wait_at(&w, "first", "first", HealthStatusCode::Progressing).await?;
-    let parent = get(&w, "parent").await?.expect("the parent exists");
-    assert_eq!(phase(&parent), Some(OperationPhase::Running), "the parent's sync waits for wave 1");
+    assert_eq!(sync_of(&w, "parent", &waves).await?, OperationPhase::Running, "the parent's sync waits for wave 1");
     assert!(get(&w, "second").await?.is_none(), "wave 2 is not created while wave 1's child is Progressing");
 
     // Wave 1's child becomes Healthy: only then is wave 2's created.
@@ -129,10 +138,9 @@ async fn each_wave_of_child_apps_waits_for_the_previous_one_on_every_sync() -> R
     child(&w, "second", 2, "second-v2");
     workload(&w, "first-v2", "web", "example/web:crashloop");
     workload(&w, "second-v2", "api", "example/api:2");
-    w.repo.commit("both children move");
+    let moved = w.repo.commit("both children move");
     wait_at(&w, "first", "first-v2", HealthStatusCode::Progressing).await?;
-    let parent = get(&w, "parent").await?.expect("the parent exists");
-    assert_eq!(phase(&parent), Some(OperationPhase::Running), "the parent's second sync waits for wave 1");
+    assert_eq!(sync_of(&w, "parent", &moved).await?, OperationPhase::Running, "the parent's second sync waits for wave 1");
     let second = get(&w, "second").await?.expect("second exists");
     assert_eq!(spec_path(&second).as_deref(), Some("second"), "wave 2 is not updated while wave 1's child is Progressing at its new spec");
 

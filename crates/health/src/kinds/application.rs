@@ -166,9 +166,14 @@ mod tests {
         assert_eq!(judged(&child()), (Healthy, String::new()));
         // Argo CD's writers may add the server a name resolved to; empty fields are absent ones.
         let named = with(child(), &["spec", "destination"], json!({"name": "in-cluster", "namespace": "web", "server": ""}));
-        let named = with(named, &["status", "sync", "comparedTo", "destination"], json!({"name": "in-cluster", "server": "https://kubernetes.default.svc", "namespace": "web"}));
+        let named = with(
+            named,
+            &["status", "sync", "comparedTo", "destination"],
+            json!({"name": "in-cluster", "server": "https://kubernetes.default.svc", "namespace": "web"}),
+        );
         assert_eq!(judged(&named).0, Healthy);
-        let multi = with(child(), &["spec", "sources"], json!([{"repoURL": "https://a", "path": "x"}, {"repoURL": "https://b", "ref": "values"}]));
+        let multi =
+            with(child(), &["spec", "sources"], json!([{"repoURL": "https://a", "path": "x"}, {"repoURL": "https://b", "ref": "values"}]));
         let sources = multi["spec"]["sources"].clone();
         let multi = with(multi, &["status", "sync", "comparedTo", "sources"], sources);
         assert_eq!(judged(&multi).0, Healthy);
@@ -198,21 +203,33 @@ mod tests {
         let never_compared = with(child(), &["status", "sync", "comparedTo"], Value::Null);
         assert_eq!(judged(&never_compared).0, Progressing);
         // Even a Degraded or failed report is of the old spec: the new one may fix it.
-        let old_failure = with(with(moved, &["status", "health", "status"], json!("Degraded")), &["status", "operationState", "phase"], json!("Failed"));
+        let old_failure =
+            with(with(moved, &["status", "health", "status"], json!("Degraded")), &["status", "operationState", "phase"], json!("Failed"));
         assert_eq!(judged(&old_failure).0, Progressing);
         // Why it does not move, when the child says.
-        let invalid = with(never_compared, &["status", "conditions"], json!([
-            {"type": "InvalidSpecError", "message": "project tools does not exist"},
-            {"type": "SyncWindowBlocked", "message": "not an error"},
-        ]));
-        assert_eq!(judged(&invalid).1, "child app web has not reported on its current spec yet: InvalidSpecError: project tools does not exist");
+        let invalid = with(
+            never_compared,
+            &["status", "conditions"],
+            json!([
+                {"type": "InvalidSpecError", "message": "project tools does not exist"},
+                {"type": "SyncWindowBlocked", "message": "not an error"},
+            ]),
+        );
+        assert_eq!(
+            judged(&invalid).1,
+            "child app web has not reported on its current spec yet: InvalidSpecError: project tools does not exist"
+        );
     }
 
     #[test]
     fn out_of_sync_is_progressing() {
         let drifted = with(child(), &["status", "sync", "status"], json!("OutOfSync"));
         assert_eq!(judged(&drifted), (Progressing, "child app web is OutOfSync".into()));
-        let broken = with(with(child(), &["status", "sync", "status"], json!("Unknown")), &["status", "conditions"], json!([{"type": "ComparisonError", "message": "repository not found"}]));
+        let broken = with(
+            with(child(), &["status", "sync", "status"], json!("Unknown")),
+            &["status", "conditions"],
+            json!([{"type": "ComparisonError", "message": "repository not found"}]),
+        );
         assert_eq!(judged(&broken), (Progressing, "child app web is Unknown: ComparisonError: repository not found".into()));
     }
 
@@ -221,7 +238,11 @@ mod tests {
         let requested = with(child(), &["operation"], json!({"sync": {"revision": "main"}}));
         assert_eq!(judged(&requested), (Progressing, "child app web has a sync requested".into()));
         for phase in ["Running", "Terminating"] {
-            let running = with(with(child(), &["status", "operationState", "phase"], json!(phase)), &["status", "operationState", "message"], json!("waiting for wave 2"));
+            let running = with(
+                with(child(), &["status", "operationState", "phase"], json!(phase)),
+                &["status", "operationState", "message"],
+                json!("waiting for wave 2"),
+            );
             assert_eq!(judged(&running), (Progressing, "child app web is syncing: waiting for wave 2".into()), "{phase}");
         }
         // A request after a failure: the new sync is what counts.
@@ -231,9 +252,14 @@ mod tests {
 
     #[test]
     fn a_degraded_child_or_failed_sync_is_degraded_and_says_why() {
-        let degraded = with(child(), &["status", "health"], json!({"status": "Degraded", "message": "back-off 5m0s restarting failed container"}));
+        let degraded =
+            with(child(), &["status", "health"], json!({"status": "Degraded", "message": "back-off 5m0s restarting failed container"}));
         assert_eq!(judged(&degraded), (Degraded, "child app web is Degraded: back-off 5m0s restarting failed container".into()));
-        let failed = with(with(child(), &["status", "operationState", "phase"], json!("Failed")), &["status", "operationState", "message"], json!("one or more objects failed to apply"));
+        let failed = with(
+            with(child(), &["status", "operationState", "phase"], json!("Failed")),
+            &["status", "operationState", "message"],
+            json!("one or more objects failed to apply"),
+        );
         assert_eq!(judged(&failed), (Degraded, "child app web last sync failed: one or more objects failed to apply".into()));
         let errored = with(child(), &["status", "operationState", "phase"], json!("Error"));
         assert_eq!(judged(&errored).0, Degraded);
