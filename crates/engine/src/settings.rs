@@ -8,6 +8,8 @@
 //! - `resource.customizations.ignoreDifferences.<group_kind>` and `.all`:
 //!   ignoreDifferences rules added to every app's own;
 //! - `resource.compareoptions`: `ignoreAggregatedRoles`, `ignoreResourceStatusField`;
+//! - `application.childHealth`: whether a child Application (app-of-apps)
+//!   is judged by its own state (`driftless_health`'s rule; default on);
 //! - `resource.customizations.knownTypeFields.<group_kind>`: checked only.
 //!   Argo CD uses them to normalise Kubernetes types embedded in custom
 //!   resources (`cpu: 1000m` against `cpu: "1"`); driftless's diff compares
@@ -95,6 +97,11 @@ pub struct AppSettings {
     pub ignore_status: IgnoreStatus,
     /// `ignoreAggregatedRoles`.
     pub ignore_aggregated_roles: bool,
+    /// `application.childHealth`: the health checks read it themselves
+    /// ([`driftless_health::CustomChecks::from_argocd_cm`]); kept here so
+    /// that a bad value stops comparisons as every bad setting does, and an
+    /// edit wakes every app.
+    pub child_health: bool,
 }
 
 impl AppSettings {
@@ -129,6 +136,10 @@ impl AppSettings {
             errors.push(SettingsError::new(COMPARE_OPTIONS_KEY, "ignoreResourceStatusField must be all, crd, none or off"));
             IgnoreStatus::All
         });
+        let child_health = driftless_health::child_health_setting(data).unwrap_or_else(|e| {
+            errors.push(SettingsError::new(e.key, e.reason));
+            true
+        });
         let mut ignore_differences = Vec::new();
         for (key, value) in data {
             if let Some(group_kind) = key.strip_prefix(IGNORE_DIFFERENCES_PREFIX) {
@@ -149,6 +160,7 @@ impl AppSettings {
                 ignore_differences,
                 ignore_status,
                 ignore_aggregated_roles: compare.ignore_aggregated_roles.unwrap_or(false),
+                child_health,
             })
         } else {
             Err(errors)
@@ -322,6 +334,7 @@ mod tests {
         assert_eq!(s.tracking, Tracking::new("argocd"));
         assert_eq!(s.ignore_status, IgnoreStatus::All);
         assert!(!s.ignore_aggregated_roles && s.ignore_differences.is_empty());
+        assert!(s.child_health, "child apps are judged unless turned off");
         let hidden = |g: &str, k: &str| s.filter.is_excluded(g, k, "https://kubernetes.default.svc");
         for (g, k) in [
             ("", "Event"),
@@ -372,6 +385,9 @@ mod tests {
         assert_eq!(s.tracking.control_plane, "cd");
         let both = AppSettings::parse("cd", &data(&[(TRACKING_METHOD_KEY, "annotation+label")])).unwrap();
         assert_eq!(both.tracking.method, TrackingMethod::AnnotationAndLabel);
+        let off = AppSettings::parse("cd", &data(&[(driftless_health::CHILD_HEALTH_KEY, "false")])).unwrap();
+        assert!(!off.child_health);
+        assert_ne!(off, AppSettings::defaults("cd"), "turning it off is a change that wakes every app");
     }
 
     #[test]
@@ -416,6 +432,7 @@ mod tests {
                 ("resource.customizations.ignoreDifferences.a_b_c", "jsonPointers: [/x]"),
                 ("resource.customizations.knownTypeFields.Foo", "- field: ''\n  type: core/v1/PodSpec"),
                 ("resource.customizations.ignoreDifferences.Service", "jqPathExpressions: ['.[']"),
+                (driftless_health::CHILD_HEALTH_KEY, "sometimes"),
             ]),
         )
         .unwrap_err();
@@ -426,6 +443,7 @@ mod tests {
                 EXCLUSIONS_KEY,
                 INCLUSIONS_KEY,
                 COMPARE_OPTIONS_KEY,
+                driftless_health::CHILD_HEALTH_KEY,
                 "resource.customizations.ignoreDifferences.Service",
                 "resource.customizations.ignoreDifferences.a_b_c",
                 "resource.customizations.ignoreDifferences.apps_Deployment",
@@ -435,6 +453,7 @@ mod tests {
         let message = describe(&errors);
         assert!(message.starts_with("argocd-cm application.resourceTrackingMethod: \"labels\" is not a tracking method"), "{message}");
         assert!(message.contains("nothing is compared, synced or pruned"), "{message}");
+        assert!(message.contains("argocd-cm application.childHealth: \"sometimes\" is not a boolean"), "{message}");
         let label = AppSettings::parse("argocd", &data(&[(INSTANCE_LABEL_KEY, "a/b/c")])).unwrap_err();
         assert_eq!(keys(label), [INSTANCE_LABEL_KEY]);
     }
@@ -495,6 +514,7 @@ mod tests {
             "resource.customizations.knownTypeFields.Pod",
             "resource.customizations.ignoreDifferences.",
             "resource.customizations.knownTypeFields._",
+            driftless_health::CHILD_HEALTH_KEY,
         ];
         for _ in 0..3000 {
             let mut cm = BTreeMap::new();

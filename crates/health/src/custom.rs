@@ -31,6 +31,37 @@ const CHUNK_NAME: &str = "=health.lua";
 const LIBS_REGISTRY_KEY: &str = "driftless.health.libs";
 /// Deepest JSON nesting handed to Lua; real objects stay far below it.
 const MAX_DEPTH: usize = 128;
+/// argocd-cm's switch for judging child Applications by their own state
+/// (default on); `"false"` leaves them without health, as in Argo CD.
+pub const CHILD_HEALTH_KEY: &str = "application.childHealth";
+
+/// An argocd-cm setting of this crate whose value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("argocd-cm {key}: {reason}")]
+pub struct SettingError {
+    /// The ConfigMap key.
+    pub key: &'static str,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+/// `application.childHealth` from argocd-cm's data: true unless set to a
+/// false value. Booleans are spelled as Go's `strconv.ParseBool` takes them
+/// (Argo CD's settings are); an empty value is unset.
+pub fn child_health_setting(data: &BTreeMap<String, String>) -> Result<bool, SettingError> {
+    let Some(value) = data.get(CHILD_HEALTH_KEY).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(true);
+    };
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => {
+            // The user's text: quoted, and short enough for a condition.
+            let shown: String = other.chars().take(64).collect();
+            Err(SettingError { key: CHILD_HEALTH_KEY, reason: format!("{shown:?} is not a boolean: use \"true\" or \"false\"") })
+        }
+    }
+}
 
 /// Custom Lua health checks in Argo CD's format.
 ///
@@ -47,6 +78,9 @@ pub struct CustomChecks {
     wildcard: BTreeMap<String, String>,
     timeout: Duration,
     memory_limit: usize,
+    /// Whether a child Application (app-of-apps) has a health of its own
+    /// judging (`application.childHealth`); a custom check for it wins.
+    child_health: bool,
 }
 
 impl Default for CustomChecks {
@@ -68,6 +102,7 @@ impl CustomChecks {
             wildcard: BTreeMap::new(),
             timeout: Self::DEFAULT_TIMEOUT,
             memory_limit: Self::DEFAULT_MEMORY_LIMIT,
+            child_health: true,
         }
     }
 
@@ -77,12 +112,14 @@ impl CustomChecks {
     /// `resource.customizations.health.*.example.com_*` allowed) whose value is
     /// a Lua script, and the older `resource.customizations` key holding YAML
     /// `<group>/<Kind>: {health.lua: ...}`. The per-kind keys win over the
-    /// older key for the same kind. Other keys are ignored.
+    /// older key for the same kind. Also `application.childHealth`
+    /// ([`child_health_setting`]). Other keys are ignored.
     ///
-    /// Errors when a key is malformed, the YAML does not parse, or a script
-    /// does not compile; the message names the key.
+    /// Errors when a key is malformed, the YAML does not parse, a script
+    /// does not compile, or `application.childHealth` is not a boolean; the
+    /// message names the key.
     pub fn from_argocd_cm(data: &BTreeMap<String, String>) -> Result<Self, Error> {
-        let mut checks = Self::none();
+        let mut checks = Self::none().with_child_health(child_health_setting(data)?);
         if let Some(yaml) = data.get(LEGACY_KEY) {
             for (group_kind, script) in parse_legacy(yaml)? {
                 let label = format!("{LEGACY_KEY}: {group_kind}");
@@ -121,6 +158,17 @@ impl CustomChecks {
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = bytes;
         self
+    }
+
+    /// Sets whether child Applications are judged (see [`crate::assess`]).
+    pub fn with_child_health(mut self, on: bool) -> Self {
+        self.child_health = on;
+        self
+    }
+
+    /// Whether child Applications are judged.
+    pub(crate) fn child_health(&self) -> bool {
+        self.child_health
     }
 
     /// Whether there are no custom checks at all.

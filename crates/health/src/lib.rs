@@ -13,7 +13,7 @@ mod obj;
 
 use serde_json::Value;
 
-pub use custom::{CustomChecks, override_key};
+pub use custom::{CHILD_HEALTH_KEY, CustomChecks, SettingError, child_health_setting, override_key};
 /// The health vocabulary is the API's, shared by status, CLI, UI and events.
 pub use driftless_api::{HealthStatus as Health, HealthStatusCode};
 
@@ -32,6 +32,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting of `argocd-cm` that cannot be used.
+    #[error(transparent)]
+    InvalidSetting(#[from] SettingError),
 }
 
 /// The API group and kind of an object, from its `apiVersion` and `kind`.
@@ -69,7 +72,8 @@ const HOOK_FINALIZER: &str = "argocd.argoproj.io/hook-finalizer";
 /// Order, as in Argo CD's `GetResourceHealth`: an object being deleted is
 /// Progressing ("Pending deletion"); then a custom Lua check for its
 /// group/kind, if any; then the built-in check for its kind; then, for kinds
-/// without one, the generic condition rule.
+/// without one, the generic condition rule. A child Application has no health
+/// when `custom` says child health is off (`application.childHealth`).
 ///
 /// Errors only when `obj` is not a Kubernetes object (no `apiVersion`/`kind`);
 /// a failing custom check yields `Unknown` instead.
@@ -82,6 +86,9 @@ pub fn assess(obj: &Value, custom: &CustomChecks) -> Result<Option<Health>, Erro
     }
     if let Some(health) = custom.run(&gk, obj) {
         return Ok(Some(health));
+    }
+    if !custom.child_health() && kinds::is_application(&gk) {
+        return Ok(None);
     }
     Ok(kinds::assess(&gk, obj))
 }

@@ -446,6 +446,9 @@ impl Run<'_> {
     }
 
     /// Waits until the live object of `key` is healthy (or has no health).
+    /// It is read afresh each time, never judged by what the apply returned:
+    /// a child Application's status is of its previous spec until its own
+    /// controller compares again (see `driftless_health`'s rule for it).
     /// A hook that is Degraded has failed; a resource may pass through
     /// Degraded (a CRD while it installs), so it is waited for, as Argo CD
     /// does, until the wave timeout.

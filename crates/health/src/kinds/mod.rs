@@ -22,6 +22,11 @@ use serde_json::Value;
 
 use crate::{GroupKind, Health};
 
+/// Whether `gk` is Argo CD's Application (a child of an app-of-apps).
+pub(crate) fn is_application(gk: &GroupKind<'_>) -> bool {
+    (gk.group, gk.kind) == ("argoproj.io", "Application")
+}
+
 /// The built-in health of `obj`, or `None` when its kind has no notion of health.
 pub(crate) fn assess(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
     let check: fn(&Value) -> Health = match (gk.group, gk.kind) {
