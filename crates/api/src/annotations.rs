@@ -17,6 +17,9 @@ pub const ANNOTATION_COMPARE_OPTIONS: &str = "argocd.argoproj.io/compare-options
 pub const ANNOTATION_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
 /// On an Application: `normal` or `hard` asks for a refresh.
 pub const ANNOTATION_REFRESH: &str = "argocd.argoproj.io/refresh";
+/// On an ApplicationSet: asks it to generate again now (a Git webhook
+/// sets it).
+pub const ANNOTATION_APPSET_REFRESH: &str = "argocd.argoproj.io/application-set-refresh";
 /// With the refresh annotation: when the reason for it happened (a
 /// webhook's push, Unix milliseconds). Any Git fetch begun after it will
 /// do, so the apps one push refreshes share one fetch.

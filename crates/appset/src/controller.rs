@@ -29,9 +29,6 @@ use crate::plan::plan;
 use crate::progressive::{advance, rolling_steps};
 use crate::sources::EngineSources;
 
-/// The annotation that asks a set to generate again now (a Git webhook
-/// sets it, as Argo CD's does).
-pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/application-set-refresh";
 /// Who writes generated Applications.
 const FIELD_MANAGER: &str = "driftless-applicationset";
 /// `status.resources` lists this many apps at most (Argo CD's default).
@@ -200,7 +197,7 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
     }
     let poll = polls(&set).map(|d| if d.is_zero() { ctx.config.requeue } else { d });
     let key = ObjectRef::from_obj(&*set);
-    let refresh = set.annotations().contains_key(REFRESH_ANNOTATION);
+    let refresh = set.annotations().contains_key(driftless_api::ANNOTATION_APPSET_REFRESH);
     let fingerprint = format!(
         "{}|{}|{}",
         serde_json::to_string(&set.spec).unwrap_or_default(),
@@ -228,7 +225,7 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(key.clone(), Generated { key: fingerprint, at: Instant::now(), outcome: outcome.clone() });
             if refresh {
-                let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}});
+                let patch = json!({"metadata": {"annotations": {driftless_api::ANNOTATION_APPSET_REFRESH: null}}});
                 sets.patch(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
             }
             outcome

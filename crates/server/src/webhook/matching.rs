@@ -121,6 +121,34 @@ pub fn git_push_concerns(push: &GitPush, app: &Application) -> bool {
     })
 }
 
+/// Whether `push` concerns an ApplicationSet: a git generator anywhere in
+/// it (matrix and merge children too) reading the pushed repository at a
+/// revision a pushed ref moves. A match makes the set generate again.
+pub fn git_push_concerns_set(push: &GitPush, set: &driftless_api::ApplicationSet) -> bool {
+    let repos: Vec<String> = push.repo_urls.iter().map(|u| normalise_url(u)).collect();
+    let generators = serde_json::to_value(&set.spec.generators).unwrap_or_default();
+    let mut pending = vec![&generators];
+    while let Some(v) = pending.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(git) = m.get("git") {
+                    let url = git.get("repoURL").and_then(|u| u.as_str()).unwrap_or_default();
+                    let revision = git.get("revision").and_then(|r| r.as_str()).unwrap_or_default();
+                    if repos.contains(&normalise_url(url))
+                        && push.refs.iter().any(|r| revision_matches(revision, r, push.default_branch.as_deref()))
+                    {
+                        return true;
+                    }
+                }
+                pending.extend(m.values());
+            }
+            serde_json::Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Whether a pushed chart or artifact concerns `app`: a source naming that
 /// repository (`repoURL` + `chart`, or an `oci://` artifact URL) whose
 /// targetRevision the pushed tag satisfies.
@@ -251,5 +279,27 @@ mod tests {
         assert!(chart_push_concerns(&p, &artifact));
         let git = app(json!({}), json!({ "source": { "repoURL": "https://127.0.0.1:5000/charts/web", "targetRevision": "1.x" } }));
         assert!(!chart_push_concerns(&p, &git), "a Git source is no registry artifact");
+    }
+
+    #[test]
+    fn a_push_refreshes_the_sets_whose_git_generators_read_the_pushed_branch() {
+        let set = |generators: serde_json::Value| -> driftless_api::ApplicationSet {
+            serde_json::from_value(json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "s"},
+                "spec": {"generators": generators, "template": {"metadata": {}, "spec": {"destination": {}, "project": ""}}}
+            }))
+            .unwrap()
+        };
+        let git = |url: &str, rev: &str| json!({"git": {"repoURL": url, "revision": rev, "directories": [{"path": "*"}]}});
+        let p = push(None);
+        let url = p.repo_urls[0].clone();
+        assert!(git_push_concerns_set(&p, &set(json!([git(&url, "HEAD")]))));
+        assert!(
+            git_push_concerns_set(&p, &set(json!([{"matrix": {"generators": [git(&url, "main"), {"list": {"elements": []}}]}}]))),
+            "nested"
+        );
+        assert!(!git_push_concerns_set(&p, &set(json!([git(&url, "release")]))), "another branch");
+        assert!(!git_push_concerns_set(&p, &set(json!([git("https://example.com/other.git", "HEAD")]))), "another repo");
+        assert!(!git_push_concerns_set(&p, &set(json!([{"list": {"elements": [{"repoURL": url}]}}]))), "only git generators");
     }
 }

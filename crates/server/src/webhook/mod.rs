@@ -121,7 +121,11 @@ pub async fn receive(
     drop(body);
     let refreshed = match event {
         Event::Ignored(why) => return Ok(Json(json!({ "message": format!("ignored: {why}") }))),
-        Event::Git(push) => refresh(&state, move |app| matching::git_push_concerns(&push, app)).await?,
+        Event::Git(push) => {
+            let sets = refresh_sets(&state, &push).await;
+            tracing::info!(source = ?source, refreshed = ?sets, "webhook: refreshed {} ApplicationSet(s)", sets.len());
+            refresh(&state, move |app| matching::git_push_concerns(&push, app)).await?
+        }
         Event::Charts(pushes) => refresh(&state, move |app| pushes.iter().any(|p| matching::chart_push_concerns(p, app))).await?,
     };
     tracing::info!(source = ?source, refreshed = ?refreshed, "webhook: refreshed {} app(s)", refreshed.len());
@@ -170,6 +174,39 @@ async fn refresh(state: &AppState, concerns: impl Fn(&Application) -> bool + Sen
         .collect::<Vec<_>>()
         .await;
     Ok(results.into_iter().flatten().collect())
+}
+
+/// Sets `argocd.argoproj.io/application-set-refresh` on every
+/// ApplicationSet whose git generators read the pushed repository, as
+/// Argo CD's webhook does; returns them as `namespace/name`. A failure is
+/// logged: the sets' own requeue still finds the commit.
+async fn refresh_sets(state: &AppState, push: &crate::webhook::parse::GitPush) -> Vec<String> {
+    let api: Api<driftless_api::ApplicationSet> = if state.config.tenancy.appset_namespaces.is_empty() {
+        Api::namespaced(state.client.clone(), &state.config.tenancy.control_plane)
+    } else {
+        Api::all(state.client.clone())
+    };
+    let sets = match api.list(&Default::default()).await {
+        Ok(list) => list.items,
+        Err(e) => {
+            tracing::warn!("webhook: listing ApplicationSets: {e}");
+            return Vec::new();
+        }
+    };
+    let patch = json!({ "metadata": { "annotations": { driftless_api::ANNOTATION_APPSET_REFRESH: "true" } } });
+    let mut refreshed = Vec::new();
+    for set in sets.iter().filter(|s| matching::git_push_concerns_set(push, s)) {
+        let (ns, name) = (set.metadata.namespace.clone().unwrap_or_default(), set.metadata.name.clone().unwrap_or_default());
+        if !state.config.tenancy.appset_namespace_enabled(&ns) {
+            continue;
+        }
+        let api: Api<driftless_api::ApplicationSet> = Api::namespaced(state.client.clone(), &ns);
+        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => refreshed.push(format!("{ns}/{name}")),
+            Err(e) => tracing::warn!("webhook: refresh ApplicationSet {ns}/{name}: {e}"),
+        }
+    }
+    refreshed
 }
 
 #[cfg(test)]
