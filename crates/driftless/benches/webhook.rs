@@ -11,7 +11,12 @@
 //! - 100 apps on one repository, each with `manifest-generate-paths: .`:
 //!   a push touching one app's path; how many sources were rendered and
 //!   how many Git fetches were made, from `--metrics-addr`'s counters;
-//!   then the same push touching every app (no generate-paths): fetches.
+//!   then the same push touching every app (no generate-paths): fetches;
+//! - an ApplicationSet with a git directories generator over 1,000
+//!   directories: time from its creation to 1,000 Applications, and to all
+//!   Synced and Healthy, with the process' peak RSS; then a commit adding
+//!   one directory: time until its app exists, with the webhook and
+//!   without (the generator's `requeueAfterSeconds: 30`).
 //!
 //!     make bench   (or: cargo bench -p driftless --bench webhook)
 
@@ -292,8 +297,98 @@ async fn many_apps(n: usize) -> BenchResult<()> {
     Ok(())
 }
 
+/// The process' peak resident memory, in MiB.
+fn peak_rss(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(f64::NAN)
+        / 1024.0
+}
+
+/// Polls the apps (every 100 ms) until `done` holds of them; the time it took.
+async fn until_apps(ns: &TestNamespace, started: Instant, done: impl Fn(&[Application]) -> bool) -> BenchResult<Duration> {
+    let apps: Api<Application> = ns.api();
+    loop {
+        let list = apps.list(&ListParams::default()).await?;
+        if done(&list.items) {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            return Err(format!("not done after 900 s ({} apps)", list.items.len()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn application_set(n: usize) -> BenchResult<()> {
+    let ns = TestNamespace::new("bench-appset").await?;
+    install_crds(&ns.client()).await?;
+    let repo = GitRepo::new();
+    for i in 0..n {
+        repo.write(&format!("apps/a{i}/cm.yaml"), &config_map(i, 0));
+    }
+    repo.commit("first");
+    let cache = tempfile::tempdir()?;
+    let mut run = Run::start(&ns, cache.path(), 3600).await?;
+    let set: driftless_api::ApplicationSet = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "dirs", "namespace": ns.name()},
+        "spec": {
+            "generators": [{"git": {"repoURL": repo.url(), "revision": "main", "directories": [{"path": "apps/*"}], "requeueAfterSeconds": 30}}],
+            "template": {
+                "metadata": {"name": "{{path.basename}}"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": repo.url(), "targetRevision": "main", "path": "{{path}}"},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": ns.name()},
+                    "syncPolicy": {"automated": {}}
+                }
+            }
+        }
+    }))?;
+    let started = Instant::now();
+    Api::<driftless_api::ApplicationSet>::namespaced(ns.client(), ns.name()).create(&PostParams::default(), &set).await?;
+    let created = until_apps(&ns, started, |apps| apps.len() >= n).await?;
+    let healthy = until_apps(&ns, started, |apps| {
+        apps.len() >= n
+            && apps.iter().all(|a| {
+                a.status.as_ref().is_some_and(|s| {
+                    s.sync.status == driftless_api::SyncStatusCode::Synced && s.health.status == driftless_api::HealthStatusCode::Healthy
+                })
+            })
+    })
+    .await?;
+    println!(
+        "ApplicationSet, git directories over {n} directories: {n} Applications in {:.1} s, all Synced+Healthy in {:.1} s; peak RSS {:.0} MiB",
+        created.as_secs_f64(),
+        healthy.as_secs_f64(),
+        peak_rss(run.child.id())
+    );
+    let added = |name: &str| {
+        let name = name.to_string();
+        move |apps: &[Application]| apps.iter().any(|a| a.metadata.name.as_deref() == Some(name.as_str()))
+    };
+    repo.write("apps/new-one/cm.yaml", &config_map(n, 0));
+    repo.commit("one more directory");
+    let started = Instant::now();
+    run.webhook(&push(&repo, &["apps/new-one/cm.yaml".to_string()])).await?;
+    let with_webhook = until_apps(&ns, started, added("new-one")).await?;
+    repo.write("apps/new-two/cm.yaml", &config_map(n + 1, 0));
+    repo.commit("another directory");
+    let without = until_apps(&ns, Instant::now(), added("new-two")).await?;
+    println!(
+        "a commit adding one directory: its app exists {:.0} ms after the webhook; without it, after {:.1} s (requeueAfterSeconds 30; Argo CD's default is 180 s)",
+        with_webhook.as_secs_f64() * 1000.0,
+        without.as_secs_f64()
+    );
+    let _ = run.child.kill();
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
+    if let Err(e) = application_set(1000).await {
+        println!("ApplicationSet: failed: {e}");
+    }
     if let Err(e) = latency(20, 10).await {
         println!("push to applied: failed: {e}");
     }
