@@ -188,6 +188,7 @@ export function toast(message, isError = false) {
 /** The UI's sections, linked from every page's top bar. */
 const SECTIONS = [
   ['/applications', 'Applications'],
+  ['/applicationsets', 'ApplicationSets'],
   ['/clusters', 'Clusters'],
 ];
 
@@ -229,4 +230,9 @@ async function logout() {
 /** The app's namespace and name from /applications/{namespace}/{name}. */
 export function appPath(app) {
   return `/applications/${encodeURIComponent(app.metadata.namespace)}/${encodeURIComponent(app.metadata.name)}`;
+}
+
+/** The ApplicationSet page of a set: /applicationsets/{namespace}/{name}. */
+export function appSetPath(set) {
+  return `/applicationsets/${encodeURIComponent(set.metadata.namespace)}/${encodeURIComponent(set.metadata.name)}`;
 }
