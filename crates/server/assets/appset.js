@@ -1,22 +1,12 @@
 // One ApplicationSet: what it generates from, its conditions, the
 // Applications it owns (linked to their pages) and, under a RollingSync
 // strategy, each app's step and status. Reloaded every few seconds.
-import { el, fill, api, query, healthBadge, syncBadge, ago, toast, topbar, appPath } from './common.js';
+import { el, fill, api, query, healthBadge, syncBadge, ago, toast, topbar, appPath, card, showError } from './common.js';
 import { generatorKinds, projectOf, rolloutSteps, strategyText } from './appset-view.js';
 
 const [, , namespace, name] = location.pathname.split('/').map(decodeURIComponent);
 const base = `/api/v1/applicationsets/${encodeURIComponent(name)}`;
 const ns = query({ appsetNamespace: namespace });
-
-function showError(message) {
-  const box = document.getElementById('error');
-  box.textContent = message || '';
-  box.classList.toggle('hidden', !message);
-}
-
-function card(title, ...body) {
-  return el('div', { class: 'card' }, el('h2', {}, title), ...body);
-}
 
 function info(node, key) {
   return (node.info || []).find((i) => i.name === key)?.value;

@@ -236,3 +236,15 @@ export function appPath(app) {
 export function appSetPath(set) {
   return `/applicationsets/${encodeURIComponent(set.metadata.namespace)}/${encodeURIComponent(set.metadata.name)}`;
 }
+
+/** A status card: a title over its body. */
+export function card(title, ...body) {
+  return el('div', { class: 'card' }, el('h2', {}, title), ...body);
+}
+
+/** Shows `message` in the page's #error box, or hides the box when empty. */
+export function showError(message) {
+  const box = document.getElementById('error');
+  box.textContent = message || '';
+  box.classList.toggle('hidden', !message);
+}

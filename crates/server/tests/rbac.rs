@@ -48,6 +48,18 @@ async fn app(client: &kube::Client, ns: &str, name: &str, project: &str) {
     Api::<Application>::namespaced(client.clone(), ns).create(&PostParams::default(), &app).await.expect("create app");
 }
 
+/// Waits until `name` is gone from `api`.
+async fn gone<K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug>(api: &Api<K>, name: &str) {
+    wait_for(&format!("{name} to be gone"), TIMEOUT, || async {
+        match api.get_opt(name).await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{:?}", other.map(|o| o.is_some()))),
+        }
+    })
+    .await
+    .expect("deleted");
+}
+
 /// An ApplicationSet manifest `name` of `project`, as a client posts it.
 fn appset_body(name: &str, project: &str) -> Value {
     json!({
@@ -634,14 +646,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             }
             // What an allowed call changed is put back for the next caller.
             if r.status.is_success() && method == "delete" && path == "/api/v1/applications/{name}" {
-                wait_for("the app to be gone", TIMEOUT, || async {
-                    match ns.api::<Application>().get_opt("web").await {
-                        Ok(None) => Ok(()),
-                        other => Err(format!("{:?}", other.map(|a| a.is_some()))),
-                    }
-                })
-                .await
-                .expect("deleted");
+                gone(&ns.api::<Application>(), "web").await;
                 app(&client, &n, "web", "team").await;
                 wait_for("the app back in the server's store", TIMEOUT, || async {
                     let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/web?appNamespace={n}"), None).await;
@@ -651,14 +656,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 .expect("recreated");
             }
             if r.status.is_success() && method == "delete" && path == "/api/v1/applicationsets/{name}" {
-                wait_for("the set to be gone", TIMEOUT, || async {
-                    match ns.api::<ApplicationSet>().get_opt("web").await {
-                        Ok(None) => Ok(()),
-                        other => Err(format!("{:?}", other.map(|s| s.is_some()))),
-                    }
-                })
-                .await
-                .expect("deleted");
+                gone(&ns.api::<ApplicationSet>(), "web").await;
                 appset(&client, &n, "web", "team").await;
             }
             if r.status.is_success() && method == "delete" && path == "/api/v1/projects/{name}" {
