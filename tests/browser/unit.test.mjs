@@ -1,10 +1,11 @@
 // The UI's pure modules under node's test runner (no browser needed): the
-// join of the resource tree with status.resources, the tree layout, and the
-// YAML rendering of manifests. Run by crates/driftless/tests/browser.rs.
+// join of the resource tree with status.resources, the tree layout, the
+// YAML rendering of manifests, and what the ApplicationSet pages show. Run by crates/driftless/tests/browser.rs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildGraph, layout, resourceKey, NODE_W, NODE_H } from '../../crates/server/assets/tree.js';
 import { toYaml } from '../../crates/server/assets/yaml.js';
+import { generatorKinds, projectOf, heldConditions, countByOwner, rolloutSteps, strategyText } from '../../crates/server/assets/appset-view.js';
 
 const app = {
   metadata: { name: 'web', namespace: 'argocd' },
@@ -83,4 +84,51 @@ test('YAML nests lists of objects and keeps multi-line strings as blocks', () =>
     text,
     'spec:\n  containers:\n  - name: main\n    args:\n    - "-v"\n    - "--x=1"\n    env: []\n  script: |\n    one\n    two\n  empty: {}\n',
   );
+});
+
+const appset = {
+  metadata: { name: 'guestbook', namespace: 'argocd', uid: 'set-1' },
+  spec: {
+    generators: [
+      { list: { elements: [] } },
+      { matrix: { generators: [{ git: { repoURL: 'r' } }, { clusters: {} }] } },
+      { selector: { matchLabels: { a: 'b' } } },
+    ],
+    template: { metadata: {}, spec: { project: '' } },
+    strategy: { type: 'RollingSync', rollingSync: { steps: [{}, {}, {}] } },
+  },
+  status: {
+    conditions: [
+      { type: 'ResourcesUpToDate', status: 'True', message: 'ok' },
+      { type: 'ParametersGenerated', status: 'False' },
+      { type: 'ErrorOccurred', status: 'True', message: 'boom' },
+    ],
+    applicationStatus: [
+      { application: 'b', step: '10', status: 'Waiting' },
+      { application: 'z', step: '2', status: 'Pending' },
+      { application: 'a', step: '2', status: 'Healthy' },
+    ],
+  },
+};
+
+test('an ApplicationSet shows its generator kinds, project, held conditions and strategy', () => {
+  assert.deepEqual(generatorKinds(appset), ['list', 'matrix(git, clusters)'], 'a selector alone is no generator');
+  assert.equal(projectOf(appset), 'default');
+  assert.deepEqual(heldConditions(appset).map((c) => [c.type, c.error]), [['ErrorOccurred', true], ['ResourcesUpToDate', false]]);
+  assert.equal(strategyText(appset), 'RollingSync, 3 steps');
+  assert.equal(strategyText({ spec: {} }), 'AllAtOnce');
+  assert.deepEqual(generatorKinds({}), []);
+});
+
+test("a RollingSync's apps are grouped by step, steps in number order", () => {
+  const steps = rolloutSteps(appset);
+  assert.deepEqual(steps.map((s) => [s.step, s.apps.map((a) => a.application)]), [['2', ['a', 'z']], ['10', ['b']]]);
+});
+
+test('apps are counted by the set that owns them', () => {
+  const owned = (uid, kind = 'ApplicationSet') => ({ metadata: { ownerReferences: [{ kind, uid }] } });
+  const counts = countByOwner([owned('set-1'), owned('set-1'), owned('set-2'), owned('set-1', 'Deployment'), { metadata: {} }]);
+  assert.equal(counts.get('set-1'), 2);
+  assert.equal(counts.get('set-2'), 1);
+  assert.equal(countByOwner(undefined).size, 0);
 });

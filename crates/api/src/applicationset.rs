@@ -929,3 +929,65 @@ pub struct ApplicationSetApplicationStatus {
     #[serde(default)]
     pub target_revisions: Vec<String>,
 }
+
+impl ApplicationSetSpec {
+    /// The project of the Applications the template makes (`default` when
+    /// empty, as for an Application); it may be templated (`{{...}}`).
+    pub fn project(&self) -> &str {
+        match self.template.spec.project.as_str() {
+            "" => "default",
+            p => p,
+        }
+    }
+}
+
+impl BaseGenerators {
+    /// The generator kinds set, by their field names (`list`, `git`, ...).
+    pub fn kinds(&self) -> Vec<&'static str> {
+        [
+            ("list", self.list.is_some()),
+            ("clusters", self.clusters.is_some()),
+            ("git", self.git.is_some()),
+            ("scmProvider", self.scm_provider.is_some()),
+            ("clusterDecisionResource", self.cluster_decision_resource.is_some()),
+            ("pullRequest", self.pull_request.is_some()),
+            ("plugin", self.plugin.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(kind, set)| set.then_some(kind))
+        .collect()
+    }
+}
+
+impl ApplicationSetGenerator {
+    /// The generator kinds this entry sets, `matrix` and `merge` included:
+    /// none means Argo CD does not recognise the entry.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds = self.base.kinds();
+        kinds.extend(
+            [("matrix", self.matrix.is_some()), ("merge", self.merge.is_some())].into_iter().filter_map(|(k, set)| set.then_some(k)),
+        );
+        kinds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_project_are_read_from_the_spec() {
+        let spec: ApplicationSetSpec = serde_json::from_value(serde_json::json!({
+            "generators": [
+                { "list": { "elements": [] } },
+                { "matrix": { "generators": [{ "git": { "repoURL": "r", "revision": "HEAD" } }, { "clusters": {} }] } },
+                { "selector": { "matchLabels": { "a": "b" } } },
+            ],
+            "template": { "metadata": {}, "spec": { "destination": {}, "project": "" } },
+        }))
+        .expect("a valid spec");
+        let kinds: Vec<Vec<&str>> = spec.generators.iter().map(ApplicationSetGenerator::kinds).collect();
+        assert_eq!(kinds, [vec!["list"], vec!["matrix"], vec![]], "a selector alone is no generator");
+        assert_eq!(spec.project(), "default");
+    }
+}

@@ -133,3 +133,44 @@ fn label_selector_text(s: &LabelSelector) -> String {
     }
     parts.join(",")
 }
+
+/// [`Sources`] for `driftless appset generate`: Git alone (public or
+/// local repositories, fetched into `cache`), no control plane. A
+/// generator that needs one says so.
+pub struct LocalSources {
+    /// Git mirrors and checkouts.
+    pub git: driftless_source::GitCache,
+}
+
+/// What a generator that reads the control plane answers without one.
+fn no_control_plane(what: &str) -> String {
+    format!("{what} needs a control plane: `driftless appset generate` reads Git only (create the set in a cluster instead)")
+}
+
+impl Sources for LocalSources {
+    fn app_tokens(&self) -> &driftless_source::AppTokens {
+        self.git.app_tokens()
+    }
+
+    async fn secret(&self, name: &str, _key: &str) -> Result<String, String> {
+        Err(no_control_plane(&format!("reading Secret {name}")))
+    }
+
+    async fn clusters(&self) -> Result<Vec<ClusterEntry>, String> {
+        Err(no_control_plane("the clusters generator"))
+    }
+
+    async fn git(&self, repo: &str, revision: &str) -> Result<GitTree, String> {
+        let checkout = self.git.fetch(repo, revision, &driftless_source::GitAccess::default()).await.map_err(|e| e.to_string())?;
+        Ok(GitTree { revision: checkout.revision, root: checkout.path, keep: Box::new(()) })
+    }
+
+    async fn decisions(
+        &self,
+        _config_map: &str,
+        _name: Option<&str>,
+        _selector: Option<&LabelSelector>,
+    ) -> Result<(BTreeMap<String, String>, Vec<Value>), String> {
+        Err(no_control_plane("the clusterDecisionResource generator"))
+    }
+}

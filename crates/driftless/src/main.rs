@@ -3,6 +3,7 @@
 //! its own crate.
 
 mod app;
+mod appset;
 mod bootstrap;
 mod cluster;
 mod install;
@@ -65,6 +66,9 @@ enum Command {
     /// Manage Applications: create, list, get, diff, sync, wait, history,
     /// rollback, delete (like `argocd app ... --core`).
     App(app::AppArgs),
+    /// Manage ApplicationSets: create, list, get, delete (like `argocd
+    /// appset ... --core`).
+    Appset(appset::AppSetArgs),
     /// Manage destination clusters: add, list, get, rm (like `argocd cluster
     /// ... --core`).
     Cluster(cluster::ClusterArgs),
@@ -238,6 +242,7 @@ fn main() -> ExitCode {
         // App commands have exit codes of their own (`app diff`: 1 = out of sync).
         Command::App(args) => return app::run(args),
         Command::Render(args) => return render::run(args),
+        Command::Appset(args) => runtime().and_then(|rt| rt.block_on(appset::run(args))),
         Command::Cluster(args) => runtime().and_then(|rt| rt.block_on(cluster::run(args))),
         Command::Proj(args) => runtime().and_then(|rt| rt.block_on(proj::run(args))),
         Command::Repo(args) => runtime().and_then(|rt| rt.block_on(repo::run(args, driftless_engine::repo_secrets::Kind::Repository))),

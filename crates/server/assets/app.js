@@ -1,7 +1,7 @@
 // One application: status cards, conditions, the resource tree, history
 // with rollback, and the Sync / Refresh / Delete actions. The page follows
 // the SSE stream, so status and tree change without a reload.
-import { el, fill, api, query, stream, healthBadge, syncBadge, phaseBadge, shortRevision, ago, toast, topbar } from './common.js';
+import { el, fill, api, query, stream, healthBadge, syncBadge, phaseBadge, shortRevision, ago, toast, topbar, card, showError } from './common.js';
 import { buildGraph, drawTree, resourceKey } from './tree.js';
 import { toYaml } from './yaml.js';
 
@@ -12,17 +12,7 @@ let app = null;
 let tree = null;
 let windows = null;
 
-function showError(message) {
-  const box = document.getElementById('error');
-  box.textContent = message || '';
-  box.classList.toggle('hidden', !message);
-}
-
 // ---- rendering ------------------------------------------------------------
-
-function card(title, ...body) {
-  return el('div', { class: 'card' }, el('h2', {}, title), ...body);
-}
 
 function operationCard(status) {
   const op = status.operationState;

@@ -188,6 +188,7 @@ export function toast(message, isError = false) {
 /** The UI's sections, linked from every page's top bar. */
 const SECTIONS = [
   ['/applications', 'Applications'],
+  ['/applicationsets', 'ApplicationSets'],
   ['/clusters', 'Clusters'],
 ];
 
@@ -229,4 +230,21 @@ async function logout() {
 /** The app's namespace and name from /applications/{namespace}/{name}. */
 export function appPath(app) {
   return `/applications/${encodeURIComponent(app.metadata.namespace)}/${encodeURIComponent(app.metadata.name)}`;
+}
+
+/** The ApplicationSet page of a set: /applicationsets/{namespace}/{name}. */
+export function appSetPath(set) {
+  return `/applicationsets/${encodeURIComponent(set.metadata.namespace)}/${encodeURIComponent(set.metadata.name)}`;
+}
+
+/** A status card: a title over its body. */
+export function card(title, ...body) {
+  return el('div', { class: 'card' }, el('h2', {}, title), ...body);
+}
+
+/** Shows `message` in the page's #error box, or hides the box when empty. */
+export function showError(message) {
+  const box = document.getElementById('error');
+  box.textContent = message || '';
+  box.classList.toggle('hidden', !message);
 }

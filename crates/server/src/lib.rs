@@ -15,6 +15,7 @@
 //!   (`POST /api/webhook`, no login; signatures when secrets are set).
 
 mod api;
+pub mod applicationsets;
 pub mod auth;
 mod error;
 mod oidc;

@@ -29,6 +29,7 @@ use driftless_api::{AppProject, glob_match};
 /// Argo CD 3's `builtin-policy.csv`, the part that applies to driftless.
 const BUILTIN_POLICY: &str = "\
 p, role:readonly, applications, get, */*, allow
+p, role:readonly, applicationsets, get, */*, allow
 p, role:readonly, certificates, get, *, allow
 p, role:readonly, clusters, get, *, allow
 p, role:readonly, repositories, get, *, allow

@@ -241,13 +241,18 @@ impl AppState {
     /// projects (for lists and the stream): its namespace is the control
     /// plane's, or an enabled one its project lists in `sourceNamespaces`.
     pub fn app_visible(&self, app: &Application, projects: &Snapshot) -> bool {
+        self.visible(app.metadata.namespace.as_deref().unwrap_or_default(), &app.spec.project, projects)
+    }
+
+    /// Whether an app (or ApplicationSet) of `project` in `namespace` is
+    /// shown, judged from a snapshot of the projects: as [`AppState::app_visible`].
+    pub fn visible(&self, namespace: &str, project: &str, projects: &Snapshot) -> bool {
         let tenancy = &self.config.tenancy;
-        let ns = app.metadata.namespace.as_deref().unwrap_or_default();
-        if ns == tenancy.control_plane {
+        if namespace == tenancy.control_plane {
             return true;
         }
-        let project = if app.spec.project.is_empty() { "default" } else { app.spec.project.as_str() };
-        projects.items.get(project).is_some_and(|p| tenancy.check_project(p, ns).is_ok())
+        let project = if project.is_empty() { "default" } else { project };
+        projects.items.get(project).is_some_and(|p| tenancy.check_project(p, namespace).is_ok())
     }
 
     /// The app `namespace/name`, if `who` may do `action` on it. An app that

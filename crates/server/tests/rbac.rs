@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use api_support::{IN_CLUSTER, PASSWORD, Reply, Server, TIMEOUT, admin_password};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use driftless_api::{AppProject, Application};
+use driftless_api::{AppProject, Application, ApplicationSet};
 use driftless_server::auth::token::{self, Claims, TokenKind};
 use driftless_server::rbac::Policy;
 use driftless_testkit::{TestNamespace, wait_for};
@@ -46,6 +46,38 @@ async fn app(client: &kube::Client, ns: &str, name: &str, project: &str) {
     }))
     .expect("valid Application");
     Api::<Application>::namespaced(client.clone(), ns).create(&PostParams::default(), &app).await.expect("create app");
+}
+
+/// Waits until `name` is gone from `api`.
+async fn gone<K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug>(api: &Api<K>, name: &str) {
+    wait_for(&format!("{name} to be gone"), TIMEOUT, || async {
+        match api.get_opt(name).await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{:?}", other.map(|o| o.is_some()))),
+        }
+    })
+    .await
+    .expect("deleted");
+}
+
+/// An ApplicationSet manifest `name` of `project`, as a client posts it.
+fn appset_body(name: &str, project: &str) -> Value {
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+        "metadata": { "name": name },
+        "spec": { "generators": [{ "list": { "elements": [{ "env": "dev" }] } }],
+                  "template": { "metadata": { "name": format!("{name}-{{{{env}}}}") },
+                                "spec": { "project": project, "source": { "repoURL": "https://git.invalid/r.git", "path": "." },
+                                          "destination": { "server": IN_CLUSTER, "namespace": "{{env}}" } } } },
+    })
+}
+
+/// An ApplicationSet `name` of `project` in namespace `ns`, created directly.
+async fn appset(client: &kube::Client, ns: &str, name: &str, project: &str) {
+    let mut body = appset_body(name, project);
+    body["metadata"]["namespace"] = json!(ns);
+    let set: ApplicationSet = serde_json::from_value(body).expect("valid ApplicationSet");
+    Api::<ApplicationSet>::namespaced(client.clone(), ns).create(&PostParams::default(), &set).await.expect("create ApplicationSet");
 }
 
 /// The body of a refusal with the name it was about replaced, so that the
@@ -384,6 +416,12 @@ fn check_of(method: &str, path: &str) -> Check {
         ("post", "/api/v1/repositories") | ("post", "/api/v1/repocreds") => Check::Rbac("repositories", "create"),
         ("delete", "/api/v1/repositories/{repo}") | ("delete", "/api/v1/repocreds/{url}") => Check::Rbac("repositories", "delete"),
         ("post", "/api/v1/applications") => Check::Rbac("applications", "create"),
+        ("get", "/api/v1/applicationsets") => Check::Filtered,
+        ("post", "/api/v1/applicationsets") => Check::Rbac("applicationsets", "create"),
+        ("get", "/api/v1/applicationsets/{name}") | ("get", "/api/v1/applicationsets/{name}/resource-tree") => {
+            Check::Rbac("applicationsets", "get")
+        }
+        ("delete", "/api/v1/applicationsets/{name}") => Check::Rbac("applicationsets", "delete"),
         ("get", "/api/v1/applications/{name}")
         | ("get", "/api/v1/applications/{name}/resource-tree")
         | ("get", "/api/v1/applications/{name}/resource")
@@ -427,6 +465,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
     project(&ns, "mx", &[], json!([])).await;
     let client = ns.client();
     app(&client, &n, "web", "team").await;
+    appset(&client, &n, "web", "team").await;
     let admin = server.login("admin", &admin_password(&ns).await).await;
     let r = server.as_user(&admin, Method::POST, "/api/v1/projects/team/roles/ci/token", Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -505,6 +544,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 ("post", "/api/v1/applications") => Some(json!({ "metadata": { "name": format!("new-{i}") }, "spec": { "project": "team",
                     "source": { "repoURL": "https://git.invalid/r.git", "path": "." }, "destination": { "server": IN_CLUSTER, "namespace": n } } })),
                 ("post", "/api/v1/projects") => Some(json!({ "project": { "metadata": { "name": format!("new-{i}") } } })),
+                ("post", "/api/v1/applicationsets") => Some(appset_body(&format!("new-{i}"), "team")),
                 ("post", "/api/v1/repositories") | ("post", "/api/v1/repocreds") => {
                     Some(json!({ "repo": format!("{repo_url}-new-{i}"), "password": "hunter2" }))
                 }
@@ -552,7 +592,8 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                     let action = action.replace("{ns}", &n);
                     let object = match resource {
                         "applications" if method == "post" && path == "/api/v1/applications" => format!("team/new-{i}"),
-                        "applications" => "team/web".to_string(),
+                        "applicationsets" if method == "post" => format!("team/new-{i}"),
+                        "applications" | "applicationsets" => "team/web".to_string(),
                         "clusters" => IN_CLUSTER.to_string(),
                         "repositories" if method == "post" => format!("{repo_url}-new-{i}"),
                         "repositories" => repo_url.clone(),
@@ -575,7 +616,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 assert_eq!(r.status, StatusCode::FORBIDDEN, "{} may not {method} {path}: {}", c.label, r.text);
                 refused += 1;
                 // The same refusal for an object that does not exist.
-                let shown = if path.starts_with("/api/v1/applications/") {
+                let shown = if path.starts_with("/api/v1/applications/") || path.starts_with("/api/v1/applicationsets/") {
                     Some((format!("{n}/web"), format!("{n}/ghost")))
                 } else if path.starts_with("/api/v1/clusters/") {
                     Some((IN_CLUSTER.to_string(), "https://ghost.invalid".to_string()))
@@ -605,14 +646,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             }
             // What an allowed call changed is put back for the next caller.
             if r.status.is_success() && method == "delete" && path == "/api/v1/applications/{name}" {
-                wait_for("the app to be gone", TIMEOUT, || async {
-                    match ns.api::<Application>().get_opt("web").await {
-                        Ok(None) => Ok(()),
-                        other => Err(format!("{:?}", other.map(|a| a.is_some()))),
-                    }
-                })
-                .await
-                .expect("deleted");
+                gone(&ns.api::<Application>(), "web").await;
                 app(&client, &n, "web", "team").await;
                 wait_for("the app back in the server's store", TIMEOUT, || async {
                     let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/web?appNamespace={n}"), None).await;
@@ -620,6 +654,10 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                 })
                 .await
                 .expect("recreated");
+            }
+            if r.status.is_success() && method == "delete" && path == "/api/v1/applicationsets/{name}" {
+                gone(&ns.api::<ApplicationSet>(), "web").await;
+                appset(&client, &n, "web", "team").await;
             }
             if r.status.is_success() && method == "delete" && path == "/api/v1/projects/{name}" {
                 project(&ns, "mx", &[], json!([])).await;

@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Map, Value, json};
 
-use super::{AppPath, JsonBody, app_namespace, query_pairs, query_value, query_values};
+use super::{AppPath, JsonBody, namespace_of, query_pairs, query_value, query_values};
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -89,7 +89,8 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    /// Whether `labels` meet the requirement.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         match self {
             Requirement::In(k, vs) => labels.get(k).is_some_and(|v| vs.contains(v)),
             Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|v| !vs.contains(v)),
@@ -252,7 +253,7 @@ pub async fn create(
     }
     let mut app: Application = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
     let name = app.metadata.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_request("metadata.name: required"))?;
-    let ns = app.metadata.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| app_namespace(&state, &pairs));
+    let ns = app.metadata.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| namespace_of(&state, &pairs, "appNamespace"));
     app.metadata.namespace = Some(ns.clone());
     // What the caller may not set: the controller's report and requests.
     app.status = None;

@@ -1,5 +1,6 @@
 //! The HTTP routes: Argo CD's REST paths and JSON shapes.
 
+mod applicationsets;
 mod apps;
 mod clusters;
 mod ops;
@@ -23,6 +24,7 @@ use crate::openapi::{self, Routes};
 use crate::state::AppState;
 
 const APPS: &str = "ApplicationService";
+const APPSETS: &str = "ApplicationSetService";
 const SESSION: &str = "SessionService";
 const ACCOUNT: &str = "AccountService";
 const SETTINGS: &str = "SettingsService";
@@ -76,6 +78,30 @@ pub fn router(state: Arc<AppState>) -> Router {
             delete(ops::terminate),
         )
         .route(APPS, "/api/v1/stream/applications", &[("get", "Watch application changes (server-sent events)")], get(stream::watch))
+        .route(
+            APPSETS,
+            "/api/v1/applicationsets",
+            &[
+                ("get", "List ApplicationSets (projects, selector, appsetNamespace)"),
+                ("post", "Create an ApplicationSet (upsert=true replaces a different spec; dryRun=true only validates)"),
+            ],
+            get(applicationsets::list).post(applicationsets::create),
+        )
+        .route(
+            APPSETS,
+            "/api/v1/applicationsets/{name}",
+            &[
+                ("get", "Get an ApplicationSet (appsetNamespace)"),
+                ("delete", "Delete an ApplicationSet: its Applications go with it (ownerReferences)"),
+            ],
+            get(applicationsets::get).delete(applicationsets::delete),
+        )
+        .route(
+            APPSETS,
+            "/api/v1/applicationsets/{name}/resource-tree",
+            &[("get", "The Applications an ApplicationSet owns, with their health and sync status")],
+            get(applicationsets::tree),
+        )
         .route(CLUSTERS, "/api/v1/clusters", &[("get", "List clusters, each probed now, with its apps counted")], get(clusters::list))
         .route(
             CLUSTERS,
@@ -161,6 +187,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ("get", "/login", "The UI: login page"),
                 ("get", "/applications", "The UI: app list"),
                 ("get", "/applications/{namespace}/{name}", "The UI: app page"),
+                ("get", "/applicationsets", "The UI: ApplicationSet list"),
+                ("get", "/applicationsets/{namespace}/{name}", "The UI: ApplicationSet page"),
                 ("get", "/clusters", "The UI: clusters"),
                 ("get", "/assets/{file}", "The UI: scripts, styles, icons"),
             ],
@@ -186,9 +214,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     type Rejection = crate::error::ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        // The rejection's own status: 413 for a body over the limit.
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| crate::error::ApiError::bad_request(format!("request body: {e}")))?;
+            .map_err(|e| crate::error::ApiError::new(e.status(), format!("request body: {e}")))?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
         serde_json::from_slice(bytes).map(JsonBody).map_err(|e| crate::error::ApiError::bad_request(format!("request body: {e}")))
     }
@@ -234,21 +263,51 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for AppPath {
     type Rejection = crate::error::ApiError;
 
     async fn from_request_parts(parts: &mut http::request::Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(name) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| crate::error::ApiError::bad_request(format!("request path: {e}")))?;
-        let query = query_pairs(parts.uri.query());
-        let (namespace, name) = match name.split_once('/') {
-            Some((ns, name)) => {
-                if query_value(&query, "appNamespace").is_some_and(|q| !q.is_empty() && q != ns) {
-                    return Err(crate::error::ApiError::bad_request(format!("the path names namespace {ns:?} and appNamespace another")));
-                }
-                (ns.to_string(), name.to_string())
-            }
-            None => (app_namespace(state, &query), name),
-        };
+        let (namespace, name, query) = qualified_name(parts, state, "appNamespace").await?;
         Ok(AppPath { namespace, name, query })
     }
+}
+
+/// The ApplicationSet a request names, as [`AppPath`] names an app, its
+/// namespace from `appsetNamespace=`.
+pub struct AppSetPath {
+    /// The set's namespace.
+    pub namespace: String,
+    /// The set's name.
+    pub name: String,
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for AppSetPath {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (namespace, name, _) = qualified_name(parts, state, "appsetNamespace").await?;
+        Ok(AppSetPath { namespace, name })
+    }
+}
+
+/// `{name}` of the path as namespace and name: `namespace/name` (its slash
+/// encoded), else the name in the namespace the query's `key` names (else
+/// the control plane's); and the decoded query.
+async fn qualified_name(
+    parts: &mut http::request::Parts,
+    state: &Arc<AppState>,
+    key: &str,
+) -> Result<(String, String, Vec<(String, String)>), crate::error::ApiError> {
+    let axum::extract::Path(name) = <axum::extract::Path<String> as axum::extract::FromRequestParts<_>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| crate::error::ApiError::bad_request(format!("request path: {e}")))?;
+    let query = query_pairs(parts.uri.query());
+    let (namespace, name) = match name.split_once('/') {
+        Some((ns, name)) => {
+            if query_value(&query, key).is_some_and(|q| !q.is_empty() && q != ns) {
+                return Err(crate::error::ApiError::bad_request(format!("the path names namespace {ns:?} and {key} another")));
+            }
+            (ns.to_string(), name.to_string())
+        }
+        None => (namespace_of(state, &query, key), name),
+    };
+    Ok((namespace, name, query))
 }
 
 /// Project tokens never reach clusters or repositories, whatever the
@@ -266,9 +325,9 @@ pub fn refuse_project_tokens(
     }
 }
 
-/// `appNamespace`, else the server's namespace.
-pub fn app_namespace(state: &AppState, pairs: &[(String, String)]) -> String {
-    query_value(pairs, "appNamespace").filter(|v| !v.is_empty()).unwrap_or(state.config.namespace()).to_string()
+/// The namespace the query's `key` names, else the server's.
+pub fn namespace_of(state: &AppState, pairs: &[(String, String)], key: &str) -> String {
+    query_value(pairs, key).filter(|v| !v.is_empty()).unwrap_or(state.config.namespace()).to_string()
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The web UI: four HTML pages and the CSS, JavaScript and icons they use,
+//! The web UI: six HTML pages and the CSS, JavaScript and icons they use,
 //! all embedded in the binary (no Node at build time, no third-party
 //! front-end code). Pages are static shells; their scripts read the JSON API
 //! and the SSE stream with the session cookie, so the UI sees exactly what
@@ -32,6 +32,8 @@ const ASSETS: &[Asset] = &[
     asset!("applications.html", HTML),
     asset!("application.html", HTML),
     asset!("clusters.html", HTML),
+    asset!("applicationsets.html", HTML),
+    asset!("applicationset.html", HTML),
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("common.js", JS),
     asset!("login.js", JS),
@@ -39,6 +41,9 @@ const ASSETS: &[Asset] = &[
     asset!("app.js", JS),
     asset!("tree.js", JS),
     asset!("clusters.js", JS),
+    asset!("appsets.js", JS),
+    asset!("appset.js", JS),
+    asset!("appset-view.js", JS),
     asset!("yaml.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
@@ -48,7 +53,8 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The UI's routes: `/` (to the list), `/login`, `/applications`,
-/// `/applications/{namespace}/{name}`, `/clusters` and `/assets/{file}`. Authentication
+/// `/applications/{namespace}/{name}`, `/applicationsets`,
+/// `/applicationsets/{namespace}/{name}`, `/clusters` and `/assets/{file}`. Authentication
 /// is the caller's: it redirects anonymous page requests to `/login`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
@@ -57,6 +63,8 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/applications", get(|h: HeaderMap| async move { page("applications.html", &h) }))
         .route("/applications/{namespace}/{name}", get(|h: HeaderMap| async move { page("application.html", &h) }))
         .route("/clusters", get(|h: HeaderMap| async move { page("clusters.html", &h) }))
+        .route("/applicationsets", get(|h: HeaderMap| async move { page("applicationsets.html", &h) }))
+        .route("/applicationsets/{namespace}/{name}", get(|h: HeaderMap| async move { page("applicationset.html", &h) }))
         .route("/assets/{file}", get(|Path(file): Path<String>, h: HeaderMap| async move { asset(&file, &h) }))
 }
 
@@ -127,7 +135,14 @@ mod tests {
     #[tokio::test]
     async fn pages_are_html_with_a_strict_policy() {
         let base = serve().await;
-        for path in ["/login", "/applications", "/applications/argocd/guestbook", "/clusters"] {
+        for path in [
+            "/login",
+            "/applications",
+            "/applications/argocd/guestbook",
+            "/clusters",
+            "/applicationsets",
+            "/applicationsets/argocd/guestbook",
+        ] {
             let (status, headers, body) = get(&base, path, None).await;
             assert_eq!(status, StatusCode::OK, "{path}");
             assert_eq!(header_of(&headers, header::CONTENT_TYPE), HTML, "{path}");
