@@ -5,14 +5,33 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
 // startEtcd runs etcd in this process, data in dataDir, listening on free
-// loopback ports. The caller closes the returned server.
+// loopback ports. The caller closes the returned server. A port found free
+// can be taken before etcd binds it (another process's outgoing
+// connection draws from the same range): then it tries other ports.
 func startEtcd(dataDir, logDir string) (*embed.Etcd, string, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var e *embed.Etcd
+		var url string
+		e, url, err = startEtcdOnce(dataDir, logDir)
+		if err == nil {
+			return e, url, nil
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	return nil, "", err
+}
+
+func startEtcdOnce(dataDir, logDir string) (*embed.Etcd, string, error) {
 	clientURL, err := freeLoopbackURL()
 	if err != nil {
 		return nil, "", err

@@ -148,35 +148,33 @@ fn error_policy(_set: Arc<ApplicationSet>, e: &Error, _ctx: Arc<Context>) -> Act
     Action::requeue(Duration::from_secs(5))
 }
 
-/// Whether a generator of the set reads something no event announces.
+/// How often the set generates again without an event: when a generator
+/// reads something no event announces (Git, SCM APIs, decision resources),
+/// after the shortest `requeueAfterSeconds` any names, or `Duration::ZERO`
+/// for "the default"; None when events say everything.
 fn polls(set: &ApplicationSet) -> Option<Duration> {
-    let spec = serde_json::to_string(&set.spec.generators).unwrap_or_default();
-    let polling = ["\"git\"", "\"scmProvider\"", "\"pullRequest\"", "\"clusterDecisionResource\"", "\"plugin\""];
-    if !polling.iter().any(|k| spec.contains(k)) {
-        return None;
-    }
-    // The shortest requeueAfterSeconds any generator names.
-    let mut shortest: Option<i64> = None;
-    let value = serde_json::to_value(&set.spec.generators).unwrap_or_default();
-    collect_requeue(&value, &mut shortest);
-    Some(shortest.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(Duration::ZERO))
-}
-
-fn collect_requeue(v: &serde_json::Value, shortest: &mut Option<i64>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                if k == "requeueAfterSeconds"
-                    && let Some(n) = v.as_i64()
-                {
-                    *shortest = Some(shortest.map_or(n, |s| s.min(n)));
+    const POLLING: [&str; 5] = ["git", "scmProvider", "pullRequest", "clusterDecisionResource", "plugin"];
+    let (mut polling, mut shortest) = (false, None::<i64>);
+    let generators = serde_json::to_value(&set.spec.generators).unwrap_or_default();
+    let mut pending = vec![&generators];
+    while let Some(v) = pending.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    polling |= POLLING.contains(&k.as_str()) && v.is_object();
+                    if k == "requeueAfterSeconds"
+                        && let Some(n) = v.as_i64()
+                    {
+                        shortest = Some(shortest.map_or(n, |s| s.min(n)));
+                    }
+                    pending.push(v);
                 }
-                collect_requeue(v, shortest);
             }
+            serde_json::Value::Array(items) => pending.extend(items),
+            _ => {}
         }
-        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_requeue(i, shortest)),
-        _ => {}
     }
+    polling.then(|| shortest.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(Duration::ZERO))
 }
 
 async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -214,7 +212,7 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
     let outcome = match cached {
         Some(o) => o,
         None => {
-            let sources = EngineSources { engine: ctx.engine.clone(), namespace: ns.clone() };
+            let sources = EngineSources { engine: &ctx.engine, namespace: ns.clone() };
             let outcome = crate::applications(&set, &sources).await.map_err(|e| e.to_string());
             let outcome = match outcome {
                 Ok(apps) => check_tenancy(&ctx, &ns, apps).await,
@@ -454,4 +452,29 @@ async fn write_status(sets: &Api<ApplicationSet>, set: &ApplicationSet, status: 
     }
     sets.patch_status(&set.name_any(), &PatchParams::default(), &Patch::Merge(&json!({ "status": status }))).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(generators: serde_json::Value) -> ApplicationSet {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "s"},
+            "spec": {"generators": generators, "template": {"metadata": {}, "spec": {"destination": {}, "project": ""}}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_generators_no_event_announces_are_polled() {
+        assert_eq!(polls(&set(json!([{"list": {"elements": [{"git": "not a generator"}]}}]))), None);
+        assert_eq!(polls(&set(json!([{"clusters": {}}]))), None, "cluster Secrets are watched");
+        assert_eq!(polls(&set(json!([{"git": {"repoURL": "r", "directories": [{"path": "*"}]}}]))), Some(Duration::ZERO));
+        let nested = json!([{"matrix": {"generators": [
+            {"git": {"repoURL": "r", "files": [{"path": "*"}], "requeueAfterSeconds": 30}},
+            {"clusters": {}}
+        ]}}]);
+        assert_eq!(polls(&set(nested)), Some(Duration::from_secs(30)));
+    }
 }

@@ -3,7 +3,6 @@
 //! namespace for Secrets and decision resources.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use driftless_engine::Engine;
 use driftless_engine::clusters::{ClusterSecret, SECRET_TYPE_CLUSTER, SECRET_TYPE_LABEL, in_cluster_enabled};
@@ -16,15 +15,16 @@ use serde_json::Value;
 
 use crate::generators::{ClusterEntry, GitTree, Sources};
 
-/// The world as the controller sees it, for the sets of one namespace.
-pub struct EngineSources {
+/// The world as the controller (or the API server) sees it, for the sets
+/// of one namespace.
+pub struct EngineSources<'a> {
     /// What fetches Git and knows the clusters.
-    pub engine: Arc<Engine>,
+    pub engine: &'a Engine,
     /// The set's namespace.
     pub namespace: String,
 }
 
-impl Sources for EngineSources {
+impl Sources for EngineSources<'_> {
     fn app_tokens(&self) -> &driftless_source::AppTokens {
         self.engine.git.app_tokens()
     }

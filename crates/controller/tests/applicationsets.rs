@@ -165,7 +165,9 @@ async fn git_directories_follow_commits_as_the_policy_allows() -> Result<(), Err
     .await;
     w.repo.remove("apps/b/cm.yaml");
     w.repo.commit("b out");
-    w.wait_app("b", "relabelled", |a| (a.labels().get("team").map(String::as_str) == Some("platform")).then_some(())).await?;
+    w.wait_app("c", "relabelled", |a| (a.labels().get("team").map(String::as_str) == Some("platform")).then_some(())).await?;
+    // Once the set has seen the commit (it generates c alone), b is still there.
+    wait_set(&w, "dirs", "the commit seen", |s| (s.status.as_ref()?.resources_count == Some(1)).then_some(())).await?;
     assert!(w.apps.get("b").await.is_ok(), "create-update never deletes");
 
     // create-only: never updates.
@@ -180,6 +182,12 @@ async fn git_directories_follow_commits_as_the_policy_allows() -> Result<(), Err
     wait_names(&w, "d created", |n| n.contains("d")).await?;
     let c = w.apps.get("c").await.expect("c");
     assert_eq!(c.labels().get("team").map(String::as_str), Some("platform"), "create-only left c as it was");
+
+    // Deleting the set deletes its apps; preserveResourcesOnDeletion keeps what they deployed.
+    w.wait_app("d", "Synced", |a| synced_healthy(a).then_some(())).await?;
+    sets(&w).delete("dirs", &DeleteParams::default()).await.expect("delete set");
+    wait_names(&w, "no apps", BTreeSet::is_empty).await?;
+    assert!(w.exists("configmap", "cm-c") && w.exists("configmap", "cm-d"), "the apps' resources stay");
     Ok(())
 }
 

@@ -226,3 +226,140 @@ async fn generate_prints_the_apps_a_set_would_make_without_a_cluster() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("the clusters generator needs a control plane"), "{}", stderr(&out));
 }
+
+/// Argo CD's documented git generator examples (directories with Go
+/// templates, files discovery with `**`), over a copy of the layout of
+/// its example repository: the Applications Argo CD's docs show.
+#[tokio::test]
+async fn argo_cds_documented_git_examples_make_argo_cds_apps() {
+    let repo = driftless_testkit::GitRepo::new();
+    let base = "applicationset/examples";
+    for addon in ["argo-workflows", "prometheus-operator"] {
+        repo.write(&format!("{base}/git-generator-directory/cluster-addons/{addon}/kustomization.yaml"), "resources: []\n");
+    }
+    repo.write(&format!("{base}/git-generator-directory/excludes/cluster-addons/exclude-helm-guestbook/values.yaml"), "x: 1\n");
+    for env in ["dev", "prod"] {
+        repo.write(
+            &format!("{base}/git-generator-files-discovery/cluster-config/engineering/{env}/config.json"),
+            &format!(
+                r#"{{"aws_account": "123456", "asset_id": "11223344", "cluster": {{"owner": "cluster-admin@company.com", "name": "engineering-{env}", "address": "https://1.2.3.4"}}}}"#
+            ),
+        );
+    }
+    repo.write(&format!("{base}/git-generator-files-discovery/apps/guestbook/kustomization.yaml"), "resources: []\n");
+    repo.commit("a copy of the example layout");
+    let url = repo.url();
+    let sets = format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: cluster-addons
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+  - git:
+      repoURL: {url}
+      revision: HEAD
+      directories:
+      - path: {base}/git-generator-directory/cluster-addons/*
+  template:
+    metadata:
+      name: '{{{{.path.basename}}}}'
+    spec:
+      project: "my-project"
+      source:
+        repoURL: {url}
+        targetRevision: HEAD
+        path: '{{{{.path.path}}}}'
+      destination:
+        server: https://kubernetes.default.svc
+        namespace: '{{{{.path.basename}}}}'
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: guestbook
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+  - git:
+      repoURL: {url}
+      revision: HEAD
+      files:
+      - path: "{base}/git-generator-files-discovery/cluster-config/**/config.json"
+  template:
+    metadata:
+      name: '{{{{.cluster.name}}}}-guestbook'
+    spec:
+      project: default
+      source:
+        repoURL: {url}
+        targetRevision: HEAD
+        path: "{base}/git-generator-files-discovery/apps/guestbook"
+      destination:
+        server: '{{{{.cluster.address}}}}'
+        namespace: guestbook
+"#
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("sets.yaml");
+    std::fs::write(&file, sets).expect("write");
+    let out = run_cli(
+        env!("CARGO_BIN_EXE_driftless"),
+        &dir.path().join("none"),
+        dir.path(),
+        &["appset", "generate", file.to_str().unwrap(), "-o", "json"],
+    )
+    .await;
+    let apps = json_of(&out);
+    let summary: Vec<(String, String, String, String)> = apps
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (
+                s(&a["metadata"]["name"]),
+                s(&a["spec"]["source"]["path"]),
+                s(&a["spec"]["destination"]["server"]),
+                s(&a["spec"]["destination"]["namespace"]),
+            )
+        })
+        .collect();
+    let own = |name: &str, path: &str, server: &str, ns: &str| (name.to_string(), path.to_string(), server.to_string(), ns.to_string());
+    assert_eq!(
+        summary,
+        [
+            own(
+                "argo-workflows",
+                &format!("{base}/git-generator-directory/cluster-addons/argo-workflows"),
+                "https://kubernetes.default.svc",
+                "argo-workflows"
+            ),
+            own(
+                "prometheus-operator",
+                &format!("{base}/git-generator-directory/cluster-addons/prometheus-operator"),
+                "https://kubernetes.default.svc",
+                "prometheus-operator"
+            ),
+            own(
+                "engineering-dev-guestbook",
+                &format!("{base}/git-generator-files-discovery/apps/guestbook"),
+                "https://1.2.3.4",
+                "guestbook"
+            ),
+            own(
+                "engineering-prod-guestbook",
+                &format!("{base}/git-generator-files-discovery/apps/guestbook"),
+                "https://1.2.3.4",
+                "guestbook"
+            ),
+        ]
+    );
+    assert_eq!(apps[0]["spec"]["project"], "my-project");
+    assert_eq!(apps[0]["metadata"]["finalizers"], json!(["resources-finalizer.argocd.argoproj.io"]));
+}

@@ -382,3 +382,52 @@ async fn hostile_names_bodies_and_queries_are_refused_and_change_nothing() {
     let left = ns.api::<ApplicationSet>().list(&Default::default()).await.expect("list").items;
     assert!(left.is_empty(), "nothing was created: {:?}", left.iter().map(|s| &s.metadata.name).collect::<Vec<_>>());
 }
+
+/// `POST /api/v1/applicationsets/generate`: the Applications a set would
+/// make, nothing stored; `create` on the set's project is needed; a
+/// template error is a 400 naming the element and field.
+#[tokio::test]
+async fn generate_answers_the_apps_a_set_would_make_and_stores_nothing() {
+    let ns = TestNamespace::new("appset-generate").await.expect("namespace");
+    let policy = "p, role:team, applicationsets, create, team/*, allow\ng, carol, role:team\n";
+    let server = Server::start(&ns, policy).await;
+    project(&ns, "team", &[], json!([])).await;
+    project(&ns, "other", &[], json!([])).await;
+    let carol = server.login("carol", PASSWORD).await;
+
+    let r = server
+        .as_user(
+            &carol,
+            Method::POST,
+            "/api/v1/applicationsets/generate",
+            Some(json!({ "applicationSet": appset("web", "team", json!({})) })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let apps = r.body["applications"].as_array().cloned().unwrap_or_default();
+    let made: Vec<(&str, &str)> = apps
+        .iter()
+        .map(|a| (a["metadata"]["name"].as_str().unwrap_or_default(), a["spec"]["source"]["path"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(made, [("web-dev", "dev"), ("web-prod", "prod")]);
+    assert!(ns.api::<ApplicationSet>().get_opt("web").await.expect("read").is_none(), "nothing stored");
+    assert!(ns.api::<Application>().list(&Default::default()).await.expect("list").items.is_empty(), "no app made");
+
+    let r = server
+        .as_user(
+            &carol,
+            Method::POST,
+            "/api/v1/applicationsets/generate",
+            Some(json!({ "applicationSet": appset("ops", "other", json!({})) })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "another project: {}", r.text);
+    let mut bad = appset("bad", "team", json!({}));
+    bad["spec"]["template"]["metadata"]["name"] = json!("Bad_{{env}}");
+    let r = server.as_user(&carol, Method::POST, "/api/v1/applicationsets/generate", Some(json!({ "applicationSet": bad }))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let message = r.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("spec.generators[0] element 0") && message.contains("metadata.name"), "{message}");
+    let r = server.as_user(&carol, Method::POST, "/api/v1/applicationsets/generate", Some(json!({ "set": {} }))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}

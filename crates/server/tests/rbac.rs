@@ -284,7 +284,14 @@ async fn apps_where_tenancy_does_not_allow_them_are_invisible_and_cannot_be_crea
     assert_eq!((r.status, r.body["metadata"]["name"].clone()), (StatusCode::OK, json!("api")), "{}", r.text);
     let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/{}%2Fhidden", off.name()), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    let r = server.as_user(&admin, Method::GET, "/api/v1/applications", None).await;
+    // The list is served from the server's watch: wait until it has the
+    // apps (a get falls back to the API server, a list does not).
+    let r = wait_for("the list to show the enabled app", TIMEOUT, || async {
+        let r = server.as_user(&admin, Method::GET, "/api/v1/applications", None).await;
+        if r.text.contains("\"api\"") { Ok(r) } else { Err(r.text) }
+    })
+    .await
+    .expect("the list");
     let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().filter_map(|a| a["metadata"]["name"].as_str()).collect();
     assert_eq!(names, ["api"], "the list leaves out what tenancy hides: {}", r.text);
     let ghost = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/ghost?appNamespace={}", apps.name()), None).await;
@@ -417,7 +424,7 @@ fn check_of(method: &str, path: &str) -> Check {
         ("delete", "/api/v1/repositories/{repo}") | ("delete", "/api/v1/repocreds/{url}") => Check::Rbac("repositories", "delete"),
         ("post", "/api/v1/applications") => Check::Rbac("applications", "create"),
         ("get", "/api/v1/applicationsets") => Check::Filtered,
-        ("post", "/api/v1/applicationsets") => Check::Rbac("applicationsets", "create"),
+        ("post", "/api/v1/applicationsets") | ("post", "/api/v1/applicationsets/generate") => Check::Rbac("applicationsets", "create"),
         ("get", "/api/v1/applicationsets/{name}") | ("get", "/api/v1/applicationsets/{name}/resource-tree") => {
             Check::Rbac("applicationsets", "get")
         }
@@ -545,6 +552,7 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
                     "source": { "repoURL": "https://git.invalid/r.git", "path": "." }, "destination": { "server": IN_CLUSTER, "namespace": n } } })),
                 ("post", "/api/v1/projects") => Some(json!({ "project": { "metadata": { "name": format!("new-{i}") } } })),
                 ("post", "/api/v1/applicationsets") => Some(appset_body(&format!("new-{i}"), "team")),
+                ("post", "/api/v1/applicationsets/generate") => Some(json!({ "applicationSet": appset_body(&format!("new-{i}"), "team") })),
                 ("post", "/api/v1/repositories") | ("post", "/api/v1/repocreds") => {
                     Some(json!({ "repo": format!("{repo_url}-new-{i}"), "password": "hunter2" }))
                 }

@@ -264,6 +264,32 @@ pub async fn create(
     encode(&stored)
 }
 
+/// `POST /api/v1/applicationsets/generate` with `{"applicationSet": ...}`:
+/// the Applications the set would make now, as Argo CD's Generate
+/// answers (`{"applications": [...]}`); nothing is stored. It reads what
+/// the set's generators read (Git, cluster Secrets), so it needs
+/// `create` on the set, as Argo CD's does.
+pub async fn generate(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    RawQuery(raw): RawQuery,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let pairs = query_pairs(raw.as_deref());
+    let Some(body) = body.get("applicationSet").cloned() else {
+        return Err(ApiError::bad_request("applicationSet: required (the ApplicationSet to generate from)"));
+    };
+    let set = set_from(&state, &pairs, body)?;
+    let (ns, name) = (set.metadata.namespace.clone().unwrap_or_default(), set.metadata.name.clone().unwrap_or_default());
+    state.enforce(&who, RESOURCE, "create", &object(&state, &set))?;
+    check_tenancy(&state, &ns, set.spec.project()).await.map_err(|e| ApiError::forbidden(format!("ApplicationSet {ns}/{name}: {e}")))?;
+    let sources = driftless_appset::sources::EngineSources { engine: &state.compare, namespace: ns.clone() };
+    let apps = driftless_appset::applications(&set, &sources)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("ApplicationSet {ns}/{name}: {e}")))?;
+    Ok(Json(json!({ "applications": apps })))
+}
+
 /// Replaces the spec of `existing` with `set`'s and merges in its labels
 /// and annotations (as Argo CD's upsert does), conditional on the
 /// resourceVersion read: a write in between makes it read and try again.

@@ -89,6 +89,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             APPSETS,
+            "/api/v1/applicationsets/generate",
+            &[("post", "The Applications an ApplicationSet would make now (body: {applicationSet}); nothing is stored")],
+            post(applicationsets::generate),
+        )
+        .route(
+            APPSETS,
             "/api/v1/applicationsets/{name}",
             &[
                 ("get", "Get an ApplicationSet (appsetNamespace)"),
