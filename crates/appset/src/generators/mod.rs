@@ -113,7 +113,7 @@ pub async fn generate<'a>(
     renderer: &Renderer,
     sources: &impl Sources,
 ) -> Result<Output<'a>, GeneratorError> {
-    let kinds = kinds(&generator.base).len() + usize::from(generator.matrix.is_some()) + usize::from(generator.merge.is_some());
+    let kinds = generator.kinds().len();
     if kinds != 1 {
         return Err(GeneratorError::Invalid(format!(
             "{at}: a generator names exactly one kind (list, clusters, git, matrix, merge, ...), this one names {kinds}"
@@ -141,7 +141,7 @@ async fn nested(
     sources: &impl Sources,
 ) -> Generated {
     let composite = [("matrix", &generator.matrix), ("merge", &generator.merge)];
-    let named = kinds(&generator.base).len() + composite.iter().filter(|(_, v)| v.is_some()).count();
+    let named = generator.base.kinds().len() + composite.iter().filter(|(_, v)| v.is_some()).count();
     if named != 1 {
         return Err(GeneratorError::Invalid(format!("{at}: a generator names exactly one kind, this one names {named}")));
     }
@@ -160,20 +160,6 @@ async fn nested(
         None => base(&generator.base, at, renderer, sources).await?,
     };
     select(elements, generator.base.selector.as_ref(), at)
-}
-
-/// The kinds a base generator names.
-fn kinds(g: &BaseGenerators) -> Vec<&'static str> {
-    let present = [
-        ("list", g.list.is_some()),
-        ("clusters", g.clusters.is_some()),
-        ("git", g.git.is_some()),
-        ("scmProvider", g.scm_provider.is_some()),
-        ("clusterDecisionResource", g.cluster_decision_resource.is_some()),
-        ("pullRequest", g.pull_request.is_some()),
-        ("plugin", g.plugin.is_some()),
-    ];
-    present.into_iter().filter(|(_, p)| *p).map(|(k, _)| k).collect()
 }
 
 fn template_of(g: &BaseGenerators) -> Option<&ApplicationSetTemplate> {
