@@ -207,9 +207,9 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
         generated
             .get(&key)
             .filter(|g| !refresh && g.key == fingerprint && poll.is_none_or(|p| g.at.elapsed() < p))
-            .map(|g| g.outcome.clone())
+            .map(|g| (g.outcome.clone(), g.at))
     };
-    let outcome = match cached {
+    let (outcome, generated_at) = match cached {
         Some(o) => o,
         None => {
             let sources = EngineSources { engine: &ctx.engine, namespace: ns.clone() };
@@ -226,10 +226,15 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
                 let patch = json!({"metadata": {"annotations": {driftless_api::ANNOTATION_APPSET_REFRESH: null}}});
                 sets.patch(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
             }
-            outcome
+            (outcome, Instant::now())
         }
     };
-    let requeue = || poll.map(Action::requeue).unwrap_or_else(Action::await_change);
+    // Looked at again when what was generated expires, however often the
+    // apps' events woke the set since (each reconcile sets the requeue anew).
+    let requeue = || {
+        poll.map(|p| Action::requeue(p.saturating_sub(generated_at.elapsed()).max(Duration::from_secs(1))))
+            .unwrap_or_else(Action::await_change)
+    };
     let mut desired = match outcome {
         Ok(apps) => apps,
         Err(message) => {
@@ -268,44 +273,26 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
         }
     };
     let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &ns);
+    let preserve = set.spec.sync_policy.as_ref().is_some_and(|p| p.preserve_resources_on_deletion);
+    let writes: Vec<_> = planned
+        .create
+        .into_iter()
+        .map(Write::Create)
+        .chain(planned.update.into_iter().map(Write::Update))
+        .chain(planned.delete.into_iter().map(|a| Write::Delete(a, preserve)))
+        .map(|w| w.run(apps.clone()))
+        .collect();
+    // A set of a thousand apps is written in parallel, as many apps' syncs are.
+    let outcomes: Vec<Result<Option<String>, String>> = futures::stream::iter(writes).buffer_unordered(WRITES_AT_ONCE).collect().await;
     let mut changed = BTreeSet::new();
     let mut errors = Vec::new();
-    for app in &planned.create {
-        match apps.create(&PostParams::default(), app).await {
-            Ok(_) => {
-                changed.insert(app.name_any());
+    for outcome in outcomes {
+        match outcome {
+            Ok(Some(name)) => {
+                changed.insert(name);
             }
-            Err(kube::Error::Api(e)) if e.code == 409 => errors.push(format!(
-                "Application {}/{} already exists and is not owned by this ApplicationSet: left alone",
-                ns,
-                app.name_any()
-            )),
-            Err(e) => errors.push(format!("creating Application {}: {e}", app.name_any())),
-        }
-    }
-    for app in &planned.update {
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        match apps.patch(&app.name_any(), &params, &Patch::Apply(app)).await {
-            Ok(_) => {
-                changed.insert(app.name_any());
-            }
-            Err(e) => errors.push(format!("updating Application {}: {e}", app.name_any())),
-        }
-    }
-    let preserve = set.spec.sync_policy.as_ref().is_some_and(|p| p.preserve_resources_on_deletion);
-    for app in &planned.delete {
-        if preserve && app.finalizers().iter().any(|f| f.starts_with(RESOURCES_FINALIZER)) {
-            let kept: Vec<&String> = app.finalizers().iter().filter(|f| !f.starts_with(RESOURCES_FINALIZER)).collect();
-            let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": app.resource_version()}});
-            if let Err(e) = apps.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
-                errors.push(format!("keeping the resources of Application {}: {e}", app.name_any()));
-                continue;
-            }
-        }
-        match apps.delete(&app.name_any(), &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => errors.push(format!("deleting Application {}: {e}", app.name_any())),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
         }
     }
     // The apps as they are now: the store's, or what was just written.
@@ -338,6 +325,53 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
     status.conditions = conditions(&set, &errors, rollout_step, &now);
     write_status(&sets, &set, status).await?;
     Ok(if errors.is_empty() { requeue() } else { Action::requeue(Duration::from_secs(10)) })
+}
+
+/// How many Applications a set writes at once.
+const WRITES_AT_ONCE: usize = 16;
+
+/// One write of the plan.
+enum Write {
+    Create(Application),
+    Update(Application),
+    /// Deleted; its resources kept (its finalizer removed first) when true.
+    Delete(Application, bool),
+}
+
+impl Write {
+    /// Does it; the name of an app created or updated, or why it failed.
+    async fn run(self, apps: Api<Application>) -> Result<Option<String>, String> {
+        match self {
+            Write::Create(app) => match apps.create(&PostParams::default(), &app).await {
+                Ok(_) => Ok(Some(app.name_any())),
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    Err(format!("Application {} already exists and is not owned by this ApplicationSet: left alone", app.name_any()))
+                }
+                Err(e) => Err(format!("creating Application {}: {e}", app.name_any())),
+            },
+            Write::Update(app) => {
+                let params = PatchParams::apply(FIELD_MANAGER).force();
+                match apps.patch(&app.name_any(), &params, &Patch::Apply(&app)).await {
+                    Ok(_) => Ok(Some(app.name_any())),
+                    Err(e) => Err(format!("updating Application {}: {e}", app.name_any())),
+                }
+            }
+            Write::Delete(app, preserve) => {
+                if preserve && app.finalizers().iter().any(|f| f.starts_with(RESOURCES_FINALIZER)) {
+                    let kept: Vec<&String> = app.finalizers().iter().filter(|f| !f.starts_with(RESOURCES_FINALIZER)).collect();
+                    let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": app.resource_version()}});
+                    apps.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map_err(|e| format!("keeping the resources of Application {}: {e}", app.name_any()))?;
+                }
+                match apps.delete(&app.name_any(), &DeleteParams::default()).await {
+                    Ok(_) => Ok(None),
+                    Err(kube::Error::Api(e)) if e.code == 404 => Ok(None),
+                    Err(e) => Err(format!("deleting Application {}: {e}", app.name_any())),
+                }
+            }
+        }
+    }
 }
 
 /// Each generated app's project must take apps from the set's namespace

@@ -286,22 +286,23 @@ async fn a_rolling_sync_goes_step_by_step_and_stops_at_a_degraded_app() -> Resul
     let auto = w.kubectl(&["get", "application", "web-dev", "-o", "jsonpath={.spec.syncPolicy.automated}"]);
     assert!(auto.trim().is_empty(), "the rollout, not automation, syncs: {auto}");
 
-    // dev breaks: it goes Degraded and qa is not synced again.
+    // dev breaks: it goes Degraded; a change to qa made then waits behind it.
     let broken = deployment("web", 1, "app:crashloop").replace("spec:\n  replicas", "spec:\n  progressDeadlineSeconds: 5\n  replicas");
-    for env in ["dev", "qa"] {
-        w.repo.write(&format!("envs/{env}/deploy.yaml"), &broken.replace("name: web", &format!("name: web-{env}")));
-    }
-    w.repo.commit("break dev, change qa");
+    w.repo.write("envs/dev/deploy.yaml", &broken.replace("name: web", "name: web-dev"));
+    w.repo.commit("break dev");
+    w.wait_app("web-dev", "Degraded", |a| (a.status.as_ref()?.health.status == HealthStatusCode::Degraded).then_some(())).await?;
+    w.repo.write("envs/qa/cm2.yaml", &configmap("qa-more", ""));
+    w.repo.commit("change qa");
+    w.wait_app("web-qa", "OutOfSync", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::OutOfSync).then_some(())).await?;
     wait_set(&w, "rolling", "dev Progressing (Degraded) and qa Waiting", |s| {
         let st = &s.status.as_ref()?.application_status;
         let of = |n: &str| st.iter().find(|a| a.application == n).map(|a| a.status.clone());
         (of("web-dev")? == "Progressing" && of("web-qa")? == "Waiting").then_some(())
     })
     .await?;
-    w.wait_app("web-dev", "Degraded", |a| (a.status.as_ref()?.health.status == HealthStatusCode::Degraded).then_some(())).await?;
     let qa = w.apps.get("web-qa").await.expect("qa");
     assert_eq!(qa.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::OutOfSync), "qa waits behind the Degraded dev");
-    assert!(!w.exists("deployment", "web-qa"));
+    assert!(!w.exists("configmap", "qa-more"), "qa's change is not applied");
     let (progressing, _) = wait_set(&w, "rolling", "RolloutProgressing", |s| condition(s, "RolloutProgressing")).await?;
     assert_eq!(progressing, "True");
     Ok(())
