@@ -64,6 +64,8 @@ struct Context {
     engine: Arc<Engine>,
     config: Config,
     apps: Store<Application>,
+    /// The sets, to forget what deleted ones generated.
+    sets: Store<ApplicationSet>,
     generated: Mutex<HashMap<ObjectRef<ApplicationSet>, Generated>>,
     /// Bumped at every cluster Secret change: cluster generators' input.
     clusters_version: std::sync::atomic::AtomicU64,
@@ -99,11 +101,13 @@ pub async fn run(
                 .collect();
             futures::stream::iter(owners)
         });
+    let controller = Controller::new(sets, watcher::Config::default());
     let ctx = Arc::new(Context {
         client: client.clone(),
         engine,
         config,
         apps,
+        sets: controller.store(),
         generated: Mutex::default(),
         clusters_version: Default::default(),
     });
@@ -126,7 +130,6 @@ pub async fn run(
             ctx.clusters_version.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     });
-    let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
     let all_sets = cluster_secrets
         .flat_map(move |()| futures::stream::iter(store.state().iter().map(|s| ObjectRef::from_obj(&**s)).collect::<Vec<_>>()));
@@ -218,10 +221,12 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
                 Ok(apps) => check_tenancy(&ctx, &ns, apps).await,
                 Err(e) => Err(e),
             };
-            ctx.generated
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key.clone(), Generated { key: fingerprint, at: Instant::now(), outcome: outcome.clone() });
+            {
+                let mut generated = ctx.generated.lock().unwrap_or_else(|p| p.into_inner());
+                // What deleted sets generated goes (a thousand apps each).
+                generated.retain(|k, _| ctx.sets.get(k).is_some());
+                generated.insert(key.clone(), Generated { key: fingerprint, at: Instant::now(), outcome: outcome.clone() });
+            }
             if refresh {
                 let patch = json!({"metadata": {"annotations": {driftless_api::ANNOTATION_APPSET_REFRESH: null}}});
                 sets.patch(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;

@@ -102,16 +102,12 @@ pub fn advance(
     if let Some(i) = running {
         let in_step = entries.iter().filter(|e| e.1 == Some(i)).count();
         let limit = max_update(steps[i].max_update.as_ref(), in_step)?;
-        let mut busy =
-            entries.iter().filter(|e| e.1 == Some(i) && matches!(e.2, RolloutStatus::Pending | RolloutStatus::Progressing)).count();
-        for e in entries.iter_mut().filter(|e| e.1 == Some(i) && e.2 == RolloutStatus::Waiting) {
-            if busy >= limit {
-                break;
-            }
+        let busy = entries.iter().filter(|e| e.1 == Some(i) && matches!(e.2, RolloutStatus::Pending | RolloutStatus::Progressing)).count();
+        let room = limit.saturating_sub(busy);
+        for e in entries.iter_mut().filter(|e| e.1 == Some(i) && e.2 == RolloutStatus::Waiting).take(room) {
             e.2 = RolloutStatus::Pending;
             e.3 = format!("step {} of the RollingSync started: syncing the Application", i + 1);
             sync.push(e.0.clone());
-            busy += 1;
         }
     }
     let mut statuses: Vec<ApplicationSetApplicationStatus> = entries

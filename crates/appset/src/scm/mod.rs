@@ -19,9 +19,6 @@ use crate::{GeneratorError, Params, Sources};
 use client::{Api, Paging};
 pub use client::{MAX_ENTRIES, ScmError};
 
-/// GitHub App installation tokens, kept across generator runs until shortly
-/// before they expire (the same cache type Git fetches use).
-
 /// The `scmProvider` generator: one parameter set per repository branch of
 /// the organization that passes the filters.
 pub async fn scm_provider(
