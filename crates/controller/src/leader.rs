@@ -336,14 +336,22 @@ async fn keep_renewing(api: &Api<Lease>, cfg: &LeaderConfig, mut renewed: Instan
 /// Releases the Lease if we still hold it, so that a standby takes over at
 /// its next retry. Returns whether it was released.
 async fn release(api: &Api<Lease>, cfg: &LeaderConfig) -> Result<bool, kube::Error> {
-    let Some(mut lease) = api.get_opt(&cfg.name).await? else { return Ok(false) };
-    let Some(spec) = lease.spec.as_mut() else { return Ok(false) };
-    if spec.holder_identity.as_deref() != Some(cfg.identity.as_str()) {
-        return Ok(false);
+    // A renewal cut off by the stop may still land after the read: its
+    // write makes ours a conflict, and the Lease is read again.
+    let mut attempts = 0;
+    loop {
+        let Some(mut lease) = api.get_opt(&cfg.name).await? else { return Ok(false) };
+        let Some(spec) = lease.spec.as_mut() else { return Ok(false) };
+        if spec.holder_identity.as_deref() != Some(cfg.identity.as_str()) {
+            return Ok(false);
+        }
+        *spec = released(spec, Timestamp::now());
+        match api.replace(&cfg.name, &PostParams::default(), &lease).await {
+            Ok(_) => return Ok(true),
+            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 3 => attempts += 1,
+            Err(e) => return Err(e),
+        }
     }
-    *spec = released(spec, Timestamp::now());
-    api.replace(&cfg.name, &PostParams::default(), &lease).await?;
-    Ok(true)
 }
 
 /// Best-effort [`release`], bounded in time: a Lease we fail to release
