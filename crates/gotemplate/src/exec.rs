@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::funcs::{self, Ty};
 use crate::parse::{Arg, Branch, Cmd, Node, Number, Pipe, Tree};
 use crate::value::{Fault, Heap, MAX_OUTPUT, Res, Value, too_big};
-use crate::{Error, MissingKey, Options};
+use crate::{Error, HostFuncs, MissingKey, Options};
 
 /// Template calls nest at most this deep (Go allows more; Argo CD's templates never need it).
 const MAX_TEMPLATE_DEPTH: usize = 100;
@@ -62,11 +62,13 @@ pub(crate) struct Exec<'t> {
     templates: usize,
     nesting: usize,
     steps: u64,
+    host: Option<&'t HostFuncs>,
 }
 
-pub(crate) fn execute(tree: &Tree, data: &serde_json::Value, options: &Options) -> Result<String, Error> {
+pub(crate) fn execute(tree: &Tree, data: &serde_json::Value, options: &Options, host: Option<&HostFuncs>) -> Result<String, Error> {
     let mut ex = Exec {
         tree,
+        host,
         heap: Heap::default(),
         out: String::new(),
         missing: options.missing_key,
@@ -525,12 +527,29 @@ impl<'t> Exec<'t> {
             }
             return Ok(v);
         }
-        // No value here is a function, so `call` always fails as Go's does for data.
+        // Data holds no functions: `call` reaches only the caller's host
+        // functions, named by a field chain (`call .repo.RepoURLToHTTPS x`);
+        // anything else fails as Go's does for data.
         if name == "call" {
             let Some(first) = args.first() else {
                 at_name(self);
                 return msg("wrong number of args for call: want at least 1 got 0");
             };
+            if let Arg::Field { chain, .. } = first
+                && let Some(f) = self.host.and_then(|h| h.get(&chain.join(".")))
+            {
+                let mut values = Vec::with_capacity(n);
+                for a in &args[1..] {
+                    let v = self.eval_arg(a, Ty::Any, dot)?;
+                    values.push(self.heap.to_json(&v, 0).map_err(Stop::from)?);
+                }
+                if let Some(l) = last {
+                    values.push(self.heap.to_json(&l, 0).map_err(Stop::from)?);
+                }
+                at_cmd(self);
+                let out = f(&values).map_err(|e| Stop::Msg(format!("error calling call: {e}")))?;
+                return self.heap.import_json(&out, 0).map_err(Stop::from);
+            }
             let v = self.eval_arg(first, Ty::Any, dot)?;
             at_cmd(self);
             return msg(format!("error calling call: non-function {first} of type {}", v.type_name()));

@@ -9,7 +9,8 @@
 //! [`Error::Limit`] rather than hang or exhaust memory.
 //!
 //! Known differences from Go: `now` gives Unix seconds (not a time.Time), integers are one
-//! type (`typeOf` says `int` for Sprig's int64 results), `call` and methods are refused,
+//! type (`typeOf` says `int` for Sprig's int64 results), methods are refused, `call`
+//! reaches only the caller's [`HostFuncs`] (data holds no functions),
 //! Sprig's crypto functions (`genCA`, `bcrypt`, ...) and `shuffle`/`randInt` are not defined.
 
 mod date;
@@ -41,7 +42,41 @@ impl Template {
 
     /// Executes the template with `data` as the cursor (`.`) and `$`.
     pub fn execute(&self, data: &serde_json::Value, options: &Options) -> Result<String, Error> {
-        exec::execute(&self.tree, data, options)
+        exec::execute(&self.tree, data, options, None)
+    }
+
+    /// [`Template::execute`], with `host`'s functions reachable through
+    /// `call` (Argo CD's notification templates: `call .repo.RepoURLToHTTPS x`).
+    pub fn execute_with(&self, data: &serde_json::Value, options: &Options, host: &HostFuncs) -> Result<String, Error> {
+        exec::execute(&self.tree, data, options, Some(host))
+    }
+}
+
+/// A host function: JSON arguments in, a JSON value or a message out.
+pub type HostFn = Arc<dyn Fn(&[serde_json::Value]) -> Result<serde_json::Value, String> + Send + Sync>;
+
+/// Functions a template reaches through `call`, by the field chain that
+/// names them (`repo.RepoURLToHTTPS` for `call .repo.RepoURLToHTTPS`).
+#[derive(Clone, Default)]
+pub struct HostFuncs {
+    funcs: std::collections::BTreeMap<String, HostFn>,
+}
+
+impl HostFuncs {
+    /// Adds `f` under `name` (`repo.RepoURLToHTTPS`).
+    pub fn with(mut self, name: &str, f: HostFn) -> HostFuncs {
+        self.funcs.insert(name.to_string(), f);
+        self
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&HostFn> {
+        self.funcs.get(name)
+    }
+}
+
+impl std::fmt::Debug for HostFuncs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.funcs.keys()).finish()
     }
 }
 
