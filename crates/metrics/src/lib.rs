@@ -241,6 +241,9 @@ type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 #[derive(Default)]
 struct AppSeries {
     info: Option<(AppInfo, ArgoAppInfo)>,
+    /// Since when the app has been OutOfSync without a break, as this
+    /// process saw it.
+    out_of_sync_since: Option<(std::time::Instant, AppKey)>,
     sync_phases: Vec<String>,
     argo_syncs: Vec<ArgoSyncLabels>,
 }
@@ -263,7 +266,33 @@ struct Inner {
     cluster_objects: Family<ClusterLabels, Gauge>,
     shard_apps: Family<ReplicaLabel, Gauge>,
     shard_members: Gauge,
+    out_of_sync: Family<AppKey, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    trigger_evals: Family<TriggerLabels, Counter>,
     argo: ArgoFamilies,
+}
+
+/// One app, for series that need no more labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppKey {
+    namespace: String,
+    name: String,
+    project: String,
+}
+
+/// A notification delivery, as Argo CD's `argocd_notifications_deliveries_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    trigger: String,
+    service: String,
+    succeeded: &'static str,
+}
+
+/// A trigger's evaluation, as Argo CD's `argocd_notifications_trigger_eval_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabels {
+    name: String,
+    triggered: &'static str,
 }
 
 /// Argo CD's series, under its names.
@@ -395,6 +424,30 @@ impl Metrics {
         registry.register("driftless_shard_apps", "Applications this controller replica holds (with --sharded)", shard_apps.clone());
         let shard_members = Gauge::default();
         registry.register("driftless_shard_members", "Controller replicas sharing the apps, as this one sees them", shard_members.clone());
+        let out_of_sync = Family::<AppKey, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register_with_unit(
+            "driftless_app_out_of_sync",
+            "How long an Application has been OutOfSync without a break (as this controller saw it); no series while Synced",
+            Unit::Seconds,
+            out_of_sync.clone(),
+        );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "driftless_notifications_deliveries",
+            "Notifications sent (after retries), by trigger, service and whether it succeeded",
+            deliveries.clone(),
+        );
+        registry.register(
+            "argocd_notifications_deliveries",
+            "Number of delivered notifications (Argo CD's name)",
+            deliveries.clone(),
+        );
+        let trigger_evals = Family::<TriggerLabels, Counter>::default();
+        registry.register(
+            "argocd_notifications_trigger_eval",
+            "Number of trigger evaluations (Argo CD's name)",
+            trigger_evals.clone(),
+        );
         let argo = ArgoFamilies::register(&mut registry, &kube);
         Metrics {
             inner: Arc::new(Inner {
@@ -415,6 +468,9 @@ impl Metrics {
                 cluster_objects,
                 shard_apps,
                 shard_members,
+                out_of_sync,
+                deliveries,
+                trigger_evals,
                 argo,
             }),
         }
@@ -482,6 +538,21 @@ impl Metrics {
         // reports for one app cannot leave two series behind.
         let mut apps = self.apps();
         let series = apps.entry((app.namespace.clone(), app.name.clone())).or_default();
+        let key = AppKey { namespace: app.namespace.clone(), name: app.name.clone(), project: app.project.clone() };
+        match (&series.out_of_sync_since, sync == "OutOfSync") {
+            (Some((_, was)), true) if *was == key => {}
+            (Some((since, was)), true) => {
+                // The project moved: the same drift, under new labels.
+                self.inner.out_of_sync.remove(was);
+                series.out_of_sync_since = Some((*since, key));
+            }
+            (None, true) => series.out_of_sync_since = Some((std::time::Instant::now(), key)),
+            (Some((_, was)), false) => {
+                self.inner.out_of_sync.remove(was);
+                series.out_of_sync_since = None;
+            }
+            (None, false) => {}
+        }
         if series.info.as_ref().is_some_and(|(i, a)| *i == info && *a == argo) {
             return;
         }
@@ -499,6 +570,9 @@ impl Metrics {
     /// keep series forever, or the number of series only grows.
     pub fn forget_app(&self, namespace: &str, name: &str) {
         let Some(series) = self.apps().remove(&(namespace.to_owned(), name.to_owned())) else { return };
+        if let Some((_, key)) = series.out_of_sync_since {
+            self.inner.out_of_sync.remove(&key);
+        }
         if let Some((info, argo)) = series.info {
             self.inner.app_info.remove(&info);
             self.inner.argo.app_info.remove(&argo);
@@ -593,12 +667,31 @@ impl Metrics {
 
     /// Every metric as OpenMetrics text (ending with `# EOF`).
     pub fn encode(&self) -> String {
+        // Durations are as of the scrape.
+        for series in self.apps().values() {
+            if let Some((since, key)) = &series.out_of_sync_since {
+                self.inner.out_of_sync.get_or_create(key).set(since.elapsed().as_secs_f64());
+            }
+        }
         let mut out = String::new();
         // Writing into a String cannot fail, and every label value is
         // escaped by the encoder; an error would be a bug in the encoder,
         // in which case whatever was written is still the best answer.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry);
         out
+    }
+
+    /// Counts a notification sent to `service` for `trigger`, after its
+    /// retries.
+    pub fn notification_delivered(&self, trigger: &str, service: &str, succeeded: bool) {
+        let labels = DeliveryLabels { trigger: trigger.to_owned(), service: service.to_owned(), succeeded: if succeeded { "true" } else { "false" } };
+        self.inner.deliveries.get_or_create(&labels).inc();
+    }
+
+    /// Counts one evaluation of a trigger's condition.
+    pub fn trigger_evaluated(&self, trigger: &str, triggered: bool) {
+        let labels = TriggerLabels { name: trigger.to_owned(), triggered: if triggered { "true" } else { "false" } };
+        self.inner.trigger_evals.get_or_create(&labels).inc();
     }
 
     /// An axum router with `GET /metrics` (OpenMetrics text) and
@@ -748,6 +841,41 @@ mod tests {
         assert!(lines(&text, "argocd_app_sync_total{").is_empty(), "{text}");
         // Forgetting an unknown app is harmless.
         m.forget_app("argocd", "never-seen");
+    }
+
+    #[test]
+    fn out_of_sync_seconds_grow_while_out_of_sync_and_vanish_once_synced() {
+        let m = Metrics::new();
+        m.app_status(&app(), "Synced", "Healthy");
+        assert!(lines(&m.encode(), "driftless_app_out_of_sync_seconds{").is_empty());
+        m.app_status(&app(), "OutOfSync", "Healthy");
+        let value = |text: &str| -> f64 {
+            let l = lines(text, "driftless_app_out_of_sync_seconds{");
+            assert_eq!(l.len(), 1, "{text}");
+            assert!(l[0].contains(r#"name="guestbook""#) && l[0].contains(r#"project="default""#), "{}", l[0]);
+            l[0].rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        let first = value(&m.encode());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Another OutOfSync report keeps the start of the drift.
+        m.app_status(&app(), "OutOfSync", "Progressing");
+        assert!(value(&m.encode()) > first);
+        m.app_status(&app(), "Synced", "Healthy");
+        assert!(lines(&m.encode(), "driftless_app_out_of_sync_seconds{").is_empty());
+        m.app_status(&app(), "OutOfSync", "Healthy");
+        m.forget_app("argocd", "guestbook");
+        assert!(lines(&m.encode(), "driftless_app_out_of_sync_seconds{").is_empty());
+    }
+
+    #[test]
+    fn notification_counters_use_argo_cd_names_too() {
+        let m = Metrics::new();
+        m.notification_delivered("on-sync-succeeded", "slack", true);
+        m.trigger_evaluated("on-sync-succeeded", false);
+        let text = m.encode();
+        assert_eq!(lines(&text, "argocd_notifications_deliveries_total{").len(), 1, "{text}");
+        assert_eq!(lines(&text, "driftless_notifications_deliveries_total{").len(), 1, "{text}");
+        assert_eq!(lines(&text, r#"argocd_notifications_trigger_eval_total{name="on-sync-succeeded",triggered="false"}"#).len(), 1, "{text}");
     }
 
     #[test]
