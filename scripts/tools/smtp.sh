@@ -4,13 +4,16 @@
 # target/tools/venv-smtp). Idempotent: does nothing when the pinned version
 # and this script's server are already there.
 #
-#   smtp-sink --dir DIR [--port N] [--tls-cert F --tls-key F] [--user U --password P]
+#   smtp-sink --dir DIR [--host A] [--port N] [--tls-cert F --tls-key F] [--user U --password P]
 #
-# prints "listening PORT" once it accepts connections (port 0: any free
+# listens on A (default 127.0.0.1), prints "listening PORT" once it accepts
+# connections (port 0: any free
 # port), offers STARTTLS with the given certificate (and then requires it),
 # requires AUTH (PLAIN or LOGIN, over TLS) with the given credentials, and
 # writes each message received to DIR as NNNN.eml, with NNNN.json beside it
-# ({"mail_from", "rcpt_tos", "login", "tls"}) written first.
+# ({"mail_from", "rcpt_tos", "login", "tls", and the message as a mail
+# reader decodes it: "from", "to", "subject", "content_type", "body"})
+# written first.
 set -euo pipefail
 AIOSMTPD_VERSION="${AIOSMTPD_VERSION:-1.4.6}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,12 +35,13 @@ fi
 cat >"$BIN/smtp-sink" <<PY
 #!$VENV/bin/python
 """An SMTP server that keeps what it receives (scripts/tools/smtp.sh)."""
-import argparse, asyncio, itertools, json, os, ssl
+import argparse, asyncio, email, email.policy, itertools, json, os, ssl
 from aiosmtpd.smtp import SMTP, AuthResult
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", required=True)
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
@@ -59,6 +63,16 @@ def main():
                 "login": session.login_data.decode() if isinstance(session.login_data, bytes) else session.login_data,
                 "tls": session.ssl is not None,
             }
+            message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+            meta.update(
+                {
+                    "from": str(message["From"]),
+                    "to": str(message["To"]),
+                    "subject": str(message["Subject"]),
+                    "content_type": message.get_content_type(),
+                    "body": message.get_content(),
+                }
+            )
             for name, data in ((f"{n:04}.json", json.dumps(meta).encode()), (f"{n:04}.eml", envelope.original_content)):
                 tmp = os.path.join(a.dir, "." + name)
                 with open(tmp, "wb") as f:
@@ -68,7 +82,8 @@ def main():
 
     def authenticate(server, session, envelope, mechanism, data):
         ok = data.login.decode() == a.user and data.password.decode() == a.password
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers 535 itself when it fails.
+        return AuthResult(success=ok, handled=False, auth_data=data)
 
     def protocol():
         return SMTP(
@@ -82,7 +97,7 @@ def main():
         )
 
     async def serve():
-        server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", a.port)
+        server = await asyncio.get_running_loop().create_server(protocol, a.host, a.port)
         print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
         await server.serve_forever()
 

@@ -108,13 +108,28 @@ impl Email {
             let reason = format!("SMTP: {text}");
             // 5xx answers (unknown mailbox, bad credentials), TLS failures and
             // a server that will not do what the config asks stay failed.
-            if e.is_permanent() || e.is_tls() || e.is_client() || e.is_response() {
+            if e.is_permanent() || e.is_tls() || e.is_client() || e.is_response() || tls_failure(&e) {
                 Failure::permanent(reason)
             } else {
                 Failure::Transient(reason, None)
             }
         })
     }
+}
+
+/// Whether a connection error is TLS's (an untrusted certificate): lettre
+/// reports a failed STARTTLS handshake as a connection error.
+fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<rustls::Error>()
+            || err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn is_local(host: &str) -> bool {

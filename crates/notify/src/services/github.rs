@@ -44,26 +44,16 @@ fn opt_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
 }
 
 /// The `github` section of a template.
+pub(super) type Section = repo_url::Section<Actions>;
+
+/// What the section asks for besides a commit status.
 #[derive(Deserialize, Default, Debug)]
 #[serde(default, rename_all = "camelCase")]
-pub(super) struct Section {
-    #[serde(rename = "repoURLPath")]
-    repo_url_path: String,
-    revision_path: String,
-    status: Option<Status>,
+pub(super) struct Actions {
     deployment: Option<Deployment>,
     pull_request_comment: Option<Comment>,
     check_run: Option<Value>,
     repository_dispatch: Option<Value>,
-}
-
-#[derive(Deserialize, Default, Debug)]
-#[serde(default, rename_all = "camelCase")]
-struct Status {
-    state: String,
-    label: String,
-    #[serde(rename = "targetURL")]
-    target_url: String,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -138,11 +128,10 @@ impl GitHub {
 
     pub(super) async fn send(&self, n: &Notification) -> Result<(), Failure> {
         let section: Section = required_section(n, "github")?;
-        if section.check_run.is_some() || section.repository_dispatch.is_some() {
+        if section.rest.check_run.is_some() || section.rest.repository_dispatch.is_some() {
             return Err(Failure::permanent("the template's `github.checkRun` and `github.repositoryDispatch` are not supported"));
         }
-        let parts = repo_url::segments(&section.repo_url_path).map_err(Failure::permanent)?;
-        let sha = repo_url::revision(&section.revision_path).map_err(Failure::permanent)?;
+        let (parts, sha) = section.commit.target()?;
         let token = match &self.auth {
             Auth::Token(t) => t.clone(),
             // The key is checked at parse; what fails here is the network or
@@ -153,8 +142,10 @@ impl GitHub {
         };
         let call = Call { service: self, repo: format!("repos/{}/{}", parts[0], parts[1]), token };
         let description = truncate(&n.message, MAX_DESCRIPTION);
-        if let Some(status) = &section.status {
+        if let Some(status) = &section.commit.status {
             let state = one_of(&status.state, "github.status.state", &["error", "failure", "pending", "success"])?;
+            let description =
+                if status.description.is_empty() { description.clone() } else { truncate(&status.description, MAX_DESCRIPTION) };
             let body = json!({ "state": state, "context": status.label, "target_url": status.target_url, "description": description });
             call.json(Method::POST, &format!("statuses/{sha}"), Some(body)).await.map_err(|f| match f {
                 Failure::Permanent(r) if r.contains("HTTP 422") => {
@@ -163,10 +154,10 @@ impl GitHub {
                 f => f,
             })?;
         }
-        if let Some(d) = &section.deployment {
+        if let Some(d) = &section.rest.deployment {
             call.deploy(d, &sha, &description).await?;
         }
-        if let Some(c) = &section.pull_request_comment {
+        if let Some(c) = &section.rest.pull_request_comment {
             call.comment(c, &sha).await?;
         }
         Ok(())

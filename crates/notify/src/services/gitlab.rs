@@ -51,25 +51,14 @@ struct Settings {
 }
 
 /// The `gitlab` section of a template.
+pub(super) type Section = repo_url::Section<Actions>;
+
+/// What the section asks for besides a commit status.
 #[derive(Deserialize, Default, Debug)]
 #[serde(default, rename_all = "camelCase")]
-pub(super) struct Section {
-    #[serde(rename = "repoURLPath")]
-    repo_url_path: String,
-    revision_path: String,
-    status: Option<Status>,
+pub(super) struct Actions {
     deployment: Option<Deployment>,
     merge_request_comment: Option<Comment>,
-}
-
-#[derive(Deserialize, Default, Debug)]
-#[serde(default, rename_all = "camelCase")]
-struct Status {
-    state: String,
-    label: String,
-    #[serde(rename = "targetURL")]
-    target_url: String,
-    description: String,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -115,9 +104,9 @@ impl GitLab {
 
     pub(super) async fn send(&self, n: &Notification) -> Result<(), Failure> {
         let section: Section = required_section(n, "gitlab")?;
-        let project = format!("projects/{}", repo_url::segments(&section.repo_url_path).map_err(Failure::permanent)?.join("%2F"));
-        let sha = repo_url::revision(&section.revision_path).map_err(Failure::permanent)?;
-        if let Some(status) = &section.status {
+        let (parts, sha) = section.commit.target()?;
+        let project = format!("projects/{}", parts.join("%2F"));
+        if let Some(status) = &section.commit.status {
             let state = one_of(&status.state, "gitlab.status.state", &["pending", "running", "success", "failed", "canceled", "skipped"])?;
             let description = if status.description.is_empty() { &n.message } else { &status.description };
             let mut body = json!({ "state": state, "description": truncate(description, MAX_DESCRIPTION) });
@@ -129,14 +118,14 @@ impl GitLab {
             }
             self.call(Method::POST, &format!("{project}/statuses/{sha}"), Some(body)).await?;
         }
-        if let Some(d) = &section.deployment {
+        if let Some(d) = &section.rest.deployment {
             let state = one_of(&d.state, "gitlab.deployment.state", &["created", "running", "success", "failed", "canceled"])?;
             let reference = if d.reference.is_empty() { sha.replace("%2F", "/") } else { d.reference.clone() };
             let body =
                 json!({ "environment": d.environment, "ref": reference, "sha": sha.replace("%2F", "/"), "tag": d.tag, "status": state });
             self.call(Method::POST, &format!("{project}/deployments"), Some(body)).await?;
         }
-        if let Some(c) = &section.merge_request_comment {
+        if let Some(c) = &section.rest.merge_request_comment {
             let requests = self.call(Method::GET, &format!("{project}/repository/commits/{sha}/merge_requests"), None).await?;
             for iid in requests.as_array().into_iter().flatten().filter_map(|r| r.get("iid").and_then(Value::as_u64)) {
                 self.call(Method::POST, &format!("{project}/merge_requests/{iid}/notes"), Some(json!({ "body": c.content }))).await?;

@@ -4,6 +4,49 @@
 //! and scp-like `git@host:owner/repo.git`.
 
 use reqwest::Url;
+use serde::Deserialize;
+
+use super::Failure;
+
+/// GitHub's or GitLab's section: the commit, and what else the service does.
+#[derive(Deserialize, Default, Debug)]
+pub(super) struct Section<T> {
+    #[serde(flatten)]
+    pub commit: Commit,
+    #[serde(flatten)]
+    pub rest: T,
+}
+
+/// What GitHub's and GitLab's sections share: the repository, the
+/// revision and the commit status.
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(super) struct Commit {
+    #[serde(rename = "repoURLPath")]
+    repo_url_path: String,
+    #[serde(rename = "revisionPath")]
+    revision_path: String,
+    pub status: Option<Status>,
+}
+
+/// A commit status: `state`, `label` (its context or name), `targetURL`,
+/// and `description` (default the message).
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub(super) struct Status {
+    pub state: String,
+    pub label: String,
+    #[serde(rename = "targetURL")]
+    pub target_url: String,
+    pub description: String,
+}
+
+impl Commit {
+    /// The repository's path segments and the revision for an API path.
+    pub(super) fn target(&self) -> Result<(Vec<String>, String), Failure> {
+        Ok((segments(&self.repo_url_path).map_err(Failure::permanent)?, revision(&self.revision_path).map_err(Failure::permanent)?))
+    }
+}
 
 /// The path's segments, without `.git` and empty segments. Each segment is
 /// a name GitHub and GitLab allow (letters, digits, `-`, `_`, `.`, not `.`
