@@ -627,3 +627,33 @@ async fn gitlab_failures_never_show_the_token() {
         Service::parse("gitlab", "", &json!({"baseURL": "https://gitlab.example"})).unwrap_err().to_string().contains("token: is required")
     );
 }
+
+#[tokio::test]
+async fn gitlab_creates_a_deployment_and_notes_the_merge_requests() {
+    let api = Peer::start(|r| match r.method.as_str() {
+        "GET" => json_reply(200, json!([{"iid": 12}, {"iid": 13}])),
+        _ => json_reply(201, json!({"id": 1})),
+    })
+    .await;
+    let s = service("gitlab", "", json!({"token": GL_TOKEN, "baseURL": format!("{}/", api.url)}));
+    let section = json!({"gitlab": {
+        "repoURLPath": "https://gitlab.example.com/platform/guestbook",
+        "revisionPath": SHA,
+        "deployment": {"state": "success", "environment": "production", "tag": "false"},
+        "mergeRequestComment": {"content": "Deployed guestbook to production"},
+    }});
+    s.send(&notification("m", section), "").await.unwrap();
+    let project = "/api/v4/projects/platform%2Fguestbook";
+    let seen = api.seen();
+    let calls: Vec<(&str, &str)> = seen.iter().map(|r| (r.method.as_str(), r.uri.as_str())).collect();
+    let expected = [
+        ("POST", format!("{project}/deployments")),
+        ("GET", format!("{project}/repository/commits/{SHA}/merge_requests")),
+        ("POST", format!("{project}/merge_requests/12/notes")),
+        ("POST", format!("{project}/merge_requests/13/notes")),
+    ];
+    assert_eq!(calls, expected.iter().map(|(m, u)| (*m, u.as_str())).collect::<Vec<_>>());
+    assert_eq!(seen[0].json(), json!({"environment": "production", "ref": SHA, "sha": SHA, "tag": false, "status": "success"}));
+    assert_eq!(seen[2].json(), json!({"body": "Deployed guestbook to production"}));
+    assert!(seen.iter().all(|r| r.header("private-token") == Some(GL_TOKEN)));
+}

@@ -200,3 +200,13 @@ fn truncate_counts_characters_and_marks_the_cut() {
     assert_eq!(truncate("short", 140), "short");
     assert_eq!(truncate("ééééééé", 5), "éé...");
 }
+
+/// The loop keeps services in shared state and sends from spawned tasks.
+#[test]
+fn services_and_their_sends_cross_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+    let s = Service::parse("webhook", "n", &json!({"url": "http://127.0.0.1:9"})).unwrap();
+    send_sync(&s);
+    send(s.send(&crate::Notification::default(), ""));
+}
