@@ -48,6 +48,7 @@ tools:
 	scripts/tools/dex.sh
 	scripts/tools/browser.sh
 	scripts/tools/gitea.sh
+	scripts/tools/smtp.sh
 
 # Not -trimpath-sensitive, no cgo: a static binary.
 $(DEVCLUSTER): $(DEVCLUSTER_SRC)
