@@ -8,6 +8,7 @@ mod bootstrap;
 mod cluster;
 mod install;
 mod kube_client;
+mod notifications;
 mod output;
 mod proj;
 mod render;
@@ -69,6 +70,9 @@ enum Command {
     /// Manage ApplicationSets: create, list, get, delete (like `argocd
     /// appset ... --core`).
     Appset(appset::AppSetArgs),
+    /// Test notification templates and triggers against an app (like
+    /// `argocd admin notifications`).
+    Notifications(notifications::NotificationsArgs),
     /// Manage destination clusters: add, list, get, rm (like `argocd cluster
     /// ... --core`).
     Cluster(cluster::ClusterArgs),
@@ -243,6 +247,7 @@ fn main() -> ExitCode {
         Command::App(args) => return app::run(args),
         Command::Render(args) => return render::run(args),
         Command::Appset(args) => runtime().and_then(|rt| rt.block_on(appset::run(args))),
+        Command::Notifications(args) => runtime().and_then(|rt| rt.block_on(notifications::run(args))),
         Command::Cluster(args) => runtime().and_then(|rt| rt.block_on(cluster::run(args))),
         Command::Proj(args) => runtime().and_then(|rt| rt.block_on(proj::run(args))),
         Command::Repo(args) => runtime().and_then(|rt| rt.block_on(repo::run(args, driftless_engine::repo_secrets::Kind::Repository))),

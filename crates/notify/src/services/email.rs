@@ -81,12 +81,10 @@ impl Email {
         driftless_source::install_crypto_provider();
         let params = params.build_rustls().map_err(|e| at.invalid("", &format!("cannot set up TLS ({e})")))?;
         let credentials = !s.username.is_empty() || !s.password.is_empty();
-        let tls = if port == 465 {
-            Tls::Wrapper(params)
-        } else if credentials && !is_local(&host) {
-            Tls::Required(params)
-        } else {
-            Tls::Opportunistic(params)
+        let tls = match tls_mode(port, credentials, &host) {
+            TlsMode::Wrapper => Tls::Wrapper(params),
+            TlsMode::Required => Tls::Required(params),
+            TlsMode::Opportunistic => Tls::Opportunistic(params),
         };
         let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(port).tls(tls).timeout(Some(TIMEOUT));
         if credentials {
@@ -132,6 +130,29 @@ fn tls_failure(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// How a connection uses TLS.
+#[derive(Debug, PartialEq, Eq)]
+enum TlsMode {
+    /// TLS from the start (port 465).
+    Wrapper,
+    /// STARTTLS or nothing is sent.
+    Required,
+    /// STARTTLS when the server offers it.
+    Opportunistic,
+}
+
+/// Credentials never travel in the clear to another machine; this one
+/// (loopback) may be spoken to in the clear, as Go's SMTP client allows.
+fn tls_mode(port: u16, credentials: bool, host: &str) -> TlsMode {
+    if port == 465 {
+        TlsMode::Wrapper
+    } else if credentials && !is_local(host) {
+        TlsMode::Required
+    } else {
+        TlsMode::Opportunistic
+    }
+}
+
 fn is_local(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
@@ -164,4 +185,21 @@ pub(super) fn message(from: &Mailbox, section: &Section, text: &str, recipients:
         .header(if html { ContentType::TEXT_HTML } else { ContentType::TEXT_PLAIN })
         .body(body.to_string())
         .map_err(|e| Failure::permanent(format!("cannot build the email ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_need_tls_unless_the_server_is_this_machine() {
+        assert_eq!(tls_mode(465, false, "smtp.example.com"), TlsMode::Wrapper);
+        assert_eq!(tls_mode(587, true, "smtp.example.com"), TlsMode::Required);
+        assert_eq!(tls_mode(25, true, "192.0.2.10"), TlsMode::Required);
+        assert_eq!(tls_mode(25, true, "127.0.0.1"), TlsMode::Opportunistic);
+        assert_eq!(tls_mode(25, true, "[::1]"), TlsMode::Opportunistic);
+        assert_eq!(tls_mode(25, true, "LOCALHOST"), TlsMode::Opportunistic);
+        assert_eq!(tls_mode(587, false, "smtp.example.com"), TlsMode::Opportunistic);
+        assert_eq!(tls_mode(25, true, "127.0.0.1.example.com"), TlsMode::Required);
+    }
 }

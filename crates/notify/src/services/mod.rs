@@ -27,7 +27,7 @@ mod email;
 mod github;
 mod gitlab;
 mod http;
-mod repo_url;
+pub(crate) mod repo_url;
 mod slack;
 mod teams;
 mod webhook;

@@ -51,7 +51,7 @@ impl Commit {
 /// The path's segments, without `.git` and empty segments. Each segment is
 /// a name GitHub and GitLab allow (letters, digits, `-`, `_`, `.`, not `.`
 /// or `..`), so it can go into an API path as it is.
-pub(super) fn segments(repo_url: &str) -> Result<Vec<String>, String> {
+pub(crate) fn segments(repo_url: &str) -> Result<Vec<String>, String> {
     let text = repo_url.trim();
     let bad = |why: &str| format!("repository URL `{}`: {why}", super::http::quote(text.as_bytes(), &[]));
     let path = if text.contains("://") {

@@ -118,16 +118,11 @@ impl SmtpSink {
     /// With `tls`, (certificate, key) PEM files: STARTTLS offered and
     /// required. With `auth`, (user, password): AUTH required.
     pub fn start(tls: Option<(&Path, &Path)>, auth: Option<(&str, &str)>) -> SmtpSink {
-        SmtpSink::start_on("127.0.0.1", tls, auth)
-    }
-
-    /// [`SmtpSink::start`] listening on `host`.
-    pub fn start_on(host: &str, tls: Option<(&Path, &Path)>, auth: Option<(&str, &str)>) -> SmtpSink {
         let found = Command::new("smtp-sink").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
         assert!(found, "smtp-sink is not on PATH: run `make tools` (scripts/tools/smtp.sh) and add target/tools/bin to PATH");
         let dir = tempfile::tempdir().unwrap();
         let mut command = Command::new("smtp-sink");
-        command.arg("--dir").arg(dir.path()).args(["--host", host]);
+        command.arg("--dir").arg(dir.path()).args(["--host", "127.0.0.1"]);
         if let Some((cert, key)) = tls {
             command.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }

@@ -1,0 +1,237 @@
+//! Who is subscribed to what: `notifications.argoproj.io/subscribe.<trigger>.<service>`
+//! annotations on the Application and on its AppProject, and the
+//! ConfigMap's `subscriptions` (by label selector).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::Destination;
+use crate::config::Config;
+
+/// The annotation prefix of a subscription.
+pub const SUBSCRIBE_PREFIX: &str = "notifications.argoproj.io/subscribe.";
+
+/// Destinations by trigger name.
+pub type Destinations = BTreeMap<String, BTreeSet<Destination>>;
+
+/// One entry of `subscriptions`.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    recipients: Vec<Destination>,
+    triggers: Vec<String>,
+    selector: Vec<Requirement>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubscription {
+    #[serde(default)]
+    recipients: Vec<String>,
+    #[serde(default)]
+    triggers: Vec<String>,
+    #[serde(default)]
+    selector: String,
+}
+
+/// One requirement of a label selector string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    Absent(String),
+}
+
+impl Subscription {
+    /// Parses the YAML list of `subscriptions`.
+    pub fn parse_list(text: &str) -> Result<Vec<Subscription>, String> {
+        let raw: Vec<RawSubscription> = crate::config::yaml(text)?;
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let recipients = r
+                    .recipients
+                    .iter()
+                    .map(|d| match d.split_once(':') {
+                        Some((service, recipient)) if !service.trim().is_empty() => {
+                            Ok(Destination { service: service.trim().into(), recipient: recipient.trim().into() })
+                        }
+                        _ => Err(format!("[{i}].recipients: {d:?} is not <service>:<recipient>")),
+                    })
+                    .collect::<Result<_, _>>()?;
+                let selector = parse_selector(&r.selector).map_err(|e| format!("[{i}].selector: {e}"))?;
+                Ok(Subscription { recipients, triggers: r.triggers, selector })
+            })
+            .collect()
+    }
+
+    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.selector.iter().all(|r| match r {
+            Requirement::Equals(k, v) => labels.get(k) == Some(v),
+            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+            Requirement::In(k, vs) => labels.get(k).is_some_and(|l| vs.contains(l)),
+            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|l| !vs.contains(l)),
+            Requirement::Exists(k) => labels.contains_key(k),
+            Requirement::Absent(k) => !labels.contains_key(k),
+        })
+    }
+}
+
+/// A Kubernetes label selector string (`a=b,c!=d,e in (x,y),!f,g`).
+fn parse_selector(s: &str) -> Result<Vec<Requirement>, String> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        // A requirement ends at a comma outside parentheses.
+        let mut depth = 0usize;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                c == ',' && depth == 0
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        out.push(requirement(rest[..end].trim())?);
+        rest = rest[end..].trim_start_matches(',').trim();
+    }
+    Ok(out)
+}
+
+fn requirement(r: &str) -> Result<Requirement, String> {
+    let key = |k: &str| {
+        let k = k.trim();
+        if k.is_empty() || k.contains(char::is_whitespace) { Err(format!("{r:?} has no valid label key")) } else { Ok(k.to_string()) }
+    };
+    let set = |v: &str| -> Result<Vec<String>, String> {
+        let v = v.trim();
+        let inner = v.strip_prefix('(').and_then(|v| v.strip_suffix(')')).ok_or_else(|| format!("{r:?}: values must be in parentheses"))?;
+        Ok(inner.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+    };
+    if let Some(k) = r.strip_prefix('!') {
+        return Ok(Requirement::Absent(key(k)?));
+    }
+    if let Some((k, v)) = r.split_once("!=") {
+        return Ok(Requirement::NotEquals(key(k)?, v.trim().into()));
+    }
+    if let Some((k, v)) = r.split_once("==").or_else(|| r.split_once('=')) {
+        return Ok(Requirement::Equals(key(k)?, v.trim().into()));
+    }
+    if let Some((k, v)) = r.split_once(" notin ") {
+        return Ok(Requirement::NotIn(key(k)?, set(v)?));
+    }
+    if let Some((k, v)) = r.split_once(" in ") {
+        return Ok(Requirement::In(key(k)?, set(v)?));
+    }
+    Ok(Requirement::Exists(key(r)?))
+}
+
+/// The destinations of an app: the ConfigMap's subscriptions whose selector
+/// matches its labels, its own subscription annotations and its project's.
+/// A subscription without a trigger means the default triggers.
+pub fn destinations(
+    config: &Config,
+    labels: &BTreeMap<String, String>,
+    app_annotations: &BTreeMap<String, String>,
+    project_annotations: &BTreeMap<String, String>,
+) -> Destinations {
+    let mut out = Destinations::new();
+    let mut add = |trigger: &str, dest: Destination| {
+        let triggers: Vec<String> =
+            if trigger.is_empty() { config.defaults_for(&dest.service).to_vec() } else { vec![trigger.to_string()] };
+        for t in triggers {
+            out.entry(t).or_default().insert(dest.clone());
+        }
+    };
+    for s in config.subscriptions.iter().filter(|s| s.matches(labels)) {
+        for d in &s.recipients {
+            if s.triggers.is_empty() {
+                add("", d.clone());
+            }
+            for t in &s.triggers {
+                add(t, d.clone());
+            }
+        }
+    }
+    for annotations in [app_annotations, project_annotations] {
+        for (key, value) in annotations {
+            let Some(rest) = key.strip_prefix(SUBSCRIBE_PREFIX) else { continue };
+            let (trigger, service) = match rest.split_once('.') {
+                Some((trigger, service)) => (trigger, service),
+                None => ("", rest),
+            };
+            if service.is_empty() {
+                continue;
+            }
+            let mut recipients: Vec<&str> = value.split(';').map(str::trim).filter(|r| !r.is_empty()).collect();
+            if recipients.is_empty() {
+                // A webhook needs no recipient: `subscribe.<trigger>.<hook>: ""`.
+                recipients.push("");
+            }
+            for r in recipients {
+                add(trigger, Destination { service: service.to_string(), recipient: r.to_string() });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn dest(service: &str, recipient: &str) -> Destination {
+        Destination { service: service.into(), recipient: recipient.into() }
+    }
+
+    #[test]
+    fn annotations_of_app_and_project_and_matching_subscriptions_add_up() {
+        let data = map(&[
+            ("defaultTriggers", "[on-sync-status-unknown]"),
+            ("defaultTriggers.mail", "[on-deployed]"),
+            ("subscriptions", "- recipients: [slack:ops]\n  selector: team=payments, tier in (prod, stage)\n  triggers: [on-sync-failed]\n- recipients: ['mail:oncall@example.com']\n"),
+        ]);
+        let config = Config::parse(&data, &BTreeMap::new());
+        assert!(config.errors.is_empty(), "{:?}", config.errors);
+        let app = map(&[
+            ("notifications.argoproj.io/subscribe.on-sync-succeeded.slack", "dev; qa ;"),
+            ("notifications.argoproj.io/subscribe.on-sync-succeeded.hook", ""),
+            ("notifications.argoproj.io/subscribe.slack", "alerts"),
+            ("unrelated", "x"),
+        ]);
+        let project = map(&[("notifications.argoproj.io/subscribe.on-sync-succeeded.slack", "dev")]);
+        let d = destinations(&config, &map(&[("team", "payments"), ("tier", "prod")]), &app, &project);
+        assert_eq!(d["on-sync-succeeded"], [dest("hook", ""), dest("slack", "dev"), dest("slack", "qa")].into_iter().collect());
+        assert_eq!(d["on-sync-failed"], [dest("slack", "ops")].into_iter().collect());
+        assert_eq!(d["on-sync-status-unknown"], [dest("slack", "alerts")].into_iter().collect());
+        assert_eq!(d["on-deployed"], [dest("mail", "oncall@example.com")].into_iter().collect());
+        // Labels that do not match leave the selected subscription out.
+        let d = destinations(&config, &map(&[("team", "payments"), ("tier", "dev")]), &BTreeMap::new(), &BTreeMap::new());
+        assert!(!d.contains_key("on-sync-failed"));
+    }
+
+    #[test]
+    fn selectors_as_kubernetes_reads_them() {
+        let labels = map(&[("a", "1"), ("b", "2")]);
+        let ok = |s: &str| parse_selector(s).map(|r| Subscription { recipients: vec![], triggers: vec![], selector: r }.matches(&labels));
+        assert_eq!(ok(""), Ok(true));
+        assert_eq!(ok("a=1,b==2"), Ok(true));
+        assert_eq!(ok("a!=1"), Ok(false));
+        assert_eq!(ok("a in (1, 3),b notin (3)"), Ok(true));
+        assert_eq!(ok("c"), Ok(false));
+        assert_eq!(ok("!c,a"), Ok(true));
+        assert!(ok("a in 1").is_err());
+        assert!(ok("=x").is_err());
+        assert!(Subscription::parse_list("- recipients: [nocolon]\n").is_err());
+    }
+}
