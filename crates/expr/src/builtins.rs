@@ -8,6 +8,7 @@ use std::rc::Rc;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::ast::Func;
+use crate::eval::element;
 use crate::gotime::{SECOND, duration_in, duration_string, format, parse_rfc3339, saturating_nanos, time_string, zero_time};
 use crate::ops::{MAX_STRING, capped, compare, shift, too_long};
 use crate::value::V;
@@ -104,10 +105,7 @@ pub(crate) fn call(func: Func, args: &[V], now: Timestamp) -> Result<V, String> 
         Func::Type => V::str(args[0].type_name()),
         Func::Get => match (&args[0], &args[1]) {
             (V::Map(map), V::Str(k)) => map.get(&**k).cloned().unwrap_or(V::Nil),
-            (V::List(items), V::Int(i)) => {
-                let i = if *i < 0 { i.wrapping_add(items.len() as i64) } else { *i };
-                usize::try_from(i).ok().and_then(|i| items.get(i)).cloned().unwrap_or(V::Nil)
-            }
+            (V::List(items), V::Int(i)) => element(*i, items.len()).map_or(V::Nil, |at| items[at].clone()),
             _ => V::Nil,
         },
         Func::Now => V::Time(now),

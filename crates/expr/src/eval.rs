@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use regex::{Regex, RegexBuilder};
+use serde_json::Value as Json;
 
 use crate::ast::{BinOp, Node, NodeKind, Pred, UnOp};
 use crate::builtins;
@@ -39,6 +40,15 @@ struct Eval<'e> {
     regexes: HashMap<String, Regex>,
 }
 
+/// Where a path of literal keys leads in the JSON of a variable.
+enum Lookup<'j> {
+    Found(&'j Json),
+    /// Nil: a missing key, or a `?.` that met nil (either way the value is nil).
+    Nil,
+    /// Not a plain path, or one that fails: evaluated the general way.
+    Other,
+}
+
 fn run_error(at: usize, message: impl std::fmt::Display) -> ExprError {
     ExprError::Run(format!("{message} (at character {at})"))
 }
@@ -68,7 +78,7 @@ fn is_name(s: &str) -> bool {
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
-impl Eval<'_> {
+impl<'e> Eval<'e> {
     fn charge(&mut self, units: usize, at: usize) -> Result<(), ExprError> {
         self.steps = self.steps.saturating_add(units as u64);
         if self.steps > MAX_STEPS {
@@ -90,7 +100,7 @@ impl Eval<'_> {
                 V::str(s)
             }
             NodeKind::Duration(d) => V::Duration(*d),
-            NodeKind::Var(name) => self.var(name),
+            NodeKind::Var(name) => self.var(name, at)?,
             NodeKind::Pointer(name) => {
                 let Some((item, index)) = self.scopes.last() else {
                     return Err(run_error(at, "# used outside a predicate"));
@@ -131,7 +141,12 @@ impl Eval<'_> {
                     self.eval(otherwise)?
                 }
             }
-            NodeKind::Member { .. } | NodeKind::Method { .. } | NodeKind::Slice { .. } => self.chain(node)?.unwrap_or(V::Nil),
+            NodeKind::Member { .. } => match self.lookup(node) {
+                Lookup::Found(json) => self.convert(json, at)?,
+                Lookup::Nil => V::Nil,
+                Lookup::Other => self.chain(node)?.unwrap_or(V::Nil),
+            },
+            NodeKind::Method { .. } | NodeKind::Slice { .. } => self.chain(node)?.unwrap_or(V::Nil),
             NodeKind::Call(func, args) => {
                 let args = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
                 let cost = args.iter().map(|a| if let V::Str(s) = a { s.len() / 256 } else { 0 }).sum();
@@ -149,13 +164,42 @@ impl Eval<'_> {
 
     /// A top-level variable, converted from JSON once per run; nil when
     /// the environment lacks it.
-    fn var(&mut self, name: &str) -> V {
+    fn var(&mut self, name: &str, at: usize) -> Result<V, ExprError> {
         if let Some(v) = self.vars.get(name) {
-            return v.clone();
+            return Ok(v.clone());
         }
-        let v = self.env.vars.get(name).map_or(V::Nil, V::from_json);
+        let v = match self.env.vars.get(name) {
+            Some(json) => self.convert(json, at)?,
+            None => V::Nil,
+        };
         self.vars.insert(name.to_string(), v.clone());
-        v
+        Ok(v)
+    }
+
+    fn convert(&mut self, json: &Json, at: usize) -> Result<V, ExprError> {
+        let mut cost = 0;
+        let v = V::from_json(json, &mut cost);
+        self.charge(cost, at)?;
+        Ok(v)
+    }
+
+    /// A path of literal keys from a variable (`app.status.phase`,
+    /// `app.metadata.annotations['a/b']`, `app.list[0]`) read in the JSON
+    /// itself, so that only the value at its end is converted. Anything
+    /// else (an error to report, a computed key) is `Other`, for `chain`.
+    fn lookup(&self, node: &Node) -> Lookup<'e> {
+        match &node.kind {
+            NodeKind::Var(name) => self.env.vars.get(name).map_or(Lookup::Nil, Lookup::Found),
+            NodeKind::Member { obj, key, optional } => match (self.lookup(obj), &key.kind) {
+                (Lookup::Found(Json::Object(map)), NodeKind::Str(k)) => map.get(k.as_str()).map_or(Lookup::Nil, Lookup::Found),
+                (Lookup::Found(Json::Array(items)), &NodeKind::Int(i)) => {
+                    element(i, items.len()).map_or(Lookup::Other, |at| Lookup::Found(&items[at]))
+                }
+                (Lookup::Found(Json::Null) | Lookup::Nil, _) if *optional => Lookup::Nil,
+                _ => Lookup::Other,
+            },
+            _ => Lookup::Other,
+        }
     }
 
     /// A boolean operand of `what`; anything else is an error, as in expr.
@@ -267,7 +311,11 @@ impl Eval<'_> {
 
     /// The value a member access or call applies to; `None` ends the chain.
     fn receiver(&mut self, obj: &Node, optional: bool) -> Result<Option<V>, ExprError> {
-        Ok(self.chain(obj)?.filter(|v| !(optional && matches!(v, V::Nil))))
+        let recv = match self.lookup(obj) {
+            Lookup::Found(json) => Some(self.convert(json, obj.at)?),
+            _ => self.chain(obj)?,
+        };
+        Ok(recv.filter(|v| !(optional && matches!(v, V::Nil))))
     }
 
     fn predicate(&mut self, pred: Pred, list: &Node, body: Option<&Node>, at: usize) -> Result<V, ExprError> {
@@ -328,29 +376,24 @@ impl Eval<'_> {
 /// `obj[key]`: a map's entry (nil when missing), a list's element
 /// (negative from the end), a string's byte (as Go indexes strings).
 fn fetch(obj: &V, key: &V) -> Result<V, String> {
+    let out_of_range = |what: &str, len: usize| format!("index out of range: {} ({what} length is {len})", index_of(key));
     match (obj, key) {
         (V::Map(map), V::Str(k)) => Ok(map.get(&**k).cloned().unwrap_or(V::Nil)),
         (V::List(items), V::Int(_) | V::Float(_)) => {
-            let i = index_of(key);
-            let len = items.len() as i64;
-            let at = if i < 0 { i.wrapping_add(len) } else { i };
-            usize::try_from(at)
-                .ok()
-                .and_then(|at| items.get(at).cloned())
-                .ok_or_else(|| format!("index out of range: {i} (array length is {len})"))
+            element(index_of(key), items.len()).map(|at| items[at].clone()).ok_or_else(|| out_of_range("array", items.len()))
         }
         (V::Str(s), V::Int(_) | V::Float(_)) => {
-            let i = index_of(key);
-            let len = s.len() as i64;
-            let at = if i < 0 { i.wrapping_add(len) } else { i };
-            usize::try_from(at)
-                .ok()
-                .and_then(|at| s.as_bytes().get(at))
-                .map(|b| V::Int(i64::from(*b)))
-                .ok_or_else(|| format!("index out of range: {i} (string length is {len})"))
+            element(index_of(key), s.len()).map(|at| V::Int(i64::from(s.as_bytes()[at]))).ok_or_else(|| out_of_range("string", s.len()))
         }
         (_, key) => Err(format!("cannot fetch {} from {}", key.brief(), obj.type_name())),
     }
+}
+
+/// The position of index `i` (negative: from the end) among `len`
+/// elements, if there is one.
+pub(crate) fn element(i: i64, len: usize) -> Option<usize> {
+    let at = if i < 0 { i.checked_add(i64::try_from(len).ok()?)? } else { i };
+    usize::try_from(at).ok().filter(|at| *at < len)
 }
 
 /// An index: integers as they are, floats truncated (as expr's `ToInt`).

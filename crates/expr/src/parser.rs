@@ -508,34 +508,13 @@ impl Parser {
 
     fn arguments(&mut self) -> Result<Vec<Node>, ExprError> {
         self.expect("(")?;
-        let mut args = Vec::new();
-        while !self.current().is(")") {
-            if !args.is_empty() {
-                self.expect(",")?;
-                if self.current().is(")") {
-                    break;
-                }
-            }
-            args.push(self.expression(0)?);
-        }
-        self.expect(")")?;
-        Ok(args)
+        self.separated(")", |p| p.expression(0))
     }
 
     fn array(&mut self) -> Result<Node, ExprError> {
         let at = self.current().offset;
         self.expect("[")?;
-        let mut items = Vec::new();
-        while !self.current().is("]") {
-            if !items.is_empty() {
-                self.expect(",")?;
-                if self.current().is("]") {
-                    break;
-                }
-            }
-            items.push(self.expression(0)?);
-        }
-        self.expect("]")?;
+        let items = self.separated("]", |p| p.expression(0))?;
         Node::new(NodeKind::Array(items), at)
     }
 
@@ -543,37 +522,47 @@ impl Parser {
     fn map(&mut self) -> Result<Node, ExprError> {
         let at = self.current().offset;
         self.expect("{")?;
-        let mut pairs = Vec::new();
-        while !self.current().is("}") {
-            if !pairs.is_empty() {
+        let pairs = self.separated("}", Parser::pair)?;
+        Node::new(NodeKind::Map(pairs), at)
+    }
+
+    fn pair(&mut self) -> Result<(Node, Node), ExprError> {
+        let token = self.current().clone();
+        let key = match token.kind {
+            Kind::Number(text) | Kind::Str(text) | Kind::Ident(text) => {
+                self.advance();
+                Node::new(NodeKind::Str(text), token.offset)?
+            }
+            Kind::Op("(") => self.expression(0)?,
+            _ => {
+                return Err(self.error_at(
+                    token.offset,
+                    format!(
+                        "a map key must be a quoted string, a number, a name, or an expression in parentheses (found {})",
+                        token.describe()
+                    ),
+                ));
+            }
+        };
+        self.expect(":")?;
+        Ok((key, self.expression(0)?))
+    }
+
+    /// Items separated by commas (a trailing one allowed) up to `close`,
+    /// which it consumes.
+    fn separated<T>(&mut self, close: &str, mut item: impl FnMut(&mut Parser) -> Result<T, ExprError>) -> Result<Vec<T>, ExprError> {
+        let mut items = Vec::new();
+        while !self.current().is(close) {
+            if !items.is_empty() {
                 self.expect(",")?;
-                if self.current().is("}") {
+                if self.current().is(close) {
                     break;
                 }
             }
-            let token = self.current().clone();
-            let key = match token.kind {
-                Kind::Number(text) | Kind::Str(text) | Kind::Ident(text) => {
-                    self.advance();
-                    Node::new(NodeKind::Str(text), token.offset)?
-                }
-                Kind::Op("(") => self.expression(0)?,
-                _ => {
-                    return Err(self.error_at(
-                        token.offset,
-                        format!(
-                            "a map key must be a quoted string, a number, a name, or an expression in parentheses (found {})",
-                            token.describe()
-                        ),
-                    ));
-                }
-            };
-            self.expect(":")?;
-            let value = self.expression(0)?;
-            pairs.push((key, value));
+            items.push(item(self)?);
         }
-        self.expect("}")?;
-        Node::new(NodeKind::Map(pairs), at)
+        self.expect(close)?;
+        Ok(items)
     }
 
     /// Member access, indexes, slices and method calls after a primary.

@@ -30,14 +30,19 @@ pub(crate) enum V {
 impl V {
     /// A JSON value: integers (as written, no fraction) are `Int`, other
     /// numbers `Float`, as Kubernetes' unstructured objects hold them.
-    pub fn from_json(json: &Json) -> V {
+    /// `cost` grows by one per value and one per 256 bytes of strings.
+    pub fn from_json(json: &Json, cost: &mut usize) -> V {
+        *cost += 1;
         match json {
             Json::Null => V::Nil,
             Json::Bool(b) => V::Bool(*b),
             Json::Number(n) => n.as_i64().map_or_else(|| V::Float(n.as_f64().unwrap_or(f64::NAN)), V::Int),
-            Json::String(s) => V::str(s),
-            Json::Array(items) => V::List(Rc::new(items.iter().map(V::from_json).collect())),
-            Json::Object(map) => V::Map(Rc::new(map.iter().map(|(k, v)| (k.clone(), V::from_json(v))).collect())),
+            Json::String(s) => {
+                *cost += s.len() / 256;
+                V::str(s)
+            }
+            Json::Array(items) => V::List(Rc::new(items.iter().map(|i| V::from_json(i, cost)).collect())),
+            Json::Object(map) => V::Map(Rc::new(map.iter().map(|(k, v)| (k.clone(), V::from_json(v, cost))).collect())),
         }
     }
 
@@ -90,7 +95,7 @@ impl Value {
     /// A JSON value as an expression sees it: integers are `Int`, other
     /// numbers `Float`.
     pub fn from_json(json: &Json) -> Value {
-        V::from_json(json).to_value()
+        V::from_json(json, &mut 0).to_value()
     }
 
     /// The boolean, if it is one: Argo CD fires a trigger only when its
