@@ -21,6 +21,9 @@ pub struct World {
     pub apps: Api<Application>,
     /// The controller's metrics, its Kubernetes requests included.
     pub metrics: driftless_metrics::Metrics,
+    /// Where the controller publishes app events: subscribe before what
+    /// should be seen happens.
+    pub events: driftless_engine::events::Bus,
     /// The controller's client, counting its requests in `metrics`.
     client: kube::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -59,6 +62,7 @@ impl World {
             repo: GitRepo::new(),
             apps,
             metrics,
+            events: Default::default(),
             client,
             stop: None,
             controller: None,
@@ -79,6 +83,7 @@ impl World {
             cache_dir: self._cache.path().to_path_buf(),
             wave_timeout: Duration::from_secs(60),
             metrics: self.metrics.clone(),
+            events: self.events.clone(),
             ..Default::default()
         }
     }
