@@ -176,3 +176,29 @@ async fn a_comparison_error_is_recorded_once_as_a_warning() -> Result<(), Error>
     assert_eq!(errors, [e], "one Event, counted once");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_sync_running_past_the_limit_says_so_once() -> Result<(), Error> {
+    let mut w = World::new("ev-long").await?;
+    w.restart_with_sync_running_long(std::time::Duration::from_secs(1));
+    // A Sync hook whose pod takes its time to start: the sync waits for it.
+    w.repo.write("app/cm.yaml", &configmap("settings", ""));
+    w.repo.write(
+        "app/hook.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: slow\n  annotations:\n    argocd.argoproj.io/hook: Sync\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: example/hook:slow\n",
+    );
+    let rev = w.repo.commit("slow hook");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    let long =
+        wait_event(&w, "web", "OperationRunningLong", |m| m.starts_with("Sync operation has been running for more than 1s (started at "))
+            .await?;
+    assert_eq!(long.1, "Warning");
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
+    // Recorded in order: once the end is there, so is every warning before it.
+    wait_event(&w, "web", "OperationCompleted", |m| m == format!("Sync operation to {rev} succeeded")).await?;
+    let warned: Vec<_> = events(&w, "web").await.into_iter().filter(|e| e.0 == "OperationRunningLong").collect();
+    assert_eq!(warned, [long], "once per sync");
+    Ok(())
+}

@@ -29,6 +29,8 @@ pub struct World {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     controller: Option<tokio::task::JoinHandle<()>>,
     resync: Duration,
+    /// How long a sync runs before the controller says it runs long.
+    sync_running_long: Duration,
     /// `application.namespaces` of the controller: other namespaces whose
     /// apps it handles (the test namespace is its control plane).
     app_namespaces: String,
@@ -67,6 +69,7 @@ impl World {
             stop: None,
             controller: None,
             resync,
+            sync_running_long: driftless_controller::Config::default().sync_running_long,
             app_namespaces: String::new(),
             _cache: cache,
         };
@@ -84,6 +87,7 @@ impl World {
             wave_timeout: Duration::from_secs(60),
             metrics: self.metrics.clone(),
             events: self.events.clone(),
+            sync_running_long: self.sync_running_long,
             ..Default::default()
         }
     }
@@ -110,6 +114,13 @@ impl World {
     pub fn restart_with_app_namespaces(&mut self, app_namespaces: &str) {
         self.crash_controller();
         self.app_namespaces = app_namespaces.to_string();
+        self.start_controller();
+    }
+
+    /// Starts the controller again, saying a sync runs long after `limit`.
+    pub fn restart_with_sync_running_long(&mut self, limit: Duration) {
+        self.crash_controller();
+        self.sync_running_long = limit;
         self.start_controller();
     }
 
