@@ -36,6 +36,18 @@ async fn wait_event(w: &World, app: &str, reason: &str, says: impl Fn(&str) -> b
     .await
 }
 
+/// Commits `files` under `app/`, creates the app `web` of them and asks
+/// for its sync; the commit.
+async fn sync_new_app(w: &World, files: &[(&str, &str)]) -> Result<String, Error> {
+    for (name, content) in files {
+        w.repo.write(&format!("app/{name}"), content);
+    }
+    let rev = w.repo.commit("app");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    Ok(rev)
+}
+
 fn synced_healthy(a: &driftless_api::Application) -> Option<()> {
     let s = a.status.as_ref()?;
     (s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy).then_some(())
@@ -138,14 +150,8 @@ async fn a_failed_sync_is_a_warning_and_an_unhealthy_app_says_so() -> Result<(),
     let w = World::new("ev-fail").await?;
     // Invalid for the API server (a negative replica count), and a Pod that
     // keeps crashing.
-    w.repo.write("app/deploy.yaml", &deployment("web", -1, "nginx:1.27"));
-    w.repo.write(
-        "app/pod.yaml",
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crasher\nspec:\n  containers:\n  - name: main\n    image: example/crasher:crashloop\n",
-    );
-    let rev = w.repo.commit("broken");
-    w.app("web", "app", json!({})).await?;
-    w.request_sync("web", json!({})).await?;
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crasher\nspec:\n  containers:\n  - name: main\n    image: example/crasher:crashloop\n";
+    let rev = sync_new_app(&w, &[("deploy.yaml", &deployment("web", -1, "nginx:1.27")), ("pod.yaml", pod)]).await?;
     let op = w.wait_operation("web").await?;
     assert_eq!(op.phase, OperationPhase::Failed, "{op:?}");
     let failed = wait_event(&w, "web", "OperationCompleted", |m| m.starts_with(&format!("Sync operation to {rev} failed: "))).await?;
@@ -182,14 +188,8 @@ async fn a_sync_running_past_the_limit_says_so_once() -> Result<(), Error> {
     let mut w = World::new("ev-long").await?;
     w.restart_with_sync_running_long(std::time::Duration::from_secs(1));
     // A Sync hook whose pod takes its time to start: the sync waits for it.
-    w.repo.write("app/cm.yaml", &configmap("settings", ""));
-    w.repo.write(
-        "app/hook.yaml",
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: slow\n  annotations:\n    argocd.argoproj.io/hook: Sync\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: example/hook:slow\n",
-    );
-    let rev = w.repo.commit("slow hook");
-    w.app("web", "app", json!({})).await?;
-    w.request_sync("web", json!({})).await?;
+    let hook = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: slow\n  annotations:\n    argocd.argoproj.io/hook: Sync\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: example/hook:slow\n";
+    let rev = sync_new_app(&w, &[("cm.yaml", &configmap("settings", "")), ("hook.yaml", hook)]).await?;
     let long =
         wait_event(&w, "web", "OperationRunningLong", |m| m.starts_with("Sync operation has been running for more than 1s (started at "))
             .await?;
