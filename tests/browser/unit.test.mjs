@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { buildGraph, layout, resourceKey, NODE_W, NODE_H } from '../../crates/server/assets/tree.js';
 import { toYaml } from '../../crates/server/assets/yaml.js';
 import { generatorKinds, projectOf, heldConditions, countByOwner, rolloutSteps, strategyText } from '../../crates/server/assets/appset-view.js';
+import { eventRows } from '../../crates/server/assets/events-view.js';
 
 const app = {
   metadata: { name: 'web', namespace: 'argocd' },
@@ -131,4 +132,23 @@ test('apps are counted by the set that owns them', () => {
   assert.equal(counts.get('set-1'), 2);
   assert.equal(counts.get('set-2'), 1);
   assert.equal(countByOwner(undefined).size, 0);
+});
+
+test('an app\'s events show newest first, the controller\'s and the server\'s alike', () => {
+  const rows = eventRows({
+    items: [
+      { type: 'Normal', reason: 'OperationStarted', message: "Initiated automated sync to 'abc'", count: 1, lastTimestamp: '2025-01-01T10:00:00Z' },
+      { type: 'Warning', reason: 'OperationCompleted', message: 'Sync operation to abc failed: boom', count: 3, lastTimestamp: '2025-01-01T10:05:00Z' },
+      // events.k8s.io/v1, as the server records its audit events.
+      { type: 'Normal', reason: 'ResourceCreated', note: 'admin created application', eventTime: '2025-01-01T09:00:00.000000Z' },
+    ],
+  });
+  assert.deepEqual(rows.map((r) => [r.reason, r.count, r.warning]), [
+    ['OperationCompleted', 3, true],
+    ['OperationStarted', 1, false],
+    ['ResourceCreated', 1, false],
+  ]);
+  assert.equal(rows[2].message, 'admin created application');
+  assert.deepEqual(eventRows({}), []);
+  assert.deepEqual(eventRows(null), []);
 });

@@ -7,6 +7,8 @@
 //!   `.operation` or by automation), with retries and history;
 //! - [`leader`] is Lease-based leader election, [`shard`] splits the apps
 //!   over replicas;
+//! - [`recorder`] writes the app events the status writes publish
+//!   ([`Config::events`]) as Kubernetes Events;
 //! - [`runtime`] is what any loop over the API needs (wait for the API,
 //!   keep a kind watched), reused by the other loops.
 
@@ -14,6 +16,7 @@ pub mod leader;
 mod operation;
 mod queue;
 mod reconcile;
+pub mod recorder;
 pub mod runtime;
 pub mod shard;
 mod writer;
@@ -70,6 +73,15 @@ pub struct Config {
     /// Take a share of the apps with the other replicas that do
     /// (`--sharded`); None handles every app.
     pub sharded: Option<shard::ShardConfig>,
+    /// Where every app event is published (sync started, health changed...,
+    /// see [`driftless_engine::events`]): the controller records them as
+    /// Kubernetes Events, and any other loop of the process subscribes
+    /// with `events.subscribe()` before [`run`] starts (or in it, before
+    /// the reconcilers start).
+    pub events: driftless_engine::events::Bus,
+    /// How long a sync may run before an `OperationRunningLong` event says
+    /// so, once per operation (`--sync-running-long-after`, 10 minutes).
+    pub sync_running_long: Duration,
 }
 
 impl Config {
@@ -100,6 +112,8 @@ impl Default for Config {
             metrics: driftless_metrics::Metrics::new(),
             kustomize: driftless_render::KustomizeEngine::Native,
             sharded: None,
+            events: driftless_engine::events::Bus::default(),
+            sync_running_long: Duration::from_secs(600),
         }
     }
 }
@@ -216,6 +230,12 @@ pub async fn run(
         driftless_appset::controller::Config { tenancy: config.tenancy.clone(), requeue: config.resync },
         shutdown.clone(),
     ));
+    // Subscribed before any reconcile publishes; stopped once the
+    // reconciles have finished, so that their last events are recorded.
+    let (stop_recorder, recorder_stop) = tokio::sync::oneshot::channel::<()>();
+    let recorder = recorder::spawn(client.clone(), &config.events, config.metrics.clone(), async move {
+        let _ = recorder_stop.await;
+    });
     let ctx = Arc::new(Context::new(engine, config.clone(), readers, share));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
@@ -284,6 +304,8 @@ pub async fn run(
     let drained = async move {
         drained.await;
         let _ = appsets.await;
+        let _ = stop_recorder.send(());
+        let _ = recorder.await;
     };
     tokio::select! {
         _ = drained => {}

@@ -17,7 +17,9 @@ use driftless_sync::compare::{CompareResult, Live};
 use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
 use driftless_sync::plan::{PlanOptions, Role, plan};
 use driftless_sync::progress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use driftless_engine::events::AppEvent;
 use driftless_engine::settings::AppSettings;
 use driftless_engine::status;
 use driftless_engine::{Desired, Destination, Validated, short};
@@ -145,34 +147,45 @@ pub async fn run(
     // Whom the sync acts as is settled before anything is applied.
     let writes = ctx.engine.sync_cluster(app, v).await;
     let dest = &v.destination;
-    let outcome = loop {
-        let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };
-        let outcome = match &writes {
-            Ok(w) => {
-                let via = Via { dest, settings: &v.settings, writes: w.as_ref() };
-                attempt_sync(ctx, app, via, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status, run).await
+    // A sync that runs past the limit says so, once, and goes on.
+    let outcome = {
+        let attempts = async {
+            loop {
+                let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };
+                let outcome = match &writes {
+                    Ok(w) => {
+                        let via = Via { dest, settings: &v.settings, writes: w.as_ref() };
+                        attempt_sync(ctx, app, via, &sync_op, &options, allow_empty, desired, &compared, checks, writer, status, run).await
+                    }
+                    Err(msg) => failed(msg.clone()),
+                };
+                let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
+                if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app)
+                {
+                    break outcome;
+                }
+                attempt += 1;
+                let delay = backoff(retry.as_ref(), attempt);
+                if let Some(s) = status.operation_state.as_mut() {
+                    s.retry_count = Some(attempt);
+                    s.message = Some(format!("{} (retrying attempt #{attempt} in {}s)", outcome.message, delay.as_secs()));
+                    // The next attempt starts over: a restart during the back-off
+                    // must not take this attempt's results for the next one's.
+                    s.sync_result = None;
+                }
+                write(writer, status).await;
+                tokio::time::sleep(delay).await;
+                // The cluster moved on while we waited: plan against what is there now.
+                match ctx.engine.compare(desired, dest, &ctx.engine.compare_options(app, status, checks, dest, &v.settings)).await {
+                    Ok(c) => compared = c,
+                    Err(e) => break failed(format!("comparison before retry failed: {e}")),
+                }
             }
-            Err(msg) => failed(msg.clone()),
         };
-        let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
-        if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
-            break outcome;
-        }
-        attempt += 1;
-        let delay = backoff(retry.as_ref(), attempt);
-        if let Some(s) = status.operation_state.as_mut() {
-            s.retry_count = Some(attempt);
-            s.message = Some(format!("{} (retrying attempt #{attempt} in {}s)", outcome.message, delay.as_secs()));
-            // The next attempt starts over: a restart during the back-off
-            // must not take this attempt's results for the next one's.
-            s.sync_result = None;
-        }
-        write(writer, status).await;
-        tokio::time::sleep(delay).await;
-        // The cluster moved on while we waited: plan against what is there now.
-        match ctx.engine.compare(desired, dest, &ctx.engine.compare_options(app, status, checks, dest, &v.settings)).await {
-            Ok(c) => compared = c,
-            Err(e) => break failed(format!("comparison before retry failed: {e}")),
+        tokio::pin!(attempts);
+        tokio::select! {
+            outcome = &mut attempts => outcome,
+            () = running_long(writer, &started, ctx.config.sync_running_long) => attempts.await,
         }
     };
 
@@ -216,6 +229,15 @@ pub async fn run(
     outcome.applied
 }
 
+/// Waits until the operation `started` has run for `limit`, then publishes
+/// that it runs long. An operation a restart interrupted counts from its
+/// start: one already past the limit says so at once.
+async fn running_long(writer: &AppWriter, started: &Time, limit: Duration) {
+    let ran = Duration::try_from(k8s_openapi::jiff::Timestamp::now().duration_since(started.0)).unwrap_or_default();
+    tokio::time::sleep(limit.saturating_sub(ran)).await;
+    writer.publish(vec![AppEvent::SyncRunningLong { started_at: started.clone(), limit }]);
+}
+
 /// One run of a sync.
 struct Attempt {
     /// See [`PlanOptions::sync_id`].
@@ -228,7 +250,7 @@ struct Attempt {
 /// The operation's start, and the retry attempt after the first: the hooks
 /// of each attempt have names of their own, so that a hook a failed attempt
 /// kept (its delete policy said so) is not in the way of the next.
-fn sync_id(started: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time, attempt: i64) -> String {
+fn sync_id(started: &Time, attempt: i64) -> String {
     let start = started.0.as_second();
     if attempt == 0 { start.to_string() } else { format!("{start}-{attempt}") }
 }
@@ -502,7 +524,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             "h" => n * 3600.0,
             _ => return None,
         };
-        total += Duration::from_secs_f64(secs);
+        // Absurdly large values are no duration, not a panic.
+        total = total.checked_add(Duration::try_from_secs_f64(secs).ok()?)?;
         rest = next;
     }
     Some(total)
@@ -519,6 +542,17 @@ pub(crate) mod tests {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("99999999999999999999999h"), None);
+        assert_eq!(parse_duration("18446744073709551615s1s"), None);
+        // Whatever is typed into a flag or a spec never panics.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: String = (0..(seed % 12)).map(|i| b"0123456789.hms-e "[((seed >> (i * 4)) % 17) as usize] as char).collect();
+            let _ = parse_duration(&text);
+        }
         let r = RetryStrategy {
             limit: 5,
             backoff: Some(Backoff { duration: Some("1s".into()), factor: Some(3), max_duration: Some("10s".into()) }),

@@ -228,7 +228,8 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     }
     let _in_flight = ctx.config.metrics.reconcile_started();
     let started = Instant::now();
-    let writer = AppWriter::new(Api::namespaced(ctx.engine.client.clone(), &app.namespace().unwrap_or_default()), app.name_any());
+    let writer =
+        AppWriter::new(Api::namespaced(ctx.engine.client.clone(), &app.namespace().unwrap_or_default()), &app, ctx.config.events.clone());
     // A reconcile of an app handed to another replica stops between two
     // requests; a sync it was running resumes there.
     // Requests made for the app are counted as its own (Argo CD's
@@ -388,6 +389,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             // again by automation.
             if origin != Origin::Resumed {
                 operation::mark_running(&mut status, &op);
+                writer.announce(&status);
             }
             if requested {
                 writer.write(&status).await?;

@@ -1,28 +1,48 @@
 //! Writing an Application: its status and the handled request, with a log
-//! of the versions written so that a stale copy is told from the latest.
+//! of the versions written so that a stale copy is told from the latest;
+//! and what each status write changed, published as app events.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use driftless_api::{Application, ApplicationStatus};
-use kube::Api;
+use driftless_engine::events::{self, AppEvent, Bus};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
 use serde_json::json;
 
 /// Writes to one Application (its status, and clearing a handled request),
 /// noting the resourceVersion each write produces: the watch cache may hand
 /// the next reconcile a copy of the app from before these writes, and a
 /// reconcile must not act on such a copy (see [`WriteLog`]).
+///
+/// Each status write publishes on the bus what changed since the status
+/// the writer was handed or last published ([`events::between`]), so that
+/// an occurrence is published once, and a write that changes nothing
+/// publishes nothing.
 pub struct AppWriter {
     api: Api<Application>,
     name: String,
-    written: std::sync::Mutex<Vec<String>>,
+    written: Mutex<Vec<String>>,
+    /// The app as handed, then as last written.
+    app: Mutex<Arc<Application>>,
+    /// The status events were last derived from (None: the app had none).
+    published: Mutex<Option<ApplicationStatus>>,
+    bus: Bus,
 }
 
 impl AppWriter {
-    /// A writer for the app `name` of `api`'s namespace.
-    pub fn new(api: Api<Application>, name: String) -> AppWriter {
-        AppWriter { api, name, written: Default::default() }
+    /// A writer for `app`, in `api`'s namespace, publishing on `bus`.
+    pub fn new(api: Api<Application>, app: &Arc<Application>, bus: Bus) -> AppWriter {
+        AppWriter {
+            api,
+            name: app.name_any(),
+            written: Default::default(),
+            app: Mutex::new(app.clone()),
+            published: Mutex::new(app.status.clone()),
+            bus,
+        }
     }
 
     /// The app's API.
@@ -41,9 +61,36 @@ impl AppWriter {
     pub async fn write(&self, status: &ApplicationStatus) -> Result<(), kube::Error> {
         let patch: json_patch::Patch =
             serde_json::from_value(json!([{ "op": "add", "path": "/status", "value": status }])).expect("a literal JSON patch is valid");
-        let app = self.api.patch(&self.name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
-        self.note(app);
+        let mut app = self.api.patch(&self.name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?;
+        self.note(&app);
+        app.managed_fields_mut().clear();
+        let app = Arc::new(app);
+        *lock(&self.app) = app.clone();
+        self.publish_changes(&app, status);
         Ok(())
+    }
+
+    /// Publishes what `status` changed, without writing it: a sync that
+    /// begins is news before its first write (automation's syncs write their
+    /// state only as they progress).
+    pub fn announce(&self, status: &ApplicationStatus) {
+        let mut app = Application::clone(&lock(&self.app));
+        app.status = Some(status.clone());
+        self.publish_changes(&Arc::new(app), status);
+    }
+
+    /// Publishes `events` of the app as last written (or handed).
+    pub fn publish(&self, events: Vec<AppEvent>) {
+        let app = lock(&self.app).clone();
+        self.bus.publish(&app, events);
+    }
+
+    fn publish_changes(&self, app: &Arc<Application>, status: &ApplicationStatus) {
+        let mut published = lock(&self.published);
+        let changes = events::between(published.as_ref(), status);
+        *published = Some(status.clone());
+        drop(published);
+        self.bus.publish(app, changes);
     }
 
     /// Removes `.operation` (the request is being, or has been, carried out)
@@ -63,13 +110,13 @@ impl AppWriter {
             return Ok(());
         }
         let app = self.api.patch(&self.name, &PatchParams::default(), &Patch::Merge(serde_json::Value::Object(patch))).await?;
-        self.note(app);
+        self.note(&app);
         Ok(())
     }
 
-    fn note(&self, app: Application) {
-        if let Some(v) = app.metadata.resource_version {
-            self.written.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+    fn note(&self, app: &Application) {
+        if let Some(v) = app.metadata.resource_version.clone() {
+            lock(&self.written).push(v);
         }
     }
 
@@ -79,12 +126,16 @@ impl AppWriter {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Per app, the resourceVersions its last reconcile superseded: the copy it
 /// was handed and every one it wrote but the last. The watch cache moves
 /// forward only, so a copy with one of these versions is stale.
 #[derive(Default)]
 pub struct WriteLog {
-    superseded: std::sync::Mutex<HashMap<ObjectRef<Application>, Vec<String>>>,
+    superseded: Mutex<HashMap<ObjectRef<Application>, Vec<String>>>,
 }
 
 impl WriteLog {
@@ -117,7 +168,7 @@ impl WriteLog {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Application>, Vec<String>>> {
-        self.superseded.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.superseded)
     }
 }
 

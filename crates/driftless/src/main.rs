@@ -122,6 +122,11 @@ struct ControllerArgs {
     /// How long a sync wave or hook may take to become healthy, in seconds.
     #[arg(long, default_value_t = 300)]
     wave_timeout: u64,
+    /// How long a sync may run before the controller says so (a Warning
+    /// Event `OperationRunningLong` on the app, and an app event for
+    /// notifications), once per sync: a duration such as 10m or 1h30m.
+    #[arg(long, default_value = "10m", value_parser = positive_duration)]
+    sync_running_long_after: Duration,
     /// How many apps are reconciled (and synced) at once: more makes a cold
     /// start of many apps faster and costs memory.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
@@ -262,6 +267,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// A duration flag: Go's notation, as Argo CD's (`10m`, `1h30m`), above zero.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    driftless_controller::parse_duration(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} is not a duration above zero such as 10m or 1h30m"))
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")
 }
@@ -324,6 +336,7 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
         tenancy,
         resync: Duration::from_secs(args.app_resync.max(1)),
         wave_timeout: Duration::from_secs(args.wave_timeout.max(1)),
+        sync_running_long: args.sync_running_long_after,
         concurrency: args.concurrency,
         kustomize: args.kustomize.into(),
         ..Default::default()

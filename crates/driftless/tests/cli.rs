@@ -54,6 +54,16 @@ fn an_unknown_command_fails_on_stderr() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
 }
 
+#[test]
+fn a_bad_sync_running_long_limit_is_refused_naming_the_flag() {
+    for bad in ["soon", "0s", "5 minutes", "99999999999999999999999h", ""] {
+        let out = driftless(&["controller", "--sync-running-long-after", bad]);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--sync-running-long-after") && err.contains("10m or 1h30m"), "{bad:?}: {err}");
+    }
+}
+
 fn examples(path: &str) -> String {
     format!("{}/../../examples/{path}", env!("CARGO_MANIFEST_DIR"))
 }

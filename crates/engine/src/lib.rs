@@ -8,6 +8,7 @@
 //! - [`cluster_status`]: the clusters as the API, UI and CLI show them
 //!   (probed, with their apps counted), and removing one;
 //! - [`desired`]: every source of the app on disk, rendered, as targets;
+//! - [`events`]: what happens to an app (sync started, health changed...), derived from its status writes, and the bus they go out on;
 //! - [`project`]: AppProject rules (and which namespaces hold apps);
 //! - [`repos`]: repository credentials, CAs and SSH host keys, watched; connection tests;
 //! - [`impersonation`]: syncs as the project's ServiceAccount;
@@ -28,6 +29,7 @@ pub mod cluster_status;
 pub mod clusters;
 mod config;
 pub mod desired;
+pub mod events;
 pub mod finalizer;
 #[cfg(test)]
 mod fuzz;

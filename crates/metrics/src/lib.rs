@@ -200,6 +200,11 @@ struct RenderLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabel {
+    cause: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ClusterLabels {
     name: String,
     server: String,
@@ -258,6 +263,7 @@ struct Inner {
     git_requests: Family<GitLabels, Counter>,
     git_durations: HistogramFamily<GitRequestLabel>,
     renders: Family<RenderLabel, Counter>,
+    events_dropped: Family<DropLabel, Counter>,
     queue_depth: Gauge,
     in_flight: Gauge,
     cluster_info: Family<ClusterInfoLabels, Gauge>,
@@ -400,6 +406,12 @@ impl Metrics {
             "Sources rendered for a comparison, by whether the render cache had it (hit: no file it read changed) or not (miss)",
             renders.clone(),
         );
+        let events_dropped = Family::<DropLabel, Counter>::default();
+        registry.register(
+            "driftless_events_dropped",
+            "App events not recorded as Kubernetes Events, by cause: full (the recorder fell behind) or rejected (the API server refused the write)",
+            events_dropped.clone(),
+        );
         let queue_depth = Gauge::default();
         registry.register("driftless_workqueue_depth", "Applications waiting to be reconciled", queue_depth.clone());
         let in_flight = Gauge::default();
@@ -460,6 +472,7 @@ impl Metrics {
                 git_requests,
                 git_durations,
                 renders,
+                events_dropped,
                 queue_depth,
                 in_flight,
                 cluster_info,
@@ -649,6 +662,13 @@ impl Metrics {
     /// `driftless_renders_total{cache="hit"|"miss"}`.
     pub fn render(&self, cache_hit: bool) {
         self.inner.renders.get_or_create(&RenderLabel { cache: if cache_hit { "hit" } else { "miss" } }).inc();
+    }
+
+    /// Counts `n` app events the recorder did not write as Kubernetes Events
+    /// in `driftless_events_dropped_total{cause}`: `full` when it fell
+    /// behind, `rejected` when the API server refused one.
+    pub fn events_dropped(&self, cause: &'static str, n: u64) {
+        self.inner.events_dropped.get_or_create(&DropLabel { cause }).inc_by(n);
     }
 
     /// Sets `driftless_workqueue_depth`.

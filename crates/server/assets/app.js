@@ -1,9 +1,10 @@
 // One application: status cards, conditions, the resource tree, history
-// with rollback, and the Sync / Refresh / Delete actions. The page follows
+// with rollback, its Kubernetes Events, and the Sync / Refresh / Delete actions. The page follows
 // the SSE stream, so status and tree change without a reload.
 import { el, fill, api, query, stream, healthBadge, syncBadge, phaseBadge, shortRevision, ago, toast, topbar, card, showError } from './common.js';
 import { buildGraph, drawTree, resourceKey } from './tree.js';
 import { toYaml } from './yaml.js';
+import { eventRows } from './events-view.js';
 
 const [, , namespace, name] = location.pathname.split('/').map(decodeURIComponent);
 const base = `/api/v1/applications/${encodeURIComponent(name)}`;
@@ -104,6 +105,25 @@ function renderHistory() {
   );
 }
 
+function renderEvents(list) {
+  const rows = eventRows(list);
+  fill(
+    document.getElementById('events'),
+    rows.length
+      ? rows.map((r) =>
+          el(
+            'tr',
+            { class: r.warning ? 'warning' : '' },
+            el('td', {}, r.reason),
+            el('td', {}, r.message),
+            el('td', {}, String(r.count)),
+            el('td', { title: r.last }, ago(r.last)),
+          ),
+        )
+      : el('tr', {}, el('td', { colspan: 4, class: 'sub' }, 'No events.')),
+  );
+}
+
 function renderTree() {
   const graph = buildGraph(app, tree);
   drawTree(document.getElementById('tree'), graph, openResource);
@@ -132,6 +152,14 @@ async function loadWindows() {
   if (app) renderStatus();
 }
 
+async function loadEvents() {
+  try {
+    renderEvents(await api(`${base}/events${query(ns)}`));
+  } catch (e) {
+    toast(`Events: ${e.message}`, true);
+  }
+}
+
 let treeTimer = null;
 /** Trees change in bursts (a rollout touches many Pods): reload once per burst. */
 function loadTreeSoon() {
@@ -139,6 +167,7 @@ function loadTreeSoon() {
   treeTimer = setTimeout(() => {
     loadTree();
     loadWindows();
+    loadEvents();
   }, 700);
 }
 
@@ -147,7 +176,7 @@ async function load(refresh) {
     app = await api(`${base}${query({ ...ns, refresh })}`);
     showError('');
     renderStatus();
-    await Promise.all([loadTree(), loadWindows()]);
+    await Promise.all([loadTree(), loadWindows(), loadEvents()]);
   } catch (e) {
     // The API answers 403 alike for an app that does not exist and one the caller may not see.
     showError(e.status === 403 || e.status === 404 ? `Application ${namespace}/${name} does not exist (any more), or you may not see it.` : `Could not load the application: ${e.message}`);

@@ -433,7 +433,8 @@ fn check_of(method: &str, path: &str) -> Check {
         | ("get", "/api/v1/applications/{name}/resource-tree")
         | ("get", "/api/v1/applications/{name}/resource")
         | ("get", "/api/v1/applications/{name}/managed-resources")
-        | ("get", "/api/v1/applications/{name}/syncwindows") => Check::Rbac("applications", "get"),
+        | ("get", "/api/v1/applications/{name}/syncwindows")
+        | ("get", "/api/v1/applications/{name}/events") => Check::Rbac("applications", "get"),
         ("delete", "/api/v1/applications/{name}") => Check::Rbac("applications", "delete"),
         ("delete", "/api/v1/applications/{name}/resource") => Check::Rbac("applications", "delete//ConfigMap/{ns}/x"),
         ("post", "/api/v1/applications/{name}/sync")

@@ -21,11 +21,16 @@ pub struct World {
     pub apps: Api<Application>,
     /// The controller's metrics, its Kubernetes requests included.
     pub metrics: driftless_metrics::Metrics,
+    /// Where the controller publishes app events: subscribe before what
+    /// should be seen happens.
+    pub events: driftless_engine::events::Bus,
     /// The controller's client, counting its requests in `metrics`.
     client: kube::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     controller: Option<tokio::task::JoinHandle<()>>,
     resync: Duration,
+    /// How long a sync runs before the controller says it runs long.
+    sync_running_long: Duration,
     /// `application.namespaces` of the controller: other namespaces whose
     /// apps it handles (the test namespace is its control plane).
     app_namespaces: String,
@@ -59,10 +64,12 @@ impl World {
             repo: GitRepo::new(),
             apps,
             metrics,
+            events: Default::default(),
             client,
             stop: None,
             controller: None,
             resync,
+            sync_running_long: driftless_controller::Config::default().sync_running_long,
             app_namespaces: String::new(),
             _cache: cache,
         };
@@ -79,6 +86,8 @@ impl World {
             cache_dir: self._cache.path().to_path_buf(),
             wave_timeout: Duration::from_secs(60),
             metrics: self.metrics.clone(),
+            events: self.events.clone(),
+            sync_running_long: self.sync_running_long,
             ..Default::default()
         }
     }
@@ -105,6 +114,13 @@ impl World {
     pub fn restart_with_app_namespaces(&mut self, app_namespaces: &str) {
         self.crash_controller();
         self.app_namespaces = app_namespaces.to_string();
+        self.start_controller();
+    }
+
+    /// Starts the controller again, saying a sync runs long after `limit`.
+    pub fn restart_with_sync_running_long(&mut self, limit: Duration) {
+        self.crash_controller();
+        self.sync_running_long = limit;
         self.start_controller();
     }
 

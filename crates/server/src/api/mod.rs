@@ -3,6 +3,7 @@
 mod applicationsets;
 mod apps;
 mod clusters;
+mod events;
 mod ops;
 mod projects;
 mod repositories;
@@ -67,6 +68,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/applications/{name}/managed-resources",
             &[("get", "Get managed resources with live and desired state and diffs")],
             get(resources::managed),
+        )
+        .route(
+            APPS,
+            "/api/v1/applications/{name}/events",
+            &[("get", "The app's Kubernetes Events (a core/v1 EventList): the controller's and the server's")],
+            get(events::list),
         )
         .route(APPS, "/api/v1/applications/{name}/sync", &[("post", "Sync an application")], post(ops::sync))
         .route(APPS, "/api/v1/applications/{name}/syncwindows", &[("get", "Sync windows: assigned, active, canSync")], get(windows::app))

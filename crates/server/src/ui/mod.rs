@@ -44,6 +44,7 @@ const ASSETS: &[Asset] = &[
     asset!("appsets.js", JS),
     asset!("appset.js", JS),
     asset!("appset-view.js", JS),
+    asset!("events-view.js", JS),
     asset!("yaml.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
