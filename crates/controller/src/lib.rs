@@ -82,6 +82,9 @@ pub struct Config {
     /// How long a sync may run before an `OperationRunningLong` event says
     /// so, once per operation (`--sync-running-long-after`, 10 minutes).
     pub sync_running_long: Duration,
+    /// How often the notifications loop evaluates every subscribed app
+    /// without an event (time-based triggers; Argo CD's is 60 s).
+    pub notifications_resync: Duration,
 }
 
 impl Config {
@@ -114,6 +117,7 @@ impl Default for Config {
             sharded: None,
             events: driftless_engine::events::Bus::default(),
             sync_running_long: Duration::from_secs(600),
+            notifications_resync: Duration::from_secs(60),
         }
     }
 }
@@ -236,6 +240,32 @@ pub async fn run(
     let recorder = recorder::spawn(client.clone(), &config.events, config.metrics.clone(), async move {
         let _ = recorder_stop.await;
     });
+    // Notifications, on the same process as Argo CD's separate controller
+    // would be: woken by the app events published here (subscribed before
+    // any reconcile publishes), for the apps this replica holds.
+    let holds: driftless_notify::controller::Holds = {
+        let (share, engine) = (share.clone(), engine.clone());
+        Arc::new(move |app: &Application| share.indexes(&ObjectRef::from_obj(app), engine.clusters.pinned_shard(&app.spec.destination)))
+    };
+    let wake = futures::stream::unfold(config.events.subscribe(), |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(p) => return Some(((p.app.namespace().unwrap_or_default(), p.app.name_any()), rx)),
+                // What was missed is caught by the loop's resync.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    let notifications = tokio::spawn(driftless_notify::controller::run(
+        driftless_notify::controller::World { client: client.clone(), apps: readers.clone(), holds },
+        driftless_notify::controller::Config {
+            resync: config.notifications_resync,
+            ..driftless_notify::controller::Config::new(&control_plane, config.metrics.clone())
+        },
+        Box::pin(wake),
+        shutdown.clone(),
+    ));
     let ctx = Arc::new(Context::new(engine, config.clone(), readers, share));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
@@ -304,6 +334,7 @@ pub async fn run(
     let drained = async move {
         drained.await;
         let _ = appsets.await;
+        let _ = notifications.await;
         let _ = stop_recorder.send(());
         let _ = recorder.await;
     };

@@ -119,8 +119,7 @@ async fn each_wave_of_child_apps_waits_for_the_previous_one_on_every_sync() -> R
     let parent = w
         .wait_app("parent", "sync done, Progressing on its second child only", |a| {
             let first_healthy = child_health(a, "first")?.status == HealthStatusCode::Healthy;
-            (phase(a)? == OperationPhase::Succeeded && health(a)? == HealthStatusCode::Progressing && first_healthy)
-                .then(|| a.clone())
+            (phase(a)? == OperationPhase::Succeeded && health(a)? == HealthStatusCode::Progressing && first_healthy).then(|| a.clone())
         })
         .await?;
     let held = child_health(&parent, "second").expect("the child app has a health");

@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-const SUCCEEDED: &str = r#"
+const SUCCEEDED: &str = r##"
 message: |
   {{if eq .serviceType "slack"}}:white_check_mark:{{end}} Application {{.app.metadata.name}} has been successfully synced at {{.app.status.operationState.syncResult.revision}}.
 slack:
@@ -36,7 +36,7 @@ github:
     state: success
     label: continuous-delivery/{{.app.metadata.name}}
     targetURL: "{{.context.argocdUrl}}/applications/{{.app.metadata.name}}?operation=true"
-"#;
+"##;
 
 const DEGRADED: &str = r#"
 message: "Application {{.app.metadata.name}} has degraded: {{.app.status.health.message}}"
@@ -44,8 +44,7 @@ message: "Application {{.app.metadata.name}} has degraded: {{.app.status.health.
 
 /// The catalog's triggers for these two.
 const ON_SYNC_SUCCEEDED: &str = "- description: Application syncing has succeeded\n  oncePer: app.status.operationState?.syncResult?.revision\n  send: [app-sync-succeeded]\n  when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']\n";
-const ON_HEALTH_DEGRADED: &str =
-    "- description: Application has degraded\n  oncePer: app.status.operationState?.syncResult?.revision\n  send: [app-health-degraded]\n  when: app.status.health.status == 'Degraded'\n";
+const ON_HEALTH_DEGRADED: &str = "- description: Application has degraded\n  oncePer: app.status.operationState?.syncResult?.revision\n  send: [app-health-degraded]\n  when: app.status.health.status == 'Degraded'\n";
 
 /// argocd-notifications-cm and its Secret, with every service pointing at `sink`.
 async fn configure(w: &World, sink: &HttpSink) -> Result<(), Error> {
@@ -74,7 +73,10 @@ async fn configure(w: &World, sink: &HttpSink) -> Result<(), Error> {
 
 async fn apply<K>(w: &World, name: &str, body: Value) -> Result<(), Error>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
     Api::<K>::namespaced(w.ns.client(), w.name())
         .patch(name, &PatchParams::apply("test").force(), &Patch::Apply(body))
@@ -85,9 +87,15 @@ where
 
 /// Waits until `sink` has `n` requests at `prefix` answered 2xx, and returns them.
 async fn delivered(sink: &HttpSink, prefix: &str, n: usize) -> Result<Vec<Received>, Error> {
-    wait_for(common::TIMEOUT, &format!("{n} deliveries at {prefix}"), || {
-        let got: Vec<Received> = sink.received_at(prefix).into_iter().filter(|r| (200..300).contains(&r.status)).collect();
-        std::future::ready((got.len() >= n).then_some(got))
+    wait_for(&format!("{n} deliveries at {prefix}"), common::TIMEOUT, || {
+        let all = sink.received();
+        let got: Vec<Received> = all.iter().filter(|r| r.path.starts_with(prefix) && (200..300).contains(&r.status)).cloned().collect();
+        // Not yet: what arrived, by path and status.
+        std::future::ready(if got.len() >= n {
+            Ok(got)
+        } else {
+            Err(all.iter().map(|r| format!("{} {}", r.path, r.status)).collect::<Vec<_>>())
+        })
     })
     .await
 }
@@ -96,8 +104,9 @@ async fn delivered(sink: &HttpSink, prefix: &str, n: usize) -> Result<Vec<Receiv
 /// resync evaluates it), so that a duplicate would have been sent.
 async fn several_evaluations(w: &World) -> Result<(), Error> {
     let start = w.metric("argocd_notifications_trigger_eval_total", &[]);
-    wait_for(common::TIMEOUT, "three more trigger evaluations", || {
-        std::future::ready((w.metric("argocd_notifications_trigger_eval_total", &[]) >= start + 3.0).then_some(()))
+    wait_for("three more trigger evaluations", common::TIMEOUT, || {
+        let now = w.metric("argocd_notifications_trigger_eval_total", &[]);
+        std::future::ready(if now >= start + 3.0 { Ok(()) } else { Err(now) })
     })
     .await
 }
@@ -111,7 +120,10 @@ fn annotations(subscriptions: &[(&str, &str)]) -> Value {
 async fn subscribed_app(w: &World, name: &str, subscriptions: &[(&str, &str)]) -> Result<Application, Error> {
     w.app(name, "app", json!({"syncPolicy": {"automated": {}}})).await?;
     let patch = json!({"metadata": {"annotations": annotations(subscriptions)}});
-    w.apps.patch(name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(|source| Error::Kube { what: "subscribe".into(), source })
+    w.apps
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(|source| Error::Kube { what: "subscribe".into(), source })
 }
 
 #[tokio::test]
@@ -119,6 +131,8 @@ async fn one_message_per_revision_to_slack_teams_a_webhook_and_github_and_one_wh
     let w = World::new("notify").await?;
     let sink = HttpSink::start().await;
     sink.route("/slack/", 200, r#"{"ok": true, "ts": "1.2"}"#);
+    // What Teams' connectors answer when they took a card.
+    sink.route("/teams/", 200, "1");
     configure(&w, &sink).await?;
     w.repo.write("app/deploy.yaml", &deployment("web", 1, "example/web:1"));
     let first = w.repo.commit("a healthy web");
@@ -143,7 +157,7 @@ async fn one_message_per_revision_to_slack_teams_a_webhook_and_github_and_one_wh
     assert_eq!(slack[0].headers["authorization"], "Bearer xoxb-s3cret");
     let teams = delivered(&sink, "/teams/ops", 1).await?;
     assert_eq!(teams[0].json()["title"], "Application guestbook has been successfully synced");
-    assert_eq!(teams[0].json()["facts"][0]["value"], first, "{}", teams[0].text());
+    assert_eq!(teams[0].json()["sections"][0]["facts"][0]["value"], first, "{}", teams[0].text());
     let hook = delivered(&sink, "/hook/synced/guestbook", 1).await?;
     assert_eq!((hook[0].method.as_str(), hook[0].json()), ("POST", json!({"app": "guestbook", "revision": first})));
     assert_eq!(hook[0].headers["authorization"], "Bearer hook-s3cret");
@@ -154,13 +168,23 @@ async fn one_message_per_revision_to_slack_teams_a_webhook_and_github_and_one_wh
 
     // What was sent is recorded on the app, in Argo CD's format.
     let app = w.apps.get("guestbook").await.map_err(|source| Error::Kube { what: "read app".into(), source })?;
-    let notified: Value = serde_json::from_str(&app.metadata.annotations.unwrap_or_default()["notified.notifications.argoproj.io"]).expect("JSON");
-    assert!(notified.as_object().unwrap().keys().any(|k| k.starts_with(&format!("{first}:on-sync-succeeded:[0].")) && k.ends_with(":slack:dev")), "{notified}");
+    let notified: Value =
+        serde_json::from_str(&app.metadata.annotations.unwrap_or_default()["notified.notifications.argoproj.io"]).expect("JSON");
+    assert!(
+        notified
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with(&format!("{first}:on-sync-succeeded:[0].")) && k.ends_with(":slack:dev")),
+        "{notified}"
+    );
 
     // Nothing twice for the same revision.
     several_evaluations(&w).await?;
-    assert_eq!(sink.received_at("/slack/api/chat.postMessage").len(), 1);
-    assert_eq!(sink.received_at("/teams/").len(), 1);
+    let slack = sink.received_at("/slack/api/chat.postMessage");
+    assert_eq!(slack.len(), 1, "{:?}", slack.iter().map(Received::text).collect::<Vec<_>>());
+    let teams = sink.received_at("/teams/");
+    assert_eq!(teams.len(), 1, "{:?}", teams.iter().map(|r| (r.status, r.text())).collect::<Vec<_>>());
 
     // A new revision: one more of each.
     w.repo.write("app/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n");
@@ -171,13 +195,14 @@ async fn one_message_per_revision_to_slack_teams_a_webhook_and_github_and_one_wh
     delivered(&sink, &format!("/gh/api/v3/repos/org/guestbook/statuses/{second}"), 1).await?;
 
     // A crashlooping image: one degraded message.
-    let broken = deployment("web", 1, "example/web:crashloop").replace("spec:\n  replicas", "spec:\n  progressDeadlineSeconds: 5\n  replicas");
+    let broken =
+        deployment("web", 1, "example/web:crashloop").replace("spec:\n  replicas", "spec:\n  progressDeadlineSeconds: 5\n  replicas");
     w.repo.write("app/deploy.yaml", &broken);
     w.repo.commit("a crashlooping web");
     w.wait_app("guestbook", "Degraded", |a| (a.status.as_ref()?.health.status == HealthStatusCode::Degraded).then_some(())).await?;
-    let alerts = wait_for(common::TIMEOUT, "a degraded message", || {
+    let alerts = wait_for("a degraded message", common::TIMEOUT, || {
         let got: Vec<Received> = sink.received_at("/slack/").into_iter().filter(|r| r.json()["channel"] == "alerts").collect();
-        std::future::ready((!got.is_empty()).then_some(got))
+        std::future::ready(if got.is_empty() { Err(sink.received_at("/slack/").len()) } else { Ok(got) })
     })
     .await?;
     assert!(alerts[0].json()["text"].as_str().unwrap().starts_with("Application guestbook has degraded: "), "{}", alerts[0].text());
@@ -212,7 +237,10 @@ async fn a_failing_receiver_is_retried_and_a_restart_neither_loses_nor_repeats()
     // receiver fails throughout): once it is back, the message arrives once.
     sink.fail_next(1000, 503);
     subscribed_app(&w, "late", &[("on-sync-succeeded.hook", "")]).await?;
-    wait_for(common::TIMEOUT, "a failed attempt", || std::future::ready((!sink.received_at("/hook/synced/late").is_empty()).then_some(()))).await?;
+    wait_for("a failed attempt", common::TIMEOUT, || {
+        std::future::ready(if sink.received_at("/hook/synced/late").is_empty() { Err(()) } else { Ok(()) })
+    })
+    .await?;
     w.crash_controller();
     sink.stop_failing();
     w.start_controller();

@@ -205,13 +205,17 @@ fn run_trigger(config: &Config, app: &serde_json::Value, a: RunArgs) -> anyhow::
         .conditions()
         .iter()
         .zip(trigger.run(app, jiff::Timestamp::now()))
-        .map(|(c, r)| Row { condition: c.when().to_string(), result: r.triggered, once_per: r.once_per, templates: r.templates, error: r.error })
+        .map(|(c, r)| Row {
+            condition: c.when().to_string(),
+            result: r.triggered,
+            once_per: r.once_per,
+            templates: r.templates,
+            error: r.error,
+        })
         .collect();
     print(a.out.output, &rows, || {
-        let cells: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| vec![r.condition.clone(), r.result.to_string(), r.error.clone().unwrap_or_default()])
-            .collect();
+        let cells: Vec<Vec<String>> =
+            rows.iter().map(|r| vec![r.condition.clone(), r.result.to_string(), r.error.clone().unwrap_or_default()]).collect();
         table(&["CONDITION", "RESULT", "ERROR"], &cells)
     })
 }

@@ -7,7 +7,12 @@ use serde_json::{Value, json};
 
 fn host() -> HostFuncs {
     HostFuncs::default()
-        .with("repo.Upper", Arc::new(|args: &[Value]| Ok(json!(args.iter().map(|a| a.as_str().unwrap_or("?").to_uppercase()).collect::<Vec<_>>().join("+")))))
+        .with(
+            "repo.Upper",
+            Arc::new(|args: &[Value]| {
+                Ok(json!(args.iter().map(|a| a.as_str().unwrap_or("?").to_uppercase()).collect::<Vec<_>>().join("+")))
+            }),
+        )
         .with("repo.Meta", Arc::new(|_: &[Value]| Ok(json!({"Author": "alice", "Tags": ["v1", "v2"]}))))
         .with("repo.Fails", Arc::new(|_: &[Value]| Err("no repository here".to_string())))
 }
@@ -20,7 +25,10 @@ fn run(text: &str, data: Value) -> Result<String, String> {
 fn call_passes_arguments_and_pipes_and_reads_fields_of_results() {
     assert_eq!(run("{{call .repo.Upper .a \"b\"}}", json!({"a": "x"})).unwrap(), "X+B");
     assert_eq!(run("{{.a | call .repo.Upper}}", json!({"a": "x"})).unwrap(), "X");
-    assert_eq!(run("{{(call .repo.Meta \"sha\").Author}} {{range (call .repo.Meta 1).Tags}}{{.}} {{end}}", json!({})).unwrap(), "alice v1 v2 ");
+    assert_eq!(
+        run("{{(call .repo.Meta \"sha\").Author}} {{range (call .repo.Meta 1).Tags}}{{.}} {{end}}", json!({})).unwrap(),
+        "alice v1 v2 "
+    );
 }
 
 #[test]

@@ -449,17 +449,9 @@ impl Metrics {
             "Notifications sent (after retries), by trigger, service and whether it succeeded",
             deliveries.clone(),
         );
-        registry.register(
-            "argocd_notifications_deliveries",
-            "Number of delivered notifications (Argo CD's name)",
-            deliveries.clone(),
-        );
+        registry.register("argocd_notifications_deliveries", "Number of delivered notifications (Argo CD's name)", deliveries.clone());
         let trigger_evals = Family::<TriggerLabels, Counter>::default();
-        registry.register(
-            "argocd_notifications_trigger_eval",
-            "Number of trigger evaluations (Argo CD's name)",
-            trigger_evals.clone(),
-        );
+        registry.register("argocd_notifications_trigger_eval", "Number of trigger evaluations (Argo CD's name)", trigger_evals.clone());
         let argo = ArgoFamilies::register(&mut registry, &kube);
         Metrics {
             inner: Arc::new(Inner {
@@ -704,7 +696,11 @@ impl Metrics {
     /// Counts a notification sent to `service` for `trigger`, after its
     /// retries.
     pub fn notification_delivered(&self, trigger: &str, service: &str, succeeded: bool) {
-        let labels = DeliveryLabels { trigger: trigger.to_owned(), service: service.to_owned(), succeeded: if succeeded { "true" } else { "false" } };
+        let labels = DeliveryLabels {
+            trigger: trigger.to_owned(),
+            service: service.to_owned(),
+            succeeded: if succeeded { "true" } else { "false" },
+        };
         self.inner.deliveries.get_or_create(&labels).inc();
     }
 
@@ -895,7 +891,11 @@ mod tests {
         let text = m.encode();
         assert_eq!(lines(&text, "argocd_notifications_deliveries_total{").len(), 1, "{text}");
         assert_eq!(lines(&text, "driftless_notifications_deliveries_total{").len(), 1, "{text}");
-        assert_eq!(lines(&text, r#"argocd_notifications_trigger_eval_total{name="on-sync-succeeded",triggered="false"}"#).len(), 1, "{text}");
+        assert_eq!(
+            lines(&text, r#"argocd_notifications_trigger_eval_total{name="on-sync-succeeded",triggered="false"}"#).len(),
+            1,
+            "{text}"
+        );
     }
 
     #[test]

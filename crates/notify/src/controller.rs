@@ -48,7 +48,13 @@ pub struct Config {
 impl Config {
     /// Defaults: evaluated every minute, four attempts 1 s, 2 s and 4 s apart.
     pub fn new(control_plane: &str, metrics: driftless_metrics::Metrics) -> Config {
-        Config { control_plane: control_plane.into(), resync: Duration::from_secs(60), attempts: 4, first_retry: Duration::from_secs(1), metrics }
+        Config {
+            control_plane: control_plane.into(),
+            resync: Duration::from_secs(60),
+            attempts: 4,
+            first_retry: Duration::from_secs(1),
+            metrics,
+        }
     }
 }
 
@@ -184,13 +190,8 @@ impl Shared {
         }
         let settings = self.settings();
         let project = if stored.spec.project.is_empty() { "default" } else { stored.spec.project.as_str() };
-        let project_annotations = self
-            .projects
-            .state()
-            .into_iter()
-            .find(|p| p.name_any() == project)
-            .map(|p| p.annotations().clone())
-            .unwrap_or_default();
+        let project_annotations =
+            self.projects.state().into_iter().find(|p| p.name_any() == project).map(|p| p.annotations().clone()).unwrap_or_default();
         let destinations = subscriptions::destinations(&settings, stored.labels(), stored.annotations(), &project_annotations);
         if destinations.is_empty() {
             return;
@@ -249,7 +250,11 @@ impl Shared {
     /// secret: the services' errors hold none.
     async fn deliver(&self, settings: &Settings, p: &Pending, app: &Value, (ns, name): &AppKey) -> bool {
         let Some(service) = settings.services.get(&p.to.service) else {
-            tracing::warn!("notifications: app {ns}/{name}: trigger {}: service {:?} is not configured in {CONFIG_MAP}", p.trigger, p.to.service);
+            tracing::warn!(
+                "notifications: app {ns}/{name}: trigger {}: service {:?} is not configured in {CONFIG_MAP}",
+                p.trigger,
+                p.to.service
+            );
             return false;
         };
         let notification = match plan::render(settings, p, app, service.service_type()) {

@@ -68,7 +68,8 @@ pub fn evaluate(config: &Config, app: &Value, destinations: &Destinations, mut s
 pub fn render(config: &Config, pending: &Pending, app: &Value, service_type: &str) -> Result<Notification, String> {
     let mut merged = Notification::default();
     for name in &pending.templates {
-        let template = config.templates.get(name).ok_or_else(|| format!("template {name:?} is not configured in {}", crate::config::CONFIG_MAP))?;
+        let template =
+            config.templates.get(name).ok_or_else(|| format!("template {name:?} is not configured in {}", crate::config::CONFIG_MAP))?;
         let n = template.render(app, &config.context, service_type).map_err(|e| e.to_string())?;
         if !n.message.is_empty() {
             merged.message = n.message;
@@ -143,7 +144,12 @@ mod tests {
     #[test]
     fn templates_merge_in_order() {
         let c = config();
-        let p = Pending { trigger: "t".into(), key: "k".into(), to: Destination { service: "slack".into(), recipient: String::new() }, templates: vec!["a".into(), "b".into()] };
+        let p = Pending {
+            trigger: "t".into(),
+            key: "k".into(),
+            to: Destination { service: "slack".into(), recipient: String::new() },
+            templates: vec!["a".into(), "b".into()],
+        };
         let n = render(&c, &p, &json!({"metadata": {"name": "g"}}), "slack").unwrap();
         assert_eq!(n.message, "second slack");
         assert_eq!(n.sections["slack"], json!({"title": "A", "color": "green"}));

@@ -199,7 +199,10 @@ mod tests {
         let data = map(&[
             ("defaultTriggers", "[on-sync-status-unknown]"),
             ("defaultTriggers.mail", "[on-deployed]"),
-            ("subscriptions", "- recipients: [slack:ops]\n  selector: team=payments, tier in (prod, stage)\n  triggers: [on-sync-failed]\n- recipients: ['mail:oncall@example.com']\n"),
+            (
+                "subscriptions",
+                "- recipients: [slack:ops]\n  selector: team=payments, tier in (prod, stage)\n  triggers: [on-sync-failed]\n- recipients: ['mail:oncall@example.com']\n",
+            ),
         ]);
         let config = Config::parse(&data, &BTreeMap::new());
         assert!(config.errors.is_empty(), "{:?}", config.errors);

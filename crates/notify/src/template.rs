@@ -104,7 +104,9 @@ fn tree(v: &Value, at: &str, err: &dyn Fn(&str, String) -> TemplateError) -> Res
         Value::Array(items) => {
             Tree::List(items.iter().enumerate().map(|(i, item)| tree(item, &child(&i.to_string()), err)).collect::<Result<_, _>>()?)
         }
-        Value::Object(map) => Tree::Map(map.iter().map(|(k, item)| Ok((k.clone(), tree(item, &child(k), err)?))).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            Tree::Map(map.iter().map(|(k, item)| Ok((k.clone(), tree(item, &child(k), err)?))).collect::<Result<_, _>>()?)
+        }
         other => Tree::Plain(other.clone()),
     })
 }
@@ -114,9 +116,9 @@ fn render_tree(t: &Tree, at: &str, run: &dyn Fn(&Go, &str) -> Result<String, Tem
     Ok(match t {
         Tree::Text(go) => Value::String(run(go, at)?),
         Tree::Plain(v) => v.clone(),
-        Tree::List(items) => {
-            Value::Array(items.iter().enumerate().map(|(i, item)| render_tree(item, &child(&i.to_string()), run)).collect::<Result<_, _>>()?)
-        }
+        Tree::List(items) => Value::Array(
+            items.iter().enumerate().map(|(i, item)| render_tree(item, &child(&i.to_string()), run)).collect::<Result<_, _>>()?,
+        ),
         Tree::Map(entries) => {
             Value::Object(entries.iter().map(|(k, item)| Ok((k.clone(), render_tree(item, &child(k), run)?))).collect::<Result<_, _>>()?)
         }
@@ -195,7 +197,8 @@ github:
         assert_eq!((err.template.as_str(), err.field.as_str()), ("t", "slack.attachments"), "{err}");
         let err = Template::parse("t", "message: [1]\n").unwrap_err();
         assert_eq!(err.field, "message");
-        let t = Template::parse("t", "webhook:\n  hook:\n    body: '{{call .repo.GetCommitMetadata .app.status.sync.revision}}'\n").unwrap();
+        let t =
+            Template::parse("t", "webhook:\n  hook:\n    body: '{{call .repo.GetCommitMetadata .app.status.sync.revision}}'\n").unwrap();
         let err = t.render(&app(), &ctx(), "webhook").unwrap_err();
         assert_eq!(err.field, "webhook.hook.body");
         assert!(err.reason.contains("not supported"), "{err}");

@@ -83,7 +83,8 @@ impl Trigger {
                 Some(_) => return Err(err(i, "when", "must be an expression (a string)".into())),
             };
             // Argo CD compiles an empty `when` as `false`.
-            let program = driftless_expr::compile(if when.trim().is_empty() { "false" } else { &when }).map_err(|e| err(i, "when", e.to_string()))?;
+            let program =
+                driftless_expr::compile(if when.trim().is_empty() { "false" } else { &when }).map_err(|e| err(i, "when", e.to_string()))?;
             let once_per = match c.once_per.filter(|s| !s.trim().is_empty()) {
                 Some(s) => Some(driftless_expr::compile(&s).map_err(|e| err(i, "oncePer", e.to_string()))?),
                 None => None,
@@ -110,8 +111,13 @@ impl Trigger {
         self.conditions
             .iter()
             .map(|c| {
-                let mut result =
-                    ConditionResult { key: c.key.clone(), once_per: String::new(), templates: c.send.clone(), triggered: false, error: None };
+                let mut result = ConditionResult {
+                    key: c.key.clone(),
+                    once_per: String::new(),
+                    templates: c.send.clone(),
+                    triggered: false,
+                    error: None,
+                };
                 match c.when.run(&env) {
                     Ok(v) => result.triggered = v == ExprValue::Bool(true),
                     Err(e) => result.error = Some(format!("when: {e}")),

@@ -26,7 +26,8 @@ pub struct Received {
 impl Received {
     /// The body as JSON (panics if it is not: a test's expectation).
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} {}: body is not JSON ({e}): {}", self.method, self.path, self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} {}: body is not JSON ({e}): {}", self.method, self.path, self.text()))
     }
 
     /// The body as text.
@@ -66,7 +67,8 @@ impl HttpSink {
                     let (status, body) = {
                         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                         let answer = s.queued.pop_front().or_else(|| {
-                            let mut routes: Vec<&(String, u16, String)> = s.routes.iter().filter(|(p, _, _)| req.path.starts_with(p.as_str())).collect();
+                            let mut routes: Vec<&(String, u16, String)> =
+                                s.routes.iter().filter(|(p, _, _)| req.path.starts_with(p.as_str())).collect();
                             routes.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
                             routes.first().map(|(_, status, body)| (*status, body.clone()))
                         });
@@ -75,7 +77,10 @@ impl HttpSink {
                         answer
                     };
                     let kind = if body.starts_with('{') || body.starts_with('[') { "application/json" } else { "text/plain" };
-                    let head = format!("HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
                     let _ = stream.write_all(head.as_bytes()).await;
                     let _ = stream.write_all(body.as_bytes()).await;
                     let _ = stream.shutdown().await;

@@ -88,6 +88,7 @@ impl World {
             metrics: self.metrics.clone(),
             events: self.events.clone(),
             sync_running_long: self.sync_running_long,
+            notifications_resync: self.resync,
             ..Default::default()
         }
     }
