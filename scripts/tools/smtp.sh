@@ -24,7 +24,15 @@ WANT="aiosmtpd==$AIOSMTPD_VERSION $(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f
 if [[ -x "$BIN/smtp-sink" && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
 fi
-command -v python3 >/dev/null || { echo "smtp.sh: python3 (with venv) is required" >&2; exit 1; }
+# Debian's python3 comes without venv/ensurepip: install them as the other
+# tools' Debian packages are.
+if ! command -v python3 >/dev/null || ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+  if command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
+fi
+command -v python3 >/dev/null && python3 -c "import venv, ensurepip" 2>/dev/null ||
+  { echo "smtp.sh: python3 with venv is required (Debian: apt-get install python3-venv)" >&2; exit 1; }
 mkdir -p "$BIN"
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
   echo "smtp.sh: installing aiosmtpd $AIOSMTPD_VERSION into $VENV"
