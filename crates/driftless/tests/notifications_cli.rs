@@ -102,8 +102,14 @@ async fn triggers_run_and_templates_render_without_sending_unless_asked() {
     for (args, says) in [
         (vec!["notifications", "trigger", "run", "on-nothing", "guestbook"], "trigger \"on-nothing\" is not configured"),
         (vec!["notifications", "template", "notify", "app-sync-succeeded", "missing"], "not found"),
-        (vec!["notifications", "template", "notify", "app-sync-succeeded", "guestbook", "--recipient", "nocolon"], "not <service>:<recipient>"),
-        (vec!["notifications", "template", "notify", "app-sync-succeeded", "guestbook", "--recipient", "slack:ops"], "service \"slack\" is not configured"),
+        (
+            vec!["notifications", "template", "notify", "app-sync-succeeded", "guestbook", "--recipient", "nocolon"],
+            "not <service>:<recipient>",
+        ),
+        (
+            vec!["notifications", "template", "notify", "app-sync-succeeded", "guestbook", "--recipient", "slack:ops"],
+            "service \"slack\" is not configured",
+        ),
         (vec!["notifications", "template", "get", "nope"], "template \"nope\" is not configured"),
     ] {
         let out = run(&args).await;
@@ -116,8 +122,10 @@ async fn triggers_run_and_templates_render_without_sending_unless_asked() {
     let file = dir.path().join("cm.yaml");
     std::fs::write(&file, serde_json::to_string(&cm).expect("JSON")).expect("write");
     let secret = dir.path().join("secret.yaml");
-    std::fs::write(&secret, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: argocd-notifications-secret\nstringData:\n  token: x\n").expect("write");
-    let out = run(&["notifications", "template", "get", "--config-map", file.to_str().unwrap(), "--secret", secret.to_str().unwrap()]).await;
+    std::fs::write(&secret, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: argocd-notifications-secret\nstringData:\n  token: x\n")
+        .expect("write");
+    let out =
+        run(&["notifications", "template", "get", "--config-map", file.to_str().unwrap(), "--secret", secret.to_str().unwrap()]).await;
     assert_success(&out);
     assert_eq!(stdout(&out), "NAME\napp-sync-succeeded\n");
 }

@@ -15,6 +15,10 @@ pub const SUBSCRIBE_PREFIX: &str = "notifications.argoproj.io/subscribe.";
 /// Destinations by trigger name.
 pub type Destinations = BTreeMap<String, BTreeSet<Destination>>;
 
+/// At most this many (trigger, destination) pairs per app: whoever may
+/// annotate an app must not turn one sync into thousands of messages.
+pub const MAX_DESTINATIONS: usize = 100;
+
 /// One entry of `subscriptions`.
 #[derive(Debug, Clone)]
 pub struct Subscription {
@@ -134,7 +138,8 @@ fn requirement(r: &str) -> Result<Requirement, String> {
 
 /// The destinations of an app: the ConfigMap's subscriptions whose selector
 /// matches its labels, its own subscription annotations and its project's.
-/// A subscription without a trigger means the default triggers.
+/// A subscription without a trigger means the default triggers; past
+/// [`MAX_DESTINATIONS`] the rest are left out.
 pub fn destinations(
     config: &Config,
     labels: &BTreeMap<String, String>,
@@ -142,11 +147,14 @@ pub fn destinations(
     project_annotations: &BTreeMap<String, String>,
 ) -> Destinations {
     let mut out = Destinations::new();
+    let mut count = 0;
     let mut add = |trigger: &str, dest: Destination| {
         let triggers: Vec<String> =
             if trigger.is_empty() { config.defaults_for(&dest.service).to_vec() } else { vec![trigger.to_string()] };
         for t in triggers {
-            out.entry(t).or_default().insert(dest.clone());
+            if count < MAX_DESTINATIONS && out.entry(t).or_default().insert(dest.clone()) {
+                count += 1;
+            }
         }
     };
     for s in config.subscriptions.iter().filter(|s| s.matches(labels)) {
