@@ -24,6 +24,8 @@ mod url;
 mod value;
 mod yaml;
 
+/// Go's `url.QueryEscape`, for callers that escape as Go templates do.
+pub use funcs::builtins::query_escape;
 /// Argo CD's `normalize`, for callers that name things as its templates do.
 pub use funcs::strings::normalize;
 use std::sync::Arc;

@@ -37,6 +37,7 @@ use serde_json::Value;
 pub use error::{Error, Result};
 pub use fsys::Input;
 pub use remote::{RemoteBase, RemoteCheckout, Remotes};
+pub use select::LabelSelector;
 
 /// Build settings.
 #[derive(Debug, Clone)]

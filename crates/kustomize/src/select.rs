@@ -61,6 +61,7 @@ impl Compiled {
     }
 }
 
+#[derive(Clone, Debug)]
 enum Req {
     Eq(String, String),
     Ne(String, String),
@@ -70,8 +71,28 @@ enum Req {
     NotExists(String),
 }
 
+/// A Kubernetes label-selector string (`a=b,c!=d,e in (x,y),!f,g`),
+/// parsed once; also used outside Kustomize (notification subscriptions).
+#[derive(Clone, Debug, Default)]
+pub struct LabelSelector(Vec<Req>);
+
+impl LabelSelector {
+    /// Parses `s`; the empty string selects everything.
+    pub fn parse(s: &str) -> Result<LabelSelector, String> {
+        parse_selector(s).map(LabelSelector)
+    }
+
+    /// Whether `labels` satisfy every requirement.
+    pub fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        matches_by(&self.0, |k| labels.get(k).cloned())
+    }
+}
+
 fn matches_all(reqs: &[Req], m: &Map<String, Value>) -> bool {
-    let get = |k: &str| m.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+    matches_by(reqs, |k| m.get(k).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+}
+
+fn matches_by(reqs: &[Req], get: impl Fn(&str) -> Option<String>) -> bool {
     reqs.iter().all(|r| match r {
         Req::Eq(k, v) => get(k).as_deref() == Some(v.as_str()),
         Req::Ne(k, v) => get(k).as_deref() != Some(v.as_str()),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use driftless_gotemplate::{HostFn, HostFuncs};
+use driftless_gotemplate::{HostFn, HostFuncs, query_escape};
 use serde_json::Value;
 
 /// Every function, by the name `call` reaches it under.
@@ -82,19 +82,6 @@ pub(crate) fn full_name_by_repo_url(url: &str) -> String {
         Ok(parts) => parts[..2].join("/"),
         Err(_) => url.to_string(),
     }
-}
-
-/// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Argo CD's `sync.GetInfoItem`: a `name`'s value in the sync's `info`

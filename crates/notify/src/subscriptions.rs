@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use driftless_kustomize::LabelSelector;
 use serde::Deserialize;
 
 use crate::Destination;
@@ -24,7 +25,7 @@ pub const MAX_DESTINATIONS: usize = 100;
 pub struct Subscription {
     recipients: Vec<Destination>,
     triggers: Vec<String>,
-    selector: Vec<Requirement>,
+    selector: LabelSelector,
 }
 
 #[derive(Deserialize)]
@@ -36,17 +37,6 @@ struct RawSubscription {
     triggers: Vec<String>,
     #[serde(default)]
     selector: String,
-}
-
-/// One requirement of a label selector string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    Absent(String),
 }
 
 impl Subscription {
@@ -66,74 +56,11 @@ impl Subscription {
                         _ => Err(format!("[{i}].recipients: {d:?} is not <service>:<recipient>")),
                     })
                     .collect::<Result<_, _>>()?;
-                let selector = parse_selector(&r.selector).map_err(|e| format!("[{i}].selector: {e}"))?;
+                let selector = LabelSelector::parse(&r.selector).map_err(|e| format!("[{i}].selector: {e}"))?;
                 Ok(Subscription { recipients, triggers: r.triggers, selector })
             })
             .collect()
     }
-
-    fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.selector.iter().all(|r| match r {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::In(k, vs) => labels.get(k).is_some_and(|l| vs.contains(l)),
-            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|l| !vs.contains(l)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::Absent(k) => !labels.contains_key(k),
-        })
-    }
-}
-
-/// A Kubernetes label selector string (`a=b,c!=d,e in (x,y),!f,g`).
-fn parse_selector(s: &str) -> Result<Vec<Requirement>, String> {
-    let mut out = Vec::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        // A requirement ends at a comma outside parentheses.
-        let mut depth = 0usize;
-        let end = rest
-            .char_indices()
-            .find(|&(_, c)| {
-                match c {
-                    '(' => depth += 1,
-                    ')' => depth = depth.saturating_sub(1),
-                    _ => {}
-                }
-                c == ',' && depth == 0
-            })
-            .map_or(rest.len(), |(i, _)| i);
-        out.push(requirement(rest[..end].trim())?);
-        rest = rest[end..].trim_start_matches(',').trim();
-    }
-    Ok(out)
-}
-
-fn requirement(r: &str) -> Result<Requirement, String> {
-    let key = |k: &str| {
-        let k = k.trim();
-        if k.is_empty() || k.contains(char::is_whitespace) { Err(format!("{r:?} has no valid label key")) } else { Ok(k.to_string()) }
-    };
-    let set = |v: &str| -> Result<Vec<String>, String> {
-        let v = v.trim();
-        let inner = v.strip_prefix('(').and_then(|v| v.strip_suffix(')')).ok_or_else(|| format!("{r:?}: values must be in parentheses"))?;
-        Ok(inner.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
-    };
-    if let Some(k) = r.strip_prefix('!') {
-        return Ok(Requirement::Absent(key(k)?));
-    }
-    if let Some((k, v)) = r.split_once("!=") {
-        return Ok(Requirement::NotEquals(key(k)?, v.trim().into()));
-    }
-    if let Some((k, v)) = r.split_once("==").or_else(|| r.split_once('=')) {
-        return Ok(Requirement::Equals(key(k)?, v.trim().into()));
-    }
-    if let Some((k, v)) = r.split_once(" notin ") {
-        return Ok(Requirement::NotIn(key(k)?, set(v)?));
-    }
-    if let Some((k, v)) = r.split_once(" in ") {
-        return Ok(Requirement::In(key(k)?, set(v)?));
-    }
-    Ok(Requirement::Exists(key(r)?))
 }
 
 /// The destinations of an app: the ConfigMap's subscriptions whose selector
@@ -157,7 +84,7 @@ pub fn destinations(
             }
         }
     };
-    for s in config.subscriptions.iter().filter(|s| s.matches(labels)) {
+    for s in config.subscriptions.iter().filter(|s| s.selector.matches(labels)) {
         for d in &s.recipients {
             if s.triggers.is_empty() {
                 add("", d.clone());
@@ -232,17 +159,18 @@ mod tests {
     }
 
     #[test]
-    fn selectors_as_kubernetes_reads_them() {
+    fn subscriptions_select_by_labels_and_name_bad_entries() {
         let labels = map(&[("a", "1"), ("b", "2")]);
-        let ok = |s: &str| parse_selector(s).map(|r| Subscription { recipients: vec![], triggers: vec![], selector: r }.matches(&labels));
+        let ok = |s: &str| {
+            Subscription::parse_list(&format!("- recipients: [x:y]\n  selector: '{s}'\n")).map(|v| v[0].selector.matches(&labels))
+        };
         assert_eq!(ok(""), Ok(true));
         assert_eq!(ok("a=1,b==2"), Ok(true));
         assert_eq!(ok("a!=1"), Ok(false));
         assert_eq!(ok("a in (1, 3),b notin (3)"), Ok(true));
         assert_eq!(ok("c"), Ok(false));
         assert_eq!(ok("!c,a"), Ok(true));
-        assert!(ok("a in 1").is_err());
-        assert!(ok("=x").is_err());
-        assert!(Subscription::parse_list("- recipients: [nocolon]\n").is_err());
+        assert!(ok("a in 1").unwrap_err().starts_with("[0].selector: "));
+        assert!(Subscription::parse_list("- recipients: [nocolon]\n").unwrap_err().contains("not <service>:<recipient>"));
     }
 }

@@ -264,7 +264,7 @@ fn js(s: &str) -> String {
 }
 
 /// Go's url.QueryEscape.
-pub(crate) fn query_escape(s: &str) -> String {
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

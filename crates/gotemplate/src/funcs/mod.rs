@@ -3,7 +3,7 @@
 //! controller's environment) and Argo CD's `normalize`, `slugify`, `toYaml`, `fromYaml`,
 //! `fromYamlArray`.
 
-mod builtins;
+pub(crate) mod builtins;
 mod collections;
 mod misc;
 pub(crate) mod strings;
