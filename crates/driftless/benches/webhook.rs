@@ -18,6 +18,11 @@
 //!   one directory: time until its app exists, with the webhook and
 //!   without (the generator's `requeueAfterSeconds: 30`).
 //!
+//! - notifications: 1,000 apps subscribed to on-sync-succeeded through a
+//!   webhook receiver on 127.0.0.1: time until every first sync is
+//!   notified, then from a push touching every app until every second one
+//!   is (and that no message came twice), with the peak RSS.
+//!
 //!     make bench   (or: cargo bench -p driftless --bench webhook)
 
 use std::net::SocketAddr;
@@ -25,7 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_api::Application;
-use driftless_testkit::{GitRepo, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{GitRepo, HttpSink, TestNamespace, install_crds, wait_for};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -384,8 +389,85 @@ async fn application_set(n: usize) -> BenchResult<()> {
     Ok(())
 }
 
+/// `n` apps subscribed (one `subscriptions` entry of argocd-notifications-cm)
+/// to the catalog's on-sync-succeeded through a webhook on 127.0.0.1: time
+/// until every first sync is notified, and from a push touching every app
+/// until every second one is, with the process' peak memory.
+async fn notifications(n: usize) -> BenchResult<()> {
+    let ns = TestNamespace::new("bench-notify").await?;
+    install_crds(&ns.client()).await?;
+    let repo = GitRepo::new();
+    for i in 0..n {
+        repo.write(&format!("apps/a{i}/cm.yaml"), &config_map(i, 0));
+    }
+    repo.commit("first");
+    let sink = HttpSink::start().await;
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-notifications-cm"},
+        "data": {
+            "service.webhook.hook": format!("url: {}\n", sink.url()),
+            "template.app-sync-succeeded": "webhook:\n  hook:\n    method: POST\n    body: '{\"app\": \"{{.app.metadata.name}}\", \"revision\": \"{{.app.status.operationState.syncResult.revision}}\"}'\n",
+            "trigger.on-sync-succeeded": "- oncePer: app.status.operationState?.syncResult?.revision\n  send: [app-sync-succeeded]\n  when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']\n",
+            "subscriptions": "- recipients: ['hook:']\n  triggers: [on-sync-succeeded]\n",
+        },
+    });
+    Api::<ConfigMap>::namespaced(ns.client(), ns.name())
+        .patch("argocd-notifications-cm", &PatchParams::apply("bench"), &Patch::Apply(cm))
+        .await?;
+    let cache = tempfile::tempdir()?;
+    let run = Run::start(&ns, cache.path(), 3600).await?;
+    let started = Instant::now();
+    create_apps(&ns, &repo, n, false).await?;
+    let delivered = |k: usize| {
+        let sink = &sink;
+        async move {
+            loop {
+                if sink.received().len() >= k {
+                    return Ok::<Duration, Box<dyn std::error::Error>>(started.elapsed());
+                }
+                if started.elapsed() > Duration::from_secs(900) {
+                    return Err(format!("{} of {k} notifications after 900 s", sink.received().len()).into());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let synced = until_apps(&ns, started, |apps| {
+        apps.len() == n && apps.iter().all(|a| a.status.as_ref().is_some_and(|s| s.sync.status == driftless_api::SyncStatusCode::Synced))
+    })
+    .await?;
+    let notified = delivered(n).await?;
+    println!(
+        "{n} apps subscribed to on-sync-succeeded (webhook): all Synced in {:.1} s, all notified in {:.1} s",
+        synced.as_secs_f64(),
+        notified.as_secs_f64()
+    );
+    let files: Vec<String> = (0..n).map(|i| format!("apps/a{i}/cm.yaml")).collect();
+    for (i, file) in files.iter().enumerate() {
+        repo.write(file, &config_map(i, 1));
+    }
+    repo.commit("every app");
+    let pushed = Instant::now();
+    run.webhook(&push(&repo, &files)).await?;
+    delivered(2 * n).await?;
+    let again = pushed.elapsed();
+    // Any duplicate would have arrived by now.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    println!(
+        "{n} apps, push touching every app: all notified again in {:.1} s ({} messages in all, {} expected); peak RSS {:.0} MiB",
+        again.as_secs_f64(),
+        sink.received().len(),
+        2 * n,
+        peak_rss(run.child.id())
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
+    if let Err(e) = notifications(1000).await {
+        println!("notifications: failed: {e}");
+    }
     if let Err(e) = application_set(1000).await {
         println!("ApplicationSet: failed: {e}");
     }

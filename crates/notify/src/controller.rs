@@ -14,7 +14,7 @@ use driftless_engine::watch::keep_watching;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::Value;
@@ -180,7 +180,8 @@ impl Shared {
     }
 
     fn stored(&self, (ns, name): &AppKey) -> Option<Arc<Application>> {
-        self.world.apps.iter().flat_map(Store::state).find(|a| a.namespace().as_deref() == Some(ns.as_str()) && a.name_any() == *name)
+        let key = ObjectRef::new(name).within(ns);
+        self.world.apps.iter().find_map(|s| s.get(&key))
     }
 
     async fn process(&self, key: &AppKey) {
