@@ -250,3 +250,53 @@ async fn a_failing_receiver_is_retried_and_a_restart_neither_loses_nor_repeats()
     assert_eq!(ok, 1, "delivered exactly once");
     Ok(())
 }
+
+#[tokio::test]
+async fn drift_that_persists_is_alerted_once_and_the_mark_goes_once_synced() -> Result<(), Error> {
+    let w = World::new("notify-drift").await?;
+    let sink = HttpSink::start().await;
+    configure(&w, &sink).await?;
+    // Argo CD's expression over the annotation the loop keeps: OutOfSync
+    // for 2 s or more (10 minutes in real life), once per drift.
+    let trigger = "- when: app.status.sync.status == 'OutOfSync' and time.Now().Sub(time.Parse(app.metadata.annotations['driftless.dev/out-of-sync-since'])).Seconds() >= 2\n  oncePer: app.metadata.annotations['driftless.dev/out-of-sync-since']\n  send: [drift]\n";
+    let template = "webhook:\n  hook:\n    method: POST\n    path: /drift/{{.app.metadata.name}}\n    body: '{\"since\": \"{{index .app.metadata.annotations \"driftless.dev/out-of-sync-since\"}}\"}'\n";
+    let patch = json!({"data": {"trigger.on-drift": trigger, "template.drift": template}});
+    Api::<ConfigMap>::namespaced(w.ns.client(), w.name())
+        .patch("argocd-notifications-cm", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(|source| Error::Kube { what: "add the drift trigger".into(), source })?;
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "example/web:1"));
+    w.repo.commit("a healthy web");
+    // Drift detection only: no automated sync, so the app stays OutOfSync.
+    w.app("drifting", "app", json!({})).await?;
+    let patch = json!({"metadata": {"annotations": annotations(&[("on-drift.hook", "")])}});
+    w.apps
+        .patch("drifting", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .map_err(|source| Error::Kube { what: "subscribe".into(), source })?;
+
+    let alert = delivered(&sink, "/hook/drift/drifting", 1).await?;
+    let app = w.apps.get("drifting").await.map_err(|source| Error::Kube { what: "read app".into(), source })?;
+    let since = app.metadata.annotations.unwrap_or_default().get("driftless.dev/out-of-sync-since").cloned().expect("the mark");
+    assert_eq!(alert[0].json(), json!({"since": since}));
+    assert!(w.metric("driftless_app_out_of_sync_seconds", &["name=\"drifting\""]) > 0.0, "the metric shows the drift");
+    several_evaluations(&w).await?;
+    assert_eq!(sink.received_at("/hook/drift/").len(), 1, "once per drift");
+
+    // Synced: the mark and the metric's series go.
+    w.request_sync("drifting", json!({})).await?;
+    w.wait_app("drifting", "Synced and unmarked", |a| {
+        let synced = a.status.as_ref()?.sync.status == driftless_api::SyncStatusCode::Synced;
+        let marked = a.metadata.annotations.as_ref().is_some_and(|m| m.contains_key("driftless.dev/out-of-sync-since"));
+        (synced && !marked).then_some(())
+    })
+    .await?;
+    let series = w
+        .metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with("driftless_app_out_of_sync_seconds{") && l.contains("name=\"drifting\""))
+        .count();
+    assert_eq!(series, 0, "no drift, no series");
+    Ok(())
+}
