@@ -199,7 +199,7 @@ pub async fn run(
         clusters.clone(),
         Stores {
             settings: Some(settings),
-            projects: Some(projects),
+            projects: Some(projects.clone()),
             repos: driftless_engine::repos::RepoStores::watching(&client, &control_plane, shutdown.clone()),
         },
     ));
@@ -258,7 +258,7 @@ pub async fn run(
         }
     });
     let notifications = tokio::spawn(driftless_notify::controller::run(
-        driftless_notify::controller::World { client: client.clone(), apps: readers.clone(), holds },
+        driftless_notify::controller::World { client: client.clone(), apps: readers.clone(), projects, holds },
         driftless_notify::controller::Config {
             resync: config.notifications_resync,
             ..driftless_notify::controller::Config::new(&control_plane, config.metrics.clone())

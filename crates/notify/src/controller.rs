@@ -5,7 +5,7 @@
 //! failing service never blocks reconciliation: this loop only reads the
 //! controller's stores and writes annotations.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,25 +61,31 @@ impl Config {
 /// Which apps this process holds (with `--sharded`, its share).
 pub type Holds = Arc<dyn Fn(&Application) -> bool + Send + Sync>;
 
-/// What the loop reads: the controller's stores of Applications.
+/// What the loop reads: the controller's stores.
 pub struct World {
     /// The client the annotations are written with.
     pub client: Client,
     /// The controller's stores of Applications.
     pub apps: Vec<Store<Application>>,
+    /// The controller's store of the control plane's AppProjects (their
+    /// subscription annotations).
+    pub projects: Store<AppProject>,
     /// Which apps to notify about.
     pub holds: Holds,
 }
 
 type AppKey = (String, String);
 
+/// The resourceVersions of the ConfigMap and the Secret a configuration
+/// was parsed from.
+type Versions = (String, String);
+
 struct Shared {
     world: World,
     config: Config,
     settings_cm: Store<ConfigMap>,
     settings_secret: Store<Secret>,
-    projects: Store<AppProject>,
-    parsed: Mutex<Option<(AppKey, Arc<Settings>)>>,
+    parsed: Mutex<Option<(Versions, Arc<Settings>)>>,
 }
 
 /// Runs until `shutdown`. `wake` names apps the controller just published
@@ -95,7 +101,6 @@ pub async fn run(
     let shared = Arc::new(Shared {
         settings_cm: keep_watching::<ConfigMap>(Api::namespaced(world.client.clone(), &ns), by_name(CONFIG_MAP), shutdown.clone()),
         settings_secret: keep_watching::<Secret>(Api::namespaced(world.client.clone(), &ns), by_name(SECRET), shutdown.clone()),
-        projects: keep_watching::<AppProject>(Api::namespaced(world.client.clone(), &ns), watcher::Config::default(), shutdown.clone()),
         world,
         config,
         parsed: Mutex::new(None),
@@ -103,22 +108,23 @@ pub async fn run(
     let mut wake = wake;
     let mut ticker = tokio::time::interval(shared.config.resync);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One evaluation per app at a time; a wake during one runs another
+    // after it. Tasks are known by id, so that one that panicked frees its app.
     let mut tasks = tokio::task::JoinSet::new();
-    let mut running: HashSet<AppKey> = HashSet::new();
+    let mut running: HashMap<tokio::task::Id, AppKey> = HashMap::new();
     let mut again: HashSet<AppKey> = HashSet::new();
-    let shutdown = shutdown.clone();
     tokio::pin!(shutdown);
-    let schedule = |tasks: &mut tokio::task::JoinSet<AppKey>, key: AppKey, running: &mut HashSet<AppKey>, again: &mut HashSet<AppKey>| {
-        if running.insert(key.clone()) {
+    let schedule =
+        |tasks: &mut tokio::task::JoinSet<()>, key: AppKey, running: &mut HashMap<tokio::task::Id, AppKey>, again: &mut HashSet<AppKey>| {
+            if running.values().any(|k| *k == key) {
+                again.insert(key);
+                return;
+            }
             let shared = shared.clone();
-            tasks.spawn(async move {
-                shared.process(&key).await;
-                key
-            });
-        } else {
-            again.insert(key);
-        }
-    };
+            let task = key.clone();
+            let id = tasks.spawn(async move { shared.process(&task).await }).id();
+            running.insert(id, key);
+        };
     loop {
         tokio::select! {
             () = &mut shutdown => break,
@@ -136,12 +142,18 @@ pub async fn run(
                     schedule(&mut tasks, key, &mut running, &mut again);
                 }
             }
-            Some(done) = tasks.join_next() => {
-                if let Ok(key) = done {
-                    running.remove(&key);
-                    if again.remove(&key) {
-                        schedule(&mut tasks, key, &mut running, &mut again);
+            Some(done) = tasks.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => {
+                        tracing::error!("notifications: an evaluation failed: {e}");
+                        e.id()
                     }
+                };
+                if let Some(key) = running.remove(&id)
+                    && again.remove(&key)
+                {
+                    schedule(&mut tasks, key, &mut running, &mut again);
                 }
             }
         }
@@ -191,8 +203,12 @@ impl Shared {
         }
         let settings = self.settings();
         let project = if stored.spec.project.is_empty() { "default" } else { stored.spec.project.as_str() };
-        let project_annotations =
-            self.projects.state().into_iter().find(|p| p.name_any() == project).map(|p| p.annotations().clone()).unwrap_or_default();
+        let project_annotations = self
+            .world
+            .projects
+            .get(&ObjectRef::new(project).within(&self.config.control_plane))
+            .map(|p| p.annotations().clone())
+            .unwrap_or_default();
         let destinations = subscriptions::destinations(&settings, stored.labels(), stored.annotations(), &project_annotations);
         if destinations.is_empty() {
             return;
