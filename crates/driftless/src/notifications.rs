@@ -204,7 +204,7 @@ fn run_trigger(config: &Config, app: &serde_json::Value, a: RunArgs) -> anyhow::
     let rows: Vec<Row> = trigger
         .conditions()
         .iter()
-        .zip(trigger.run(app, jiff::Timestamp::now()))
+        .zip(trigger.run(&driftless_notify::trigger::env(app, jiff::Timestamp::now())))
         .map(|(c, r)| Row {
             condition: c.when().to_string(),
             result: r.triggered,

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use driftless_gotemplate::{HostFn, HostFuncs, query_escape};
 use serde_json::Value;
 
-/// Every function, by the name `call` reaches it under.
-pub(crate) fn host_funcs() -> HostFuncs {
+/// Every function, by the name `call` reaches it under; built once.
+pub(crate) static HOST_FUNCS: std::sync::LazyLock<HostFuncs> = std::sync::LazyLock::new(host_funcs);
+
+fn host_funcs() -> HostFuncs {
     let unsupported = |name: &'static str| -> HostFn {
         Arc::new(move |_: &[Value]| Err(format!("{name} is not supported by driftless notifications yet")))
     };
@@ -55,24 +57,12 @@ fn one_str(args: &[Value]) -> Result<String, String> {
     }
 }
 
-/// Host and path of a Git URL: `https://host/path`, `ssh://git@host:22/path`
-/// or scp-like `git@host:path`.
-fn host_and_path(url: &str) -> Option<(String, String)> {
-    if url.contains("://") {
-        let u = reqwest::Url::parse(url).ok()?;
-        return Some((u.host_str()?.to_string(), u.path().trim_start_matches('/').to_string()));
-    }
-    let (user_host, path) = url.split_once(':')?;
-    let host = user_host.rsplit_once('@').map_or(user_host, |(_, h)| h);
-    (!host.is_empty() && !host.contains('/')).then(|| (host.to_string(), path.trim_start_matches('/').to_string()))
-}
-
 /// Argo CD's `repo.RepoURLToHTTPS`: the same repository over HTTPS,
 /// without user info (a `.git` suffix stays).
 pub(crate) fn repo_url_to_https(url: &str) -> String {
-    match host_and_path(url) {
-        Some((host, path)) => format!("https://{host}/{path}"),
-        None => url.to_string(),
+    match crate::services::repo_url::host_and_path(url) {
+        Ok((host, path)) if !host.is_empty() => format!("https://{host}/{}", path.trim_start_matches('/')),
+        _ => url.to_string(),
     }
 }
 

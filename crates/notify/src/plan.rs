@@ -38,12 +38,13 @@ pub struct Evaluation {
 /// Evaluates `destinations`' triggers over `app` at `now`.
 pub fn evaluate(config: &Config, app: &Value, destinations: &Destinations, mut state: NotifiedState, now: jiff::Timestamp) -> Evaluation {
     let mut out = Evaluation::default();
+    let env = crate::trigger::env(app, now);
     for (name, dests) in destinations {
         let Some(trigger) = config.triggers.get(name) else {
             out.problems.push(format!("trigger {name:?} is not configured in {}", crate::config::CONFIG_MAP));
             continue;
         };
-        for result in trigger.run(app, now) {
+        for result in trigger.run(&env) {
             out.evaluated.push((name.clone(), result.triggered));
             if let Some(e) = &result.error {
                 out.problems.push(format!("trigger {name} condition {}: {e}", result.key));

@@ -77,9 +77,8 @@ impl Template {
             "serviceType": service_type,
             "notificationType": service_type,
         });
-        let host = funcs::host_funcs();
         let run = |go: &Go, field: &str| {
-            go.execute_with(&vars, &Options::default(), &host).map_err(|e| TemplateError {
+            go.execute_with(&vars, &Options::default(), &funcs::HOST_FUNCS).map_err(|e| TemplateError {
                 template: self.name.clone(),
                 field: field.to_string(),
                 reason: e.to_string(),

@@ -103,11 +103,8 @@ impl Trigger {
         &self.conditions
     }
 
-    /// Evaluates every condition over `app` at `now`.
-    pub fn run(&self, app: &Value, now: jiff::Timestamp) -> Vec<ConditionResult> {
-        let mut vars = serde_json::Map::new();
-        vars.insert("app".into(), app.clone());
-        let env = Env { vars, now };
+    /// Evaluates every condition in `env` (see [`env`]).
+    pub fn run(&self, env: &Env) -> Vec<ConditionResult> {
         self.conditions
             .iter()
             .map(|c| {
@@ -118,14 +115,14 @@ impl Trigger {
                     triggered: false,
                     error: None,
                 };
-                match c.when.run(&env) {
+                match c.when.run(env) {
                     Ok(v) => result.triggered = v == ExprValue::Bool(true),
                     Err(e) => result.error = Some(format!("when: {e}")),
                 }
                 if result.triggered
                     && let Some(p) = &c.once_per
                 {
-                    match p.run(&env) {
+                    match p.run(env) {
                         Ok(v) => result.once_per = v.to_go_string(),
                         Err(e) => result.error = Some(format!("oncePer: {e}")),
                     }
@@ -134,6 +131,14 @@ impl Trigger {
             })
             .collect()
     }
+}
+
+/// What triggers see of `app` at `now`: built once per app, for all its
+/// triggers (the app is copied into it).
+pub fn env(app: &Value, now: jiff::Timestamp) -> Env {
+    let mut vars = serde_json::Map::new();
+    vars.insert("app".into(), app.clone());
+    Env { vars, now }
 }
 
 impl Condition {
@@ -172,7 +177,7 @@ mod tests {
         let app = json!({"status": {
             "health": {"status": "Healthy", "lastTransitionTime": "2026-12-05T11:00:05Z"},
             "operationState": {"phase": "Succeeded", "finishedAt": "2026-12-05T11:00:00Z", "syncResult": {"revision": "abc"}}}});
-        let r = t.run(&app, now());
+        let r = t.run(&env(&app, now()));
         assert_eq!(r.len(), 1);
         assert!(r[0].triggered, "{r:?}");
         assert_eq!(r[0].once_per, "abc");
@@ -181,14 +186,14 @@ mod tests {
         assert!(r[0].key.starts_with("[0].") && r[0].key.len() == 4 + 27, "{}", r[0].key);
         // Without an operation the condition does not hold (and `and` stops
         // before the nil field).
-        let r = t.run(&json!({"status": {"health": {"status": "Healthy"}}}), now());
+        let r = t.run(&env(&json!({"status": {"health": {"status": "Healthy"}}}), now()));
         assert!(!r[0].triggered && r[0].error.is_none(), "{r:?}");
     }
 
     #[test]
     fn a_failing_when_does_not_trigger_and_says_why() {
         let t = Trigger::parse("t", "- when: app.status.operationState.phase == 'Failed'\n  send: [x]\n").unwrap();
-        let r = t.run(&json!({"status": {}}), now());
+        let r = t.run(&env(&json!({"status": {}}), now()));
         assert!(!r[0].triggered);
         assert!(r[0].error.as_deref().unwrap_or_default().starts_with("when: "), "{r:?}");
     }
@@ -204,6 +209,6 @@ mod tests {
         let e = Trigger::parse("t", "- when: 'true'\n  sned: [x]\n").unwrap_err();
         assert!(e.reason.contains("sned"), "{e}");
         // `when: true` unquoted is the expression `true`.
-        assert!(Trigger::parse("t", "- when: true\n  send: [x]\n").unwrap().run(&json!({}), now())[0].triggered);
+        assert!(Trigger::parse("t", "- when: true\n  send: [x]\n").unwrap().run(&env(&json!({}), now()))[0].triggered);
     }
 }

@@ -48,21 +48,29 @@ impl Commit {
     }
 }
 
+/// The host (empty for a URL without one) and the path of a repository
+/// URL: `https://host/path`, `ssh://git@host:22/path` or scp-like
+/// `git@host:path`.
+pub(crate) fn host_and_path(url: &str) -> Result<(String, String), String> {
+    if url.contains("://") {
+        let u = Url::parse(url).map_err(|e| e.to_string())?;
+        return Ok((u.host_str().unwrap_or_default().to_string(), u.path().to_string()));
+    }
+    match url.split_once(':') {
+        Some((user_host, path)) if !user_host.is_empty() && !user_host.contains('/') => {
+            Ok((user_host.rsplit_once('@').map_or(user_host, |(_, h)| h).to_string(), path.to_string()))
+        }
+        _ => Err("not a URL (https://host/owner/repo or git@host:owner/repo)".into()),
+    }
+}
+
 /// The path's segments, without `.git` and empty segments. Each segment is
 /// a name GitHub and GitLab allow (letters, digits, `-`, `_`, `.`, not `.`
 /// or `..`), so it can go into an API path as it is.
 pub(crate) fn segments(repo_url: &str) -> Result<Vec<String>, String> {
     let text = repo_url.trim();
     let bad = |why: &str| format!("repository URL `{}`: {why}", super::http::quote(text.as_bytes(), &[]));
-    let path = if text.contains("://") {
-        Url::parse(text).map_err(|e| bad(&e.to_string()))?.path().to_string()
-    } else {
-        // scp-like: [user@]host:path
-        match text.split_once(':') {
-            Some((host, path)) if !host.is_empty() && !host.contains('/') => path.to_string(),
-            _ => return Err(bad("not a URL (https://host/owner/repo or git@host:owner/repo)")),
-        }
-    };
+    let (_, path) = host_and_path(text).map_err(|e| bad(&e))?;
     let path = path.trim_end_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path);
     let parts: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
