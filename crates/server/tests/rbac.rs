@@ -171,7 +171,15 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
     answers.push(r);
     let op = ns.api::<Application>().get("team-web").await.expect("app").operation.expect("a sync requested");
     assert_eq!(op.initiated_by.and_then(|i| i.username).as_deref(), Some("proj:team:ci"));
-    let r = server.as_user(&tok, Method::GET, "/api/v1/applications", None).await;
+    // The list is served from the server's watch, which may not have the
+    // apps yet: wait until it shows one, then check that it is the only one.
+    let r = wait_for("the list to show the project's app", TIMEOUT, || async {
+        let r = server.as_user(&tok, Method::GET, "/api/v1/applications", None).await;
+        let listed = r.body["items"].as_array().is_some_and(|items| !items.is_empty());
+        if listed { Ok(r) } else { Err(r.text) }
+    })
+    .await
+    .expect("a listed app");
     let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().filter_map(|a| a["metadata"]["name"].as_str()).collect();
     assert_eq!(names, ["team-web"], "{}", r.text);
     answers.push(r);
