@@ -91,6 +91,12 @@ fn fixtures_cover_every_native_kind_healthy_and_not() {
         "namespace",
         "application",
         "workflow",
+        "sealedsecret",
+        "externalsecret",
+        "clusterexternalsecret",
+        "secretstore",
+        "clustersecretstore",
+        "pushsecret",
     ] {
         let of_kind: Vec<&String> = stems.iter().filter(|s| s.starts_with(&format!("{kind}-"))).collect();
         assert!(of_kind.iter().any(|s| s.ends_with("-healthy")), "{kind}: no healthy fixture");

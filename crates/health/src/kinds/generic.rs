@@ -50,7 +50,7 @@ pub(crate) fn health(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
 }
 
 /// The condition's message, else its reason.
-fn describe(c: &Condition<'_>) -> String {
+pub(super) fn describe(c: &Condition<'_>) -> String {
     if c.message.is_empty() { c.reason.to_string() } else { c.message.to_string() }
 }
 

@@ -6,6 +6,7 @@ mod crd;
 mod cronjob;
 mod daemonset;
 mod deployment;
+mod externalsecrets;
 pub(crate) mod generic;
 mod hpa;
 mod ingress;
@@ -14,6 +15,7 @@ mod namespace;
 mod pod;
 mod pvc;
 mod replicaset;
+mod sealedsecret;
 mod service;
 mod statefulset;
 mod workflow;
@@ -45,6 +47,12 @@ pub(crate) fn assess(gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
         ("", "Namespace") => namespace::health,
         ("batch", "Job") => job::health,
         ("batch", "CronJob") => cronjob::health,
+        ("bitnami.com", "SealedSecret") => sealedsecret::health,
+        ("external-secrets.io", "ExternalSecret") => externalsecrets::external_secret,
+        ("external-secrets.io", "ClusterExternalSecret") => externalsecrets::cluster_external_secret,
+        ("external-secrets.io", "SecretStore") => |o| externalsecrets::ready(o, "SecretStore"),
+        ("external-secrets.io", "ClusterSecretStore") => |o| externalsecrets::ready(o, "ClusterSecretStore"),
+        ("external-secrets.io", "PushSecret") => |o| externalsecrets::ready(o, "PushSecret"),
         ("autoscaling", "HorizontalPodAutoscaler") => {
             return Some(hpa::health(gk.version, obj));
         }
