@@ -34,7 +34,7 @@ mod registry;
 mod wait;
 
 pub use cluster::{DevCluster, Error};
-pub use crds::install_crds;
+pub use crds::{install_crds, install_secret_controller_crds};
 pub use git::GitRepo;
 pub use git_server::{GitHttpOptions, GitHttpServer, SshGitServer, TestCa};
 pub use gitea::{GITEA_ADMIN, Gitea};
