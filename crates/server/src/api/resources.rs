@@ -23,9 +23,15 @@ use crate::state::AppState;
 
 /// Kinds whose objects are owned by managed resources and shown beneath
 /// them: Deployment -> ReplicaSet -> Pod, StatefulSet/DaemonSet/Job -> Pod,
-/// CronJob -> Job, Service -> EndpointSlice.
-const CHILD_KINDS: [(&str, &str, &str); 4] =
-    [("apps", "v1", "ReplicaSet"), ("batch", "v1", "Job"), ("", "v1", "Pod"), ("discovery.k8s.io", "v1", "EndpointSlice")];
+/// CronJob -> Job, Service -> EndpointSlice, and SealedSecret/ExternalSecret
+/// -> the Secret their controller makes.
+const CHILD_KINDS: [(&str, &str, &str); 5] = [
+    ("apps", "v1", "ReplicaSet"),
+    ("batch", "v1", "Job"),
+    ("", "v1", "Pod"),
+    ("discovery.k8s.io", "v1", "EndpointSlice"),
+    ("", "v1", "Secret"),
+];
 
 /// Finds the API resource of a group/version/kind (cached per server).
 async fn resolve(state: &AppState, group: &str, version: &str, kind: &str) -> Option<(ApiResource, ApiCapabilities)> {
@@ -237,12 +243,7 @@ async fn tree_nodes(state: &AppState, app: &driftless_api::Application) -> Resul
     for (group, version, kind) in CHILD_KINDS {
         let Some((ar, caps)) = resolve(state, group, version, kind).await else { continue };
         for n in namespaces.keys() {
-            let list = api_for(state, &ar, &caps, Some(n))
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| ApiError::kube(&format!("list {kind} in {n}"), e))?;
-            for obj in list.items {
-                let mut v = serde_json::to_value(&obj).map_err(|e| ApiError::internal("encode a live object", e))?;
+            for mut v in children(state, &ar, &caps, n).await? {
                 // The items of a list carry no apiVersion or kind of their own.
                 v["apiVersion"] = json!(ar.api_version);
                 v["kind"] = json!(ar.kind);
@@ -278,6 +279,29 @@ async fn tree_nodes(state: &AppState, app: &driftless_api::Application) -> Resul
         }
     }
     Ok(nodes)
+}
+
+/// The objects of a child kind in namespace `n`. Secrets are listed by
+/// their metadata alone: the tree (and the live manifest of a node) shows
+/// that a Secret exists, never its values, so the server does not even
+/// hold them. A server not allowed to list Secrets there (the cluster
+/// install's, by design) shows none rather than failing the tree.
+async fn children(state: &AppState, ar: &ApiResource, caps: &ApiCapabilities, n: &str) -> Result<Vec<Value>, ApiError> {
+    let api = api_for(state, ar, caps, Some(n));
+    let what = || format!("list {} in {n}", ar.kind);
+    let encode = |e| ApiError::internal("encode a live object", e);
+    if (ar.group.as_str(), ar.kind.as_str()) != ("", "Secret") {
+        let list = api.list(&ListParams::default()).await.map_err(|e| ApiError::kube(&what(), e))?;
+        return list.items.iter().map(|o| serde_json::to_value(o).map_err(encode)).collect();
+    }
+    match api.list_metadata(&ListParams::default()).await {
+        Ok(list) => list.items.iter().map(|o| serde_json::to_value(o).map_err(encode)).collect(),
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            tracing::debug!("{}: forbidden, the tree shows no Secrets there", what());
+            Ok(Vec::new())
+        }
+        Err(e) => Err(ApiError::kube(&what(), e)),
+    }
 }
 
 /// `GET /api/v1/applications/{name}/managed-resources`: renders Git and
