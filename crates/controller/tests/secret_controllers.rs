@@ -123,14 +123,22 @@ async fn secrets_from_controllers(prefix: &str, tracking: Option<&str>) -> Resul
         .map_err(|source| Error::Kube { what: "apply project".into(), source })?;
     // An object no app tracks: the orphan count's yardstick.
     let stray: ConfigMap = serde_json::from_value(json!({ "metadata": { "name": "stray" } })).expect("a ConfigMap");
-    target.api::<ConfigMap>().create(&PostParams::default(), &stray).await.map_err(|source| Error::Kube { what: "create stray".into(), source })?;
+    target
+        .api::<ConfigMap>()
+        .create(&PostParams::default(), &stray)
+        .await
+        .map_err(|source| Error::Kube { what: "create stray".into(), source })?;
 
     w.repo.write("app/sealed.yaml", &sealed_secret("AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq"));
     w.repo.write("app/external.yaml", EXTERNAL_SECRET);
     w.repo.write("app/store.yaml", SECRET_STORE);
     w.repo.commit("secrets from controllers");
-    w.app("secrets", "app", json!({ "project": "secrets", "destination": { "server": "https://kubernetes.default.svc", "namespace": target.name() } }))
-        .await?;
+    w.app(
+        "secrets",
+        "app",
+        json!({ "project": "secrets", "destination": { "server": "https://kubernetes.default.svc", "namespace": target.name() } }),
+    )
+    .await?;
     w.request_sync("secrets", json!({ "prune": true })).await?;
 
     // Applied, and nothing has reported yet.
@@ -198,7 +206,10 @@ async fn secrets_from_controllers(prefix: &str, tracking: Option<&str>) -> Resul
         op.sync_result.iter().flat_map(|r| r.resources.iter()).filter(|r| r.kind == "Secret").map(|r| r.name.clone()).collect();
     assert!(touched.is_empty(), "a sync with prune touched {touched:?}");
     for name in ["db-credentials", "api-token"] {
-        assert!(target.api::<Secret>().get_opt(name).await.map_err(|source| Error::Kube { what: name.into(), source })?.is_some(), "{name} kept");
+        assert!(
+            target.api::<Secret>().get_opt(name).await.map_err(|source| Error::Kube { what: name.into(), source })?.is_some(),
+            "{name} kept"
+        );
     }
 
     // New encrypted data the controller cannot decrypt: Progressing until
@@ -219,9 +230,8 @@ async fn secrets_from_controllers(prefix: &str, tracking: Option<&str>) -> Resul
     ctl.status(&sealed_ar, "db-credentials", json!({ "observedGeneration": generation(&stale),
         "conditions": [{ "type": "Synced", "status": "False", "message": message, "lastTransitionTime": "2026-11-21T09:41:12Z", "lastUpdateTime": "2026-11-21T09:41:12Z" }] }))
         .await?;
-    let app = w
-        .wait_app("secrets", "Degraded", |a| (a.status.as_ref()?.health.status == HealthStatusCode::Degraded).then(|| a.clone()))
-        .await?;
+    let app =
+        w.wait_app("secrets", "Degraded", |a| (a.status.as_ref()?.health.status == HealthStatusCode::Degraded).then(|| a.clone())).await?;
     assert_eq!(health_of(&app, "SealedSecret"), Some((HealthStatusCode::Degraded, message.to_string())));
 
     // The values are in the Secrets and nowhere in the app.

@@ -94,7 +94,9 @@ async fn secrets_made_by_secret_controllers_show_beneath_their_parents_without_v
     .await
     .expect("tree");
     let node = |kind: &str, name: &str| tree.iter().find(|n| n["kind"] == kind && n["name"] == name).cloned();
-    for (parent_kind, parent_group, name) in [("SealedSecret", "bitnami.com", "db-credentials"), ("ExternalSecret", "external-secrets.io", "api-token")] {
+    for (parent_kind, parent_group, name) in
+        [("SealedSecret", "bitnami.com", "db-credentials"), ("ExternalSecret", "external-secrets.io", "api-token")]
+    {
         let parent = node(parent_kind, name).expect("the parent is in the tree");
         let child = node("Secret", name).expect("the Secret is in the tree");
         let refs = child["parentRefs"].as_array().cloned().unwrap_or_default();
@@ -104,13 +106,17 @@ async fn secrets_made_by_secret_controllers_show_beneath_their_parents_without_v
     }
     assert_eq!(node("SealedSecret", "db-credentials").expect("parent")["health"]["status"], "Healthy");
     let es = node("ExternalSecret", "api-token").expect("parent");
-    assert_eq!((&es["health"]["status"], &es["health"]["message"]), (&json!("Degraded"), &json!("could not get secret data from provider")));
+    assert_eq!(
+        (&es["health"]["status"], &es["health"]["message"]),
+        (&json!("Degraded"), &json!("could not get secret data from provider"))
+    );
     assert!(node("Secret", "unrelated").is_none(), "a Secret nobody in the app owns is not in its tree");
     let encoded = base64::engine::general_purpose::STANDARD.encode(VALUE);
     assert!(!text.contains(VALUE) && !text.contains(&encoded), "the tree carries a Secret's value");
 
     // A node's live manifest: the Secret's identity, never its values.
-    let path = format!("/api/v1/applications/web/resource?{q}&group=&version=v1&kind=Secret&namespace={}&resourceName=db-credentials", ns.name());
+    let path =
+        format!("/api/v1/applications/web/resource?{q}&group=&version=v1&kind=Secret&namespace={}&resourceName=db-credentials", ns.name());
     let r = server.as_user(&admin, Method::GET, &path, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(!r.text.contains(VALUE) && !r.text.contains(&encoded), "the manifest carries the value");

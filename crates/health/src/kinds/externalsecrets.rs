@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
+use super::generic::describe;
 use crate::Health;
 use crate::HealthStatusCode::{Degraded, Healthy, Progressing};
-use super::generic::describe;
 use crate::obj::{condition, conditions, generation, str_at};
 
 /// ExternalSecret: its `Ready` condition, and whether the controller has
