@@ -2,21 +2,11 @@
 //! `scripts/tools/sops.sh`; the tests find it on PATH) decrypt to exactly
 //! their plain text; tampered, foreign and unsupported files are refused.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use age::secrecy::ExposeSecret;
 use age::x25519::Identity;
 use driftless_kustomize::yaml::parse::parse_documents;
 use driftless_sops::{AgeKeys, Format, MAX_INPUT, SopsError, decrypt, is_encrypted};
-
-fn sops_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("sops"))
-        .find(|p| p.is_file())
-        .expect("the sops binary is not on PATH: run scripts/tools/sops.sh and put target/tools/bin on PATH")
-}
+use driftless_testkit::sops_encrypt;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -32,25 +22,9 @@ impl Fixture {
         keys_of(&self.identity)
     }
 
-    /// `sops encrypt --age <ours> [args] <name>` of `plain`, in a directory
-    /// without a `.sops.yaml`.
+    /// `sops encrypt --age <ours> [args] <name>` of `plain`.
     fn encrypt(&self, name: &str, plain: &[u8], args: &[&str]) -> Vec<u8> {
-        let file = self.dir.path().join(name);
-        std::fs::write(&file, plain).unwrap();
-        let out = Command::new(sops_binary())
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env_remove("SOPS_AGE_KEY")
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .arg("encrypt")
-            .arg("--age")
-            .arg(self.identity.to_public().to_string())
-            .args(args)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "sops encrypt failed: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
+        sops_encrypt(self.dir.path(), name, plain, &self.identity.to_public().to_string(), args)
     }
 }
 
