@@ -215,27 +215,17 @@ fn scalar(out: &mut String, v: &Node) {
     }
 }
 
-/// A YAML double-quoted scalar: everything outside YAML's printable set,
-/// and the characters YAML 1.1 reads as line breaks, escaped.
+/// A YAML double-quoted scalar: JSON's escaping (a JSON string is one),
+/// plus what YAML does not allow unescaped (DEL, C1 controls, and the
+/// characters YAML 1.1 reads as line breaks).
 fn quote(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if matches!(c as u32, 0x20..=0x7E | 0xA0..=0xD7FF | 0xE000..=0xFEFE | 0xFF00..=0xFFFD | 0x10000..=0x10FFFF)
-                && !matches!(c, '\u{2028}' | '\u{2029}') =>
-            {
-                out.push(c)
-            }
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+    for c in serde_json::to_string(s).expect("strings serialize").chars() {
+        if matches!(c as u32, 0x7F..=0x9F | 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF) {
+            out.push_str(&format!("\\u{:04X}", c as u32));
+        } else {
+            out.push(c);
         }
     }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -248,7 +238,8 @@ mod tests {
 
     #[test]
     fn emitted_yaml_reads_back_the_same() {
-        let text = "a: 012\nb: \"x\\ty\\u0001\"\nc:\n  - 1.5\n  - {d: [true, ~]}\ne: |\n  two\n  lines\nf: {}\ng: &x [1]\nh: *x\n";
+        let text =
+            "a: 012\nb: \"x\\ty\\u0001\\u0085\\u2028\"\nc:\n  - 1.5\n  - {d: [true, ~]}\ne: |\n  two\n  lines\nf: {}\ng: &x [1]\nh: *x\n";
         let read = branches(text);
         let out = String::from_utf8(emit(&read)).unwrap();
         assert_eq!(branches(&out), read, "{out}");

@@ -6,7 +6,7 @@ use age::secrecy::ExposeSecret;
 use age::x25519::Identity;
 use driftless_kustomize::yaml::parse::parse_documents;
 use driftless_sops::{AgeKeys, Format, MAX_INPUT, SopsError, decrypt, is_encrypted};
-use driftless_testkit::sops_encrypt;
+use driftless_testkit::{Rng, sops_encrypt};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -261,21 +261,6 @@ fn plain_files_are_not_encrypted() {
 fn huge_input_is_refused_early() {
     let huge = vec![b'a'; MAX_INPUT + 1];
     assert!(matches!(decrypt(&huge, Format::Yaml, &AgeKeys::default()), Err(SopsError::Malformed { .. })));
-}
-
-/// xorshift: reproducible mutations without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
