@@ -49,6 +49,7 @@ tools:
 	scripts/tools/browser.sh
 	scripts/tools/gitea.sh
 	scripts/tools/smtp.sh
+	scripts/tools/sops.sh
 
 # Not -trimpath-sensitive, no cgo: a static binary.
 $(DEVCLUSTER): $(DEVCLUSTER_SRC)

@@ -34,7 +34,7 @@ use driftless_engine::project::Tenancy;
 use driftless_engine::settings::AppSettings;
 use driftless_engine::{Engine, EngineConfig, Stores};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
@@ -158,19 +158,22 @@ pub async fn run(
     // Apps are first compared with the defaults an absent argocd-cm means:
     // its creation, like its deletion, is a change.
     let defaults = AppSettings::parse(&namespace, &Default::default());
-    let compared_with = std::sync::Mutex::new(defaults.clone());
-    let settings = keep_watching_with::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone(), move |seen| {
-        let now = match seen {
-            Seen::Changed(cm) => AppSettings::parse(&namespace, &cm.data.clone().unwrap_or_default()),
-            Seen::Deleted(_) => defaults.clone(),
-        };
-        let before = std::mem::replace(&mut *compared_with.lock().unwrap_or_else(|p| p.into_inner()), now.clone());
-        if before != now {
-            for app in apps.iter().flat_map(Store::state) {
-                driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
-            }
-        }
+    let on_change = wake_all_on_change(apps, wake, defaults.clone(), move |seen: Seen<'_, ConfigMap>| match seen {
+        Seen::Changed(cm) => AppSettings::parse(&namespace, &cm.data.clone().unwrap_or_default()),
+        Seen::Deleted(_) => defaults.clone(),
     });
+    let settings = keep_watching_with::<ConfigMap>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone(), on_change);
+    // The SOPS age keys: an added key must decrypt what could not be at
+    // once, and a removed one stop doing so, so an edit of the key set
+    // wakes every app (as an edit of argocd-cm's comparison settings does).
+    let only = watcher::Config::default().fields(&format!("metadata.name={}", driftless_render::SOPS_AGE_SECRET));
+    let (apps, wake, namespace) = (readers.clone(), routes.clone(), control_plane.clone());
+    let none = driftless_engine::sops::keys_of(&namespace, None).fingerprint();
+    let on_change = wake_all_on_change(apps, wake, none, move |seen: Seen<'_, Secret>| match seen {
+        Seen::Changed(secret) => driftless_engine::sops::keys_of(&namespace, Some(secret)).fingerprint(),
+        Seen::Deleted(_) => driftless_engine::sops::keys_of(&namespace, None).fingerprint(),
+    });
+    let sops = keep_watching_with::<Secret>(Api::namespaced(client.clone(), &control_plane), only, shutdown.clone(), on_change);
     // Every project lives in the control-plane namespace, whatever the
     // namespace of its apps; an edit to one (its windows, its rules) wakes
     // its apps, as in Argo CD.
@@ -201,6 +204,7 @@ pub async fn run(
             settings: Some(settings),
             projects: Some(projects.clone()),
             repos: driftless_engine::repos::RepoStores::watching(&client, &control_plane, shutdown.clone()),
+            sops: Some(sops),
         },
     ));
     let share = match &config.sharded {
@@ -348,3 +352,25 @@ pub async fn run(
 /// How long running reconciles may take to finish after a stop is asked,
 /// below Kubernetes' default grace period of 30 s before it kills a pod.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// A watch's `on_change` that wakes every app when what `value` reads from
+/// the watched object differs from what the apps were last compared with
+/// (`initial` before the first event: an absent object).
+fn wake_all_on_change<K, V: PartialEq + Send + 'static>(
+    apps: Vec<Store<Application>>,
+    wake: driftless_engine::live::Routes,
+    initial: V,
+    value: impl Fn(Seen<'_, K>) -> V + Send + 'static,
+) -> impl Fn(Seen<'_, K>) + Send + 'static {
+    let compared_with = std::sync::Mutex::new(initial);
+    move |seen| {
+        let now = value(seen);
+        let mut before = compared_with.lock().unwrap_or_else(|p| p.into_inner());
+        if *before != now {
+            *before = now;
+            for app in apps.iter().flat_map(Store::state) {
+                driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
+            }
+        }
+    }
+}

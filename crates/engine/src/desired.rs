@@ -120,6 +120,8 @@ pub struct Validated {
 
 /// What rendering needs of the engine.
 pub(crate) struct Sources<'a> {
+    /// The age keys SOPS files are decrypted with.
+    pub sops: Arc<driftless_render::SopsKeys>,
     pub git: &'a Arc<driftless_source::GitCache>,
     pub renders: &'a Arc<driftless_render::RenderCache>,
     pub client: &'a kube::Client,
@@ -192,6 +194,7 @@ pub(crate) async fn desired(
         dependencies: Vec::new(),
         remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current(), settings.clone()))),
         kustomize: ctx.config.kustomize,
+        sops: Some(ctx.sops.clone()),
     };
 
     let mut manifests = Vec::new();

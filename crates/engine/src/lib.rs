@@ -41,6 +41,7 @@ pub mod register;
 pub mod repo_secrets;
 pub mod repos;
 pub mod settings;
+pub mod sops;
 pub mod status;
 pub mod watch;
 pub mod windows;
@@ -75,6 +76,8 @@ pub struct Stores {
     pub projects: Option<Store<AppProject>>,
     /// Repository Secrets, `argocd-tls-certs-cm`, `argocd-ssh-known-hosts-cm`.
     pub repos: repos::RepoStores,
+    /// The Secret `sops-age` of the control plane (SOPS age keys).
+    pub sops: Option<Store<k8s_openapi::api::core::v1::Secret>>,
 }
 
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
@@ -114,6 +117,8 @@ pub struct Engine {
     orphan_scans: orphans::Scans,
     /// argocd-cm's data and what it parsed to, parsed again when it changes.
     parsed_settings: Mutex<Option<ParsedSettings>>,
+    /// The SOPS age keys, parsed again when their Secret changes.
+    sops_keys: sops::Parsed,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -144,6 +149,7 @@ impl Engine {
             stores,
             orphan_scans: orphans::Scans::default(),
             parsed_settings: Mutex::default(),
+            sops_keys: sops::Parsed::default(),
             client,
             config,
         }
@@ -151,8 +157,9 @@ impl Engine {
 
     /// What a desired state is made from; Git fetched unless a fetch begun
     /// after `since` is at hand.
-    fn sources(&self, since: Instant) -> desired::Sources<'_> {
+    fn sources(&self, since: Instant, sops: Arc<driftless_render::SopsKeys>) -> desired::Sources<'_> {
         desired::Sources {
+            sops,
             git: &self.git,
             renders: &self.renders,
             client: &self.client,
@@ -160,6 +167,12 @@ impl Engine {
             repos: &self.stores.repos,
             since,
         }
+    }
+
+    /// The age keys of the control plane's Secret `sops-age`, as a render
+    /// now would decrypt SOPS files with.
+    pub async fn sops_keys(&self) -> Arc<driftless_render::SopsKeys> {
+        self.sops_keys.get(&self.client, self.config.control_plane(), self.stores.sops.as_ref()).await
     }
 
     /// The repository settings of the control plane (credentials, CAs, SSH
@@ -347,10 +360,12 @@ impl Engine {
         refresh: Option<Instant>,
     ) -> Result<Arc<Desired>, String> {
         let key = ObjectRef::from_obj(app);
-        // argocd-cm's tracking and exclusions shape the targets too.
+        let sops = self.sops_keys().await;
+        // argocd-cm's tracking and exclusions shape the targets too; the
+        // SOPS keys what was decrypted.
         let inputs = serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec))
             .unwrap_or_default()
-            + &format!("{:?}{:?}", v.settings.tracking, v.settings.filter);
+            + &format!("{:?}{:?}{}", v.settings.tracking, v.settings.filter, sops.fingerprint());
         let max_age = self.config.resync.mul_f32(0.9);
         if refresh.is_none() {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -361,7 +376,7 @@ impl Engine {
                 };
             }
         }
-        let kept = match desired::desired(&self.sources(refresh.unwrap_or_else(Instant::now)), app, v, &v.source, revision).await {
+        let kept = match desired::desired(&self.sources(refresh.unwrap_or_else(Instant::now), sops), app, v, &v.source, revision).await {
             Ok(d) => Ok(Arc::new(d)),
             // The cluster may answer at the next attempt: nothing to keep.
             Err(DesiredError::Cluster(msg)) => return Err(msg),
@@ -384,7 +399,8 @@ impl Engine {
         source: &ApplicationSource,
         revision: &str,
     ) -> Result<Desired, String> {
-        desired::desired(&self.sources(Instant::now()), app, v, source, revision).await.map_err(|e| e.to_string())
+        let sops = self.sops_keys().await;
+        desired::desired(&self.sources(Instant::now(), sops), app, v, source, revision).await.map_err(|e| e.to_string())
     }
 
     /// Compares `desired` with the destination.

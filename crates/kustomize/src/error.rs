@@ -14,6 +14,14 @@ pub enum Error {
         /// Underlying cause.
         reason: String,
     },
+    /// A file could not be decrypted (see [`crate::Decrypt`]).
+    #[error("{path}: {reason}")]
+    Decrypt {
+        /// The encrypted file, relative to its root.
+        path: String,
+        /// Why, never quoting its content.
+        reason: String,
+    },
     /// A file is not valid YAML.
     #[error("{path}: invalid YAML: {reason}")]
     Yaml {

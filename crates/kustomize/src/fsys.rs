@@ -12,9 +12,11 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::Decrypt;
 use crate::error::{Error, Result};
 
 /// A file read during a build.
@@ -32,15 +34,17 @@ pub struct Fs {
     /// The build root first, then remote checkouts.
     roots: RefCell<Vec<PathBuf>>,
     inputs: RefCell<BTreeMap<String, String>>,
+    /// Applied to every file read, after its digest is taken.
+    decrypt: Option<Arc<dyn Decrypt>>,
 }
 
 impl Fs {
     /// Creates a view of `root` (canonicalised).
-    pub fn new(root: &Path) -> Result<Self> {
+    pub fn new(root: &Path, decrypt: Option<Arc<dyn Decrypt>>) -> Result<Self> {
         let root = root
             .canonicalize()
             .map_err(|e| Error::Read { path: root.to_path_buf(), reason: format!("{e}; the build root must be an existing directory") })?;
-        Ok(Fs { roots: RefCell::new(vec![root]), inputs: RefCell::new(BTreeMap::new()) })
+        Ok(Fs { roots: RefCell::new(vec![root]), inputs: RefCell::new(BTreeMap::new()), decrypt })
     }
 
     /// Adds the checkout of a remote base as a root of its own.
@@ -134,16 +138,21 @@ impl Fs {
     }
 
     /// Reads a file inside a root and records it as an input when it is in
-    /// the local one.
+    /// the local one. The digest is of the bytes on disk; what is returned
+    /// has gone through the decryption hook.
     pub fn read(&self, p: &Path) -> Result<Vec<u8>> {
         let canon = self.check_inside(p, p)?;
         let data = std::fs::read(&canon).map_err(|e| Error::Read { path: p.to_path_buf(), reason: e.to_string() })?;
+        let rel = self.relative(&canon);
         if self.root_of(&canon).is_some_and(|r| r == self.local_root()) {
             let digest = Sha256::digest(&data);
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            self.inputs.borrow_mut().insert(self.relative(&canon), hex);
+            self.inputs.borrow_mut().insert(rel.clone(), hex);
         }
-        Ok(data)
+        match &self.decrypt {
+            Some(d) => d.decrypt(Path::new(&rel), data).map_err(|reason| Error::Decrypt { path: rel, reason }),
+            None => Ok(data),
+        }
     }
 
     /// Reads a UTF-8 text file inside the root.

@@ -185,7 +185,8 @@ fn parse_env(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
         }
         let (k, v) = line
             .split_once('=')
-            .ok_or_else(|| format!("line {}: `{line}` is not KEY=VALUE (reading values from the environment is not supported)", i + 1))?;
+            // The line may hold a secret: named by its number, never quoted.
+            .ok_or_else(|| format!("line {} is not KEY=VALUE (reading values from the environment is not supported)", i + 1))?;
         if k.chars().any(char::is_whitespace) {
             return Err(format!("line {}: key `{k}` contains whitespace", i + 1));
         }

@@ -50,13 +50,25 @@ pub struct BuildOptions {
     /// Fetches remote bases; without it they are refused
     /// ([`Error::Remote`]).
     pub remotes: Option<Arc<dyn Remotes>>,
+    /// Applied to every file the build reads (e.g. SOPS decryption).
+    pub decrypt: Option<Arc<dyn Decrypt>>,
+}
+
+/// Turns the content of a file the build reads into what the build uses:
+/// the decryption of encrypted files (SOPS), without the engine knowing
+/// how. Digests of inputs stay those of the bytes on disk.
+pub trait Decrypt: Send + Sync + std::fmt::Debug {
+    /// The content to use for `data`, read from `path` (relative to its
+    /// root; its extension tells the format): `data` itself when it is not
+    /// encrypted. The error says why, never quoting the content.
+    fn decrypt(&self, path: &Path, data: Vec<u8>) -> std::result::Result<Vec<u8>, String>;
 }
 
 impl BuildOptions {
     /// Options confined to `root`, with `helm` looked up on `PATH` and no
     /// remote bases.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        BuildOptions { root: root.into(), helm_command: None, remotes: None }
+        BuildOptions { root: root.into(), helm_command: None, remotes: None, decrypt: None }
     }
 
     /// Fetches remote bases through `remotes`.
@@ -94,7 +106,7 @@ impl Build {
 
 /// Builds the kustomization in `dir` (which must be inside `opts.root`).
 pub fn build(dir: &Path, opts: &BuildOptions) -> Result<Build> {
-    let fs = fsys::Fs::new(&opts.root)?;
+    let fs = fsys::Fs::new(&opts.root, opts.decrypt.clone())?;
     let dir_abs = if dir.is_absolute() {
         dir.to_path_buf()
     } else {

@@ -75,7 +75,8 @@ impl RenderCache {
         source: &ApplicationSource,
         ctx: &RenderContext,
     ) -> Result<(Rendered, Reuse), RenderError> {
-        let key = key(origin, source);
+        // A render may have decrypted files: one made with other keys never stands in.
+        let key = format!("{}{}", key(origin, source), ctx.sops.as_ref().map(|k| k.fingerprint()).unwrap_or_default());
         let kept = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key).map(|k| {
             k.asked = Instant::now();
             k.entry.clone()
@@ -112,12 +113,14 @@ impl RenderCache {
 impl RenderCache {
     /// Drops the kept render of `source` from `origin` (a hard refresh).
     pub fn forget(&self, origin: &str, source: &ApplicationSource) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(&key(origin, source));
+        let prefix = key(origin, source);
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).retain(|k, _| !k.starts_with(&prefix));
     }
 }
 
+/// The key of a source's renders, less the key set's fingerprint that ends it.
 fn key(origin: &str, source: &ApplicationSource) -> String {
-    format!("{origin}\n{}", serde_json::to_string(source).unwrap_or_default())
+    format!("{origin}\n{}\n", serde_json::to_string(source).unwrap_or_default())
 }
 
 impl Entry {

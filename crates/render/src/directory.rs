@@ -6,12 +6,18 @@ use driftless_api::ApplicationSourceDirectory;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::manifest::{Manifest, parse_manifests};
-use crate::{RenderError, path, rel};
+use crate::{RenderError, SopsKeys, path, rel, sops};
 
 /// Reads every `.yaml`, `.yml` and `.json` file of `app_dir` (recursively if
 /// asked), filtered by include/exclude globs matched against the path
-/// relative to `app_dir`, in file-name order.
-pub fn render(root: &Path, app_dir: &Path, opts: Option<&ApplicationSourceDirectory>) -> Result<Vec<Manifest>, RenderError> {
+/// relative to `app_dir`, in file-name order. SOPS-encrypted files are
+/// decrypted with `keys`.
+pub fn render(
+    root: &Path,
+    app_dir: &Path,
+    opts: Option<&ApplicationSourceDirectory>,
+    keys: Option<&SopsKeys>,
+) -> Result<Vec<Manifest>, RenderError> {
     if opts.is_some_and(|o| o.jsonnet.as_ref().is_some_and(|j| !j.is_empty())) {
         return Err(RenderError::Unsupported { field: "source.directory.jsonnet", what: "Jsonnet".into() });
     }
@@ -28,8 +34,12 @@ pub fn render(root: &Path, app_dir: &Path, opts: Option<&ApplicationSourceDirect
         if include.as_ref().is_some_and(|g| !g.is_match(relative)) || exclude.as_ref().is_some_and(|g| g.is_match(relative)) {
             continue;
         }
-        let text = std::fs::read_to_string(&file).map_err(|source| RenderError::Io { path: file.clone(), source })?;
-        out.extend(parse_manifests(&rel(root, &file), &text)?);
+        let name = rel(root, &file);
+        let data = std::fs::read(&file).map_err(|source| RenderError::Io { path: file.clone(), source })?;
+        let data = sops::decrypt(keys, &file, data).map_err(|reason| RenderError::Sops { file: name.clone(), reason })?;
+        let text = String::from_utf8(data)
+            .map_err(|_| RenderError::InvalidManifest { file: name.clone(), reason: "the file is not UTF-8 text".into() })?;
+        out.extend(parse_manifests(&name, &text)?);
     }
     Ok(out)
 }
@@ -96,16 +106,16 @@ mod tests {
         std::fs::write(r.join("app/README.md"), "not yaml").unwrap();
         let app = r.join("app");
 
-        assert_eq!(names(&render(r, &app, None).unwrap()), ["a", "b"]);
+        assert_eq!(names(&render(r, &app, None, None).unwrap()), ["a", "b"]);
         let recurse = ApplicationSourceDirectory { recurse: true, ..Default::default() };
-        assert_eq!(names(&render(r, &app, Some(&recurse)).unwrap()), ["a", "b", "c", "skip"]);
+        assert_eq!(names(&render(r, &app, Some(&recurse), None).unwrap()), ["a", "b", "c", "skip"]);
         let filtered = ApplicationSourceDirectory {
             recurse: true,
             include: Some("{*.yaml,*.yml}".into()),
             exclude: Some("*skip*".into()),
             ..Default::default()
         };
-        assert_eq!(names(&render(r, &app, Some(&filtered)).unwrap()), ["a", "b", "c"]);
+        assert_eq!(names(&render(r, &app, Some(&filtered), None).unwrap()), ["a", "b", "c"]);
     }
 
     #[test]
@@ -115,7 +125,7 @@ mod tests {
         write(secret_dir.path(), "host.yaml", "host");
         std::fs::create_dir_all(root.path().join("app")).unwrap();
         std::os::unix::fs::symlink(secret_dir.path().join("host.yaml"), root.path().join("app/link.yaml")).unwrap();
-        let err = render(root.path(), &root.path().join("app"), None).unwrap_err();
+        let err = render(root.path(), &root.path().join("app"), None, None).unwrap_err();
         assert!(matches!(err, RenderError::OutsideRepository { .. }), "{err}");
     }
 }

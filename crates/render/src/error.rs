@@ -25,6 +25,14 @@ pub enum RenderError {
         /// What is wrong, where (document, line), without quoting values.
         reason: String,
     },
+    /// A SOPS-encrypted file could not be decrypted.
+    #[error("{file}: {reason}")]
+    Sops {
+        /// The file, relative to the repository root.
+        file: String,
+        /// Why (which keys it needs, which Secret to fix), never quoting it.
+        reason: String,
+    },
     /// A file could not be read.
     #[error("{}: {source}", path.display())]
     Io {

@@ -19,11 +19,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use driftless_api::ApplicationSourceKustomize;
-use driftless_kustomize::{BuildOptions, Input, Remotes};
+use driftless_kustomize::{BuildOptions, Input};
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{Manifest, parse_manifests};
-use crate::{KustomizeEngine, RenderError, rel};
+use crate::{KustomizeEngine, RenderContext, RenderError, rel, sops};
 
 /// The name of the wrapper kustomization's scratch directories begins so.
 pub const SCRATCH_PREFIX: &str = ".driftless-kustomize-";
@@ -41,8 +41,7 @@ pub fn render(
     root: &Path,
     app_dir: &Path,
     opts: Option<&ApplicationSourceKustomize>,
-    engine: KustomizeEngine,
-    remotes: Option<Arc<dyn Remotes>>,
+    ctx: &RenderContext,
 ) -> Result<(Vec<Manifest>, Option<Vec<Input>>), RenderError> {
     let dir_label = rel(root, app_dir);
     let fail = |reason: String| RenderError::Kustomize { dir: dir_label.clone(), reason };
@@ -67,16 +66,26 @@ pub fn render(
     };
     let build_dir = wrapper.as_ref().map(|w| w.path()).unwrap_or(app_dir);
     let binary = |hint: &'static str| {
+        // The binary reads files itself: it would need them decrypted on disk.
+        if let Some(file) = sops::find_encrypted(root, app_dir) {
+            return Err(RenderError::Sops {
+                file,
+                reason: "is encrypted with SOPS, and the kustomize binary cannot decrypt it without writing plain text to disk; \
+                         build this overlay with the native engine (`driftless controller --kustomize native`, the default)"
+                    .into(),
+            });
+        }
         let yaml = build_with_binary(build_dir).map_err(|e| match e {
             BuildError::Missing => RenderError::ToolMissing { tool: "kustomize", hint },
             BuildError::Failed(reason) => fail(reason),
         })?;
         Ok((parse_manifests(&format!("kustomize build {dir_label}"), &yaml)?, None))
     };
-    if engine == KustomizeEngine::Binary {
+    if ctx.kustomize == KustomizeEngine::Binary {
         return binary("the controller is set to build Kustomize overlays with the binary; install kustomize or kubectl");
     }
-    let build_opts = BuildOptions { remotes, ..BuildOptions::new(root) };
+    let build_opts =
+        BuildOptions { remotes: ctx.remotes.clone(), decrypt: Some(Arc::new(sops::Hook(ctx.sops.clone()))), ..BuildOptions::new(root) };
     match driftless_kustomize::build(build_dir, &build_opts) {
         Ok(build) => {
             let manifests = build
@@ -231,11 +240,12 @@ mod tests {
             common_labels: [("team".to_string(), "web".to_string())].into(),
             ..Default::default()
         };
-        let (m, inputs) = render(root.path(), &app, Some(&opts), KustomizeEngine::Native, None).unwrap();
+        let (m, inputs) = render(root.path(), &app, Some(&opts), &RenderContext::default()).unwrap();
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].name(), "prod-cfg");
         assert_eq!(m[0].value()["metadata"]["labels"]["team"], "web");
-        let (by_binary, binary_inputs) = render(root.path(), &app, Some(&opts), KustomizeEngine::Binary, None).unwrap();
+        let (by_binary, binary_inputs) =
+            render(root.path(), &app, Some(&opts), &RenderContext { kustomize: KustomizeEngine::Binary, ..Default::default() }).unwrap();
         assert_eq!(by_binary, m, "the binary, when chosen, builds the same overlay");
         assert!(binary_inputs.is_none(), "the binary's reads are unknown");
         let leftovers: Vec<_> = std::fs::read_dir(root.path())

@@ -14,6 +14,7 @@ mod kustomize;
 mod manifest;
 mod path;
 mod remote;
+mod sops;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,9 +25,11 @@ use driftless_kustomize::Remotes;
 
 pub use cache::{RenderCache, Reuse};
 pub use driftless_kustomize::Input;
+pub use driftless_sops::AgeKeys;
 pub use error::RenderError;
 pub use manifest::{Manifest, parse_manifests};
 pub use remote::GitRemotes;
+pub use sops::{SOPS_AGE_SECRET, SopsKeys};
 
 /// How a source was rendered, as `status.sourceType` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +105,10 @@ pub struct RenderContext {
     pub remotes: Option<Arc<dyn Remotes>>,
     /// What builds Kustomize overlays.
     pub kustomize: KustomizeEngine,
+    /// The age keys SOPS-encrypted files are decrypted with (in memory);
+    /// None: no key is configured, and an encrypted file is an error that
+    /// says which Secret to create. Helm values are not decrypted.
+    pub sops: Option<Arc<SopsKeys>>,
 }
 
 /// Renders `source` from the checkout at `root`.
@@ -112,8 +119,8 @@ pub fn render(root: &Path, source: &ApplicationSource, ctx: &RenderContext) -> R
     let app_dir = path::resolve_app_dir(root, source.path.as_deref().unwrap_or("."))?;
     let source_type = detect(&app_dir, source);
     let (manifests, inputs) = match source_type {
-        SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref())?, None),
-        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx.kustomize, ctx.remotes.clone())?,
+        SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref(), ctx.sops.as_deref())?, None),
+        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx)?,
         SourceType::Helm => (helm::render(root, &app_dir, source, ctx)?, None),
     };
     Ok(Rendered { source_type, manifests, inputs })

@@ -31,6 +31,8 @@ mod http_sink;
 mod namespace;
 mod process;
 mod registry;
+mod rng;
+mod sops;
 mod wait;
 
 pub use cluster::{DevCluster, Error};
@@ -42,4 +44,6 @@ pub use http_sink::{HttpSink, Received};
 pub use namespace::TestNamespace;
 pub use process::{LoggedChild, assert_success, run_cli, stderr, stdout};
 pub use registry::OciRegistry;
+pub use rng::Rng;
+pub use sops::sops_encrypt;
 pub use wait::wait_for;

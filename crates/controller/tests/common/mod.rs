@@ -138,6 +138,11 @@ impl World {
         self.ns.name()
     }
 
+    /// The controller's cache directory (Git mirrors, checkouts, renders).
+    pub fn cache_dir(&self) -> &std::path::Path {
+        self._cache.path()
+    }
+
     /// Creates an Application for `path` in the repo, deploying into the
     /// test namespace; `extra` is merged into its spec.
     pub async fn app(&self, name: &str, path: &str, extra: Value) -> Result<Application, Error> {
