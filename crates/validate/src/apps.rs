@@ -31,12 +31,13 @@ impl Local {
         Local { root, urls, tokens: Default::default() }
     }
 
-    /// Whether `repo_url` is this repository.
+    /// Whether `repo_url` is this repository (empty: a directory validated
+    /// as an app).
     pub fn is_local(&self, repo_url: &str) -> bool {
         if repo_url.starts_with("oci://") {
             return false;
         }
-        self.urls.is_empty() || self.urls.contains(&driftless_source::normalise_url(repo_url))
+        repo_url.is_empty() || self.urls.is_empty() || self.urls.contains(&driftless_source::normalise_url(repo_url))
     }
 
     /// Whether `source` is read from this repository's checkout.

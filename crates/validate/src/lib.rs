@@ -136,10 +136,6 @@ pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<R
     }
 
     let mut schemas = opts.schemas.clone();
-    // Argo CD's kinds are driftless' own: an app of apps renders them.
-    for crd in driftless_api::crd::all() {
-        add_crd(&mut schemas, &serde_json::to_value(crd).unwrap_or_default(), Location::default(), &mut findings);
-    }
     for doc in index.docs() {
         add_crd(&mut schemas, &doc.value, doc.location(), &mut findings);
     }
@@ -152,6 +148,13 @@ pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<R
     }
 
     let rendered = render_all(&apps, &local, &schemas, opts, progress)?;
+    // Argo CD's kinds are driftless' own (an app of apps renders them);
+    // their CRDs are built only when needed: that takes a while.
+    if rendered.iter().flat_map(|r| &r.objects).any(|o| o["apiVersion"].as_str().is_some_and(|a| a.starts_with("argoproj.io/"))) {
+        for crd in driftless_api::crd::all() {
+            add_crd(&mut schemas, &serde_json::to_value(crd).unwrap_or_default(), Location::default(), &mut findings);
+        }
+    }
     // CRDs an app renders (a chart's) serve the kinds of every app.
     for (r, a) in rendered.iter().zip(&apps) {
         for object in &r.objects {
@@ -268,7 +271,11 @@ fn render_app(app: &Application, local: &Local, kube_version: &str, api_versions
                 objects.extend(r.manifests.into_iter().map(|m| m.into_value()));
             }
             Err(RenderError::ToolMissing { tool, hint }) => return Err(RunError::ToolMissing(format!("{tool} not found on PATH: {hint}"))),
-            Err(e) => findings.push(Finding::new(Severity::Error, Kind::Render, format!("rendering {dir}: {e}"))),
+            // Paths in the checkout are said relative to it, as in the repository.
+            Err(e) => {
+                let message = format!("rendering {dir}: {e}").replace(&format!("{}/", local.root.display()), "");
+                findings.push(Finding::new(Severity::Error, Kind::Render, message));
+            }
         }
     }
     let read = if all_known && !files.is_empty() { Reads::Files(files) } else { Reads::Dirs(dirs) };

@@ -229,9 +229,11 @@ pub fn github(report: &Report) -> String {
     out
 }
 
-/// A command's message, escaped as the Actions runner unescapes it.
+/// A command's message, escaped as the Actions runner unescapes it; other
+/// control characters (escape sequences the log would show) replaced.
 fn gh_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    let escaped = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    escaped.chars().map(|c| if c.is_control() { '\u{FFFD}' } else { c }).collect()
 }
 
 /// A command's property value: its message escapes, and `:` and `,`.
@@ -281,7 +283,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "::warning file=a%3Ab%2Cc%25.yaml,line=1,title=web%2C \"app\"%3A ConfigMap <x a=\"1\">&'\u{1}::ConfigMap <x a=\"1\">&'\u{1}: [limits.warn] 100%25: a,b:c%0D%0Anext line]]></failure>",
+                "::warning file=a%3Ab%2Cc%25.yaml,line=1,title=web%2C \"app\"%3A ConfigMap <x a=\"1\">&'\u{FFFD}::ConfigMap <x a=\"1\">&'\u{FFFD}: [limits.warn] 100%25: a,b:c%0D%0Anext line]]></failure>",
                 "::error file=base/deploy.yaml,line=3,title=web%2C \"app\"%3A Deployment ns/web::Deployment ns/web: spec.replicaz: unknown field (not in the schema)",
                 "::notice file=secret.enc.yaml,line=1,title=repository::secret.enc.yaml is SOPS-encrypted; no key given",
                 "1 app, 2 objects (Kubernetes 1.34): 1 error, 1 warning, 1 notice",
