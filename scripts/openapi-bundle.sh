@@ -27,7 +27,7 @@ for _ in $(seq 1 180); do
 done
 export KUBECONFIG=$DIR/kubeconfig
 
-minor=$(kubectl version -o json | jq -r '.serverVersion | "\(.major).\(.minor)"' | tr -d +)
+minor=$(kubectl get --raw /version | jq -r '"\(.major).\(.minor)"' | tr -d +)
 mkdir "$DIR/docs"
 for p in $(kubectl get --raw /openapi/v3 | jq -r '.paths | keys[]'); do
   kubectl get --raw "/openapi/v3/$p" >"$DIR/docs/$(echo "$p" | tr / _).json"
