@@ -129,7 +129,10 @@ fn junit_is_valid_xml_with_a_suite_per_app_and_a_case_per_object() {
             quick_xml::events::Event::Eof => break,
             quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
                 let attr = |name: &str| {
-                    e.try_get_attribute(name).expect("attribute").map(|a| a.unescape_value().expect("escaped").into_owned()).unwrap_or_default()
+                    e.try_get_attribute(name)
+                        .expect("attribute")
+                        .map(|a| a.unescape_value().expect("escaped").into_owned())
+                        .unwrap_or_default()
                 };
                 match e.name().as_ref() {
                     b"testsuite" => suites.push(attr("name")),
@@ -228,7 +231,9 @@ fn exit_2_when_validate_cannot_run() {
 
     // A chart needs helm: without it validate cannot judge the app.
     let chart = GitRepo::new();
-    chart.write("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n").write("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+    chart
+        .write("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n")
+        .write("templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
     let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
         .args(["validate", "--repo-url", REPO])
         .current_dir(chart.path())
@@ -259,10 +264,15 @@ fn custom_resources_are_validated_with_crds_from_a_flag_or_the_repository() {
     std::fs::write(crd.path(), WIDGET_CRD).unwrap();
     let out = validate(&app, &["--crd", crd.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("    1: error   Widget default/w: spec.size: expected integer, got string \"big\"\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("    1: error   Widget default/w: spec.size: expected integer, got string \"big\"\n"),
+        "{}",
+        stdout(&out)
+    );
 
     // The same CRD kept in the repository serves too.
-    repo.write("crds/widget.yaml", WIDGET_CRD).write("widgets/w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  size: 3\n");
+    repo.write("crds/widget.yaml", WIDGET_CRD)
+        .write("widgets/w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  size: 3\n");
     assert_success(&validate(&app, &["--strict"]));
 }
 
@@ -288,7 +298,8 @@ fn other_kubernetes_versions_from_a_schema_directory() {
         } } }
     });
     std::fs::write(dir.path().join("api__v1.json"), doc.to_string()).unwrap();
-    let out = validate(&repo.path().join("app"), &["--kubernetes-version", "1.29", "--schema-dir", dir.path().to_str().unwrap(), "-o", "json"]);
+    let out =
+        validate(&repo.path().join("app"), &["--kubernetes-version", "1.29", "--schema-dir", dir.path().to_str().unwrap(), "-o", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["kubernetesVersion"], "1.29");

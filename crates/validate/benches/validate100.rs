@@ -32,7 +32,11 @@ fn application(name: &str, path: &str, namespace: &str) -> String {
 /// The repository: a shared base, an overlay per Kustomize app, charts.
 fn fixture(root: &Path) {
     std::fs::create_dir_all(root.join(".git")).expect("mkdir .git");
-    write(root, "base/kustomization.yaml", "resources: [deploy.yaml, svc.yaml]\nconfigMapGenerator:\n- name: settings\n  literals: [LOG=info]\n");
+    write(
+        root,
+        "base/kustomization.yaml",
+        "resources: [deploy.yaml, svc.yaml]\nconfigMapGenerator:\n- name: settings\n  literals: [LOG=info]\n",
+    );
     write(
         root,
         "base/deploy.yaml",
@@ -73,7 +77,11 @@ fn fixture(root: &Path) {
         );
     }
     for i in 0..HELM_APPS {
-        write(root, &format!("apps/helm{i}.yaml"), &application(&format!("helm{i}"), &format!("charts/chart{}", i % CHARTS), &format!("helm{i}")));
+        write(
+            root,
+            &format!("apps/helm{i}.yaml"),
+            &application(&format!("helm{i}"), &format!("charts/chart{}", i % CHARTS), &format!("helm{i}")),
+        );
     }
 }
 

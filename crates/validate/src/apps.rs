@@ -67,7 +67,8 @@ pub fn collect(docs: &[&Doc], local: &Local, findings: &mut Vec<Finding>) -> Vec
             Some("Application") => match serde_json::from_value::<Application>(doc.value.clone()) {
                 Ok(app) => apps.push(AppUnderTest { app, location: doc.location() }),
                 Err(e) => findings.push(
-                    Finding::new(Severity::Error, Kind::App, format!("Application {name}: not a valid Application: {e}")).at(doc.location()),
+                    Finding::new(Severity::Error, Kind::App, format!("Application {name}: not a valid Application: {e}"))
+                        .at(doc.location()),
                 ),
             },
             Some("ApplicationSet") => match serde_json::from_value::<ApplicationSet>(doc.value.clone()) {

@@ -56,7 +56,8 @@ pub fn scan(root: &Path, dir: &Path) -> Vec<Doc> {
             // Symbolic links are not followed: nothing outside is read.
             let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
             if meta.is_dir() {
-                if !name.starts_with('.') && !(name == "templates" && path.parent().is_some_and(|p| p.join("Chart.yaml").is_file())) {
+                let chart_templates = name == "templates" && path.parent().is_some_and(|p| p.join("Chart.yaml").is_file());
+                if !name.starts_with('.') && !chart_templates {
                     pending.push(path);
                 }
             } else if meta.is_file()
@@ -191,7 +192,8 @@ mod tests {
     #[test]
     fn a_rendered_object_is_traced_to_the_document_holding_the_field() {
         let base = documents("base/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicaz: 1\n");
-        let patch = documents("overlay/patch.yaml", "\n\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n");
+        let patch =
+            documents("overlay/patch.yaml", "\n\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n");
         let other = documents("other/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n");
         let index = Index::new([base, patch, other].concat());
         let obj = serde_json::json!({ "kind": "Deployment", "metadata": { "name": "web" }, "spec": { "replicaz": 1, "replicas": 2 } });
@@ -206,7 +208,10 @@ mod tests {
     #[test]
     fn garbage_files_never_panic() {
         let mut seed = 7u64;
-        let pieces = ["---\n", "...\n", "a: b\n", "- x\n", "  - y\n", "{", "}", "[", "'", "\"", ": ", "\t", "#c\n", "&a ", "*a ", "!!str ", "|\n", "é", "\r\n"];
+        let pieces = [
+            "---\n", "...\n", "a: b\n", "- x\n", "  - y\n", "{", "}", "[", "'", "\"", ": ", "\t", "#c\n", "&a ", "*a ", "!!str ", "|\n",
+            "é", "\r\n",
+        ];
         for _ in 0..3000 {
             let mut text = String::new();
             for _ in 0..(seed % 24) {

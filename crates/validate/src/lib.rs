@@ -112,7 +112,8 @@ impl Reads {
 
 /// Validates. `progress` is called with (apps done, apps) as renders finish.
 pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Report, RunError> {
-    let path = opts.path.canonicalize().ok().filter(|p| p.is_dir()).ok_or_else(|| RunError::PathMissing(opts.path.display().to_string()))?;
+    let path =
+        opts.path.canonicalize().ok().filter(|p| p.is_dir()).ok_or_else(|| RunError::PathMissing(opts.path.display().to_string()))?;
     let root = path.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&path).to_path_buf();
     let local = Local::new(root.clone(), &opts.repo_urls);
     let index = Index::new(discover::scan(&root, &root));
@@ -125,7 +126,8 @@ pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<R
     } else {
         let mut docs = Vec::new();
         for f in &opts.app_files {
-            let text = std::fs::read_to_string(f).map_err(|e| RunError::Unreadable { file: f.display().to_string(), reason: e.to_string() })?;
+            let text =
+                std::fs::read_to_string(f).map_err(|e| RunError::Unreadable { file: f.display().to_string(), reason: e.to_string() })?;
             let file = f.canonicalize().map(|c| discover::relative(&root, &c)).unwrap_or_else(|_| f.display().to_string());
             docs.extend(discover::documents(&file, &text));
         }
@@ -166,12 +168,16 @@ pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<R
 }
 
 fn add_crd(schemas: &mut Schemas, value: &Value, at: Location, findings: &mut Vec<Finding>) {
-    if value["kind"].as_str() != Some("CustomResourceDefinition") || !value["apiVersion"].as_str().is_some_and(|a| a.starts_with("apiextensions.k8s.io/")) {
+    if value["kind"].as_str() != Some("CustomResourceDefinition")
+        || !value["apiVersion"].as_str().is_some_and(|a| a.starts_with("apiextensions.k8s.io/"))
+    {
         return;
     }
     if let Err(e) = schemas.add_crd(value) {
         let name = value["metadata"]["name"].as_str().unwrap_or_default();
-        findings.push(Finding::new(Severity::Warning, Kind::Crd, format!("CustomResourceDefinition {name}: {e}; its kinds are not validated")).at(at));
+        findings.push(
+            Finding::new(Severity::Warning, Kind::Crd, format!("CustomResourceDefinition {name}: {e}; its kinds are not validated")).at(at),
+        );
     }
 }
 
@@ -217,15 +223,25 @@ fn render_all(
 }
 
 /// Renders one app's sources of this repository as the engine does.
-fn render_app(app: &Application, local: &Local, kube_version: &str, api_versions: &[String], base: &RenderContext) -> Result<Rendered, RunError> {
-    let sources: Vec<ApplicationSource> = if app.spec.sources.is_empty() { app.spec.source.clone().into_iter().collect() } else { app.spec.sources.clone() };
+fn render_app(
+    app: &Application,
+    local: &Local,
+    kube_version: &str,
+    api_versions: &[String],
+    base: &RenderContext,
+) -> Result<Rendered, RunError> {
+    let sources: Vec<ApplicationSource> =
+        if app.spec.sources.is_empty() { app.spec.source.clone().into_iter().collect() } else { app.spec.sources.clone() };
     let mut findings = Vec::new();
     let offline = |s: &ApplicationSource, what: &str| {
         let name = s.chart.as_deref().map(|c| format!("chart {c} of {}", s.repo_url)).unwrap_or_else(|| s.repo_url.clone());
         Finding::new(Severity::Notice, Kind::Offline, format!("{name}: {what}; validate renders only this repository's sources"))
     };
-    let refs: BTreeMap<String, PathBuf> =
-        sources.iter().filter(|s| local.has(s)).filter_map(|s| Some((s.ref_.clone().filter(|r| !r.is_empty())?, local.root.clone()))).collect();
+    let refs: BTreeMap<String, PathBuf> = sources
+        .iter()
+        .filter(|s| local.has(s))
+        .filter_map(|s| Some((s.ref_.clone().filter(|r| !r.is_empty())?, local.root.clone())))
+        .collect();
     let ctx = RenderContext {
         app_name: app.metadata.name.clone().unwrap_or_default(),
         namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
@@ -248,7 +264,9 @@ fn render_app(app: &Application, local: &Local, kube_version: &str, api_versions
         }
         // A `$ref` to a source of elsewhere cannot be read offline.
         let helm = serde_json::to_string(&s.helm).unwrap_or_default();
-        if let Some(r) = sources.iter().filter(|o| !local.has(o)).filter_map(|o| o.ref_.as_deref()).find(|r| helm.contains(&format!("${r}/"))) {
+        if let Some(r) =
+            sources.iter().filter(|o| !local.has(o)).filter_map(|o| o.ref_.as_deref()).find(|r| helm.contains(&format!("${r}/")))
+        {
             findings.push(offline(s, &format!("reads values through ${r} from another repository; not rendered")));
             continue;
         }
@@ -304,12 +322,15 @@ fn chart_dependencies(root: &Path, s: &ApplicationSource) -> Result<Vec<PathBuf>
 
 /// A `ref` source with neither path nor chart only provides values files.
 fn is_ref_only(s: &ApplicationSource) -> bool {
-    s.ref_.as_deref().is_some_and(|r| !r.is_empty()) && s.path.as_deref().is_none_or(str::is_empty) && s.chart.as_deref().is_none_or(str::is_empty)
+    s.ref_.as_deref().is_some_and(|r| !r.is_empty())
+        && s.path.as_deref().is_none_or(str::is_empty)
+        && s.chart.as_deref().is_none_or(str::is_empty)
 }
 
 /// Validates what one app rendered.
 fn validate_app(a: &AppUnderTest, r: Rendered, schemas: &Schemas, index: &Index, opts: &Options) -> AppReport {
-    let mut findings: Vec<Finding> = r.findings.into_iter().map(|f| if f.location.file.is_none() { f.at(a.location.clone()) } else { f }).collect();
+    let mut findings: Vec<Finding> =
+        r.findings.into_iter().map(|f| if f.location.file.is_none() { f.at(a.location.clone()) } else { f }).collect();
     let dest_ns = a.app.spec.destination.namespace.clone().filter(|n| !n.is_empty());
     let read = |f: &str| r.read.has(f);
     let mut objects = Vec::with_capacity(r.objects.len());
@@ -326,9 +347,13 @@ fn validate_app(a: &AppUnderTest, r: Rendered, schemas: &Schemas, index: &Index,
             match &dest_ns {
                 Some(ns) => object["metadata"]["namespace"] = Value::String(ns.clone()),
                 None => findings.push(
-                    Finding::new(Severity::Error, Kind::Object, format!("{id_before} has no namespace and spec.destination.namespace is empty"))
-                        .about(&id_before)
-                        .at(index.locate(&object, None, &read)),
+                    Finding::new(
+                        Severity::Error,
+                        Kind::Object,
+                        format!("{id_before} has no namespace and spec.destination.namespace is empty"),
+                    )
+                    .about(&id_before)
+                    .at(index.locate(&object, None, &read)),
                 ),
             }
         }
@@ -337,11 +362,17 @@ fn validate_app(a: &AppUnderTest, r: Rendered, schemas: &Schemas, index: &Index,
         match schemas.validate(&object) {
             Outcome::NoSchema(gvk) => {
                 let severity = if opts.strict { Severity::Error } else { Severity::Warning };
-                findings.push(Finding::new(severity, Kind::NoSchema, format!("no schema for {gvk}; not validated")).about(&id).at(location.clone()));
+                findings.push(
+                    Finding::new(severity, Kind::NoSchema, format!("no schema for {gvk}; not validated")).about(&id).at(location.clone()),
+                );
             }
             Outcome::Checked(violations) => {
                 for v in violations {
-                    let mut f = Finding::new(Severity::Error, Kind::Schema, v.message).about(&id).at(index.locate(&object, Some(&v.segments), &read));
+                    let mut f = Finding::new(Severity::Error, Kind::Schema, v.message).about(&id).at(index.locate(
+                        &object,
+                        Some(&v.segments),
+                        &read,
+                    ));
                     f.path = Some(v.path).filter(|p| !p.is_empty());
                     findings.push(f);
                 }

@@ -109,7 +109,8 @@ pub fn junit(report: &Report) -> String {
         failed += failures;
     }
     if !report.findings.is_empty() {
-        let repo = AppReport { name: "repository".into(), location: Default::default(), objects: Vec::new(), findings: report.findings.clone() };
+        let repo =
+            AppReport { name: "repository".into(), location: Default::default(), objects: Vec::new(), findings: report.findings.clone() };
         let (xml, tests, failures) = suite("repository", &repo);
         suites.push_str(&xml);
         total += tests;
@@ -137,9 +138,9 @@ fn suite(name: &str, app: &AppReport) -> (String, usize, usize) {
         if let Some(first) = errors.first() {
             failures += 1;
             let text: Vec<String> = errors.iter().map(|f| format!("{}{}", at(f), describe(f))).collect();
-            let _ = write!(
+            let _ = writeln!(
                 body,
-                "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
+                "      <failure message=\"{}\" type=\"{}\">{}</failure>",
                 xml(&describe(first)),
                 xml(&serde_json::to_value(first.kind).ok().and_then(|k| k.as_str().map(str::to_string)).unwrap_or_default()),
                 xml(&text.join("\n"))
@@ -147,7 +148,7 @@ fn suite(name: &str, app: &AppReport) -> (String, usize, usize) {
         }
         if !others.is_empty() {
             let text: Vec<String> = others.iter().map(|f| format!("{}: {}{}", f.severity.as_str(), at(f), describe(f))).collect();
-            let _ = write!(body, "      <system-out>{}</system-out>\n", xml(&text.join("\n")));
+            let _ = writeln!(body, "      <system-out>{}</system-out>", xml(&text.join("\n")));
         }
         if body.is_empty() {
             let _ = writeln!(cases, "    <testcase {attrs}/>");
@@ -248,12 +249,13 @@ mod tests {
 
     fn report() -> Report {
         let web = ObjectRef { api_version: "apps/v1".into(), kind: "Deployment".into(), namespace: Some("ns".into()), name: "web".into() };
-        let hostile =
-            ObjectRef { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: None, name: "<x a=\"1\">&'\u{1}".into() };
+        let hostile = ObjectRef { api_version: "v1".into(), kind: "ConfigMap".into(), namespace: None, name: "<x a=\"1\">&'\u{1}".into() };
         let at = |file: &str, line: u32| Location { file: Some(file.into()), line: Some(line) };
-        let mut schema = Finding::new(Severity::Error, Kind::Schema, "unknown field (not in the schema)").about(&web).at(at("base/deploy.yaml", 3));
+        let mut schema =
+            Finding::new(Severity::Error, Kind::Schema, "unknown field (not in the schema)").about(&web).at(at("base/deploy.yaml", 3));
         schema.path = Some("spec.replicaz".into());
-        let mut policy = Finding::new(Severity::Warning, Kind::Policy, "100%: a,b:c\r\nnext line]]></failure>").about(&hostile).at(at("a:b,c%.yaml", 1));
+        let mut policy =
+            Finding::new(Severity::Warning, Kind::Policy, "100%: a,b:c\r\nnext line]]></failure>").about(&hostile).at(at("a:b,c%.yaml", 1));
         policy.rule = Some("limits.warn".into());
         let apps = vec![AppReport {
             name: "web, \"app\"".into(),
@@ -264,7 +266,10 @@ mod tests {
             ],
             findings: vec![schema, policy],
         }];
-        let repo = vec![Finding::new(Severity::Notice, Kind::SopsEncrypted, "secret.enc.yaml is SOPS-encrypted; no key given").at(at("secret.enc.yaml", 1))];
+        let repo = vec![
+            Finding::new(Severity::Notice, Kind::SopsEncrypted, "secret.enc.yaml is SOPS-encrypted; no key given")
+                .at(at("secret.enc.yaml", 1)),
+        ];
         Report::new("1.34".into(), apps, repo)
     }
 
@@ -298,7 +303,10 @@ mod tests {
         assert!(x.contains("name=\"ConfigMap &lt;x a=&quot;1&quot;&gt;&amp;&apos;\u{FFFD}\""), "{x}");
         assert!(x.contains("next line]]&gt;&lt;/failure&gt;"), "{x}");
         assert!(!x.contains('\u{1}'), "no character XML 1.0 forbids");
-        assert!(x.contains("<failure message=\"Deployment ns/web: spec.replicaz: unknown field (not in the schema)\" type=\"schema\">"), "{x}");
+        assert!(
+            x.contains("<failure message=\"Deployment ns/web: spec.replicaz: unknown field (not in the schema)\" type=\"schema\">"),
+            "{x}"
+        );
     }
 
     #[test]
@@ -316,6 +324,9 @@ mod tests {
         );
         assert_eq!(v["apps"][0]["findings"][0]["rule"], "limits.warn");
         assert_eq!(v["findings"][0]["kind"], "sopsEncrypted");
-        assert_eq!(v["apps"][0]["objects"][0], serde_json::json!({ "apiVersion": "apps/v1", "kind": "Deployment", "namespace": "ns", "name": "web", "file": "base/deploy.yaml", "line": 3 }));
+        assert_eq!(
+            v["apps"][0]["objects"][0],
+            serde_json::json!({ "apiVersion": "apps/v1", "kind": "Deployment", "namespace": "ns", "name": "web", "file": "base/deploy.yaml", "line": 3 })
+        );
     }
 }

@@ -300,7 +300,7 @@ fn render_path(path: &[Seg<'_>]) -> String {
 /// Standard base64 as Go decodes `[]byte`: line breaks ignored, padded.
 fn is_base64(s: &str) -> bool {
     let clean: Vec<u8> = s.bytes().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return false;
     }
     let body = clean.iter().rposition(|&b| b != b'=').map_or(0, |p| p + 1);

@@ -66,7 +66,11 @@ impl Gvk {
 
 impl std::fmt::Display for Gvk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.group.is_empty() { write!(f, "{}/{}", self.version, self.kind) } else { write!(f, "{}/{}/{}", self.group, self.version, self.kind) }
+        if self.group.is_empty() {
+            write!(f, "{}/{}", self.version, self.kind)
+        } else {
+            write!(f, "{}/{}/{}", self.group, self.version, self.kind)
+        }
     }
 }
 
@@ -245,7 +249,8 @@ impl Schemas {
         for k in bundle["kinds"].as_array().into_iter().flatten() {
             let (Some(schema), Some(kind)) = (k["schema"].as_str().and_then(|n| ids.get(n)), k["kind"].as_str()) else { continue };
             let gvk = Gvk { group: str_of(&k["group"]), version: str_of(&k["version"]), kind: kind.to_string() };
-            s.kinds.insert(gvk, KindSchema { root: *schema, namespaced: k["namespaced"].as_bool().unwrap_or(true), origin: Origin::BuiltIn });
+            s.kinds
+                .insert(gvk, KindSchema { root: *schema, namespaced: k["namespaced"].as_bool().unwrap_or(true), origin: Origin::BuiltIn });
         }
         s
     }
@@ -360,7 +365,13 @@ impl Schemas {
                 _ => None,
             },
             enumeration: o.get("enum").and_then(Value::as_array).cloned(),
-            required: o.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(|r| Some(r.as_str()?.to_string())).collect(),
+            required: o
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| Some(r.as_str()?.to_string()))
+                .collect(),
             ..Default::default()
         };
         if node.int_or_string {
@@ -383,9 +394,7 @@ impl Schemas {
             _ if preserve => Some(Additional::Open),
             // An object with no fields named: opaque in the built-in API
             // (RawExtension, FieldsV1), every field pruned in a CRD's.
-            _ if node.ty == Some(Type::Object) && !named => {
-                Some(if mode == Mode::BuiltIn { Additional::Open } else { Additional::Closed })
-            }
+            _ if node.ty == Some(Type::Object) && !named => Some(if mode == Mode::BuiltIn { Additional::Open } else { Additional::Closed }),
             _ => None,
         };
         if let Some(r) = o.get("$ref").and_then(Value::as_str) {

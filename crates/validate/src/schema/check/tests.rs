@@ -179,9 +179,10 @@ fn a_secret_value_is_never_quoted() {
 #[test]
 fn a_kind_without_a_schema_says_so() {
     let s = schemas();
-    assert_eq!(violations(&s, json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" } })), [
-        "no schema for example.com/v1/Widget"
-    ]);
+    assert_eq!(
+        violations(&s, json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": "w" } })),
+        ["no schema for example.com/v1/Widget"]
+    );
 }
 
 fn widget_crd(scope: &str) -> Value {
@@ -248,7 +249,10 @@ fn crd_schemas_validate_custom_resources() {
 fn broken_crds_are_errors_naming_the_field() {
     let mut s = schemas();
     assert_eq!(s.add_crd(&json!({ "spec": {} })).unwrap_err(), "spec.group is missing");
-    assert_eq!(s.add_crd(&json!({ "spec": { "group": "g", "names": { "kind": "K" }, "versions": [] } })).unwrap_err(), "spec.versions lists no version");
+    assert_eq!(
+        s.add_crd(&json!({ "spec": { "group": "g", "names": { "kind": "K" }, "versions": [] } })).unwrap_err(),
+        "spec.versions lists no version"
+    );
     // A version without a schema accepts anything.
     s.add_crd(&json!({ "spec": { "group": "g", "names": { "kind": "K" }, "versions": [{ "name": "v1" }] } })).unwrap();
     assert_eq!(violations(&s, json!({ "apiVersion": "g/v1", "kind": "K", "metadata": { "name": "k" }, "x": 1 })), Vec::<String>::new());
@@ -301,13 +305,17 @@ fn deep_nesting_and_garbage_never_panic() {
     fn garbage(next: &mut impl FnMut() -> u64, fields: &[&str], depth: u32) -> Value {
         match next() % if depth > 6 { 5 } else { 8 } {
             0 => Value::Null,
-            1 => json!(next() % 2 == 0),
+            1 => json!(next().is_multiple_of(2)),
             2 => json!(next() as i64),
             3 => json!((next() % 1000) as f64 / 7.0),
             4 => json!(format!("s{}", next() % 100)),
             5 | 6 => {
                 let n = next() % 4;
-                Value::Object((0..n).map(|_| (fields[(next() % fields.len() as u64) as usize].to_string(), garbage(next, fields, depth + 1))).collect())
+                Value::Object(
+                    (0..n)
+                        .map(|_| (fields[(next() % fields.len() as u64) as usize].to_string(), garbage(next, fields, depth + 1)))
+                        .collect(),
+                )
             }
             _ => Value::Array((0..next() % 3).map(|_| garbage(next, fields, depth + 1)).collect()),
         }
