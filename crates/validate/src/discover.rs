@@ -206,6 +206,29 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_skips_huge_files_hidden_directories_chart_templates_and_links() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let p = root.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let cm = |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n");
+        write("a/cm.yaml", &cm("kept"));
+        write(".git/x.yaml", &cm("git"));
+        write("chart/Chart.yaml", "name: chart\n");
+        write("chart/templates/t.yaml", &cm("template"));
+        let huge = format!("{}{}", cm("huge"), format!("# {}\n", "x".repeat(100)).repeat((MAX_FILE as usize) / 100));
+        write("huge.yaml", &huge);
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("o.yaml"), cm("outside")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
+        let names: Vec<String> =
+            scan(root.path(), root.path()).iter().filter_map(|d| Some(d.value["metadata"]["name"].as_str()?.to_string())).collect();
+        assert_eq!(names, ["kept"]);
+    }
+
+    #[test]
     fn garbage_files_never_panic() {
         let mut seed = 7u64;
         let pieces = [
