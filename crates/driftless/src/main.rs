@@ -14,6 +14,7 @@ mod proj;
 mod render;
 mod repo;
 mod server;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,10 @@ enum Command {
     /// Print the manifests a directory renders to (Kustomize natively, or
     /// plain manifests), offline; `--check` only reports errors.
     Render(render::RenderArgs),
+    /// Check a config repository offline, for CI: render every app as the
+    /// controller would and validate each object against Kubernetes'
+    /// schemas (exit 1 on errors, 2 when it cannot run).
+    Validate(validate::ValidateArgs),
     /// All in one for local use: the controller with its metrics endpoint
     /// on 127.0.0.1:8082, and the HTTP API and web UI (--listen).
     Run(RunArgs),
@@ -251,6 +256,7 @@ fn main() -> ExitCode {
         // App commands have exit codes of their own (`app diff`: 1 = out of sync).
         Command::App(args) => return app::run(args),
         Command::Render(args) => return render::run(args),
+        Command::Validate(args) => return validate::run(args),
         Command::Appset(args) => runtime().and_then(|rt| rt.block_on(appset::run(args))),
         Command::Notifications(args) => runtime().and_then(|rt| rt.block_on(notifications::run(args))),
         Command::Cluster(args) => runtime().and_then(|rt| rt.block_on(cluster::run(args))),

@@ -21,6 +21,7 @@ pub mod helm_deps;
 mod helm_index;
 mod oci;
 pub mod repo_creds;
+mod repo_url;
 
 pub use git::{Checkout, GitCache, SourceError};
 pub use git_access::GitAccess;
@@ -30,6 +31,7 @@ pub use helm::{Chart, ChartCache, ChartRequest, PullError, test_helm_repository}
 pub use helm_index::version_matches;
 pub use oci::{Artifact, test_oci_registry};
 pub use repo_creds::{RepoCreds, RepoSettings};
+pub use repo_url::normalise_url;
 
 /// reqwest is built without a TLS crypto provider of its own: use ring, as
 /// the Kubernetes client does. Installing twice is harmless; callers that
