@@ -7,6 +7,10 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use driftless_render::{AgeKeys, KeyOrigin, RenderContext, SopsKeys};
 
 use driftless_validate::schema::{BUNDLED_VERSION, Schemas};
 use driftless_validate::{Options, output};
@@ -40,6 +44,12 @@ pub struct ValidateArgs {
     /// (those found in the repository or rendered by an app always are).
     #[arg(long = "crd", value_name = "FILE")]
     crds: Vec<PathBuf>,
+    /// An age key file (`age-keygen`'s output) that decrypts the
+    /// repository's SOPS-encrypted files (repeatable; default:
+    /// `SOPS_AGE_KEY_FILE`). Without one, an app that reads an encrypted
+    /// file is not validated, and a notice says so.
+    #[arg(long = "sops-age-key", value_name = "FILE", env = "SOPS_AGE_KEY_FILE")]
+    sops_age_keys: Vec<PathBuf>,
     /// A kind with no schema is an error, not a warning.
     #[arg(long)]
     strict: bool,
@@ -93,7 +103,7 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<(String, u8)> {
         crd_files: args.crds.clone(),
         strict: args.strict,
         checks: Vec::new(),
-        render: Default::default(),
+        render: RenderContext { sops: sops_keys(&args.sops_age_keys)?, ..Default::default() },
         jobs,
     };
     let terminal = std::io::stderr().is_terminal();
@@ -115,6 +125,21 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<(String, u8)> {
         Format::Github => output::github(&report),
     };
     Ok((text, report.exit_code()))
+}
+
+/// The age identities of `files`, if any are given.
+fn sops_keys(files: &[PathBuf]) -> anyhow::Result<Option<Arc<SopsKeys>>> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut read = Vec::new();
+    for f in files {
+        let data = std::fs::read(f).with_context(|| format!("reading the age key file {}", f.display()))?;
+        read.push((f.display().to_string(), data));
+    }
+    let keys = AgeKeys::from_key_files(read.iter().map(|(name, data)| (name.as_str(), data.as_slice())))?;
+    let origin = KeyOrigin::Files(read.into_iter().map(|(name, _)| name).collect());
+    Ok(Some(Arc::new(SopsKeys { keys: Ok(keys), origin })))
 }
 
 /// The URL of the checkout's `origin` remote, if it has one.

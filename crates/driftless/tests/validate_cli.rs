@@ -331,3 +331,52 @@ fn hostile_names_and_paths_stay_inside_the_repository_and_escaped() {
     let people = stdout(&validate(repo.path(), &[]));
     assert!(!people.contains('\u{1b}') && !text.contains('\u{1b}'), "no escape sequence reaches a terminal or a log: {people}");
 }
+
+/// A repository whose app reads a SOPS-encrypted Secret with a typo'd
+/// field: without a key the app is skipped with a notice (exit 0); with the
+/// key its decrypted objects are validated (exit 1), the plain text shown
+/// nowhere; with another key a clear error names the file and recipient.
+#[test]
+fn sops_encrypted_files_are_validated_with_a_key_and_skipped_with_a_notice_without() {
+    use age::secrecy::ExposeSecret;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let repo = GitRepo::new();
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labelz: {tier: db}\nstringData:\n  password: hunter2-in-plain-text\n";
+    repo.write("vault/kustomization.yaml", "resources:\n- secret.yaml\n").write("apps/vault.yaml", &application("vault", REPO, "vault"));
+    let encrypted = driftless_testkit::sops_encrypt(repo.path(), "vault/secret.yaml", secret.as_bytes(), &recipient, &[]);
+    repo.write("vault/secret.yaml", std::str::from_utf8(&encrypted).unwrap());
+    repo.commit("encrypted");
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("key.txt");
+    std::fs::write(&key_file, format!("# created for the test\n{}\n", identity.to_string().expose_secret())).unwrap();
+    let other = keys.path().join("other.txt");
+    std::fs::write(&other, format!("{}\n", age::x25519::Identity::generate().to_string().expose_secret())).unwrap();
+
+    let without = validate(repo.path(), &["--repo-url", REPO]);
+    assert_eq!(without.status.code(), Some(0));
+    assert!(
+        stdout(&without).contains(
+            "notice  rendering vault: vault/secret.yaml is SOPS-encrypted and no age key was given (--sops-age-key): not validated"
+        ),
+        "{}",
+        stdout(&without)
+    );
+
+    let with = validate(repo.path(), &["--repo-url", REPO, "--sops-age-key", key_file.to_str().unwrap()]);
+    assert_eq!(with.status.code(), Some(1));
+    assert!(stdout(&with).contains("error   Secret vault/db: metadata.labelz: unknown field (not in the schema)"), "{}", stdout(&with));
+    for out in [&without, &with] {
+        assert!(!stdout(out).contains("hunter2") && !stderr(out).contains("hunter2"));
+    }
+
+    let wrong = validate(repo.path(), &["--repo-url", REPO, "-o", "json", "--sops-age-key", other.to_str().unwrap()]);
+    assert_eq!(wrong.status.code(), Some(1));
+    let text = stdout(&wrong);
+    assert!(text.contains("vault/secret.yaml: encrypted with SOPS for ") && text.contains(&recipient), "{text}");
+    assert!(
+        text.contains("no age key of the key files ") && text.contains("give a key file holding the identity of one of them"),
+        "{text}"
+    );
+}

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use driftless_render::{AgeKeys, SOPS_AGE_SECRET, SopsKeys};
+use driftless_render::{AgeKeys, KeyOrigin, SOPS_AGE_SECRET, SopsKeys};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
@@ -18,7 +18,7 @@ pub fn keys_of(namespace: &str, secret: Option<&Secret>) -> SopsKeys {
     let name = format!("{namespace}/{SOPS_AGE_SECRET}");
     let data = secret.and_then(|s| s.data.as_ref());
     let entries = data.into_iter().flatten().map(|(k, v)| (k.as_str(), v.0.as_slice()));
-    SopsKeys { keys: AgeKeys::from_secret_data(entries), secret: name }
+    SopsKeys { keys: AgeKeys::from_secret_data(entries), origin: KeyOrigin::Secret(name) }
 }
 
 /// The keys parsed last, by the Secret's resourceVersion, so that a
@@ -66,7 +66,7 @@ mod tests {
         let data = [("README".to_string(), ByteString(b"x".to_vec())), ("team.agekey".to_string(), ByteString(b"nope".to_vec()))];
         let s = Secret { data: Some(data.into()), ..Default::default() };
         let keys = keys_of("argocd", Some(&s));
-        assert_eq!(keys.secret, "argocd/sops-age");
+        assert_eq!(keys.origin, KeyOrigin::Secret("argocd/sops-age".into()));
         let err = keys.keys.unwrap_err().to_string();
         assert!(err.contains("team.agekey") && !err.contains("nope"), "{err}");
         assert!(keys_of("argocd", None).keys.unwrap().is_empty());

@@ -103,6 +103,7 @@ pub fn render(
         Err(driftless_kustomize::Error::Remote { .. } | driftless_kustomize::Error::Unsupported { .. }) => {
             binary("this kustomization uses a file over HTTP or a field the native engine does not implement; install kustomize or kubectl")
         }
+        Err(driftless_kustomize::Error::Decrypt { path, reason }) => Err(RenderError::Sops { file: path, reason }),
         Err(e) => Err(fail(e.to_string())),
     }
 }

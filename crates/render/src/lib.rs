@@ -29,7 +29,7 @@ pub use driftless_sops::AgeKeys;
 pub use error::RenderError;
 pub use manifest::{Manifest, parse_manifests};
 pub use remote::GitRemotes;
-pub use sops::{SOPS_AGE_SECRET, SopsKeys};
+pub use sops::{KeyOrigin, SOPS_AGE_SECRET, SopsKeys};
 
 /// How a source was rendered, as `status.sourceType` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,14 +19,45 @@ pub struct SopsKeys {
     /// The keys, or why the Secret's entries are not age identities: the
     /// error is reported by the renders that need a key.
     pub keys: Result<AgeKeys, SopsError>,
-    /// The Secret they come from, `namespace/name`, for messages.
-    pub secret: String,
+    /// Where they come from, for messages.
+    pub origin: KeyOrigin,
+}
+
+/// Where age keys come from: what a message tells a user to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// The controller's Secret, `namespace/name`.
+    Secret(String),
+    /// Key files given to the CLI (`driftless validate --sops-age-key`).
+    Files(Vec<String>),
+}
+
+impl std::fmt::Display for KeyOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyOrigin::Secret(name) => write!(f, "the Secret {name}"),
+            KeyOrigin::Files(files) => write!(f, "the key files {}", files.join(", ")),
+        }
+    }
+}
+
+impl KeyOrigin {
+    /// How to add a key that decrypts the file.
+    fn remedy(&self) -> String {
+        match self {
+            KeyOrigin::Secret(_) => format!(
+                "add the identity of one of them to that Secret, in an entry whose name ends in .agekey (create the Secret \
+                 {SOPS_AGE_SECRET} in the control-plane namespace if it does not exist)"
+            ),
+            KeyOrigin::Files(_) => "give a key file holding the identity of one of them".into(),
+        }
+    }
 }
 
 impl SopsKeys {
-    /// No key, from `secret` (which may not exist).
+    /// No key, from the Secret `secret` (which may not exist).
     pub fn none(secret: impl Into<String>) -> SopsKeys {
-        SopsKeys { keys: Ok(AgeKeys::default()), secret: secret.into() }
+        SopsKeys { keys: Ok(AgeKeys::default()), origin: KeyOrigin::Secret(secret.into()) }
     }
 
     /// Tells key sets apart (public keys only): a render made with other
@@ -49,22 +80,20 @@ pub(crate) fn decrypt(keys: Option<&SopsKeys>, file: &Path, data: Vec<u8>) -> Re
         return Ok(data);
     }
     let none = AgeKeys::default();
-    let (age, secret) = match keys {
-        Some(SopsKeys { keys: Ok(k), secret }) => (k, secret.as_str()),
-        Some(SopsKeys { keys: Err(e), secret }) => {
-            return Err(format!("encrypted with SOPS, but the Secret {secret} holds no usable age keys: {e}"));
+    let unset = KeyOrigin::Secret(SOPS_AGE_SECRET.into());
+    let (age, origin) = match keys {
+        Some(SopsKeys { keys: Ok(k), origin }) => (k, origin),
+        Some(SopsKeys { keys: Err(e), origin }) => {
+            return Err(format!("encrypted with SOPS, but {origin} holds no usable age keys: {e}"));
         }
-        None => (&none, "sops-age"),
+        None => (&none, &unset),
     };
     match driftless_sops::decrypt(&data, format, age) {
         Ok(plain) => Ok(plain.to_vec()),
         Err(SopsError::NotEncrypted) => Ok(data),
-        Err(SopsError::NoMatchingKey { recipients }) => Err(format!(
-            "encrypted with SOPS for {}, and no age key of the Secret {secret} decrypts it: add the identity of one of them to \
-             that Secret, in an entry whose name ends in .agekey (create the Secret {SOPS_AGE_SECRET} in the control-plane \
-             namespace if it does not exist)",
-            recipients.join(", ")
-        )),
+        Err(SopsError::NoMatchingKey { recipients }) => {
+            Err(format!("encrypted with SOPS for {}, and no age key of {origin} decrypts it: {}", recipients.join(", "), origin.remedy()))
+        }
         Err(e) => Err(format!("SOPS: {e}")),
     }
 }

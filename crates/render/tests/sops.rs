@@ -9,7 +9,7 @@ use std::sync::Arc;
 use age::secrecy::ExposeSecret;
 use age::x25519::Identity;
 use driftless_api::ApplicationSource;
-use driftless_render::{AgeKeys, KustomizeEngine, Manifest, RenderCache, RenderContext, RenderError, Reuse, SopsKeys, render};
+use driftless_render::{AgeKeys, KeyOrigin, KustomizeEngine, Manifest, RenderCache, RenderContext, RenderError, Reuse, SopsKeys, render};
 use driftless_testkit::sops_encrypt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -67,7 +67,7 @@ impl Repo {
 fn keys_of(identity: &Identity) -> Arc<SopsKeys> {
     let text = identity.to_string().expose_secret().to_string();
     let keys = AgeKeys::from_secret_data([("main.agekey", text.as_bytes())]);
-    Arc::new(SopsKeys { keys, secret: "argocd/sops-age".into() })
+    Arc::new(SopsKeys { keys, origin: KeyOrigin::Secret("argocd/sops-age".into()) })
 }
 
 fn source(path: &str) -> ApplicationSource {
@@ -168,7 +168,10 @@ fn cached_renders_follow_the_key_set() {
     // Another key set that still holds ours renders anew.
     let other = Identity::generate();
     let two = format!("{}\n{}\n", repo.identity.to_string().expose_secret(), other.to_string().expose_secret());
-    let both = Arc::new(SopsKeys { keys: AgeKeys::from_secret_data([("k.agekey", two.as_bytes())]), secret: "argocd/sops-age".into() });
+    let both = Arc::new(SopsKeys {
+        keys: AgeKeys::from_secret_data([("k.agekey", two.as_bytes())]),
+        origin: KeyOrigin::Secret("argocd/sops-age".into()),
+    });
     let (_, reuse) = cache.render("file:///repo", repo.root.path(), &source("app"), &ctx(Some(both))).unwrap();
     assert_eq!(reuse, Reuse::Miss);
 }
@@ -178,7 +181,7 @@ fn a_bad_key_entry_is_named() {
     let repo = Repo::new();
     repo.kustomize_app();
     let keys = AgeKeys::from_secret_data([("broken.agekey", b"not-a-key" as &[u8])]);
-    let bad = Arc::new(SopsKeys { keys, secret: "argocd/sops-age".into() });
+    let bad = Arc::new(SopsKeys { keys, origin: KeyOrigin::Secret("argocd/sops-age".into()) });
     let err = render(repo.root.path(), &source("app"), &ctx(Some(bad))).unwrap_err().to_string();
     assert!(err.contains("broken.agekey") && err.contains("argocd/sops-age") && !err.contains("not-a-key"), "{err}");
 }

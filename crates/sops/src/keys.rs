@@ -31,11 +31,16 @@ impl AgeKeys {
     /// comments ignored. Other entries are ignored. A line that is not an age
     /// identity is an error naming the entry and line, never its content.
     pub fn from_secret_data<'a>(entries: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<AgeKeys, SopsError> {
+        Self::from_key_files(entries.into_iter().filter(|(name, _)| name.ends_with(AGE_KEY_SUFFIX)))
+    }
+
+    /// The identities of age key files (`age-keygen`'s output, as
+    /// `SOPS_AGE_KEY_FILE` holds), each named for messages; same format
+    /// and errors as [`AgeKeys::from_secret_data`].
+    pub fn from_key_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<AgeKeys, SopsError> {
         let mut keys = AgeKeys::default();
-        for (name, value) in entries {
-            if name.ends_with(AGE_KEY_SUFFIX) {
-                keys.add_entry(name, value)?;
-            }
+        for (name, value) in files {
+            keys.add_entry(name, value)?;
         }
         keys.recipients.sort();
         keys.recipients.dedup();

@@ -289,6 +289,11 @@ fn render_app(
                 objects.extend(r.manifests.into_iter().map(|m| m.into_value()));
             }
             Err(RenderError::ToolMissing { tool, hint }) => return Err(RunError::ToolMissing(format!("{tool} not found on PATH: {hint}"))),
+            Err(RenderError::Sops { file, .. }) if ctx.sops.is_none() => findings.push(Finding::new(
+                Severity::Notice,
+                Kind::SopsEncrypted,
+                format!("rendering {dir}: {file} is SOPS-encrypted and no age key was given (--sops-age-key): not validated"),
+            )),
             // Paths in the checkout are said relative to it, as in the repository.
             Err(e) => {
                 let message = format!("rendering {dir}: {e}").replace(&format!("{}/", local.root.display()), "");
