@@ -285,14 +285,28 @@ impl Context {
     }
 }
 
+/// Annotations that driftless and Argo CD write on apps as they work (a
+/// refresh, what notifications sent, since when drift lasts): left out of
+/// the input, or every such write would make every verdict new.
+const VOLATILE_ANNOTATIONS: [&str; 5] = [
+    "argocd.argoproj.io/refresh",
+    "argocd.argoproj.io/hydrate",
+    "driftless.dev/refresh-since",
+    "driftless.dev/out-of-sync-since",
+    "notified.notifications.argoproj.io",
+];
+
 /// The metadata a policy may look at: what a person writes, not what the
-/// API server keeps changing (resourceVersion, managedFields...).
+/// API server or the controllers keep changing (resourceVersion,
+/// managedFields, the annotations above).
 fn meta(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> serde_json::Value {
+    let mut annotations = m.annotations.clone().unwrap_or_default();
+    annotations.retain(|k, _| !VOLATILE_ANNOTATIONS.contains(&k.as_str()));
     serde_json::json!({
         "name": m.name,
         "namespace": m.namespace,
         "labels": m.labels.clone().unwrap_or_default(),
-        "annotations": m.annotations.clone().unwrap_or_default(),
+        "annotations": annotations,
     })
 }
 

@@ -130,6 +130,17 @@ fn verdicts_are_cached_by_content_and_bounded() {
     // Another project, app or module set is another key.
     set.evaluate(&context("other"), &objects[4..], &cache);
     assert_eq!(cache.hits_and_misses(), (3, 6));
+    // What the controllers write on the app as they work is not.
+    let mut app = Application::default();
+    app.metadata.name = Some("web".into());
+    app.metadata.namespace = Some("argocd".into());
+    app.spec.project = "default".into();
+    app.metadata.annotations = Some(BTreeMap::from([
+        ("argocd.argoproj.io/refresh".to_string(), "normal".to_string()),
+        ("notified.notifications.argoproj.io".to_string(), "{}".to_string()),
+    ]));
+    set.evaluate(&Context::new(&app, &AppProject::new("default", Default::default())), &objects[4..], &cache);
+    assert_eq!(cache.hits_and_misses(), (4, 6));
 }
 
 #[test]
