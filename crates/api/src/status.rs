@@ -342,6 +342,13 @@ pub mod condition {
     /// keeps but does not act on yet ([`crate::unsupported_fields`]). A
     /// warning: the app is still compared and synced. driftless's own.
     pub const UNSUPPORTED_FIELD_WARNING: &str = "UnsupportedFieldWarning";
+    /// A policy's `deny` rule refuses an object of the app's render, or a
+    /// policy cannot judge it (it does not compile, its evaluation failed):
+    /// no sync applies anything. driftless's own.
+    pub const POLICY_VIOLATION: &str = "PolicyViolation";
+    /// A policy's `warn` rule reports on an object of the app's render; the
+    /// app syncs. driftless's own.
+    pub const POLICY_WARNING: &str = "PolicyWarning";
 }
 
 /// Phases of an operation.

@@ -192,6 +192,14 @@ pub async fn run(
             }
         },
     );
+    // A policy that changes (added, edited, removed) may block or free any
+    // app: all are judged again now, not at their next resync.
+    let (apps, wake) = (readers.clone(), routes.clone());
+    let policies = driftless_engine::policies::watching(&client, &control_plane, shutdown.clone(), move || {
+        for app in apps.iter().flat_map(Store::state) {
+            driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
+        }
+    });
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();
@@ -205,6 +213,7 @@ pub async fn run(
             projects: Some(projects.clone()),
             repos: driftless_engine::repos::RepoStores::watching(&client, &control_plane, shutdown.clone()),
             sops: Some(sops),
+            policies: Some(policies),
         },
     ));
     let share = match &config.sharded {

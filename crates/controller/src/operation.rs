@@ -4,6 +4,7 @@
 //! resource's result recorded in `status.operationState`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use driftless_api::{
@@ -117,7 +118,7 @@ pub async fn run(
     v: &Validated,
     writer: &AppWriter,
     op: Operation,
-    desired: &Desired,
+    desired: &Arc<Desired>,
     mut compared: CompareResult,
     checks: &CustomChecks,
     status: &mut ApplicationStatus,
@@ -147,8 +148,14 @@ pub async fn run(
     // Whom the sync acts as is settled before anything is applied.
     let writes = ctx.engine.sync_cluster(app, v).await;
     let dest = &v.destination;
+    // The policies judge what this sync would apply, as it starts: a
+    // violation fails it before any change, and is not retried (the same
+    // render would fail again; a fixed commit or policy wakes the app).
+    let refused = ctx.engine.policy_check(app, desired).await.err();
     // A sync that runs past the limit says so, once, and goes on.
-    let outcome = {
+    let outcome = if let Some(msg) = refused {
+        failed(msg)
+    } else {
         let attempts = async {
             loop {
                 let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };

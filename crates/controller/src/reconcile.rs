@@ -177,6 +177,19 @@ pub fn within_windows(decision: Decision, windows: &Assessment) -> Decision {
     }
 }
 
+/// The policies' say on a decision (pure, after [`within_windows`]):
+/// automation never starts a sync of a render a policy blocks, self-heal
+/// included (it would re-apply the violating objects). A requested or
+/// resumed sync runs, and fails before applying anything with the
+/// violations in its message: every sync is judged as it starts, at the
+/// revision it syncs ([`driftless_engine::Engine::policy_check`]).
+pub fn within_policy(decision: Decision, blocked: bool) -> Decision {
+    match decision {
+        Decision::Run(_, Origin::Automated { .. }) if blocked => Decision::Nothing,
+        other => other,
+    }
+}
+
 /// Shows on `status` whether the sync windows keep automation from
 /// syncing, and whether a manual sync may run meanwhile.
 fn show_windows(status: &mut ApplicationStatus, windows: &Assessment) {
@@ -312,28 +325,37 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     // Compare with Git at the spec's revision. A requested sync looks at
     // Git afresh, as a refresh does.
     let fetch_git = (refresh || app.operation.is_some()).then(|| fetch_since(&app));
+    let mut blocked = false;
     let compared = match engine.desired_for(&app, &v, &target_revision, fetch_git).await {
-        Ok(d) => match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest, &v.settings)).await {
-            Ok(c) => {
-                // Watch every kind the app has or had, so that a change to
-                // any of its objects wakes it.
-                let kinds = d
-                    .targets
-                    .iter()
-                    .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
-                    .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
-                let scope = driftless_engine::live::WatchScope { namespaces: &dest.namespaces, cluster_resources: dest.cluster_resources };
-                dest.live.ensure(&dest.cluster, &scope, kinds.collect::<Vec<_>>()).await;
-                status::apply_comparison(&mut status, &app, &d, &c);
-                Ok((d, c))
+        Ok(d) => {
+            // The policies judge the render (hooks too) whatever the
+            // cluster answers; the diff is still computed and shown.
+            let verdict = engine.policy_verdict(&app, &v.project, d.clone()).await;
+            status::show_policy(&mut status, &verdict);
+            blocked = verdict.blocks();
+            match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest, &v.settings)).await {
+                Ok(c) => {
+                    // Watch every kind the app has or had, so that a change to
+                    // any of its objects wakes it.
+                    let kinds = d
+                        .targets
+                        .iter()
+                        .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
+                        .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
+                    let scope =
+                        driftless_engine::live::WatchScope { namespaces: &dest.namespaces, cluster_resources: dest.cluster_resources };
+                    dest.live.ensure(&dest.cluster, &scope, kinds.collect::<Vec<_>>()).await;
+                    status::apply_comparison(&mut status, &app, &d, &c);
+                    Ok((d, c))
+                }
+                Err(e) => {
+                    let msg = format!("comparing with the cluster: {e}");
+                    status::set_condition(&mut status, condition::COMPARISON_ERROR, msg.clone());
+                    status.sync.status = SyncStatusCode::Unknown;
+                    Err(msg)
+                }
             }
-            Err(e) => {
-                let msg = format!("comparing with the cluster: {e}");
-                status::set_condition(&mut status, condition::COMPARISON_ERROR, msg.clone());
-                status.sync.status = SyncStatusCode::Unknown;
-                Err(msg)
-            }
-        },
+        }
         Err(msg) => {
             // Keep the last known resources and health: nothing is known
             // to have changed, and nothing will be synced or pruned.
@@ -365,7 +387,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         _ => requeue,
     };
     let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
-    let mut decision = within_windows(decide(&app, summary), &windows);
+    let mut decision = within_policy(within_windows(decide(&app, summary), &windows), blocked);
     let mut heal_wait = None;
     if let Decision::Run(_, Origin::Automated { self_heal: true }) = &decision
         && let Err(wait) = ctx.self_heal_allowed(&app)
@@ -450,7 +472,7 @@ async fn run_operation(
     v: &Validated,
     writer: &AppWriter,
     op: Operation,
-    d: &driftless_engine::Desired,
+    d: &Arc<driftless_engine::Desired>,
     c: driftless_sync::compare::CompareResult,
     checks: &CustomChecks,
     status: &mut ApplicationStatus,
@@ -470,7 +492,7 @@ async fn run_operation(
     }
     let src = sync_source.unwrap_or_else(|| v.source.clone());
     let rev = sync_revision.or_else(|| src.target_revision.clone()).unwrap_or_default();
-    let outcome = match engine.desired_at(app, v, &src, &rev).await {
+    let outcome = match engine.desired_at(app, v, &src, &rev).await.map(Arc::new) {
         Ok(d2) => match engine.compare(&d2, dest, &engine.compare_options(app, status, checks, dest, &v.settings)).await {
             Ok(c2) => return Ok(operation::run(ctx, app, v, writer, op, &d2, c2, checks, status).await),
             Err(e) => format!("comparing with the cluster: {e}"),
@@ -669,6 +691,25 @@ mod tests {
         let mut drifted = app(Some(false));
         last_sync(&mut drifted, "abc", OperationPhase::Succeeded);
         assert_eq!(decide(&drifted, Ok(("abc", SyncStatusCode::OutOfSync))), Decision::Nothing, "drift stays without selfHeal");
+    }
+
+    #[test]
+    fn a_blocking_policy_holds_automation_and_self_heal_but_not_a_request() {
+        let automated = decide(&app(Some(false)), Ok(("abc", SyncStatusCode::OutOfSync)));
+        assert!(matches!(automated, Decision::Run(_, Origin::Automated { self_heal: false })));
+        assert_eq!(within_policy(automated.clone(), true), Decision::Nothing, "automation does not start");
+        assert_eq!(within_policy(automated.clone(), false), automated);
+        let mut healed = app(Some(true));
+        last_sync(&mut healed, "abc", OperationPhase::Succeeded);
+        let heal = decide(&healed, Ok(("abc", SyncStatusCode::OutOfSync)));
+        assert!(matches!(heal, Decision::Run(_, Origin::Automated { self_heal: true })));
+        assert_eq!(within_policy(heal, true), Decision::Nothing, "self-heal never re-applies a violating object");
+        // A user's sync runs, to fail with the violations before any change.
+        let mut requested = app(None);
+        requested.operation = Some(Operation::default());
+        let run = decide(&requested, Ok(("abc", SyncStatusCode::OutOfSync)));
+        assert_eq!(within_policy(run.clone(), true), run);
+        assert_eq!(within_policy(Decision::Nothing, true), Decision::Nothing);
     }
 
     fn windows(automated: bool, manual: bool) -> Assessment {

@@ -14,6 +14,7 @@
 //! - [`impersonation`]: syncs as the project's ServiceAccount;
 //! - [`repo_secrets`]: repository Secrets as the API and CLI register them;
 //! - [`orphans`]: objects in an app's namespace that no app tracks;
+//! - [`policies`]: Rego policies (driftless-policy) from the control plane's ConfigMaps, judging every rendered object;
 //! - [`live`]: metadata-only watches that wake apps and index what they track;
 //! - [`settings`]: argocd-cm's tracking, exclusions, ignoreDifferences and compare options;
 //! - [`status`]: the pure folding of a comparison into `Application.status`;
@@ -36,6 +37,7 @@ mod fuzz;
 pub mod impersonation;
 pub mod live;
 pub mod orphans;
+pub mod policies;
 pub mod project;
 pub mod register;
 pub mod repo_secrets;
@@ -78,6 +80,8 @@ pub struct Stores {
     pub repos: repos::RepoStores,
     /// The Secret `sops-age` of the control plane (SOPS age keys).
     pub sops: Option<Store<k8s_openapi::api::core::v1::Secret>>,
+    /// The policy ConfigMaps ([`policies::watching`]).
+    pub policies: Option<Store<ConfigMap>>,
 }
 
 /// The ConfigMap that holds Argo CD's settings, custom health checks among them.
@@ -119,6 +123,8 @@ pub struct Engine {
     parsed_settings: Mutex<Option<ParsedSettings>>,
     /// The SOPS age keys, parsed again when their Secret changes.
     sops_keys: sops::Parsed,
+    /// The policies, compiled once per change, and their verdicts.
+    policies: policies::Policies,
     /// Settings.
     pub config: EngineConfig,
 }
@@ -141,6 +147,7 @@ impl Engine {
 
     fn build(client: kube::Client, config: EngineConfig, clusters: Arc<Clusters>, stores: Stores) -> Engine {
         Engine {
+            policies: policies::Policies::new(stores.policies.clone()),
             clusters,
             git: Arc::new(GitCache::new(config.cache_dir.join("git"))),
             renders: Arc::default(),
@@ -319,6 +326,26 @@ impl Engine {
             project::permits_object(&project, app, m.group(), m.kind(), m.name(), t.key.namespace.as_deref())?;
         }
         Ok(())
+    }
+
+    /// The policies' verdict on `desired` (hooks included), by the modules
+    /// that apply to `project`. Policies that cannot be read give a verdict
+    /// that blocks.
+    pub async fn policy_verdict(&self, app: &Application, project: &AppProject, desired: Arc<Desired>) -> driftless_policy::Verdict {
+        match self.policies.set(&self.client, self.config.control_plane()).await {
+            Ok(set) => self.policies.judge(set, app, project, desired).await,
+            Err(msg) => driftless_policy::Verdict::failure(msg),
+        }
+    }
+
+    /// Judges `desired` as a sync starts, with the project and policies as
+    /// they are now: the error lists what blocks (a sync then applies nothing).
+    pub async fn policy_check(&self, app: &Application, desired: &Arc<Desired>) -> Result<(), String> {
+        let project = self.project_of(app).await?;
+        match self.policy_verdict(app, &project, desired.clone()).await.blocking_summary(policies::SHOWN) {
+            Some(blocked) => Err(blocked),
+            None => Ok(()),
+        }
     }
 
     /// The orphaned resources in the app's destination namespace, when its

@@ -51,6 +51,14 @@ pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desir
     show(status, crate::settings::EXCLUDED_RESOURCE_WARNING, (!desired.excluded.is_empty()).then(|| desired.excluded.join("; ")));
 }
 
+/// Shows the policies' verdict: PolicyViolation lists what blocks (denies,
+/// modules that cannot judge), PolicyWarning the warnings; each cleared
+/// when there is none.
+pub fn show_policy(status: &mut ApplicationStatus, verdict: &driftless_policy::Verdict) {
+    show(status, driftless_api::condition::POLICY_VIOLATION, verdict.blocking_summary(crate::policies::SHOWN));
+    show(status, driftless_api::condition::POLICY_WARNING, verdict.warning_summary(crate::policies::SHOWN));
+}
+
 /// Sets the condition `type_` to `message`, or clears it.
 fn show(status: &mut ApplicationStatus, type_: &str, message: Option<String>) {
     match message {

@@ -78,7 +78,7 @@ function renderStatus() {
   );
   fill(
     document.getElementById('conditions'),
-    (s.conditions || []).map((c) => el('li', { class: /Error$/.test(c.type) ? 'err' : '' }, el('b', {}, c.type), c.message)),
+    (s.conditions || []).map((c) => el('li', { class: /(Error|PolicyViolation)$/.test(c.type) ? 'err' : '' }, el('b', {}, c.type), c.message)),
   );
   document.getElementById('sync').disabled = false;
   renderHistory();

@@ -90,7 +90,7 @@ fn pending(app: &Application, sync: bool, health: bool, operation: bool) -> Vec<
         }
     }
     for c in &s.conditions {
-        if !out.is_empty() && c.type_.ends_with("Error") {
+        if !out.is_empty() && (c.type_.ends_with("Error") || c.type_ == driftless_api::condition::POLICY_VIOLATION) {
             out.push(format!("condition {}: {}", c.type_, one_line(&c.message)));
         }
     }
