@@ -12,8 +12,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use driftless_render::{AgeKeys, KeyOrigin, RenderContext, SopsKeys};
 
+use driftless_policy::PolicySet;
+use driftless_validate::policy::PolicyCheck;
 use driftless_validate::schema::{BUNDLED_VERSION, Schemas};
-use driftless_validate::{Options, output};
+use driftless_validate::{ObjectCheck, Options, output};
 
 /// Arguments of `driftless validate`.
 #[derive(clap::Args)]
@@ -50,6 +52,12 @@ pub struct ValidateArgs {
     /// file is not validated, and a notice says so.
     #[arg(long = "sops-age-key", value_name = "FILE", env = "SOPS_AGE_KEY_FILE")]
     sops_age_keys: Vec<PathBuf>,
+    /// A directory of Rego policies (`*.rego`, `*_test.rego` skipped), each
+    /// applied to every rendered object as the controller applies the
+    /// policy ConfigMaps: a `deny` is an error, a `warn` a warning. A
+    /// module that does not compile stops validate (exit 2).
+    #[arg(long, value_name = "DIR")]
+    policy: Option<PathBuf>,
     /// A kind with no schema is an error, not a warning.
     #[arg(long)]
     strict: bool,
@@ -102,7 +110,7 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<(String, u8)> {
         schemas,
         crd_files: args.crds.clone(),
         strict: args.strict,
-        checks: Vec::new(),
+        checks: policy_checks(args)?,
         render: RenderContext { sops: sops_keys(&args.sops_age_keys)?, ..Default::default() },
         jobs,
     };
@@ -125,6 +133,21 @@ fn validate(args: &ValidateArgs) -> anyhow::Result<(String, u8)> {
         Format::Github => output::github(&report),
     };
     Ok((text, report.exit_code()))
+}
+
+/// The check of `--policy DIR`, with the repository's AppProjects.
+fn policy_checks(args: &ValidateArgs) -> anyhow::Result<Vec<Box<dyn ObjectCheck>>> {
+    let Some(dir) = &args.policy else { return Ok(Vec::new()) };
+    let set = PolicySet::from_dir(dir).with_context(|| format!("reading the policies of {}", dir.display()))?;
+    if set.is_empty() {
+        anyhow::bail!("{}: no Rego module (*.rego) in the policy directory", dir.display());
+    }
+    let broken: Vec<String> = set.modules().filter_map(|m| Some(format!("policy {}: does not compile: {}", m.name, m.error()?))).collect();
+    if !broken.is_empty() {
+        anyhow::bail!("{}", broken.join("\n"));
+    }
+    let docs = driftless_validate::discover::scan(&args.path, &args.path);
+    Ok(vec![Box::new(PolicyCheck::new(set, &docs))])
 }
 
 /// The age identities of `files`, if any are given.

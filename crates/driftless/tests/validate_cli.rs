@@ -380,3 +380,38 @@ fn sops_encrypted_files_are_validated_with_a_key_and_skipped_with_a_notice_witho
         "{text}"
     );
 }
+
+/// `--policy DIR` judges every rendered object as the controller would: the
+/// shipped limits policy's deny is an error naming the container (exit 1),
+/// a warn only a warning; a module that does not compile stops validate
+/// (exit 2) naming it.
+#[test]
+fn policies_from_a_directory_deny_and_warn_and_a_broken_one_stops_validate() {
+    let repo = fixture();
+    let policies = tempfile::tempdir().unwrap();
+    let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/resource-limits.rego");
+    std::fs::copy(library, policies.path().join("resource-limits.rego")).unwrap();
+    std::fs::write(
+        policies.path().join("replicas.rego"),
+        "package team.replicas\nimport rego.v1\nwarn contains msg if {\n  input.object.kind == \"Deployment\"\n  input.object.spec.replicas < 3\n  msg := sprintf(\"%s runs %d replicas; 3 survive a zone failure\", [input.object.metadata.name, input.object.spec.replicas])\n}\n",
+    )
+    .unwrap();
+    let dir = policies.path().to_str().unwrap();
+
+    let out = validate(repo.path(), &["--app", "apps/clean.yaml", "--policy", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for line in [
+        "error   Deployment clean/web: [resource-limits.rego deny] container \"web\" has no resources.limits.cpu",
+        "error   Deployment clean/web: [resource-limits.rego deny] container \"web\" has no resources.limits.memory",
+        "warning Deployment clean/web: [replicas.rego warn] web runs 2 replicas; 3 survive a zone failure",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains("ConfigMap clean/settings: ["), "the ConfigMap breaks no policy:\n{text}");
+
+    std::fs::write(policies.path().join("broken.rego"), "package broken\ndeny contains msg if {\n").unwrap();
+    let out = validate(repo.path(), &["--app", "apps/clean.yaml", "--policy", dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("policy broken.rego: does not compile"), "{}", stderr(&out));
+}

@@ -16,6 +16,7 @@ pub mod apps;
 pub mod discover;
 pub mod finding;
 pub mod output;
+pub mod policy;
 pub mod schema;
 
 use std::collections::BTreeMap;
