@@ -2,13 +2,15 @@
 //! with the real `sops` binary and a Kustomize `secretGenerator` reading an
 //! encrypted `.env` file sync with the age key of the control plane's
 //! `sops-age` Secret; the plain text is found in the cluster's Secrets and
-//! nowhere else; a tampered file and a missing key are ComparisonErrors
+//! nowhere else (the controller's log included); a tampered file and a missing key are ComparisonErrors
 //! that change nothing.
 
 mod common;
 
 use age::secrecy::ExposeSecret;
 use age::x25519::Identity;
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
 use common::World;
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
@@ -32,6 +34,46 @@ fn secret_forms() -> Vec<String> {
 fn assert_no_secret(what: &str, text: &str) {
     for s in secret_forms() {
         assert!(!text.contains(&s), "{what} holds a decrypted secret");
+    }
+}
+
+/// Everything the controller (in this process) logs: driftless at every
+/// level, other crates from INFO. The only test of this binary sets it.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn capture() -> Logs {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::{Layer as _, filter, fmt};
+        let logs = Logs::default();
+        let wanted = filter::filter_fn(|m| m.target().starts_with("driftless") || *m.level() <= tracing::Level::INFO);
+        let layer = fmt::layer().with_ansi(false).with_writer(logs.clone()).with_filter(wanted);
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).expect("the only subscriber");
+        logs
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
     }
 }
 
@@ -85,6 +127,7 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
 
 #[tokio::test]
 async fn sops_encrypted_secrets_sync_and_stay_secret() -> Result<(), Error> {
+    let logs = Logs::capture();
     let w = World::new("sops").await?;
     let identity = Identity::generate();
     let recipient = identity.to_public().to_string();
@@ -150,5 +193,10 @@ async fn sops_encrypted_secrets_sync_and_stay_secret() -> Result<(), Error> {
     assert!(w.exists("configmap", "marker") && w.exists("secret", "app-env"), "nothing was pruned");
     write_keys(&w, &identity).await?;
     w.wait_app("secrets", "Synced with the key back", synced_and_healthy).await?;
+
+    // Nor in anything the controller logged through all of this.
+    let logged = logs.text();
+    assert!(logged.contains("secrets"), "the controller's log was captured:\n{logged}");
+    assert_no_secret("the controller's log", &logged);
     Ok(())
 }

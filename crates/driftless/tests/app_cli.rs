@@ -298,7 +298,10 @@ async fn diff_exit_code_follows_sync_status() {
 
     let before = w.app(&["diff", "web"]).await;
     assert_eq!(before.status.code(), Some(1), "missing resources are a difference");
-    assert!(!stdout(&before).contains("hunter2"), "Secret values never show:\n{}", stdout(&before));
+    // Neither as written nor base64-encoded (the diff folds stringData into data).
+    let encoded = "aHVudGVyMi1kby1ub3QtcHJpbnQ";
+    assert!(!stdout(&before).contains("hunter2") && !stdout(&before).contains(encoded), "Secret values never show:\n{}", stdout(&before));
+    assert!(stdout(&before).contains("++++++++"), "a masked value shows that it differs:\n{}", stdout(&before));
     let manifests = w.app(&["manifests", "web"]).await;
     assert_success(&manifests);
     assert!(stdout(&manifests).contains("kind: Deployment") && !stdout(&manifests).contains("hunter2"), "{}", stdout(&manifests));
@@ -309,7 +312,11 @@ async fn diff_exit_code_follows_sync_status() {
     assert_eq!(stdout(&synced).trim(), "", "no managedFields or status noise");
     let live = w.app(&["manifests", "web", "--source", "live"]).await;
     assert_success(&live);
-    assert!(stdout(&live).contains("uid:") && !stdout(&live).contains("hunter2"), "live objects, Secret masked:\n{}", stdout(&live));
+    assert!(
+        stdout(&live).contains("uid:") && !stdout(&live).contains("hunter2") && !stdout(&live).contains(encoded),
+        "live objects, Secret masked:\n{}",
+        stdout(&live)
+    );
 
     w.repo.write("app/deploy.yaml", &deployment("web", 3, "nginx:1"));
     w.repo.commit("three replicas");
