@@ -415,7 +415,21 @@ async fn managed_resources_show_diffs_with_secrets_masked() {
     let repo = GitRepo::new();
     repo.write("app/secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: hunter2-from-git\n")
         .write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  color: blue\n");
+    // A SOPS-encrypted Secret too, decrypted by the server's engine with the
+    // control plane's `sops-age`: shown masked like any other.
+    let identity = age::x25519::Identity::generate();
+    let vault = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: vault\nstringData:\n  token: hunter2-from-sops\n";
+    let encrypted =
+        driftless_testkit::sops_encrypt(repo.path(), "app/vault.yaml", vault.as_bytes(), &identity.to_public().to_string(), &[]);
+    repo.write("app/vault.yaml", std::str::from_utf8(&encrypted).expect("sops writes text"));
     repo.commit("app");
+    let key = age::secrecy::ExposeSecret::expose_secret(&identity.to_string()).to_string();
+    let keys = Secret {
+        metadata: ObjectMeta { name: Some("sops-age".into()), ..Default::default() },
+        string_data: Some(BTreeMap::from([("team.agekey".to_string(), key)])),
+        ..Default::default()
+    };
+    ns.api::<Secret>().create(&PostParams::default(), &keys).await.expect("create sops-age");
     let live = Secret {
         metadata: ObjectMeta { name: Some("creds".into()), ..Default::default() },
         string_data: Some(BTreeMap::from([("password".to_string(), "hunter2-live-value".to_string())])),
@@ -426,15 +440,19 @@ async fn managed_resources_show_diffs_with_secrets_masked() {
     let admin = server.login("admin", &admin_password(&ns).await).await;
     let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/web/managed-resources?{q}"), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    for secret in ["hunter2-from-git", "hunter2-live-value"] {
+    for secret in ["hunter2-from-git", "hunter2-live-value", "hunter2-from-sops"] {
         assert!(!r.text.contains(secret), "a Secret value leaked");
         let b64 = base64_encode(secret.as_bytes());
         assert!(!r.text.contains(&b64), "a Secret value leaked (base64)");
     }
     let items = r.body["items"].as_array().expect("items");
-    let secret = items.iter().find(|i| i["kind"] == "Secret").expect("the Secret");
+    let secret = items.iter().find(|i| i["kind"] == "Secret" && i["name"] == "creds").expect("the Secret");
     let target: Value = serde_json::from_str(secret["targetState"].as_str().expect("a JSON string")).expect("JSON");
     assert!(target.to_string().contains("++++"), "masked: {target}");
+    let vault = items.iter().find(|i| i["kind"] == "Secret" && i["name"] == "vault").expect("the decrypted Secret");
+    let target: Value = serde_json::from_str(vault["targetState"].as_str().expect("a JSON string")).expect("JSON");
+    assert_eq!(target["data"]["token"], "++++++++", "decrypted, then masked: {target}");
+    assert!(!r.text.contains("ENC[AES256_GCM"), "the manifest is the decrypted one");
     let cm = items.iter().find(|i| i["kind"] == "ConfigMap").expect("the ConfigMap");
     assert_eq!(cm["modified"], true, "missing from the cluster");
     assert!(cm["diff"].as_str().unwrap_or_default().contains("color: blue"), "{}", cm["diff"]);
