@@ -187,6 +187,10 @@ pub async fn run(
                     Ok(c) => compared = c,
                     Err(e) => break failed(format!("comparison before retry failed: {e}")),
                 }
+                // A policy added while we waited holds as well.
+                if let Err(msg) = ctx.engine.policy_check(app, desired).await {
+                    break failed(msg);
+                }
             }
         };
         tokio::pin!(attempts);

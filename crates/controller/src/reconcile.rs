@@ -358,8 +358,10 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         }
         Err(msg) => {
             // Keep the last known resources and health: nothing is known
-            // to have changed, and nothing will be synced or pruned.
+            // to have changed, and nothing will be synced or pruned. No
+            // render, no verdict: one about an earlier render would mislead.
             status::set_condition(&mut status, condition::COMPARISON_ERROR, msg.clone());
+            status::show_policy(&mut status, &Default::default());
             status.sync.status = SyncStatusCode::Unknown;
             status.reconciled_at = Some(status::now());
             Err(msg)

@@ -146,7 +146,9 @@ fn policy_checks(args: &ValidateArgs) -> anyhow::Result<Vec<Box<dyn ObjectCheck>
     if !broken.is_empty() {
         anyhow::bail!("{}", broken.join("\n"));
     }
-    let docs = driftless_validate::discover::scan(&args.path, &args.path);
+    // The AppProjects of the whole repository, as validate looks for apps.
+    let root = driftless_validate::repository_root(&args.path.canonicalize().unwrap_or_else(|_| args.path.clone()));
+    let (docs, _) = driftless_validate::discover::scan(&root, &root);
     Ok(vec![Box::new(PolicyCheck::new(set, &docs))])
 }
 

@@ -415,3 +415,25 @@ fn policies_from_a_directory_deny_and_warn_and_a_broken_one_stops_validate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("policy broken.rego: does not compile"), "{}", stderr(&out));
 }
+
+/// An Application file that does not parse is an error, never skipped: in
+/// the repository's scan (when it names argoproj.io) and with `--app`, as is
+/// a file given with `--app` that holds no app.
+#[test]
+fn broken_application_files_are_errors_not_skipped() {
+    let repo = fixture();
+    repo.write("apps/typo2.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: x\n spec: [\n")
+        .write("notes/readme.yaml", "just: [text\n");
+    repo.commit("broken");
+    let out = validate(repo.path(), &["--repo-url", REPO]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("apps/typo2.yaml\n    1: error   not valid YAML: its manifests are not validated"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("notes/readme.yaml"), "a broken file that is no Argo CD manifest is not an app's business");
+
+    let out = validate(repo.path(), &["--app", "apps/typo2.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("not valid YAML"), "{}", stdout(&out));
+    let out = validate(repo.path(), &["--app", "clean/config.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("no Application or ApplicationSet in this file"), "{}", stdout(&out));
+}

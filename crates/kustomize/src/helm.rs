@@ -82,7 +82,10 @@ pub fn inflate(ctx: &mut Ctx, dir: &Path, kfile: &Path, globals: Option<&HelmGlo
             values_files.push(ctx.fs.resolve_file(dir, f, kfile)?);
         }
         for f in &values_files {
-            ctx.fs.read(f)?;
+            // helm reads the file itself: a SOPS-encrypted one would reach it encrypted.
+            if ctx.fs.read(f)? != ctx.fs.record(f)? {
+                return Err(err(format!("values file {}: encrypted with SOPS, which helm cannot read; not supported", ctx.fs.relative(f))));
+            }
             cmd.arg("--values").arg(f);
         }
         let tmp;
@@ -129,7 +132,7 @@ fn record_tree(ctx: &Ctx, dir: &Path) -> Result<()> {
         if p.is_dir() {
             record_tree(ctx, &p)?;
         } else {
-            ctx.fs.read(&p)?;
+            ctx.fs.record(&p)?;
         }
     }
     Ok(())

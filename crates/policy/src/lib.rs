@@ -199,7 +199,8 @@ impl PolicySet {
             let outcome = match cache.get(&key) {
                 Some(kept) => kept,
                 None => {
-                    let (outcome, keep) = evaluate_object(&applicable, context, &json, &mut exhausted);
+                    let secret = id.group.is_empty() && id.kind == "Secret";
+                    let (outcome, keep) = evaluate_object(&applicable, context, &json, secret, &mut exhausted);
                     let outcome = Arc::new(outcome);
                     if keep {
                         cache.put(key, outcome.clone());
@@ -222,8 +223,10 @@ pub(crate) struct ObjectOutcome {
 }
 
 /// Evaluates the compiled modules on one object; the flag says whether the
-/// outcome may be kept (no time limit was reached).
-fn evaluate_object(modules: &[&Arc<Module>], context: &Context, json: &str, exhausted: &mut [bool]) -> (ObjectOutcome, bool) {
+/// outcome may be kept (no time limit was reached). On a Secret, an
+/// evaluation error's text is withheld: regorus may quote the value it
+/// failed on, and a Secret's values may have been decrypted from SOPS.
+fn evaluate_object(modules: &[&Arc<Module>], context: &Context, json: &str, secret: bool, exhausted: &mut [bool]) -> (ObjectOutcome, bool) {
     let mut outcome = ObjectOutcome::default();
     let input = format!(r#"{{"object":{json},"app":{},"project":{}}}"#, context.app, context.project_json);
     let input = match regorus::Value::from_json_str(&input) {
@@ -244,6 +247,11 @@ fn evaluate_object(modules: &[&Arc<Module>], context: &Context, json: &str, exha
         let said = compiled.evaluate(&input);
         outcome.findings.extend(said.findings.into_iter().map(|(rule, msg)| (m.name.clone(), rule, msg)));
         if let Some(e) = said.error {
+            let e = if secret && !said.timed_out {
+                "the evaluation failed on a Secret (the error is withheld: it may quote its data)".into()
+            } else {
+                e
+            };
             outcome.errors.push((m.name.clone(), e));
         }
         if said.timed_out {

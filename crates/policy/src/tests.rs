@@ -249,3 +249,18 @@ fn random_modules_and_objects_never_panic() {
         let _ = set.evaluate(&context("default"), [&object], &cache);
     }
 }
+
+#[test]
+fn an_evaluation_error_on_a_secret_is_withheld() {
+    let module = "package n\nimport rego.v1\ndeny contains msg if {\n  n := to_number(input.object.data.v)\n  n > 1\n  msg := \"big\"\n}\n";
+    let set = PolicySet::new(vec![Module::new("n.rego", module, None)]);
+    let cache = VerdictCache::new(16);
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"v": "hunter2-value"}});
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"v": "hunter2-value"}});
+    let v = set.evaluate(&context("default"), [&secret], &cache);
+    assert_eq!(v.errors.len(), 1, "{v:?}");
+    assert!(v.errors[0].message.contains("withheld") && !format!("{v:?}").contains("hunter2"), "{v:?}");
+    let v = set.evaluate(&context("default"), [&cm], &cache);
+    assert_eq!(v.errors.len(), 1, "{v:?}");
+    assert!(!v.errors[0].message.contains("withheld"), "{v:?}");
+}

@@ -67,7 +67,7 @@ pub fn render(
     let build_dir = wrapper.as_ref().map(|w| w.path()).unwrap_or(app_dir);
     let binary = |hint: &'static str| {
         // The binary reads files itself: it would need them decrypted on disk.
-        if let Some(file) = sops::find_encrypted(root, app_dir) {
+        if let Some(file) = sops::find_encrypted(root) {
             return Err(RenderError::Sops {
                 file,
                 reason: "is encrypted with SOPS, and the kustomize binary cannot decrypt it without writing plain text to disk; \

@@ -80,20 +80,24 @@ pub(crate) fn decrypt(keys: Option<&SopsKeys>, file: &Path, data: Vec<u8>) -> Re
         return Ok(data);
     }
     let none = AgeKeys::default();
-    let unset = KeyOrigin::Secret(SOPS_AGE_SECRET.into());
     let (age, origin) = match keys {
-        Some(SopsKeys { keys: Ok(k), origin }) => (k, origin),
+        Some(SopsKeys { keys: Ok(k), origin }) => (k, Some(origin)),
         Some(SopsKeys { keys: Err(e), origin }) => {
             return Err(format!("encrypted with SOPS, but {origin} holds no usable age keys: {e}"));
         }
-        None => (&none, &unset),
+        None => (&none, None),
     };
     match driftless_sops::decrypt(&data, format, age) {
         Ok(plain) => Ok(plain.to_vec()),
         Err(SopsError::NotEncrypted) => Ok(data),
-        Err(SopsError::NoMatchingKey { recipients }) => {
-            Err(format!("encrypted with SOPS for {}, and no age key of {origin} decrypts it: {}", recipients.join(", "), origin.remedy()))
-        }
+        Err(SopsError::NoMatchingKey { recipients }) => Err(match origin {
+            Some(o) => format!("encrypted with SOPS for {}, and no age key of {o} decrypts it: {}", recipients.join(", "), o.remedy()),
+            None => format!(
+                "encrypted with SOPS for {}, and this render was given no age key (the controller decrypts with the \
+                 Secret {SOPS_AGE_SECRET} of its control-plane namespace)",
+                recipients.join(", ")
+            ),
+        }),
         Err(e) => Err(format!("SOPS: {e}")),
     }
 }
@@ -108,14 +112,15 @@ impl driftless_kustomize::Decrypt for Hook {
     }
 }
 
-/// The first SOPS-encrypted file under `dir` (recursively, hidden entries
-/// skipped, symlinks not followed), relative to `root`: the `kustomize`
-/// binary would read it without decrypting it.
-pub(crate) fn find_encrypted(root: &Path, dir: &Path) -> Option<String> {
+/// The first SOPS-encrypted file of the checkout at `root` (recursively,
+/// hidden entries skipped, symlinks not followed), relative to it: the
+/// `kustomize` binary would read it without decrypting it. The whole
+/// checkout, since an overlay's bases lie anywhere in it.
+pub(crate) fn find_encrypted(root: &Path) -> Option<String> {
     // Bounds for a pathological tree: the binary path is the rare one.
-    const MAX_FILES: usize = 20_000;
+    const MAX_FILES: usize = 100_000;
     const MAX_SIZE: u64 = driftless_sops::MAX_INPUT as u64;
-    let mut pending = vec![dir.to_path_buf()];
+    let mut pending = vec![root.to_path_buf()];
     let mut seen = 0;
     while let Some(d) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else { continue };

@@ -194,4 +194,8 @@ fn the_kustomize_binary_never_gets_encrypted_files() {
     let err = render(repo.root.path(), &source("app"), &binary).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, RenderError::Sops { .. }) && msg.contains("native"), "{msg}");
+    // Nor an overlay whose encrypted file lies in a base outside its directory.
+    repo.write("overlay/kustomization.yaml", b"resources:\n- ../app\n");
+    let err = render(repo.root.path(), &source("overlay"), &binary).unwrap_err();
+    assert!(matches!(&err, RenderError::Sops { file, .. } if file.starts_with("app/")), "{err}");
 }

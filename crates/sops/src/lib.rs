@@ -72,7 +72,10 @@ pub fn is_encrypted(bytes: &[u8], format: Format) -> bool {
     let line_starts = |prefix: &[u8]| bytes.split(|b| *b == b'\n').any(|l| l.starts_with(prefix));
     match format {
         Format::Yaml => line_starts(b"sops:") && has(b"lastmodified"),
-        Format::Json | Format::Binary => has(b"\"sops\"") && has(b"\"lastmodified\""),
+        Format::Json => has(b"\"sops\"") && has(b"\"lastmodified\""),
+        // Any other file may be binary-format SOPS, always a JSON envelope:
+        // a plain file that merely mentions both words is left alone.
+        Format::Binary => bytes.trim_ascii_start().starts_with(b"{") && has(b"\"sops\"") && has(b"\"lastmodified\""),
         Format::Dotenv => line_starts(b"sops_lastmodified=") || line_starts(b"sops_mac="),
     }
 }

@@ -38,9 +38,11 @@ impl Doc {
 
 /// The documents of the YAML and JSON files under `dir` (hidden directories,
 /// `.git` among them, and Helm `templates/` are skipped; files that are
-/// not YAML are ignored: only what an app renders is judged, by its render).
-pub fn scan(root: &Path, dir: &Path) -> Vec<Doc> {
+/// not YAML are ignored: only what an app renders is judged, by its render),
+/// and where a file that may hold an Argo CD manifest does not parse.
+pub fn scan(root: &Path, dir: &Path) -> (Vec<Doc>, Vec<Location>) {
     let mut docs = Vec::new();
+    let mut broken = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     let mut seen = 0usize;
     while let Some(d) = pending.pop() {
@@ -50,7 +52,7 @@ pub fn scan(root: &Path, dir: &Path) -> Vec<Doc> {
         for path in entries {
             seen += 1;
             if seen > MAX_ENTRIES {
-                return docs;
+                return (docs, broken);
             }
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             // Symbolic links are not followed: nothing outside is read.
@@ -65,25 +67,42 @@ pub fn scan(root: &Path, dir: &Path) -> Vec<Doc> {
                 && [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e))
                 && let Ok(text) = std::fs::read_to_string(&path)
             {
-                docs.extend(documents(&relative(root, &path), &text));
+                let file = relative(root, &path);
+                match parse(&file, &text) {
+                    Ok(d) => docs.extend(d),
+                    Err(line) if mentions_argo_cd(&text) => broken.push(Location { file: Some(file), line: Some(line) }),
+                    Err(_) => {}
+                }
             }
         }
     }
-    docs
+    (docs, broken)
 }
 
 /// The documents of one file that parse; a file that does not parse gives
 /// none.
 pub fn documents(file: &str, text: &str) -> Vec<Doc> {
+    parse(file, text).unwrap_or_default()
+}
+
+/// The documents of one file, or the line of the first document that does
+/// not parse (the parser's message is not kept: it may quote the file).
+pub fn parse(file: &str, text: &str) -> Result<Vec<Doc>, u32> {
     let mut out = Vec::new();
     for (line, chunk) in split(text) {
         match serde_saphyr::from_str::<Value>(chunk) {
             Ok(Value::Null) => {}
             Ok(value) => out.push(Doc { file: file.to_string(), line, value }),
-            Err(_) => return Vec::new(),
+            Err(_) => return Err(line),
         }
     }
-    out
+    Ok(out)
+}
+
+/// Whether `text` may hold an Argo CD manifest: one that does not parse is
+/// then reported rather than skipped.
+pub fn mentions_argo_cd(text: &str) -> bool {
+    text.contains("argoproj.io")
 }
 
 /// A file's documents as text, each with the line its content starts at:
@@ -224,7 +243,7 @@ mod tests {
         std::fs::write(outside.path().join("o.yaml"), cm("outside")).unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
         let names: Vec<String> =
-            scan(root.path(), root.path()).iter().filter_map(|d| Some(d.value["metadata"]["name"].as_str()?.to_string())).collect();
+            scan(root.path(), root.path()).0.iter().filter_map(|d| Some(d.value["metadata"]["name"].as_str()?.to_string())).collect();
         assert_eq!(names, ["kept"]);
     }
 

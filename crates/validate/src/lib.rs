@@ -111,18 +111,28 @@ impl Reads {
     }
 }
 
+/// The repository `path` is in: its closest ancestor holding `.git`, else
+/// `path` itself. Where apps, CRDs and AppProjects are looked for.
+pub fn repository_root(path: &Path) -> PathBuf {
+    path.ancestors().find(|d| d.join(".git").exists()).unwrap_or(path).to_path_buf()
+}
+
 /// Validates. `progress` is called with (apps done, apps) as renders finish.
 pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<Report, RunError> {
     let path =
         opts.path.canonicalize().ok().filter(|p| p.is_dir()).ok_or_else(|| RunError::PathMissing(opts.path.display().to_string()))?;
-    let root = path.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&path).to_path_buf();
+    let root = repository_root(&path);
     let local = Local::new(root.clone(), &opts.repo_urls);
-    let index = Index::new(discover::scan(&root, &root));
+    let (docs, broken) = discover::scan(&root, &root);
+    let index = Index::new(docs);
     let mut findings = Vec::new();
+    let unparsed = |at: Location| Finding::new(Severity::Error, Kind::App, "not valid YAML: its manifests are not validated").at(at);
 
     let mut apps = if opts.app_files.is_empty() {
         let under = discover::relative(&root, &path);
-        let docs: Vec<&Doc> = index.docs().iter().filter(|d| Reads::Dirs(vec![under.clone()]).has(&d.file)).collect();
+        let inside = |file: &str| Reads::Dirs(vec![under.clone()]).has(file);
+        findings.extend(broken.into_iter().filter(|at| at.file.as_deref().is_some_and(inside)).map(unparsed));
+        let docs: Vec<&Doc> = index.docs().iter().filter(|d| inside(&d.file)).collect();
         apps::collect(&docs, &local, &mut findings)
     } else {
         let mut docs = Vec::new();
@@ -130,7 +140,15 @@ pub fn run(opts: &Options, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<R
             let text =
                 std::fs::read_to_string(f).map_err(|e| RunError::Unreadable { file: f.display().to_string(), reason: e.to_string() })?;
             let file = f.canonicalize().map(|c| discover::relative(&root, &c)).unwrap_or_else(|_| f.display().to_string());
-            docs.extend(discover::documents(&file, &text));
+            // A file named to be validated holds apps: none is an error.
+            match discover::parse(&file, &text) {
+                Err(line) => findings.push(unparsed(Location { file: Some(file), line: Some(line) })),
+                Ok(d) if !d.iter().any(|d| matches!(d.value["kind"].as_str(), Some("Application" | "ApplicationSet"))) => findings.push(
+                    Finding::new(Severity::Error, Kind::App, "no Application or ApplicationSet in this file")
+                        .at(Location { file: Some(file), line: None }),
+                ),
+                Ok(d) => docs.extend(d),
+            }
         }
         apps::collect(&docs.iter().collect::<Vec<_>>(), &local, &mut findings)
     };
