@@ -195,11 +195,7 @@ pub async fn run(
     // A policy that changes (added, edited, removed) may block or free any
     // app: all are judged again now, not at their next resync.
     let (apps, wake) = (readers.clone(), routes.clone());
-    let policies = driftless_engine::policies::watching(&client, &control_plane, shutdown.clone(), move || {
-        for app in apps.iter().flat_map(Store::state) {
-            driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
-        }
-    });
+    let policies = driftless_engine::policies::watching(&client, &control_plane, shutdown.clone(), move || wake_all(&apps, &wake));
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();
@@ -377,9 +373,14 @@ fn wake_all_on_change<K, V: PartialEq + Send + 'static>(
         let mut before = compared_with.lock().unwrap_or_else(|p| p.into_inner());
         if *before != now {
             *before = now;
-            for app in apps.iter().flat_map(Store::state) {
-                driftless_engine::live::route(&wake, ObjectRef::from_obj(&*app));
-            }
+            wake_all(&apps, &wake);
         }
+    }
+}
+
+/// Routes every app of `apps` to its reconcile queue.
+fn wake_all(apps: &[Store<Application>], wake: &driftless_engine::live::Routes) {
+    for app in apps.iter().flat_map(Store::state) {
+        driftless_engine::live::route(wake, ObjectRef::from_obj(&*app));
     }
 }

@@ -141,8 +141,7 @@ impl Fs {
     /// the local one. The digest is of the bytes on disk; what is returned
     /// has gone through the decryption hook.
     pub fn read(&self, p: &Path) -> Result<Vec<u8>> {
-        let data = self.record(p)?;
-        let rel = self.relative(&self.check_inside(p, p)?);
+        let (rel, data) = self.read_recorded(p)?;
         match &self.decrypt {
             Some(d) => d.decrypt(Path::new(&rel), data).map_err(|reason| Error::Decrypt { path: rel, reason }),
             None => Ok(data),
@@ -152,14 +151,21 @@ impl Fs {
     /// Reads and records a file as [`Fs::read`] does, but as it is on disk
     /// (no decryption): for files a tool reads by their path (helm).
     pub fn record(&self, p: &Path) -> Result<Vec<u8>> {
+        Ok(self.read_recorded(p)?.1)
+    }
+
+    /// The file's path relative to its root, and its bytes on disk, recorded
+    /// as an input when it is in the local root.
+    fn read_recorded(&self, p: &Path) -> Result<(String, Vec<u8>)> {
         let canon = self.check_inside(p, p)?;
         let data = std::fs::read(&canon).map_err(|e| Error::Read { path: p.to_path_buf(), reason: e.to_string() })?;
+        let rel = self.relative(&canon);
         if self.root_of(&canon).is_some_and(|r| r == self.local_root()) {
             let digest = Sha256::digest(&data);
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            self.inputs.borrow_mut().insert(self.relative(&canon), hex);
+            self.inputs.borrow_mut().insert(rel.clone(), hex);
         }
-        Ok(data)
+        Ok((rel, data))
     }
 
     /// Reads a UTF-8 text file inside the root.

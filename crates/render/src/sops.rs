@@ -55,11 +55,6 @@ impl KeyOrigin {
 }
 
 impl SopsKeys {
-    /// No key, from the Secret `secret` (which may not exist).
-    pub fn none(secret: impl Into<String>) -> SopsKeys {
-        SopsKeys { keys: Ok(AgeKeys::default()), origin: KeyOrigin::Secret(secret.into()) }
-    }
-
     /// Tells key sets apart (public keys only): a render made with other
     /// keys must not be reused.
     pub fn fingerprint(&self) -> String {

@@ -162,7 +162,7 @@ fn cached_renders_follow_the_key_set() {
     let (_, reuse) = cache.render("file:///repo", repo.root.path(), &source("app"), &with_keys).unwrap();
     assert_eq!(reuse, Reuse::Hit);
     // The key removed: the render kept from before must not be served.
-    let none = ctx(Some(Arc::new(SopsKeys::none("argocd/sops-age"))));
+    let none = ctx(Some(Arc::new(SopsKeys { keys: Ok(AgeKeys::default()), origin: KeyOrigin::Secret("argocd/sops-age".into()) })));
     let err = cache.render("file:///repo", repo.root.path(), &source("app"), &none).unwrap_err();
     assert_key_error(&err, "app/", &repo.recipient());
     // Another key set that still holds ours renders anew.
