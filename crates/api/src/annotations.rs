@@ -24,6 +24,10 @@ pub const ANNOTATION_APPSET_REFRESH: &str = "argocd.argoproj.io/application-set-
 /// webhook's push, Unix milliseconds). Any Git fetch begun after it will
 /// do, so the apps one push refreshes share one fetch.
 pub const ANNOTATION_REFRESH_SINCE: &str = "driftless.dev/refresh-since";
+/// On an Application: when a person confirmed the pruning or deletion of
+/// its `Prune=confirm` / `Delete=confirm` resources (RFC 3339, Argo CD's
+/// annotation). A confirmation counts for what waits since before it.
+pub const ANNOTATION_DELETION_APPROVED: &str = "argocd.argoproj.io/deletion-approved";
 /// Helm's hook annotation, mapped to sync phases as Argo CD does.
 pub const HELM_HOOK: &str = "helm.sh/hook";
 /// Helm's hook weight, mapped to a sync wave.
@@ -109,6 +113,11 @@ pub struct ResourceSyncOptions {
     pub prune_last: bool,
     /// `Force=true`: delete and re-create when an apply fails.
     pub force: bool,
+    /// `Prune=confirm`: pruned only once a person confirmed it
+    /// ([`ANNOTATION_DELETION_APPROVED`] on the app).
+    pub prune_confirm: bool,
+    /// `Delete=confirm`: deleted with the app only once a person confirmed it.
+    pub delete_confirm: bool,
 }
 
 impl ResourceSyncOptions {
@@ -120,8 +129,14 @@ impl ResourceSyncOptions {
             let Some((k, v)) = item.trim().split_once('=') else { continue };
             let on = v.trim().eq_ignore_ascii_case("true");
             match k.trim() {
-                "Prune" => o.no_prune = v.trim().eq_ignore_ascii_case("false"),
-                "Delete" => o.no_delete = v.trim().eq_ignore_ascii_case("false"),
+                "Prune" => {
+                    o.no_prune = v.trim().eq_ignore_ascii_case("false");
+                    o.prune_confirm = v.trim().eq_ignore_ascii_case("confirm");
+                }
+                "Delete" => {
+                    o.no_delete = v.trim().eq_ignore_ascii_case("false");
+                    o.delete_confirm = v.trim().eq_ignore_ascii_case("confirm");
+                }
                 "Replace" => o.replace = on,
                 "ServerSideApply" => o.server_side_apply = Some(on),
                 "SkipDryRunOnMissingResource" => o.skip_dry_run_on_missing_resource = on,
@@ -192,6 +207,8 @@ mod tests {
         assert!(o.no_prune && o.replace && o.skip_dry_run_on_missing_resource);
         assert!(!o.no_delete);
         assert!(ResourceSyncOptions::parse("Delete=false").no_delete);
+        let confirm = ResourceSyncOptions::parse("Prune=confirm,Delete=confirm");
+        assert!(confirm.prune_confirm && confirm.delete_confirm && !confirm.no_prune && !confirm.no_delete);
     }
 
     #[test]

@@ -75,6 +75,20 @@ impl Application {
     pub fn primary_source(&self) -> Option<&ApplicationSource> {
         self.spec.source.as_ref().or_else(|| self.spec.sources.first())
     }
+
+    /// Whether a person confirmed, at or after `since`, the pruning or
+    /// deletion of the app's `Prune=confirm`/`Delete=confirm` resources (Argo
+    /// CD's `IsDeletionConfirmed`): [`crate::ANNOTATION_DELETION_APPROVED`]
+    /// holds an RFC 3339 time no earlier than `since`. An unreadable value
+    /// confirms nothing.
+    pub fn deletion_confirmed(&self, since: k8s_openapi::jiff::Timestamp) -> bool {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::ANNOTATION_DELETION_APPROVED))
+            .and_then(|v| v.trim().parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .is_some_and(|approved| approved >= since)
+    }
 }
 
 /// `Application.spec`.
@@ -639,6 +653,23 @@ pub struct Info {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deletion_is_confirmed_by_an_approval_no_earlier_than_the_wait() {
+        let mut app = Application::default();
+        let since: k8s_openapi::jiff::Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
+        assert!(!app.deletion_confirmed(since), "no annotation confirms nothing");
+        for (value, confirmed) in [
+            ("2026-01-02T03:04:05Z", true),
+            ("2026-01-02T04:00:00+01:00", false),
+            ("2026-01-03T00:00:00Z", true),
+            ("yesterday", false),
+            ("", false),
+        ] {
+            app.metadata.annotations = Some([(crate::ANNOTATION_DELETION_APPROVED.to_string(), value.to_string())].into());
+            assert_eq!(app.deletion_confirmed(since), confirmed, "{value:?}");
+        }
+    }
 
     #[test]
     fn argo_cd_helm_sources_read_into_typed_fields_and_back_unchanged() {

@@ -23,6 +23,15 @@ pub struct Operation {
     pub retry: Option<RetryStrategy>,
 }
 
+impl Operation {
+    /// Whether this is a rollback: a sync to a source or sources of the
+    /// app's history instead of its spec's, as `app rollback` (Argo CD's
+    /// and driftless' API) and automatic rollback write it.
+    pub fn is_rollback(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| s.source.is_some() || !s.sources.is_empty())
+    }
+}
+
 /// Who started an operation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OperationInitiator {
