@@ -34,6 +34,11 @@ pub const HELM_HOOK: &str = "helm.sh/hook";
 pub const HELM_HOOK_WEIGHT: &str = "helm.sh/hook-weight";
 /// Helm's hook delete policy.
 pub const HELM_HOOK_DELETE_POLICY: &str = "helm.sh/hook-delete-policy";
+/// On an Application: `helm` (the default) runs each Helm hook on its own
+/// occasion (install, upgrade, rollback, delete); `argocd` maps them as Argo
+/// CD does (pre-install and pre-upgrade both on every sync). Overrides
+/// argocd-cm's `helm.hooks`.
+pub const ANNOTATION_HELM_HOOKS: &str = "driftless.dev/helm-hooks";
 
 /// A sync phase a hook runs in, or `Skip`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -48,11 +53,25 @@ pub enum HookType {
     SyncFail,
     /// Never applied.
     Skip,
+    /// When the app is deleted with cascade, before its resources are
+    /// deleted (Argo CD 3.3); never in a sync.
+    PreDelete,
+    /// When the app is deleted with cascade, once its resources are gone;
+    /// never in a sync.
+    PostDelete,
 }
 
 impl HookType {
     /// Every value.
-    const ALL: [HookType; 5] = [HookType::PreSync, HookType::Sync, HookType::PostSync, HookType::SyncFail, HookType::Skip];
+    const ALL: [HookType; 7] = [
+        HookType::PreSync,
+        HookType::Sync,
+        HookType::PostSync,
+        HookType::SyncFail,
+        HookType::Skip,
+        HookType::PreDelete,
+        HookType::PostDelete,
+    ];
 
     /// Parses one value of the hook annotation.
     pub fn parse(s: &str) -> Option<HookType> {
@@ -68,7 +87,14 @@ impl HookType {
             HookType::PostSync => "PostSync",
             HookType::SyncFail => "SyncFail",
             HookType::Skip => "Skip",
+            HookType::PreDelete => "PreDelete",
+            HookType::PostDelete => "PostDelete",
         }
+    }
+
+    /// Whether hooks of this type run at the app's deletion, never in a sync.
+    pub fn is_deletion(self) -> bool {
+        matches!(self, HookType::PreDelete | HookType::PostDelete)
     }
 }
 
@@ -224,6 +250,10 @@ mod tests {
     fn hook_values_parse_in_both_spellings() {
         assert_eq!(HookType::parse(" PreSync"), Some(HookType::PreSync));
         assert_eq!(HookType::parse("pre-install"), None);
+        assert_eq!(HookType::parse("PreDelete "), Some(HookType::PreDelete));
+        assert_eq!(HookType::parse("PostDelete"), Some(HookType::PostDelete));
+        assert_eq!(HookType::parse("predelete"), None, "Argo CD's spelling only");
+        assert!(HookType::PostDelete.is_deletion() && !HookType::PostSync.is_deletion());
         assert_eq!(HookDeletePolicy::parse("before-hook-creation"), Some(HookDeletePolicy::BeforeHookCreation));
     }
 }

@@ -349,6 +349,10 @@ pub mod condition {
     /// A policy's `warn` rule reports on an object of the app's render; the
     /// app syncs. driftless's own.
     pub const POLICY_WARNING: &str = "PolicyWarning";
+    /// The app's cascade deletion cannot go on: a PreDelete hook failed, its
+    /// render failed, or `Delete=confirm` resources wait for a person to
+    /// confirm. The finalizer stays. driftless's own.
+    pub const DELETION_ERROR: &str = "DeletionError";
 }
 
 /// Phases of an operation.

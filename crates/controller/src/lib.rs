@@ -12,6 +12,7 @@
 //! - [`runtime`] is what any loop over the API needs (wait for the API,
 //!   keep a kind watched), reused by the other loops.
 
+mod deletion;
 pub mod leader;
 mod operation;
 mod queue;

@@ -16,7 +16,7 @@ use driftless_sync::ResourceKey;
 use driftless_sync::cluster::Cluster;
 use driftless_sync::compare::{CompareResult, Live};
 use driftless_sync::execute::{ExecuteOptions, Outcome, execute};
-use driftless_sync::plan::{PlanOptions, Role, plan};
+use driftless_sync::plan::{HelmHooks, HelmOccasion, PlanOptions, Role, plan};
 use driftless_sync::progress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -144,6 +144,9 @@ pub async fn run(
     let options = SyncOptions::parse(policy.sync_options.iter().chain(sync_op.sync_options.iter()));
     let retry = op.retry.clone().or_else(|| policy.retry.clone());
     let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
+    // Which Helm hooks run: "install" until a sync succeeded (history holds
+    // only successful syncs), "rollback" for a sync to the history.
+    let occasion = HelmOccasion::of(!status.history.is_empty(), op.is_rollback());
 
     // Whom the sync acts as is settled before anything is applied.
     let writes = ctx.engine.sync_cluster(app, v).await;
@@ -158,7 +161,7 @@ pub async fn run(
     } else {
         let attempts = async {
             loop {
-                let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded) };
+                let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded), occasion };
                 let outcome = match &writes {
                     Ok(w) => {
                         let via = Via { dest, settings: &v.settings, writes: w.as_ref() };
@@ -256,6 +259,8 @@ struct Attempt {
     /// What an interrupted run of this attempt recorded; see
     /// [`ExecuteOptions::recorded`].
     recorded: Vec<ResourceResult>,
+    /// Which of Helm's occasions the sync is.
+    occasion: HelmOccasion,
 }
 
 /// The operation's start, and the retry attempt after the first: the hooks
@@ -289,6 +294,10 @@ async fn attempt_sync(
     if let Err(msg) = server_side_only(options, desired) {
         return failed(msg);
     }
+    let helm = match via.settings.helm_hooks_for(app) {
+        Ok(mode) => HelmHooks { mode, occasion: run.occasion },
+        Err(msg) => return failed(msg),
+    };
     // Another app's object is never taken over: left out of the sync, or,
     // with FailOnSharedResource=true, the sync fails before any change.
     if options.fail_on_shared_resource && !compared.shared.is_empty() {
@@ -379,6 +388,7 @@ async fn attempt_sync(
             apply_out_of_sync_only: options.apply_out_of_sync_only,
             only,
             sync_id: run.sync_id,
+            helm,
         },
     );
     let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.exists()).map(|r| r.key.clone()).collect();
@@ -416,7 +426,11 @@ async fn attempt_sync(
     let mut published = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            outcome = &mut exec => {
+            mut outcome = &mut exec => {
+                // Which Helm hooks ran is the operation's to say.
+                if targets.iter().any(|t| matches!(t.role, Role::HelmHook { .. })) {
+                    outcome.message = format!("{} ({})", outcome.message, helm.describe());
+                }
                 if let Some(memo) = ctx.engine.memo() {
                     let opts = ctx.engine.compare_options(app, status, checks, via.dest, via.settings);
                     for (key, live) in &outcome.applied {

@@ -6,13 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_api::{
-    ANNOTATION_REFRESH, Application, ApplicationStatus, Operation, OperationPhase, OperationState, RESOURCES_FINALIZER, SyncStatusCode,
-    condition,
+    ANNOTATION_REFRESH, Application, ApplicationStatus, Operation, OperationPhase, OperationState, SyncStatusCode, condition,
 };
 use driftless_engine::windows::Assessment;
 use driftless_engine::{Engine, Validated, short, status};
 use driftless_health::CustomChecks;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
@@ -104,6 +102,7 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     serde_json::to_string(&app.spec).unwrap_or_default().hash(&mut h);
     serde_json::to_string(&app.operation).unwrap_or_default().hash(&mut h);
     app.annotations().get(ANNOTATION_REFRESH).hash(&mut h);
+    app.annotations().get(driftless_api::ANNOTATION_DELETION_APPROVED).hash(&mut h);
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
     Some(h.finish())
@@ -288,7 +287,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         return Ok(Action::await_change());
     }
     if app.metadata.deletion_timestamp.is_some() {
-        return finalize(&ctx, &app, writer).await;
+        return crate::deletion::finalize(&ctx, &app, writer).await;
     }
     let mut status = app.status.clone().unwrap_or_default();
     status.reconciled_by = ctx.shard.describe().map(|(identity, _, _)| identity);
@@ -588,67 +587,6 @@ async fn fail_and_write(app: &Application, writer: &AppWriter, status: &mut Appl
     }
     fail_operation(&requested, status, msg);
     writer.write(status).await
-}
-
-/// Deletion: with Argo CD's finalizer, delete the app's resources (except
-/// `Delete=false` ones), then let the Application go. An app its project
-/// does not hold (any more) deletes nothing: the finalizer stays, with the
-/// reason, until the project permits it or a person removes the finalizer.
-async fn finalize(ctx: &Context, app: &Application, writer: &AppWriter) -> Result<Action, ReconcileError> {
-    ctx.forget(app);
-    if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    let engine = &ctx.engine;
-    // Which objects are the app's is argocd-cm's to say: bad settings delete nothing.
-    let checked = match engine.app_settings().await {
-        Ok(s) => engine.project_of(app).await.map(|_| s).map_err(|msg| (condition::INVALID_SPEC_ERROR, msg)),
-        Err(msg) => Err((condition::COMPARISON_ERROR, msg)),
-    };
-    let settings = match checked {
-        Ok(s) => s,
-        Err((type_, msg)) => {
-            let mut status = app.status.clone().unwrap_or_default();
-            status::set_condition(&mut status, type_, format!("cannot delete the app's resources: {msg}"));
-            if app.status.as_ref() != Some(&status) {
-                writer.write(&status).await?;
-            }
-            return Ok(Action::requeue(Duration::from_secs(60)));
-        }
-    };
-    let dest = match ctx.engine.clusters.resolve(&app.spec.destination, true).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!("deleting the resources of {}: {e}", app.name_any());
-            return Ok(Action::requeue(Duration::from_secs(5)));
-        }
-    };
-    let status = app.status.clone().unwrap_or_default();
-    let checks = CustomChecks::none();
-    let empty = driftless_engine::Desired::empty();
-    // Only the live objects matter: compare with no targets finds them all.
-    match ctx.engine.compare(&empty, &dest, &ctx.engine.compare_options(app, &status, &checks, &dest, &settings)).await {
-        Ok(c) => {
-            for r in &c.extraneous {
-                let keep = r.live["metadata"]["annotations"][driftless_api::ANNOTATION_SYNC_OPTIONS]
-                    .as_str()
-                    .map(driftless_api::ResourceSyncOptions::parse)
-                    .is_some_and(|o| o.no_delete);
-                if !keep && let Err(e) = dest.cluster.delete(&r.api_version, &r.key, Some("foreground")).await {
-                    tracing::warn!("deleting {}: {e}", r.key);
-                    return Ok(Action::requeue(Duration::from_secs(5)));
-                }
-            }
-        }
-        Err(e) => {
-            tracing::warn!("finding resources of {}: {e}", app.name_any());
-            return Ok(Action::requeue(Duration::from_secs(5)));
-        }
-    }
-    let finalizers: Vec<&String> = app.finalizers().iter().filter(|f| *f != RESOURCES_FINALIZER).collect();
-    let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
-    writer.api().patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
-    Ok(Action::await_change())
 }
 
 #[cfg(test)]

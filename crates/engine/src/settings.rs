@@ -10,6 +10,9 @@
 //! - `resource.compareoptions`: `ignoreAggregatedRoles`, `ignoreResourceStatusField`;
 //! - `application.childHealth`: whether a child Application (app-of-apps)
 //!   is judged by its own state (`driftless_health`'s rule; default on);
+//! - `helm.hooks`: `helm` (the default: each Helm hook on its own occasion)
+//!   or `argocd` (Argo CD's mapping); an app's `driftless.dev/helm-hooks`
+//!   annotation overrides it ([`AppSettings::helm_hooks_for`]);
 //! - `resource.customizations.knownTypeFields.<group_kind>`: checked only.
 //!   Argo CD uses them to normalise Kubernetes types embedded in custom
 //!   resources (`cpu: 1000m` against `cpu: "1"`); driftless's diff compares
@@ -22,8 +25,10 @@
 use std::collections::BTreeMap;
 
 use driftless_api::glob_match;
+use driftless_api::{ANNOTATION_HELM_HOOKS, Application};
 use driftless_diff::{DiffOptions, IgnoreDifference, IgnoreStatus};
 use driftless_sync::Tracking;
+use driftless_sync::plan::HelmHookMode;
 use driftless_sync::tracking::TrackingError;
 use serde::Deserialize;
 
@@ -37,6 +42,8 @@ pub const EXCLUSIONS_KEY: &str = "resource.exclusions";
 pub const INCLUSIONS_KEY: &str = "resource.inclusions";
 /// `resource.compareoptions`.
 pub const COMPARE_OPTIONS_KEY: &str = "resource.compareoptions";
+/// `helm.hooks`.
+pub const HELM_HOOKS_KEY: &str = "helm.hooks";
 /// Prefix of the per-kind ignoreDifferences customizations.
 const IGNORE_DIFFERENCES_PREFIX: &str = "resource.customizations.ignoreDifferences.";
 /// Prefix of the per-kind known type fields.
@@ -102,6 +109,8 @@ pub struct AppSettings {
     /// that a bad value stops comparisons as every bad setting does, and an
     /// edit wakes every app.
     pub child_health: bool,
+    /// `helm.hooks`: how Helm hooks are taken, unless an app says otherwise.
+    pub helm_hooks: HelmHookMode,
 }
 
 impl AppSettings {
@@ -140,6 +149,10 @@ impl AppSettings {
             errors.push(SettingsError::new(e.key, e.reason));
             true
         });
+        let helm_hooks = get(HELM_HOOKS_KEY).map_or(Some(HelmHookMode::default()), HelmHookMode::parse).unwrap_or_else(|| {
+            errors.push(SettingsError::new(HELM_HOOKS_KEY, "must be helm or argocd"));
+            HelmHookMode::default()
+        });
         let mut ignore_differences = Vec::new();
         for (key, value) in data {
             if let Some(group_kind) = key.strip_prefix(IGNORE_DIFFERENCES_PREFIX) {
@@ -161,9 +174,23 @@ impl AppSettings {
                 ignore_status,
                 ignore_aggregated_roles: compare.ignore_aggregated_roles.unwrap_or(false),
                 child_health,
+                helm_hooks,
             })
         } else {
             Err(errors)
+        }
+    }
+
+    /// How `app`'s Helm hooks are taken: its `driftless.dev/helm-hooks`
+    /// annotation, else `helm.hooks`. A bad value is an error naming the
+    /// annotation (quoted, cut short).
+    pub fn helm_hooks_for(&self, app: &Application) -> Result<HelmHookMode, String> {
+        match app.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_HELM_HOOKS)) {
+            None => Ok(self.helm_hooks),
+            Some(v) => HelmHookMode::parse(v).ok_or_else(|| {
+                let shown: String = v.chars().take(64).collect();
+                format!("annotation {ANNOTATION_HELM_HOOKS}: {shown:?} must be helm or argocd")
+            }),
         }
     }
 
@@ -433,6 +460,7 @@ mod tests {
                 ("resource.customizations.knownTypeFields.Foo", "- field: ''\n  type: core/v1/PodSpec"),
                 ("resource.customizations.ignoreDifferences.Service", "jqPathExpressions: ['.[']"),
                 (driftless_health::CHILD_HEALTH_KEY, "sometimes"),
+                (HELM_HOOKS_KEY, "Argo CD"),
             ]),
         )
         .unwrap_err();
@@ -444,6 +472,7 @@ mod tests {
                 INCLUSIONS_KEY,
                 COMPARE_OPTIONS_KEY,
                 driftless_health::CHILD_HEALTH_KEY,
+                HELM_HOOKS_KEY,
                 "resource.customizations.ignoreDifferences.Service",
                 "resource.customizations.ignoreDifferences.a_b_c",
                 "resource.customizations.ignoreDifferences.apps_Deployment",
@@ -454,8 +483,29 @@ mod tests {
         assert!(message.starts_with("argocd-cm application.resourceTrackingMethod: \"labels\" is not a tracking method"), "{message}");
         assert!(message.contains("nothing is compared, synced or pruned"), "{message}");
         assert!(message.contains("argocd-cm application.childHealth: \"sometimes\" is not a boolean"), "{message}");
+        assert!(message.contains("argocd-cm helm.hooks: must be helm or argocd"), "{message}");
         let label = AppSettings::parse("argocd", &data(&[(INSTANCE_LABEL_KEY, "a/b/c")])).unwrap_err();
         assert_eq!(keys(label), [INSTANCE_LABEL_KEY]);
+    }
+
+    #[test]
+    fn helm_hooks_default_to_helm_and_an_app_annotation_overrides_argocd_cm() {
+        assert_eq!(AppSettings::defaults("argocd").helm_hooks, HelmHookMode::Helm);
+        let argocd = AppSettings::parse("argocd", &data(&[(HELM_HOOKS_KEY, "argocd")])).unwrap();
+        assert_eq!(argocd.helm_hooks, HelmHookMode::Argocd);
+        let mut app = Application::default();
+        assert_eq!(argocd.helm_hooks_for(&app), Ok(HelmHookMode::Argocd));
+        let annotate = |app: &mut Application, v: &str| {
+            app.metadata.annotations = Some([(ANNOTATION_HELM_HOOKS.to_string(), v.to_string())].into());
+        };
+        annotate(&mut app, "helm");
+        assert_eq!(argocd.helm_hooks_for(&app), Ok(HelmHookMode::Helm));
+        // Hostile values: an error naming the annotation, the value cut short.
+        for bad in ["", "HELM", "helm,argocd", "\u{0}", &"x".repeat(10_000)] {
+            annotate(&mut app, bad);
+            let err = argocd.helm_hooks_for(&app).unwrap_err();
+            assert!(err.starts_with("annotation driftless.dev/helm-hooks: ") && err.len() < 200, "{err}");
+        }
     }
 
     #[test]
@@ -500,6 +550,8 @@ mod tests {
             ",",
             "label",
             "annotation+label",
+            "helm",
+            "argocd",
             "_",
             "/",
         ];
@@ -515,6 +567,7 @@ mod tests {
             "resource.customizations.ignoreDifferences.",
             "resource.customizations.knownTypeFields._",
             driftless_health::CHILD_HEALTH_KEY,
+            HELM_HOOKS_KEY,
         ];
         for _ in 0..3000 {
             let mut cm = BTreeMap::new();

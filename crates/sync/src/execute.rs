@@ -17,7 +17,7 @@ use crate::ResourceKey;
 use crate::cluster::{Cluster, ClusterError};
 use crate::compare::PARALLEL_REQUESTS;
 use crate::plan::{Action, Plan, Resume, Task, TaskState, Wave};
-use crate::progress::Progress;
+use crate::progress::{self, Progress};
 
 /// How to carry out a plan.
 pub struct ExecuteOptions<'a> {
@@ -97,6 +97,43 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, 
         }
     };
     Outcome { phase, message, results: run.results, applied: run.applied }
+}
+
+/// Runs the hooks of one phase of an app's cascade deletion (PreDelete or
+/// PostDelete), wave by wave, each waited for. A deletion spans several
+/// reconciles (it waits for resources to go, or for a confirmation), so
+/// the live hooks say what ran, as a sync's record does after a restart
+/// ([`Resume`]): a hook that completed is not run again, one still running
+/// is waited for, and one that failed is the error at once (deleting it
+/// runs it again). Delete policies are the deletion's to apply, at its end.
+/// The error names the hook and why.
+pub async fn run_deletion_hooks(cluster: &Cluster, waves: &[Wave], opts: &ExecuteOptions<'_>) -> Result<Vec<ResourceResult>, String> {
+    let mut seen = Vec::new();
+    for t in waves.iter().flat_map(|w| &w.tasks) {
+        let live = cluster.get(&t.api_version, &t.key).await.map_err(|e| format!("{}: {e}", t.key))?;
+        // One on its way out is gone as far as this run is concerned.
+        let Some(live) = live.filter(|l| l["metadata"]["deletionTimestamp"].is_null()) else { continue };
+        let health = driftless_health::assess(&live, opts.health).map_err(|e| format!("{}: {e}", t.key))?;
+        let phase = match health.as_ref().map(|h| h.status) {
+            None | Some(HealthStatusCode::Healthy | HealthStatusCode::Suspended) => HookPhase::Succeeded,
+            Some(HealthStatusCode::Degraded) => {
+                let why = health.and_then(|h| h.message).unwrap_or_else(|| "Degraded".into());
+                return Err(format!("{} hook {} failed: {why}", t.phase.as_str(), t.key));
+            }
+            _ => HookPhase::Running,
+        };
+        seen.push(result(t, Some(ResultCode::Synced), String::new(), Some(phase)));
+    }
+    let opts = ExecuteOptions { recorded: &seen, ..*opts };
+    // Nobody persists a deletion's progress: the live hooks are its record.
+    let (progress, _) = progress::channel();
+    let resume = Resume::new(opts.recorded);
+    let results = resume.recorded().to_vec();
+    let mut run = Run { cluster, opts: &opts, progress: &progress, resume, results, hooks_created: Vec::new(), applied: Vec::new() };
+    for wave in waves {
+        run.wave(wave, true).await?;
+    }
+    Ok(run.results)
 }
 
 struct Run<'a> {
@@ -376,10 +413,7 @@ impl Run<'_> {
     }
 
     async fn finish_hook(&mut self, t: &Task) -> Result<(), String> {
-        let policies = match &t.action {
-            Action::RunHook(p) => p.clone(),
-            _ => Vec::new(),
-        };
+        let policies = t.action.delete_policies().to_vec();
         let result = self.wait_healthy(t, &t.key).await;
         self.hooks_created.push((t.clone(), policies, result.is_ok()));
         match result {
@@ -480,25 +514,30 @@ impl Run<'_> {
 
     /// Records (or updates) the result of a task and publishes all results.
     fn record(&mut self, t: &Task, status: Option<ResultCode>, message: String, hook_phase: Option<HookPhase>) {
-        let (_, version) = t.api_version.rsplit_once('/').unwrap_or(("", &t.api_version));
-        let r = ResourceResult {
-            group: t.key.group.clone(),
-            version: version.to_string(),
-            kind: t.key.kind.clone(),
-            namespace: t.key.namespace.clone().unwrap_or_default(),
-            name: t.key.name.clone(),
-            status,
-            message,
-            hook_type: t.hook_type(),
-            hook_phase,
-            sync_phase: Some(t.phase),
-            images: Vec::new(),
-        };
+        let r = result(t, status, message, hook_phase);
         match self.results.iter_mut().find(|x| t.is_result(x)) {
             Some(existing) => *existing = r,
             None => self.results.push(r),
         }
         self.progress.publish(&self.results);
+    }
+}
+
+/// The result of task `t`.
+fn result(t: &Task, status: Option<ResultCode>, message: String, hook_phase: Option<HookPhase>) -> ResourceResult {
+    let (_, version) = t.api_version.rsplit_once('/').unwrap_or(("", &t.api_version));
+    ResourceResult {
+        group: t.key.group.clone(),
+        version: version.to_string(),
+        kind: t.key.kind.clone(),
+        namespace: t.key.namespace.clone().unwrap_or_default(),
+        name: t.key.name.clone(),
+        status,
+        message,
+        hook_type: t.hook_type(),
+        hook_phase,
+        sync_phase: Some(t.phase),
+        images: Vec::new(),
     }
 }
 

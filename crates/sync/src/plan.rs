@@ -69,8 +69,185 @@ pub enum Role {
         /// When to delete it; BeforeHookCreation when none is given.
         delete_policies: Vec<HookDeletePolicy>,
     },
+    /// A Helm hook (`helm.sh/hook`): its phases depend on the occasion of
+    /// the sync ([`HelmHooks`]).
+    HelmHook {
+        /// Its hook values, in order, unknown ones left out.
+        hooks: Vec<HelmHook>,
+        /// When to delete it; BeforeHookCreation when none is given.
+        delete_policies: Vec<HookDeletePolicy>,
+    },
     /// `hook: Skip`: never applied.
     Skip,
+}
+
+impl Role {
+    /// The phases a hook runs in, given how Helm hooks are taken: sync
+    /// phases and deletion phases alike; none for resources.
+    pub fn phases(&self, helm: HelmHooks) -> Vec<HookType> {
+        match self {
+            Role::Hook { phases, .. } => phases.clone(),
+            Role::HelmHook { hooks, .. } => helm_phases(hooks, helm),
+            Role::Resource | Role::Skip => Vec::new(),
+        }
+    }
+
+    /// A hook's delete policies.
+    pub fn delete_policies(&self) -> &[HookDeletePolicy] {
+        match self {
+            Role::Hook { delete_policies, .. } | Role::HelmHook { delete_policies, .. } => delete_policies,
+            Role::Resource | Role::Skip => &[],
+        }
+    }
+}
+
+/// One value of Helm's `helm.sh/hook` annotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelmHook {
+    /// `pre-install`.
+    PreInstall,
+    /// `post-install`.
+    PostInstall,
+    /// `pre-upgrade`.
+    PreUpgrade,
+    /// `post-upgrade`.
+    PostUpgrade,
+    /// `pre-rollback`.
+    PreRollback,
+    /// `post-rollback`.
+    PostRollback,
+    /// `pre-delete`.
+    PreDelete,
+    /// `post-delete`.
+    PostDelete,
+    /// `test` (and Helm 2's `test-success`/`test-failure`): never run.
+    Test,
+}
+
+impl HelmHook {
+    /// Parses one value; None for a value Helm does not know (ignored, as
+    /// Helm ignores it) and for `crd-install`, which makes a resource.
+    pub fn parse(s: &str) -> Option<HelmHook> {
+        Some(match s.trim() {
+            "pre-install" => HelmHook::PreInstall,
+            "post-install" => HelmHook::PostInstall,
+            "pre-upgrade" => HelmHook::PreUpgrade,
+            "post-upgrade" => HelmHook::PostUpgrade,
+            "pre-rollback" => HelmHook::PreRollback,
+            "post-rollback" => HelmHook::PostRollback,
+            "pre-delete" => HelmHook::PreDelete,
+            "post-delete" => HelmHook::PostDelete,
+            "test" | "test-success" | "test-failure" => HelmHook::Test,
+            _ => return None,
+        })
+    }
+}
+
+/// Which of Helm's occasions a sync is: what decides whether an install,
+/// upgrade or rollback hook runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HelmOccasion {
+    /// The app's first sync: no successful sync in its history.
+    #[default]
+    Install,
+    /// A later sync.
+    Upgrade,
+    /// A sync to a revision of the history (`Operation::is_rollback`).
+    Rollback,
+}
+
+impl HelmOccasion {
+    /// Of a sync of an app whose history holds `synced_before` successful
+    /// syncs, `rollback` when it is one.
+    pub fn of(synced_before: bool, rollback: bool) -> HelmOccasion {
+        match (rollback, synced_before) {
+            (true, _) => HelmOccasion::Rollback,
+            (false, true) => HelmOccasion::Upgrade,
+            (false, false) => HelmOccasion::Install,
+        }
+    }
+
+    /// Helm's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HelmOccasion::Install => "install",
+            HelmOccasion::Upgrade => "upgrade",
+            HelmOccasion::Rollback => "rollback",
+        }
+    }
+}
+
+/// How Helm hooks are taken: argocd-cm's `helm.hooks`, or an app's
+/// `driftless.dev/helm-hooks` annotation, which overrides it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HelmHookMode {
+    /// Each hook on its own occasion, as `helm install/upgrade/rollback` runs them.
+    #[default]
+    Helm,
+    /// As Argo CD: pre-install and pre-upgrade on every sync (PreSync),
+    /// post-install and post-upgrade too (PostSync), rollback hooks never.
+    Argocd,
+}
+
+impl HelmHookMode {
+    /// Parses `helm` or `argocd` (surrounding blanks allowed).
+    pub fn parse(s: &str) -> Option<HelmHookMode> {
+        match s.trim() {
+            "helm" => Some(HelmHookMode::Helm),
+            "argocd" => Some(HelmHookMode::Argocd),
+            _ => None,
+        }
+    }
+}
+
+/// What decides the phases of a Helm hook.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HelmHooks {
+    /// How hooks are taken.
+    pub mode: HelmHookMode,
+    /// The occasion of the sync.
+    pub occasion: HelmOccasion,
+}
+
+impl HelmHooks {
+    /// For the operation's message: which Helm hooks a sync ran.
+    pub fn describe(&self) -> String {
+        match self.mode {
+            HelmHookMode::Helm => format!("Helm hooks: {}", self.occasion.as_str()),
+            HelmHookMode::Argocd => "Helm hooks: argocd, install and upgrade alike".into(),
+        }
+    }
+}
+
+/// The phases Helm hooks `hooks` run in (pure): delete hooks at deletion,
+/// `test` never, the others as `helm` says. No duplicates.
+pub fn helm_phases(hooks: &[HelmHook], helm: HelmHooks) -> Vec<HookType> {
+    use HelmHook as H;
+    use HelmOccasion as O;
+    let mut phases = Vec::new();
+    for h in hooks {
+        let phase = match (helm.mode, *h, helm.occasion) {
+            (_, H::PreDelete, _) => Some(HookType::PreDelete),
+            (_, H::PostDelete, _) => Some(HookType::PostDelete),
+            (_, H::Test, _) => None,
+            (HelmHookMode::Argocd, H::PreInstall | H::PreUpgrade, _) => Some(HookType::PreSync),
+            (HelmHookMode::Argocd, H::PostInstall | H::PostUpgrade, _) => Some(HookType::PostSync),
+            (HelmHookMode::Argocd, H::PreRollback | H::PostRollback, _) => None,
+            (HelmHookMode::Helm, H::PreInstall, O::Install)
+            | (HelmHookMode::Helm, H::PreUpgrade, O::Upgrade)
+            | (HelmHookMode::Helm, H::PreRollback, O::Rollback) => Some(HookType::PreSync),
+            (HelmHookMode::Helm, H::PostInstall, O::Install)
+            | (HelmHookMode::Helm, H::PostUpgrade, O::Upgrade)
+            | (HelmHookMode::Helm, H::PostRollback, O::Rollback) => Some(HookType::PostSync),
+            (HelmHookMode::Helm, _, _) => None,
+        };
+        if let Some(p) = phase
+            && !phases.contains(&p)
+        {
+            phases.push(p);
+        }
+    }
+    phases
 }
 
 /// A desired manifest with what its annotations say.
@@ -102,9 +279,9 @@ impl Target {
         Ok(Target { key, manifest, wave, role, options })
     }
 
-    /// True for hooks.
+    /// True for hooks (sync or deletion hooks, Argo CD's or Helm's).
     pub fn is_hook(&self) -> bool {
-        matches!(self.role, Role::Hook { .. })
+        matches!(self.role, Role::Hook { .. } | Role::HelmHook { .. })
     }
 }
 
@@ -128,24 +305,20 @@ fn role(m: &Manifest) -> Result<Role, String> {
         let delete_policies = policies(m.annotation(ANNOTATION_HOOK_DELETE_POLICY))?;
         return Ok(Role::Hook { phases, delete_policies });
     }
-    // Helm hooks, mapped as Argo CD maps them; Helm-only hooks (tests,
-    // deletes, rollbacks) never run in a sync.
+    // Helm hooks: their phases depend on the sync's occasion (see
+    // `helm_phases`). `crd-install` (Helm 2) makes a resource; a manifest
+    // with only tests or unknown values is never applied.
     if let Some(raw) = m.annotation(HELM_HOOK) {
-        let mut phases = Vec::new();
-        for h in split(raw) {
-            match h.as_str() {
-                "pre-install" | "pre-upgrade" => phases.push(HookType::PreSync),
-                "post-install" | "post-upgrade" => phases.push(HookType::PostSync),
-                "crd-install" => return Ok(Role::Resource),
-                _ => {}
-            }
+        let values = split(raw);
+        if values.iter().any(|h| h == "crd-install") {
+            return Ok(Role::Resource);
         }
-        phases.dedup();
-        if phases.is_empty() {
+        let hooks: Vec<HelmHook> = values.iter().filter_map(|h| HelmHook::parse(h)).filter(|h| *h != HelmHook::Test).collect();
+        if hooks.is_empty() {
             return Ok(Role::Skip);
         }
         let delete_policies = policies(m.annotation(HELM_HOOK_DELETE_POLICY))?;
-        return Ok(Role::Hook { phases, delete_policies });
+        return Ok(Role::HelmHook { hooks, delete_policies });
     }
     Ok(Role::Resource)
 }
@@ -161,6 +334,16 @@ pub enum Action {
     Prune,
     /// Leave a live resource that left Git, and say why.
     PruneSkip(&'static str),
+}
+
+impl Action {
+    /// A hook's delete policies; none for other tasks.
+    pub fn delete_policies(&self) -> &[HookDeletePolicy] {
+        match self {
+            Action::RunHook(p) => p,
+            _ => &[],
+        }
+    }
 }
 
 /// One step of a sync.
@@ -253,6 +436,8 @@ pub struct PlanOptions {
     /// finds the hooks this run created by name. Argo CD names them from the
     /// revision, phase and start alike.
     pub sync_id: String,
+    /// How Helm hooks are taken, and the sync's occasion.
+    pub helm: HelmHooks,
 }
 
 /// A live resource of the app that is no longer in Git.
@@ -264,6 +449,13 @@ pub struct Extraneous {
     pub api_version: String,
     /// The live object (for its annotations).
     pub live: Value,
+}
+
+impl Extraneous {
+    /// Its `sync-options` annotation, parsed.
+    pub fn options(&self) -> ResourceSyncOptions {
+        self.live["metadata"]["annotations"][ANNOTATION_SYNC_OPTIONS].as_str().map(ResourceSyncOptions::parse).unwrap_or_default()
+    }
 }
 
 /// Orders a sync: hooks into their phases, resources into the Sync phase,
@@ -295,27 +487,28 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
                 }
                 phases.entry((HookType::Sync, t.wave)).or_default().push(task(HookType::Sync, Action::Apply));
             }
-            Role::Hook { phases: hook_phases, delete_policies } => {
+            Role::Hook { .. } | Role::HelmHook { .. } => {
                 // A partial sync runs no hooks, as in Argo CD.
                 if opts.only.is_some() {
                     continue;
                 }
-                for p in hook_phases {
-                    phases.entry((*p, t.wave)).or_default().push(task(*p, Action::RunHook(delete_policies.clone())));
+                // Deletion hooks run only when the app is deleted.
+                for p in t.role.phases(opts.helm).into_iter().filter(|p| !p.is_deletion()) {
+                    phases.entry((p, t.wave)).or_default().push(task(p, Action::RunHook(t.role.delete_policies().to_vec())));
                 }
             }
         }
     }
     let mut plan = Plan::default();
     for ((phase, wave), mut tasks) in phases {
-        tasks.sort_by(|a, b| (kind_rank(&a.key.kind), &a.key).cmp(&(kind_rank(&b.key.kind), &b.key)));
+        sort_tasks(&mut tasks);
         let w = Wave { wave, tasks };
         match phase {
             HookType::PreSync => plan.pre_sync.push(w),
             HookType::Sync => plan.sync.push(w),
             HookType::PostSync => plan.post_sync.push(w),
             HookType::SyncFail => plan.sync_fail.push(w),
-            HookType::Skip => {}
+            HookType::Skip | HookType::PreDelete | HookType::PostDelete => {}
         }
     }
 
@@ -350,6 +543,104 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
     });
     plan.prune = prunes.into_iter().map(|(_, _, t)| t).collect();
     plan
+}
+
+/// What a cascade deletion of an app runs: its PreDelete hooks by wave,
+/// then (once the resources are gone) its PostDelete hooks by wave.
+#[derive(Clone, Debug, Default)]
+pub struct DeletionPlan {
+    /// PreDelete hooks, by wave.
+    pub pre_delete: Vec<Wave>,
+    /// PostDelete hooks, by wave.
+    pub post_delete: Vec<Wave>,
+}
+
+impl DeletionPlan {
+    /// Every hook task, PreDelete first.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.pre_delete.iter().chain(&self.post_delete).flat_map(|w| w.tasks.iter())
+    }
+
+    /// Whether `key` is one of the deletion's hooks (kept while the app's
+    /// resources are deleted: its live state says whether it ran).
+    pub fn is_hook(&self, key: &ResourceKey) -> bool {
+        self.tasks().any(|t| t.key == *key)
+    }
+}
+
+/// Orders the deletion hooks of `targets` (Argo CD's PreDelete/PostDelete
+/// and Helm's pre-delete/post-delete, as `helm` takes them), each phase by
+/// wave, then kind order, then name. A hook with only a `generateName` is
+/// named `<generateName><phase>-<deletion_id>`: the same name at every
+/// reconcile of one deletion, so that a hook is created once.
+pub fn plan_deletion(targets: &[Target], helm: HelmHookMode, deletion_id: &str) -> DeletionPlan {
+    let helm = HelmHooks { mode: helm, occasion: HelmOccasion::default() };
+    let mut phases: BTreeMap<(HookType, i64), Vec<Task>> = BTreeMap::new();
+    for t in targets {
+        for phase in t.role.phases(helm).into_iter().filter(|p| p.is_deletion()) {
+            let (mut key, mut manifest) = (t.key.clone(), t.manifest.clone());
+            if key.name.is_empty() {
+                key.name = name_generated(&mut manifest, phase, deletion_id);
+            }
+            phases.entry((phase, t.wave)).or_default().push(Task {
+                key,
+                phase,
+                wave: t.wave,
+                action: Action::RunHook(t.role.delete_policies().to_vec()),
+                api_version: manifest.api_version().to_string(),
+                manifest: Some(manifest),
+                options: t.options,
+            });
+        }
+    }
+    let mut plan = DeletionPlan::default();
+    for ((phase, wave), mut tasks) in phases {
+        sort_tasks(&mut tasks);
+        let w = Wave { wave, tasks };
+        if phase == HookType::PreDelete { plan.pre_delete.push(w) } else { plan.post_delete.push(w) }
+    }
+    plan
+}
+
+/// Whether a deletion hook that ran is removed before the app goes: no
+/// later run will replace it, so BeforeHookCreation (the default) removes
+/// it as HookSucceeded does; a hook only HookFailed names is kept.
+pub fn removed_after_deletion(policies: &[HookDeletePolicy]) -> bool {
+    policies.is_empty() || policies.iter().any(|p| matches!(p, HookDeletePolicy::HookSucceeded | HookDeletePolicy::BeforeHookCreation))
+}
+
+/// What the deletion of an app does with each of its live resources.
+#[derive(Clone, Debug, Default)]
+pub struct ResourceDeletion<'a> {
+    /// Deleted now.
+    pub delete: Vec<&'a Extraneous>,
+    /// `Delete=false`: left in the cluster.
+    pub kept: Vec<&'a Extraneous>,
+    /// `Delete=confirm`, not confirmed yet: wait for a person.
+    pub waiting: Vec<&'a Extraneous>,
+}
+
+/// Sorts the app's live resources `live` for its deletion (pure):
+/// `Delete=false` ones kept, `Delete=confirm` ones deleted only when
+/// `confirmed`, the deletion's own hooks (`hooks`) left for their cleanup.
+pub fn resources_to_delete<'a>(live: &'a [Extraneous], hooks: &DeletionPlan, confirmed: bool) -> ResourceDeletion<'a> {
+    let mut d = ResourceDeletion::default();
+    for e in live.iter().filter(|e| !hooks.is_hook(&e.key)) {
+        let options = e.options();
+        if options.no_delete {
+            d.kept.push(e);
+        } else if options.delete_confirm && !confirmed {
+            d.waiting.push(e);
+        } else {
+            d.delete.push(e);
+        }
+    }
+    d
+}
+
+/// Kind order, then name.
+fn sort_tasks(tasks: &mut [Task]) {
+    tasks.sort_by(|a, b| (kind_rank(&a.key.kind), &a.key).cmp(&(kind_rank(&b.key.kind), &b.key)));
 }
 
 /// Names a hook that has only a `generateName` (see [`PlanOptions::sync_id`]),
@@ -472,12 +763,164 @@ mod tests {
         assert_eq!(p.post_sync[0].tasks[0].action, Action::RunHook(vec![HookDeletePolicy::HookSucceeded]));
     }
 
+    fn helm(mode: HelmHookMode, occasion: HelmOccasion) -> HelmHooks {
+        HelmHooks { mode, occasion }
+    }
+
     #[test]
-    fn helm_hooks_map_to_phases_and_weights_to_waves() {
+    fn helm_hooks_run_on_their_own_occasion_and_weights_are_waves() {
         let t = target("Job", "db-init", json!({HELM_HOOK: "pre-install,pre-upgrade", HELM_HOOK_WEIGHT: "-5"}));
-        assert_eq!(t.role, Role::Hook { phases: vec![HookType::PreSync], delete_policies: vec![] });
         assert_eq!(t.wave, -5);
+        assert_eq!(t.role.phases(helm(HelmHookMode::Helm, HelmOccasion::Install)), [HookType::PreSync]);
         assert_eq!(target("Pod", "test", json!({HELM_HOOK: "test"})).role, Role::Skip);
+        assert_eq!(target("Pod", "t", json!({HELM_HOOK: "test-success, bogus"})).role, Role::Skip, "only tests and unknown values");
+        assert_eq!(target("CustomResourceDefinition", "c", json!({HELM_HOOK: "crd-install"})).role, Role::Resource);
+
+        use HelmOccasion::{Install, Rollback, Upgrade};
+        use HookType::{PostDelete, PostSync, PreDelete, PreSync};
+        let cases: [(&str, [&[HookType]; 3], [&[HookType]; 3]); 10] = [
+            // value, Helm mode at install/upgrade/rollback, Argo CD mode at install/upgrade/rollback
+            ("pre-install", [&[PreSync], &[], &[]], [&[PreSync], &[PreSync], &[PreSync]]),
+            ("post-install", [&[PostSync], &[], &[]], [&[PostSync], &[PostSync], &[PostSync]]),
+            ("pre-upgrade", [&[], &[PreSync], &[]], [&[PreSync], &[PreSync], &[PreSync]]),
+            ("post-upgrade", [&[], &[PostSync], &[]], [&[PostSync], &[PostSync], &[PostSync]]),
+            ("pre-rollback", [&[], &[], &[PreSync]], [&[], &[], &[]]),
+            ("post-rollback", [&[], &[], &[PostSync]], [&[], &[], &[]]),
+            ("pre-delete", [&[PreDelete], &[PreDelete], &[PreDelete]], [&[PreDelete], &[PreDelete], &[PreDelete]]),
+            ("post-delete", [&[PostDelete], &[PostDelete], &[PostDelete]], [&[PostDelete], &[PostDelete], &[PostDelete]]),
+            // Mixed: one Job for install and upgrade, the common chart idiom.
+            ("pre-install,pre-upgrade", [&[PreSync], &[PreSync], &[]], [&[PreSync], &[PreSync], &[PreSync]]),
+            (
+                "post-upgrade, pre-install,test,nonsense",
+                [&[PreSync], &[PostSync], &[]],
+                [&[PostSync, PreSync], &[PostSync, PreSync], &[PostSync, PreSync]],
+            ),
+        ];
+        for (value, in_helm, in_argocd) in cases {
+            let role = target("Job", "j", json!({HELM_HOOK: value})).role;
+            for (i, occasion) in [Install, Upgrade, Rollback].into_iter().enumerate() {
+                assert_eq!(role.phases(helm(HelmHookMode::Helm, occasion)), in_helm[i], "{value} at {occasion:?}");
+                assert_eq!(role.phases(helm(HelmHookMode::Argocd, occasion)), in_argocd[i], "{value} at {occasion:?}, argocd mode");
+            }
+        }
+    }
+
+    #[test]
+    fn the_occasion_is_install_until_a_sync_succeeded_and_rollback_for_a_rollback() {
+        assert_eq!(HelmOccasion::of(false, false), HelmOccasion::Install);
+        assert_eq!(HelmOccasion::of(true, false), HelmOccasion::Upgrade);
+        assert_eq!(HelmOccasion::of(true, true), HelmOccasion::Rollback);
+        assert_eq!(HelmOccasion::of(false, true), HelmOccasion::Rollback);
+    }
+
+    #[test]
+    fn a_sync_runs_only_the_helm_hooks_of_its_occasion() {
+        let targets = [
+            target("Job", "install", json!({HELM_HOOK: "pre-install"})),
+            target("Job", "upgrade", json!({HELM_HOOK: "pre-upgrade"})),
+            target("Job", "cleanup", json!({HELM_HOOK: "pre-delete"})),
+        ];
+        let sync = |helm| plan(&targets, &[], &PlanOptions { helm, ..Default::default() });
+        assert_eq!(names(&sync(helm(HelmHookMode::Helm, HelmOccasion::Install)).pre_sync), [["Job/install"]]);
+        assert_eq!(names(&sync(helm(HelmHookMode::Helm, HelmOccasion::Upgrade)).pre_sync), [["Job/upgrade"]]);
+        assert!(sync(helm(HelmHookMode::Helm, HelmOccasion::Rollback)).tasks().next().is_none());
+        assert_eq!(names(&sync(helm(HelmHookMode::Argocd, HelmOccasion::Upgrade)).pre_sync), [["Job/install", "Job/upgrade"]]);
+    }
+
+    #[test]
+    fn helm_hook_modes_parse_and_hostile_values_are_refused() {
+        assert_eq!(HelmHookMode::parse(" argocd "), Some(HelmHookMode::Argocd));
+        assert_eq!(HelmHookMode::parse("helm"), Some(HelmHookMode::Helm));
+        for bad in ["", "Argocd", "HELM", "argocd,helm", "helm\0", "\u{202e}helm", &"x".repeat(100_000)] {
+            assert_eq!(HelmHookMode::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_hook_annotations_never_panic() {
+        // A fuzz-style sweep: random bytes and fragments of real values.
+        let pieces = ["pre-install", "post-delete", "PreDelete", ",", " ", "test", "crd-install", "\u{0}", "é", "Skip", "=", "\n"];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let mut value = String::new();
+            for _ in 0..(seed % 6) {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                value.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            for key in [HELM_HOOK, ANNOTATION_HOOK] {
+                let m =
+                    Manifest::new(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "annotations": {key: value}}}))
+                        .unwrap();
+                if let Ok(t) = Target::new(m) {
+                    let _ = plan(&[t.clone()], &[], &PlanOptions::default());
+                    let _ = plan_deletion(&[t], HelmHookMode::Helm, "1");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deletion_hooks_never_run_in_a_sync_and_run_in_their_phases_at_deletion() {
+        let targets = [
+            target("Job", "pre", json!({ANNOTATION_HOOK: "PreDelete"})),
+            target("Job", "pre-late", json!({ANNOTATION_HOOK: "PreDelete", ANNOTATION_SYNC_WAVE: "2"})),
+            target("Job", "post", json!({ANNOTATION_HOOK: "PostDelete", ANNOTATION_HOOK_DELETE_POLICY: "HookFailed"})),
+            target("Job", "both", json!({ANNOTATION_HOOK: "PreSync,PreDelete"})),
+            target("Job", "helm-post", json!({HELM_HOOK: "post-delete"})),
+            target("ConfigMap", "web", json!({})),
+        ];
+        let p = plan(&targets, &[], &PlanOptions::default());
+        assert_eq!(names(&p.pre_sync), [["Job/both"]], "a deletion hook is not run in a sync");
+        assert!(p.post_sync.is_empty() && p.sync_fail.is_empty());
+        let d = plan_deletion(&targets, HelmHookMode::Helm, "1700000000");
+        assert_eq!(names(&d.pre_delete), [vec!["Job/both", "Job/pre"], vec!["Job/pre-late"]]);
+        assert_eq!(names(&d.post_delete), [["Job/helm-post", "Job/post"]]);
+        assert!(d.tasks().all(|t| t.hook_type().is_some_and(HookType::is_deletion)));
+        assert!(d.is_hook(&targets[0].key) && !d.is_hook(&targets[5].key));
+    }
+
+    #[test]
+    fn a_deletion_hook_with_a_generate_name_has_the_same_name_at_every_pass() {
+        let m = Manifest::new(json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"generateName": "drain-", "annotations": {ANNOTATION_HOOK: "PreDelete"}}}))
+        .unwrap();
+        let t = Target::new(m).unwrap();
+        let first = plan_deletion(std::slice::from_ref(&t), HelmHookMode::Helm, "1700000000");
+        let again = plan_deletion(&[t], HelmHookMode::Helm, "1700000000");
+        assert_eq!(names(&first.pre_delete), [["Job/drain-predelete-1700000000"]]);
+        assert_eq!(names(&first.pre_delete), names(&again.pre_delete));
+    }
+
+    #[test]
+    fn deletion_hooks_are_removed_unless_only_hook_failed_keeps_them() {
+        use HookDeletePolicy::*;
+        assert!(removed_after_deletion(&[]));
+        assert!(removed_after_deletion(&[BeforeHookCreation]));
+        assert!(removed_after_deletion(&[HookSucceeded, HookFailed]));
+        assert!(!removed_after_deletion(&[HookFailed]));
+    }
+
+    #[test]
+    fn deletion_keeps_delete_false_waits_for_delete_confirm_and_leaves_its_hooks() {
+        let live = [
+            extraneous("ConfigMap", "plain", json!({})),
+            extraneous("ConfigMap", "keep", json!({ANNOTATION_SYNC_OPTIONS: "Delete=false"})),
+            extraneous("ConfigMap", "precious", json!({ANNOTATION_SYNC_OPTIONS: "Prune=false, Delete=confirm"})),
+            {
+                let live = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pre", "annotations": {ANNOTATION_HOOK: "PreDelete"}}});
+                Extraneous { key: ResourceKey::of(&live), api_version: "batch/v1".into(), live }
+            },
+        ];
+        let hooks = plan_deletion(&[target("Job", "pre", json!({ANNOTATION_HOOK: "PreDelete"}))], HelmHookMode::Helm, "1");
+        let names = |v: &[&Extraneous]| v.iter().map(|e| e.key.name.clone()).collect::<Vec<_>>();
+        let d = resources_to_delete(&live, &hooks, false);
+        assert_eq!(
+            (names(&d.delete), names(&d.kept), names(&d.waiting)),
+            (vec!["plain".into()], vec!["keep".into()], vec!["precious".into()])
+        );
+        let d = resources_to_delete(&live, &hooks, true);
+        assert_eq!(names(&d.delete), ["plain", "precious"], "confirmed");
+        assert!(d.waiting.is_empty());
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::{Extension, Json};
 use driftless_api::SyncStatusCode;
-use driftless_sync::plan::Role;
 use http::StatusCode;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PropagationPolicy};
 use kube::discovery::{ApiCapabilities, Scope};
@@ -339,7 +338,7 @@ pub async fn managed(
             "liveState": text(live),
             "normalizedLiveState": text(live_n),
             "predictedLiveState": text(predicted_n),
-            "hook": target.is_some_and(|t| matches!(t.role, Role::Hook { .. })),
+            "hook": target.is_some_and(|t| t.is_hook()),
             "modified": res.sync != SyncStatusCode::Synced,
             "syncStatus": format!("{:?}", res.sync),
             "diff": diff,
