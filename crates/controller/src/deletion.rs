@@ -160,7 +160,10 @@ async fn deletion_hooks(ctx: &Context, app: &Application, v: &Validated) -> Resu
     let revision = last.map(|h| h.revision.clone()).or_else(|| status.and_then(|s| s.sync.revision.clone())).filter(|r| !r.is_empty());
     let Some(revision) = revision else { return Ok(DeletionPlan::default()) };
     let source = last.and_then(|h| h.source.clone()).unwrap_or_else(|| v.source.clone());
-    let desired = ctx.engine.desired_at(app, v, &source, &revision).await?;
+    // A fetch within the resync period will do: the revision is a commit,
+    // and the deletion renders it at every pass.
+    let since = std::time::Instant::now().checked_sub(ctx.config.resync).unwrap_or_else(std::time::Instant::now);
+    let desired = ctx.engine.desired_at_since(app, v, &source, &revision, since).await?;
     let mode = v.settings.helm_hooks_for(app)?;
     // One name per deletion for hooks with only a generateName.
     let id = app.metadata.deletion_timestamp.as_ref().map(|t| t.0.as_second().to_string()).unwrap_or_default();

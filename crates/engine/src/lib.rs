@@ -426,8 +426,22 @@ impl Engine {
         source: &ApplicationSource,
         revision: &str,
     ) -> Result<Desired, String> {
+        self.desired_at_since(app, v, source, revision, Instant::now()).await
+    }
+
+    /// As [`Self::desired_at`], with any fetch of the sources begun after
+    /// `since` good enough: a revision that is a commit needs no newer
+    /// fetch (an app's deletion renders its last synced one at every pass).
+    pub async fn desired_at_since(
+        &self,
+        app: &Application,
+        v: &Validated,
+        source: &ApplicationSource,
+        revision: &str,
+        since: Instant,
+    ) -> Result<Desired, String> {
         let sops = self.sops_keys().await;
-        desired::desired(&self.sources(Instant::now(), sops), app, v, source, revision).await.map_err(|e| e.to_string())
+        desired::desired(&self.sources(since, sops), app, v, source, revision).await.map_err(|e| e.to_string())
     }
 
     /// Compares `desired` with the destination.

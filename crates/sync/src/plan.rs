@@ -778,7 +778,9 @@ mod tests {
 
         use HelmOccasion::{Install, Rollback, Upgrade};
         use HookType::{PostDelete, PostSync, PreDelete, PreSync};
-        let cases: [(&str, [&[HookType]; 3], [&[HookType]; 3]); 10] = [
+        /// The phases at install, upgrade and rollback.
+        type Phases<'a> = [&'a [HookType]; 3];
+        let cases: [(&str, Phases, Phases); 10] = [
             // value, Helm mode at install/upgrade/rollback, Argo CD mode at install/upgrade/rollback
             ("pre-install", [&[PreSync], &[], &[]], [&[PreSync], &[PreSync], &[PreSync]]),
             ("post-install", [&[PostSync], &[], &[]], [&[PostSync], &[PostSync], &[PostSync]]),
@@ -852,7 +854,7 @@ mod tests {
                     Manifest::new(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "annotations": {key: value}}}))
                         .unwrap();
                 if let Ok(t) = Target::new(m) {
-                    let _ = plan(&[t.clone()], &[], &PlanOptions::default());
+                    let _ = plan(std::slice::from_ref(&t), &[], &PlanOptions::default());
                     let _ = plan_deletion(&[t], HelmHookMode::Helm, "1");
                 }
             }
