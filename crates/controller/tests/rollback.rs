@@ -16,18 +16,48 @@ use driftless_api::{
     SyncStatusCode, condition,
 };
 use driftless_engine::short;
-use driftless_testkit::Error;
+use driftless_testkit::{Error, HttpSink, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
 use serde_json::json;
 
-/// An automated app `web` of `app/` that prunes and rolls back after 30 s.
+/// An automated app `web` of `app/` that prunes and rolls back after 30 s,
+/// subscribed to the documented `on-rollback` trigger through a webhook.
 async fn rolling_app(w: &World) -> Result<(), Error> {
     w.app("web", "app", json!({ "syncPolicy": { "automated": { "prune": true } } })).await?;
-    let patch = json!({ "metadata": { "annotations": { ANNOTATION_ROLLBACK_AFTER: "30s" } } });
+    let patch = json!({ "metadata": { "annotations": {
+        ANNOTATION_ROLLBACK_AFTER: "30s",
+        "notifications.argoproj.io/subscribe.on-rollback.hook": "",
+    } } });
     w.apps.patch("web", &PatchParams::default(), &Patch::Merge(patch)).await.expect("annotate");
     Ok(())
+}
+
+/// The `on-rollback` trigger and a template as docs/automatic-rollback.md
+/// gives them, to a webhook at `sink`.
+const ON_ROLLBACK: &str = "- description: driftless rolled the application back automatically\n  oncePer: app.status.operationState?.startedAt\n  send: [app-rolled-back]\n  when: app.status.conditions != nil and any(app.status.conditions, {.type == 'RolledBack'})\n";
+const ROLLED_BACK: &str = r#"
+message: "{{range .app.status.conditions}}{{if eq .type \"RolledBack\"}}{{.message}}{{end}}{{end}}"
+webhook:
+  hook:
+    method: POST
+    path: /rolled-back/{{.app.metadata.name}}
+    body: |
+      {"app": "{{.app.metadata.name}}", "from": "{{index .app.metadata.annotations "driftless.dev/rolled-back-from"}}"}
+"#;
+
+/// Applies the ConfigMap `name` with `data` (and `labels`) in the control plane.
+async fn config_map(w: &World, name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) {
+    let pairs = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some(name.into());
+    cm.metadata.labels = Some(pairs(labels));
+    cm.data = Some(pairs(data));
+    let mut value = serde_json::to_value(&cm).expect("ConfigMap");
+    value["apiVersion"] = json!("v1");
+    value["kind"] = json!("ConfigMap");
+    w.ns.api::<ConfigMap>().patch(name, &PatchParams::apply("rollback-test").force(), &Patch::Apply(value)).await.expect("apply ConfigMap");
 }
 
 fn annotation(a: &Application, key: &str) -> Option<String> {
@@ -83,6 +113,15 @@ async fn two_resyncs(w: &World) -> Result<(), Error> {
 #[tokio::test]
 async fn a_crashlooping_commit_is_rolled_back_and_held_until_git_moves_past_it() -> Result<(), Error> {
     let w = World::new("rollback").await?;
+    let sink = HttpSink::start().await;
+    let hook = format!("url: {}/hook\nheaders:\n- name: Content-Type\n  value: application/json\n", sink.url());
+    config_map(
+        &w,
+        "argocd-notifications-cm",
+        &[],
+        &[("service.webhook.hook", &hook), ("template.app-rolled-back", ROLLED_BACK), ("trigger.on-rollback", ON_ROLLBACK)],
+    )
+    .await;
     w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
     let good = w.repo.commit("good");
     rolling_app(&w).await?;
@@ -115,6 +154,12 @@ async fn a_crashlooping_commit_is_rolled_back_and_held_until_git_moves_past_it()
     assert_eq!(image(&w), "nginx:1.27", "the cluster runs the good commit again");
     let said = events(&w, "RolledBack").await;
     assert_eq!(said, [format!("Rolled back from {bad} to {good}: not Healthy within 30s")]);
+    let notified = wait_for("the on-rollback notification", common::TIMEOUT, || {
+        let got = sink.received_at("/hook/rolled-back/web");
+        std::future::ready(if got.is_empty() { Err(sink.received().len()) } else { Ok(got) })
+    })
+    .await?;
+    assert_eq!(notified[0].json(), json!({ "app": "web", "from": bad }));
 
     // The bad revision is not synced again: through resyncs and a refresh.
     two_resyncs(&w).await?;
@@ -136,6 +181,7 @@ async fn a_crashlooping_commit_is_rolled_back_and_held_until_git_moves_past_it()
     assert_eq!(annotation(&a, ANNOTATION_ROLLED_BACK_FROM), None);
     assert_eq!(image(&w), "nginx:1.28");
     assert_eq!(events(&w, "RolledBack").await.len(), 1, "one rollback");
+    assert_eq!(sink.received_at("/hook/rolled-back/web").len(), 1, "one notification");
     Ok(())
 }
 
@@ -151,14 +197,7 @@ async fn a_rollback_that_fails_stops_and_says_so() -> Result<(), Error> {
     // The crashlooping commit drops the ConfigMap a policy now forbids: the
     // rollback to the good commit is refused by the policy.
     let deny = "package retire\nimport rego.v1\ndeny contains msg if {\n  input.object.kind == \"ConfigMap\"\n  input.object.metadata.name == \"legacy\"\n  msg := \"the legacy ConfigMap is retired\"\n}\n";
-    let mut cm = ConfigMap::default();
-    cm.metadata.name = Some("policies".into());
-    cm.metadata.labels = Some(BTreeMap::from([("driftless.dev/policy".to_string(), "true".to_string())]));
-    cm.data = Some(BTreeMap::from([("retire.rego".to_string(), deny.to_string())]));
-    let mut value = serde_json::to_value(&cm).expect("ConfigMap");
-    value["apiVersion"] = json!("v1");
-    value["kind"] = json!("ConfigMap");
-    w.ns.api::<ConfigMap>().patch("policies", &PatchParams::apply("rollback-test").force(), &Patch::Apply(value)).await.expect("policy");
+    config_map(&w, "policies", &[("driftless.dev/policy", "true")], &[("retire.rego", deny)]).await;
     w.repo.remove("app/legacy.yaml");
     w.repo.write("app/deploy.yaml", &deployment("web", 1, "example/web:crashloop"));
     let bad = w.repo.commit("crashlooping");
