@@ -445,9 +445,11 @@ mod tests {
         let notes = app.metadata.annotations.get_or_insert_with(Default::default);
         notes.insert(ANNOTATION_ROLLBACK_AFTER.into(), "30s".into());
         notes.insert(ANNOTATION_HEALTHY_HISTORY.into(), "0".into());
-        let mut status = ApplicationStatus::default();
-        status.history = vec![entry(0, GOOD), entry(1, BAD)];
-        status.operation_state = Some(finished(sync_op(BAD), BAD, OperationPhase::Succeeded, 0));
+        let mut status = ApplicationStatus {
+            history: vec![entry(0, GOOD), entry(1, BAD)],
+            operation_state: Some(finished(sync_op(BAD), BAD, OperationPhase::Succeeded, 0)),
+            ..Default::default()
+        };
         status.health.status = health;
         (app, status)
     }

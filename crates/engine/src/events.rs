@@ -569,6 +569,15 @@ mod tests {
     }
 
     #[test]
+    fn a_rollback_is_a_warning_naming_both_revisions_and_why() {
+        let e = AppEvent::RolledBack { from: "bbb".into(), to: "aaa".into(), reason: "Degraded after 12s".into() };
+        assert_eq!(
+            (e.reason(), e.event_type(), e.message()),
+            ("RolledBack", EventType::Warning, "Rolled back from bbb to aaa: Degraded after 12s".to_string())
+        );
+    }
+
+    #[test]
     fn running_long_says_since_when_and_the_limit() {
         let e = AppEvent::SyncRunningLong { started_at: started(0), limit: Duration::from_secs(600) };
         assert_eq!(
