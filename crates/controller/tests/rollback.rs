@@ -25,12 +25,23 @@ use serde_json::json;
 /// An automated app `web` of `app/` that prunes and rolls back after 30 s,
 /// subscribed to the documented `on-rollback` trigger through a webhook.
 async fn rolling_app(w: &World) -> Result<(), Error> {
-    w.app("web", "app", json!({ "syncPolicy": { "automated": { "prune": true } } })).await?;
-    let patch = json!({ "metadata": { "annotations": {
-        ANNOTATION_ROLLBACK_AFTER: "30s",
-        "notifications.argoproj.io/subscribe.on-rollback.hook": "",
-    } } });
-    w.apps.patch("web", &PatchParams::default(), &Patch::Merge(patch)).await.expect("annotate");
+    // Annotated as created: an edit made while the first sync runs would
+    // race the controller's status writes.
+    let app: Application = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": { "name": "web", "namespace": w.name(), "annotations": {
+            ANNOTATION_ROLLBACK_AFTER: "30s",
+            "notifications.argoproj.io/subscribe.on-rollback.hook": "",
+        } },
+        "spec": {
+            "project": "default",
+            "source": { "repoURL": w.repo.url(), "targetRevision": "main", "path": "app" },
+            "destination": { "server": "https://kubernetes.default.svc", "namespace": w.name() },
+            "syncPolicy": { "automated": { "prune": true } },
+        },
+    }))
+    .expect("valid Application");
+    w.apps.create(&Default::default(), &app).await.map_err(|source| Error::Kube { what: "create app web".into(), source })?;
     Ok(())
 }
 
