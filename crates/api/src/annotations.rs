@@ -28,6 +28,19 @@ pub const ANNOTATION_REFRESH_SINCE: &str = "driftless.dev/refresh-since";
 /// its `Prune=confirm` / `Delete=confirm` resources (RFC 3339, Argo CD's
 /// annotation). A confirmation counts for what waits since before it.
 pub const ANNOTATION_DELETION_APPROVED: &str = "argocd.argoproj.io/deletion-approved";
+// Automatic rollback (issue #20): the opt-in a person sets, and what the
+// controller records on the app (annotations: the status stays within Argo
+// CD's schema).
+/// On an Application: roll back automatically when a sync leaves it
+/// Degraded, or not Healthy within this Go duration (`30s`, `5m`).
+pub const ANNOTATION_ROLLBACK_AFTER: &str = "driftless.dev/rollback-after";
+/// Written by the controller: the ids of `status.history` entries seen
+/// Healthy (comma-separated), the targets a rollback may go back to.
+pub const ANNOTATION_HEALTHY_HISTORY: &str = "driftless.dev/healthy-history";
+/// Written by the controller: the revision it rolled back from, which
+/// automation does not sync again until Git resolves to another revision
+/// (or a person syncs it).
+pub const ANNOTATION_ROLLED_BACK_FROM: &str = "driftless.dev/rolled-back-from";
 /// Helm's hook annotation, mapped to sync phases as Argo CD does.
 pub const HELM_HOOK: &str = "helm.sh/hook";
 /// Helm's hook weight, mapped to a sync wave.

@@ -22,6 +22,8 @@ pub use annotations::{
     ANNOTATION_TRACKING_ID, HELM_HOOK, HELM_HOOK_DELETE_POLICY, HELM_HOOK_WEIGHT, HookDeletePolicy, HookType, ResourceSyncOptions,
     SyncOptions,
 };
+// Automatic rollback's annotations (issue #20).
+pub use annotations::{ANNOTATION_HEALTHY_HISTORY, ANNOTATION_ROLLBACK_AFTER, ANNOTATION_ROLLED_BACK_FROM};
 pub use application::*;
 pub use applicationset::*;
 pub use glob::glob_match;

@@ -353,6 +353,14 @@ pub mod condition {
     /// render failed, or `Delete=confirm` resources wait for a person to
     /// confirm. The finalizer stays. driftless's own.
     pub const DELETION_ERROR: &str = "DeletionError";
+    /// Automatic rollback synced the app back from a revision that left it
+    /// Degraded or not Healthy in time; automation holds that revision until
+    /// Git moves past it (the app shows OutOfSync on purpose), and the
+    /// message says so, or that the rollback itself failed. driftless's own.
+    pub const ROLLED_BACK: &str = "RolledBack";
+    /// Automatic rollback cannot act: a bad `driftless.dev/rollback-after`
+    /// value, or no earlier history entry seen Healthy. driftless's own.
+    pub const ROLLBACK_ERROR: &str = "RollbackError";
 }
 
 /// Phases of an operation.

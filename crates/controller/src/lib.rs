@@ -18,6 +18,7 @@ mod operation;
 mod queue;
 mod reconcile;
 pub mod recorder;
+pub mod rollback;
 pub mod runtime;
 pub mod shard;
 mod writer;

@@ -56,6 +56,10 @@ pub fn automated(app: &Application, revision: &str, sync: SyncStatusCode) -> Opt
     if auto.enabled == Some(false) || sync != SyncStatusCode::OutOfSync || app.operation.is_some() {
         return None;
     }
+    // Automatic rollback went back from this revision: held until Git moves.
+    if crate::rollback::holds(app, revision) {
+        return None;
+    }
     let mut self_heal = false;
     if let Some(last) = app.status.as_ref().and_then(|s| s.operation_state.as_ref()) {
         let same_revision = last.sync_result.as_ref().is_some_and(|r| r.revision == revision);
@@ -227,9 +231,9 @@ pub async fn run(
         status::set_condition(status, driftless_api::condition::SYNC_ERROR, outcome.message.clone());
     }
     status.operation_state = Some(OperationState {
+        message: Some(crate::rollback::explain(&op, outcome.message)),
         operation: op,
         phase: outcome.phase,
-        message: Some(outcome.message),
         sync_result: Some(SyncOperationResult {
             resources: outcome.results,
             revision: desired.revision.clone(),

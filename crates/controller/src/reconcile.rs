@@ -103,6 +103,7 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     serde_json::to_string(&app.operation).unwrap_or_default().hash(&mut h);
     app.annotations().get(ANNOTATION_REFRESH).hash(&mut h);
     app.annotations().get(driftless_api::ANNOTATION_DELETION_APPROVED).hash(&mut h);
+    app.annotations().get(driftless_api::ANNOTATION_ROLLBACK_AFTER).hash(&mut h);
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
     Some(h.finish())
@@ -383,12 +384,15 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     show_unsupported(&mut status, &app, &v.project);
     // When a window opens or closes, automation may sync or must stop:
     // look again then rather than at the next resync.
-    let requeue = match windows.next_change.and_then(|t| Duration::try_from(t.duration_since(now)).ok()) {
-        Some(wait) if wait < ctx.config.resync => Action::requeue(wait),
-        _ => requeue,
+    let next_look = match windows.next_change.and_then(|t| Duration::try_from(t.duration_since(now)).ok()) {
+        Some(wait) if wait < ctx.config.resync => wait,
+        _ => ctx.config.resync,
     };
     let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
     let mut decision = within_policy(within_windows(decide(&app, summary), &windows), blocked);
+    // Automatic rollback (rollback.rs): may turn "nothing" into a rollback.
+    let rollback = crate::rollback::assess(&app, &status, summary.ok().map(|s| s.0), now);
+    decision = crate::rollback::apply(rollback, decision, &windows, &app, writer, &mut status).await?;
     let mut heal_wait = None;
     if let Decision::Run(_, Origin::Automated { self_heal: true }) = &decision
         && let Err(wait) = ctx.self_heal_allowed(&app)
@@ -459,7 +463,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
         tracing::info!(app = %name, namespace = %ns, "self-heal backing off for {wait:?}");
         return Ok(Action::requeue(wait));
     }
-    Ok(after_operation.unwrap_or(requeue))
+    // Automatic rollback judges a sync at its deadline.
+    let next_look = crate::rollback::wake_in(&app, &status, k8s_openapi::jiff::Timestamp::now()).map_or(next_look, |d| d.min(next_look));
+    Ok(after_operation.unwrap_or(Action::requeue(next_look)))
 }
 
 /// Runs `op`: against the comparison just made, or, for a sync to another

@@ -114,6 +114,15 @@ impl AppWriter {
         Ok(())
     }
 
+    /// Sets (Some) or removes (None) annotations the controller keeps on
+    /// the app (automatic rollback's).
+    pub async fn annotate(&self, annotations: &std::collections::BTreeMap<&str, Option<String>>) -> Result<(), kube::Error> {
+        let patch = json!({ "metadata": { "annotations": annotations } });
+        let app = self.api.patch(&self.name, &PatchParams::default(), &Patch::Merge(patch)).await?;
+        self.note(&app);
+        Ok(())
+    }
+
     fn note(&self, app: &Application) {
         if let Some(v) = app.metadata.resource_version.clone() {
             lock(&self.written).push(v);

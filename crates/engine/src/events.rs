@@ -9,7 +9,7 @@
 //! `controller/appcontroller.go` and `server/application/application.go`):
 //! `OperationStarted`, `OperationCompleted`, `ResourceUpdated`. Where Argo CD
 //! records nothing, the reasons are driftless's own: `OperationRunningLong`,
-//! `Deployed`, `SelfHealed`, `ComparisonError`.
+//! `Deployed`, `SelfHealed`, `ComparisonError`, `RolledBack`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +131,16 @@ pub enum AppEvent {
         /// The condition's message.
         message: String,
     },
+    /// Automatic rollback began a sync back to the last revision seen
+    /// Healthy (`RolledBack`, Warning; driftless's own).
+    RolledBack {
+        /// The revision that left the app unhealthy.
+        from: String,
+        /// The revision synced back to.
+        to: String,
+        /// Why, e.g. `Degraded after 12s`.
+        reason: String,
+    },
 }
 
 impl AppEvent {
@@ -144,13 +154,17 @@ impl AppEvent {
             AppEvent::Deployed { .. } => "Deployed",
             AppEvent::SelfHealed { .. } => "SelfHealed",
             AppEvent::ComparisonError { .. } => "ComparisonError",
+            AppEvent::RolledBack { .. } => "RolledBack",
         }
     }
 
     /// The Kubernetes Event's type.
     pub fn event_type(&self) -> EventType {
         match self {
-            AppEvent::SyncFailed { .. } | AppEvent::SyncRunningLong { .. } | AppEvent::ComparisonError { .. } => EventType::Warning,
+            AppEvent::SyncFailed { .. }
+            | AppEvent::SyncRunningLong { .. }
+            | AppEvent::ComparisonError { .. }
+            | AppEvent::RolledBack { .. } => EventType::Warning,
             _ => EventType::Normal,
         }
     }
@@ -182,6 +196,7 @@ impl AppEvent {
             AppEvent::Deployed { revision } => format!("Deployed revision {revision}"),
             AppEvent::SelfHealed { revision } => format!("Self-heal reverted drift: synced revision {revision} again"),
             AppEvent::ComparisonError { message } => message.clone(),
+            AppEvent::RolledBack { from, to, reason } => format!("Rolled back from {from} to {to}: {reason}"),
         }
     }
 }
@@ -196,7 +211,7 @@ fn sync_str(code: SyncStatusCode) -> &'static str {
 
 /// A duration as Go prints one (`10m0s`, `1h30m0s`, `45s`), as Argo CD's
 /// users read durations; whole seconds (a sub-second limit reads `0s`).
-fn go_duration(d: Duration) -> String {
+pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs();
     let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
     match (h, m) {
@@ -551,6 +566,15 @@ mod tests {
         assert_eq!(between(Some(&broken), &still), [], "the same occurrence");
         assert_eq!(between(Some(&broken), &before), [], "its going is no event");
         assert_eq!(between(Some(&before), &broken).len(), 1, "it coming back is");
+    }
+
+    #[test]
+    fn a_rollback_is_a_warning_naming_both_revisions_and_why() {
+        let e = AppEvent::RolledBack { from: "bbb".into(), to: "aaa".into(), reason: "Degraded after 12s".into() };
+        assert_eq!(
+            (e.reason(), e.event_type(), e.message()),
+            ("RolledBack", EventType::Warning, "Rolled back from bbb to aaa: Degraded after 12s".to_string())
+        );
     }
 
     #[test]

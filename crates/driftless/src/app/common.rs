@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use anyhow::bail;
-use driftless_api::{Application, ApplicationCondition, OperationState, ResourceResult};
+use driftless_api::{Application, ApplicationCondition, OperationInitiator, OperationState, ResourceResult};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 
@@ -210,17 +210,24 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Who started a sync: a person's name, or `automated` (`automated`
+/// naming it) with why when automation says (an automatic rollback
+/// records its reason as the name).
+pub fn initiator(by: &OperationInitiator, automated: &str) -> String {
+    match (by.automated, by.username.as_deref().filter(|u| !u.is_empty())) {
+        (true, Some(why)) => format!("{automated} ({why})"),
+        (true, None) => automated.to_string(),
+        (false, who) => who.unwrap_or_default().to_string(),
+    }
+}
+
 /// Summary lines of an operation, for `app get` and `app sync`.
 pub fn operation_summary(state: &OperationState) -> String {
     let mut out = String::new();
     let sync = state.operation.sync.clone().unwrap_or_default();
     let revision =
         state.sync_result.as_ref().map(|r| r.revision.as_str()).filter(|r| !r.is_empty()).or(sync.revision.as_deref()).unwrap_or("");
-    let who = state
-        .operation
-        .initiated_by
-        .as_ref()
-        .map(|i| if i.automated { "automated sync policy".to_string() } else { i.username.clone().unwrap_or_default() });
+    let who = state.operation.initiated_by.as_ref().map(|i| initiator(i, "automated sync policy"));
     let mut kv = |k: &str, v: String| out.push_str(&format!("{:<20}{}\n", format!("{k}:"), v));
     kv("Operation", if sync.dry_run { "Sync (dry run)".into() } else { "Sync".into() });
     kv("Sync Revision", revision.to_string());

@@ -97,3 +97,39 @@ pub fn render(app: &Application, windows: &Result<Assessment, String>) -> String
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::{ApplicationCondition, Operation, OperationInitiator, OperationPhase, OperationState, SyncOperation, condition};
+
+    #[test]
+    fn an_automatic_rollback_shows_why_in_the_condition_and_the_operation() {
+        let why = "rolled back from 2222222: not Healthy within 30s";
+        let mut app = Application::default();
+        app.metadata.name = Some("web".into());
+        let status = app.status.get_or_insert_with(Default::default);
+        status.conditions.push(ApplicationCondition {
+            type_: condition::ROLLED_BACK.into(),
+            message: why.into(),
+            last_transition_time: None,
+        });
+        status.operation_state = Some(OperationState {
+            operation: Operation {
+                sync: Some(SyncOperation { revision: Some("1111111".into()), ..Default::default() }),
+                initiated_by: Some(OperationInitiator { username: Some(why.into()), automated: true }),
+                ..Default::default()
+            },
+            phase: OperationPhase::Succeeded,
+            message: Some(format!("{why}; successfully synced")),
+            sync_result: None,
+            started_at: driftless_engine::status::now(),
+            finished_at: None,
+            retry_count: None,
+        });
+        let text = render(&app, &Err("no project".into()));
+        assert!(text.contains(&format!("RolledBack  {why}")), "{text}");
+        assert!(text.contains(&format!("Initiated By:       automated sync policy ({why})")), "{text}");
+        assert!(text.contains(&format!("Message:            {why}; successfully synced")), "{text}");
+    }
+}

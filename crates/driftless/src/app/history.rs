@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::common::{Ctx, time};
+use super::common::{Ctx, initiator, time};
 use crate::output::{Format, print, table};
 
 /// Flags of `app history`.
@@ -23,11 +23,7 @@ pub async fn run(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<ExitCode> {
         let rows: Vec<Vec<String>> = history
             .iter()
             .map(|h| {
-                let who = match &h.initiated_by {
-                    Some(i) if i.automated => "automated".to_string(),
-                    Some(i) => i.username.clone().unwrap_or_default(),
-                    None => String::new(),
-                };
+                let who = h.initiated_by.as_ref().map(|i| initiator(i, "automated")).unwrap_or_default();
                 let source = h.source.as_ref().map(|s| format!("{} {}", s.repo_url, s.path.as_deref().unwrap_or(""))).unwrap_or_default();
                 vec![h.id.to_string(), time(&h.deployed_at), h.revision.clone(), who, source.trim().to_string()]
             })
