@@ -139,12 +139,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Per app, the resourceVersions its last reconcile superseded: the copy it
-/// was handed and every one it wrote but the last. The watch cache moves
-/// forward only, so a copy with one of these versions is stale.
+/// Per app, what its last reconcile superseded: the copy it was handed and
+/// every version it wrote but the last, and the last. The watch cache moves
+/// forward only, so a copy with one of these versions is stale; so is one
+/// older than the last write (a person's edit made during a sync, which the
+/// watch delivers before the sync's final write): the API server's versions
+/// are etcd's revisions, which only grow.
 #[derive(Default)]
 pub struct WriteLog {
-    superseded: Mutex<HashMap<ObjectRef<Application>, Vec<String>>>,
+    superseded: Mutex<HashMap<ObjectRef<Application>, Superseded>>,
+}
+
+#[derive(Default)]
+struct Superseded {
+    versions: Vec<String>,
+    last: Option<u64>,
 }
 
 impl WriteLog {
@@ -153,7 +162,9 @@ impl WriteLog {
     /// last operation and history.
     pub fn stale(&self, app: &Application) -> bool {
         let version = app.metadata.resource_version.as_deref().unwrap_or_default();
-        self.lock().get(&ObjectRef::from_obj(app)).is_some_and(|s| s.iter().any(|v| v == version))
+        self.lock().get(&ObjectRef::from_obj(app)).is_some_and(|s| {
+            s.versions.iter().any(|v| v == version) || version.parse::<u64>().ok().zip(s.last).is_some_and(|(v, last)| v < last)
+        })
     }
 
     /// Records that a reconcile handed `app` wrote `written` (oldest first).
@@ -168,7 +179,7 @@ impl WriteLog {
         // A write that changed nothing leaves the version as it was: that
         // version is the latest, however often it was seen before.
         written.retain(|v| *v != last);
-        self.lock().insert(key, written);
+        self.lock().insert(key, Superseded { versions: written, last: last.parse().ok() });
     }
 
     /// Forgets an app that is gone.
@@ -176,7 +187,7 @@ impl WriteLog {
         self.lock().remove(&ObjectRef::from_obj(app));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Application>, Vec<String>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectRef<Application>, Superseded>> {
         lock(&self.superseded)
     }
 }
@@ -203,6 +214,7 @@ mod tests {
             assert!(log.stale(&app(old)), "{old} predates the last write");
         }
         assert!(!log.stale(&app("13")), "the last write");
+        assert!(log.stale(&app("9")), "older than the handed copy");
         assert!(!log.stale(&app("14")), "someone else's later write");
         // A reconcile that writes nothing leaves nothing stale.
         log.record(&app("14"), Vec::new());
@@ -213,6 +225,11 @@ mod tests {
         assert!(log.stale(&app("14")));
         log.record(&app("15"), vec!["15".into()]);
         assert!(!log.stale(&app("15")), "handed the latest, which a no-op write returned");
+        // A person's edit during a sync: newer than the copy handed, older
+        // than the sync's last write, and without its operation and history.
+        log.record(&app("15"), vec!["16".into(), "18".into()]);
+        assert!(log.stale(&app("17")), "an edit made between two writes of the reconcile");
+        assert!(!log.stale(&app("19")));
         log.forget(&app("15"));
         assert!(!log.stale(&app("14")), "forgotten with its app");
     }
