@@ -349,6 +349,10 @@ pub mod condition {
     /// A policy's `warn` rule reports on an object of the app's render; the
     /// app syncs. driftless's own.
     pub const POLICY_WARNING: &str = "PolicyWarning";
+    /// A sync waits for a person to confirm the pruning of `Prune=confirm`
+    /// resources (Argo CD says so only in the operation's message): which,
+    /// and how to confirm. driftless's own.
+    pub const PRUNE_CONFIRMATION_REQUIRED: &str = "PruneConfirmationRequired";
 }
 
 /// Phases of an operation.
