@@ -118,10 +118,23 @@ pub struct Validated {
     pub settings: Arc<AppSettings>,
 }
 
+/// On an Application, `"true"`: Helm's `lookup` sees the destination
+/// cluster, read-only, through the app's own credentials (argo-cd #5202).
+/// Off by default: such renders depend on live state and are never cached.
+pub const ANNOTATION_HELM_LOOKUP: &str = "driftless.dev/helm-lookup";
+
+/// Whether `app` opted in to Helm's `lookup`: exactly `true` (any case,
+/// blanks around it); anything else is no.
+pub fn helm_lookup_enabled(app: &Application) -> bool {
+    app.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_HELM_LOOKUP)).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// What rendering needs of the engine.
 pub(crate) struct Sources<'a> {
     /// The age keys SOPS files are decrypted with.
     pub sops: Arc<driftless_render::SopsKeys>,
+    /// How Helm's `lookup` reaches the destination, if the app opted in.
+    pub helm_lookup: Option<driftless_render::HelmLookup>,
     pub git: &'a Arc<driftless_source::GitCache>,
     pub renders: &'a Arc<driftless_render::RenderCache>,
     pub client: &'a kube::Client,
@@ -195,6 +208,7 @@ pub(crate) async fn desired(
         remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current(), settings.clone()))),
         kustomize: ctx.config.kustomize,
         sops: Some(ctx.sops.clone()),
+        helm_lookup: ctx.helm_lookup.clone(),
     };
 
     let mut manifests = Vec::new();
