@@ -454,6 +454,37 @@ mod tests {
     }
 
     #[test]
+    fn helm_lookup_is_on_only_for_true() {
+        let mut app = Application::default();
+        assert!(!helm_lookup_enabled(&app), "off without the annotation");
+        for (value, on) in [
+            ("true", true),
+            (" TRUE ", true),
+            ("True", true),
+            ("false", false),
+            ("", false),
+            ("yes", false),
+            ("1", false),
+            ("true,true", false),
+            ("tru\u{0}e", false),
+            ("\u{202e}true", false),
+        ] {
+            app.metadata.annotations = Some([(ANNOTATION_HELM_LOOKUP.to_string(), value.to_string())].into());
+            assert_eq!(helm_lookup_enabled(&app), on, "{value:?}");
+        }
+        // Whatever a user writes there never panics.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: String = (0..(seed % 9)).map(|i| char::from_u32(((seed >> (i * 7)) % 0x250) as u32).unwrap_or('?')).collect();
+            app.metadata.annotations = Some([(ANNOTATION_HELM_LOOKUP.to_string(), text)].into());
+            let _ = helm_lookup_enabled(&app);
+        }
+    }
+
+    #[test]
     fn a_packed_desired_state_unpacks_to_the_same_targets() {
         let manifest = |v: serde_json::Value| Target::new(Manifest::new(v).unwrap()).unwrap();
         let d = Desired {

@@ -384,6 +384,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lookup_renders_server_side_as_the_user_with_a_private_kubeconfig_kept_out_of_arguments_and_cache() {
+        let scratch = tempfile::tempdir().unwrap();
+        let secret = "apiVersion: v1\nusers: [{name: u, user: {token: sekrit-token}}]\n";
+        let lookup = HelmLookup { kubeconfig: Some(secret.into()), as_user: Some("system:serviceaccount:team:deployer".into()) };
+        let mut inv = Invocation { args: vec!["template".into()], key: "k".into(), cacheable: true };
+        let path = lookup_args(&lookup, &mut inv, scratch.path()).unwrap().expect("a kubeconfig file");
+        assert!(!inv.cacheable, "never cached");
+        assert_eq!(inv.args[1..], ["--dry-run=server", "--take-ownership", "--kube-as-user", "system:serviceaccount:team:deployer"]);
+        assert!(!inv.args.iter().any(|a| a.contains("sekrit") || a.contains("kubeconfig")), "credentials stay out of the arguments");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), secret);
+        #[cfg(unix)]
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777, 0o600);
+        assert!(!format!("{lookup:?}").contains("sekrit"), "Debug never shows the credentials");
+        drop(scratch);
+        assert!(!path.exists(), "gone with the render's scratch directory");
+        // The controller's own cluster: helm's environment, no file.
+        let mut inv = Invocation { args: Vec::new(), key: "k".into(), cacheable: true };
+        assert_eq!(lookup_args(&HelmLookup::default(), &mut inv, Path::new("/nonexistent")).unwrap(), None);
+        assert_eq!(inv.args, ["--dry-run=server", "--take-ownership"]);
+    }
+
+    #[test]
     fn commas_in_set_values_are_escaped_except_in_lists() {
         assert_eq!(escape_set_value("a,b"), "a\\,b");
         assert_eq!(escape_set_value("a\\,b"), "a\\,b");

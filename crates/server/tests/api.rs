@@ -721,7 +721,7 @@ async fn confirm_deletion_sets_the_servers_time_for_those_allowed_to_delete() {
 
     for path in [
         format!("/api/v1/applications/nope/confirm-deletion?{q}"),
-        format!("/api/v1/applications/web/confirm-deletion?appNamespace=kube-system"),
+        "/api/v1/applications/web/confirm-deletion?appNamespace=kube-system".to_string(),
         format!("/api/v1/applications/..%2F..%2Fweb/confirm-deletion?{q}"),
         format!("/api/v1/applications/WEB%20%3Bx/confirm-deletion?{q}"),
         format!("/api/v1/applications/{}%2Fweb/confirm-deletion?appNamespace=kube-system", "default"),
