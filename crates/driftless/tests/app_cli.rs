@@ -583,6 +583,9 @@ async fn a_prune_confirm_resource_stays_until_confirm_deletion() {
     assert!(cms.get_opt("plain").await.expect("read").is_none(), "what needs no confirmation is pruned");
     let replicas = deployments.get("web").await.expect("read").spec.and_then(|s| s.replicas);
     assert_eq!(replicas, Some(2), "everything else is synced meanwhile");
+    let get = w.app(&["get", "guarded"]).await;
+    assert_success(&get);
+    assert!(stdout(&get).contains("requires pruning: awaits confirmation"), "app get says what waits: {}", stdout(&get));
 
     let out = w.app(&["confirm-deletion", "guarded", "-o", "json"]).await;
     assert_success(&out);
