@@ -205,7 +205,10 @@ pub async fn run(
     };
 
     let phase = serde_json::to_value(outcome.phase).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    ctx.config.metrics.sync_finished(&crate::reconcile::app_labels(app), &phase, sync_op.dry_run);
+    // A sync waiting for a confirmation has not finished: each look at it is no sync.
+    if outcome.phase != OperationPhase::Running {
+        ctx.config.metrics.sync_finished(&crate::reconcile::app_labels(app), &phase, sync_op.dry_run);
+    }
     let finished = status::now();
     let source = sync_op.source.clone().or_else(|| app.primary_source().cloned());
     if outcome.phase == OperationPhase::Succeeded && !sync_op.dry_run {
