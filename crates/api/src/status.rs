@@ -361,6 +361,10 @@ pub mod condition {
     /// Automatic rollback cannot act: a bad `driftless.dev/rollback-after`
     /// value, or no earlier history entry seen Healthy. driftless's own.
     pub const ROLLBACK_ERROR: &str = "RollbackError";
+    /// A sync waits for a person to confirm the pruning of `Prune=confirm`
+    /// resources (Argo CD says so only in the operation's message): which,
+    /// and how to confirm. driftless's own.
+    pub const PRUNE_CONFIRMATION_REQUIRED: &str = "PruneConfirmationRequired";
 }
 
 /// Phases of an operation.

@@ -165,7 +165,12 @@ pub async fn run(
     } else {
         let attempts = async {
             loop {
-                let run = Attempt { sync_id: sync_id(&started, attempt), recorded: std::mem::take(&mut recorded), occasion };
+                let run = Attempt {
+                    sync_id: sync_id(&started, attempt),
+                    recorded: std::mem::take(&mut recorded),
+                    occasion,
+                    prune_confirmed: app.deletion_confirmed(started.0),
+                };
                 let outcome = match &writes {
                     Ok(w) => {
                         let via = Via { dest, settings: &v.settings, writes: w.as_ref() };
@@ -174,8 +179,8 @@ pub async fn run(
                     Err(msg) => failed(msg.clone()),
                 };
                 let limit = retry.as_ref().map(|r| r.limit).unwrap_or(0);
-                if outcome.phase == OperationPhase::Succeeded || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app)
-                {
+                // A sync waiting for a confirmation is no failure to retry.
+                if outcome.phase != OperationPhase::Failed || sync_op.dry_run || (limit >= 0 && attempt >= limit) || ctx.terminating(app) {
                     break outcome;
                 }
                 attempt += 1;
@@ -208,7 +213,10 @@ pub async fn run(
     };
 
     let phase = serde_json::to_value(outcome.phase).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    ctx.config.metrics.sync_finished(&crate::reconcile::app_labels(app), &phase, sync_op.dry_run);
+    // A sync waiting for a confirmation has not finished: each look at it is no sync.
+    if outcome.phase != OperationPhase::Running {
+        ctx.config.metrics.sync_finished(&crate::reconcile::app_labels(app), &phase, sync_op.dry_run);
+    }
     let finished = status::now();
     let source = sync_op.source.clone().or_else(|| app.primary_source().cloned());
     if outcome.phase == OperationPhase::Succeeded && !sync_op.dry_run {
@@ -227,9 +235,10 @@ pub async fn run(
         let excess = status.history.len().saturating_sub(limit);
         status.history.drain(..excess);
         status::clear_condition(status, driftless_api::condition::SYNC_ERROR);
-    } else if outcome.phase != OperationPhase::Succeeded {
+    } else if outcome.phase != OperationPhase::Succeeded && outcome.phase != OperationPhase::Running {
         status::set_condition(status, driftless_api::condition::SYNC_ERROR, outcome.message.clone());
     }
+    show_awaiting_confirmation(status, (outcome.phase == OperationPhase::Running).then_some(&outcome.message), app);
     status.operation_state = Some(OperationState {
         message: Some(crate::rollback::explain(&op, outcome.message)),
         operation: op,
@@ -241,10 +250,28 @@ pub async fn run(
             ..Default::default()
         }),
         started_at: started,
-        finished_at: Some(finished),
+        finished_at: (outcome.phase != OperationPhase::Running).then_some(finished),
         retry_count: (attempt > 0).then_some(attempt),
     });
     outcome.applied
+}
+
+/// Shows (or clears) the PruneConfirmationRequired condition: what the
+/// running sync waits for, and how a person confirms it.
+pub fn show_awaiting_confirmation(status: &mut ApplicationStatus, waiting: Option<&String>, app: &Application) {
+    const TYPE: &str = driftless_api::condition::PRUNE_CONFIRMATION_REQUIRED;
+    match waiting {
+        Some(what) => {
+            let app =
+                format!("{}/{}", app.metadata.namespace.as_deref().unwrap_or_default(), app.metadata.name.as_deref().unwrap_or_default());
+            status::set_condition(
+                status,
+                TYPE,
+                format!("{what}: confirm with `driftless app confirm-deletion {app}` or the app page's Confirm deletion button"),
+            );
+        }
+        None => status::clear_condition(status, TYPE),
+    }
 }
 
 /// Waits until the operation `started` has run for `limit`, then publishes
@@ -265,6 +292,8 @@ struct Attempt {
     recorded: Vec<ResourceResult>,
     /// Which of Helm's occasions the sync is.
     occasion: HelmOccasion,
+    /// See [`PlanOptions::prune_confirmed`].
+    prune_confirmed: bool,
 }
 
 /// The operation's start, and the retry attempt after the first: the hooks
@@ -393,6 +422,7 @@ async fn attempt_sync(
             only,
             sync_id: run.sync_id,
             helm,
+            prune_confirmed: run.prune_confirmed,
         },
     );
     let existing: HashSet<ResourceKey> = compared.resources.iter().filter(|r| r.live.exists()).map(|r| r.key.clone()).collect();

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_api::{
-    ANNOTATION_REFRESH, Application, ApplicationStatus, Operation, OperationPhase, OperationState, SyncStatusCode, condition,
+    ANNOTATION_DELETION_APPROVED, ANNOTATION_REFRESH, Application, ApplicationStatus, Operation, OperationPhase, OperationState,
+    SyncStatusCode, condition,
 };
 use driftless_engine::windows::Assessment;
 use driftless_engine::{Engine, Validated, short, status};
@@ -102,7 +103,8 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     serde_json::to_string(&app.spec).unwrap_or_default().hash(&mut h);
     serde_json::to_string(&app.operation).unwrap_or_default().hash(&mut h);
     app.annotations().get(ANNOTATION_REFRESH).hash(&mut h);
-    app.annotations().get(driftless_api::ANNOTATION_DELETION_APPROVED).hash(&mut h);
+    // A person's confirmation lets a waiting prune (or deletion) go on.
+    app.annotations().get(ANNOTATION_DELETION_APPROVED).hash(&mut h);
     app.annotations().get(driftless_api::ANNOTATION_ROLLBACK_AFTER).hash(&mut h);
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
@@ -376,6 +378,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     // no longer running (the controller stopped while it was stopping it).
     if let Some(s) = status.operation_state.as_mut().filter(|s| s.phase == OperationPhase::Terminating) {
         operation::mark_terminated(s);
+        // Nor does it wait for a confirmation any more.
+        status::clear_condition(&mut status, condition::PRUNE_CONFIRMATION_REQUIRED);
     }
 
     let now = k8s_openapi::jiff::Timestamp::now();
@@ -437,7 +441,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             // operation can leave the app behind Git (a resumed or explicit
             // sync of an older revision, a commit made meanwhile): automation
             // looks again now, not at the next resync. Its rules stop loops.
-            if status.sync.status != SyncStatusCode::Synced {
+            // One that waits for a person's confirmation is woken by it.
+            let waiting = status.operation_state.as_ref().is_some_and(|s| s.phase == OperationPhase::Running);
+            if status.sync.status != SyncStatusCode::Synced && !waiting {
                 after_operation = Some(Action::requeue(Duration::from_secs(1)));
             }
         }

@@ -503,3 +503,92 @@ async fn bad_inputs_are_conditions_naming_the_chart_and_nothing_is_pruned() -> R
     }
     Ok(())
 }
+
+/// A chart that keeps a generated password: `lookup` finds the Secret a
+/// previous sync created and reuses its value, else `randAlphaNum`.
+const LOOKUP_SECRET: &str = r#"{{- $s := lookup "v1" "Secret" .Release.Namespace (printf "%s-generated" .Release.Name) }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-generated
+type: Opaque
+data:
+  {{- if $s }}
+  password: {{ index $s.data "password" }}
+  {{- else }}
+  password: {{ randAlphaNum 24 | b64enc }}
+  {{- end }}
+"#;
+
+/// Helm `lookup` (argo-cd #5202), opted in per app with
+/// `driftless.dev/helm-lookup: "true"`: the chart sees the destination (a
+/// registered cluster, through its Secret's credentials) and keeps the
+/// generated password across a sync that changes values. Without the
+/// annotation `lookup` sees nothing, as `helm template`'s does, and every
+/// sync generates a new password: why a chart that relies on it needs the
+/// opt-in.
+#[tokio::test]
+async fn lookup_keeps_a_generated_secret_across_syncs_only_when_the_app_opts_in() -> Result<(), Error> {
+    tool("helm", "helm.sh");
+    let w = World::new("helm-lookup").await?;
+    let (server, ca_data, insecure) = driftless_engine::register::from_kubeconfig(
+        &kube::config::Kubeconfig::read_from(w.ns.cluster().kubeconfig()).expect("kubeconfig"),
+        None,
+    )
+    .expect("kubeconfig");
+    let client = w.ns.client();
+    let target = driftless_engine::register::Target::new(&client, &server, "lookup-target", ca_data, insecure);
+    driftless_engine::register::add(&target, &client, w.name()).await.expect("cluster add");
+    w.repo
+        .write("chart/Chart.yaml", "apiVersion: v2\nname: lookup\nversion: 0.1.0\n")
+        .write("chart/values.yaml", "color: blue\n")
+        .write("chart/templates/secret.yaml", LOOKUP_SECRET)
+        .write(
+            "chart/templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-color\ndata:\n  color: {{ .Values.color }}\n",
+        );
+    w.repo.commit("a chart that looks its Secret up");
+    let remote = json!({ "destination": { "server": server, "namespace": w.name() } });
+    w.app("kept", "chart", remote.clone()).await?;
+    w.app("plain", "chart", remote).await?;
+    let patch = json!({ "metadata": { "annotations": { driftless_engine::desired::ANNOTATION_HELM_LOOKUP: "true" } } });
+    w.apps
+        .patch("kept", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::Kube { what: "annotate".into(), source })?;
+
+    let secrets: kube::Api<Secret> = w.ns.api();
+    let password = |name: &'static str| {
+        let secrets = secrets.clone();
+        async move {
+            let s = secrets.get(&format!("{name}-generated")).await.expect("the generated Secret");
+            s.data.expect("data")["password"].0.clone()
+        }
+    };
+    let w = &w;
+    let sync = |app: &'static str| async move {
+        w.request_sync(app, json!({ "prune": true })).await?;
+        let op = w.wait_operation(app).await?;
+        assert_eq!(op.phase, OperationPhase::Succeeded, "{app}: {op:?}");
+        Ok::<_, Error>(())
+    };
+    sync("kept").await?;
+    sync("plain").await?;
+    let (kept, plain) = (password("kept").await, password("plain").await);
+
+    w.repo.write("chart/values.yaml", "color: green\n");
+    w.repo.commit("values change");
+    sync("kept").await?;
+    sync("plain").await?;
+    let color = w.kubectl(&["get", "configmap", "kept-color", "-o", "jsonpath={.data.color}"]);
+    assert_eq!(color, "green", "the second sync applied the new values");
+    assert_eq!(password("kept").await, kept, "lookup found the Secret: the password is kept");
+    assert_ne!(password("plain").await, plain, "without the opt-in lookup sees nothing and a new password is generated");
+    let renders = w.cache_dir().join("renders");
+    let cached: Vec<String> = std::fs::read_dir(&renders)
+        .map(|d| d.flatten().filter_map(|e| std::fs::read_to_string(e.path()).ok()).collect())
+        .unwrap_or_default();
+    let kept_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &kept);
+    assert!(!cached.iter().any(|c| c.contains(&kept_b64)), "a render with lookup is never cached on disk");
+    Ok(())
+}

@@ -533,3 +533,83 @@ async fn every_app_command_prints_json_or_yaml_for_scripts() {
     let deleted = json(&deleted);
     assert_eq!((deleted["name"].clone(), deleted["cascade"].clone(), deleted["gone"].clone()), (json!("web"), json!(true), json!(true)));
 }
+
+fn configmap(name: &str, sync_options: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/sync-options: {sync_options:?}\ndata:\n  k: v\n"
+    )
+}
+
+/// `Prune=confirm`: a sync with prune does everything else, prunes what
+/// needs no confirmation, and waits (its operation Running, a condition
+/// saying what waits) until `app confirm-deletion`; then the guarded
+/// resource goes and the sync completes.
+#[tokio::test]
+async fn a_prune_confirm_resource_stays_until_confirm_deletion() {
+    let w = World::new("cli-confirm").await;
+    w.repo
+        .write("app/guarded.yaml", &configmap("guarded", "Prune=confirm"))
+        .write("app/plain.yaml", &configmap("plain", "Validate=true"))
+        .write("app/deploy.yaml", &deployment("web", 1, "nginx:1"));
+    w.repo.commit("v1");
+    w.create("guarded", "app", &[]).await;
+    w.sync("guarded").await;
+
+    w.repo.remove("app/guarded.yaml");
+    w.repo.remove("app/plain.yaml");
+    w.repo.write("app/deploy.yaml", &deployment("web", 2, "nginx:1"));
+    w.repo.commit("v2: both ConfigMaps leave Git");
+    assert_success(&w.app(&["sync", "guarded", "--prune", "--async"]).await);
+    let (apps, cms, deployments) = (w.apps(), w.ns.api::<ConfigMap>(), w.deployments());
+    let waiting = wait_for("the sync to wait for a confirmation", TIMEOUT, || async {
+        let a = apps.get("guarded").await.map_err(|e| e.to_string())?;
+        let s = a.status.clone().unwrap_or_default();
+        let op = s.operation_state.clone().ok_or("no operation yet")?;
+        let condition = s.conditions.iter().find(|c| c.type_ == "PruneConfirmationRequired").map(|c| c.message.clone());
+        match (op.phase, op.message.as_deref(), condition) {
+            (driftless_api::OperationPhase::Running, Some(m), Some(c)) if m.contains("waiting for pruning confirmation") => {
+                Ok((m.to_string(), c, s))
+            }
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+    .expect("the sync waits");
+    assert!(waiting.0.contains("guarded") && !waiting.0.contains("plain"), "{}", waiting.0);
+    assert!(waiting.1.contains("driftless app confirm-deletion"), "the condition says how to confirm: {}", waiting.1);
+    let marked: Vec<_> = waiting.2.resources.iter().filter(|r| r.requires_deletion_confirmation).map(|r| r.name.as_str()).collect();
+    assert_eq!(marked, ["guarded"], "status.resources marks what needs a confirmation");
+    assert!(cms.get_opt("guarded").await.expect("read").is_some(), "not pruned before a confirmation");
+    assert!(cms.get_opt("plain").await.expect("read").is_none(), "what needs no confirmation is pruned");
+    let replicas = deployments.get("web").await.expect("read").spec.and_then(|s| s.replicas);
+    assert_eq!(replicas, Some(2), "everything else is synced meanwhile");
+    let get = w.app(&["get", "guarded"]).await;
+    assert_success(&get);
+    assert!(stdout(&get).contains("requires pruning: awaits confirmation"), "app get says what waits: {}", stdout(&get));
+
+    let out = w.app(&["confirm-deletion", "guarded", "-o", "json"]).await;
+    assert_success(&out);
+    let confirmed: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(confirmed["resources"][0]["name"], "guarded", "{confirmed}");
+    let approved = confirmed["approvedAt"].as_str().expect("approvedAt").to_string();
+    let stored = apps.get("guarded").await.expect("read").metadata.annotations.unwrap_or_default();
+    assert_eq!(stored.get("argocd.argoproj.io/deletion-approved"), Some(&approved));
+
+    wait_for("the sync to finish once confirmed", TIMEOUT, || async {
+        let a = apps.get("guarded").await.map_err(|e| e.to_string())?;
+        let s = a.status.unwrap_or_default();
+        let op = s.operation_state.ok_or("no operation")?;
+        let gone = cms.get_opt("guarded").await.map_err(|e| e.to_string())?.is_none();
+        let cleared = !s.conditions.iter().any(|c| c.type_ == "PruneConfirmationRequired");
+        (op.phase == driftless_api::OperationPhase::Succeeded && gone && cleared)
+            .then_some(())
+            .ok_or(format!("{:?} {:?} gone={gone}", op.phase, op.message))
+    })
+    .await
+    .expect("pruned once confirmed");
+
+    let bad = w.app(&["confirm-deletion", "no/such/app"]).await;
+    assert!(!bad.status.success() && stderr(&bad).contains("invalid application name"), "{}", stderr(&bad));
+    let missing = w.app(&["confirm-deletion", "absent"]).await;
+    assert!(!missing.status.success() && stderr(&missing).contains("not found"), "{}", stderr(&missing));
+}

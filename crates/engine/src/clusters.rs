@@ -226,6 +226,17 @@ impl ClusterSecret {
 
     /// The client configuration, as a kubeconfig with this one cluster.
     async fn kube_config(&self) -> Result<kube::Config, String> {
+        let kubeconfig: kube::config::Kubeconfig =
+            serde_json::from_value(self.kubeconfig()).map_err(|e| format!("cluster Secret {}: config: {e}", self.secret))?;
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| format!("cluster Secret {}: config: {}", self.secret, redact(&e.to_string())))?;
+        config.connect_timeout = Some(PROBE_TIMEOUT);
+        Ok(config)
+    }
+
+    /// A kubeconfig with this one cluster and its credentials.
+    fn kubeconfig(&self) -> serde_json::Value {
         let c = &self.config;
         let mut cluster = serde_json::Map::new();
         cluster.insert("server".into(), self.server.clone().into());
@@ -255,18 +266,14 @@ impl ClusterSecret {
                     "installHint": e.install_hint, "interactiveMode": "Never" }),
             );
         }
-        let kubeconfig: kube::config::Kubeconfig = serde_json::from_value(serde_json::json!({
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
             "clusters": [{ "name": "c", "cluster": cluster }],
             "users": [{ "name": "u", "user": user }],
             "contexts": [{ "name": "c", "context": { "cluster": "c", "user": "u" } }],
             "current-context": "c",
-        }))
-        .map_err(|e| format!("cluster Secret {}: config: {e}", self.secret))?;
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| format!("cluster Secret {}: config: {}", self.secret, redact(&e.to_string())))?;
-        config.connect_timeout = Some(PROBE_TIMEOUT);
-        Ok(config)
+        })
     }
 }
 
@@ -401,6 +408,13 @@ impl Destination {
             }),
             registered_by,
         }
+    }
+
+    /// A kubeconfig with this cluster's credentials (a secret: for a
+    /// private file only), as its Secret registers it; None for the
+    /// controller's own cluster, reached with the controller's credentials.
+    pub fn kubeconfig(&self) -> Option<String> {
+        self.registered_by.as_ref().filter(|s| s.server != IN_CLUSTER_SERVER).map(|s| s.kubeconfig().to_string())
     }
 
     /// True for the controller's own cluster.

@@ -118,10 +118,23 @@ pub struct Validated {
     pub settings: Arc<AppSettings>,
 }
 
+/// On an Application, `"true"`: Helm's `lookup` sees the destination
+/// cluster, read-only, through the app's own credentials (argo-cd #5202).
+/// Off by default: such renders depend on live state and are never cached.
+pub const ANNOTATION_HELM_LOOKUP: &str = "driftless.dev/helm-lookup";
+
+/// Whether `app` opted in to Helm's `lookup`: exactly `true` (any case,
+/// blanks around it); anything else is no.
+pub fn helm_lookup_enabled(app: &Application) -> bool {
+    app.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_HELM_LOOKUP)).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// What rendering needs of the engine.
 pub(crate) struct Sources<'a> {
     /// The age keys SOPS files are decrypted with.
     pub sops: Arc<driftless_render::SopsKeys>,
+    /// How Helm's `lookup` reaches the destination, if the app opted in.
+    pub helm_lookup: Option<driftless_render::HelmLookup>,
     pub git: &'a Arc<driftless_source::GitCache>,
     pub renders: &'a Arc<driftless_render::RenderCache>,
     pub client: &'a kube::Client,
@@ -195,6 +208,7 @@ pub(crate) async fn desired(
         remotes: Some(Arc::new(GitRemotes::new(ctx.git.clone(), tokio::runtime::Handle::current(), settings.clone()))),
         kustomize: ctx.config.kustomize,
         sops: Some(ctx.sops.clone()),
+        helm_lookup: ctx.helm_lookup.clone(),
     };
 
     let mut manifests = Vec::new();
@@ -436,6 +450,37 @@ mod tests {
             ref_: ref_.map(Into::into),
             path: path.map(Into::into),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn helm_lookup_is_on_only_for_true() {
+        let mut app = Application::default();
+        assert!(!helm_lookup_enabled(&app), "off without the annotation");
+        for (value, on) in [
+            ("true", true),
+            (" TRUE ", true),
+            ("True", true),
+            ("false", false),
+            ("", false),
+            ("yes", false),
+            ("1", false),
+            ("true,true", false),
+            ("tru\u{0}e", false),
+            ("\u{202e}true", false),
+        ] {
+            app.metadata.annotations = Some([(ANNOTATION_HELM_LOOKUP.to_string(), value.to_string())].into());
+            assert_eq!(helm_lookup_enabled(&app), on, "{value:?}");
+        }
+        // Whatever a user writes there never panics.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: String = (0..(seed % 9)).map(|i| char::from_u32(((seed >> (i * 7)) % 0x250) as u32).unwrap_or('?')).collect();
+            app.metadata.annotations = Some([(ANNOTATION_HELM_LOOKUP.to_string(), text)].into());
+            let _ = helm_lookup_enabled(&app);
         }
     }
 

@@ -164,9 +164,15 @@ impl Engine {
 
     /// What a desired state is made from; Git fetched unless a fetch begun
     /// after `since` is at hand.
-    fn sources(&self, since: Instant, sops: Arc<driftless_render::SopsKeys>) -> desired::Sources<'_> {
+    fn sources(
+        &self,
+        since: Instant,
+        sops: Arc<driftless_render::SopsKeys>,
+        helm_lookup: Option<driftless_render::HelmLookup>,
+    ) -> desired::Sources<'_> {
         desired::Sources {
             sops,
+            helm_lookup,
             git: &self.git,
             renders: &self.renders,
             client: &self.client,
@@ -358,6 +364,23 @@ impl Engine {
         Some(self.orphan_scans.orphans(dest.cluster.client(), &dest.server, namespace, &v.settings, settings).await)
     }
 
+    /// How Helm's `lookup` reaches the destination, for an app that opted
+    /// in ([`desired::ANNOTATION_HELM_LOOKUP`]): with the destination's own
+    /// credentials, as the project's ServiceAccount when impersonation is
+    /// on (the error: no matching account). None: `lookup` sees nothing.
+    async fn helm_lookup(&self, app: &Application, v: &Validated) -> Result<Option<driftless_render::HelmLookup>, String> {
+        if !desired::helm_lookup_enabled(app) {
+            return Ok(None);
+        }
+        let as_user = if self.settings().await.is_some_and(|s| impersonation::enabled(&s)) {
+            let namespace = app.spec.destination.namespace.as_deref().unwrap_or_default();
+            Some(impersonation::service_account(&v.project, &v.destination.server, namespace).map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
+        Ok(Some(driftless_render::HelmLookup { kubeconfig: v.destination.kubeconfig(), as_user }))
+    }
+
     /// What a sync of `app` writes through: with impersonation enabled in
     /// argocd-cm, the destination as the project's ServiceAccount for it;
     /// else None, the destination's own client. The error (no matching
@@ -390,9 +413,10 @@ impl Engine {
         let sops = self.sops_keys().await;
         // argocd-cm's tracking and exclusions shape the targets too; the
         // SOPS keys what was decrypted.
+        let helm_lookup = self.helm_lookup(app, v).await?;
         let inputs = serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec))
             .unwrap_or_default()
-            + &format!("{:?}{:?}{}", v.settings.tracking, v.settings.filter, sops.fingerprint());
+            + &format!("{:?}{:?}{}{helm_lookup:?}", v.settings.tracking, v.settings.filter, sops.fingerprint());
         let max_age = self.config.resync.mul_f32(0.9);
         if refresh.is_none() {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -403,7 +427,8 @@ impl Engine {
                 };
             }
         }
-        let kept = match desired::desired(&self.sources(refresh.unwrap_or_else(Instant::now), sops), app, v, &v.source, revision).await {
+        let sources = self.sources(refresh.unwrap_or_else(Instant::now), sops, helm_lookup);
+        let kept = match desired::desired(&sources, app, v, &v.source, revision).await {
             Ok(d) => Ok(Arc::new(d)),
             // The cluster may answer at the next attempt: nothing to keep.
             Err(DesiredError::Cluster(msg)) => return Err(msg),
@@ -441,7 +466,8 @@ impl Engine {
         since: Instant,
     ) -> Result<Desired, String> {
         let sops = self.sops_keys().await;
-        desired::desired(&self.sources(since, sops), app, v, source, revision).await.map_err(|e| e.to_string())
+        let helm_lookup = self.helm_lookup(app, v).await?;
+        desired::desired(&self.sources(since, sops, helm_lookup), app, v, source, revision).await.map_err(|e| e.to_string())
     }
 
     /// Compares `desired` with the destination.

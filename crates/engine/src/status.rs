@@ -25,7 +25,7 @@ pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desir
             hook: false,
             requires_pruning: r.requires_pruning,
             sync_wave: (r.wave != 0).then_some(r.wave),
-            requires_deletion_confirmation: false,
+            requires_deletion_confirmation: r.requires_deletion_confirmation,
         })
         .collect();
     status.sync = SyncStatus {

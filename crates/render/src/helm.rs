@@ -14,7 +14,7 @@ use driftless_api::{ApplicationSource, ApplicationSourceHelm};
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{Manifest, parse_manifests};
-use crate::{RenderContext, RenderError, path, rel};
+use crate::{HelmLookup, RenderContext, RenderError, path, rel};
 
 /// Renders the chart in `chart_dir` (inside the repository `root`).
 pub fn render(root: &Path, chart_dir: &Path, source: &ApplicationSource, ctx: &RenderContext) -> Result<Vec<Manifest>, RenderError> {
@@ -26,13 +26,17 @@ pub fn render(root: &Path, chart_dir: &Path, source: &ApplicationSource, ctx: &R
     let default = ApplicationSourceHelm::default();
     let helm = source.helm.as_ref().unwrap_or(&default);
     let scratch = tempfile::Builder::new().prefix("driftless-helm-").tempdir().map_err(|e| fail(format!("scratch directory: {e}")))?;
-    let inv = invocation(root, chart_dir, &label, helm, ctx, scratch.path())?;
+    let mut inv = invocation(root, chart_dir, &label, helm, ctx, scratch.path())?;
+    let kubeconfig = match &ctx.helm_lookup {
+        Some(lookup) => lookup_args(lookup, &mut inv, scratch.path()).map_err(|e| fail(format!("kubeconfig for lookup: {e}")))?,
+        None => None,
+    };
 
     let cache_file = ctx.cache_dir.as_ref().filter(|_| inv.cacheable).map(|dir| dir.join(format!("{}.yaml", inv.key)));
     let yaml = match cache_file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
         Some(yaml) => yaml,
         None => {
-            let yaml = run_helm(&inv.args, scratch.path()).map_err(|e| e.into_render_error(&label))?;
+            let yaml = run_helm(&inv.args, scratch.path(), kubeconfig.as_deref()).map_err(|e| e.into_render_error(&label))?;
             if let Some(file) = &cache_file {
                 store(file, &yaml);
             }
@@ -40,6 +44,28 @@ pub fn render(root: &Path, chart_dir: &Path, source: &ApplicationSource, ctx: &R
         }
     };
     parse_manifests(&format!("helm template {label}"), &yaml)
+}
+
+/// Lets `lookup` see the cluster: a server-side dry run, as the given user,
+/// through a kubeconfig written (0600) into the render's private scratch
+/// directory, which goes with the render. Never cached. Returns the
+/// kubeconfig's path, for helm's environment, never its arguments.
+fn lookup_args(lookup: &HelmLookup, inv: &mut Invocation, scratch: &Path) -> std::io::Result<Option<PathBuf>> {
+    inv.cacheable = false;
+    // A dry run writes nothing; taking ownership only spares the check
+    // that would refuse objects a previous sync created without Helm's labels.
+    inv.args.extend(["--dry-run=server".into(), "--take-ownership".into()]);
+    if let Some(user) = &lookup.as_user {
+        inv.args.extend(["--kube-as-user".into(), user.clone()]);
+    }
+    let Some(kubeconfig) = &lookup.kubeconfig else { return Ok(None) };
+    let path = scratch.join("kubeconfig");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, kubeconfig.as_bytes())?;
+    Ok(Some(path))
 }
 
 const HELM_HINT: &str = "install helm 3 or 4 (scripts/tools/helm.sh puts it in target/tools/bin)";
@@ -271,7 +297,7 @@ fn helm_version() -> Result<String, HelmError> {
         return Ok(v.clone());
     }
     let home = tempfile::tempdir().map_err(|e| HelmError::Failed(e.to_string()))?;
-    let v = run_helm(&["version".into(), "--template".into(), "{{.Version}}".into()], home.path())?;
+    let v = run_helm(&["version".into(), "--template".into(), "{{.Version}}".into()], home.path(), None)?;
     Ok(VERSION.get_or_init(|| v.trim().to_string()).clone())
 }
 
@@ -316,13 +342,17 @@ fn copy_tree(root: &Path, from: &Path, to: &Path) -> Result<(), RenderError> {
 
 /// Runs helm with its own empty configuration: no user's repositories,
 /// registries or plugins leak into a render.
-fn run_helm(args: &[String], home: &Path) -> Result<String, HelmError> {
-    let out = Command::new("helm")
-        .args(args)
+fn run_helm(args: &[String], home: &Path, kubeconfig: Option<&Path>) -> Result<String, HelmError> {
+    let mut cmd = Command::new("helm");
+    cmd.args(args)
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("HELM_DATA_HOME", home.join("data"))
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null());
+    if let Some(k) = kubeconfig {
+        cmd.env("KUBECONFIG", k);
+    }
+    let out = cmd
         .output()
         .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { HelmError::Missing } else { HelmError::Failed(e.to_string()) })?;
     if out.status.success() {
@@ -352,6 +382,28 @@ fn store(file: &Path, yaml: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_renders_server_side_as_the_user_with_a_private_kubeconfig_kept_out_of_arguments_and_cache() {
+        let scratch = tempfile::tempdir().unwrap();
+        let secret = "apiVersion: v1\nusers: [{name: u, user: {token: sekrit-token}}]\n";
+        let lookup = HelmLookup { kubeconfig: Some(secret.into()), as_user: Some("system:serviceaccount:team:deployer".into()) };
+        let mut inv = Invocation { args: vec!["template".into()], key: "k".into(), cacheable: true };
+        let path = lookup_args(&lookup, &mut inv, scratch.path()).unwrap().expect("a kubeconfig file");
+        assert!(!inv.cacheable, "never cached");
+        assert_eq!(inv.args[1..], ["--dry-run=server", "--take-ownership", "--kube-as-user", "system:serviceaccount:team:deployer"]);
+        assert!(!inv.args.iter().any(|a| a.contains("sekrit") || a.contains("kubeconfig")), "credentials stay out of the arguments");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), secret);
+        #[cfg(unix)]
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777, 0o600);
+        assert!(!format!("{lookup:?}").contains("sekrit"), "Debug never shows the credentials");
+        drop(scratch);
+        assert!(!path.exists(), "gone with the render's scratch directory");
+        // The controller's own cluster: helm's environment, no file.
+        let mut inv = Invocation { args: Vec::new(), key: "k".into(), cacheable: true };
+        assert_eq!(lookup_args(&HelmLookup::default(), &mut inv, Path::new("/nonexistent")).unwrap(), None);
+        assert_eq!(inv.args, ["--dry-run=server", "--take-ownership"]);
+    }
 
     #[test]
     fn commas_in_set_values_are_escaped_except_in_lists() {

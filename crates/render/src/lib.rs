@@ -109,6 +109,34 @@ pub struct RenderContext {
     /// None: no key is configured, and an encrypted file is an error that
     /// says which Secret to create. Helm values are not decrypted.
     pub sops: Option<Arc<SopsKeys>>,
+    /// Helm's `lookup` sees the destination cluster (the app opted in):
+    /// `helm template --dry-run=server` with these credentials. Such a
+    /// render depends on live state and may hold Secret data: it is never
+    /// cached. None: `lookup` returns nothing, as `helm template` does.
+    pub helm_lookup: Option<HelmLookup>,
+}
+
+/// How a chart's `lookup` reaches the destination cluster, read-only.
+#[derive(Clone, Default)]
+pub struct HelmLookup {
+    /// A kubeconfig with the destination's credentials, written to a
+    /// private temporary file for the one render; None: helm's own
+    /// environment (the controller's cluster: its kubeconfig, or its
+    /// in-cluster ServiceAccount).
+    pub kubeconfig: Option<String>,
+    /// Whom helm acts as (`--kube-as-user`): the project's
+    /// `destinationServiceAccounts` account when impersonation is on.
+    pub as_user: Option<String>,
+}
+
+/// Never the credentials.
+impl std::fmt::Debug for HelmLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelmLookup")
+            .field("kubeconfig", &self.kubeconfig.as_ref().map(|_| "<redacted>"))
+            .field("as_user", &self.as_user)
+            .finish()
+    }
 }
 
 /// Renders `source` from the checkout at `root`.

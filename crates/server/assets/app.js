@@ -34,6 +34,24 @@ function operationCard(status) {
   );
 }
 
+/**
+ * What waits for a person before it is removed: resources that left Git with
+ * Prune=confirm (a sync waits on them), and, while the app is being deleted,
+ * those with Delete=confirm. Shown only when some wait, with the button that
+ * confirms (the server dates the confirmation).
+ */
+function confirmationCard(status) {
+  const deleting = !!app.metadata?.deletionTimestamp;
+  const waiting = (status.resources || []).filter((r) => r.requiresDeletionConfirmation && (r.requiresPruning || deleting));
+  if (!waiting.length) return null;
+  return card(
+    'Waiting for confirmation',
+    el('div', { class: 'big', 'data-testid': 'awaiting-confirmation' }, `${waiting.length} to ${deleting ? 'delete' : 'prune'}`),
+    el('ul', { class: 'sub mono' }, ...waiting.map((r) => el('li', {}, `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`))),
+    el('div', {}, el('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-deletion', onclick: confirmDeletion }, 'Confirm deletion')),
+  );
+}
+
 /** The project's sync windows for this app: shown only when some apply or they deny. */
 function windowsCard() {
   if (!windows || (windows.automatedCanSync && !windows.assignedWindows?.length)) return null;
@@ -67,6 +85,7 @@ function renderStatus() {
       s.health?.message ? el('div', { class: 'sub' }, s.health.message) : null,
     ),
     operationCard(s),
+    confirmationCard(s),
     card('Source', el('div', { class: 'mono' }, `${src.chart || src.path || '.'} @ ${src.targetRevision || 'HEAD'}`), el('div', { class: 'sub' }, src.repoURL || '')),
     card(
       'Destination',
@@ -290,6 +309,16 @@ async function rollback(h) {
 
 async function terminate() {
   await act('Terminate', 'Operation terminating', () => api(`${base}/operation${query(ns)}`, { method: 'DELETE' }));
+}
+
+async function confirmDeletion() {
+  const form = await confirmAction(
+    'Confirm deletion?',
+    [el('p', {}, 'The resources listed are pruned (Prune=confirm) or deleted with the app (Delete=confirm) once you confirm. This cannot be undone.')],
+    'Confirm deletion',
+  );
+  if (!form) return;
+  await act('Confirm deletion', 'Deletion confirmed', () => api(`${base}/confirm-deletion${query(ns)}`, { method: 'POST' }));
 }
 
 async function remove() {

@@ -698,3 +698,58 @@ async fn clusters_show_connection_state_and_app_counts_and_never_a_credential() 
     let names: Vec<&str> = r.body["items"].as_array().expect("items").iter().filter_map(|c| c["name"].as_str()).collect();
     assert_eq!(names, ["in-cluster", "down"], "{}", r.text);
 }
+
+/// `POST .../confirm-deletion`: the `delete` action; the server's time,
+/// whatever the client sends; never an app of a namespace the server does
+/// not serve, nor one a bad name points at.
+#[tokio::test]
+async fn confirm_deletion_sets_the_servers_time_for_those_allowed_to_delete() {
+    let ns = TestNamespace::new("server-confirm").await.expect("namespace");
+    let server = Server::start(&ns, "g, reader, role:readonly\n").await;
+    let q = format!("appNamespace={}", ns.name());
+    create_app(&ns, "web", "default", json!({}), json!({}), "https://git.invalid/r.git", "web").await;
+    let admin = server.login("admin", &admin_password(&ns).await).await;
+    let reader = server.login("reader", PASSWORD).await;
+    let approved = || async {
+        let a = ns.api::<Application>().get("web").await.expect("app");
+        a.metadata.annotations.unwrap_or_default().get(driftless_api::ANNOTATION_DELETION_APPROVED).cloned()
+    };
+
+    let r = server.as_user(&reader, Method::POST, &format!("/api/v1/applications/web/confirm-deletion?{q}"), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "read-only may not confirm a deletion: {}", r.text);
+    assert_eq!(approved().await, None);
+
+    for path in [
+        format!("/api/v1/applications/nope/confirm-deletion?{q}"),
+        "/api/v1/applications/web/confirm-deletion?appNamespace=kube-system".to_string(),
+        format!("/api/v1/applications/..%2F..%2Fweb/confirm-deletion?{q}"),
+        format!("/api/v1/applications/WEB%20%3Bx/confirm-deletion?{q}"),
+        format!("/api/v1/applications/{}%2Fweb/confirm-deletion?appNamespace=kube-system", "default"),
+    ] {
+        let r = server.as_user(&admin, Method::POST, &path, None).await;
+        assert!(r.status.is_client_error(), "{path}: {} {}", r.status, r.text);
+    }
+    assert_eq!(approved().await, None, "nothing confirmed by a refused request");
+
+    let before = k8s_openapi::jiff::Timestamp::from_second(k8s_openapi::jiff::Timestamp::now().as_second()).expect("now");
+    let forged = json!({ "approvedAt": "2000-01-01T00:00:00Z", "metadata": { "annotations": { driftless_api::ANNOTATION_DELETION_APPROVED: "2999-01-01T00:00:00Z" } } });
+    let r = server
+        .as_user(
+            &admin,
+            Method::POST,
+            &format!("/api/v1/applications/web/confirm-deletion?{q}&approvedAt=2999-01-01T00:00:00Z"),
+            Some(forged),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let stored = approved().await.expect("annotation set");
+    let at: k8s_openapi::jiff::Timestamp = stored.parse().expect("RFC 3339");
+    assert!(at >= before && !stored.starts_with("2999") && !stored.starts_with("2000"), "the server's time, not the client's: {stored}");
+    assert_eq!(r.body["metadata"]["annotations"][driftless_api::ANNOTATION_DELETION_APPROVED], stored.as_str(), "answers the updated app");
+    let event = wait_for("the confirmation's Event", TIMEOUT, || async {
+        events_for(&ns, "web").await.into_iter().find(|e| e.action.as_deref() == Some("ConfirmDeletion")).ok_or("none yet")
+    })
+    .await
+    .expect("event");
+    assert!(event.note.as_deref().unwrap_or_default().starts_with("admin confirmed"), "{:?}", event.note);
+}

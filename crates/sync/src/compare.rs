@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use driftless_api::{ANNOTATION_COMPARE_OPTIONS, HealthStatus, HealthStatusCode, SyncStatusCode};
+use driftless_api::{
+    ANNOTATION_COMPARE_OPTIONS, ANNOTATION_SYNC_OPTIONS, HealthStatus, HealthStatusCode, ResourceSyncOptions, SyncStatusCode,
+};
 use driftless_diff::{Comparison, DiffOptions};
 use driftless_health::CustomChecks;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -43,6 +45,10 @@ pub struct ResourceState {
     pub health: Option<HealthStatus>,
     /// Live, no longer in Git.
     pub requires_pruning: bool,
+    /// Its pruning or deletion waits for a person's confirmation
+    /// (`Prune=confirm` or `Delete=confirm`, in Git or, once it left Git,
+    /// on the live object), as Argo CD's `requiresDeletionConfirmation`.
+    pub requires_deletion_confirmation: bool,
     /// The wave, for display.
     pub wave: i64,
     /// The live object, as far as this comparison looked.
@@ -456,6 +462,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             sync: if diff.in_sync { SyncStatusCode::Synced } else { SyncStatusCode::OutOfSync },
             health,
             requires_pruning: false,
+            requires_deletion_confirmation: t.options.prune_confirm || t.options.delete_confirm,
             wave: t.wave,
             live: live_obj,
             predicted,
@@ -475,6 +482,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             continue;
         }
         let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
+        let options = obj["metadata"]["annotations"][ANNOTATION_SYNC_OPTIONS].as_str().map(ResourceSyncOptions::parse).unwrap_or_default();
         extraneous.push(Extraneous { key: key.clone(), api_version: api_version.clone(), live: obj.clone() });
         out.push(ResourceState {
             key,
@@ -482,6 +490,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             sync: SyncStatusCode::OutOfSync,
             health: driftless_health::assess(&obj, opts.health).ok().flatten(),
             requires_pruning: true,
+            requires_deletion_confirmation: options.prune_confirm || options.delete_confirm,
             wave: 0,
             live: Live::Object(obj),
             predicted: None,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::ResourceKey;
 use crate::cluster::{Cluster, ClusterError};
 use crate::compare::PARALLEL_REQUESTS;
-use crate::plan::{Action, Plan, Resume, Task, TaskState, Wave};
+use crate::plan::{Action, Plan, Resume, Task, TaskState, Wave, kind_rank};
 use crate::progress::{self, Progress};
 
 /// How to carry out a plan.
@@ -57,7 +57,9 @@ pub struct ExecuteOptions<'a> {
 /// How a sync ended.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// Succeeded or Failed.
+    /// Succeeded or Failed; Running when it waits for a person to confirm
+    /// the pruning of `Prune=confirm` resources (it goes on, as a resumed
+    /// sync, once confirmed).
     pub phase: OperationPhase,
     /// A summary for people.
     pub message: String,
@@ -79,8 +81,9 @@ pub async fn execute(cluster: &Cluster, plan: &Plan, opts: &ExecuteOptions<'_>, 
     let mut run = Run { cluster, opts, progress, resume, results, hooks_created: Vec::new(), applied: Vec::new() };
     let outcome = run.steps(plan).await;
     let (phase, message) = match outcome {
-        Ok(()) if opts.dry_run => (OperationPhase::Succeeded, "successfully synced (dry run)".to_string()),
-        Ok(()) => {
+        Ok(Steps::AwaitingConfirmation(message)) => (OperationPhase::Running, message),
+        Ok(Steps::Done) if opts.dry_run => (OperationPhase::Succeeded, "successfully synced (dry run)".to_string()),
+        Ok(Steps::Done) => {
             run.delete_hooks(HookDeletePolicy::HookSucceeded).await;
             (OperationPhase::Succeeded, "successfully synced (all tasks run)".to_string())
         }
@@ -136,6 +139,15 @@ pub async fn run_deletion_hooks(cluster: &Cluster, waves: &[Wave], opts: &Execut
     Ok(run.results)
 }
 
+/// How the steps of a sync ended, short of a failure.
+enum Steps {
+    /// All of them ran.
+    Done,
+    /// Everything up to a `Prune=confirm` resource's prune ran; the rest
+    /// waits for a person's confirmation. What waits, for people.
+    AwaitingConfirmation(String),
+}
+
 struct Run<'a> {
     cluster: &'a Cluster,
     opts: &'a ExecuteOptions<'a>,
@@ -151,7 +163,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn steps(&mut self, plan: &Plan) -> Result<(), String> {
+    async fn steps(&mut self, plan: &Plan) -> Result<Steps, String> {
         self.dry_run_all(plan).await?;
         if self.opts.dry_run {
             for t in plan.sync.iter().flat_map(|w| &w.tasks) {
@@ -161,24 +173,45 @@ impl Run<'_> {
                 let (code, msg) = prune_result(t, true);
                 self.record(t, Some(code), msg, None);
             }
-            return Ok(());
+            return Ok(Steps::Done);
         }
         for wave in &plan.pre_sync {
             self.wave(wave, true).await?;
         }
+        let resume = self.resume;
+        let awaiting: Vec<&Task> =
+            plan.prune.iter().filter(|t| t.action == Action::AwaitConfirmation && resume.state(t) == TaskState::Pending).collect();
         let last = plan.sync.len().saturating_sub(1);
         for (i, wave) in plan.sync.iter().enumerate() {
-            // After the last wave, wait only if PostSync hooks need health.
-            self.wave(wave, i < last || !plan.post_sync.is_empty()).await?;
+            // After the last wave, wait only if PostSync hooks need health,
+            // or if the sync is to wait for a confirmation: then what it
+            // applied is recorded done, and each look at the confirmation
+            // (every reconcile resumes the sync) applies nothing again.
+            self.wave(wave, i < last || !plan.post_sync.is_empty() || !awaiting.is_empty()).await?;
         }
-        let resume = self.resume;
+        // In order, up to the wave and kind of the first prune that waits:
+        // its peers go, what comes after it (a Namespace holding it, say)
+        // waits with it.
+        let group = |t: &Task| (t.wave, kind_rank(&t.key.kind));
+        let mut waits = None;
         for t in plan.prune.iter().filter(|t| resume.state(t) == TaskState::Pending) {
-            self.prune(t).await?;
+            match waits {
+                Some(g) if g != group(t) => break,
+                _ if t.action == Action::AwaitConfirmation => waits = Some(group(t)),
+                _ => self.prune(t).await?,
+            }
+        }
+        if waits.is_some() {
+            for &w in &awaiting {
+                self.record(w, None, "waiting for pruning confirmation (Prune=confirm)".into(), None);
+            }
+            let each: Vec<String> = awaiting.iter().map(|t| t.key.to_string()).collect();
+            return Ok(Steps::AwaitingConfirmation(format!("waiting for pruning confirmation of {}", each.join(", "))));
         }
         for wave in &plan.post_sync {
             self.wave(wave, true).await?;
         }
-        Ok(())
+        Ok(Steps::Done)
     }
 
     /// Every apply is tried as a dry run first: one invalid manifest fails
@@ -555,6 +588,7 @@ fn verb(existed: bool) -> &'static str {
 fn prune_result(t: &Task, dry_run: bool) -> (ResultCode, String) {
     match t.action {
         Action::PruneSkip(why) => (ResultCode::PruneSkipped, why.to_string()),
+        Action::AwaitConfirmation => (ResultCode::PruneSkipped, "waits for pruning confirmation (Prune=confirm)".into()),
         _ if dry_run => (ResultCode::Pruned, "pruned (dry run)".into()),
         _ => (ResultCode::Pruned, "pruned".into()),
     }

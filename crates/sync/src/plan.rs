@@ -334,6 +334,9 @@ pub enum Action {
     Prune,
     /// Leave a live resource that left Git, and say why.
     PruneSkip(&'static str),
+    /// A `Prune=confirm` resource that left Git: pruned once a person
+    /// confirms; until then the sync waits here (Argo CD 2.14's option).
+    AwaitConfirmation,
 }
 
 impl Action {
@@ -438,6 +441,9 @@ pub struct PlanOptions {
     pub sync_id: String,
     /// How Helm hooks are taken, and the sync's occasion.
     pub helm: HelmHooks,
+    /// A person confirmed the pruning of `Prune=confirm` resources since the
+    /// sync started (`Application::deletion_confirmed`).
+    pub prune_confirmed: bool,
 }
 
 /// A live resource of the app that is no longer in Git.
@@ -521,6 +527,8 @@ pub fn plan(targets: &[Target], extraneous: &[Extraneous], opts: &PlanOptions) -
             Action::PruneSkip("ignored (no prune: Prune=false)")
         } else if !opts.prune {
             Action::PruneSkip("ignored (requires pruning)")
+        } else if options.prune_confirm && !opts.prune_confirmed {
+            Action::AwaitConfirmation
         } else {
             Action::Prune
         };
@@ -699,7 +707,9 @@ impl<'a> Resume<'a> {
             (Action::RunHook(_), _, Some(HookPhase::Succeeded)) => TaskState::Done,
             (Action::RunHook(_), _, Some(HookPhase::Running)) => TaskState::Running,
             (Action::Apply, Some(ResultCode::Synced), Some(HookPhase::Succeeded)) => TaskState::Done,
-            (Action::Prune | Action::PruneSkip(_), Some(ResultCode::Pruned | ResultCode::PruneSkipped), _) => TaskState::Done,
+            (Action::Prune | Action::PruneSkip(_) | Action::AwaitConfirmation, Some(ResultCode::Pruned | ResultCode::PruneSkipped), _) => {
+                TaskState::Done
+            }
             _ => TaskState::Pending,
         }
     }
@@ -961,6 +971,19 @@ mod tests {
         );
         let p = plan(&[], &gone, &PlanOptions::default());
         assert!(p.prune.iter().all(|t| matches!(t.action, Action::PruneSkip(_))), "without prune nothing is deleted");
+    }
+
+    #[test]
+    fn a_prune_confirm_resource_waits_for_a_confirmation_unless_pruning_is_off() {
+        let gone = [
+            extraneous("ConfigMap", "guarded", json!({ANNOTATION_SYNC_OPTIONS: "Prune=confirm"})),
+            extraneous("ConfigMap", "plain", json!({})),
+        ];
+        let actions = |opts: PlanOptions| -> Vec<Action> { plan(&[], &gone, &opts).prune.into_iter().map(|t| t.action).collect() };
+        assert_eq!(actions(PlanOptions { prune: true, ..Default::default() }), [Action::AwaitConfirmation, Action::Prune]);
+        assert_eq!(actions(PlanOptions { prune: true, prune_confirmed: true, ..Default::default() }), [Action::Prune, Action::Prune]);
+        let off = actions(PlanOptions::default());
+        assert!(off.iter().all(|a| matches!(a, Action::PruneSkip(_))), "without prune nothing waits: {off:?}");
     }
 
     #[test]

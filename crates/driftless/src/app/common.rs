@@ -164,7 +164,11 @@ pub fn resource_rows(app: &Application) -> Vec<Vec<String>> {
         let health = r.health.as_ref().map(|h| h.status.to_string()).unwrap_or_default();
         let mut status = format!("{:?}", r.status);
         if r.requires_pruning {
-            status.push_str(" (requires pruning)");
+            status.push_str(if r.requires_deletion_confirmation {
+                " (requires pruning: awaits confirmation)"
+            } else {
+                " (requires pruning)"
+            });
         }
         rows.push(vec![r.group.clone(), r.kind.clone(), ns, r.name.clone(), status, health, String::new(), one_line(&message)]);
     }

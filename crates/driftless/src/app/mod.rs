@@ -5,6 +5,7 @@
 //! `status.operationState`.
 
 pub(crate) mod common;
+mod confirm;
 mod create;
 mod delete;
 mod diff;
@@ -56,6 +57,9 @@ enum AppCommand {
     Rollback(sync::RollbackArgs),
     /// Delete an Application, and (by default) its resources.
     Delete(delete::DeleteArgs),
+    /// Confirm the pruning (Prune=confirm) or deletion (Delete=confirm) of
+    /// the resources that wait for a person.
+    ConfirmDeletion(confirm::ConfirmArgs),
 }
 
 /// Runs an `app` command and returns the process's exit code. Errors are
@@ -90,5 +94,6 @@ async fn dispatch(args: AppArgs) -> anyhow::Result<ExitCode> {
         AppCommand::History(a) => history::run(&ctx, a).await,
         AppCommand::Rollback(a) => sync::run_rollback(&ctx, a).await,
         AppCommand::Delete(a) => delete::run(&ctx, a).await,
+        AppCommand::ConfirmDeletion(a) => confirm::run(&ctx, a).await,
     }
 }

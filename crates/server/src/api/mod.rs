@@ -80,6 +80,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(APPS, "/api/v1/applications/{name}/rollback", &[("post", "Roll back to a history id")], post(ops::rollback))
         .route(
             APPS,
+            "/api/v1/applications/{name}/confirm-deletion",
+            &[("post", "Confirm the pruning (Prune=confirm) or deletion (Delete=confirm) of resources waiting for it (RBAC: delete)")],
+            post(ops::confirm_deletion),
+        )
+        .route(
+            APPS,
             "/api/v1/applications/{name}/operation",
             &[("delete", "Terminate the requested or running operation")],
             delete(ops::terminate),

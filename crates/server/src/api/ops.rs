@@ -237,3 +237,27 @@ pub async fn delete(State(state): State<Arc<AppState>>, Extension(who): Extensio
     state.record(&app, "ResourceDeleted", "Delete", format!("{} deleted application {what}", who.username)).await;
     Ok(Json(json!({})))
 }
+
+/// `POST /api/v1/applications/{name}/confirm-deletion`: a person's
+/// go-ahead for the pruning of `Prune=confirm` resources a sync waits on,
+/// and the deletion of `Delete=confirm` resources with the app (RBAC: the
+/// `delete` action). The time is the server's: a body is not read, so a
+/// client cannot date a confirmation back or ahead.
+pub async fn confirm_deletion(
+    State(state): State<Arc<AppState>>,
+    Extension(who): Extension<Identity>,
+    at: AppPath,
+) -> Result<Json<Value>, ApiError> {
+    let (ns, name) = (at.namespace, at.name);
+    let app = state.app(&who, &ns, &name, "delete").await?;
+    let approved_at = driftless_engine::status::now().0.to_string();
+    let patch = json!({ "metadata": { "annotations": { driftless_api::ANNOTATION_DELETION_APPROVED: approved_at } } });
+    let updated = apps_api(&state, &ns)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| ApiError::kube(&format!("confirm deletion for application {ns}/{name}"), e))?;
+    state
+        .record(&app, "DeletionConfirmed", "ConfirmDeletion", format!("{} confirmed pruning and deletion at {approved_at}", who.username))
+        .await;
+    encode(&updated)
+}
