@@ -349,6 +349,17 @@ pub mod condition {
     /// A policy's `warn` rule reports on an object of the app's render; the
     /// app syncs. driftless's own.
     pub const POLICY_WARNING: &str = "PolicyWarning";
+    /// An app's dependencies (`driftless.dev/depends-on`) are not ready:
+    /// each one waited for and why. No sync starts but a forced one.
+    /// driftless's own.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// An app's dependencies cannot be judged: a bad `depends-on` or
+    /// `depends-on-ready` annotation, or a cycle the app is part of. Nothing
+    /// syncs but a forced sync. driftless's own.
+    pub const DEPENDENCY_ERROR: &str = "DependencyError";
+    /// A cascading deletion waits until the apps that depend on the app are
+    /// gone (they are named). driftless's own.
+    pub const DEPENDENTS_EXIST: &str = "DependentsExist";
 }
 
 /// Phases of an operation.

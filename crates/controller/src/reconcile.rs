@@ -32,8 +32,8 @@ pub struct Context {
     /// What each app's last reconcile wrote, to tell stale copies.
     writes: WriteLog,
     /// The Applications: where a running sync learns that someone asked to
-    /// terminate it.
-    apps: Vec<Store<Application>>,
+    /// terminate it, and an app finds its dependencies.
+    pub(crate) apps: Vec<Store<Application>>,
     /// Which apps this replica handles (all, unless sharded).
     pub(crate) shard: crate::shard::Share,
     /// Settings.
@@ -106,6 +106,7 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     app.annotations().get(ANNOTATION_REFRESH).hash(&mut h);
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
+    crate::dependencies::trigger_part(app).hash(&mut h);
     Some(h.finish())
 }
 
@@ -390,6 +391,10 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     };
     let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
     let mut decision = within_policy(within_windows(decide(&app, summary), &windows), blocked);
+    // Dependencies (driftless.dev/depends-on): wait until they are ready.
+    let deps = driftless_engine::dependencies::assess(&app, &crate::dependencies::all_apps(&ctx.apps));
+    crate::dependencies::show(&mut status, &deps);
+    decision = crate::dependencies::within_dependencies(decision, &deps);
     let mut heal_wait = None;
     if let Decision::Run(_, Origin::Automated { self_heal: true }) = &decision
         && let Err(wait) = ctx.self_heal_allowed(&app)
@@ -598,6 +603,10 @@ async fn finalize(ctx: &Context, app: &Application, writer: &AppWriter) -> Resul
     ctx.forget(app);
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
+    }
+    // Reverse order: the apps that depend on this one go first.
+    if let Some(wait) = crate::dependencies::wait_for_dependents(ctx, app, writer).await? {
+        return Ok(wait);
     }
     let engine = &ctx.engine;
     // Which objects are the app's is argocd-cm's to say: bad settings delete nothing.

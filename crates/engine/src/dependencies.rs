@@ -391,6 +391,10 @@ impl<'a> Apps<'a> {
 /// each dependency and whether it is ready, or the error that holds it
 /// (bad annotations, a cycle it is part of).
 pub fn assess(app: &Application, all: &[Arc<Application>]) -> Assessment {
+    // Most apps declare none: no index for them.
+    if !app.annotations().contains_key(ANNOTATION_DEPENDS_ON) {
+        return Assessment::default();
+    }
     assess_in(app, &Apps::new(all))
 }
 
