@@ -458,9 +458,13 @@ pub fn default_readiness(dep: &Application) -> (bool, String) {
     }
     let status = dep.status.clone().unwrap_or_default();
     let sync = serde_json::to_value(status.sync.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    let mut reason = format!("{sync}, {}", status.health.status.as_str());
+    let health = status.health.status.as_str();
+    let mut reason = format!("{sync}, {health}");
+    // What the judgement adds to the two ("has a sync requested", "is syncing").
     match judged.message {
-        Some(why) if why != format!("is {sync}") => reason.push_str(&format!(" ({why})")),
+        Some(why) if !why.starts_with(&format!("is {sync}")) && !why.starts_with(&format!("is {health}")) => {
+            reason.push_str(&format!(" ({why})"))
+        }
         _ => {}
     }
     (false, reason)

@@ -152,6 +152,52 @@ async function loadWindows() {
   if (app) renderStatus();
 }
 
+/**
+ * The dependency graph (driftless.dev/depends-on): the apps this one waits for and those that wait for it,
+ * each with its sync, health and readiness; a cycle highlighted. Hidden while the app has none.
+ */
+function renderDependencies(graph) {
+  const panel = document.getElementById('dependencies-panel');
+  const nodes = graph?.nodes || [];
+  panel.classList.toggle('hidden', nodes.length < 2 && !graph?.assessment?.error);
+  if (!graph) return;
+  const me = `${namespace}/${name}`;
+  const key = (k) => (k.hidden ? k.name : `${k.namespace}/${k.name}`);
+  const direct = new Set((graph.edges || []).filter((e) => key(e.from) === me).map((e) => key(e.to)));
+  const dependents = new Set((graph.edges || []).filter((e) => key(e.to) === me).map((e) => key(e.from)));
+  const waitsFor = new Set((graph.assessment?.dependencies || []).filter((d) => !d.ready && d.app).map((d) => key(d.app)));
+  const error = graph.assessment?.error;
+  const waiting = error || (graph.assessment?.dependencies || []).filter((d) => !d.ready).map((d) => `${d.app ? key(d.app) : d.pattern}: ${d.reason}`).join('; ');
+  fill(document.getElementById('dependencies-waiting'), waiting ? `waits: ${waiting}` : 'ready');
+  const relation = (k) => (k === me ? 'this app' : direct.has(k) ? 'depends on' : dependents.has(k) ? 'depended on by' : 'further');
+  fill(
+    document.getElementById('dependencies'),
+    ...nodes.map((n) => {
+      const k = key(n.app);
+      const link = n.app.hidden ? el('span', { class: 'sub' }, k) : el('a', { href: `/applications/${encodeURIComponent(n.app.namespace)}/${encodeURIComponent(n.app.name)}` }, k);
+      const cls = [n.inCycle ? 'cycle' : '', waitsFor.has(k) ? 'waited' : ''].join(' ').trim();
+      return el(
+        'tr',
+        { class: cls, 'data-testid': 'dependency', title: n.inCycle ? 'part of a dependency cycle: nothing in it syncs' : '' },
+        el('td', {}, link, waitsFor.has(k) ? el('span', { class: 'sub' }, ' ← waited for') : null),
+        el('td', {}, relation(k)),
+        el('td', {}, n.sync ? syncBadge(n.sync) : ''),
+        el('td', {}, n.health ? healthBadge(n.health) : ''),
+        el('td', {}, n.ready ? 'yes' : 'no'),
+        el('td', { class: 'sub' }, n.inCycle ? `cycle: ${n.waiting || ''}` : n.waiting || ''),
+      );
+    }),
+  );
+}
+
+async function loadDependencies() {
+  try {
+    renderDependencies(await api(`${base}/dependencies${query(ns)}`));
+  } catch (e) {
+    renderDependencies(null);
+  }
+}
+
 async function loadEvents() {
   try {
     renderEvents(await api(`${base}/events${query(ns)}`));
@@ -168,6 +214,7 @@ function loadTreeSoon() {
     loadTree();
     loadWindows();
     loadEvents();
+    loadDependencies();
   }, 700);
 }
 
@@ -176,7 +223,7 @@ async function load(refresh) {
     app = await api(`${base}${query({ ...ns, refresh })}`);
     showError('');
     renderStatus();
-    await Promise.all([loadTree(), loadWindows(), loadEvents()]);
+    await Promise.all([loadTree(), loadWindows(), loadEvents(), loadDependencies()]);
   } catch (e) {
     // The API answers 403 alike for an app that does not exist and one the caller may not see.
     showError(e.status === 403 || e.status === 404 ? `Application ${namespace}/${name} does not exist (any more), or you may not see it.` : `Could not load the application: ${e.message}`);
