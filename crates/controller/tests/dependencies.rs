@@ -1,34 +1,51 @@
 //! Dependencies between Applications (`driftless.dev/depends-on`) against
 //! the real dev control plane: apps created at once sync in dependency
 //! order, a cycle holds every app of it, a requested sync waits for its
-//! dependencies (CEL readiness too) unless forced, and a cascading deletion
-//! goes in reverse order.
+//! dependencies (CEL readiness too) unless forced, a cascading deletion
+//! goes in reverse order, and dependencies reach across namespaces and
+//! clusters.
 
 mod common;
 
 use common::{World, deployment};
-use driftless_api::{Application, OperationPhase, OperationState, RESOURCES_FINALIZER, condition};
+use driftless_api::{AppProject, Application, OperationPhase, OperationState, RESOURCES_FINALIZER, condition};
 use driftless_engine::dependencies::{ANNOTATION_DEPENDS_ON, ANNOTATION_DEPENDS_ON_READY};
-use driftless_testkit::{Error, wait_for};
+use driftless_testkit::{Error, TestNamespace, wait_for};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-/// Creates an app for `path` with the given annotations, automated when
-/// `automated`, with Argo CD's cascade finalizer.
+/// Creates an app for `path` in the test namespace, deploying there, with
+/// the given annotations, automated when `automated`, with Argo CD's
+/// cascade finalizer.
 async fn app(w: &World, name: &str, path: &str, annotations: Value, automated: bool) -> Result<Application, Error> {
+    let dest = json!({"server": "https://kubernetes.default.svc", "namespace": w.name()});
+    app_at(w, (w.name(), "default"), name, path, annotations, automated, dest).await
+}
+
+/// [`app`] in `namespace` of `project`, deploying to `destination`.
+async fn app_at(
+    w: &World,
+    (namespace, project): (&str, &str),
+    name: &str,
+    path: &str,
+    annotations: Value,
+    automated: bool,
+    destination: Value,
+) -> Result<Application, Error> {
     let policy = if automated { json!({"automated": {}}) } else { json!({}) };
     let app: Application = serde_json::from_value(json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": {"name": name, "namespace": w.name(), "annotations": annotations, "finalizers": [RESOURCES_FINALIZER]},
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations, "finalizers": [RESOURCES_FINALIZER]},
         "spec": {
-            "project": "default",
+            "project": project,
             "source": {"repoURL": w.repo.url(), "targetRevision": "main", "path": path},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": w.name()},
+            "destination": destination,
             "syncPolicy": policy,
         },
     }))
     .expect("valid Application");
-    w.apps.create(&PostParams::default(), &app).await.map_err(|source| Error::Kube { what: format!("create app {name}"), source })
+    let apps: kube::Api<Application> = kube::Api::namespaced(w.ns.client(), namespace);
+    apps.create(&PostParams::default(), &app).await.map_err(|source| Error::Kube { what: format!("create app {name}"), source })
 }
 
 fn condition_of(a: &Application, type_: &str) -> Option<String> {
@@ -166,5 +183,49 @@ async fn a_requested_sync_waits_for_readiness_a_cel_expression_may_decide_and_fo
         .map_err(|source| Error::Kube { what: "web".into(), source })?;
     let msg = w.wait_app("web", "a bad expression", |a| condition_of(a, condition::DEPENDENCY_ERROR)).await?;
     assert!(msg.contains(ANNOTATION_DEPENDS_ON_READY), "{msg}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dependency_in_another_namespace_and_one_on_another_cluster() -> Result<(), Error> {
+    let mut w = World::new("deps-across").await?;
+    let team = TestNamespace::new("deps-team").await?;
+    w.restart_with_app_namespaces(team.name());
+    let projects: kube::Api<AppProject> = w.ns.api();
+    let project = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "team"},
+        "spec": {"sourceRepos": ["*"], "sourceNamespaces": [team.name()], "destinations": [{"server": "*", "namespace": "*"}]}});
+    projects
+        .patch("team", &PatchParams::apply("test").force(), &Patch::Apply(project))
+        .await
+        .map_err(|source| Error::Kube { what: "project".into(), source })?;
+    // The same dev control plane registered as a second cluster: to the
+    // controller, another destination with its own credentials.
+    let kubeconfig = kube::config::Kubeconfig::read_from(w.ns.cluster().kubeconfig()).expect("devcluster kubeconfig");
+    let (server, ca_data, insecure) = driftless_engine::register::from_kubeconfig(&kubeconfig, None).expect("kubeconfig");
+    let target_client = w.ns.client();
+    let target = driftless_engine::register::Target::new(&target_client, &server, "second", ca_data, insecure);
+    driftless_engine::register::add(&target, &w.ns.client(), w.name()).await.expect("cluster add");
+
+    w.repo.write("base/cm.yaml", &common::configmap("base", "")).write("remote/cm.yaml", &common::configmap("remote", ""));
+    w.repo.write("top/cm.yaml", &common::configmap("top", ""));
+    w.repo.commit("base, remote, top");
+    let depends = format!("{}/base, remote", team.name());
+    app(&w, "top", "top", json!({ ANNOTATION_DEPENDS_ON: depends }), true).await?;
+    let here = json!({"server": "https://kubernetes.default.svc", "namespace": team.name()});
+    app_at(&w, (team.name(), "team"), "base", "base", json!({}), true, here).await?;
+    app_at(&w, (w.name(), "default"), "remote", "remote", json!({}), true, json!({"server": server, "namespace": w.name()})).await?;
+
+    let top = succeeded(&w, "top").await?;
+    let team_apps: kube::Api<Application> = kube::Api::namespaced(w.ns.client(), team.name());
+    let base = wait_for("team/base synced", common::TIMEOUT, || async {
+        let a = team_apps.get("base").await.map_err(|e| e.to_string())?;
+        last_operation(&a).filter(|o| o.phase == OperationPhase::Succeeded).cloned().ok_or_else(|| common::summary(&a))
+    })
+    .await?;
+    let remote = succeeded(&w, "remote").await?;
+    for (name, dep) in [("base", &base), ("remote", &remote)] {
+        let finished = dep.finished_at.clone().expect("a finished sync has its end");
+        assert!(finished.0 <= top.started_at.0, "top's sync started after {name}'s ended");
+    }
     Ok(())
 }

@@ -452,7 +452,7 @@ pub fn assess_in(app: &Application, apps: &Apps<'_>) -> Assessment {
 /// Synced and Healthy at its current spec, nothing requested or running;
 /// else "OutOfSync, Progressing" and what the judgement adds.
 pub fn default_readiness(dep: &Application) -> (bool, String) {
-    let judged = driftless_health::application_readiness(&serde_json::to_value(dep).unwrap_or_default());
+    let judged = driftless_health::application_readiness(&judged_fields(dep));
     if judged.status == HealthStatusCode::Healthy {
         return (true, "ready".to_string());
     }
@@ -468,6 +468,21 @@ pub fn default_readiness(dep: &Application) -> (bool, String) {
         _ => {}
     }
     (false, reason)
+}
+
+/// What the readiness judgement reads of an app, without its resources
+/// and history: the controller judges every status write of every app.
+fn judged_fields(app: &Application) -> serde_json::Value {
+    let status = app.status.as_ref().map(|s| {
+        let op = s.operation_state.as_ref().map(|o| serde_json::json!({ "phase": o.phase, "message": o.message }));
+        serde_json::json!({ "sync": s.sync, "health": s.health, "conditions": s.conditions, "operationState": op })
+    });
+    serde_json::json!({
+        "metadata": { "name": app.metadata.name },
+        "spec": app.spec,
+        "operation": app.operation,
+        "status": status,
+    })
 }
 
 /// A node of the dependency graph.

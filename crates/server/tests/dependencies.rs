@@ -40,7 +40,9 @@ async fn the_dependency_graph_with_rbac_hidden_apps_and_hostile_names() {
     let waiting = r.body["nodes"].as_array().unwrap().iter().find(|n| n["app"]["name"] == "web").unwrap()["waiting"].clone();
     assert_eq!(
         waiting,
-        json!(format!("waiting for {n}/db: Unknown, Unknown (has no status yet); {n}/vault-prod: Unknown, Unknown (has no status yet)")),
+        json!(format!(
+            "waiting for {n}/db: Unknown, Unknown (has not reported on its current spec yet); {n}/vault-prod: Unknown, Unknown (has not reported on its current spec yet)"
+        )),
         "{}",
         r.text
     );
