@@ -48,6 +48,9 @@ async fn app_at(
     apps.create(&PostParams::default(), &app).await.map_err(|source| Error::Kube { what: format!("create app {name}"), source })
 }
 
+/// Longer than any test: what happens is woken by events.
+const NO_RESYNC: std::time::Duration = std::time::Duration::from_secs(3600);
+
 fn condition_of(a: &Application, type_: &str) -> Option<String> {
     a.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_).map(|c| c.message.clone())
 }
@@ -62,7 +65,9 @@ async fn succeeded(w: &World, name: &str) -> Result<OperationState, Error> {
 
 #[tokio::test]
 async fn apps_created_at_once_sync_in_dependency_order_and_are_deleted_in_reverse() -> Result<(), Error> {
-    let w = World::new("deps-order").await?;
+    // No resync: only events wake the apps that wait (a dependency's status
+    // write, a dependent's Delete event).
+    let w = World::with_resync("deps-order", NO_RESYNC).await?;
     // A CRD of this test's own group, so that tests never share one.
     let group = format!("{}.example.dev", w.name());
     w.repo.write(
@@ -139,7 +144,7 @@ async fn a_cycle_is_reported_on_each_app_and_neither_syncs() -> Result<(), Error
 
 #[tokio::test]
 async fn a_requested_sync_waits_for_readiness_a_cel_expression_may_decide_and_force_skips_the_wait() -> Result<(), Error> {
-    let w = World::new("deps-cel").await?;
+    let w = World::with_resync("deps-cel", NO_RESYNC).await?;
     // db never becomes Healthy: its image never gets Ready.
     w.repo.write("db/deploy.yaml", &deployment("db", 1, "example/db:crashloop"));
     w.repo.write("web/cm.yaml", &common::configmap("web", "")).write("forced/cm.yaml", &common::configmap("forced", ""));
