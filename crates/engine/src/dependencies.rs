@@ -377,8 +377,8 @@ impl<'a> Apps<'a> {
                     path.reverse();
                     return Some(path);
                 }
-                if !parent.contains_key(&key) {
-                    parent.insert(key, from.clone());
+                if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(key) {
+                    e.insert(from.clone());
                     queue.push_back(dep);
                 }
             }
