@@ -5,6 +5,7 @@ import { el, fill, api, query, stream, healthBadge, syncBadge, phaseBadge, short
 import { buildGraph, drawTree, resourceKey } from './tree.js';
 import { toYaml } from './yaml.js';
 import { eventRows } from './events-view.js';
+import { dependencyRows, hasDependencies, waitingText } from './deps-view.js';
 
 const [, , namespace, name] = location.pathname.split('/').map(decodeURIComponent);
 const base = `/api/v1/applications/${encodeURIComponent(name)}`;
@@ -154,37 +155,27 @@ async function loadWindows() {
 
 /**
  * The dependency graph (driftless.dev/depends-on): the apps this one waits for and those that wait for it,
- * each with its sync, health and readiness; a cycle highlighted. Hidden while the app has none.
+ * each with its sync, health and readiness; a cycle highlighted. Hidden while the app is in none.
  */
 function renderDependencies(graph) {
-  const panel = document.getElementById('dependencies-panel');
-  const nodes = graph?.nodes || [];
-  panel.classList.toggle('hidden', nodes.length < 2 && !graph?.assessment?.error);
+  document.getElementById('dependencies-panel').classList.toggle('hidden', !hasDependencies(graph));
   if (!graph) return;
-  const me = `${namespace}/${name}`;
-  const key = (k) => (k.hidden ? k.name : `${k.namespace}/${k.name}`);
-  const direct = new Set((graph.edges || []).filter((e) => key(e.from) === me).map((e) => key(e.to)));
-  const dependents = new Set((graph.edges || []).filter((e) => key(e.to) === me).map((e) => key(e.from)));
-  const waitsFor = new Set((graph.assessment?.dependencies || []).filter((d) => !d.ready && d.app).map((d) => key(d.app)));
-  const error = graph.assessment?.error;
-  const waiting = error || (graph.assessment?.dependencies || []).filter((d) => !d.ready).map((d) => `${d.app ? key(d.app) : d.pattern}: ${d.reason}`).join('; ');
+  const waiting = waitingText(graph);
   fill(document.getElementById('dependencies-waiting'), waiting ? `waits: ${waiting}` : 'ready');
-  const relation = (k) => (k === me ? 'this app' : direct.has(k) ? 'depends on' : dependents.has(k) ? 'depended on by' : 'further');
   fill(
     document.getElementById('dependencies'),
-    ...nodes.map((n) => {
-      const k = key(n.app);
-      const link = n.app.hidden ? el('span', { class: 'sub' }, k) : el('a', { href: `/applications/${encodeURIComponent(n.app.namespace)}/${encodeURIComponent(n.app.name)}` }, k);
-      const cls = [n.inCycle ? 'cycle' : '', waitsFor.has(k) ? 'waited' : ''].join(' ').trim();
+    ...dependencyRows(graph, `${namespace}/${name}`).map((r) => {
+      const [ns, n] = r.key.split('/');
+      const link = r.hidden ? el('span', { class: 'sub' }, r.key) : el('a', { href: `/applications/${encodeURIComponent(ns)}/${encodeURIComponent(n)}` }, r.key);
       return el(
         'tr',
-        { class: cls, 'data-testid': 'dependency', title: n.inCycle ? 'part of a dependency cycle: nothing in it syncs' : '' },
-        el('td', {}, link, waitsFor.has(k) ? el('span', { class: 'sub' }, ' ← waited for') : null),
-        el('td', {}, relation(k)),
-        el('td', {}, n.sync ? syncBadge(n.sync) : ''),
-        el('td', {}, n.health ? healthBadge(n.health) : ''),
-        el('td', {}, n.ready ? 'yes' : 'no'),
-        el('td', { class: 'sub' }, n.inCycle ? `cycle: ${n.waiting || ''}` : n.waiting || ''),
+        { class: [r.inCycle ? 'cycle' : '', r.waited ? 'waited' : ''].join(' ').trim(), 'data-testid': 'dependency', title: r.inCycle ? 'part of a dependency cycle: nothing in it syncs' : '' },
+        el('td', {}, link, r.waited ? el('span', { class: 'sub' }, ' ← waited for') : null),
+        el('td', {}, r.relation),
+        el('td', {}, r.sync ? syncBadge(r.sync) : ''),
+        el('td', {}, r.health ? healthBadge(r.health) : ''),
+        el('td', {}, r.ready ? 'yes' : 'no'),
+        el('td', { class: 'sub' }, r.inCycle ? `cycle: ${r.note}` : r.note),
       );
     }),
   );
