@@ -35,6 +35,8 @@ const MAX_LIST_BYTES: usize = 64 * 1024;
 const MAX_EXPR_BYTES: usize = 4096;
 const MAX_EXPR_DEPTH: usize = 64;
 const CEL_STACK: usize = 16 << 20;
+/// Comprehensions (`all`, `map`, ...) multiply each other's work.
+const MAX_COMPREHENSIONS: usize = 2;
 
 /// Why an app's dependencies cannot be judged; each names its annotation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -203,6 +205,9 @@ impl Readiness {
         if depth(source) > MAX_EXPR_DEPTH {
             return Err(bad(format!("more than {MAX_EXPR_DEPTH} brackets, operators and field accesses deep")));
         }
+        if comprehensions(source) > MAX_COMPREHENSIONS {
+            return Err(bad(format!("more than {MAX_COMPREHENSIONS} of all, exists, exists_one, map and filter")));
+        }
         Ok(Readiness { source: source.to_string() })
     }
 
@@ -237,6 +242,13 @@ impl Readiness {
             }
         })
     }
+}
+
+/// How many comprehensions `source` calls: each loops over a list of the
+/// dependency (its resources may be thousands), so nested ones multiply.
+fn comprehensions(source: &str) -> usize {
+    let compact: String = source.chars().filter(|c| !c.is_whitespace()).collect();
+    ["all", "exists", "exists_one", "map", "filter"].iter().map(|m| compact.matches(&format!(".{m}(")).count()).sum()
 }
 
 /// How deep CEL's parser may recurse on `source`: brackets, operators and

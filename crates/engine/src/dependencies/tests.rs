@@ -157,7 +157,11 @@ fn a_cel_expression_decides_readiness_and_a_bad_one_is_an_error() {
     assert!(got.waiting().unwrap().contains("not a bool"), "{got:?}");
     let missing = with_annotation(&me, ANNOTATION_DEPENDS_ON_READY, "dep.nothing.here");
     assert!(!assess(&missing, &[dep.clone(), missing.clone()]).ready());
-    for bad in ["dep.status ==", "(".repeat(100).as_str(), &"!".repeat(5000), &format!("{}true", "!".repeat(70))] {
+    let two = "dep.status.conditions.all(c, c.status == 'True') && dep.status.resources.exists(r, r.name == 'x')";
+    let within = with_annotation(&me, ANNOTATION_DEPENDS_ON_READY, two);
+    assert_eq!(assess(&within, &[dep.clone(), within.clone()]).error, None, "two comprehensions are fine");
+    let three = "[1].all(a, [1].all(b, [1] . all (c, true)))";
+    for bad in ["dep.status ==", three, "(".repeat(100).as_str(), &"!".repeat(5000), &format!("{}true", "!".repeat(70))] {
         let broken = with_annotation(&me, ANNOTATION_DEPENDS_ON_READY, bad);
         let err = assess(&broken, &[dep.clone(), broken.clone()]).error.expect(bad);
         assert!(matches!(err, DependencyError::BadExpression(_)), "{err:?}");
