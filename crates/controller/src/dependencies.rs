@@ -93,8 +93,9 @@ pub(crate) async fn wait_for_dependents(ctx: &Context, app: &Application, writer
 /// Wakes the apps that wait on an app when its readiness changes, from the
 /// Application watch: each status write of any app passes here, so the
 /// work is bounded. Only a change of its default readiness (Synced and
-/// Healthy at its spec) looks at every app; otherwise only the apps whose
-/// readiness is a CEL expression (which may read any field) are checked.
+/// Healthy at its spec, or why not: what the waiting apps show) looks at
+/// every app; otherwise only the apps whose readiness is a CEL expression
+/// (which may read any field) are checked.
 pub(crate) struct Waker {
     apps: Vec<Store<Application>>,
     routes: driftless_engine::live::Routes,
@@ -103,8 +104,8 @@ pub(crate) struct Waker {
 
 #[derive(Default)]
 struct Seen {
-    /// Each app's default readiness, as last seen.
-    ready: HashMap<ObjectRef<Application>, bool>,
+    /// Each app's default readiness and why, as last seen.
+    ready: HashMap<ObjectRef<Application>, (bool, String)>,
     /// The apps with a readiness expression.
     expressions: HashSet<ObjectRef<Application>>,
 }
@@ -154,14 +155,15 @@ impl Waker {
     /// readiness expression.
     fn note(&self, app: &Application) -> (bool, Vec<ObjectRef<Application>>) {
         let r = ObjectRef::from_obj(app);
-        let ready = default_readiness(app).0;
+        let ready = default_readiness(app);
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if app.annotations().contains_key(ANNOTATION_DEPENDS_ON_READY) {
             seen.expressions.insert(r.clone());
         } else {
             seen.expressions.remove(&r);
         }
-        let changed = seen.ready.insert(r, ready) != Some(ready);
+        let changed = seen.ready.get(&r) != Some(&ready);
+        seen.ready.insert(r, ready);
         (changed, seen.expressions.iter().cloned().collect())
     }
 

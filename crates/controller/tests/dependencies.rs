@@ -59,15 +59,29 @@ fn last_operation(a: &Application) -> Option<&OperationState> {
     a.status.as_ref()?.operation_state.as_ref()
 }
 
+/// Waits until the app's sync succeeded; on a timeout, says where every
+/// app of the test stands (what waits on what).
 async fn succeeded(w: &World, name: &str) -> Result<OperationState, Error> {
-    w.wait_app(name, "its sync succeeded", |a| last_operation(a).filter(|o| o.phase == OperationPhase::Succeeded).cloned()).await
+    let found =
+        w.wait_app(name, "its sync succeeded", |a| last_operation(a).filter(|o| o.phase == OperationPhase::Succeeded).cloned()).await;
+    if found.is_err()
+        && let Ok(all) = w.apps.list(&Default::default()).await
+    {
+        for a in &all.items {
+            eprintln!("{}: {}", a.metadata.name.as_deref().unwrap_or_default(), common::summary(a));
+        }
+    }
+    found
 }
 
 #[tokio::test]
 async fn apps_created_at_once_sync_in_dependency_order_and_are_deleted_in_reverse() -> Result<(), Error> {
-    // No resync: only events wake the apps that wait (a dependency's status
-    // write, a dependent's Delete event).
-    let w = World::with_resync("deps-order", NO_RESYNC).await?;
+    // A short resync: an app whose sync created a CRD can report it
+    // Progressing after the sync (the comparison after it uses the apply's
+    // answer, without the Established condition) until its next
+    // comparison. The other tests have no resync: events alone wake the
+    // apps that wait.
+    let w = World::new("deps-order").await?;
     // A CRD of this test's own group, so that tests never share one.
     let group = format!("{}.example.dev", w.name());
     w.repo.write(
