@@ -7,6 +7,7 @@ import { buildGraph, layout, resourceKey, NODE_W, NODE_H } from '../../crates/se
 import { toYaml } from '../../crates/server/assets/yaml.js';
 import { generatorKinds, projectOf, heldConditions, countByOwner, rolloutSteps, strategyText } from '../../crates/server/assets/appset-view.js';
 import { eventRows } from '../../crates/server/assets/events-view.js';
+import { dependencyRows, hasDependencies, waitingText } from '../../crates/server/assets/deps-view.js';
 
 const app = {
   metadata: { name: 'web', namespace: 'argocd' },
@@ -151,4 +152,48 @@ test('an app\'s events show newest first, the controller\'s and the server\'s al
   assert.equal(rows[2].message, 'admin created application');
   assert.deepEqual(eventRows({}), []);
   assert.deepEqual(eventRows(null), []);
+});
+
+test('the dependency panel: relations, what the app waits for, a hidden app, a cycle', () => {
+  const k = (namespace, name) => ({ namespace, name });
+  const graph = {
+    app: k('argocd', 'web'),
+    assessment: {
+      dependencies: [
+        { pattern: 'argocd/db', app: k('argocd', 'db'), ready: false, reason: 'OutOfSync, Progressing' },
+        { pattern: 'argocd/vault-*', app: { namespace: '', name: '(hidden-1)', hidden: true }, ready: true, reason: 'ready' },
+        { pattern: 'argocd/cache', app: null, ready: false, reason: 'no such app' },
+      ],
+      error: null,
+    },
+    nodes: [
+      { app: k('argocd', 'web'), sync: 'OutOfSync', health: 'Missing', ready: false, waiting: 'waiting for argocd/db: OutOfSync, Progressing', inCycle: false },
+      { app: k('argocd', 'db'), sync: 'OutOfSync', health: 'Progressing', ready: false, inCycle: false },
+      { app: { namespace: '', name: '(hidden-1)', hidden: true }, sync: '', health: '', ready: true, inCycle: false },
+      { app: k('argocd', 'front'), sync: 'Synced', health: 'Healthy', ready: true, inCycle: false },
+    ],
+    edges: [
+      { from: k('argocd', 'web'), to: k('argocd', 'db'), ready: false },
+      { from: k('argocd', 'web'), to: { namespace: '', name: '(hidden-1)', hidden: true }, ready: true },
+      { from: k('argocd', 'front'), to: k('argocd', 'web'), ready: false },
+    ],
+  };
+  const rows = dependencyRows(graph, 'argocd/web');
+  assert.deepEqual(rows.map((r) => [r.key, r.relation, r.waited]), [
+    ['argocd/web', 'this app', false],
+    ['argocd/db', 'depends on', true],
+    ['(hidden-1)', 'depends on', false],
+    ['argocd/front', 'depended on by', false],
+  ]);
+  assert.equal(rows[2].hidden, true);
+  assert.equal(waitingText(graph), 'argocd/db: OutOfSync, Progressing; argocd/cache: no such app');
+  assert.equal(hasDependencies(graph), true);
+  const alone = { nodes: [graph.nodes[0]], edges: [], assessment: { dependencies: [], error: null } };
+  assert.equal(hasDependencies(alone), false);
+  assert.equal(waitingText(alone), '');
+  const cycle = { nodes: [{ ...graph.nodes[0], inCycle: true }], edges: [], assessment: { dependencies: [], error: 'dependency cycle: argocd/web -> argocd/web' } };
+  assert.equal(hasDependencies(cycle), true);
+  assert.equal(waitingText(cycle), 'dependency cycle: argocd/web -> argocd/web');
+  assert.equal(dependencyRows(cycle, 'argocd/web')[0].inCycle, true);
+  assert.deepEqual(dependencyRows(null, 'argocd/web'), []);
 });

@@ -365,6 +365,17 @@ pub mod condition {
     /// resources (Argo CD says so only in the operation's message): which,
     /// and how to confirm. driftless's own.
     pub const PRUNE_CONFIRMATION_REQUIRED: &str = "PruneConfirmationRequired";
+    /// An app's dependencies (`driftless.dev/depends-on`) are not ready:
+    /// each one waited for and why. No sync starts but a forced one.
+    /// driftless's own.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// An app's dependencies cannot be judged: a bad `depends-on` or
+    /// `depends-on-ready` annotation, or a cycle the app is part of. Nothing
+    /// syncs but a forced sync. driftless's own.
+    pub const DEPENDENCY_ERROR: &str = "DependencyError";
+    /// A cascading deletion waits until the apps that depend on the app are
+    /// gone (they are named). driftless's own.
+    pub const DEPENDENTS_EXIST: &str = "DependentsExist";
 }
 
 /// Phases of an operation.

@@ -36,6 +36,10 @@ pub(crate) async fn finalize(ctx: &Context, app: &Application, writer: &AppWrite
     if !app.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
         return Ok(Action::await_change());
     }
+    // Reverse order: the apps that depend on this one go first.
+    if let Some(wait) = crate::dependencies::wait_for_dependents(ctx, app, writer).await? {
+        return Ok(wait);
+    }
     let engine = &ctx.engine;
     // Which objects are the app's is argocd-cm's to say: bad settings delete nothing.
     let checked = match engine.app_settings().await {

@@ -13,6 +13,7 @@
 //!   keep a kind watched), reused by the other loops.
 
 mod deletion;
+mod dependencies;
 pub mod leader;
 mod operation;
 mod queue;
@@ -198,6 +199,7 @@ pub async fn run(
     // app: all are judged again now, not at their next resync.
     let (apps, wake) = (readers.clone(), routes.clone());
     let policies = driftless_engine::policies::watching(&client, &control_plane, shutdown.clone(), move || wake_all(&apps, &wake));
+    let dependency_routes = routes.clone();
     let cluster_options =
         ClusterOptions { routes: routes.clone(), probe_every: Some(CLUSTER_PROBE), metrics: config.metrics.clone(), ..Default::default() };
     let handles = cluster_options.handles.clone();
@@ -277,7 +279,9 @@ pub async fn run(
         Box::pin(wake),
         shutdown.clone(),
     ));
-    let ctx = Arc::new(Context::new(engine, config.clone(), readers, share));
+    let ctx = Arc::new(Context::new(engine, config.clone(), readers.clone(), share));
+    // A dependency's status writes wake the apps that wait for it.
+    let dependencies = Arc::new(dependencies::Waker::new(readers, dependency_routes));
     let mut controllers = Vec::new();
     for ((ns, live), (reader, writer)) in namespaces.into_iter().zip(live_triggers).zip(stores) {
         let api: Api<Application> = match &ns {
@@ -295,8 +299,9 @@ pub async fn run(
             // An app deleted without a finalizer is never reconciled again:
             // what is kept about it goes with its Delete event.
             .inspect_ok({
-                let ctx = ctx.clone();
+                let (ctx, dependencies) = (ctx.clone(), dependencies.clone());
                 move |event| {
+                    dependencies.observe(event);
                     if let watcher::Event::Delete(app) = event {
                         ctx.forget(app);
                     }

@@ -509,7 +509,7 @@ fn server_side_only(options: &SyncOptions, desired: &Desired) -> Result<(), Stri
 }
 
 /// Whether the operation's `syncStrategy` asks for a forced apply.
-fn strategy_forces(sync_op: &SyncOperation) -> bool {
+pub(crate) fn strategy_forces(sync_op: &SyncOperation) -> bool {
     sync_op
         .sync_strategy
         .as_ref()

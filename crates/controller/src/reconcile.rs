@@ -31,8 +31,8 @@ pub struct Context {
     /// What each app's last reconcile wrote, to tell stale copies.
     writes: WriteLog,
     /// The Applications: where a running sync learns that someone asked to
-    /// terminate it.
-    apps: Vec<Store<Application>>,
+    /// terminate it, and an app finds its dependencies.
+    pub(crate) apps: Vec<Store<Application>>,
     /// Which apps this replica handles (all, unless sharded).
     pub(crate) shard: crate::shard::Share,
     /// Settings.
@@ -108,6 +108,7 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     app.annotations().get(driftless_api::ANNOTATION_ROLLBACK_AFTER).hash(&mut h);
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
+    crate::dependencies::trigger_part(app).hash(&mut h);
     Some(h.finish())
 }
 
@@ -394,6 +395,10 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     };
     let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
     let mut decision = within_policy(within_windows(decide(&app, summary), &windows), blocked);
+    // Dependencies (driftless.dev/depends-on): wait until they are ready.
+    let deps = crate::dependencies::assess(&app, &ctx.apps);
+    crate::dependencies::show(&mut status, &deps);
+    decision = crate::dependencies::within_dependencies(decision, &deps);
     // Automatic rollback (rollback.rs): may turn "nothing" into a rollback.
     let rollback = crate::rollback::assess(&app, &status, summary.ok().map(|s| s.0), now);
     decision = crate::rollback::apply(rollback, decision, &windows, &app, writer, &mut status).await?;

@@ -613,3 +613,47 @@ async fn a_prune_confirm_resource_stays_until_confirm_deletion() {
     let missing = w.app(&["confirm-deletion", "absent"]).await;
     assert!(!missing.status.success() && stderr(&missing).contains("not found"), "{}", stderr(&missing));
 }
+
+#[tokio::test]
+async fn get_shows_what_an_app_waits_for_and_sync_force_does_not_wait() {
+    let w = World::new("cli-deps").await;
+    w.repo.write("db/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\ndata:\n  k: v\n");
+    w.repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  k: v\n");
+    w.repo.commit("db and web");
+    w.create("db", "db", &[]).await;
+    w.create("web", "web", &[]).await;
+    let patch = json!({ "metadata": { "annotations": { "driftless.dev/depends-on": "db" } } });
+    w.apps().patch("web", &Default::default(), &kube::api::Patch::Merge(patch)).await.expect("annotate web");
+    let n = w.ns.name().to_string();
+
+    // db is never synced: web waits for it, and says so.
+    let text = wait_for("web waits for db", TIMEOUT, || async {
+        let text = stdout(&w.app(&["get", "web"]).await);
+        if text.contains("DependencyNotReady") { Ok(text) } else { Err(text) }
+    })
+    .await
+    .expect("the condition");
+    let line = text.lines().find(|l| l.starts_with("Waiting For:")).unwrap_or_default();
+    assert!(line.contains(&format!("waiting for {n}/db: OutOfSync, Missing")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with(&format!("{n}/db")) && l.contains("depends on") && l.contains("OutOfSync")), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&w.app(&["get", "web", "-o", "json"]).await.stdout).expect("JSON");
+    assert_eq!(v["dependencies"]["assessment"]["dependencies"][0]["app"]["name"], "db", "{v}");
+    assert_eq!(v["dependencies"]["assessment"]["dependencies"][0]["ready"], false);
+    let y = stdout(&w.app(&["get", "web", "-o", "yaml"]).await);
+    assert!(y.contains("dependencies:") && y.contains("reason: OutOfSync, Missing"), "{y}");
+    // db waits for nothing, and shows who waits for it.
+    let db = stdout(&w.app(&["get", "db"]).await);
+    assert!(db.lines().any(|l| l.starts_with("Waiting For:") && l.ends_with("nothing: every dependency is ready")), "{db}");
+    assert!(db.lines().any(|l| l.starts_with(&format!("{n}/web")) && l.contains("depended on by")), "{db}");
+
+    // --force: Argo CD's force, and no wait for db.
+    let out = w.app(&["sync", "web", "--force", "--timeout", "90"]).await;
+    assert_success(&out);
+    let web = w.apps().get("web").await.expect("web");
+    let op = web.status.and_then(|s| s.operation_state).expect("the sync's state");
+    assert_eq!(op.operation.sync.and_then(|s| s.sync_strategy), Some(json!({ "apply": { "force": true } })));
+    assert_eq!(op.phase, driftless_api::OperationPhase::Succeeded);
+    let cms: Api<ConfigMap> = w.ns.api();
+    assert!(cms.get_opt("web").await.expect("read").is_some());
+    assert!(cms.get_opt("db").await.expect("read").is_none(), "db still waits for its own sync");
+}

@@ -29,6 +29,7 @@ pub mod clock;
 pub mod cluster_status;
 pub mod clusters;
 mod config;
+pub mod dependencies;
 pub mod desired;
 pub mod events;
 pub mod finalizer;

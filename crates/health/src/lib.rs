@@ -93,6 +93,15 @@ pub fn assess(obj: &Value, custom: &CustomChecks) -> Result<Option<Health>, Erro
     Ok(kinds::assess(&gk, obj))
 }
 
+/// Whether an Application is done with its current spec, as a child app
+/// is judged ([`assess`]): Healthy only when Synced and Healthy with its
+/// status of the spec it has now and no sync requested or running; else
+/// why not, the message without the app's name ("is OutOfSync", "is
+/// syncing"). Apps that wait for another (`driftless.dev/depends-on`) use it.
+pub fn application_readiness(app: &Value) -> Health {
+    kinds::application_judge(app)
+}
+
 /// The app's health: the worst of its resources' (empty -> Healthy).
 ///
 /// Callers drop resources whose [`assess`] gave `None` before calling this,

@@ -5,6 +5,7 @@ import { el, fill, api, query, stream, healthBadge, syncBadge, phaseBadge, short
 import { buildGraph, drawTree, resourceKey } from './tree.js';
 import { toYaml } from './yaml.js';
 import { eventRows } from './events-view.js';
+import { dependencyRows, hasDependencies, waitingText } from './deps-view.js';
 
 const [, , namespace, name] = location.pathname.split('/').map(decodeURIComponent);
 const base = `/api/v1/applications/${encodeURIComponent(name)}`;
@@ -171,6 +172,42 @@ async function loadWindows() {
   if (app) renderStatus();
 }
 
+/**
+ * The dependency graph (driftless.dev/depends-on): the apps this one waits for and those that wait for it,
+ * each with its sync, health and readiness; a cycle highlighted. Hidden while the app is in none.
+ */
+function renderDependencies(graph) {
+  document.getElementById('dependencies-panel').classList.toggle('hidden', !hasDependencies(graph));
+  if (!graph) return;
+  const waiting = waitingText(graph);
+  fill(document.getElementById('dependencies-waiting'), waiting ? `waits: ${waiting}` : 'ready');
+  fill(
+    document.getElementById('dependencies'),
+    ...dependencyRows(graph, `${namespace}/${name}`).map((r) => {
+      const [ns, n] = r.key.split('/');
+      const link = r.hidden ? el('span', { class: 'sub' }, r.key) : el('a', { href: `/applications/${encodeURIComponent(ns)}/${encodeURIComponent(n)}` }, r.key);
+      return el(
+        'tr',
+        { class: [r.inCycle ? 'cycle' : '', r.waited ? 'waited' : ''].join(' ').trim(), 'data-testid': 'dependency', title: r.inCycle ? 'part of a dependency cycle: nothing in it syncs' : '' },
+        el('td', {}, link, r.waited ? el('span', { class: 'sub' }, ' ← waited for') : null),
+        el('td', {}, r.relation),
+        el('td', {}, r.sync ? syncBadge(r.sync) : ''),
+        el('td', {}, r.health ? healthBadge(r.health) : ''),
+        el('td', {}, r.ready ? 'yes' : 'no'),
+        el('td', { class: 'sub' }, r.inCycle ? `cycle: ${r.note}` : r.note),
+      );
+    }),
+  );
+}
+
+async function loadDependencies() {
+  try {
+    renderDependencies(await api(`${base}/dependencies${query(ns)}`));
+  } catch (e) {
+    renderDependencies(null);
+  }
+}
+
 async function loadEvents() {
   try {
     renderEvents(await api(`${base}/events${query(ns)}`));
@@ -187,6 +224,7 @@ function loadTreeSoon() {
     loadTree();
     loadWindows();
     loadEvents();
+    loadDependencies();
   }, 700);
 }
 
@@ -195,7 +233,7 @@ async function load(refresh) {
     app = await api(`${base}${query({ ...ns, refresh })}`);
     showError('');
     renderStatus();
-    await Promise.all([loadTree(), loadWindows(), loadEvents()]);
+    await Promise.all([loadTree(), loadWindows(), loadEvents(), loadDependencies()]);
   } catch (e) {
     // The API answers 403 alike for an app that does not exist and one the caller may not see.
     showError(e.status === 403 || e.status === 404 ? `Application ${namespace}/${name} does not exist (any more), or you may not see it.` : `Could not load the application: ${e.message}`);

@@ -442,6 +442,7 @@ fn check_of(method: &str, path: &str) -> Check {
         | ("get", "/api/v1/applications/{name}/resource")
         | ("get", "/api/v1/applications/{name}/managed-resources")
         | ("get", "/api/v1/applications/{name}/syncwindows")
+        | ("get", "/api/v1/applications/{name}/dependencies")
         | ("get", "/api/v1/applications/{name}/events") => Check::Rbac("applications", "get"),
         ("delete", "/api/v1/applications/{name}") => Check::Rbac("applications", "delete"),
         ("delete", "/api/v1/applications/{name}/resource") => Check::Rbac("applications", "delete//ConfigMap/{ns}/x"),

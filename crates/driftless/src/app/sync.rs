@@ -40,6 +40,11 @@ pub struct SyncArgs {
     /// A sync option for this sync, e.g. Replace=true (repeatable).
     #[arg(long = "sync-option", value_name = "KEY=VALUE")]
     sync_options: Vec<String>,
+    /// Re-create what an apply cannot change (Argo CD's --force: the sync
+    /// strategy's force); the sync also runs without waiting for the app's
+    /// dependencies (driftless.dev/depends-on).
+    #[arg(long)]
+    force: bool,
     /// Give up following after this many seconds (0: no limit); the sync goes on.
     #[arg(long, default_value_t = 0)]
     timeout: u64,
@@ -89,6 +94,8 @@ pub async fn run_sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
             dry_run: args.dry_run,
             resources,
             sync_options: args.sync_options.clone(),
+            // As Argo CD's CLI writes it.
+            sync_strategy: args.force.then(|| serde_json::json!({ "apply": { "force": true } })),
             ..Default::default()
         }),
         initiated_by: Some(initiator()),

@@ -58,7 +58,16 @@ fn same_destination(spec: &ApplicationDestination, seen: &ApplicationDestination
 
 pub(super) fn health(obj: &Value) -> Health {
     let name = str_or_empty(obj, &["metadata", "name"]);
-    let say = |status: HealthStatusCode, why: String| Health::new(status, format!("child app {name} {why}"));
+    let mut health = judge(obj);
+    health.message = health.message.map(|why| format!("child app {name} {why}"));
+    health
+}
+
+/// The judgement of [`health`], its message without the child's name ("is
+/// OutOfSync", "has a sync requested"): also whether an app another waits
+/// for is ready ([`crate::application_readiness`]).
+pub(crate) fn judge(obj: &Value) -> Health {
+    let say = |status: HealthStatusCode, why: String| Health::new(status, why);
     let Some(status) = at(obj, &["status"]).filter(|s| s.is_object()) else {
         return say(Progressing, "has no status yet".into());
     };

@@ -2,6 +2,7 @@
 
 mod apiservice;
 mod application;
+pub(crate) use application::judge as application_judge;
 mod crd;
 mod cronjob;
 mod daemonset;

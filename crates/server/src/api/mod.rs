@@ -3,6 +3,7 @@
 mod applicationsets;
 mod apps;
 mod clusters;
+mod dependencies;
 mod events;
 mod ops;
 mod projects;
@@ -74,6 +75,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/applications/{name}/events",
             &[("get", "The app's Kubernetes Events (a core/v1 EventList): the controller's and the server's")],
             get(events::list),
+        )
+        .route(
+            APPS,
+            "/api/v1/applications/{name}/dependencies",
+            &[("get", "The app's dependency graph (driftless.dev/depends-on): what it waits for, nodes and edges; apps the caller may not get hidden")],
+            get(dependencies::graph),
         )
         .route(APPS, "/api/v1/applications/{name}/sync", &[("post", "Sync an application")], post(ops::sync))
         .route(APPS, "/api/v1/applications/{name}/syncwindows", &[("get", "Sync windows: assigned, active, canSync")], get(windows::app))

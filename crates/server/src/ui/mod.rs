@@ -45,6 +45,7 @@ const ASSETS: &[Asset] = &[
     asset!("appset.js", JS),
     asset!("appset-view.js", JS),
     asset!("events-view.js", JS),
+    asset!("deps-view.js", JS),
     asset!("yaml.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];

@@ -1,0 +1,90 @@
+//! `GET /api/v1/applications/{name}/dependencies`: the app's dependency
+//! graph (`driftless.dev/depends-on`, [`driftless_engine::dependencies::graph`]):
+//! what it waits for and why, the apps it depends on and those that depend
+//! on it. An app the caller may not `get` is shown as a placeholder: its
+//! name appears nowhere in the answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use driftless_engine::dependencies::{self, AppKey};
+use serde_json::Value;
+
+use super::AppPath;
+use crate::auth::Identity;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The graph around the app, each app the caller may not see hidden.
+pub async fn graph(State(state): State<Arc<AppState>>, Extension(who): Extension<Identity>, at: AppPath) -> Result<Json<Value>, ApiError> {
+    let app = state.app(&who, &at.namespace, &at.name, "get").await?;
+    let all = state.store.select(|_| true);
+    let graph = dependencies::graph(&app, &all);
+    let policy = state.policy();
+    let rules = state.enforcer(&policy, &who).narrow("applications", "get");
+    let projects = state.projects.snapshot();
+    let hidden: Vec<AppKey> = graph
+        .nodes
+        .iter()
+        .map(|n| n.app.clone())
+        .filter(|k| {
+            !state
+                .store
+                .get(&k.namespace, &k.name)
+                .is_some_and(|a| state.app_visible(&a, &projects) && rules.allows("applications", "get", &state.app_object(&a)))
+        })
+        .collect();
+    let mut value = serde_json::to_value(&graph).unwrap_or(Value::Null);
+    hide(&mut value, &hidden);
+    Ok(Json(value))
+}
+
+/// Replaces each hidden app, as a key object or named in a message, by a
+/// placeholder (`hidden-1`, ...), with `hidden: true` on its node.
+fn hide(value: &mut Value, hidden: &[AppKey]) {
+    if hidden.is_empty() {
+        return;
+    }
+    // Longest first, so that no name is replaced inside a longer one.
+    let mut names: Vec<(String, String)> = hidden.iter().enumerate().map(|(i, k)| (k.to_string(), format!("(hidden-{})", i + 1))).collect();
+    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    let placeholders: HashMap<String, String> = names.iter().cloned().collect();
+    walk(value, &names, &placeholders);
+}
+
+fn walk(value: &mut Value, names: &[(String, String)], placeholders: &HashMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            let key = match (map.get("namespace").and_then(Value::as_str), map.get("name").and_then(Value::as_str)) {
+                (Some(ns), Some(name)) if map.len() == 2 => placeholders.get(&format!("{ns}/{name}")).cloned(),
+                _ => None,
+            };
+            if let Some(placeholder) = key {
+                *value = serde_json::json!({ "namespace": "", "name": placeholder, "hidden": true });
+                return;
+            }
+            let is_hidden_node =
+                map.get("app").and_then(|a| Some(format!("{}/{}", a.get("namespace")?.as_str()?, a.get("name")?.as_str()?)));
+            if is_hidden_node.is_some_and(|k| placeholders.contains_key(&k)) {
+                for field in ["sync", "health"] {
+                    map.insert(field.into(), Value::String(String::new()));
+                }
+                map.remove("waiting");
+            }
+            for v in map.values_mut() {
+                walk(v, names, placeholders);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| walk(v, names, placeholders)),
+        Value::String(s) => {
+            for (name, placeholder) in names {
+                if s.contains(name.as_str()) {
+                    *s = s.replace(name.as_str(), placeholder);
+                }
+            }
+        }
+        _ => {}
+    }
+}
