@@ -123,10 +123,11 @@ pub(crate) async fn finalize(ctx: &Context, app: &Application, writer: &AppWrite
         let each: Vec<String> = resources.waiting.iter().map(|r| r.key.to_string()).collect();
         let msg = format!(
             "{} resource(s) with Delete=confirm wait for a person to confirm their deletion: {}; confirm with \
-             `driftless app confirm-deletion {}` (it sets the annotation {} on the app)",
+             `driftless app confirm-deletion {} -N {}` (it sets the annotation {} on the app)",
             each.len(),
             each.join(", "),
             app.name_any(),
+            app.namespace().unwrap_or_default(),
             driftless_api::ANNOTATION_DELETION_APPROVED
         );
         // The confirmation wakes the app; the resync is a fallback.
@@ -177,6 +178,8 @@ async fn deletion_hooks(ctx: &Context, app: &Application, v: &Validated) -> Resu
 /// Says why the deletion stops (condition `type_`), and when to try again.
 async fn blocked(app: &Application, writer: &AppWriter, type_: &str, msg: String, retry: Duration) -> Result<Action, ReconcileError> {
     let mut status = app.status.clone().unwrap_or_default();
+    // This far, no app depends on it any more (the copy may predate that).
+    status::clear_condition(&mut status, condition::DEPENDENTS_EXIST);
     status::set_condition(&mut status, type_, msg);
     if app.status.as_ref() != Some(&status) {
         writer.write(&status).await?;

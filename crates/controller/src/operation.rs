@@ -134,6 +134,7 @@ pub async fn run(
     }
     let state = status.operation_state.as_ref().expect("marked running");
     let started = state.started_at.clone();
+    let awaiting_confirmation = status.conditions.iter().any(|c| c.type_ == driftless_api::condition::PRUNE_CONFIRMATION_REQUIRED);
     // An operation a restart interrupted goes on: at its retry attempt, and
     // from the results it recorded at this revision (reconcile pins it).
     let mut attempt = state.retry_count.unwrap_or(0);
@@ -149,8 +150,11 @@ pub async fn run(
     let retry = op.retry.clone().or_else(|| policy.retry.clone());
     let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
     // Which Helm hooks run: "install" until a sync succeeded (history holds
-    // only successful syncs), "rollback" for a sync to the history.
-    let occasion = HelmOccasion::of(!status.history.is_empty(), op.is_rollback());
+    // only successful syncs) while none of the app's resources exist (an
+    // app moved from Argo CD or `helm install` has no history here, but its
+    // release is installed: it upgrades), "rollback" for a sync to the history.
+    let installed = !status.history.is_empty() || compared.resources.iter().any(|r| r.live.exists());
+    let occasion = HelmOccasion::of(installed, op.is_rollback());
 
     // Whom the sync acts as is settled before anything is applied.
     let writes = ctx.engine.sync_cluster(app, v).await;
@@ -206,9 +210,17 @@ pub async fn run(
             }
         };
         tokio::pin!(attempts);
+        // A sync waiting for a person's confirmation is resumed at every
+        // reconcile: it was told to run long once, when it began to wait.
+        let long = async {
+            if awaiting_confirmation {
+                std::future::pending::<()>().await;
+            }
+            running_long(writer, &started, ctx.config.sync_running_long).await
+        };
         tokio::select! {
             outcome = &mut attempts => outcome,
-            () = running_long(writer, &started, ctx.config.sync_running_long) => attempts.await,
+            () = long => attempts.await,
         }
     };
 
@@ -267,7 +279,10 @@ pub fn show_awaiting_confirmation(status: &mut ApplicationStatus, waiting: Optio
             status::set_condition(
                 status,
                 TYPE,
-                format!("{what}: confirm with `driftless app confirm-deletion {app}` or the app page's Confirm deletion button"),
+                format!(
+                    "{what}: confirm with `driftless app confirm-deletion {app}` or the app page's Confirm deletion button \
+                     (until then no other sync of the app runs; terminating the operation ends the wait)"
+                ),
             );
         }
         None => status::clear_condition(status, TYPE),

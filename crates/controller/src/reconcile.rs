@@ -106,6 +106,9 @@ pub fn trigger_hash(app: &Application) -> Option<u64> {
     // A person's confirmation lets a waiting prune (or deletion) go on.
     app.annotations().get(ANNOTATION_DELETION_APPROVED).hash(&mut h);
     app.annotations().get(driftless_api::ANNOTATION_ROLLBACK_AFTER).hash(&mut h);
+    // They change what the app renders to.
+    app.annotations().get(driftless_engine::desired::ANNOTATION_HELM_LOOKUP).hash(&mut h);
+    app.annotations().get(driftless_api::ANNOTATION_HELM_HOOKS).hash(&mut h);
     app.metadata.deletion_timestamp.is_some().hash(&mut h);
     app.finalizers().hash(&mut h);
     crate::dependencies::trigger_part(app).hash(&mut h);
@@ -400,7 +403,12 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     crate::dependencies::show(&mut status, &deps);
     decision = crate::dependencies::within_dependencies(decision, &deps);
     // Automatic rollback (rollback.rs): may turn "nothing" into a rollback.
-    let rollback = crate::rollback::assess(&app, &status, summary.ok().map(|s| s.0), now);
+    // An app whose dependencies are not ready may be unhealthy because of
+    // them: its own revision is not to blame.
+    let mut rollback = crate::rollback::assess(&app, &status, summary.ok().map(|s| s.0), now);
+    if !deps.ready() {
+        rollback.rollback = None;
+    }
     decision = crate::rollback::apply(rollback, decision, &windows, &app, writer, &mut status).await?;
     let mut heal_wait = None;
     if let Decision::Run(_, Origin::Automated { self_heal: true }) = &decision
@@ -412,7 +420,9 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     let mut after_operation = None;
     match (decision, compared) {
         (Decision::Run(op, origin), Ok((d, c))) => {
-            if origin == Origin::Resumed {
+            // A sync waiting for a confirmation is resumed at every reconcile.
+            let awaiting = status.conditions.iter().any(|c| c.type_ == condition::PRUNE_CONFIRMATION_REQUIRED);
+            if origin == Origin::Resumed && !awaiting {
                 tracing::info!(app = %name, namespace = %ns, "resuming the operation a restart interrupted");
             }
             let requested = origin == Origin::Requested;

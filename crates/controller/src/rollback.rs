@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use driftless_api::{
     ANNOTATION_HEALTHY_HISTORY, ANNOTATION_ROLLBACK_AFTER, ANNOTATION_ROLLED_BACK_FROM, Application, ApplicationStatus, HealthStatusCode,
-    Info, Operation, OperationInitiator, OperationPhase, OperationState, SyncOperation, condition,
+    Info, Operation, OperationInitiator, OperationPhase, OperationState, ResultCode, SyncOperation, condition,
 };
 use driftless_engine::events::{AppEvent, go_duration};
 use driftless_engine::windows::Assessment;
@@ -176,8 +176,11 @@ pub fn assess(app: &Application, status: &ApplicationStatus, revision: Option<&s
             }
             .filter(|_| blocked.is_some());
         }
-        None if watched.state.phase != OperationPhase::Succeeded || watched.state.operation.is_rollback() => {}
-        None if healthy.contains(&watched.entry) || blocked.as_deref() == Some(watched.revision.as_str()) => {}
+        None if !judged(watched.state) || healthy.contains(&watched.entry) => {}
+        // A comparison that failed says nothing fresh about health. A
+        // rollback planned but never started (a comparison that failed
+        // then, a restart) is planned again: its hold alone proves nothing.
+        None if revision.is_none() => {}
         None => {
             let Some(verdict) = Verdict::of(health, elapsed, deadline) else { return plan };
             let from = watched.revision.clone();
@@ -215,6 +218,20 @@ pub fn assess(app: &Application, status: &ApplicationStatus, revision: Option<&s
         }
     }
     plan
+}
+
+/// Whether a finished sync is one automatic rollback judges: not itself a
+/// rollback, and either successful or failed after it applied something (a
+/// wave that timed out waiting for a crash-looping Deployment fails the
+/// sync, with the bad revision applied).
+fn judged(state: &OperationState) -> bool {
+    let applied = || state.sync_result.as_ref().is_some_and(|r| r.resources.iter().any(|r| r.status == Some(ResultCode::Synced)));
+    !state.operation.is_rollback()
+        && match state.phase {
+            OperationPhase::Succeeded => true,
+            OperationPhase::Failed => applied(),
+            _ => false,
+        }
 }
 
 /// The sync automatic rollback watches: the app's last operation, finished,
@@ -383,7 +400,7 @@ pub async fn apply(
 pub fn wake_in(app: &Application, status: &ApplicationStatus, now: Timestamp) -> Option<Duration> {
     let deadline = deadline(app)?.ok()?;
     let watched = watched(app, status)?;
-    if watched.state.phase != OperationPhase::Succeeded || status.health.status == HealthStatusCode::Healthy {
+    if !judged(watched.state) || status.health.status == HealthStatusCode::Healthy {
         return None;
     }
     // Finish times are kept to the second: a little past the deadline.
@@ -485,6 +502,34 @@ mod tests {
         assert_eq!(plan.rollback, None, "a Healthy app stays");
         assert_eq!(plan.annotations.get(ANNOTATION_HEALTHY_HISTORY), Some(&Some("0,1".into())), "and its entry is remembered");
         assert_eq!(wake_in(&app, &healthy, at(1)), None);
+    }
+
+    #[test]
+    fn a_failed_comparison_plans_nothing_and_a_lost_rollback_is_planned_again() {
+        let (mut app, status) = after_bad_sync(HealthStatusCode::Degraded);
+        assert_eq!(assess(&app, &status, None, at(60)).rollback, None, "no fresh health without a comparison");
+        // The hold was written, the rollback never started (a restart).
+        app.metadata.annotations.as_mut().unwrap().insert(ANNOTATION_ROLLED_BACK_FROM.into(), BAD.into());
+        let r = assess(&app, &status, Some(BAD), at(61)).rollback.expect("planned again");
+        assert_eq!(r.to, GOOD);
+    }
+
+    #[test]
+    fn a_sync_that_failed_after_applying_is_rolled_back_and_one_that_applied_nothing_is_not() {
+        use driftless_api::ResourceResult;
+        let (app, mut status) = after_bad_sync(HealthStatusCode::Progressing);
+        status.history.pop();
+        let mut failed = finished(sync_op(BAD), BAD, OperationPhase::Failed, 0);
+        failed.message = Some("wave 0 not healthy after 300s".into());
+        status.operation_state = Some(failed.clone());
+        assert_eq!(assess(&app, &status, Some(BAD), at(40)).rollback, None, "it applied nothing");
+        let applied: ResourceResult =
+            serde_json::from_value(serde_json::json!({ "kind": "Deployment", "name": "web", "status": "Synced" })).expect("a result");
+        failed.sync_result.as_mut().unwrap().resources = vec![applied];
+        status.operation_state = Some(failed);
+        assert_eq!(wake_in(&app, &status, at(10)), Some(Duration::from_millis(20_500)));
+        let r = assess(&app, &status, Some(BAD), at(40)).rollback.expect("a failed sync that applied the bad revision");
+        assert_eq!((r.from.as_str(), r.to.as_str()), (BAD, GOOD));
     }
 
     #[test]

@@ -76,12 +76,9 @@ async fn succeeded(w: &World, name: &str) -> Result<OperationState, Error> {
 
 #[tokio::test]
 async fn apps_created_at_once_sync_in_dependency_order_and_are_deleted_in_reverse() -> Result<(), Error> {
-    // A short resync: an app whose sync created a CRD can report it
-    // Progressing after the sync (the comparison after it uses the apply's
-    // answer, without the Established condition) until its next
-    // comparison. The other tests have no resync: events alone wake the
-    // apps that wait.
-    let w = World::new("deps-order").await?;
+    // No resync: events alone wake the apps that wait, the CRD's
+    // Established condition (set moments after the sync created it) too.
+    let w = World::with_resync("deps-order", NO_RESYNC).await?;
     // A CRD of this test's own group, so that tests never share one.
     let group = format!("{}.example.dev", w.name());
     w.repo.write(

@@ -556,6 +556,20 @@ async fn lookup_keeps_a_generated_secret_across_syncs_only_when_the_app_opts_in(
         .patch("kept", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|source| Error::Kube { what: "annotate".into(), source })?;
+    // The app's wish alone is refused: its project must allow lookup.
+    let refused = w.wait_app("kept", "lookup refused without the project's consent", |a| {
+        a.status.as_ref()?.conditions.iter().find(|c| c.type_ == "ComparisonError" && c.message.contains("does not allow it")).map(|_| ())
+    });
+    refused.await?;
+    let projects: kube::Api<driftless_api::AppProject> = w.ns.api();
+    let project: driftless_api::AppProject = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": { "name": "default", "annotations": { driftless_engine::desired::ANNOTATION_HELM_LOOKUP: "true" } },
+        "spec": { "sourceRepos": ["*"], "destinations": [{ "server": "*", "namespace": "*" }],
+                  "clusterResourceWhitelist": [{ "group": "*", "kind": "*" }] }
+    }))
+    .expect("a project");
+    projects.create(&Default::default(), &project).await.map_err(|source| Error::Kube { what: "project".into(), source })?;
 
     let secrets: kube::Api<Secret> = w.ns.api();
     let password = |name: &'static str| {

@@ -229,7 +229,8 @@ impl Readiness {
                     match program.execute(&context) {
                         Ok(cel::Value::Bool(b)) => Ok(b),
                         Ok(other) => Err(format!("{ANNOTATION_DEPENDS_ON_READY} gave {:?}, not a bool", other.type_of())),
-                        Err(e) => Err(format!("{ANNOTATION_DEPENDS_ON_READY}: {e}")),
+                        // CEL's errors may quote whole values: one line, capped.
+                        Err(e) => Err(format!("{ANNOTATION_DEPENDS_ON_READY}: {}", first_line(&e.to_string()))),
                     }
                 })
                 .collect())
@@ -244,10 +245,76 @@ impl Readiness {
     }
 }
 
+/// What a readiness expression sees of an app (`dep`, `self`): its name,
+/// labels and state, never its spec or annotations, which may hold values
+/// (Helm's) of another team's app, nor the text of its messages.
+fn cel_view(app: &Application) -> serde_json::Value {
+    let status = app.status.clone().unwrap_or_default();
+    let resources: Vec<serde_json::Value> = status
+        .resources
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "group": r.group, "kind": r.kind, "namespace": r.namespace, "name": r.name,
+                "status": r.status, "health": { "status": r.health.as_ref().map(|h| h.status) },
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": app.metadata.name, "namespace": app.metadata.namespace,
+            "labels": app.metadata.labels.clone().unwrap_or_default(), "generation": app.metadata.generation,
+        },
+        "spec": { "project": app.spec.project },
+        "status": {
+            "sync": { "status": status.sync.status, "revision": status.sync.revision, "revisions": status.sync.revisions },
+            "health": { "status": status.health.status },
+            "operationState": status.operation_state.as_ref().map(|o| serde_json::json!({ "phase": o.phase })),
+            "conditions": status.conditions.iter().map(|c| serde_json::json!({ "type": c.type_ })).collect::<Vec<_>>(),
+            "reconciledAt": status.reconciled_at,
+            "resources": resources,
+        },
+    })
+}
+
+/// `source` without its `//` comments (outside string literals), so that
+/// a comment cannot hide a call from [`comprehensions`].
+fn without_comments(source: &str) -> String {
+    let (mut out, mut quote, mut chars) = (String::new(), None::<char>, source.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            (Some(q), _) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '/') if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// How many comprehensions `source` calls: each loops over a list of the
 /// dependency (its resources may be thousands), so nested ones multiply.
 fn comprehensions(source: &str) -> usize {
-    let compact: String = source.chars().filter(|c| !c.is_whitespace()).collect();
+    let compact: String = without_comments(source).chars().filter(|c| !c.is_whitespace()).collect();
     ["all", "exists", "exists_one", "map", "filter"].iter().map(|m| compact.matches(&format!(".{m}(")).count()).sum()
 }
 
@@ -432,11 +499,23 @@ pub fn assess_in(app: &Application, apps: &Apps<'_>) -> Assessment {
         found.extend(matched.into_iter().filter(|a| seen.insert(AppKey::of(a))).map(|a| (pattern, Some(a))));
     }
     let judged: Vec<(bool, String)> = match &deps.ready {
-        None => found.iter().filter_map(|(_, a)| *a).map(default_readiness).collect(),
+        None => found
+            .iter()
+            .filter_map(|(_, a)| *a)
+            .map(|dep| {
+                let (ready, reason) = default_readiness(dep);
+                // Another namespace is another team's: its sync and health
+                // words, not its messages, go on this app.
+                if dep.metadata.namespace == app.metadata.namespace {
+                    (ready, reason)
+                } else {
+                    (ready, reason.split(" (").next().unwrap_or_default().to_string())
+                }
+            })
+            .collect(),
         Some(expr) => {
-            let json: Vec<serde_json::Value> =
-                found.iter().filter_map(|(_, a)| *a).map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
-            match expr.judge(&json, &serde_json::to_value(app).unwrap_or_default()) {
+            let json: Vec<serde_json::Value> = found.iter().filter_map(|(_, a)| *a).map(cel_view).collect();
+            match expr.judge(&json, &cel_view(app)) {
                 Ok(each) => each
                     .into_iter()
                     .map(|r| match r {

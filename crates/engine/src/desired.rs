@@ -119,14 +119,15 @@ pub struct Validated {
 }
 
 /// On an Application, `"true"`: Helm's `lookup` sees the destination
-/// cluster, read-only, through the app's own credentials (argo-cd #5202).
+/// cluster, read-only, through the app's own credentials (argo-cd #5202),
+/// if its AppProject carries the same annotation (an administrator's say).
 /// Off by default: such renders depend on live state and are never cached.
 pub const ANNOTATION_HELM_LOOKUP: &str = "driftless.dev/helm-lookup";
 
-/// Whether `app` opted in to Helm's `lookup`: exactly `true` (any case,
-/// blanks around it); anything else is no.
-pub fn helm_lookup_enabled(app: &Application) -> bool {
-    app.metadata.annotations.as_ref().and_then(|a| a.get(ANNOTATION_HELM_LOOKUP)).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+/// Whether an object (the app, and its AppProject) opted in to Helm's
+/// `lookup`: exactly `true` (any case, blanks around it); anything else is no.
+pub fn helm_lookup_enabled(meta: &kube::api::ObjectMeta) -> bool {
+    meta.annotations.as_ref().and_then(|a| a.get(ANNOTATION_HELM_LOOKUP)).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// What rendering needs of the engine.
@@ -456,7 +457,7 @@ mod tests {
     #[test]
     fn helm_lookup_is_on_only_for_true() {
         let mut app = Application::default();
-        assert!(!helm_lookup_enabled(&app), "off without the annotation");
+        assert!(!helm_lookup_enabled(&app.metadata), "off without the annotation");
         for (value, on) in [
             ("true", true),
             (" TRUE ", true),
@@ -470,7 +471,7 @@ mod tests {
             ("\u{202e}true", false),
         ] {
             app.metadata.annotations = Some([(ANNOTATION_HELM_LOOKUP.to_string(), value.to_string())].into());
-            assert_eq!(helm_lookup_enabled(&app), on, "{value:?}");
+            assert_eq!(helm_lookup_enabled(&app.metadata), on, "{value:?}");
         }
         // Whatever a user writes there never panics.
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;
@@ -480,7 +481,7 @@ mod tests {
             seed ^= seed << 17;
             let text: String = (0..(seed % 9)).map(|i| char::from_u32(((seed >> (i * 7)) % 0x250) as u32).unwrap_or('?')).collect();
             app.metadata.annotations = Some([(ANNOTATION_HELM_LOOKUP.to_string(), text)].into());
-            let _ = helm_lookup_enabled(&app);
+            let _ = helm_lookup_enabled(&app.metadata);
         }
     }
 

@@ -370,8 +370,19 @@ impl Engine {
     /// credentials, as the project's ServiceAccount when impersonation is
     /// on (the error: no matching account). None: `lookup` sees nothing.
     async fn helm_lookup(&self, app: &Application, v: &Validated) -> Result<Option<driftless_render::HelmLookup>, String> {
-        if !desired::helm_lookup_enabled(app) {
+        if !desired::helm_lookup_enabled(&app.metadata) {
             return Ok(None);
+        }
+        // What `lookup` reads is not bound by the project's rules, and the
+        // app's annotation is anyone's to write who may edit the app: the
+        // project's administrator must allow it too.
+        if !desired::helm_lookup_enabled(&v.project.metadata) {
+            return Err(format!(
+                "Helm lookup: the app asks for it (annotation {key}), but its project {project} does not allow it; an \
+                 administrator allows it with the annotation {key}: \"true\" on the AppProject",
+                key = desired::ANNOTATION_HELM_LOOKUP,
+                project = v.project.metadata.name.as_deref().unwrap_or("default"),
+            ));
         }
         let as_user = if self.settings().await.is_some_and(|s| impersonation::enabled(&s)) {
             let namespace = app.spec.destination.namespace.as_deref().unwrap_or_default();

@@ -274,10 +274,13 @@ async fn watch_kind(
             }
             watcher::Event::InitDone => {
                 if let Some(fresh) = idx.relisting.take() {
-                    // The first listing says nothing new: every app
-                    // is compared when it is first seen anyway. A
-                    // relisting does: what changed while unwatched.
-                    let changed = if idx.ready { idx.changed_in(&fresh) } else { BTreeSet::new() };
+                    // A relisting shows what changed while unwatched. The
+                    // first listing wakes the apps whose objects it shows:
+                    // an app compared before its kind was watched may have
+                    // seen an object before a change the listing already
+                    // holds (a CRD the app's first sync created, Established
+                    // moments later), and no event would tell it.
+                    let changed = idx.changed_in(&fresh);
                     *idx = *fresh;
                     for app in changed.iter().filter_map(|i| app_of(i)) {
                         route(&routes, app);

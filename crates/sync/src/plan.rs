@@ -643,6 +643,21 @@ pub fn resources_to_delete<'a>(live: &'a [Extraneous], hooks: &DeletionPlan, con
             d.delete.push(e);
         }
     }
+    // Deleting a Namespace, or the CRD of a kind, deletes what waits in it:
+    // they wait with it.
+    let holds = |e: &Extraneous| {
+        d.waiting.iter().any(|w| match e.key.kind.as_str() {
+            "Namespace" => e.key.group.is_empty() && w.key.namespace.as_deref() == Some(e.key.name.as_str()),
+            "CustomResourceDefinition" => {
+                let spec = &e.live["spec"];
+                spec["group"].as_str() == Some(w.key.group.as_str()) && spec["names"]["kind"].as_str() == Some(w.key.kind.as_str())
+            }
+            _ => false,
+        })
+    };
+    let (held, delete): (Vec<_>, Vec<_>) = d.delete.iter().partition(|e| holds(e));
+    d.delete = delete;
+    d.waiting.extend(held);
     d
 }
 
@@ -933,6 +948,31 @@ mod tests {
         let d = resources_to_delete(&live, &hooks, true);
         assert_eq!(names(&d.delete), ["plain", "precious"], "confirmed");
         assert!(d.waiting.is_empty());
+    }
+
+    #[test]
+    fn the_namespace_and_the_crd_of_what_waits_for_a_confirmation_wait_with_it() {
+        let obj = |v: Value| Extraneous { key: ResourceKey::of(&v), api_version: v["apiVersion"].as_str().unwrap_or("v1").into(), live: v };
+        let live = [
+            obj(json!({"apiVersion": "example.dev/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "data",
+                "annotations": {ANNOTATION_SYNC_OPTIONS: "Delete=confirm"}}})),
+            obj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "data"}})),
+            obj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})),
+            obj(
+                json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.dev"},
+                "spec": {"group": "example.dev", "names": {"kind": "Widget", "plural": "widgets"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gadgets.example.dev"},
+                "spec": {"group": "example.dev", "names": {"kind": "Gadget", "plural": "gadgets"}}}),
+            ),
+        ];
+        let names = |v: &[&Extraneous]| v.iter().map(|e| e.key.name.clone()).collect::<Vec<_>>();
+        let d = resources_to_delete(&live, &DeletionPlan::default(), false);
+        assert_eq!(names(&d.delete), ["other", "gadgets.example.dev"]);
+        assert_eq!(names(&d.waiting), ["w", "data", "widgets.example.dev"]);
+        let d = resources_to_delete(&live, &DeletionPlan::default(), true);
+        assert_eq!(d.delete.len(), 5, "all go once confirmed");
     }
 
     #[test]

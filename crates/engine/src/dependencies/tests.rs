@@ -161,12 +161,37 @@ fn a_cel_expression_decides_readiness_and_a_bad_one_is_an_error() {
     let within = with_annotation(&me, ANNOTATION_DEPENDS_ON_READY, two);
     assert_eq!(assess(&within, &[dep.clone(), within.clone()]).error, None, "two comprehensions are fine");
     let three = "[1].all(a, [1].all(b, [1] . all (c, true)))";
-    for bad in ["dep.status ==", three, "(".repeat(100).as_str(), &"!".repeat(5000), &format!("{}true", "!".repeat(70))] {
+    let hidden = "[1].all(a, [1].all(b, [1]. // a comment does not hide a call\n all (c, true)))";
+    for bad in ["dep.status ==", three, hidden, "(".repeat(100).as_str(), &"!".repeat(5000), &format!("{}true", "!".repeat(70))] {
         let broken = with_annotation(&me, ANNOTATION_DEPENDS_ON_READY, bad);
         let err = assess(&broken, &[dep.clone(), broken.clone()]).error.expect(bad);
         assert!(matches!(err, DependencyError::BadExpression(_)), "{err:?}");
         assert!(err.to_string().contains(ANNOTATION_DEPENDS_ON_READY), "{err}");
     }
+}
+
+#[test]
+fn an_expression_sees_the_state_of_a_dependency_never_its_spec_or_annotations() {
+    let mut db = (*app("argocd/db", None, true)).clone();
+    db.spec.project = "data".into();
+    db.spec.source =
+        Some(driftless_api::ApplicationSource { repo_url: "https://git.example/secret-values.git".into(), ..Default::default() });
+    db.metadata.annotations = Some([("team.example/token".to_string(), "s3cr3t".to_string())].into());
+    let db = Arc::new(db);
+    let me = app("argocd/web", Some("db"), false);
+    let sees = |expr: &str| {
+        let me = with_annotation(&me, ANNOTATION_DEPENDS_ON_READY, expr);
+        assess(&me, &[db.clone(), me.clone()])
+    };
+    assert!(sees("dep.spec.project == 'data' && dep.status.sync.status == 'Synced'").ready());
+    for leak in ["dep.spec.source.repoURL.startsWith('https')", "dep.metadata.annotations['team.example/token'] == 's3cr3t'"] {
+        let got = sees(leak);
+        assert!(!got.ready(), "{leak}: {got:?}");
+        assert!(!format!("{got:?}").contains("s3cr3t") && !format!("{got:?}").contains("secret-values"), "{got:?}");
+    }
+    // An error quoting a value is cut to one short line.
+    let got = sees("dep.status + 1");
+    assert!(got.waiting().unwrap().len() < 400, "{got:?}");
 }
 
 #[test]

@@ -69,7 +69,14 @@ fn walk(value: &mut Value, names: &[(String, String)], placeholders: &HashMap<St
                 map.get("app").and_then(|a| Some(format!("{}/{}", a.get("namespace")?.as_str()?, a.get("name")?.as_str()?)));
             if is_hidden_node.is_some_and(|k| placeholders.contains_key(&k)) {
                 for field in ["sync", "health"] {
-                    map.insert(field.into(), Value::String(String::new()));
+                    if map.contains_key(field) {
+                        map.insert(field.into(), Value::String(String::new()));
+                    }
+                }
+                // Its reason would tell its state and messages.
+                if map.contains_key("reason") {
+                    let ready = map.get("ready").and_then(Value::as_bool).unwrap_or(false);
+                    map.insert("reason".into(), Value::String(if ready { "ready" } else { "not ready" }.into()));
                 }
                 map.remove("waiting");
             }
@@ -80,11 +87,68 @@ fn walk(value: &mut Value, names: &[(String, String)], placeholders: &HashMap<St
         Value::Array(items) => items.iter_mut().for_each(|v| walk(v, names, placeholders)),
         Value::String(s) => {
             for (name, placeholder) in names {
-                if s.contains(name.as_str()) {
-                    *s = s.replace(name.as_str(), placeholder);
-                }
+                *s = replace_whole(s, name, placeholder);
             }
         }
         _ => {}
+    }
+}
+
+/// `s` with each `name` that stands alone (not part of a longer app name)
+/// replaced by `placeholder`.
+fn replace_whole(s: &str, name: &str, placeholder: &str) -> String {
+    let part_of_name = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/'));
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find(name) {
+        let mut after = rest[at + name.len()..].chars();
+        // A full stop ends a sentence unless a name goes on after it.
+        let continues = match after.next() {
+            Some('.') => after.next().is_some_and(|c| c.is_ascii_alphanumeric()),
+            c => part_of_name(c),
+        };
+        out.push_str(&rest[..at]);
+        if part_of_name(rest[..at].chars().next_back()) || continues {
+            out.push_str(name);
+        } else {
+            out.push_str(placeholder);
+        }
+        rest = &rest[at + name.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_app_names_are_hidden() {
+        let hidden = "(hidden-1)";
+        assert_eq!(replace_whole("waiting for argocd/a: OutOfSync", "argocd/a", hidden), "waiting for (hidden-1): OutOfSync");
+        assert_eq!(replace_whole("argocd/abc and argocd/a.", "argocd/a", hidden), "argocd/abc and (hidden-1).");
+        assert_eq!(replace_whole("xargocd/a argocd/a.b argocd/a-2", "argocd/a", hidden), "xargocd/a argocd/a.b argocd/a-2");
+        assert_eq!(replace_whole("argocd/a -> argocd/a", "argocd/a", hidden), "(hidden-1) -> (hidden-1)");
+    }
+
+    #[test]
+    fn a_hidden_dependency_shows_neither_its_name_nor_its_state() {
+        let key = |ns: &str, name: &str| AppKey { namespace: ns.into(), name: name.into() };
+        let mut v = serde_json::json!({
+            "dependencies": [
+                { "pattern": "team-b/db", "app": { "namespace": "team-b", "name": "db" }, "ready": false,
+                  "reason": "OutOfSync, Degraded (is Degraded: password rejected)" },
+                { "pattern": "argocd/dbx", "app": { "namespace": "argocd", "name": "dbx" }, "ready": true, "reason": "ready" },
+            ],
+            "message": "waiting for team-b/db: OutOfSync"
+        });
+        hide(&mut v, &[key("team-b", "db")]);
+        let text = v.to_string();
+        assert!(!text.contains("team-b/db") && !text.contains("password") && !text.contains("\"db\""), "{text}");
+        assert_eq!(v["dependencies"][0]["reason"], "not ready");
+        assert_eq!(v["dependencies"][0].get("sync"), None, "no field added");
+        assert_eq!(v["dependencies"][1]["app"]["name"], "dbx", "a visible app stays");
+        assert_eq!(v["message"], "waiting for (hidden-1): OutOfSync");
     }
 }
