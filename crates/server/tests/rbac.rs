@@ -444,7 +444,9 @@ fn check_of(method: &str, path: &str) -> Check {
         | ("get", "/api/v1/applications/{name}/syncwindows")
         | ("get", "/api/v1/applications/{name}/dependencies")
         | ("get", "/api/v1/applications/{name}/events") => Check::Rbac("applications", "get"),
-        ("delete", "/api/v1/applications/{name}") => Check::Rbac("applications", "delete"),
+        ("delete", "/api/v1/applications/{name}") | ("post", "/api/v1/applications/{name}/confirm-deletion") => {
+            Check::Rbac("applications", "delete")
+        }
         ("delete", "/api/v1/applications/{name}/resource") => Check::Rbac("applications", "delete//ConfigMap/{ns}/x"),
         ("post", "/api/v1/applications/{name}/sync")
         | ("post", "/api/v1/applications/{name}/rollback")
