@@ -221,11 +221,14 @@ pub fn assess(app: &Application, status: &ApplicationStatus, revision: Option<&s
 }
 
 /// Whether a finished sync is one automatic rollback judges: not itself a
-/// rollback, and either successful or failed after it applied something (a
+/// rollback, and either successful or failed after it applied a resource (a
 /// wave that timed out waiting for a crash-looping Deployment fails the
 /// sync, with the bad revision applied).
 fn judged(state: &OperationState) -> bool {
-    let applied = || state.sync_result.as_ref().is_some_and(|r| r.resources.iter().any(|r| r.status == Some(ResultCode::Synced)));
+    let applied = || {
+        let results = state.sync_result.as_ref().map(|r| r.resources.as_slice()).unwrap_or_default();
+        results.iter().any(|r| r.hook_type.is_none() && r.status == Some(ResultCode::Synced))
+    };
     !state.operation.is_rollback()
         && match state.phase {
             OperationPhase::Succeeded => true,
