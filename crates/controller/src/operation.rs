@@ -134,7 +134,7 @@ pub async fn run(
     }
     let state = status.operation_state.as_ref().expect("marked running");
     let started = state.started_at.clone();
-    let awaiting_confirmation = status.conditions.iter().any(|c| c.type_ == driftless_api::condition::PRUNE_CONFIRMATION_REQUIRED);
+    let awaiting_confirmation = awaiting_confirmation(status);
     // An operation a restart interrupted goes on: at its retry attempt, and
     // from the results it recorded at this revision (reconcile pins it).
     let mut attempt = state.retry_count.unwrap_or(0);
@@ -266,6 +266,12 @@ pub async fn run(
         retry_count: (attempt > 0).then_some(attempt),
     });
     outcome.applied
+}
+
+/// Whether the app's sync waits for a person to confirm a prune (it is
+/// then resumed at every reconcile).
+pub fn awaiting_confirmation(status: &ApplicationStatus) -> bool {
+    status.conditions.iter().any(|c| c.type_ == driftless_api::condition::PRUNE_CONFIRMATION_REQUIRED)
 }
 
 /// Shows (or clears) the PruneConfirmationRequired condition: what the

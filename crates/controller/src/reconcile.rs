@@ -420,9 +420,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     let mut after_operation = None;
     match (decision, compared) {
         (Decision::Run(op, origin), Ok((d, c))) => {
-            // A sync waiting for a confirmation is resumed at every reconcile.
-            let awaiting = status.conditions.iter().any(|c| c.type_ == condition::PRUNE_CONFIRMATION_REQUIRED);
-            if origin == Origin::Resumed && !awaiting {
+            if origin == Origin::Resumed && !operation::awaiting_confirmation(&status) {
                 tracing::info!(app = %name, namespace = %ns, "resuming the operation a restart interrupted");
             }
             let requested = origin == Origin::Requested;
