@@ -80,9 +80,12 @@ impl Flux {
         // many run at once: /dev/shm is tmpfs.
         let builds = tempfile::Builder::new().prefix("flux-builds-").tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir_in(scratch))?;
 
+        // source-controller stores artifacts only in a directory that exists.
+        let artifacts = scratch.join("flux-artifacts");
+        std::fs::create_dir_all(&artifacts)?;
         let mut command = controller(&bins.source_controller, cluster, source_health, source_metrics, SOURCE_CONCURRENT);
         command.args([
-            format!("--storage-path={}", scratch.join("flux-artifacts").display()),
+            format!("--storage-path={}", artifacts.display()),
             format!("--storage-addr={storage}"),
             format!("--storage-adv-addr={storage}"),
         ]);
