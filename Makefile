@@ -21,12 +21,13 @@ TOOLS := $(CURDIR)/target/tools/bin
 APT_PACKAGES := git ca-certificates gcc openssh-server
 REGISTRY ?=
 
-.PHONY: help deps tools build devcluster test test-rust test-go demo bench image clean manifests
+.PHONY: help deps tools build devcluster test test-rust test-go demo bench bench-peers image clean manifests
 
 help:
 	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
 	@echo "make test   run every test (Rust, Go, and integration against devcluster)"
 	@echo "make bench  run the benchmarks (they print figures)"
+	@echo "make bench-peers  driftless, Flux and Argo CD side by side (docs/performance.md)"
 	@echo "make image  build the container image (REGISTRY=host:port pushes it there)"
 
 deps:
@@ -74,6 +75,15 @@ demo: deps $(DEVCLUSTER)
 
 bench: deps $(DEVCLUSTER) tools
 	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench --workspace
+
+# driftless, Flux and Argo CD side by side on fresh devclusters with the same
+# workload (docs/performance.md). The peers build from their Go modules the
+# first time (Argo CD takes long); one that fails to build is skipped, with
+# the reason, and the others still run. Not part of `make test`.
+bench-peers: deps $(DEVCLUSTER) tools
+	scripts/tools/flux.sh || echo "bench-peers: Flux did not build; it will be skipped"
+	scripts/tools/argocd.sh || echo "bench-peers: Argo CD did not build; it will be skipped"
+	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench -p driftless --bench peers
 
 # install/crds/crds.yaml (and the chart's copy) is what `driftless crds`
 # prints (a test fails when it differs): regenerate after changing the API types.

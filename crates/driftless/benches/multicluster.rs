@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
 use driftless_controller::shard::Assignment;
-use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{DevCluster, GitRepo, LoggedChild, TestNamespace, install_crds, procstat, wait_for};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -49,9 +49,7 @@ fn replica(ns: &TestNamespace, dir: &Path, name: &str, sharded: bool) -> LoggedC
 }
 
 fn peak_rss_mib(replica: &LoggedChild) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", replica.id())).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(f64::NAN)
-        / 1024.0
+    procstat::peak_rss_mib(replica.id()).unwrap_or(f64::NAN)
 }
 
 fn identity(replica: &LoggedChild) -> Option<String> {

@@ -17,19 +17,28 @@
 //!
 //!     make bench   (COLD_START_APPS=1000 by default)
 
-use std::collections::HashMap;
+#[path = "peers/floor.rs"]
+mod floor;
+#[path = "peers/watch.rs"]
+mod watch;
+// The peers bench commits to its repositories and reads the rest.
+#[allow(dead_code)]
+#[path = "peers/workload.rs"]
+mod workload;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_api::{Application, HealthStatusCode, SyncStatusCode};
-use driftless_testkit::{DevCluster, GitRepo, TestNamespace, install_crds, wait_for};
-use futures::{StreamExt, TryStreamExt, stream};
+use driftless_testkit::{DevCluster, GitHttpServer, TestNamespace, install_crds, procstat, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::watcher;
 use serde_json::json;
+
+use watch::watch_until;
+use workload::Repo;
 
 struct Controller(Child);
 
@@ -47,28 +56,8 @@ impl Controller {
         Controller(child)
     }
 
-    /// CPU time used so far (user + system), from /proc (Linux).
     fn cpu_time(&self) -> Option<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
-        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // USER_HZ is 100 on Linux.
-        Some(Duration::from_millis(ticks * 10))
-    }
-
-    /// Resident memory now, in MiB (Linux).
-    fn rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
-        let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
-    }
-
-    /// Peak resident memory so far, in MiB (Linux).
-    fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
-        let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
+        procstat::cpu_time(self.0.id())
     }
 }
 
@@ -91,12 +80,6 @@ fn app(ns: &str, name: &str, repo: &str, path: &str, self_heal: bool) -> Applica
     .expect("valid Application")
 }
 
-fn deployment(name: &str, replicas: i32) -> String {
-    format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: main\n        image: nginx:1.27\n"
-    )
-}
-
 fn synced(a: &Application) -> bool {
     a.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced)
 }
@@ -105,65 +88,30 @@ fn synced_healthy(a: &Application) -> bool {
     a.status.as_ref().is_some_and(|s| s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy)
 }
 
-/// Watches `api` until each of `goals` holds for `n` objects at once, and
-/// returns when each was first reached, in order. Goals are cumulative (the
-/// second implies the first), so each is waited for after the one before.
-async fn watch_until<K>(api: &Api<K>, n: usize, goals: &[&(dyn Fn(&K) -> bool + Sync)], timeout: Duration) -> Result<Vec<Instant>, String>
-where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    let mut reached = Vec::new();
-    let mut level: HashMap<String, usize> = HashMap::new();
-    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
-    let deadline = tokio::time::Instant::now() + timeout;
-    while reached.len() < goals.len() {
-        let event = tokio::time::timeout_at(deadline, events.try_next())
-            .await
-            .map_err(|_| format!("timed out: {} of {} goals reached", reached.len(), goals.len()))?
-            .map_err(|e| e.to_string())?
-            .ok_or("the watch ended")?;
-        match event {
-            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                level.insert(o.meta().name.clone().unwrap_or_default(), goals.iter().take_while(|g| g(&o)).count());
-            }
-            watcher::Event::Delete(o) => {
-                level.remove(&o.meta().name.clone().unwrap_or_default());
-            }
-            watcher::Event::Init | watcher::Event::InitDone => {}
-        }
-        while reached.len() < goals.len() && level.values().filter(|l| **l > reached.len()).count() >= n {
-            reached.push(Instant::now());
-        }
-    }
-    Ok(reached)
-}
-
 async fn drift_revert(trials: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ns = TestNamespace::new("bench-drift").await?;
     install_crds(&ns.client()).await?;
-    let repo = GitRepo::new();
-    for i in 0..trials {
-        repo.write(&format!("apps/a{i}/deploy.yaml"), &deployment(&format!("web-{i}"), 2));
-    }
-    repo.commit("apps");
+    let server = GitHttpServer::start(Default::default());
+    let repo = Repo::new(&server, "drift", "a", trials, ns.name());
     let cache = tempfile::tempdir()?;
     let _controller = Controller::start(&ns, cache.path(), 3600);
     let apps: Api<Application> = ns.api();
     for i in 0..trials {
-        apps.create(&PostParams::default(), &app(ns.name(), &format!("a{i}"), &repo.url(), &format!("apps/a{i}"), true)).await?;
+        let w = &repo.workload;
+        apps.create(&PostParams::default(), &app(ns.name(), &w.name(i), &w.repo_url, &w.path(i), true)).await?;
     }
     watch_until(&apps, trials, &[&synced_healthy], Duration::from_secs(300)).await?;
 
     let deployments: Api<Deployment> = ns.api();
     let mut samples = Vec::new();
     for i in 0..trials {
-        let name = format!("web-{i}");
+        let name = format!("{}-web", repo.workload.name(i));
         let started = Instant::now();
         deployments.patch(&name, &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 5 } }))).await?;
         wait_for("replicas restored", Duration::from_secs(120), || async {
             let d = deployments.get(&name).await.map_err(|e| e.to_string())?;
             let r = d.spec.and_then(|s| s.replicas);
-            if r == Some(2) { Ok(()) } else { Err(format!("{r:?}")) }
+            if r == Some(1) { Ok(()) } else { Err(format!("{r:?}")) }
         })
         .await?;
         samples.push(started.elapsed());
@@ -183,20 +131,12 @@ async fn drift_revert(trials: usize) -> Result<(), Box<dyn std::error::Error>> {
 async fn cold_start(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let ns = TestNamespace::new("bench-cold").await?;
     install_crds(&ns.client()).await?;
-    let repo = GitRepo::new();
-    for i in 0..n {
-        for j in 0..9 {
-            repo.write(
-                &format!("apps/a{i}/cm{j}.yaml"),
-                &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a{i}-cm{j}\ndata:\n  k: v\n"),
-            );
-        }
-        repo.write(&format!("apps/a{i}/deploy.yaml"), &deployment(&format!("a{i}-web"), 1));
-    }
-    repo.commit("apps");
+    let server = GitHttpServer::start(Default::default());
+    let repo = Repo::new(&server, "cold", "a", n, ns.name());
     let apps: Api<Application> = ns.api();
     for i in 0..n {
-        apps.create(&PostParams::default(), &app(ns.name(), &format!("a{i}"), &repo.url(), &format!("apps/a{i}"), false)).await?;
+        let w = &repo.workload;
+        apps.create(&PostParams::default(), &app(ns.name(), &w.name(i), &w.repo_url, &w.path(i), false)).await?;
     }
     let cache = tempfile::tempdir()?;
     let started = Instant::now();
@@ -210,7 +150,7 @@ async fn cold_start(n: usize) -> Result<String, Box<dyn std::error::Error>> {
         "cold start: {n} apps x 10 resources, controller start -> all Synced: {:.1} s, all Synced+Healthy: {:.1} s; controller peak RSS {:.0} MiB",
         (reached[0] - started).as_secs_f64(),
         (reached[1] - started).as_secs_f64(),
-        controller.peak_rss_mib().unwrap_or(f64::NAN)
+        procstat::peak_rss_mib(controller.0.id()).unwrap_or(f64::NAN)
     );
 
     // Steady state: nothing changes; watches stay open and apps are
@@ -224,46 +164,19 @@ async fn cold_start(n: usize) -> Result<String, Box<dyn std::error::Error>> {
             "steady state: {n} idle apps, resync {RESYNC_SECONDS} s: controller CPU {:.1}% of one core over {} s; RSS {:.0} MiB",
             (b - a).as_secs_f64() / window.as_secs_f64() * 100.0,
             window.as_secs(),
-            controller.rss_mib().unwrap_or(f64::NAN)
+            procstat::rss_mib(controller.0.id()).unwrap_or(f64::NAN)
         );
     }
     Ok(ns.name().to_string())
 }
 
-/// The same objects as the cold start's, server-side applied straight to
-/// the API server (32 at a time, no Git, no comparison, no status), until
-/// every Deployment is available: the part of the cold start that is the
-/// cluster's, and a floor under any agent on this machine.
-async fn cluster_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn measure_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ns = TestNamespace::new("bench-floor").await?;
-    let (configmaps, deployments): (Api<ConfigMap>, Api<Deployment>) = (ns.api(), ns.api());
-    let params = PatchParams::apply("bench-floor");
-    let started = Instant::now();
-    let watching = {
-        let deployments = deployments.clone();
-        let available = |d: &Deployment| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1);
-        tokio::spawn(async move { watch_until(&deployments, n, &[&available], Duration::from_secs(1800)).await })
-    };
-    let applies = (0..n).flat_map(|i| (0..10).map(move |j| (i, j))).map(|(i, j)| {
-        let (configmaps, deployments, params) = (&configmaps, &deployments, &params);
-        async move {
-            if j < 9 {
-                let cm =
-                    json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": format!("a{i}-cm{j}") }, "data": { "k": "v" } });
-                configmaps.patch(&format!("a{i}-cm{j}"), params, &Patch::Apply(cm)).await.map(drop)
-            } else {
-                let d: serde_json::Value = serde_saphyr::from_str(&deployment(&format!("a{i}-web"), 1)).expect("valid YAML");
-                deployments.patch(&format!("a{i}-web"), params, &Patch::Apply(d)).await.map(drop)
-            }
-        }
-    });
-    stream::iter(applies).buffer_unordered(32).try_collect::<Vec<()>>().await?;
-    let applied = started.elapsed();
-    let available = watching.await??;
+    let floor = floor::cluster_floor(&ns.client(), ns.name(), "a", n).await?;
     println!(
         "cluster floor: the same {n} x 10 objects server-side applied directly (32 at a time): applied in {:.1} s, every Deployment available at {:.1} s",
-        applied.as_secs_f64(),
-        (available[0] - started).as_secs_f64()
+        floor.applied.as_secs_f64(),
+        floor.available.as_secs_f64()
     );
     Ok(())
 }
@@ -295,7 +208,7 @@ async fn main() {
         // objects are gone.
         Ok(ns) => match gone(&ns).await {
             Ok(()) => {
-                if let Err(e) = cluster_floor(n).await {
+                if let Err(e) = measure_floor(n).await {
                     println!("cluster floor: failed: {e}");
                 }
             }

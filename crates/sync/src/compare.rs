@@ -13,7 +13,7 @@ use driftless_health::CustomChecks;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER};
 use crate::plan::{Extraneous, Role, Target};
 use crate::{ResourceKey, Tracking};
 
@@ -197,7 +197,7 @@ impl DryRunMemo {
         let verdict = Verdict {
             input: verdict_input(manifest, settings_hash(opts)),
             resource_version: live["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
-            content: content_hash(live),
+            content: content_hash(live, manifest),
             diff: Comparison { in_sync: true, changed: Vec::new() },
             health,
             images,
@@ -233,11 +233,16 @@ fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
     h.finish()
 }
 
-/// A hash of what a server-side apply of an unchanged manifest depends on,
-/// and the comparison reads: the live object without its status, its
-/// resourceVersion and the status writers' managedFields entries (and
-/// without the time of the others, which moves with every write).
-fn content_hash(live: &Value) -> u64 {
+/// A hash of what a server-side apply of `desired` depends on, and the
+/// comparison reads: the live object without its status and
+/// resourceVersion, with only driftless' own managedFields entries (without
+/// their time, which moves with every write), and only the annotations and
+/// labels `desired` sets. Another writer's annotation or label, such as the
+/// Deployment controller's `deployment.kubernetes.io/revision` just after a
+/// create, is kept by an apply and equal on both sides of the comparison:
+/// it cannot change the verdict, so it does not cost a dry run. A change
+/// to anything `desired` sets, to the spec, or to what driftless owns does.
+fn content_hash(live: &Value, desired: &Value) -> u64 {
     let mut v = live.clone();
     if let Some(o) = v.as_object_mut() {
         o.remove("status");
@@ -245,9 +250,18 @@ fn content_hash(live: &Value) -> u64 {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
-            entries.retain(|e| e["subresource"] != "status");
+            entries.retain(|e| e["manager"] == FIELD_MANAGER && e["subresource"] != "status");
             for e in entries.iter_mut().filter_map(Value::as_object_mut) {
                 e.remove("time");
+            }
+        }
+        for field in ["annotations", "labels"] {
+            let set = desired["metadata"][field].as_object();
+            if let Some(Value::Object(live_keys)) = m.get_mut(field) {
+                live_keys.retain(|k, _| set.is_some_and(|s| s.contains_key(k)));
+                if live_keys.is_empty() {
+                    m.remove(field);
+                }
             }
         }
     }
@@ -415,7 +429,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                 return DryRun::kept(same.clone());
             }
             let (health, images) = observe(l, opts.health);
-            let content = content_hash(l);
+            let content = content_hash(l, desired);
             let verdict = |diff: &Comparison| Verdict {
                 input,
                 resource_version: version.into(),
@@ -654,17 +668,29 @@ mod tests {
     fn a_status_write_leaves_the_content_a_dry_run_depends_on_unchanged() {
         let live = |replicas: i64, ready: i64, version: &str, time: &str| {
             json!({"apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": "web", "resourceVersion": version, "managedFields": [
+                "metadata": {"name": "web", "resourceVersion": version, "labels": {"app": "web"}, "managedFields": [
                     {"manager": "driftless", "operation": "Apply", "time": "2026-01-01T00:00:00Z", "fieldsV1": {"f:spec": {}}},
                     {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "time": time, "fieldsV1": {"f:status": {}}}]},
                 "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
         };
-        let before = content_hash(&live(2, 0, "10", "2026-01-01T00:00:01Z"));
-        assert_eq!(content_hash(&live(2, 2, "11", "2026-01-01T00:00:09Z")), before, "status, resourceVersion and its writer's entry");
-        assert_ne!(content_hash(&live(3, 2, "12", "2026-01-01T00:00:09Z")), before, "a spec change");
-        let mut labelled = live(2, 0, "13", "2026-01-01T00:00:01Z");
-        labelled["metadata"]["labels"] = json!({"team": "web"});
-        assert_ne!(content_hash(&labelled), before, "a metadata change");
+        let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"replicas": 2}});
+        let hash = |live: &Value| content_hash(live, &desired);
+        let before = hash(&live(2, 0, "10", "2026-01-01T00:00:01Z"));
+        assert_eq!(hash(&live(2, 2, "11", "2026-01-01T00:00:09Z")), before, "status, resourceVersion and its writer's entry");
+        assert_ne!(hash(&live(3, 2, "12", "2026-01-01T00:00:09Z")), before, "a spec change");
+        let mut relabelled = live(2, 0, "13", "2026-01-01T00:00:01Z");
+        relabelled["metadata"]["labels"]["app"] = json!("other");
+        assert_ne!(hash(&relabelled), before, "a label the manifest sets");
+        let mut annotated = live(2, 0, "14", "2026-01-01T00:00:01Z");
+        annotated["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+        annotated["metadata"]["labels"]["team"] = json!("web");
+        annotated["metadata"]["managedFields"].as_array_mut().unwrap().push(json!(
+            {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-01-01T00:00:02Z",
+             "fieldsV1": {"f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}}}}));
+        assert_eq!(hash(&annotated), before, "another writer's annotation and label, which an apply keeps");
+        let mut disowned = live(2, 0, "15", "2026-01-01T00:00:01Z");
+        disowned["metadata"]["managedFields"][0]["fieldsV1"] = json!({});
+        assert_ne!(hash(&disowned), before, "what driftless owns");
     }
 
     #[test]

@@ -169,6 +169,13 @@ impl DevCluster {
         }
     }
 
+    /// The process id of a cluster this process started (its API server,
+    /// etcd and controllers run in that one process), for its CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        let lifeline = self._lifeline.as_ref()?;
+        Some(lifeline.lock().unwrap_or_else(|p| p.into_inner()).0.id())
+    }
+
     /// The admin kubeconfig of this cluster.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig

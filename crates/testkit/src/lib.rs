@@ -13,7 +13,8 @@
 //!   over HTTP(S) with basic auth and over SSH, on 127.0.0.1;
 //! - [`OciRegistry`] is a real OCI registry on 127.0.0.1;
 //! - [`Gitea`] is a real Gitea on 127.0.0.1 (its REST API), for SCM generators;
-//! - [`install_crds`] installs driftless' CRDs.
+//! - [`install_crds`] installs driftless' CRDs;
+//! - [`procstat`] reads processes' CPU time and memory, for benchmarks.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), driftless_testkit::Error> {
@@ -30,6 +31,7 @@ mod gitea;
 mod http_sink;
 mod namespace;
 mod process;
+pub mod procstat;
 mod registry;
 mod rng;
 mod sops;

@@ -5,7 +5,7 @@
 //! Its own CRDs and settings are installed, and its own `Application`s in
 //! its own namespace are what it reconciles.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::TcpListener;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -13,14 +13,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use driftless_testkit::{DevCluster, LoggedChild};
-use futures::{StreamExt, TryStreamExt, stream};
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
-use kube::runtime::wait::await_condition;
-use kube::runtime::watcher;
 use serde_json::{Value, json};
 
-use super::{Milestones, PeerError, Workload};
+use super::{Milestones, PeerError, Workload, for_each_app, install_crds, read_yaml, watch_milestones};
 
 /// Where Argo CD keeps its Applications, AppProjects and settings.
 const NAMESPACE: &str = "argocd";
@@ -34,8 +31,6 @@ const CRDS: [&str; 2] = ["crds/application-crd.yaml", "crds/appproject-crd.yaml"
 const CONFIG: [&str; 2] = ["config/argocd-cm.yaml", "config/argocd-secret.yaml"];
 /// How long each process may take to start serving.
 const STARTUP: Duration = Duration::from_secs(60);
-/// API requests in flight at once when creating or annotating apps.
-const IN_FLIGHT: usize = 16;
 const FIELD_MANAGER: &str = "bench-peers";
 /// What the repo server logs when an app's manifests at a revision are not
 /// in its cache, just before it generates them.
@@ -166,15 +161,11 @@ impl ArgoCd {
     /// with prune and self-heal to the in-cluster destination.
     pub async fn create_apps(&self, client: &kube::Client, w: &Workload, apps: Range<usize>) -> Result<(), PeerError> {
         let api = applications(client);
-        stream::iter(apps)
-            .map(|i| {
-                let (api, app) = (&api, application(w, i));
-                async move { api.create(&PostParams::default(), &app).await.map(drop) }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .try_collect::<()>()
-            .await?;
-        Ok(())
+        for_each_app(apps, |i| {
+            let (api, app) = (&api, application(w, i));
+            async move { api.create(&PostParams::default(), &app).await.map(drop) }
+        })
+        .await
     }
 
     /// Watches the Applications until all of `apps` are Synced at `head`
@@ -187,57 +178,18 @@ impl ArgoCd {
         head: &str,
         timeout: Duration,
     ) -> Result<Milestones, PeerError> {
-        let wanted: HashSet<String> = apps.map(|i| w.name(i)).collect();
-        let mut progress: HashMap<String, Progress> = HashMap::new();
-        let reached = |progress: &HashMap<String, Progress>, goal| progress.values().filter(|p| **p >= goal).count();
-        let mut applied = None;
-        let mut events = watcher(applications(client), watcher::Config::default()).boxed();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let Ok(event) = tokio::time::timeout_at(deadline, events.try_next()).await else {
-                return Err(PeerError::Other(format!(
-                    "argocd: after {timeout:?}, {} of {} apps Synced at {head}, {} of them also Healthy",
-                    reached(&progress, Progress::Applied),
-                    wanted.len(),
-                    reached(&progress, Progress::Ready)
-                )));
-            };
-            match event.map_err(|e| PeerError::Other(format!("argocd: watching Applications: {e}")))? {
-                Some(watcher::Event::Apply(app) | watcher::Event::InitApply(app)) => {
-                    let name = app.metadata.name.clone().unwrap_or_default();
-                    if wanted.contains(&name) {
-                        progress.insert(name, Progress::of(&app, head));
-                    }
-                }
-                Some(watcher::Event::Delete(app)) => {
-                    progress.remove(&app.metadata.name.unwrap_or_default());
-                }
-                Some(watcher::Event::Init | watcher::Event::InitDone) => {}
-                None => return Err(PeerError::Other("argocd: the watch of Applications ended".into())),
-            }
-            let now = Instant::now();
-            if applied.is_none() && reached(&progress, Progress::Applied) == wanted.len() {
-                applied = Some(now);
-            }
-            if reached(&progress, Progress::Ready) == wanted.len() {
-                return Ok(Milestones { applied, ready: now });
-            }
-        }
+        watch_milestones(applications(client), apps.map(|i| w.name(i)).collect(), |app| level(app, head), timeout).await
     }
 
     /// Asks for a refresh of each app, as Argo CD's webhook handler does on a push.
     pub async fn notify_commit(&self, client: &kube::Client, w: &Workload, apps: Range<usize>) -> Result<(), PeerError> {
         let api = applications(client);
-        let refresh = json!({ "metadata": { "annotations": { "argocd.argoproj.io/refresh": "normal" } } });
-        stream::iter(apps)
-            .map(|i| {
-                let (api, refresh) = (&api, &refresh);
-                async move { api.patch(&w.name(i), &PatchParams::default(), &Patch::Merge(refresh)).await.map(drop) }
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .try_collect::<()>()
-            .await?;
-        Ok(())
+        let refresh = Patch::Merge(json!({ "metadata": { "annotations": { "argocd.argoproj.io/refresh": "normal" } } }));
+        for_each_app(apps, |i| {
+            let (api, refresh) = (&api, &refresh);
+            async move { api.patch(&w.name(i), &PatchParams::default(), refresh).await.map(drop) }
+        })
+        .await
     }
 
     /// Manifest generations so far. The repo server exposes no counter of
@@ -257,26 +209,11 @@ impl ArgoCd {
     }
 }
 
-/// How far an app is, in the order it gets there.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-enum Progress {
-    Pending,
-    /// Synced at the head commit.
-    Applied,
-    /// And Healthy.
-    Ready,
-}
-
-impl Progress {
-    fn of(app: &DynamicObject, head: &str) -> Progress {
-        let status = &app.data["status"];
-        let synced = status["sync"]["status"] == "Synced" && status["sync"]["revision"] == head;
-        match (synced, status["health"]["status"] == "Healthy") {
-            (false, _) => Progress::Pending,
-            (true, false) => Progress::Applied,
-            (true, true) => Progress::Ready,
-        }
-    }
+/// 2: Synced at `head` and Healthy; 1: Synced at `head`; 0: neither.
+fn level(app: &DynamicObject, head: &str) -> u8 {
+    let status = &app.data["status"];
+    let synced = status["sync"]["status"] == "Synced" && status["sync"]["revision"] == head;
+    u8::from(synced) + u8::from(synced && status["health"]["status"] == "Healthy")
 }
 
 fn application_resource() -> ApiResource {
@@ -308,21 +245,7 @@ fn application(w: &Workload, i: usize) -> DynamicObject {
 /// and the `default` AppProject, which argocd-server (not run here) would
 /// create at its start.
 async fn install(client: &kube::Client, share: &Path) -> Result<(), PeerError> {
-    for file in CRDS {
-        let name = apply(client, read_yaml(&share.join(file))?, None).await?;
-        let crds = Api::<DynamicObject>::all_with(
-            client.clone(),
-            &ApiResource::from_gvk(&GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition")),
-        );
-        let established = await_condition(crds, &name, |crd: Option<&DynamicObject>| {
-            crd.and_then(|c| c.data["status"]["conditions"].as_array())
-                .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
-        });
-        tokio::time::timeout(STARTUP, established)
-            .await
-            .map_err(|_| PeerError::Other(format!("argocd: CRD {name} not established after {STARTUP:?}")))?
-            .map_err(|e| PeerError::Other(format!("argocd: waiting for CRD {name}: {e}")))?;
-    }
+    install_crds(client, &CRDS.map(|f| share.join(f))).await?;
     apply(client, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NAMESPACE } }), None).await?;
     for file in CONFIG {
         apply(client, read_yaml(&share.join(file))?, Some(NAMESPACE)).await?;
@@ -339,11 +262,6 @@ async fn install(client: &kube::Client, share: &Path) -> Result<(), PeerError> {
     });
     apply(client, project, Some(NAMESPACE)).await?;
     Ok(())
-}
-
-fn read_yaml(path: &Path) -> Result<Value, PeerError> {
-    let text = std::fs::read_to_string(path)?;
-    serde_saphyr::from_str(&text).map_err(|e| PeerError::Other(format!("argocd: {}: {e}", path.display())))
 }
 
 /// Applies `object` server-side (in `namespace`, or cluster-wide); its name.

@@ -16,12 +16,11 @@ use std::time::Duration;
 
 use driftless_testkit::{DevCluster, LoggedChild, wait_for};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use super::{Milestones, PeerError, Workload, free_port, http_get, watch_milestones};
+use super::{Milestones, PeerError, Workload, for_each_app, free_port, http_get, install_crds, watch_milestones};
 
 const NAMESPACE: &str = "flux-system";
 const FIELD_MANAGER: &str = "bench-peers";
@@ -70,7 +69,9 @@ pub struct Flux {
 impl Flux {
     pub async fn start(bins: &Binaries, cluster: &DevCluster, scratch: &Path) -> Result<Flux, PeerError> {
         let client = cluster.client().await.map_err(|e| PeerError::Other(e.to_string()))?;
-        install_crds(&client, &bins.crds).await?;
+        let mut crds: Vec<PathBuf> = std::fs::read_dir(&bins.crds)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        crds.sort();
+        install_crds(&client, &crds).await?;
         let ns = serde_json::from_value(json!({ "metadata": { "name": NAMESPACE } })).expect("a valid Namespace");
         Api::<Namespace>::all(client).create(&PostParams::default(), &ns).await?;
 
@@ -130,7 +131,7 @@ impl Flux {
         });
         git_repositories(client).patch(&source, &params, &Patch::Apply(repository)).await?;
         let kustomizations = kustomizations(client);
-        for i in apps {
+        for_each_app(apps, |i| {
             let kustomization = json!({
                 "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                 "metadata": { "name": w.name(i), "namespace": NAMESPACE },
@@ -139,9 +140,10 @@ impl Flux {
                           "path": format!("./{}", w.path(i)), "prune": true, "wait": true,
                           "targetNamespace": w.namespace }
             });
-            kustomizations.patch(&w.name(i), &params, &Patch::Apply(kustomization)).await?;
-        }
-        Ok(())
+            let (kustomizations, params) = (&kustomizations, &params);
+            async move { kustomizations.patch(&w.name(i), params, &Patch::Apply(kustomization)).await.map(drop) }
+        })
+        .await
     }
 
     pub async fn wait(
@@ -229,30 +231,6 @@ fn kustomizations(client: &kube::Client) -> Api<DynamicObject> {
 fn flux_api(client: &kube::Client, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
     let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural);
     Api::namespaced_with(client.clone(), NAMESPACE, &resource)
-}
-
-/// Applies every CRD file in `dir` (server-side: some are too large for a
-/// client-side apply's annotation) and waits until each is established:
-/// the controllers watch every kind of their group at start.
-async fn install_crds(client: &kube::Client, dir: &Path) -> Result<(), PeerError> {
-    // Untyped: the typed form of a large CRD is slow to decode in debug builds.
-    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<CustomResourceDefinition>(&()));
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let crd: Value =
-            serde_saphyr::from_str(&std::fs::read_to_string(&path)?).map_err(|e| PeerError::Other(format!("{}: {e}", path.display())))?;
-        let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        crds.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&crd)).await?;
-        wait_for(&format!("CRD {name} to be established"), Duration::from_secs(30), || async {
-            let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
-            let conditions = crd.data["status"]["conditions"].as_array().cloned().unwrap_or_default();
-            let established = conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True");
-            if established { Ok(()) } else { Err("not established".to_string()) }
-        })
-        .await
-        .map_err(|e| PeerError::Other(e.to_string()))?;
-    }
-    Ok(())
 }
 
 /// The last lines of a controller's log, on one line, to explain a failed start.

@@ -1,0 +1,125 @@
+//! driftless as a peer: `driftless controller`, the binary users run, with
+//! its defaults, outside the cluster with a kubeconfig, Applications in
+//! the control-plane namespace (`argocd`), as Argo CD's are.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use driftless_api::{ANNOTATION_REFRESH, Application, HealthStatusCode, SyncStatusCode};
+use driftless_testkit::{DevCluster, LoggedChild, install_crds, wait_for};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use super::{Milestones, PeerError, Workload, for_each_app, free_port, watch_milestones};
+
+const NAMESPACE: &str = "argocd";
+
+pub struct Driftless {
+    controller: LoggedChild,
+    metrics: SocketAddr,
+}
+
+impl Driftless {
+    pub async fn start(cluster: &DevCluster, scratch: &Path) -> Result<Driftless, PeerError> {
+        let client = cluster.client().await.map_err(|e| PeerError::Other(e.to_string()))?;
+        install_crds(&client).await.map_err(|e| PeerError::Other(e.to_string()))?;
+        let namespaces: Api<Namespace> = Api::all(client);
+        let ns = serde_json::from_value(json!({ "metadata": { "name": NAMESPACE } })).expect("a valid Namespace");
+        namespaces.create(&PostParams::default(), &ns).await?;
+        let metrics = free_port()?;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        command
+            .args(["controller", "--namespace", NAMESPACE, "--metrics-addr", &metrics.to_string()])
+            .env("KUBECONFIG", cluster.kubeconfig())
+            .env("DRIFTLESS_CACHE_DIR", scratch.join("cache"))
+            .env("RUST_LOG", "warn");
+        let controller = LoggedChild::spawn(command, &scratch.join("driftless.log"), "driftless controller");
+        let peer = Driftless { controller, metrics };
+        wait_for("driftless controller to serve /healthz", Duration::from_secs(60), || async {
+            super::http_get(peer.metrics, "/healthz").await.map(drop).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| PeerError::Other(e.to_string()))?;
+        Ok(peer)
+    }
+
+    pub fn settings(&self) -> String {
+        "driftless controller --concurrency 64 (its default), --app-resync 180".into()
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        vec![self.controller.id()]
+    }
+
+    pub async fn create_apps(&self, client: &kube::Client, w: &Workload, apps: Range<usize>) -> Result<(), PeerError> {
+        let api: Api<Application> = Api::namespaced(client.clone(), NAMESPACE);
+        for_each_app(apps, |i| {
+            let (api, app) = (&api, application(w, i));
+            async move { api.create(&PostParams::default(), &app).await.map(drop) }
+        })
+        .await
+    }
+
+    pub async fn wait(
+        &self,
+        client: &kube::Client,
+        w: &Workload,
+        apps: Range<usize>,
+        head: &str,
+        timeout: Duration,
+    ) -> Result<Milestones, PeerError> {
+        let api: Api<Application> = Api::namespaced(client.clone(), NAMESPACE);
+        let level = |a: &Application| {
+            let Some(status) = &a.status else { return 0 };
+            let applied = status.sync.status == SyncStatusCode::Synced && status.sync.revision.as_deref() == Some(head);
+            u8::from(applied) + u8::from(applied && status.health.status == HealthStatusCode::Healthy)
+        };
+        watch_milestones(api, apps.map(|i| w.name(i)).collect(), level, timeout).await
+    }
+
+    /// What Argo CD's webhook handler does for each app of a pushed
+    /// repository (driftless' own webhook needs its API server, which the
+    /// peers do not run either).
+    pub async fn notify_commit(&self, client: &kube::Client, w: &Workload, apps: Range<usize>) -> Result<(), PeerError> {
+        let api: Api<Application> = Api::namespaced(client.clone(), NAMESPACE);
+        let patch = Patch::Merge(json!({ "metadata": { "annotations": { ANNOTATION_REFRESH: "normal" } } }));
+        for_each_app(apps, |i| {
+            let (api, patch) = (&api, &patch);
+            async move { api.patch(&w.name(i), &PatchParams::default(), patch).await.map(drop) }
+        })
+        .await
+    }
+
+    /// `driftless_renders_total{cache="miss"}`: sources rendered anew (a
+    /// cache hit reads no file that changed, and builds nothing).
+    pub async fn renders(&self) -> Option<u64> {
+        let text = super::http_get(self.metrics, "/metrics").await.ok()?;
+        let total: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("driftless_renders_total{") && !l.contains("cache=\"hit\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        Some(total as u64)
+    }
+}
+
+/// App `i` of `w`: synced automatically with prune and self-heal, and the
+/// annotation Argo CD's docs prescribe for a monorepo (driftless reads it
+/// too): a commit that touches no file under the app's path renders nothing.
+fn application(w: &Workload, i: usize) -> Application {
+    serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": { "name": w.name(i), "namespace": NAMESPACE,
+                      "annotations": { "argocd.argoproj.io/manifest-generate-paths": "." } },
+        "spec": { "project": "default",
+                  "source": { "repoURL": w.repo_url, "targetRevision": w.revision, "path": w.path(i) },
+                  "destination": { "server": "https://kubernetes.default.svc", "namespace": w.namespace },
+                  "syncPolicy": { "automated": { "prune": true, "selfHeal": true } } }
+    }))
+    .expect("a valid Application")
+}

@@ -1,0 +1,72 @@
+//! What is measured of a peer while it runs: the resident memory of all
+//! its processes (sampled, so that the peak is the peak of their sum), the
+//! CPU time of the peer and of the dev control plane, and the API server's
+//! own count of the requests it served.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use driftless_testkit::procstat;
+
+/// Samples the summed RSS of `roots` and their descendants every 250 ms
+/// until dropped.
+pub struct Sampler {
+    figures: Arc<Mutex<Memory>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Memory {
+    pub now_mib: f64,
+    pub peak_mib: f64,
+}
+
+impl Sampler {
+    pub fn start(roots: Vec<u32>) -> Sampler {
+        let figures = Arc::new(Mutex::new(Memory::default()));
+        let writer = figures.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let now: f64 = procstat::with_descendants(&roots).iter().filter_map(|p| procstat::rss_mib(*p)).sum();
+                {
+                    let mut m = writer.lock().unwrap_or_else(|p| p.into_inner());
+                    m.now_mib = now;
+                    m.peak_mib = m.peak_mib.max(now);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Sampler { figures, task }
+    }
+
+    pub fn memory(&self) -> Memory {
+        *self.figures.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// CPU time of `roots` and their living descendants (finished children
+/// count through their parent once reaped).
+pub fn cpu(roots: &[u32]) -> Duration {
+    procstat::with_descendants(roots).iter().filter_map(|p| procstat::cpu_time(*p)).sum()
+}
+
+/// The API server's `apiserver_request_total`, summed over all its series:
+/// every request it has answered, whoever asked (the cluster's own
+/// controllers included: the floor's count shows their share).
+pub async fn api_requests(client: &kube::Client) -> Result<f64, kube::Error> {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("a valid request");
+    let text = client.request_text(request).await?;
+    Ok(text.lines().filter(|l| l.starts_with("apiserver_request_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum())
+}
+
+/// The `p`-quantile (0..=1) of sorted `samples`, nearest rank.
+pub fn quantile(samples: &[Duration], p: f64) -> Option<Duration> {
+    let last = samples.len().checked_sub(1)?;
+    Some(samples[(last as f64 * p).round() as usize])
+}

@@ -1,0 +1,47 @@
+//! Following progress with a watch: polling a list of a thousand objects
+//! would load the API server that is being measured.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use kube::Api;
+use kube::runtime::watcher;
+
+/// Watches `api` until each of `goals` holds for `n` objects at once, and
+/// returns when each was first reached, in order. Goals are cumulative (the
+/// second implies the first), so each is waited for after the one before.
+pub async fn watch_until<K>(
+    api: &Api<K>,
+    n: usize,
+    goals: &[&(dyn Fn(&K) -> bool + Sync)],
+    timeout: Duration,
+) -> Result<Vec<Instant>, String>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    let mut reached = Vec::new();
+    let mut level: HashMap<String, usize> = HashMap::new();
+    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while reached.len() < goals.len() {
+        let event = tokio::time::timeout_at(deadline, events.try_next())
+            .await
+            .map_err(|_| format!("timed out: {} of {} goals reached", reached.len(), goals.len()))?
+            .map_err(|e| e.to_string())?
+            .ok_or("the watch ended")?;
+        match event {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                level.insert(o.meta().name.clone().unwrap_or_default(), goals.iter().take_while(|g| g(&o)).count());
+            }
+            watcher::Event::Delete(o) => {
+                level.remove(&o.meta().name.clone().unwrap_or_default());
+            }
+            watcher::Event::Init | watcher::Event::InitDone => {}
+        }
+        while reached.len() < goals.len() && level.values().filter(|l| **l > reached.len()).count() >= n {
+            reached.push(Instant::now());
+        }
+    }
+    Ok(reached)
+}
