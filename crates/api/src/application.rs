@@ -175,6 +175,9 @@ pub struct SyncSource {
     /// The directory in that branch.
     #[serde(default)]
     pub path: String,
+    /// The repository of the hydrated manifests (default: the dry source's).
+    #[serde(default, rename = "repoURL", skip_serializing_if = "Option::is_none")]
+    pub repo_url: Option<String>,
 }
 
 /// `sourceHydrator.hydrateTo`.
@@ -208,6 +211,10 @@ pub struct ApplicationSource {
     /// Display name of the source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Only Git tags with this prefix are semver candidates for
+    /// `targetRevision`, compared without it (Argo CD's; not acted on yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_prefix: Option<String>,
     /// Options for plain directories of manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<ApplicationSourceDirectory>,
@@ -359,6 +366,10 @@ pub struct ApplicationSourceDirectory {
     /// Glob (or `{a,b}` list of globs) of files to exclude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<String>,
+    /// Argo CD's switch for manifests whose extension is not `.yaml`,
+    /// `.yml` or `.json` (argo-cd#28571; not acted on yet).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_extension_filter: bool,
     /// Jsonnet options (not supported: rejected at render).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jsonnet: Option<ApplicationSourceJsonnet>,

@@ -529,4 +529,7 @@ pub struct ApplicationSummary {
     /// URLs of Ingresses and LoadBalancers.
     #[serde(default, rename = "externalURLs", skip_serializing_if = "Vec::is_empty")]
     pub external_urls: Vec<String>,
+    /// An Application is among the app's resources (an app of apps).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_app_of_apps: bool,
 }

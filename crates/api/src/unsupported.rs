@@ -51,6 +51,12 @@ pub fn unsupported_message(fields: &[String]) -> Option<String> {
 }
 
 fn source_fields(at: &str, s: &ApplicationSource, out: &mut Vec<String>) {
+    if s.tag_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
+        out.push(format!("{at}.tagPrefix"));
+    }
+    if s.directory.as_ref().is_some_and(|d| d.disable_extension_filter) {
+        out.push(format!("{at}.directory.disableExtensionFilter"));
+    }
     let Some(k) = &s.kustomize else { return };
     let set = [
         ("labelWithoutSelector", k.label_without_selector),
@@ -112,8 +118,8 @@ mod tests {
         let mut a = app(json!({
             "project": "default",
             "destination": { "name": "in-cluster" },
-            "source": { "repoURL": "r", "kustomize": { "labelWithoutSelector": true, "kubeVersion": "1.29" } },
-            "sources": [{ "repoURL": "r" }, { "repoURL": "r", "kustomize": {
+            "source": { "repoURL": "r", "tagPrefix": "web/", "kustomize": { "labelWithoutSelector": true, "kubeVersion": "1.29" } },
+            "sources": [{ "repoURL": "r", "directory": { "disableExtensionFilter": true } }, { "repoURL": "r", "kustomize": {
                 "ignoreMissingComponents": true, "apiVersions": ["v1"], "labelIncludeTemplates": true, "commonAnnotationsEnvsubst": true } }],
             "sourceHydrator": { "drySource": { "repoURL": "r", "targetRevision": "HEAD", "path": "dry" },
                 "syncSource": { "targetBranch": "env/prod", "path": "prod" } },
@@ -132,8 +138,10 @@ mod tests {
             unsupported_fields(&a, &project),
             [
                 "spec.sourceHydrator",
+                "spec.source.tagPrefix",
                 "spec.source.kustomize.labelWithoutSelector",
                 "spec.source.kustomize.kubeVersion",
+                "spec.sources[0].directory.disableExtensionFilter",
                 "spec.sources[1].kustomize.labelIncludeTemplates",
                 "spec.sources[1].kustomize.commonAnnotationsEnvsubst",
                 "spec.sources[1].kustomize.ignoreMissingComponents",

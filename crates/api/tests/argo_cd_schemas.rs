@@ -121,6 +121,7 @@ const DIRECTORY: Fields = &[
     ("jsonnet.libs[]", "string"),
     ("exclude", "string"),
     ("include", "string"),
+    ("disableExtensionFilter", "boolean"),
 ];
 
 const PLUGIN: Fields = &[
@@ -139,8 +140,15 @@ const PLUGIN: Fields = &[
     ("parameters[].array[]", "string"),
 ];
 
-const SOURCE_SCALARS: Fields =
-    &[("repoURL", "string"), ("path", "string"), ("targetRevision", "string"), ("chart", "string"), ("ref", "string"), ("name", "string")];
+const SOURCE_SCALARS: Fields = &[
+    ("repoURL", "string"),
+    ("path", "string"),
+    ("targetRevision", "string"),
+    ("chart", "string"),
+    ("ref", "string"),
+    ("name", "string"),
+    ("tagPrefix", "string"),
+];
 
 const DESTINATION: Fields = &[("server", "string"), ("namespace", "string"), ("name", "string")];
 
@@ -260,7 +268,7 @@ fn hydrator(e: &mut Expected, at: &str) {
     let dry = join(at, "drySource");
     e.one(&dry, "object").add(&dry, &[("repoURL", "string"), ("targetRevision", "string"), ("path", "string")]);
     source_options(e, &dry);
-    e.add(at, &[("syncSource", "object"), ("syncSource.targetBranch", "string"), ("syncSource.path", "string")]);
+    e.add(at, &[("syncSource", "object"), ("syncSource.targetBranch", "string"), ("syncSource.path", "string"), ("syncSource.repoURL", "string")]);
     e.add(at, &[("hydrateTo", "object"), ("hydrateTo.targetBranch", "string")]);
 }
 
@@ -339,6 +347,7 @@ fn app_status(e: &mut Expected, at: &str) {
         ],
     );
     e.add(&join(at, "sourceTypes"), STRINGS).add(&join(at, "summary.externalURLs"), STRINGS).add(&join(at, "summary.images"), STRINGS);
+    e.one(&join(at, "summary.isAppOfApps"), "boolean");
     let state = join(at, "operationState");
     e.one(&state, "object").add(
         &state,

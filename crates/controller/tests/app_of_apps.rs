@@ -189,5 +189,7 @@ async fn with_child_health_off_the_parent_does_not_wait() -> Result<(), Error> {
     assert!(get(&w, "second").await?.is_some(), "wave 2 was created");
     let first = wait_at(&w, "first", "first", HealthStatusCode::Progressing).await?;
     assert_eq!(health(&first), Some(HealthStatusCode::Progressing), "wave 1's child was never Healthy");
+    let app_of_apps = |a: &Application| a.status.as_ref().is_some_and(|s| s.summary.is_app_of_apps);
+    assert!(app_of_apps(&parent) && !app_of_apps(&first), "Argo CD's status.summary.isAppOfApps: the parent's alone");
     Ok(())
 }

@@ -137,6 +137,23 @@ async fn resource_exclusions_hide_a_kind_from_the_app_its_diff_and_its_pruning()
     assert!(warning.contains("ConfigMap hidden is excluded"), "{warning}");
     assert!(get(&w, "hidden").await.is_some(), "an excluded kind is never pruned");
     assert!(!w.kubectl(&["get", "serviceaccount", "visible", "-o", "name"]).is_empty());
+
+    // Hidden from the diff too: the live ConfigMap now differs from Git, and
+    // a comparison requested after that edit still finds nothing to sync.
+    let edit = Patch::Merge(json!({"data": {"key": "edited in the cluster"}}));
+    cms(&w).patch("hidden", &PatchParams::default(), &edit).await.expect("edit the hidden ConfigMap");
+    let refresh = Patch::Merge(json!({"metadata": {"annotations": {driftless_api::ANNOTATION_REFRESH: "normal"}}}));
+    w.apps.patch("web", &PatchParams::default(), &refresh).await.expect("request a refresh");
+    let a = w
+        .wait_app("web", "compared after the edit", |a| {
+            let kinds: Vec<&str> = a.status.as_ref()?.resources.iter().map(|r| r.kind.as_str()).collect();
+            assert_eq!(kinds, ["ServiceAccount"], "status.resources never lists the excluded ConfigMap");
+            (!a.annotations().contains_key(driftless_api::ANNOTATION_REFRESH)).then(|| a.clone())
+        })
+        .await?;
+    assert_eq!(a.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::Synced), "a hidden kind's drift is no difference");
+    let live = get(&w, "hidden").await.and_then(|c| c.data).and_then(|d| d.get("key").cloned());
+    assert_eq!(live.as_deref(), Some("edited in the cluster"), "nothing re-applied the hidden ConfigMap");
     Ok(())
 }
 

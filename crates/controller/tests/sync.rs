@@ -187,6 +187,66 @@ async fn a_sync_that_would_change_a_running_app_changes_nothing_when_one_object_
     Ok(())
 }
 
+/// A ConfigMap that cannot change once created (`immutable: true`).
+fn immutable_configmap(name: &str, annotations: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\nimmutable: true\ndata:\n  key: {value}\n"
+    )
+}
+
+/// An immutable field changes only by re-creating the object: a plain sync
+/// fails naming it and changes nothing; Argo CD's `syncStrategy.apply.force`
+/// (`argocd app sync --force`) re-creates it, and so does a plain sync of a
+/// resource annotated `Force=true`.
+#[tokio::test]
+async fn an_immutable_change_fails_a_plain_sync_and_a_forced_one_re_creates_the_object() -> Result<(), Error> {
+    let w = World::new("force").await?;
+    let forced = "argocd.argoproj.io/sync-options: Force=true";
+    w.repo.write("app/frozen.yaml", &immutable_configmap("frozen", "", "one"));
+    w.repo.write("app/annotated.yaml", &immutable_configmap("annotated", forced, "one"));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({})).await?;
+    w.request_sync("web", json!({})).await?;
+    assert_eq!(w.wait_operation("web").await?.phase, OperationPhase::Succeeded);
+    // (uid, data.key) of the live ConfigMap.
+    let live = |name: &str| {
+        let out = w.kubectl(&["get", "configmap", name, "-o", "jsonpath={.metadata.uid} {.data.key}"]);
+        let (uid, value) = out.split_once(' ').unwrap_or((out.as_str(), ""));
+        (uid.to_string(), value.to_string())
+    };
+    let (frozen_v1, annotated_v1) = (live("frozen"), live("annotated"));
+
+    w.repo.write("app/frozen.yaml", &immutable_configmap("frozen", "", "two"));
+    let v2 = w.repo.commit("v2: frozen's data changes");
+    w.wait_app("web", "OutOfSync at v2", |a| (a.status.as_ref()?.sync.revision.as_deref() == Some(v2.as_str())).then_some(())).await?;
+    w.request_sync("web", json!({})).await?;
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Failed, "{op:?}");
+    let message = op.message.unwrap_or_default();
+    assert!(message.contains("frozen") && message.contains("immutable"), "the object and the reason: {message}");
+    assert_eq!((live("frozen"), live("annotated")), (frozen_v1.clone(), annotated_v1.clone()), "the failed sync changed nothing");
+
+    w.request_sync("web", json!({ "syncStrategy": { "apply": { "force": true } } })).await?;
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
+    let frozen_v2 = live("frozen");
+    assert_ne!(frozen_v2.0, frozen_v1.0, "re-created: a new uid");
+    assert_eq!(frozen_v2.1, "two");
+    assert_eq!(live("annotated"), annotated_v1, "an object already as in Git is left alone");
+
+    // Force=true on the resource: a plain sync re-creates it.
+    w.repo.write("app/annotated.yaml", &immutable_configmap("annotated", forced, "two"));
+    let v3 = w.repo.commit("v3: annotated's data changes");
+    w.wait_app("web", "OutOfSync at v3", |a| (a.status.as_ref()?.sync.revision.as_deref() == Some(v3.as_str())).then_some(())).await?;
+    w.request_sync("web", json!({})).await?;
+    let op = w.wait_operation("web").await?;
+    assert_eq!(op.phase, OperationPhase::Succeeded, "{op:?}");
+    let annotated_v3 = live("annotated");
+    assert_ne!(annotated_v3.0, annotated_v1.0, "re-created: a new uid");
+    assert_eq!(annotated_v3.1, "two");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_finished_sync_is_first_seen_with_the_state_it_left() -> Result<(), Error> {
     let w = World::new("finished").await?;

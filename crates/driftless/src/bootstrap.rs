@@ -57,7 +57,12 @@ pub struct BootstrapArgs {
 /// `driftless bootstrap`.
 pub async fn run(args: BootstrapArgs) -> anyhow::Result<()> {
     let path = checked_path(&args.path)?;
-    let opts = install::Options { namespace: args.namespace.clone(), namespace_scoped: args.namespace_scoped, image: args.image.clone() };
+    let opts = install::Options {
+        namespace: args.namespace.clone(),
+        namespace_scoped: args.namespace_scoped,
+        image: args.image.clone(),
+        ..Default::default()
+    };
     let objects = install::manifests(&opts)?;
     let committed = commit_manifests(&args.repo, &args.branch, path, &install::to_yaml(&objects))?;
     let client = crate::kube_client::connect().await?;

@@ -50,6 +50,15 @@ pub struct InstallArgs {
     /// version's release image).
     #[arg(long)]
     image: Option<String>,
+    /// Controller replicas: standbys with leader election, or shares of
+    /// the apps with --sharded.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    replicas: u16,
+    /// Every controller replica takes a share of the apps (by the shard of
+    /// their cluster Secret, else by name) instead of one leader acting for
+    /// all: `controller --sharded` rather than `--leader-elect`.
+    #[arg(long)]
+    sharded: bool,
     /// Output format of `--dry-run`.
     #[arg(short, long, value_enum, default_value_t = ManifestFormat::Yaml)]
     output: ManifestFormat,
@@ -73,6 +82,18 @@ pub struct Options {
     pub namespace_scoped: bool,
     /// The image, instead of the manifests' own.
     pub image: Option<String>,
+    /// The controller's replicas.
+    pub replicas: u16,
+    /// The controller replicas share the apps instead of electing a leader.
+    pub sharded: bool,
+}
+
+impl Default for Options {
+    /// What the manifests say: the cluster-wide install in argocd, one
+    /// controller with leader election.
+    fn default() -> Options {
+        Options { namespace: DEFAULT_NAMESPACE.into(), namespace_scoped: false, image: None, replicas: 1, sharded: false }
+    }
 }
 
 /// Why the manifests could not be built.
@@ -130,8 +151,9 @@ pub fn manifests(opts: &Options) -> Result<Vec<Value>, Error> {
 
 /// What Kustomize's `namespace:` does not change: the namespace of
 /// ServiceAccount subjects and of the in-cluster Secret's `namespaces`
-/// limit, the names of cluster-scoped RBAC objects, and the image. The Helm
-/// chart's templates do the same.
+/// limit, the names of cluster-scoped RBAC objects; and the image and the
+/// controller's replicas and sharding. The Helm chart's templates do the
+/// same.
 fn localize(obj: &mut Value, opts: &Options) {
     let ns = opts.namespace.as_str();
     let kind = obj["kind"].as_str().unwrap_or_default().to_string();
@@ -159,6 +181,16 @@ fn localize(obj: &mut Value, opts: &Options) {
             c["image"] = json!(image);
         }
     }
+    if kind == "Deployment" && obj["metadata"]["name"] == "driftless-controller" {
+        obj["spec"]["replicas"] = json!(opts.replicas);
+        if opts.sharded {
+            for c in obj["spec"]["template"]["spec"]["containers"].as_array_mut().into_iter().flatten() {
+                for arg in c["args"].as_array_mut().into_iter().flatten().filter(|a| *a == "--leader-elect") {
+                    *arg = json!("--sharded");
+                }
+            }
+        }
+    }
 }
 
 /// The objects as `kubectl kustomize` prints them.
@@ -168,7 +200,13 @@ pub fn to_yaml(objects: &[Value]) -> String {
 
 /// `driftless install`.
 pub async fn run(args: InstallArgs) -> anyhow::Result<()> {
-    let opts = Options { namespace: args.namespace, namespace_scoped: args.namespace_scoped, image: args.image };
+    let opts = Options {
+        namespace: args.namespace,
+        namespace_scoped: args.namespace_scoped,
+        image: args.image,
+        replicas: args.replicas,
+        sharded: args.sharded,
+    };
     let objects = manifests(&opts)?;
     if args.dry_run {
         return match args.output {
@@ -250,7 +288,7 @@ mod tests {
     }
 
     fn opts(namespace: &str, namespace_scoped: bool) -> Options {
-        Options { namespace: namespace.into(), namespace_scoped, image: None }
+        Options { namespace: namespace.into(), namespace_scoped, ..Options::default() }
     }
 
     fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {

@@ -356,8 +356,14 @@ async fn history_and_rollback() {
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).expect("history -o json");
     assert_eq!(entries.len(), 2);
 
-    let rollback = w.app(&["rollback", "web", "0", "--timeout", "90"]).await;
+    // -o json: stdout is the finished operation's state alone (progress on stderr).
+    let rollback = w.app(&["rollback", "web", "0", "--timeout", "90", "-o", "json"]).await;
     assert_success(&rollback);
+    let state: serde_json::Value = serde_json::from_slice(&rollback.stdout)
+        .unwrap_or_else(|e| panic!("rollback -o json ({e}): {}\nstderr: {}", stdout(&rollback), stderr(&rollback)));
+    assert_eq!(state["phase"], "Succeeded", "{state}");
+    assert_eq!(state["syncResult"]["revision"], first.as_str(), "{state}");
+    assert!(stderr(&rollback).contains("rolling back"), "progress on stderr: {}", stderr(&rollback));
     assert_eq!(w.replicas("web").await, Some(1), "the old revision's replicas are back");
     let apps = w.apps();
     let app = apps.get("web").await.expect("the app");

@@ -45,6 +45,29 @@ fn helm(args: &[&str]) -> Output {
     out
 }
 
+/// `kubectl kustomize` of a directory: the README's first install path
+/// (`kubectl apply -k`), built by Kustomize itself.
+fn kustomize(dir: &Path) -> String {
+    let out = Command::new("kubectl").arg("kustomize").arg(dir).output().expect("kubectl is on PATH (`make deps` checks it)");
+    assert_success(&out);
+    stdout(&out)
+}
+
+/// The README's sharding overlay, built in a temporary directory with its
+/// path to `install/cluster` made to reach this workspace's (Kustomize
+/// takes no absolute paths).
+fn readme_sharding_overlay() -> String {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("read README.md");
+    let start = readme.find("    resources:\n      - ../driftless/install/cluster").expect("the README's sharding overlay");
+    let block = readme[start..].split("\n\n").next().unwrap_or_default();
+    let overlay: String = block.lines().map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l))).collect();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let up = "../".repeat(dir.path().components().count() - 1);
+    let cluster = format!("{up}{}", workspace().join("install/cluster").display().to_string().trim_start_matches('/'));
+    std::fs::write(dir.path().join("kustomization.yaml"), overlay.replace("../driftless/install/cluster", &cluster)).expect("write it");
+    kustomize(dir.path())
+}
+
 fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().expect("the bound address")
 }
@@ -155,6 +178,7 @@ fn the_chart_lints_and_renders_what_driftless_install_prints() {
     let chart = chart.to_str().expect("a UTF-8 path");
     assert_success(&helm(&["lint", "--strict", chart]));
     assert_success(&helm(&["lint", "--strict", chart, "--set", "namespaceScoped=true", "--set", "server.ingress.enabled=true"]));
+    assert_success(&helm(&["lint", "--strict", chart, "--set", "rbac.create=false"]));
     let bad = helm(&["lint", chart, "--set", "server.service.port=70000"]);
     assert!(!bad.status.success(), "a port out of range passes the schema");
     let install = |args: &[&str]| {
@@ -171,6 +195,16 @@ fn the_chart_lints_and_renders_what_driftless_install_prints() {
         assert!(kinds.contains(&kind), "no {kind} in driftless install --dry-run: {kinds:?}");
     }
     assert_eq!(comparable(&stdout(&rendered)), installed, "helm template and driftless install --dry-run differ");
+    assert_eq!(
+        comparable(&kustomize(&workspace().join("install/cluster"))),
+        installed,
+        "kubectl kustomize install/cluster and driftless install --dry-run differ"
+    );
+    assert_eq!(
+        comparable(&kustomize(&workspace().join("install/namespace"))),
+        comparable(&install(&["--namespace-scoped"])),
+        "kubectl kustomize install/namespace and driftless install --dry-run --namespace-scoped differ"
+    );
     // The namespace-scoped variant in another namespace (CRDs skipped, as its users do).
     let rendered = helm(&["template", "driftless", chart, "--namespace", "team-x", "--skip-crds", "--set", "namespaceScoped=true"]);
     assert_success(&rendered);
@@ -179,17 +213,38 @@ fn the_chart_lints_and_renders_what_driftless_install_prints() {
         comparable(&install(&["--namespace", "team-x", "--namespace-scoped"])),
         "the namespace-scoped chart and driftless install differ"
     );
-    // Sharding: every replica takes a share instead of one leader.
-    let sharded =
-        helm(&["template", "driftless", chart, "--skip-crds", "--set", "controller.sharded=true", "--set", "controller.replicas=3"]);
+    // Sharding: every replica takes a share instead of one leader, from the
+    // chart's values and from driftless install's flags alike.
+    let sharded = helm(&[
+        "template",
+        "driftless",
+        chart,
+        "--namespace",
+        "argocd",
+        "--include-crds",
+        "--set",
+        "controller.sharded=true",
+        "--set",
+        "controller.replicas=3",
+    ]);
     assert_success(&sharded);
-    let controller = comparable(&stdout(&sharded))
-        .into_iter()
+    let sharded = comparable(&stdout(&sharded));
+    let controller = sharded
+        .iter()
         .find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == "driftless-controller")
         .expect("the controller's Deployment");
     assert_eq!(controller["spec"]["replicas"], 3);
     let args = &controller["spec"]["template"]["spec"]["containers"][0]["args"];
     assert!(args.as_array().is_some_and(|a| a.contains(&json!("--sharded")) && !a.contains(&json!("--leader-elect"))), "{args}");
+    assert_eq!(
+        comparable(&install(&["--sharded", "--replicas", "3"])),
+        sharded,
+        "driftless install --sharded --replicas 3 and the chart differ"
+    );
+    assert_eq!(comparable(&readme_sharding_overlay()), sharded, "the README's kustomize overlay and the chart differ");
+    let zero =
+        Command::new(env!("CARGO_BIN_EXE_driftless")).args(["install", "--dry-run", "--replicas", "0"]).output().expect("run driftless");
+    assert!(!zero.status.success() && String::from_utf8_lossy(&zero.stderr).contains("--replicas"), "no controller at all is refused");
 }
 
 #[tokio::test]

@@ -41,6 +41,7 @@ pub fn apply_comparison(status: &mut ApplicationStatus, app: &Application, desir
     };
     status.health = HealthStatus::status(result.health);
     status.summary.images = result.images.clone();
+    status.summary.is_app_of_apps = status.resources.iter().any(|r| r.group == "argoproj.io" && r.kind == "Application");
     status.source_type = Some(desired.source_type.as_str().to_string());
     // When Git was last consulted, as in Argo CD: a comparison woken by a
     // live event does not move it, so an unchanged app needs no write.

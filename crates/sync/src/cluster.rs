@@ -174,6 +174,21 @@ impl Cluster {
         Ok(serde_json::to_value(api.create(&pp, &desired).await?)?)
     }
 
+    /// Asks the server, in a dry run, whether `obj` would be accepted as a
+    /// new object: what re-creating it needs when the live one cannot
+    /// change. The copy is named by the server (`generateName`), so that the
+    /// live object's existence does not matter.
+    pub async fn dry_run_create_anew(&self, obj: &Value) -> Result<(), ClusterError> {
+        let key = ResourceKey::of(obj);
+        let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
+        let mut desired: DynamicObject = serde_json::from_value(obj.clone())?;
+        desired.metadata.name = None;
+        desired.metadata.generate_name = Some(format!("{}-", key.name));
+        let pp = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.into()) };
+        api.create(&pp, &desired).await?;
+        Ok(())
+    }
+
     /// Deletes the object; a missing object is not an error.
     pub async fn delete(&self, api_version: &str, key: &ResourceKey, propagation: Option<&str>) -> Result<(), ClusterError> {
         let api = match self.api(api_version, &key.kind, key.namespace.as_deref()).await {

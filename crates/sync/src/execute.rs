@@ -249,14 +249,21 @@ impl Run<'_> {
             .collect();
         let outcomes: Vec<_> = stream::iter(dry_runs).buffered(PARALLEL_REQUESTS).collect().await;
         let mut failed = Vec::new();
-        for ((t, _), outcome) in tasks.into_iter().zip(outcomes) {
+        for ((t, m), outcome) in tasks.into_iter().zip(outcomes) {
+            let outcome = match outcome {
+                // What cannot change in place is re-created when the user
+                // allowed it: then the new object must be valid.
+                Err(e) if e.status() == Some(422) && self.recreates(t) => cluster.dry_run_create_anew(m.value()).await.map_err(|_| e),
+                other => other,
+            };
             match outcome {
                 Ok(_) => {}
                 Err(ClusterError::UnknownKind { .. })
                     if t.options.skip_dry_run_on_missing_resource || crds.contains(&(t.key.group.clone(), t.key.kind.clone())) => {}
                 Err(e) => {
-                    self.record(t, Some(ResultCode::SyncFailed), e.to_string(), None);
-                    failed.push(format!("{}: {e}", t.key));
+                    let msg = with_immutable_hint(&e);
+                    self.record(t, Some(ResultCode::SyncFailed), msg.clone(), None);
+                    failed.push(format!("{}: {msg}", t.key));
                 }
             }
         }
@@ -364,6 +371,12 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Whether the user allowed re-creating the task's object when it
+    /// cannot change in place (Replace=true, Force=true, a forced sync).
+    fn recreates(&self, t: &Task) -> bool {
+        self.opts.replace || t.options.replace || t.options.force || self.opts.force
+    }
+
     /// Applies one task's manifest: server-side apply, or replace, and
     /// re-creation when an immutable field changes and the user allowed it.
     async fn try_apply(&self, t: &Task) -> Result<Applied, ClusterError> {
@@ -378,7 +391,7 @@ impl Run<'_> {
             }),
             // An immutable field can only change by re-creating the object:
             // done when the user asked for Replace/Force, explained otherwise.
-            Err(e) if e.status() == Some(422) && (replace || t.options.force || self.opts.force) => {
+            Err(e) if e.status() == Some(422) && self.recreates(t) => {
                 self.cluster.delete(&t.api_version, &t.key, Some("foreground")).await?;
                 self.recreate(m.value()).await?;
                 Ok(Applied { verb: if replace { "replaced" } else { verb(self.opts.existing.contains(&t.key)) }, live: None })
@@ -396,10 +409,7 @@ impl Run<'_> {
                 Ok(())
             }
             Err(e) => {
-                let mut msg = e.to_string();
-                if e.status() == Some(422) && msg.contains("immutable") {
-                    msg.push_str(" (the field is immutable: add the sync option Replace=true to re-create the resource)");
-                }
+                let msg = with_immutable_hint(&e);
                 self.record(t, Some(ResultCode::SyncFailed), msg.clone(), None);
                 Err(format!("{}: {msg}", t.key))
             }
@@ -579,6 +589,17 @@ fn result(t: &Task, status: Option<ResultCode>, message: String, hook_phase: Opt
 struct Applied {
     verb: &'static str,
     live: Option<Value>,
+}
+
+/// The server's reason, with what to do when an immutable field is why.
+fn with_immutable_hint(e: &ClusterError) -> String {
+    let mut msg = e.to_string();
+    if e.status() == Some(422) && msg.contains("immutable") {
+        msg.push_str(
+            " (the field is immutable: sync with force, `driftless app sync --force`, or add the sync option Replace=true or Force=true, to re-create the resource)",
+        );
+    }
+    msg
 }
 
 fn verb(existed: bool) -> &'static str {
