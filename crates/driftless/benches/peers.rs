@@ -343,6 +343,7 @@ async fn run(
         all_applied_s: reached.applied.map(|a| (a - started).as_secs_f64()),
         all_ready_s: (reached.ready - started).as_secs_f64(),
         peak_rss_mib,
+        peak_rss_per_object_kib: peak_rss_mib * 1024.0 / (config.apps * 10) as f64,
         steady_rss_mib,
         cpu_s: (cpu1 - cpu0).as_secs_f64(),
         idle_cpu_percent: idle_cpu.as_secs_f64() / STEADY.as_secs_f64() * 100.0,
