@@ -1,6 +1,7 @@
 //! `driftless proj windows ...`: a project's sync windows, each known by
 //! its index (ID), as `argocd proj windows` numbers them. `list` shows the
-//! windows as written, without whether each is active now.
+//! windows as written, with whether each is active now and when that
+//! changes, as the controller judges it.
 
 use anyhow::{Context as _, bail};
 use driftless_api::{AppProjectSpec, SyncWindow, WindowKind};
