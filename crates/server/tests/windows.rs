@@ -23,7 +23,7 @@ async fn app_and_project_sync_windows_with_rbac_and_hostile_names() {
     let broken = json!([{ "kind": "deny", "schedule": "0 9 * * *", "duration": "1h", "timeZone": "Mars/Olympus" }]);
     ns.create_project("broken", broken).await.expect("create project");
     // Always closed to syncs, manual ones included.
-    let frozen = json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h" }]);
+    let frozen = json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["*"] }]);
     ns.create_project("frozen", frozen).await.expect("create project");
     // A history entry, so that a rollback is otherwise possible.
     let history = json!({ "history": [{ "id": 0, "revision": "1111111", "deployedAt": "2026-01-01T00:00:00Z",
