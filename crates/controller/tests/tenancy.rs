@@ -140,6 +140,10 @@ async fn a_project_refuses_what_it_forbids_hooks_and_other_namespaces_included_a
     for cm in ["plain-config", "hook-config", "elsewhere-config"] {
         assert!(!w.exists("configmap", cm), "{cm}: nothing of a refused app is applied");
     }
+    for role in ["plain", "hook"] {
+        let role = format!("{}-{role}", w.name());
+        assert!(!w.exists("clusterrole", &role), "{role}: the forbidden kind itself is never applied");
+    }
     assert!(!configmap_exists(&other, "other-config"));
     Ok(())
 }

@@ -29,6 +29,15 @@ pub struct OutputArgs {
     pub output: Format,
 }
 
+/// `--output table|json|yaml`, long form only, for commands where `-o`
+/// is another flag (as in `argocd proj role add-policy -o OBJECT`).
+#[derive(clap::Args)]
+pub struct LongOutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
 /// Prints `value` as `format` asks; `table` renders the human form.
 /// A closed pipe (`driftless ... | head`) is not an error.
 pub fn print<T: Serialize>(format: Format, value: &T, table: impl FnOnce() -> String) -> anyhow::Result<()> {

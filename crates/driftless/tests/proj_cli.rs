@@ -70,8 +70,12 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
             .await,
     );
     assert_eq!((created["metadata"]["name"].clone(), created["metadata"]["namespace"].clone()), (json!("team"), json!(ns.name())));
-    assert_success(&run(vec!["proj", "add-source", "team", "https://git.example/more.git"]).await);
-    assert_success(&run(vec!["proj", "add-destination", "team", IN_CLUSTER, "other-ns"]).await);
+    // A change prints the project as stored with -o json, one line without.
+    let changed = json_of(&run(vec!["proj", "add-source", "team", "https://git.example/more.git", "-o", "json"]).await);
+    assert_eq!(changed["spec"]["sourceRepos"], json!(["https://git.example/team.git", "https://git.example/more.git"]), "{changed}");
+    assert!(changed["metadata"]["resourceVersion"].is_string(), "as stored: {changed}");
+    let line = stdout(&run(vec!["proj", "add-destination", "team", IN_CLUSTER, "other-ns"]).await);
+    assert_eq!(line, format!("project 'team': destination {IN_CLUSTER} other-ns added\n"));
     assert_success(&run(vec!["proj", "deny-namespace-resource", "team", "", "ResourceQuota"]).await);
     let again = run(vec!["proj", "add-source", "team", "https://git.example/more.git"]).await;
     assert!(!again.status.success() && stderr(&again).contains("already has source"), "{}", stderr(&again));
@@ -104,7 +108,10 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
     assert_eq!(windows.as_array().map(Vec::len), Some(1), "{windows}");
     assert_eq!((windows[0]["kind"].clone(), windows[0]["manualSync"].clone()), (json!("deny"), json!(true)));
     assert_eq!(windows[0]["applications"], json!(["api", "db"]));
-    assert_success(&run(vec!["proj", "windows", "disable-manual-sync", "team", "0"]).await);
+    let out = run(vec!["proj", "windows", "disable-manual-sync", "team", "0", "-o", "yaml"]).await;
+    assert_success(&out);
+    let changed: AppProject = serde_saphyr::from_str(&stdout(&out)).expect("a YAML AppProject");
+    assert!(!changed.spec.sync_windows[0].manual_sync);
     let table = stdout(&run(vec!["proj", "windows", "list", "team"]).await);
     // Open from 22:00 to 23:00 in Paris, as the controller judges it.
     let open = k8s_openapi::jiff::Timestamp::now().in_tz("Europe/Paris").expect("a known zone").hour() == 22;
@@ -123,7 +130,12 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
     // A role with policies, written as Argo CD writes them.
     assert_success(&run(vec!["proj", "role", "create", "team", "ci"]).await);
     assert_success(&run(vec!["proj", "role", "add-policy", "team", "ci", "-a", "get", "-o", "*"]).await);
-    assert_success(&run(vec!["proj", "role", "add-policy", "team", "ci", "-a", "sync", "-o", "web"]).await);
+    // -o is the policy's object here, as in Argo CD: the format is --output.
+    let changed = json_of(&run(vec!["proj", "role", "add-policy", "team", "ci", "-a", "sync", "-o", "web", "--output", "json"]).await);
+    assert_eq!(
+        changed["spec"]["roles"][0]["policies"],
+        json!(["p, proj:team:ci, applications, get, team/*, allow", "p, proj:team:ci, applications, sync, team/web, allow"])
+    );
     let project: AppProject = ns.api::<AppProject>().get("team").await.expect("project");
     assert_eq!(
         project.spec.roles[0].policies,
@@ -167,7 +179,8 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
     assert!(!shown.contains(&token), "a token is printed only when created");
 
     // Revoked by the CLI: refused.
-    assert_success(&run(vec!["proj", "role", "delete-token", "team", "ci", &iat.to_string()]).await);
+    let changed = json_of(&run(vec!["proj", "role", "delete-token", "team", "ci", &iat.to_string(), "-o", "json"]).await);
+    assert_eq!(changed["spec"]["roles"][0].get("jwtTokens"), None, "{changed}");
     wait_for("the server to refuse the revoked token", TIMEOUT, || async {
         match call(listen, "GET", &format!("/api/v1/applications/web?appNamespace={}", ns.name()), &token).await {
             (401, _) => Ok(()),
@@ -183,6 +196,6 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
     let out = run(vec!["proj", "delete", "team"]).await;
     assert!(!out.status.success() && stderr(&out).contains("used by 1 application"), "{}", stderr(&out));
     assert_success(&run(vec!["proj", "create", "spare"]).await);
-    assert_success(&run(vec!["proj", "delete", "spare"]).await);
+    assert_eq!(json_of(&run(vec!["proj", "delete", "spare", "-o", "json"]).await), json!({ "deleted": "spare" }));
     assert!(ns.api::<AppProject>().get_opt("spare").await.expect("read").is_none());
 }

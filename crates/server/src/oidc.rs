@@ -174,9 +174,10 @@ pub async fn callback(State(state): State<Arc<AppState>>, headers: HeaderMap, Ra
         iss: crate::auth::token::ISSUER.into(),
         sub: identity.email.clone().unwrap_or_else(|| identity.subject.clone()),
         iat: now,
+        nbf: None,
         exp: Some(now + SESSION_SECONDS),
         jti: None,
-        kind: TokenKind::Sso,
+        kind: Some(TokenKind::Sso),
         groups: identity.groups,
         email: identity.email,
     };

@@ -1,6 +1,9 @@
-//! Project role tokens, as Argo CD issues them: a JWT with `sub:
-//! proj:<project>:<role>`, `iat`, `exp` when it expires and `jti` (its
-//! id), signed with `argocd-secret` `server.secretkey`. Its record `{iat,
+//! Project role tokens, as Argo CD issues them: a JWT with `iss: argocd`,
+//! `sub: proj:<project>:<role>`, `iat`, `nbf`, `exp` when it expires and
+//! `jti` (its id), signed with `argocd-secret` `server.secretkey`. Tokens
+//! Argo CD issued under the same key are accepted while their record
+//! exists, as are those driftless issued before with its own issuer and a
+//! `kind` claim. Its record `{iat,
 //! exp, id}` (no secret) goes to the role's `jwtTokens` and to
 //! `status.jwtTokensByRole`; deleting the record revokes the token. The
 //! API and the CLI (`driftless proj role create-token`) issue and revoke
@@ -12,7 +15,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::auth::token::{self, Claims, TokenKind};
+use crate::auth::token::{self, Claims};
 use crate::settings::ARGOCD_SECRET;
 
 /// Why a token cannot be issued or revoked.
@@ -167,17 +170,7 @@ pub async fn issue(
         }
     })
     .await?;
-    let subject = crate::rbac::project_subject(project, role);
-    let claims = Claims {
-        iss: token::ISSUER.into(),
-        sub: subject,
-        iat,
-        exp,
-        jti: Some(id),
-        kind: TokenKind::Project,
-        groups: Vec::new(),
-        email: None,
-    };
+    let claims = Claims::project(project, role, iat, exp, id);
     Ok(Issued { token: token::sign(&claims, key), record, project: stored })
 }
 

@@ -1,8 +1,10 @@
 //! Tenancy, project roles and project tokens through the HTTP API, against
 //! the real dev control plane: what a project token may and may not do,
 //! that it is refused once revoked, that apps where tenancy does not allow
-//! them are invisible, hostile tokens and names, and the RBAC matrix over
-//! every route the server documents.
+//! them are invisible, hostile tokens and names, tokens Argo CD issued, and
+//! the RBAC matrix over every route the server documents, with built-in
+//! roles, a project token, and project roles held by a user and an SSO
+//! group.
 
 mod api_support;
 
@@ -96,21 +98,57 @@ async fn signing_key(ns: &TestNamespace) -> Vec<u8> {
     driftless_server::project_tokens::signing_key(&ns.client(), ns.name()).await.expect("the signing key")
 }
 
-/// A token the server's key signs, with hostile claims.
+/// A token the server's key signs, with hostile claims (or those of a
+/// token driftless issued before project tokens carried Argo CD's claims).
 fn forge(key: &[u8], sub: &str, kind: TokenKind, iat: i64, jti: Option<&str>) -> String {
     token::sign(
         &Claims {
             iss: token::ISSUER.into(),
             sub: sub.into(),
             iat,
+            nbf: None,
             exp: None,
             jti: jti.map(String::from),
-            kind,
+            kind: Some(kind),
             groups: Vec::new(),
             email: None,
         },
         key,
     )
+}
+
+/// An SSO login session of `user` in `groups`, as the server signs one
+/// after the identity provider's answer.
+fn sso_session(key: &[u8], user: &str, groups: &[&str]) -> String {
+    let now = driftless_server::auth::unix_now();
+    token::sign(
+        &Claims {
+            iss: token::ISSUER.into(),
+            sub: user.into(),
+            iat: now,
+            nbf: None,
+            exp: Some(now + 3600),
+            jti: None,
+            kind: Some(TokenKind::Sso),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            email: Some(user.into()),
+        },
+        key,
+    )
+}
+
+/// A JWT signed with `key` (HS256) over exactly `payload`, as Argo CD's
+/// server signs its tokens: no code of driftless's builds it.
+fn hs256(key: &[u8], payload: &Value) -> String {
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#), URL_SAFE_NO_PAD.encode(payload.to_string()));
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+/// The claims Argo CD's `CreateJWTToken` gives a project token without
+/// expiry.
+fn argo_cd_claims(sub: &str, iat: i64, jti: &str) -> Value {
+    json!({ "iss": "argocd", "sub": sub, "nbf": iat, "iat": iat, "jti": jti })
 }
 
 const TEAM_ROLES: &str = r#"[{ "name": "ci", "policies": [
@@ -147,12 +185,13 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let tok = r.body["token"].as_str().expect("a token").to_string();
     let claims = claims_of(&tok);
-    assert_eq!(
-        (claims["sub"].clone(), claims["jti"].clone(), claims["iss"].clone()),
-        (json!("proj:team:ci"), json!("ci-1"), json!("driftless"))
-    );
+    // Argo CD's claims, and only those: Argo CD accepts the token too.
     let iat = claims["iat"].as_i64().expect("iat");
-    assert_eq!(claims["exp"].as_i64(), Some(iat + 3600));
+    assert_eq!(
+        claims,
+        json!({ "iss": "argocd", "sub": "proj:team:ci", "iat": iat, "nbf": iat, "exp": iat + 3600, "jti": "ci-1" }),
+        "{claims}"
+    );
     let stored = ns.api::<AppProject>().get("team").await.expect("project");
     let record = json!({ "iat": iat, "exp": iat + 3600, "id": "ci-1" });
     assert_eq!(serde_json::to_value(&stored.spec.roles[0].jwt_tokens).expect("json"), json!([record]), "in the role");
@@ -193,9 +232,13 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
     let r = server.as_user(&tok, Method::DELETE, &format!("/api/v1/applications/team-web?{q}"), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "only what its role says: {}", r.text);
 
-    // Clusters, projects, accounts: refused whatever the policy says.
+    // Clusters, repositories, projects, accounts: refused whatever the
+    // policy says (CVE-2025-55190's class: a project token never reads
+    // repository or cluster credentials).
     for (method, path) in [
-        (Method::GET, "/api/v1/clusters".to_string()),
+        (Method::GET, "/api/v1/repositories".to_string()),
+        (Method::GET, "/api/v1/repositories/https%3A%2F%2F127.0.0.1%3A1%2Fteam.git".into()),
+        (Method::GET, "/api/v1/clusters".into()),
         (Method::GET, "/api/v1/clusters/in-cluster?id.type=name".into()),
         (Method::GET, format!("/api/v1/clusters/{}", IN_CLUSTER.replace(':', "%3A").replace('/', "%2F"))),
         (Method::GET, "/api/v1/projects/team".into()),
@@ -232,8 +275,51 @@ async fn a_project_token_acts_on_its_project_only_never_reaches_credentials_and_
         ("an SSO session claiming the role", forge(&key, "proj:team:ci", TokenKind::Sso, iat, None)),
         ("a malformed subject", forge(&key, "proj:team:ci:extra", TokenKind::Project, iat, Some("ci-1"))),
         ("no id, wrong time", forge(&key, "proj:team:ci", TokenKind::Project, iat + 1, None)),
+        ("Argo CD's claims, never recorded", hs256(&key, &argo_cd_claims("proj:team:ci", iat, "unrecorded"))),
+        ("Argo CD's issuer, not a project subject", hs256(&key, &argo_cd_claims("admin", iat, "ci-1"))),
+        (
+            "not valid before a later time",
+            hs256(&key, &json!({ "iss": "argocd", "sub": "proj:team:ci", "iat": iat, "nbf": iat + 86_400, "jti": "ci-1" })),
+        ),
         ("garbage", "a.b.c".into()),
     ];
+    // A token driftless issued before (its own issuer and a kind claim)
+    // keeps working while its record exists.
+    let before = forge(&key, "proj:team:ci", TokenKind::Project, iat, Some("ci-1"));
+    let r = server.as_user(&before, Method::GET, &format!("/api/v1/applications/team-web?{q}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "a token of the earlier format: {}", r.text);
+
+    // A token Argo CD issued under the same key, recorded as Argo CD
+    // records it (in the role and in the status), works for its project
+    // until it is revoked.
+    let argo_iat = iat - 86_400;
+    let record = json!({ "iat": argo_iat, "id": "argo-1" });
+    let mut team = ns.api::<AppProject>().get("team").await.expect("project");
+    team.spec.roles[0].jwt_tokens.push(serde_json::from_value(record.clone()).expect("a record"));
+    let team = ns.api::<AppProject>().replace("team", &PostParams::default(), &team).await.expect("record in the role");
+    let mut items = serde_json::to_value(&team.status).expect("json")["jwtTokensByRole"]["ci"]["items"].clone();
+    items.as_array_mut().expect("the role's records").push(record);
+    let status = json!({ "status": { "jwtTokensByRole": { "ci": { "items": items } } } });
+    ns.api::<AppProject>()
+        .patch_status("team", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&status))
+        .await
+        .expect("record in the status");
+    let argo = hs256(&key, &argo_cd_claims("proj:team:ci", argo_iat, "argo-1"));
+    wait_for("the server to accept Argo CD's token", TIMEOUT, || async {
+        let r = server.as_user(&argo, Method::GET, &format!("/api/v1/applications/team-web?{q}"), None).await;
+        if r.status == StatusCode::OK { Ok(()) } else { Err(r.text) }
+    })
+    .await
+    .expect("its project's app");
+    let r = server.as_user(&argo, Method::GET, &format!("/api/v1/applications/other-web?{q}"), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "only its project: {}", r.text);
+    let r = server.as_user(&argo, Method::GET, "/api/v1/repositories", None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "never credentials: {}", r.text);
+    let r = server.as_user(&admin, Method::DELETE, "/api/v1/projects/team/roles/ci/token/0?id=argo-1", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = server.as_user(&argo, Method::GET, &format!("/api/v1/applications/team-web?{q}"), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "Argo CD's token, refused at once after revocation: {}", r.text);
+
     let r = server.as_user(&admin, Method::POST, "/api/v1/projects/team/roles/temp/token", Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let temp = r.body["token"].as_str().expect("token").to_string();
@@ -477,10 +563,15 @@ struct Caller {
 #[tokio::test]
 async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
     let ns = TestNamespace::new("rbac-matrix").await.expect("namespace");
-    let csv = "g, reader, role:readonly\n";
+    // dev holds the project role through a `g` line; a global line gives
+    // the role more, as in Argo CD's argocd-rbac-cm.
+    let csv = "g, reader, role:readonly\ng, dev, proj:team:ci\np, proj:team:ci, applicationsets, get, team/*, allow\n";
     let server = Server::start(&ns, csv).await;
     let n = ns.name().to_string();
-    let team = project(&ns, "team", &[], serde_json::from_str(TEAM_ROLES).expect("roles")).await;
+    // The SSO group team-devs holds it through the role's groups.
+    let mut roles: Value = serde_json::from_str(TEAM_ROLES).expect("roles");
+    roles[0]["groups"] = json!(["team-devs"]);
+    let team = project(&ns, "team", &[], roles).await;
     project(&ns, "mx", &[], json!([])).await;
     let client = ns.client();
     app(&client, &n, "web", "team").await;
@@ -502,6 +593,18 @@ async fn rbac_matrix_every_route_every_builtin_role_and_a_project_token() {
             token: r.body["token"].as_str().expect("token").to_string(),
             subjects: Vec::new(),
             project_token: Some(("team", "ci")),
+        },
+        Caller {
+            label: "user dev, g line to proj:team:ci",
+            token: server.login("dev", PASSWORD).await,
+            subjects: vec!["dev".into()],
+            project_token: None,
+        },
+        Caller {
+            label: "SSO group team-devs, in the role's groups",
+            token: sso_session(&signing_key(&ns).await, "sam@example.com", &["team-devs"]),
+            subjects: vec!["sam@example.com".into(), "team-devs".into()],
+            project_token: None,
         },
     ];
     // The oracle: the policy the server builds, judged by the pure rbac module.

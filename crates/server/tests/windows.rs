@@ -22,8 +22,15 @@ async fn app_and_project_sync_windows_with_rbac_and_hostile_names() {
     ns.create_project("team", json!([deny, allow])).await.expect("create project");
     let broken = json!([{ "kind": "deny", "schedule": "0 9 * * *", "duration": "1h", "timeZone": "Mars/Olympus" }]);
     ns.create_project("broken", broken).await.expect("create project");
-    for (app, proj) in [("web", "team"), ("api", "team"), ("fixme", "broken")] {
-        create_app(&ns, app, proj, json!({}), json!({}), "https://git.invalid/r.git", app).await;
+    // Always closed to syncs, manual ones included.
+    let frozen = json!([{ "kind": "deny", "schedule": "* * * * *", "duration": "1h", "applications": ["*"] }]);
+    ns.create_project("frozen", frozen).await.expect("create project");
+    // A history entry, so that a rollback is otherwise possible.
+    let history = json!({ "history": [{ "id": 0, "revision": "1111111", "deployedAt": "2026-01-01T00:00:00Z",
+        "source": { "repoURL": "https://git.invalid/r.git", "path": "old", "targetRevision": "main" } }] });
+    for (app, proj) in [("web", "team"), ("api", "team"), ("fixme", "broken"), ("db", "frozen")] {
+        let status = if proj == "team" { json!({}) } else { history.clone() };
+        create_app(&ns, app, proj, json!({}), status, "https://git.invalid/r.git", app).await;
     }
     let admin = server.login("admin", &api_support::admin_password(&ns).await).await;
     let get = |token: String, path: String| {
@@ -63,6 +70,30 @@ async fn app_and_project_sync_windows_with_rbac_and_hostile_names() {
     assert!(r.text.contains("sync window 0: timeZone"), "{}", r.text);
     let r = get(admin.clone(), "/api/v1/projects/default/syncwindows".into()).await;
     assert_eq!((r.status, r.body["windows"].clone()), (StatusCode::OK, json!([])), "the implicit default project: {}", r.text);
+
+    // Syncs and rollbacks through the API: refused while a window denies
+    // them, naming it; a deny window with manualSync lets a manual sync run.
+    let post = |path: String, body: serde_json::Value| {
+        let (server, admin) = (&server, admin.clone());
+        async move { server.as_user(&admin, Method::POST, &path, Some(body)).await }
+    };
+    for (app, action, body, reason) in [
+        ("db", "sync", json!({}), "Sync Denied by deny window 0 of project frozen"),
+        ("db", "rollback", json!({ "id": 0 }), "Sync Denied by deny window 0 of project frozen"),
+        ("api", "sync", json!({}), "Sync Denied outside the allow windows of project team"),
+        ("fixme", "rollback", json!({ "id": 0 }), "sync window 0: timeZone"),
+    ] {
+        let r = post(format!("/api/v1/applications/{app}/{action}?{q}"), body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{app} {action}: {}", r.text);
+        let message = r.body["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("cannot sync: ") && message.contains(reason), "{app} {action}: {message}");
+    }
+    for app in ["db", "api", "fixme"] {
+        let stored = ns.api::<driftless_api::Application>().get(app).await.expect("app");
+        assert!(stored.operation.is_none(), "{app}: a refused request asks the controller for nothing");
+    }
+    let r = post(format!("/api/v1/applications/web/sync?{q}"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "manualSync: {}", r.text);
 
     // RBAC: applications/get for the app, projects/get for the project.
     let reader = server.login("reader", PASSWORD).await;

@@ -13,7 +13,7 @@ use driftless_api::{AppProject, AppProjectSpec, Application, ApplicationDestinat
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 
-use crate::output::{OutputArgs, print, table};
+use crate::output::{Format, OutputArgs, print, table};
 
 /// `driftless proj`: manage AppProjects.
 #[derive(clap::Args)]
@@ -34,7 +34,7 @@ enum ProjCommand {
     /// Show a project.
     Get(NameOutput),
     /// Delete a project no app uses.
-    Delete(Name),
+    Delete(NameOutput),
     /// Allow a source repository (URL or glob).
     AddSource(Item),
     /// Remove a source repository.
@@ -64,12 +64,6 @@ enum ProjCommand {
 }
 
 #[derive(clap::Args)]
-struct Name {
-    /// The project.
-    name: String,
-}
-
-#[derive(clap::Args)]
 pub(crate) struct NameOutput {
     /// The project.
     name: String,
@@ -83,6 +77,8 @@ struct Item {
     name: String,
     /// The repository URL or namespace.
     value: String,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -96,6 +92,8 @@ struct Destination {
     /// SERVER is the cluster's name, not its URL.
     #[arg(long = "name")]
     by_name: bool,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -106,6 +104,8 @@ struct Kind {
     group: String,
     /// The kind.
     kind: String,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Flags of `proj create`, named after `argocd proj create`'s.
@@ -159,14 +159,20 @@ impl Projects {
     }
 
     /// Reads `name`, applies `change` to its spec and writes it back
-    /// (again on a conflict); `change` says what it did, printed after.
-    pub(crate) async fn modify(&self, name: &str, change: impl Fn(&mut AppProjectSpec) -> anyhow::Result<String>) -> anyhow::Result<()> {
+    /// (again on a conflict); prints the project as stored when `output`
+    /// is JSON or YAML, else what `change` says it did.
+    pub(crate) async fn modify(
+        &self,
+        name: &str,
+        output: Format,
+        change: impl Fn(&mut AppProjectSpec) -> anyhow::Result<String>,
+    ) -> anyhow::Result<()> {
         for attempt in 1..=CONFLICT_RETRIES {
             let mut project = self.get(name).await?;
             let done = change(&mut project.spec)?;
             check(&project)?;
             match self.api.replace(name, &PostParams::default(), &project).await {
-                Ok(_) => return crate::output::write_stdout(&format!("{done}\n")),
+                Ok(stored) => return print(output, &stored, || format!("{done}\n")),
                 Err(kube::Error::Api(s)) if s.code == 409 && attempt < CONFLICT_RETRIES => continue,
                 Err(e) => return Err(anyhow::Error::new(e).context(format!("update AppProject {name} in namespace {}", self.namespace))),
             }
@@ -241,51 +247,63 @@ pub async fn run(args: ProjArgs) -> anyhow::Result<()> {
             let project = p.get(&a.name).await?;
             print(a.output.output, &project, || describe(&project))
         }
-        ProjCommand::Delete(a) => delete(p, &a.name).await,
+        ProjCommand::Delete(a) => delete(p, &a.name, a.output.output).await,
         ProjCommand::AddSource(a) => {
-            p.modify(&a.name, |s| add(&mut s.source_repos, a.value.clone(), &format!("source {}", a.value), &a.name)).await
+            p.modify(&a.name, a.output.output, |s| add(&mut s.source_repos, a.value.clone(), &format!("source {}", a.value), &a.name)).await
         }
         ProjCommand::RemoveSource(a) => {
-            p.modify(&a.name, |s| remove(&mut s.source_repos, &a.value, &format!("source {}", a.value), &a.name)).await
+            p.modify(&a.name, a.output.output, |s| remove(&mut s.source_repos, &a.value, &format!("source {}", a.value), &a.name)).await
         }
         ProjCommand::AddSourceNamespace(a) => {
-            p.modify(&a.name, |s| add(&mut s.source_namespaces, a.value.clone(), &format!("source namespace {}", a.value), &a.name)).await
+            p.modify(&a.name, a.output.output, |s| {
+                add(&mut s.source_namespaces, a.value.clone(), &format!("source namespace {}", a.value), &a.name)
+            })
+            .await
         }
         ProjCommand::RemoveSourceNamespace(a) => {
-            p.modify(&a.name, |s| remove(&mut s.source_namespaces, &a.value, &format!("source namespace {}", a.value), &a.name)).await
+            p.modify(&a.name, a.output.output, |s| {
+                remove(&mut s.source_namespaces, &a.value, &format!("source namespace {}", a.value), &a.name)
+            })
+            .await
         }
         ProjCommand::AddDestination(a) => {
             let d = destination(&a);
-            p.modify(&a.name, |s| add(&mut s.destinations, d.clone(), &format!("destination {} {}", a.server, a.namespace), &a.name)).await
+            p.modify(&a.name, a.output.output, |s| {
+                add(&mut s.destinations, d.clone(), &format!("destination {} {}", a.server, a.namespace), &a.name)
+            })
+            .await
         }
         ProjCommand::RemoveDestination(a) => {
             let d = destination(&a);
-            p.modify(&a.name, |s| remove(&mut s.destinations, &d, &format!("destination {} {}", a.server, a.namespace), &a.name)).await
+            p.modify(&a.name, a.output.output, |s| {
+                remove(&mut s.destinations, &d, &format!("destination {} {}", a.server, a.namespace), &a.name)
+            })
+            .await
         }
         ProjCommand::AllowClusterResource(k) => {
             let gk = ClusterResourceRestrictionItem { group: k.group.clone(), kind: k.kind.clone(), name: None };
-            p.modify(&k.name, |s| {
+            p.modify(&k.name, k.output.output, |s| {
                 add(&mut s.cluster_resource_whitelist, gk.clone(), &format!("allowed cluster kind {}/{}", k.group, k.kind), &k.name)
             })
             .await
         }
         ProjCommand::DenyClusterResource(k) => {
             let gk = ClusterResourceRestrictionItem { group: k.group.clone(), kind: k.kind.clone(), name: None };
-            p.modify(&k.name, |s| {
+            p.modify(&k.name, k.output.output, |s| {
                 remove(&mut s.cluster_resource_whitelist, &gk, &format!("allowed cluster kind {}/{}", k.group, k.kind), &k.name)
             })
             .await
         }
         ProjCommand::AllowNamespaceResource(k) => {
             let gk = GroupKind { group: k.group.clone(), kind: k.kind.clone() };
-            p.modify(&k.name, |s| {
+            p.modify(&k.name, k.output.output, |s| {
                 remove(&mut s.namespace_resource_blacklist, &gk, &format!("denied namespaced kind {}/{}", k.group, k.kind), &k.name)
             })
             .await
         }
         ProjCommand::DenyNamespaceResource(k) => {
             let gk = GroupKind { group: k.group.clone(), kind: k.kind.clone() };
-            p.modify(&k.name, |s| {
+            p.modify(&k.name, k.output.output, |s| {
                 add(&mut s.namespace_resource_blacklist, gk.clone(), &format!("denied namespaced kind {}/{}", k.group, k.kind), &k.name)
             })
             .await
@@ -355,7 +373,7 @@ async fn create(p: &Projects, a: CreateArgs) -> anyhow::Result<()> {
     print(a.output.output, &created, || format!("project '{name}' created in namespace {}\n", p.namespace))
 }
 
-async fn delete(p: &Projects, name: &str) -> anyhow::Result<()> {
+async fn delete(p: &Projects, name: &str, output: Format) -> anyhow::Result<()> {
     p.get(name).await?;
     let apps = match Api::<Application>::all(p.client.clone()).list(&ListParams::default()).await {
         Ok(list) => list.items,
@@ -371,7 +389,7 @@ async fn delete(p: &Projects, name: &str) -> anyhow::Result<()> {
         bail!("project {name:?} is used by {} application(s): {}; delete or move them first", using.len(), using.join(", "));
     }
     p.api.delete(name, &DeleteParams::default()).await.with_context(|| format!("delete AppProject {name}"))?;
-    crate::output::write_stdout(&format!("project '{name}' deleted\n"))
+    print(output, &serde_json::json!({ "deleted": name }), || format!("project '{name}' deleted\n"))
 }
 
 /// The human view of one project.

@@ -10,7 +10,7 @@ use driftless_server::project_tokens::{self, Which};
 use driftless_server::rbac::project_subject;
 
 use super::{NameOutput, OutputArgs, Projects, add, remove};
-use crate::output::{print, table};
+use crate::output::{LongOutputArgs, print, table};
 
 #[derive(clap::Subcommand)]
 pub enum RoleCommand {
@@ -45,6 +45,8 @@ pub struct RoleArgs {
     /// What the role is for (create).
     #[arg(long)]
     description: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -72,6 +74,8 @@ pub struct PolicyArgs {
     /// allow or deny.
     #[arg(short = 'p', long, default_value = "allow", value_parser = ["allow", "deny"])]
     permission: String,
+    #[command(flatten)]
+    output: LongOutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -82,6 +86,8 @@ pub struct GroupArgs {
     role: String,
     /// The SSO group.
     group: String,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -108,6 +114,8 @@ pub struct DeleteTokenArgs {
     role: String,
     /// The token's issue time (Unix seconds), as `role get` shows it.
     iat: i64,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// A token as `role get` shows it.
@@ -145,7 +153,7 @@ fn when(t: i64) -> String {
 pub async fn run(p: &Projects, command: RoleCommand) -> anyhow::Result<()> {
     match command {
         RoleCommand::Create(a) => {
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 if s.roles.iter().any(|r| r.name == a.role) {
                     bail!("project {:?} already has role {:?}", a.project, a.role);
                 }
@@ -185,7 +193,7 @@ pub async fn run(p: &Projects, command: RoleCommand) -> anyhow::Result<()> {
             print(a.output.output, &view, || describe(&a.project, &view))
         }
         RoleCommand::Delete(a) => {
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 role_mut(s, &a.project, &a.role)?;
                 s.roles.retain(|r| r.name != a.role);
                 Ok(format!("role '{}' deleted from project '{}'", a.role, a.project))
@@ -194,20 +202,20 @@ pub async fn run(p: &Projects, command: RoleCommand) -> anyhow::Result<()> {
         }
         RoleCommand::AddPolicy(a) => {
             let line = policy_line(&a);
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 add(&mut role_mut(s, &a.project, &a.role)?.policies, line.clone(), &format!("policy {line:?}"), &a.project)
             })
             .await
         }
         RoleCommand::RemovePolicy(a) => {
             let line = policy_line(&a);
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 remove(&mut role_mut(s, &a.project, &a.role)?.policies, &line, &format!("policy {line:?}"), &a.project)
             })
             .await
         }
         RoleCommand::AddGroup(a) => {
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 add(
                     &mut role_mut(s, &a.project, &a.role)?.groups,
                     a.group.clone(),
@@ -218,7 +226,7 @@ pub async fn run(p: &Projects, command: RoleCommand) -> anyhow::Result<()> {
             .await
         }
         RoleCommand::RemoveGroup(a) => {
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 remove(
                     &mut role_mut(s, &a.project, &a.role)?.groups,
                     &a.group,
@@ -248,8 +256,10 @@ pub async fn run(p: &Projects, command: RoleCommand) -> anyhow::Result<()> {
             print(a.output.output, &Created { token: &issued.token, record: &issued.record }, || format!("{}\n", issued.token))
         }
         RoleCommand::DeleteToken(a) => {
-            project_tokens::revoke(&p.client, &p.namespace, &a.project, &a.role, &Which::IssuedAt(a.iat)).await?;
-            crate::output::write_stdout(&format!("token issued at {} of role '{}' in project '{}' revoked\n", a.iat, a.role, a.project))
+            let stored = project_tokens::revoke(&p.client, &p.namespace, &a.project, &a.role, &Which::IssuedAt(a.iat)).await?;
+            print(a.output.output, &stored, || {
+                format!("token issued at {} of role '{}' in project '{}' revoked\n", a.iat, a.role, a.project)
+            })
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `driftless proj windows ...`: a project's sync windows, each known by
 //! its index (ID), as `argocd proj windows` numbers them. `list` shows the
-//! windows as written, without whether each is active now.
+//! windows as written, with whether each is active now and when that
+//! changes, as the controller judges it.
 
 use anyhow::{Context as _, bail};
 use driftless_api::{AppProjectSpec, SyncWindow, WindowKind};
 
 use super::{NameOutput, Projects};
-use crate::output::{print, table};
+use crate::output::{OutputArgs, print, table};
 
 #[derive(clap::Subcommand)]
 pub enum WindowsCommand {
@@ -56,6 +57,8 @@ pub struct AddArgs {
     /// What it is for.
     #[arg(long)]
     description: Option<String>,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -64,6 +67,8 @@ pub struct IdArgs {
     project: String,
     /// The window's ID, as `windows list` shows it.
     id: usize,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// Checks what can be checked here: five cron fields of cron characters,
@@ -109,7 +114,7 @@ pub async fn run(p: &Projects, command: WindowsCommand) -> anyhow::Result<()> {
                 and_operator: a.use_and_operator,
                 description: a.description.clone(),
             };
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 s.sync_windows.push(window.clone());
                 Ok(format!("sync window {} added to project '{}'", s.sync_windows.len() - 1, a.project))
             })
@@ -172,7 +177,7 @@ pub async fn run(p: &Projects, command: WindowsCommand) -> anyhow::Result<()> {
             })
         }
         WindowsCommand::Delete(a) => {
-            p.modify(&a.project, |s| {
+            p.modify(&a.project, a.output.output, |s| {
                 window_mut(s, &a.project, a.id)?;
                 s.sync_windows.remove(a.id);
                 Ok(format!("sync window {} deleted from project '{}'", a.id, a.project))
@@ -185,7 +190,7 @@ pub async fn run(p: &Projects, command: WindowsCommand) -> anyhow::Result<()> {
 }
 
 async fn manual_sync(p: &Projects, a: IdArgs, on: bool) -> anyhow::Result<()> {
-    p.modify(&a.project, |s| {
+    p.modify(&a.project, a.output.output, |s| {
         window_mut(s, &a.project, a.id)?.manual_sync = on;
         Ok(format!("manual sync {} for sync window {} of project '{}'", if on { "enabled" } else { "disabled" }, a.id, a.project))
     })

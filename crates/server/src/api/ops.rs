@@ -103,6 +103,15 @@ async fn request(state: &AppState, ns: &str, app: &Application, op: Operation) -
     }
 }
 
+/// Refuses a manual sync (a rollback is one) that the project's sync
+/// windows deny, as Argo CD does: here, with the window's reason, not only
+/// as a failed operation later in the controller.
+async fn windows_permit(state: &AppState, app: &Application) -> Result<(), ApiError> {
+    let project = state.project(&app.spec.project).await.map_err(|e| ApiError::forbidden(e.to_string()))?;
+    let windows = driftless_engine::windows::assess(&project, app, k8s_openapi::jiff::Timestamp::now());
+    if windows.manual.allowed { Ok(()) } else { Err(ApiError::forbidden(format!("cannot sync: {}", windows.manual))) }
+}
+
 fn encode(app: &Application) -> Result<Json<Value>, ApiError> {
     Ok(Json(serde_json::to_value(app).map_err(|e| ApiError::internal("encode the application", e))?))
 }
@@ -117,13 +126,7 @@ pub async fn sync(
     let name = at.name;
     let ns = req.app_namespace.clone().filter(|n| !n.is_empty()).unwrap_or(at.namespace);
     let app = state.app(&who, &ns, &name, "sync").await?;
-    // As Argo CD: a sync the project's windows deny is refused here, not
-    // only recorded as failed by the controller.
-    let project = state.project(&app.spec.project).await.map_err(|e| ApiError::forbidden(e.to_string()))?;
-    let windows = driftless_engine::windows::assess(&project, &app, k8s_openapi::jiff::Timestamp::now());
-    if !windows.manual.allowed {
-        return Err(ApiError::forbidden(format!("cannot sync: {}", windows.manual)));
-    }
+    windows_permit(&state, &app).await?;
     let op = Operation {
         sync: Some(SyncOperation {
             revision: req.revision.filter(|r| !r.is_empty()),
@@ -145,7 +148,7 @@ pub async fn sync(
 
 /// `POST /api/v1/applications/{name}/rollback`: a sync to a history
 /// entry's revision and source; refused while automated sync is on (it
-/// would sync straight back).
+/// would sync straight back) and when the sync windows deny a sync.
 pub async fn rollback(
     State(state): State<Arc<AppState>>,
     Extension(who): Extension<Identity>,
@@ -166,6 +169,7 @@ pub async fn rollback(
         let ids: Vec<String> = history.iter().map(|h| h.id.to_string()).collect();
         ApiError::bad_request(format!("application {ns}/{name} has no history id {}; its ids are [{}]", req.id, ids.join(", ")))
     })?;
+    windows_permit(&state, &app).await?;
     let op = Operation {
         sync: Some(SyncOperation {
             revision: Some(entry.revision.clone()),

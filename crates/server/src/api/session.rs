@@ -82,9 +82,10 @@ pub async fn login(State(state): State<Arc<AppState>>, JsonBody(req): JsonBody<L
         iss: token::ISSUER.into(),
         sub: user,
         iat: now,
+        nbf: None,
         exp: Some(now + SESSION_SECONDS),
         jti: None,
-        kind: TokenKind::Login,
+        kind: Some(TokenKind::Login),
         groups: Vec::new(),
         email: None,
     };
@@ -160,9 +161,10 @@ pub async fn create_token(
         iss: token::ISSUER.into(),
         sub: name,
         iat: now,
+        nbf: None,
         exp,
         jti: Some(id),
-        kind: TokenKind::ApiKey,
+        kind: Some(TokenKind::ApiKey),
         groups: Vec::new(),
         email: None,
     };

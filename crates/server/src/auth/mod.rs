@@ -150,7 +150,8 @@ pub fn identify(state: &AppState, token: &str) -> Option<Identity> {
     let key = state.settings.secret_value("server.secretkey")?;
     let claims: Claims = token::verify(token, key.as_bytes(), unix_now()).ok()?;
     let cm = state.settings.argocd_cm();
-    match claims.kind {
+    let kind = claims.kind()?;
+    match kind {
         TokenKind::Login => {
             let acct = accounts::account(&cm, &claims.sub)?;
             (acct.enabled && acct.login).then_some(())?;
@@ -174,10 +175,10 @@ pub fn identify(state: &AppState, token: &str) -> Option<Identity> {
         }
     }
     // Only project tokens speak for a project role.
-    if claims.kind != TokenKind::Project && claims.sub.starts_with(crate::rbac::PROJECT_SUBJECT_PREFIX) {
+    if kind != TokenKind::Project && claims.sub.starts_with(crate::rbac::PROJECT_SUBJECT_PREFIX) {
         return None;
     }
-    Some(Identity { username: claims.sub, groups: claims.groups, email: claims.email, kind: claims.kind })
+    Some(Identity { username: claims.sub, groups: claims.groups, email: claims.email, kind })
 }
 
 /// Authenticates every request, enforces CSRF on cookie-authenticated

@@ -9,20 +9,27 @@ use serde::{Deserialize, Serialize};
 /// Who a token stands for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// `driftless`.
+    /// [`ISSUER`], or [`ARGOCD_ISSUER`] for project tokens (Argo CD's
+    /// claims, so that tokens issued by either server work on both).
     pub iss: String,
-    /// The user: a local account name, or an SSO user's name.
+    /// The user: a local account name, an SSO user's name, or a project
+    /// role (`proj:<project>:<role>`).
     pub sub: String,
     /// Issued at (Unix seconds).
     pub iat: i64,
+    /// Not valid before (Unix seconds), as Argo CD sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// Expires at (Unix seconds); API tokens may never expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
-    /// The API token's id (kept in `argocd-secret`, so it can be revoked).
+    /// The API or project token's id (recorded where it can be revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// How the token was issued.
-    pub kind: TokenKind,
+    /// How the token was issued; absent from project tokens, which carry
+    /// Argo CD's claims alone (see [`Claims::kind`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<TokenKind>,
     /// SSO groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
@@ -46,8 +53,41 @@ pub enum TokenKind {
     Project,
 }
 
-/// The `iss` of every token the server signs.
+/// The `iss` of the sessions and account tokens the server signs.
 pub const ISSUER: &str = "driftless";
+
+/// The `iss` of Argo CD's tokens, and of the project tokens driftless
+/// issues with Argo CD's claims.
+pub const ARGOCD_ISSUER: &str = "argocd";
+
+impl Claims {
+    /// How the token was issued: its `kind`, or, for a token without one,
+    /// a project token when Argo CD's issuer signed it for a project role
+    /// (whether its record exists is checked by the caller). Anything
+    /// else without a kind is no token of ours.
+    pub fn kind(&self) -> Option<TokenKind> {
+        self.kind.or_else(|| {
+            (self.iss == ARGOCD_ISSUER && crate::rbac::parse_project_subject(&self.sub).is_some()).then_some(TokenKind::Project)
+        })
+    }
+
+    /// A project role's token, with the claims Argo CD's `CreateJWTToken`
+    /// gives it: `iss: argocd`, `sub: proj:<project>:<role>`, `iat`,
+    /// `nbf`, `exp` when it expires, and its id as `jti`.
+    pub fn project(project: &str, role: &str, iat: i64, exp: Option<i64>, id: String) -> Claims {
+        Claims {
+            iss: ARGOCD_ISSUER.into(),
+            sub: crate::rbac::project_subject(project, role),
+            iat,
+            nbf: Some(iat),
+            exp,
+            jti: Some(id),
+            kind: None,
+            groups: Vec::new(),
+            email: None,
+        }
+    }
+}
 
 /// Why a token is not accepted.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +101,9 @@ pub enum Error {
     /// Past its expiry.
     #[error("token expired")]
     Expired,
+    /// Before its `nbf`.
+    #[error("token not valid yet")]
+    NotYetValid,
 }
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -91,6 +134,9 @@ pub fn verify(token: &str, key: &[u8], now: i64) -> Result<Claims, Error> {
     if claims.exp.is_some_and(|exp| exp <= now) {
         return Err(Error::Expired);
     }
+    if claims.nbf.is_some_and(|nbf| nbf > now) {
+        return Err(Error::NotYetValid);
+    }
     Ok(claims)
 }
 
@@ -103,9 +149,10 @@ mod tests {
             iss: "driftless".into(),
             sub: "admin".into(),
             iat: 100,
+            nbf: None,
             exp,
             jti: None,
-            kind: TokenKind::Login,
+            kind: Some(TokenKind::Login),
             groups: vec!["ops".into()],
             email: None,
         }
@@ -127,8 +174,7 @@ mod tests {
 
     #[test]
     fn project_tokens_round_trip_and_hostile_claims_are_only_data() {
-        let project =
-            Claims { sub: "proj:team:ci".into(), kind: TokenKind::Project, jti: Some("id-1".into()), groups: Vec::new(), ..claims(None) };
+        let project = Claims::project("team", "ci", 100, None, "id-1".into());
         let t = sign(&project, b"key-1");
         assert_eq!(verify(&t, b"key-1", 150), Ok(project.clone()));
         // The same claims under another key, or with `alg: none`, are refused.
@@ -139,6 +185,27 @@ mod tests {
         // A token naming another project is another signature.
         let other = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Claims { sub: "proj:other:ci".into(), ..project.clone() }).unwrap());
         assert_eq!(verify(&format!("{}.{other}.{}", parts[0], parts[2]), b"key-1", 150), Err(Error::Signature));
+    }
+
+    #[test]
+    fn project_tokens_carry_argo_cds_claims_and_only_those_read_as_project_tokens() {
+        let t = sign(&Claims::project("team", "ci", 100, Some(200), "id-1".into()), b"k");
+        let payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(
+            payload,
+            serde_json::json!({ "iss": "argocd", "sub": "proj:team:ci", "iat": 100, "nbf": 100, "exp": 200, "jti": "id-1" }),
+            "Argo CD's claim set, nothing of driftless's own"
+        );
+        let c = verify(&t, b"k", 150).expect("valid");
+        assert_eq!(c.kind(), Some(TokenKind::Project));
+        assert_eq!(verify(&t, b"k", 99), Err(Error::NotYetValid));
+        // Tokens driftless issued before keep their kind; a kind-less token
+        // is a project token only from Argo CD's issuer for a project role.
+        let old = Claims { iss: ISSUER.into(), kind: Some(TokenKind::Project), ..Claims::project("team", "ci", 100, None, "x".into()) };
+        assert_eq!(old.kind(), Some(TokenKind::Project));
+        assert_eq!(Claims { iss: ISSUER.into(), ..Claims::project("team", "ci", 100, None, "x".into()) }.kind(), None);
+        assert_eq!(Claims { sub: "admin".into(), ..Claims::project("team", "ci", 100, None, "x".into()) }.kind(), None);
+        assert_eq!(Claims { sub: "proj:team:ci:x".into(), ..Claims::project("team", "ci", 100, None, "x".into()) }.kind(), None);
     }
 
     /// A small deterministic generator: the fuzz test is reproducible.

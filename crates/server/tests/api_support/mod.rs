@@ -64,17 +64,21 @@ impl Server {
         };
         cms.create(
             &PostParams::default(),
-            &cm("argocd-cm", &[("accounts.reader", "login"), ("accounts.carol", "login"), ("accounts.ci", "apiKey")]),
+            &cm(
+                "argocd-cm",
+                &[("accounts.reader", "login"), ("accounts.carol", "login"), ("accounts.dev", "login"), ("accounts.ci", "apiKey")],
+            ),
         )
         .await
         .expect("create argocd-cm");
         cms.create(&PostParams::default(), &cm("argocd-rbac-cm", &[("policy.csv", policy_csv)])).await.expect("create argocd-rbac-cm");
         let secrets: Api<Secret> = ns.api();
         let hash = ByteString(hash_password(PASSWORD).into_bytes());
-        let data: BTreeMap<String, ByteString> = [("accounts.reader.password", hash.clone()), ("accounts.carol.password", hash)]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v))
-            .collect();
+        let data: BTreeMap<String, ByteString> =
+            [("accounts.reader.password", hash.clone()), ("accounts.carol.password", hash.clone()), ("accounts.dev.password", hash)]
+                .into_iter()
+                .map(|(k, v)| (k.into(), v))
+                .collect();
         let secret = Secret {
             metadata: ObjectMeta { name: Some("argocd-secret".into()), ..Default::default() },
             data: Some(data),
