@@ -240,6 +240,15 @@ async fn gitea_pull_requests_give_argo_cds_parameters_for_open_ones_only() {
     assert!(none.is_empty());
     let either = pull_requests(&spec(json!([{"titleMatch": "^WIP"}, {"branchMatch": "^feature/"}])), false, &token).await.unwrap();
     assert_eq!(either.len(), 2);
+    // Labels filter as Argo CD does for Gitea: every label asked for.
+    let labelled = |labels: Value| {
+        prs(
+            json!({"gitea": {"owner": o, "repo": "app", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}, "labels": labels}}),
+        )
+    };
+    let got = pull_requests(&labelled(json!(["preview"])), false, &token).await.unwrap();
+    assert_eq!(column(&got, "number"), [one.to_string()]);
+    assert!(pull_requests(&labelled(json!(["preview", "other"])), false, &token).await.unwrap().is_empty());
 }
 
 #[tokio::test]
