@@ -31,7 +31,10 @@ use crate::sources::EngineSources;
 
 /// Who writes generated Applications.
 const FIELD_MANAGER: &str = "driftless-applicationset";
-/// `status.resources` lists this many apps at most (Argo CD's default).
+/// `status.resources` lists this many apps at most (`resourcesCount`
+/// counts them all). Argo CD lists all unless
+/// `--max-resources-status-count` is set; driftless caps by default, so a
+/// set of many thousand apps stays well below etcd's object size limit.
 const MAX_RESOURCES: usize = 5000;
 
 /// How the loop runs.
