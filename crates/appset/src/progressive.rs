@@ -327,6 +327,8 @@ mod tests {
         assert_eq!(rolling_steps(Some(&strategy(json!({"type": "RollingSync"})))), Ok(None));
         assert_eq!(rolling_steps(Some(&strategy(json!({"type": "RollingSync", "rollingSync": {"steps": []}})))), Ok(None));
         assert!(rolling_steps(Some(&strategy(json!({"type": "Canary"})))).is_err());
+        let all_at_once = json!({"type": "AllAtOnce", "rollingSync": {"steps": [{"matchExpressions": []}]}});
+        assert_eq!(rolling_steps(Some(&strategy(all_at_once))), Ok(None), "AllAtOnce named: no rollout, whatever steps say");
     }
 
     #[test]
