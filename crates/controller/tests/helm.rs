@@ -1,5 +1,7 @@
 //! Helm charts end to end: from Git with values per environment, from a
-//! Helm HTTP repository (pinned and by semver range, with credentials), from
+//! Helm HTTP repository (pinned and by semver range, with credentials, which
+//! an archive on another host never gets; over HTTPS with a CA from
+//! argocd-tls-certs-cm and a client certificate), from
 //! an OCI registry with htpasswd credentials, multi-source apps with
 //! `$values`, OCI artifacts of plain manifests, hooks in their phases, and
 //! every bad input as a clear condition that prunes nothing.
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use common::World;
 use driftless_api::{Application, OperationPhase, SyncStatusCode, condition};
 use driftless_testkit::{Error, OciRegistry, wait_for};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
@@ -46,12 +48,15 @@ fn package(dir: &Path, version: &str) -> PathBuf {
     dir.join(format!("web-{version}.tgz"))
 }
 
+/// Each request's path and Authorization header.
+type Requests = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
 /// A static HTTP server over a directory, requiring basic auth when
-/// `auth` is set, counting the requests per path.
+/// `auth` is set, recording the requests.
 struct HttpRepo {
     url: String,
     dir: tempfile::TempDir,
-    hits: Arc<std::sync::Mutex<Vec<String>>>,
+    hits: Requests,
 }
 
 impl HttpRepo {
@@ -70,7 +75,7 @@ impl HttpRepo {
         let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        let hits: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let hits: Requests = Arc::default();
         let expected = auth.map(|(u, p)| format!("Basic {}", base64(&format!("{u}:{p}"))));
         let seen = hits.clone();
         std::thread::spawn(move || {
@@ -97,7 +102,12 @@ impl HttpRepo {
     }
 
     fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().iter().filter(|p| *p == path).count()
+        self.hits.lock().unwrap().iter().filter(|(p, _)| p == path).count()
+    }
+
+    /// The Authorization header of every request, in order.
+    fn authorizations(&self) -> Vec<Option<String>> {
+        self.hits.lock().unwrap().iter().map(|(_, a)| a.clone()).collect()
     }
 }
 
@@ -106,13 +116,13 @@ impl<T: std::io::Read + Write> ReadWrite for T {}
 
 /// Answers one request with a file of `root` (a handshake or request that
 /// fails just ends the connection).
-fn respond(s: &mut dyn ReadWrite, root: &Path, expected: Option<&str>, seen: &std::sync::Mutex<Vec<String>>) {
+fn respond(s: &mut dyn ReadWrite, root: &Path, expected: Option<&str>, seen: &std::sync::Mutex<Vec<(String, Option<String>)>>) {
     let mut reader = BufReader::new(&mut *s);
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
         return;
     }
-    let mut authorized = expected.is_none();
+    let mut authorization = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
@@ -121,12 +131,13 @@ fn respond(s: &mut dyn ReadWrite, root: &Path, expected: Option<&str>, seen: &st
         if let Some((k, v)) = line.split_once(':')
             && k.eq_ignore_ascii_case("authorization")
         {
-            authorized |= expected == Some(v.trim());
+            authorization = Some(v.trim().to_string());
         }
     }
     drop(reader);
+    let authorized = expected.is_none() || expected == authorization.as_deref();
     let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
-    seen.lock().unwrap().push(path.clone());
+    seen.lock().unwrap().push((path.clone(), authorization));
     let file = root.join(&path);
     let (status, body) = if !authorized {
         ("401 Unauthorized", Vec::new())
@@ -142,13 +153,14 @@ fn respond(s: &mut dyn ReadWrite, root: &Path, expected: Option<&str>, seen: &st
 
 /// A CA, a server certificate it signed for 127.0.0.1, and a client
 /// certificate it signed: the server config that trusts only that client,
-/// and the client's certificate and key in PEM.
-fn tls_with_client_certificates() -> (Arc<rustls::ServerConfig>, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+/// the CA certificate, and the client's certificate and key, in PEM.
+fn tls_with_client_certificates() -> (Arc<rustls::ServerConfig>, String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "driftless test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, &ca_key);
     let server_key = KeyPair::generate().unwrap();
@@ -168,7 +180,7 @@ fn tls_with_client_certificates() -> (Arc<rustls::ServerConfig>, String, String)
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![server.der().clone()], key)
         .unwrap();
-    (Arc::new(config), client.pem(), client_key.serialize_pem())
+    (Arc::new(config), ca.pem(), client.pem(), client_key.serialize_pem())
 }
 
 fn base64(s: &str) -> String {
@@ -332,14 +344,38 @@ async fn a_chart_from_an_http_repository_pinned_and_by_range_with_credentials_an
     Ok(())
 }
 
+/// An index whose archive URLs name another host: the archive comes from
+/// there without the chart repository's credentials (Helm's
+/// CVE-2021-32690; `passCredentials` would send them).
 #[tokio::test]
-async fn a_chart_from_an_https_repository_that_requires_a_tls_client_certificate() -> Result<(), Error> {
+async fn a_chart_archive_on_another_host_gets_no_credentials() -> Result<(), Error> {
+    let w = World::new("helm-elsewhere").await?;
+    let repo = HttpRepo::start(Some((USER, PASSWORD)));
+    let archives = HttpRepo::start(None);
+    package(archives.dir.path(), "1.0.0");
+    run(Command::new("helm").args(["repo", "index", "--url", &archives.url]).arg(archives.dir.path()));
+    std::fs::rename(archives.dir.path().join("index.yaml"), repo.dir.path().join("index.yaml")).unwrap();
+    repo_secret(&w, "charts", json!({ "type": "helm", "url": repo.url, "username": USER, "password": PASSWORD })).await;
+    let source = json!({ "repoURL": repo.url, "chart": "web", "targetRevision": "1.0.0", "helm": { "skipCrds": true } });
+    chart_app(&w, "elsewhere", json!({ "source": source })).await?;
+    synced(&w, "elsewhere").await?;
+    assert!(repo.hits("index.yaml") > 0 && archives.hits("web-1.0.0.tgz") == 1, "the index here, the archive there");
+    let seen = archives.authorizations();
+    assert!(seen.iter().all(Option::is_none), "the archive's host got credentials: {seen:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chart_from_an_https_repository_with_a_private_ca_that_requires_a_tls_client_certificate() -> Result<(), Error> {
     let w = World::new("helm-tls").await?;
-    let (tls, cert, key) = tls_with_client_certificates();
+    let (tls, ca, cert, key) = tls_with_client_certificates();
     let repo = HttpRepo::start_tls(tls);
     repo.publish(&["1.0.0"]);
-    // `insecure`: the test CA is not among the controller's roots.
-    let secret = json!({ "type": "helm", "url": repo.url, "insecure": "true", "tlsClientCertData": cert, "tlsClientCertKey": key });
+    // The test CA is trusted through argocd-tls-certs-cm, for this host only.
+    let certs: ConfigMap =
+        serde_json::from_value(json!({ "metadata": { "name": "argocd-tls-certs-cm" }, "data": { "127.0.0.1": ca } })).unwrap();
+    kube::Api::<ConfigMap>::namespaced(w.ns.client(), w.name()).create(&PostParams::default(), &certs).await.expect("argocd-tls-certs-cm");
+    let secret = json!({ "type": "helm", "url": repo.url, "tlsClientCertData": cert, "tlsClientCertKey": key });
     repo_secret(&w, "tls-charts", secret).await;
     let source = json!({ "repoURL": repo.url, "chart": "web", "targetRevision": "1.0.0", "helm": { "skipCrds": true } });
     chart_app(&w, "tls", json!({ "source": source })).await?;

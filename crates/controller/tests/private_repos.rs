@@ -1,8 +1,9 @@
 //! Private Git repositories: apps from an HTTPS server with basic auth (a
 //! credential template serving two repositories), from sshd with a key and
 //! known hosts; a wrong password and an unknown host key are clear
-//! conditions that prune nothing; a rotated password applies without a
-//! restart; no credential shows in the apps' status or Events.
+//! conditions that prune nothing, and so is a changed host key on an app
+//! that synced before; a rotated password applies without a restart; no
+//! credential shows in the apps' status or Events.
 
 mod common;
 
@@ -116,8 +117,68 @@ async fn https_and_ssh_apps_sync_with_their_own_credentials_and_never_show_them(
     let msg = condition(&w, "d", "Host key verification failed").await;
     assert!(msg.contains("argocd-ssh-known-hosts-cm"), "{msg}");
 
+    // The host's key changes (another key for [127.0.0.1]:port): refused,
+    // and what the app synced before stays although the new commit drops it.
+    let known = Api::<ConfigMap>::namespaced(w.ns.client(), w.name());
+    let patch = json!({ "data": { "ssh_known_hosts": other_host_key(&ssh.known_hosts) } });
+    known.patch("argocd-ssh-known-hosts-cm", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
+    team_c.remove("app/cm.yaml").write("app/cm.yaml", &configmap("from-c-2", "")).commit("second");
+    let msg = condition(&w, "c", "Host key verification failed").await;
+    assert!(msg.contains("argocd-ssh-known-hosts-cm"), "{msg}");
+    assert!(w.exists("configmap", "from-c") && !w.exists("configmap", "from-c-2"), "nothing pruned, nothing applied");
+
     let key_line = ssh.client_key.lines().nth(1).unwrap();
     assert_never_shown(&w, &[PASSWORD, ROTATED, key_line]).await;
+}
+
+/// `known_hosts` with the same host and a freshly generated key in place of
+/// the real one.
+fn other_host_key(known_hosts: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    let ok = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&file).status().unwrap();
+    assert!(ok.success(), "ssh-keygen");
+    let public = std::fs::read_to_string(file.with_extension("pub")).unwrap();
+    let host = known_hosts.split_whitespace().next().unwrap();
+    let key: Vec<&str> = public.split_whitespace().take(2).collect();
+    format!("{host} {}\n", key.join(" "))
+}
+
+/// Kustomize remote bases are fetched with the settings of their own URL:
+/// a base on a host with its own Secret gets that Secret's credentials, a
+/// base on a host without one gets none; neither gets the app repository's.
+#[tokio::test]
+async fn remote_bases_get_their_own_hosts_credentials_only() {
+    use base64::Engine as _;
+    const BASE_PASSWORD: &str = "base-s3cret-token";
+    let w = World::new("remote-creds").await.unwrap();
+    let with_password = |p: &str| GitHttpOptions { basic_auth: Some(("git".into(), p.into())), ..Default::default() };
+    let (app_server, base_server) = (GitHttpServer::start(with_password(PASSWORD)), GitHttpServer::start(with_password(BASE_PASSWORD)));
+    let open_server = GitHttpServer::start(GitHttpOptions::default());
+    let bases = GitRepo::new();
+    for dir in ["private", "open"] {
+        bases.write(&format!("{dir}/kustomization.yaml"), "resources:\n- cm.yaml\n");
+        bases.write(&format!("{dir}/cm.yaml"), &configmap(&format!("from-{dir}-base"), ""));
+    }
+    bases.commit("bases");
+    let (private_url, open_url) = (base_server.serve("bases.git", bases.path()), open_server.serve("bases.git", bases.path()));
+    let overlay = GitRepo::new();
+    overlay.write("app/kustomization.yaml", &format!("resources:\n- {private_url}//private?ref=main\n- {open_url}//open?ref=main\n"));
+    overlay.commit("overlay");
+    let url = app_server.serve("app.git", overlay.path());
+    secret(&w, "app", "repository", json!({ "url": url, "username": "git", "password": PASSWORD })).await;
+    secret(&w, "bases", "repository", json!({ "url": private_url, "username": "git", "password": BASE_PASSWORD })).await;
+    app(&w, "kustomized", &url).await;
+    synced(&w, "kustomized").await;
+    assert!(w.exists("configmap", "from-private-base") && w.exists("configmap", "from-open-base"));
+
+    let basic = |p: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("git:{p}")));
+    let sent = base_server.authorizations();
+    assert!(sent.iter().flatten().count() > 0, "the base's host got its own credentials");
+    assert!(sent.iter().flatten().all(|a| *a == basic(BASE_PASSWORD)), "the base's host got others' credentials: {sent:?}");
+    let sent = open_server.authorizations();
+    assert!(!sent.is_empty() && sent.iter().all(Option::is_none), "a host without credentials got some: {sent:?}");
+    assert!(app_server.authorizations().iter().flatten().all(|a| *a == basic(PASSWORD)));
 }
 
 /// The connection test the repository API and CLI use: with the stored

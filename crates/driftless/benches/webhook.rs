@@ -24,6 +24,12 @@
 //!   is (and that no message came twice), with the peak RSS.
 //!
 //!     make bench   (or: cargo bench -p driftless --bench webhook)
+//!
+//! `WEBHOOK_BENCH` runs only the phases it names, comma-separated:
+//! `latency` (push to applied, with the webhook and on resync only, and
+//! their ratio), `monorepo` (the 100 apps), `appset`, `notifications`;
+//! unset, all of them (notifications, appset, latency, monorepo). E.g.
+//! `WEBHOOK_BENCH=latency,monorepo cargo bench -p driftless --bench webhook`.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -212,6 +218,7 @@ async fn latency(pushes: usize, resync_pushes: usize) -> BenchResult<()> {
     let cache = tempfile::tempdir()?;
     create_apps(&ns, &repo, 1, false).await?;
     let mut version = 0;
+    let webhook;
     {
         let run = Run::start(&ns, cache.path(), 3600).await?;
         wait_versions(&ns, &[0], 0, Duration::from_secs(120)).await?;
@@ -220,8 +227,8 @@ async fn latency(pushes: usize, resync_pushes: usize) -> BenchResult<()> {
             version += 1;
             samples.push(push_to_applied(&ns, &repo, version, Some(&run)).await?);
         }
-        let (p50, p95) = percentiles(samples);
-        println!("push to applied, webhook ({pushes} pushes, --app-resync 3600): p50 {p50:.0} ms, p95 {p95:.0} ms");
+        webhook = percentiles(samples);
+        println!("push to applied, webhook ({pushes} pushes, --app-resync 3600): p50 {:.0} ms, p95 {:.0} ms", webhook.0, webhook.1);
     }
     let run = Run::start(&ns, cache.path(), 10).await?;
     let mut samples = Vec::new();
@@ -232,6 +239,10 @@ async fn latency(pushes: usize, resync_pushes: usize) -> BenchResult<()> {
     drop(run);
     let (p50, p95) = percentiles(samples);
     println!("push to applied, no webhook ({resync_pushes} pushes, resync only, --app-resync 10): p50 {p50:.0} ms, p95 {p95:.0} ms");
+    let (r50, r95) = (p50 / webhook.0, p95 / webhook.1);
+    println!("push to applied, resync only / webhook: p50 {r50:.1}x, p95 {r95:.1}x (--app-resync 10)");
+    // The resync wait is spread over the period: it grows with it.
+    println!("  at Argo CD's 180 s resync, about p50 {:.0}x, p95 {:.0}x", r50 * 18.0, r95 * 18.0);
     Ok(())
 }
 
@@ -463,18 +474,47 @@ async fn notifications(n: usize) -> BenchResult<()> {
     Ok(())
 }
 
+/// The phases, as `WEBHOOK_BENCH` names them.
+const PHASES: [&str; 4] = ["notifications", "appset", "latency", "monorepo"];
+
+/// The phases `WEBHOOK_BENCH` selects (comma-separated); all when unset.
+fn selected() -> Result<Vec<String>, String> {
+    let Ok(wanted) = std::env::var("WEBHOOK_BENCH") else { return Ok(PHASES.map(String::from).to_vec()) };
+    let wanted: Vec<String> = wanted.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    match wanted.iter().find(|p| !PHASES.contains(&p.as_str())) {
+        Some(unknown) => Err(format!("WEBHOOK_BENCH: no phase {unknown:?} (phases: {})", PHASES.join(", "))),
+        None => Ok(wanted),
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    if let Err(e) = notifications(1000).await {
+    let phases = match selected() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let on = |phase: &str| phases.iter().any(|p| p == phase);
+    if on("notifications")
+        && let Err(e) = notifications(1000).await
+    {
         println!("notifications: failed: {e}");
     }
-    if let Err(e) = application_set(1000).await {
+    if on("appset")
+        && let Err(e) = application_set(1000).await
+    {
         println!("ApplicationSet: failed: {e}");
     }
-    if let Err(e) = latency(20, 10).await {
+    if on("latency")
+        && let Err(e) = latency(20, 10).await
+    {
         println!("push to applied: failed: {e}");
     }
-    if let Err(e) = many_apps(100).await {
+    if on("monorepo")
+        && let Err(e) = many_apps(100).await
+    {
         println!("100 apps: failed: {e}");
     }
 }

@@ -233,7 +233,7 @@ async fn repositories_and_templates_are_registered_listed_and_removed_without_a_
 }
 
 #[tokio::test]
-async fn a_private_repository_added_through_the_cli_syncs_and_its_password_shows_nowhere() {
+async fn private_repositories_added_through_the_cli_sync_fail_clearly_and_never_show_a_credential() {
     let ns = TestNamespace::new("private-cli").await.expect("namespace");
     install_crds(&ns.client()).await.expect("install CRDs");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -272,8 +272,52 @@ async fn a_private_repository_added_through_the_cli_syncs_and_its_password_shows
     .await
     .expect("synced from the private repository");
 
+    // SSH with a key, from a file: the connection test needs the host's key.
+    let ssh = driftless_testkit::SshGitServer::start();
+    let ssh_repo = GitRepo::new();
+    ssh_repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: private-ssh\ndata:\n  k: v\n");
+    ssh_repo.commit("web");
+    let ssh_url = ssh.url(ssh_repo.path());
+    let key_file = dir.path().join("id");
+    std::fs::write(&key_file, &ssh.client_key).expect("write the key file");
+    let known = serde_json::from_value(
+        json!({ "metadata": { "name": "argocd-ssh-known-hosts-cm" }, "data": { "ssh_known_hosts": ssh.known_hosts } }),
+    );
+    cms.create(&Default::default(), &known.expect("a ConfigMap")).await.expect("create argocd-ssh-known-hosts-cm");
+    assert_success(&cli(&ns, dir.path(), &["repo", "add", &ssh_url, "--ssh-private-key-path", &key_file.to_string_lossy()]).await);
+    // The same sshd as localhost: a host key nobody listed.
+    let stranger_url = ssh_url.replace("@127.0.0.1:", "@localhost:");
+    let stranger = serde_json::from_value(json!({
+        "metadata": { "name": "stranger", "labels": { "argocd.argoproj.io/secret-type": "repository" } },
+        "stringData": { "url": stranger_url, "sshPrivateKey": ssh.client_key },
+    }));
+    ns.api::<Secret>().create(&Default::default(), &stranger.expect("a Secret")).await.expect("create the stranger's Secret");
+    for (app, repo_url) in [("ssh-web", &ssh_url), ("stranger", &stranger_url)] {
+        let mut create: Vec<&str> = vec!["app", "create", app, "--path", "web", "--revision", "main", "--sync-policy", "automated"];
+        create.extend(["--dest-server", "https://kubernetes.default.svc", "--repo", repo_url, "--dest-namespace", ns.name()]);
+        assert_success(&cli(&ns, dir.path(), &create).await);
+    }
+    wait_for("the SSH repository's ConfigMap", TIMEOUT, || async {
+        cms.get_opt("private-ssh").await.map_err(|e| e.to_string())?.ok_or_else(|| "not yet".to_string())
+    })
+    .await
+    .expect("synced over SSH");
+    // The server's password changes: the stored one is now wrong.
+    server.set_basic_auth("git", "the-servers-new-password");
+    repo.write("web/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: private-web\ndata:\n  k: v2\n").commit("v2");
+    for (app, says) in [("web", "Authentication failed"), ("stranger", "Host key verification failed")] {
+        wait_for(says, TIMEOUT, || async {
+            let got = cli(&ns, dir.path(), &["app", "get", app, "-o", "json"]).await;
+            stdout(&got).contains(says).then_some(()).ok_or_else(|| stdout(&got))
+        })
+        .await
+        .expect("a clear condition");
+    }
+
     let mut shown = controller.log();
-    for args in [&["app", "get", "web", "-o", "json"][..], &["repo", "list", "-o", "yaml"][..], &["repo", "get", &url][..]] {
+    let apps =
+        [&["app", "get", "web", "-o", "json"][..], &["app", "get", "ssh-web", "-o", "json"], &["app", "get", "stranger", "-o", "json"]];
+    for args in apps.into_iter().chain([&["repo", "list", "-o", "yaml"][..], &["repo", "get", &url]]) {
         let out = cli(&ns, dir.path(), args).await;
         assert_success(&out);
         shown.push_str(&stdout(&out));
@@ -287,6 +331,10 @@ async fn a_private_repository_added_through_the_cli_syncs_and_its_password_shows
         .expect("kubectl");
     shown.push_str(&String::from_utf8_lossy(&events.stdout));
     assert!(shown.contains("private-web") && shown.contains("reconciled"), "the scan read the logs and outputs");
+    assert!(shown.contains("Authentication failed") && shown.contains("Host key verification failed"), "the scan read the failures");
     assert!(!shown.contains(PASSWORD), "the password shows in the controller's log, an output or an Event");
+    for line in ssh.client_key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!shown.contains(line), "the SSH key shows in the controller's log, an output or an Event");
+    }
     assert!(server.authorizations().iter().flatten().count() > 0, "the server was asked with credentials");
 }

@@ -753,3 +753,104 @@ async fn confirm_deletion_sets_the_servers_time_for_those_allowed_to_delete() {
     .expect("event");
     assert!(event.note.as_deref().unwrap_or_default().starts_with("admin confirmed"), "{:?}", event.note);
 }
+
+/// A repository Secret in the test's namespace, written directly (the API
+/// tests a repository before it stores it).
+async fn repository_secret(ns: &TestNamespace, name: &str, data: Value) {
+    let s: Secret = serde_json::from_value(json!({
+        "metadata": { "name": name, "labels": { "argocd.argoproj.io/secret-type": "repository" } },
+        "stringData": data,
+    }))
+    .expect("a Secret");
+    ns.api::<Secret>().create(&PostParams::default(), &s).await.expect("create the repository Secret");
+}
+
+/// Repositories show their connection state, tested with their own
+/// credentials: Successful for one that answers, Failed with the reason for
+/// a wrong password and an unknown SSH host key. With a controller, apps
+/// from those failing repositories: nothing the API says about them (the
+/// app, its resource tree, events and managed resources) and nothing about
+/// the repositories holds a password or the key.
+#[tokio::test]
+async fn repositories_show_their_connection_state_and_no_answer_holds_a_credential() {
+    use driftless_testkit::{GitHttpOptions, GitHttpServer, SshGitServer};
+    const GIT_PASSWORD: &str = "s3cret-git-password";
+    const WRONG: &str = "wrong-s3cret-password";
+    let ns = TestNamespace::new("server-repos").await.expect("namespace");
+    let server = Server::start(&ns, "").await;
+    let admin = server.login("admin", &admin_password(&ns).await).await;
+    let git = GitHttpServer::start(GitHttpOptions { basic_auth: Some(("git".into(), GIT_PASSWORD.into())), ..Default::default() });
+    let repo = GitRepo::new();
+    repo.write("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-private\n");
+    repo.commit("first");
+    let (good, bad) = (git.serve("good.git", repo.path()), git.serve("bad.git", repo.path()));
+    let body = json!({ "repo": good, "username": "git", "password": GIT_PASSWORD });
+    let r = server.as_user(&admin, Method::POST, "/api/v1/repositories", Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    repository_secret(&ns, "bad", json!({ "url": bad, "username": "git", "password": WRONG })).await;
+    // The sshd by another name than its key is listed under: unknown.
+    let ssh = SshGitServer::start();
+    let known = ConfigMap {
+        metadata: ObjectMeta { name: Some("argocd-ssh-known-hosts-cm".into()), ..Default::default() },
+        data: Some([("ssh_known_hosts".to_string(), ssh.known_hosts.clone())].into()),
+        ..Default::default()
+    };
+    ns.api::<ConfigMap>().create(&PostParams::default(), &known).await.expect("create argocd-ssh-known-hosts-cm");
+    let stranger = ssh.url(repo.path()).replace("@127.0.0.1:", "@localhost:");
+    repository_secret(&ns, "stranger", json!({ "url": stranger, "sshPrivateKey": ssh.client_key })).await;
+    let mut secrets = vec![GIT_PASSWORD, WRONG];
+    secrets.extend(ssh.client_key.lines().filter(|l| !l.starts_with("-----")));
+    let assert_no_credential = |what: &str, text: &str| {
+        for s in &secrets {
+            assert!(!text.contains(s), "{what} shows a credential: {text}");
+        }
+    };
+
+    let r = server.as_user(&admin, Method::GET, "/api/v1/repositories", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_no_credential("the repository list", &r.text);
+    let items = r.body["items"].as_array().expect("items").clone();
+    let state = |url: &str| {
+        let item = items.iter().find(|i| i["repo"] == url).unwrap_or_else(|| panic!("{url} listed: {}", r.text));
+        (item["connectionState"]["status"].as_str().unwrap_or_default().to_string(), item["connectionState"]["message"].clone())
+    };
+    assert_eq!(state(&good).0, "Successful", "{}", r.text);
+    let (status, message) = state(&bad);
+    assert!(status == "Failed" && message.as_str().unwrap_or_default().contains("Authentication failed"), "{}", r.text);
+    let (status, message) = state(&stranger);
+    assert!(status == "Failed" && message.as_str().unwrap_or_default().contains("Host key verification failed"), "{}", r.text);
+    let encoded: String =
+        bad.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let r = server.as_user(&admin, Method::GET, &format!("/api/v1/repositories/{encoded}"), None).await;
+    assert_eq!((r.status, r.body["connectionState"]["status"].clone()), (StatusCode::OK, json!("Failed")), "{}", r.text);
+    assert_no_credential("a repository", &r.text);
+
+    let _controller = api_support::Controller::start(&ns, std::time::Duration::from_secs(2));
+    for (name, url, says) in
+        [("wrong-password", &bad, "Authentication failed"), ("unknown-host", &stranger, "Host key verification failed")]
+    {
+        let app: Application = serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": { "name": name, "namespace": ns.name() },
+            "spec": { "project": "default", "source": { "repoURL": url, "path": "app", "targetRevision": "main" },
+                      "destination": { "server": IN_CLUSTER, "namespace": ns.name() }, "syncPolicy": { "automated": {} } },
+        }))
+        .expect("an Application");
+        ns.api::<Application>().create(&PostParams::default(), &app).await.expect("create the app");
+        let path = format!("/api/v1/applications/{name}?appNamespace={}", ns.name());
+        let r = wait_for(says, TIMEOUT, || async {
+            let r = server.as_user(&admin, Method::GET, &path, None).await;
+            if r.text.contains(says) { Ok(r) } else { Err(r.text) }
+        })
+        .await
+        .expect("a clear condition");
+        assert_no_credential("the app", &r.text);
+        for part in ["resource-tree", "events", "managed-resources"] {
+            let r =
+                server.as_user(&admin, Method::GET, &format!("/api/v1/applications/{name}/{part}?appNamespace={}", ns.name()), None).await;
+            // Managed resources cannot be compared: 422, saying why.
+            assert!(r.status == StatusCode::OK || r.text.contains(says), "{part}: {}", r.text);
+            assert_no_credential(part, &r.text);
+        }
+    }
+}

@@ -9,7 +9,7 @@ mod api_support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use api_support::{IN_CLUSTER, Server, TIMEOUT, admin_password};
+use api_support::{Controller, IN_CLUSTER, Server, TIMEOUT, admin_password};
 use bytes::Bytes;
 use driftless_api::{ANNOTATION_REFRESH, Application};
 use driftless_server::webhook::parse::{self, Secrets};
@@ -605,19 +605,7 @@ async fn a_signed_push_reaches_the_cluster_without_a_resync_and_apps_share_a_fet
     .await;
 
     // A controller whose resync is an hour: only the webhook can wake it.
-    let metrics = driftless_metrics::Metrics::new();
-    let cache = tempfile::tempdir().expect("temp dir");
-    let config = driftless_controller::Config {
-        tenancy: driftless_engine::project::Tenancy::new(ns.name()),
-        resync: Duration::from_secs(3600),
-        cache_dir: cache.path().to_path_buf(),
-        metrics: metrics.clone(),
-        ..Default::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = tokio::spawn(driftless_controller::run(ns.client(), config, async move {
-        let _ = stopped.await;
-    }));
+    let controller = Controller::start(&ns, Duration::from_secs(3600));
     let names: Vec<String> = (0..APPS).map(|i| format!("a{i}")).collect();
     for (i, name) in names.iter().enumerate() {
         let mut source = git_source(&repo.url(), "main", &format!("apps/a{i}"));
@@ -648,7 +636,7 @@ async fn a_signed_push_reaches_the_cluster_without_a_resync_and_apps_share_a_fet
         .await
         .expect("idle");
     let fetches = |m: &driftless_metrics::Metrics| fetch_count(&m.encode());
-    let before = fetches(&metrics);
+    let before = fetches(&controller.metrics);
 
     for i in 0..APPS {
         repo.write(&format!("apps/a{i}/cm.yaml"), &cm(i, "v2"));
@@ -667,11 +655,9 @@ async fn a_signed_push_reaches_the_cluster_without_a_resync_and_apps_share_a_fet
         .await
         .expect("v2 applied without a resync");
     }
-    let fetched = fetches(&metrics) - before;
+    let fetched = fetches(&controller.metrics) - before;
     // Every app refreshed by the push takes any fetch begun after it.
     assert_eq!(fetched, 1, "{APPS} apps refreshed by one push made {fetched} Git fetches");
-    let _ = stop.send(());
-    let _ = controller.await;
 }
 
 /// `driftless_git_requests_total{request="fetch"}`, summed over

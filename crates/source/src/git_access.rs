@@ -8,8 +8,10 @@
 //!   which only git and its children get. A redirect to another host makes
 //!   git prompt for that host: nothing is answered. Without credentials it
 //!   answers nothing at all.
-//!   `forceHttpBasicAuth` sends the header from the first request, scoped
-//!   to the repository's URL (`http.<url>.extraHeader`).
+//!   `forceHttpBasicAuth` sends the header from the first request
+//!   (`http.<url>.extraHeader`). git sends such a header with every request
+//!   of the command, also to the host a redirect named, so redirects are
+//!   then not followed at all: a clear error instead of a leaked password.
 //! - SSH: `GIT_SSH_COMMAND` is the driftless executable too, which runs
 //!   `ssh` with the key in a 0600 file of that directory,
 //!   `argocd-ssh-known-hosts-cm` as the only known hosts and strict host
@@ -49,6 +51,8 @@ pub(crate) struct Prepared {
     pub(crate) env: Vec<(String, String)>,
     /// Values to cut out of anything git prints.
     secrets: Vec<String>,
+    /// Redirects are refused (`forceHttpBasicAuth`): a redirect is explained.
+    redirects_refused: bool,
 }
 
 /// Whether `url` is reached over SSH (`ssh://…` or scp-like `user@host:path`).
@@ -72,13 +76,8 @@ impl GitAccess {
     pub(crate) fn prepare(&self, url: &str, parent: &Path, token: Option<String>) -> std::io::Result<Prepared> {
         std::fs::create_dir_all(parent)?;
         let dir = tempfile::Builder::new().prefix(".access-").permissions(std::fs::Permissions::from_mode(0o700)).tempdir_in(parent)?;
-        let mut p = Prepared { env: Vec::new(), secrets: Vec::new(), _dir: dir };
-        let mut config: Vec<(String, String)> = vec![
-            // Only the first request may be redirected (git's default, kept
-            // whatever a config file says); the askpass script decides
-            // whether the new host gets anything.
-            ("http.followRedirects".into(), "initial".into()),
-        ];
+        let mut p = Prepared { env: Vec::new(), secrets: Vec::new(), redirects_refused: false, _dir: dir };
+        let mut config: Vec<(String, String)> = Vec::new();
         p.env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
         p.env.push(("GIT_CONFIG_NOSYSTEM".into(), "1".into()));
         let creds = self.creds.as_ref();
@@ -120,6 +119,7 @@ impl GitAccess {
                     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                     p.secrets.push(basic.clone());
                     config.push((format!("http.{url}.extraHeader"), format!("Authorization: Basic {basic}")));
+                    p.redirects_refused = true;
                 }
                 p.env.push((git_helper::ASKPASS_USERNAME.into(), username));
                 p.env.push((git_helper::ASKPASS_PASSWORD.into(), password));
@@ -148,6 +148,11 @@ impl GitAccess {
                 p.env.push(("no_proxy".into(), no_proxy.clone()));
             }
         }
+        // With forceHttpBasicAuth no redirect at all (git would send the
+        // header to the new host too). Else only the first request may be
+        // redirected (git's default, kept whatever a config file says) and
+        // the askpass decides whether the new host gets anything.
+        config.push(("http.followRedirects".into(), if p.redirects_refused { "false" } else { "initial" }.into()));
         if !p.env.iter().any(|(k, _)| k == "GIT_ASKPASS") {
             p.env.extend(askpass(String::new()));
         }
@@ -164,8 +169,19 @@ impl Prepared {
     /// `text` (what git printed) without any secret or URL user info, and
     /// with a hint when SSH refused the host key.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        scrub(text, self.secrets.iter().map(String::as_str))
+        let mut out = scrub(text, self.secrets.iter().map(String::as_str));
+        if self.redirects_refused && is_redirect(&out) {
+            out.push_str(
+                " (the server redirected: with forceHttpBasicAuth the credentials would go along, so redirects are not followed; register the URL it redirects to)",
+            );
+        }
+        out
     }
+}
+
+/// Whether git says the server answered with a redirect it did not follow.
+fn is_redirect(text: &str) -> bool {
+    (300..400).any(|code| text.contains(&format!("returned error: {code}")))
 }
 
 /// `text` without the `secrets` and without URL user info.
@@ -235,6 +251,31 @@ mod tests {
         let p = GitAccess::default().prepare("https://git.example/r.git", dir.path(), None).unwrap();
         assert_eq!(env(&p, git_helper::ASKPASS_ORIGIN), Some(""));
         assert_eq!(env(&p, "GIT_ASKPASS"), Some(&*git_helper::program().to_string_lossy()));
+    }
+
+    /// The `GIT_CONFIG_*` settings, in order.
+    fn config(p: &Prepared) -> Vec<(String, String)> {
+        let n: usize = env(p, "GIT_CONFIG_COUNT").unwrap().parse().unwrap();
+        (0..n)
+            .map(|i| (env(p, &format!("GIT_CONFIG_KEY_{i}")).unwrap().into(), env(p, &format!("GIT_CONFIG_VALUE_{i}")).unwrap().into()))
+            .collect()
+    }
+
+    #[test]
+    fn force_http_basic_auth_follows_no_redirect_and_says_so() {
+        let creds = RepoCreds { username: Some("u".into()), password: Some("pw-value".into()), ..Default::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let url = "https://git.example/r.git";
+        let asked = GitAccess { creds: Some(creds.clone()), ..Default::default() }.prepare(url, dir.path(), None).unwrap();
+        assert_eq!(config(&asked), [("http.followRedirects".to_string(), "initial".to_string())]);
+        let forced = RepoCreds { force_http_basic_auth: true, ..creds };
+        let p = GitAccess { creds: Some(forced), ..Default::default() }.prepare(url, dir.path(), None).unwrap();
+        let settings = config(&p);
+        assert!(settings.iter().any(|(k, v)| k == "http.https://git.example/r.git.extraHeader" && v.starts_with("Authorization: Basic ")));
+        assert_eq!(settings.last().unwrap(), &("http.followRedirects".to_string(), "false".to_string()));
+        let said = p.scrub("fatal: unable to access 'https://git.example/r.git/': The requested URL returned error: 302");
+        assert!(said.contains("forceHttpBasicAuth") && said.contains("redirect"), "{said}");
+        assert!(!asked.scrub("The requested URL returned error: 302").contains("forceHttpBasicAuth"));
     }
 
     #[test]

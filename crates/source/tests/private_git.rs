@@ -92,21 +92,54 @@ async fn force_http_basic_auth_sends_the_credentials_with_the_first_request() {
     assert!(server.authorizations()[0].is_some(), "the first request carried the credentials");
 }
 
+/// The repository's server redirects to another (another port of
+/// 127.0.0.1: curl and git judge an origin by scheme, host and port), over
+/// HTTP and HTTPS, with the credentials given on a challenge or with
+/// `forceHttpBasicAuth`, to a host that asks for credentials itself or to
+/// an open one (as a hostile host would be, serving what git asks next):
+/// the other host never receives them.
 #[tokio::test]
 async fn a_redirect_to_another_host_gets_no_credentials() {
-    let (r, _) = repo();
-    let other = GitHttpServer::start(basic());
-    other.serve("app.git", r.path());
-    let server = GitHttpServer::start(GitHttpOptions { redirect_to: Some(other.base().to_string()), ..basic() });
-    let url = server.url("app.git");
-    let cache = tempfile::tempdir().unwrap();
-    let a = access(creds(&url, &[("username", "git"), ("password", PASSWORD)]));
-    let err = git_cache(cache.path()).fetch(&url, "main", &a).await.unwrap_err().to_string();
-    assert!(!err.contains(PASSWORD), "{err}");
-    assert!(server.authorizations().iter().any(Option::is_some), "the repository's own host got the credentials");
-    let seen = other.authorizations();
-    assert!(!seen.is_empty(), "git followed the redirect");
-    assert!(seen.iter().all(Option::is_none), "the other host got credentials: {seen:?}");
+    use base64::Engine as _;
+    let (r, sha) = repo();
+    let basic_header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("git:{PASSWORD}")));
+    for https in [false, true] {
+        for force in [false, true] {
+            for open in [false, true] {
+                let case = format!("https: {https}, forceHttpBasicAuth: {force}, open other host: {open}");
+                // One CA for both: git trusts the CA of the URL it was given.
+                let ca = TestCa::new();
+                let tls_certs = [("127.0.0.1".to_string(), ca.ca_pem.clone())].into();
+                let auth = if open { None } else { basic().basic_auth };
+                let other = GitHttpServer::start(GitHttpOptions { basic_auth: auth, tls: https.then(|| ca.clone()), ..Default::default() });
+                other.serve("app.git", r.path());
+                let redirect_to = Some(other.base().to_string());
+                let server = GitHttpServer::start(GitHttpOptions { redirect_to, tls: https.then_some(ca), ..basic() });
+                let url = server.url("app.git");
+                let force_value = if force { "true" } else { "false" };
+                let c = creds(&url, &[("username", "git"), ("password", PASSWORD), ("forceHttpBasicAuth", force_value)]);
+                let settings = RepoSettings { creds: vec![c], tls_certs, ..Default::default() };
+                let cache = tempfile::tempdir().unwrap();
+                let fetched = git_cache(cache.path()).fetch(&url, "main", &settings.git_access(&url)).await;
+                assert!(server.authorizations().contains(&Some(basic_header.clone())), "{case}: the repository's own host got them");
+                let seen = other.authorizations();
+                assert!(seen.iter().all(Option::is_none), "{case}: the other host got credentials: {seen:?}");
+                match fetched {
+                    // An open host serves git without credentials.
+                    Ok(f) => assert!(open && !force && f.revision == sha, "{case}: fetched"),
+                    Err(e) => {
+                        let err = e.to_string();
+                        assert!(!err.contains(PASSWORD) && !err.contains(&basic_header[6..]), "{case}: {err}");
+                        if force {
+                            assert!(err.contains("redirect") && err.contains("forceHttpBasicAuth"), "{case}: says why: {err}");
+                        } else {
+                            assert!(!seen.is_empty(), "{case}: git followed the redirect: {err}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -124,6 +157,25 @@ async fn https_with_a_private_ca_from_the_tls_certs_configmap() {
 
     let settings = RepoSettings { creds: vec![c], tls_certs: [("127.0.0.1".to_string(), ca_pem)].into(), ..Default::default() };
     assert_eq!(git_cache(cache.path()).fetch(&url, "main", &settings.git_access(&url)).await.unwrap().revision, sha);
+}
+
+#[tokio::test]
+async fn https_with_a_tls_client_certificate() {
+    let (r, sha) = repo();
+    let (ca, cert, key) = TestCa::requiring_client_certificates();
+    let tls_certs: BTreeMap<String, String> = [("127.0.0.1".to_string(), ca.ca_pem.clone())].into();
+    let server = GitHttpServer::start(GitHttpOptions { tls: Some(ca), ..Default::default() });
+    let url = server.serve("app.git", r.path());
+    let cache = tempfile::tempdir().unwrap();
+
+    let without = RepoSettings { creds: vec![creds(&url, &[])], tls_certs: tls_certs.clone(), ..Default::default() };
+    let err = git_cache(cache.path()).fetch(&url, "main", &without.git_access(&url)).await.unwrap_err();
+    assert!(matches!(err, SourceError::Unreachable { .. }), "refused without a certificate: {err}");
+
+    let with = creds(&url, &[("tlsClientCertData", &cert), ("tlsClientCertKey", &key)]);
+    let settings = RepoSettings { creds: vec![with], tls_certs, ..Default::default() };
+    assert_eq!(git_cache(cache.path()).fetch(&url, "main", &settings.git_access(&url)).await.unwrap().revision, sha);
+    assert_not_on_disk(cache.path(), key.lines().nth(1).unwrap());
 }
 
 #[tokio::test]

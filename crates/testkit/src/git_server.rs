@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 
-/// A test CA and a server certificate it signed for 127.0.0.1.
+/// A test CA and a server certificate it signed for 127.0.0.1 (a clone
+/// serves the same certificate).
+#[derive(Clone)]
 pub struct TestCa {
     /// The CA certificate, PEM: what `argocd-tls-certs-cm` holds for 127.0.0.1.
     pub ca_pem: String,
@@ -20,7 +22,20 @@ pub struct TestCa {
 impl TestCa {
     /// A fresh CA and server certificate.
     pub fn new() -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        TestCa::build(false).0
+    }
+
+    /// A fresh CA whose server accepts only clients with a certificate it
+    /// signed; that client's certificate and key (PEM): a repository
+    /// Secret's `tlsClientCertData` and `tlsClientCertKey`.
+    pub fn requiring_client_certificates() -> (TestCa, String, String) {
+        let (ca, client) = TestCa::build(true);
+        let (cert, key) = client.expect("a client certificate");
+        (ca, cert, key)
+    }
+
+    fn build(client_auth: bool) -> (TestCa, Option<(String, String)>) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
@@ -34,13 +49,24 @@ impl TestCa {
         params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
         let cert = params.signed_by(&key, &issuer).expect("server certificate");
         let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], der)
-            .expect("server config");
-        TestCa { ca_pem: ca.pem(), config: Arc::new(config) }
+        let builder =
+            rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().expect("TLS versions");
+        let (builder, client) = if client_auth {
+            let client_key = KeyPair::generate().expect("client key");
+            let mut client_params = CertificateParams::new(vec!["driftless".to_string()]).expect("client params");
+            client_params.distinguished_name.push(DnType::CommonName, "driftless");
+            client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let client = client_params.signed_by(&client_key, &issuer).expect("client certificate");
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.der().clone()).expect("CA as a root");
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().expect("client verifier");
+            (builder.with_client_cert_verifier(verifier), Some((client.pem(), client_key.serialize_pem())))
+        } else {
+            (builder.with_no_client_auth(), None)
+        };
+        let config = builder.with_single_cert(vec![cert.der().clone()], der).expect("server config");
+        (TestCa { ca_pem: ca.pem(), config: Arc::new(config) }, client)
     }
 }
 

@@ -54,6 +54,7 @@ impl Server {
     /// As [`Server::start`], with the server's configuration changed by
     /// `configure` (other namespaces for apps).
     pub async fn start_with(ns: &TestNamespace, policy_csv: &str, configure: impl FnOnce(&mut driftless_server::Config)) -> Server {
+        name_git_helper();
         let client = ns.client();
         install_crds(&client).await.expect("install CRDs");
         let cms: Api<ConfigMap> = ns.api();
@@ -185,4 +186,51 @@ pub async fn create_app(
     }))
     .expect("valid Application");
     ns.api::<Application>().create(&PostParams::default(), &app).await.expect("create app")
+}
+
+/// A controller for the test's namespace, in-process, stopped on drop.
+pub struct Controller {
+    pub metrics: driftless_metrics::Metrics,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _cache: tempfile::TempDir,
+}
+
+impl Controller {
+    /// Starts it with `resync` as the apps' resync period.
+    pub fn start(ns: &TestNamespace, resync: Duration) -> Controller {
+        name_git_helper();
+        let metrics = driftless_metrics::Metrics::new();
+        let cache = tempfile::tempdir().expect("temp dir");
+        let config = driftless_controller::Config {
+            tenancy: driftless_engine::project::Tenancy::new(ns.name()),
+            resync,
+            cache_dir: cache.path().to_path_buf(),
+            metrics: metrics.clone(),
+            ..Default::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let client = ns.client();
+        let task = tokio::spawn(async move {
+            let _ = driftless_controller::run(client, config, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Controller { metrics, stop: Some(stop), task, _cache: cache }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// git's askpass and ssh for repository tests: a test binary cannot be.
+fn name_git_helper() {
+    let _ = driftless_source::git_helper::set_program(env!("CARGO_BIN_EXE_server-git-helper"));
 }
