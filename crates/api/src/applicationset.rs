@@ -2,8 +2,8 @@
 //! (lists, clusters, Git, SCM providers, pull requests, plugins, and their
 //! matrix and merge combinations), with Argo CD's field names.
 //!
-//! driftless stores ApplicationSets and keeps every field; it does not
-//! generate Applications from them yet.
+//! The types only: `driftless_appset` generates the Applications and its
+//! controller writes them.
 
 use std::collections::BTreeMap;
 
@@ -106,6 +106,10 @@ pub struct ApplicationSetStrategy {
     /// The steps of a rolling sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolling_sync: Option<ApplicationSetRolloutStrategy>,
+    /// `AllAtOnce` (the default) or `Reverse`: with a RollingSync, deleting
+    /// the set deletes the apps of its last step first, step by step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_order: Option<String>,
 }
 
 /// `strategy.rollingSync`.
@@ -642,6 +646,9 @@ pub struct PullRequestGenerator {
     /// Generate nothing, rather than fail, when the repository is gone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_on_repo_not_found_error: bool,
+    /// Parameters added to every element, as `values.<key>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
 }
 
 /// `pullRequest.github`.
@@ -714,6 +721,9 @@ pub struct PullRequestGitea {
     /// Skip TLS verification.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// Only pull requests carrying every one of these labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 /// `pullRequest.bitbucketServer`.

@@ -268,7 +268,10 @@ fn hydrator(e: &mut Expected, at: &str) {
     let dry = join(at, "drySource");
     e.one(&dry, "object").add(&dry, &[("repoURL", "string"), ("targetRevision", "string"), ("path", "string")]);
     source_options(e, &dry);
-    e.add(at, &[("syncSource", "object"), ("syncSource.targetBranch", "string"), ("syncSource.path", "string"), ("syncSource.repoURL", "string")]);
+    e.add(
+        at,
+        &[("syncSource", "object"), ("syncSource.targetBranch", "string"), ("syncSource.path", "string"), ("syncSource.repoURL", "string")],
+    );
     e.add(at, &[("hydrateTo", "object"), ("hydrateTo.targetBranch", "string")]);
 }
 
@@ -524,7 +527,7 @@ fn pull_request(e: &mut Expected, at: &str) {
     );
     e.add(&p("gitlab.tokenRef"), SECRET_REF).add(&p("gitlab.labels"), STRINGS).add(&p("gitlab.caRef"), CA_REF);
     e.add(&p("gitea"), &[("", "object"), ("owner", "string"), ("repo", "string"), ("api", "string"), ("insecure", "boolean")]);
-    e.add(&p("gitea.tokenRef"), SECRET_REF);
+    e.add(&p("gitea.tokenRef"), SECRET_REF).add(&p("gitea.labels"), STRINGS).add(&p("values"), STRING_MAP);
     e.add(&p("bitbucketServer"), &[("", "object"), ("project", "string"), ("repo", "string"), ("api", "string"), ("insecure", "boolean")]);
     bitbucket_auth(e, &p("bitbucketServer"));
     e.add(&p("bitbucketServer.caRef"), CA_REF);
@@ -584,7 +587,14 @@ fn application_set() -> Expected {
     e.add("spec.syncPolicy", &[("", "object"), ("preserveResourcesOnDeletion", "boolean"), ("applicationsSync", "string")]);
     e.add(
         "spec.strategy",
-        &[("", "object"), ("type", "string"), ("rollingSync", "object"), ("rollingSync.steps", "array"), ("rollingSync.steps[]", "object")],
+        &[
+            ("", "object"),
+            ("type", "string"),
+            ("deletionOrder", "string"),
+            ("rollingSync", "object"),
+            ("rollingSync.steps", "array"),
+            ("rollingSync.steps[]", "object"),
+        ],
     );
     let step = "spec.strategy.rollingSync.steps[]";
     e.one(&join(step, "maxUpdate"), "int-or-string");

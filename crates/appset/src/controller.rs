@@ -25,13 +25,16 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 use crate::apps::RESOURCES_FINALIZER;
-use crate::plan::plan;
-use crate::progressive::{advance, rolling_steps};
+use crate::plan::{Policy, plan};
+use crate::progressive::{advance, reverse_deletion, rolling_steps, to_delete};
 use crate::sources::EngineSources;
 
 /// Who writes generated Applications.
 const FIELD_MANAGER: &str = "driftless-applicationset";
-/// `status.resources` lists this many apps at most (Argo CD's default).
+/// `status.resources` lists this many apps at most (`resourcesCount`
+/// counts them all). Argo CD lists all unless
+/// `--max-resources-status-count` is set; driftless caps by default, so a
+/// set of many thousand apps stays well below etcd's object size limit.
 const MAX_RESOURCES: usize = 5000;
 
 /// How the loop runs.
@@ -181,12 +184,11 @@ fn polls(set: &ApplicationSet) -> Option<Duration> {
 }
 
 async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if set.meta().deletion_timestamp.is_some() {
-        // Kubernetes' garbage collector deletes the apps it owns.
-        return Ok(Action::await_change());
-    }
     let ns = set.namespace().unwrap_or_default();
     let sets: Api<ApplicationSet> = Api::namespaced(ctx.client.clone(), &ns);
+    if set.meta().deletion_timestamp.is_some() {
+        return deleting(&set, &ctx, &sets).await;
+    }
     if !ctx.config.tenancy.appset_namespace_enabled(&ns) {
         let message = format!(
             "ApplicationSets in namespace {ns:?} are not handled: it is not the control-plane namespace {:?} and is not enabled by \
@@ -194,6 +196,14 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
             ctx.config.tenancy.control_plane
         );
         write_status(&sets, &set, failed(&set, "ApplicationSetNamespaceNotAllowed", &message)).await?;
+        return Ok(Action::await_change());
+    }
+    if needs_finalizer(&set) && !set.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
+        let mut finalizers = set.finalizers().to_vec();
+        finalizers.push(RESOURCES_FINALIZER.into());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": set.resource_version()}});
+        sets.patch(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        // The patch wakes the set again.
         return Ok(Action::await_change());
     }
     let poll = polls(&set).map(|d| if d.is_zero() { ctx.config.requeue } else { d });
@@ -262,14 +272,7 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
             }
         }
     }
-    let uid = set.meta().uid.clone().unwrap_or_default();
-    let owned: Vec<Application> = ctx
-        .apps
-        .state()
-        .iter()
-        .filter(|a| a.namespace().as_deref() == Some(ns.as_str()) && a.owner_references().iter().any(|o| o.uid == uid))
-        .map(|a| (**a).clone())
-        .collect();
+    let owned = owned_by(&ctx, &set);
     let planned = match plan(&set.spec, desired.clone(), &owned) {
         Ok(p) => p,
         Err(message) => {
@@ -330,6 +333,69 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
     status.conditions = conditions(&set, &errors, rollout_step, &now);
     write_status(&sets, &set, status).await?;
     Ok(if errors.is_empty() { requeue() } else { Action::requeue(Duration::from_secs(10)) })
+}
+
+/// Whether deleting the set is work of this loop rather than of the
+/// garbage collector alone: its apps are kept (the policy never deletes)
+/// or deleted in reverse step order. Argo CD asks the user to add the
+/// finalizer; driftless adds it when it matters.
+fn needs_finalizer(set: &ApplicationSet) -> bool {
+    let keeps = Policy::of(&set.spec).is_ok_and(|p| !p.deletes());
+    keeps || reverse_deletion(set.spec.strategy.as_ref()).ok().flatten().is_some()
+}
+
+/// The apps of `set` (those with its ownerReference), from the store.
+fn owned_by(ctx: &Context, set: &ApplicationSet) -> Vec<Application> {
+    let (ns, uid) = (set.namespace(), set.meta().uid.clone().unwrap_or_default());
+    ctx.apps
+        .state()
+        .iter()
+        .filter(|a| a.namespace() == ns && a.owner_references().iter().any(|o| o.uid == uid))
+        .map(|a| (**a).clone())
+        .collect()
+}
+
+/// A set being deleted that holds the finalizer: as Argo CD, its apps
+/// lose their ownerReference to it when the policy never deletes (so the
+/// garbage collector keeps them), or go step by step, the last step first
+/// (`deletionOrder: Reverse`); then the finalizer goes.
+async fn deleting(set: &ApplicationSet, ctx: &Context, sets: &Api<ApplicationSet>) -> Result<Action, Error> {
+    if !set.finalizers().iter().any(|f| f == RESOURCES_FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
+    let owned = owned_by(ctx, set);
+    let uid = set.meta().uid.clone().unwrap_or_default();
+    if Policy::of(&set.spec).is_ok_and(|p| !p.deletes()) {
+        for app in &owned {
+            let others: Vec<_> = app.owner_references().iter().filter(|o| o.uid != uid).collect();
+            let patch = json!({"metadata": {"ownerReferences": others, "resourceVersion": app.resource_version()}});
+            apps.patch(&app.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+    } else if let Ok(Some(steps)) = reverse_deletion(set.spec.strategy.as_ref()) {
+        let step = match to_delete(steps, &owned) {
+            Ok(step) => step,
+            Err(message) => {
+                tracing::warn!(set = %set.name_any(), "reverse deletion: {message}; the garbage collector deletes the apps at once");
+                Vec::new()
+            }
+        };
+        if !step.is_empty() {
+            for app in step.iter().filter(|a| a.meta().deletion_timestamp.is_none()) {
+                match apps.delete(&app.name_any(), &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(e)) if e.code == 404 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // Woken as the apps go; the requeue is a safety net.
+            return Ok(Action::requeue(Duration::from_secs(10)));
+        }
+    }
+    let kept: Vec<&String> = set.finalizers().iter().filter(|f| *f != RESOURCES_FINALIZER).collect();
+    let patch = json!({"metadata": {"finalizers": kept, "resourceVersion": set.resource_version()}});
+    sets.patch(&set.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(Action::await_change())
 }
 
 /// How many Applications a set writes at once.

@@ -39,7 +39,8 @@ impl Policy {
         matches!(self, Policy::CreateUpdate | Policy::Sync)
     }
 
-    fn deletes(self) -> bool {
+    /// Whether the set deletes apps (also when the set itself is deleted).
+    pub fn deletes(self) -> bool {
         matches!(self, Policy::CreateDelete | Policy::Sync)
     }
 }
@@ -148,4 +149,45 @@ fn differs(app: &Application, live: &Application) -> bool {
         || !subset(&app.metadata.labels, live.labels())
         || !subset(&app.metadata.annotations, live.annotations())
         || !app.finalizers().iter().all(|f| live.finalizers().contains(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(policy: &str) -> ApplicationSetSpec {
+        serde_json::from_value(
+            json!({"syncPolicy": {"applicationsSync": policy}, "template": {"metadata": {}, "spec": {"destination": {}, "project": ""}}}),
+        )
+        .unwrap()
+    }
+
+    fn app(name: &str, path: &str) -> Application {
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": name},
+            "spec": {"source": {"repoURL": "r", "path": path}, "destination": {"server": "s"}, "project": "default"}
+        }))
+        .unwrap()
+    }
+
+    /// Each policy on: `new` to create, `changed` to update, `gone` to delete.
+    fn names(policy: &str) -> [Vec<String>; 3] {
+        let owned = [app("changed", "old"), app("gone", "p")];
+        let p = plan(&spec(policy), vec![app("new", "p"), app("changed", "new")], &owned).unwrap();
+        let names = |apps: Vec<Application>| apps.iter().map(|a| a.name_any()).collect();
+        [names(p.create), names(p.update), names(p.delete)]
+    }
+
+    #[test]
+    fn each_policy_creates_and_only_some_update_or_delete() {
+        let (new, changed, gone) = (vec!["new".to_string()], vec!["changed".to_string()], vec!["gone".to_string()]);
+        let none = Vec::<String>::new;
+        assert_eq!(names("create-only"), [new.clone(), none(), none()]);
+        assert_eq!(names("create-update"), [new.clone(), changed.clone(), none()]);
+        assert_eq!(names("create-delete"), [new.clone(), none(), gone.clone()]);
+        assert_eq!(names("sync"), [new.clone(), changed.clone(), gone.clone()]);
+        assert_eq!(names(""), [new, changed, gone], "sync is the default");
+        assert!(Policy::of(&spec("create")).unwrap_err().contains("\"create\""));
+    }
 }

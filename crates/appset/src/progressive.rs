@@ -55,20 +55,37 @@ pub struct Rollout {
     pub step: Option<usize>,
 }
 
-/// Whether `strategy` is a RollingSync (an unknown type is an error).
+/// The steps of a RollingSync; None when `strategy` is not one, or names
+/// no steps (as Argo CD, all apps then sync at once). An unknown type is
+/// an error.
 pub fn rolling_steps(strategy: Option<&ApplicationSetStrategy>) -> Result<Option<&[ApplicationSetRolloutStep]>, String> {
     let Some(s) = strategy else { return Ok(None) };
     match s.type_.as_deref().unwrap_or_default() {
         "" | "AllAtOnce" => Ok(None),
-        "RollingSync" => {
-            let steps = s.rolling_sync.as_ref().map(|r| r.steps.as_slice()).unwrap_or_default();
-            if steps.is_empty() {
-                return Err("spec.strategy.rollingSync.steps: a RollingSync needs at least one step".into());
-            }
-            Ok(Some(steps))
-        }
+        "RollingSync" => Ok(s.rolling_sync.as_ref().map(|r| r.steps.as_slice()).filter(|steps| !steps.is_empty())),
         other => Err(format!("spec.strategy.type: {other:?} is not one of AllAtOnce, RollingSync")),
     }
+}
+
+/// Whether deleting the set deletes its apps step by step, the last step
+/// first (`deletionOrder: Reverse`, any case, with a RollingSync's steps).
+pub fn reverse_deletion(strategy: Option<&ApplicationSetStrategy>) -> Result<Option<&[ApplicationSetRolloutStep]>, String> {
+    let reverse = strategy.and_then(|s| s.deletion_order.as_deref()).is_some_and(|o| o.eq_ignore_ascii_case("Reverse"));
+    if reverse { rolling_steps(strategy) } else { Ok(None) }
+}
+
+/// With reverse deletion, the apps to delete now: those of the last step
+/// that still has apps (apps being deleted included: the step waits for
+/// them). Empty once only apps no step matches are left; the garbage
+/// collector deletes those with the set, as Argo CD leaves them.
+pub fn to_delete<'a>(steps: &[ApplicationSetRolloutStep], apps: &'a [Application]) -> Result<Vec<&'a Application>, String> {
+    let mut by_step: BTreeMap<usize, Vec<&Application>> = BTreeMap::new();
+    for app in apps {
+        if let Some(i) = step_of(steps, app)? {
+            by_step.entry(i).or_default().push(app);
+        }
+    }
+    Ok(by_step.pop_last().map(|(_, apps)| apps).unwrap_or_default())
 }
 
 /// One rollout pass over `apps` (the set's apps as they are now).
@@ -199,18 +216,19 @@ fn expression_matches(e: &ApplicationMatchExpression, labels: &BTreeMap<String, 
 }
 
 /// How many apps of a step of `count` may sync at once: `maxUpdate` as a
-/// number or a percentage (rounded down, at least 1); all by default.
+/// number or a percentage (rounded down, at least 1 unless it is 0%); all
+/// by default. 0 holds the step, as in Argo CD.
 fn max_update(value: Option<&IntOrString>, count: usize) -> Result<usize, String> {
     match value {
         None => Ok(count.max(1)),
-        Some(IntOrString::Int(n)) if *n >= 0 => Ok((*n as usize).max(1)),
+        Some(IntOrString::Int(n)) if *n >= 0 => Ok(*n as usize),
         Some(IntOrString::String(s)) => {
             let pct: usize = s
                 .strip_suffix('%')
                 .and_then(|p| p.trim().parse().ok())
                 .filter(|p| *p <= 100)
                 .ok_or_else(|| format!("maxUpdate: {s:?} is neither a number nor a percentage"))?;
-            Ok((count * pct / 100).max(1))
+            Ok(if pct == 0 { 0 } else { (count * pct / 100).max(1) })
         }
         Some(other) => Err(format!("maxUpdate: {other:?} is negative")),
     }
@@ -288,5 +306,51 @@ mod tests {
             max_update(Some(&IntOrString::String("x".into())), 3).unwrap_err(),
             "maxUpdate: \"x\" is neither a number nor a percentage"
         );
+    }
+
+    #[test]
+    fn max_update_as_a_number_and_zero_holds_the_step() {
+        let apps: Vec<Application> = (0..4).map(|i| app(&format!("d{i}"), "dev", "OutOfSync", "Healthy")).collect();
+        let synced = |max: IntOrString| advance(&steps(Some(max)), &apps, &[], &BTreeSet::new(), &now()).unwrap();
+        assert_eq!(synced(IntOrString::Int(3)).sync, ["d0", "d1", "d2"]);
+        for zero in [IntOrString::Int(0), IntOrString::String("0%".into())] {
+            let r = synced(zero);
+            assert!(r.sync.is_empty(), "{:?}", r.sync);
+            assert_eq!(r.step, Some(1), "the step is held, not skipped");
+        }
+        assert_eq!(synced(IntOrString::String("10%".into())).sync, ["d0"], "a percentage that rounds to 0 is 1");
+    }
+
+    #[test]
+    fn a_rolling_sync_without_steps_is_no_rollout() {
+        let strategy = |v: serde_json::Value| serde_json::from_value::<ApplicationSetStrategy>(v).unwrap();
+        assert_eq!(rolling_steps(Some(&strategy(json!({"type": "RollingSync"})))), Ok(None));
+        assert_eq!(rolling_steps(Some(&strategy(json!({"type": "RollingSync", "rollingSync": {"steps": []}})))), Ok(None));
+        assert!(rolling_steps(Some(&strategy(json!({"type": "Canary"})))).is_err());
+        let all_at_once = json!({"type": "AllAtOnce", "rollingSync": {"steps": [{"matchExpressions": []}]}});
+        assert_eq!(rolling_steps(Some(&strategy(all_at_once))), Ok(None), "AllAtOnce named: no rollout, whatever steps say");
+    }
+
+    #[test]
+    fn reverse_deletion_takes_the_last_step_with_apps_first() {
+        let s = steps(None);
+        let strategy = |order: &str| {
+            serde_json::from_value::<ApplicationSetStrategy>(
+                json!({"type": "RollingSync", "deletionOrder": order, "rollingSync": {"steps": s}}),
+            )
+            .unwrap()
+        };
+        assert_eq!(reverse_deletion(Some(&strategy("reverse"))).unwrap().map(<[_]>::len), Some(3), "any case");
+        assert_eq!(reverse_deletion(Some(&strategy("AllAtOnce"))).unwrap(), None);
+        let apps = [
+            app("d", "dev", "Synced", "Healthy"),
+            app("q1", "qa", "Synced", "Healthy"),
+            app("q2", "qa", "Synced", "Healthy"),
+            app("other", "none", "Synced", "Healthy"),
+        ];
+        let names = |apps: &[Application]| to_delete(&s, apps).unwrap().iter().map(|a| a.name_any()).collect::<Vec<_>>();
+        assert_eq!(names(&apps), ["q1", "q2"], "no prod apps: qa's go first");
+        assert_eq!(names(&[apps[0].clone(), apps[3].clone()]), ["d"]);
+        assert!(names(&[apps[3].clone()]).is_empty(), "apps no step matches are left to the garbage collector");
     }
 }

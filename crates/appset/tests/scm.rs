@@ -240,6 +240,35 @@ async fn gitea_pull_requests_give_argo_cds_parameters_for_open_ones_only() {
     assert!(none.is_empty());
     let either = pull_requests(&spec(json!([{"titleMatch": "^WIP"}, {"branchMatch": "^feature/"}])), false, &token).await.unwrap();
     assert_eq!(either.len(), 2);
+    // Labels filter as Argo CD does for Gitea: every label asked for.
+    let labelled = |labels: Value| {
+        prs(
+            json!({"gitea": {"owner": o, "repo": "app", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}, "labels": labels}}),
+        )
+    };
+    let got = pull_requests(&labelled(json!(["preview"])), false, &token).await.unwrap();
+    assert_eq!(column(&got, "number"), [one.to_string()]);
+    assert!(pull_requests(&labelled(json!(["preview", "other"])), false, &token).await.unwrap().is_empty());
+
+    // values, rendered per pull request, through the set as the controller renders it.
+    let set: driftless_api::ApplicationSet = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "previews", "namespace": "argocd"},
+        "spec": {
+            "generators": [{"pullRequest": {
+                "gitea": {"owner": o, "repo": "app", "api": g.base(), "tokenRef": {"secretName": "gitea", "key": "token"}},
+                "values": {"env": "preview-{{number}}"}
+            }}],
+            "template": {"metadata": {"name": "{{values.env}}"}, "spec": {
+                "project": "default", "source": {"repoURL": "https://git.example/app.git", "targetRevision": "{{head_sha}}"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "{{values.env}}"}
+            }}
+        }
+    }))
+    .unwrap();
+    let mut names: Vec<String> =
+        driftless_appset::applications(&set, &token).await.unwrap().iter().map(|a| a.metadata.name.clone().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, [format!("preview-{one}"), format!("preview-{two}")]);
 }
 
 #[tokio::test]

@@ -241,10 +241,11 @@ pub async fn run(
     let listed = readers.clone();
     // ApplicationSets are kept by the same process, on the same engine
     // (its Git cache and clusters), as Argo CD's separate controller does.
-    let appsets = tokio::spawn(driftless_appset::controller::run(
+    let appsets = tokio::spawn(run_appsets(
         client.clone(),
         engine.clone(),
         driftless_appset::controller::Config { tenancy: config.tenancy.clone(), requeue: config.resync },
+        config.sharded.clone(),
         shutdown.clone(),
     ));
     // Subscribed before any reconcile publishes; stopped once the
@@ -359,6 +360,57 @@ pub async fn run(
         () = overdue => tracing::warn!("reconciles still running {SHUTDOWN_GRACE:?} after the stop was asked: stopping anyway"),
     }
     Ok(())
+}
+
+/// The Lease that sharded replicas contend for to keep the ApplicationSets.
+pub const APPSET_LEASE: &str = "driftless-applicationset";
+
+/// The ApplicationSet loop. Sharded replicas split the apps, not the sets:
+/// one replica at a time keeps them, the holder of the Lease
+/// [`APPSET_LEASE`] (two would race on creates, send RollingSync syncs
+/// twice and fight over the status); the others stand by.
+async fn run_appsets<S>(
+    client: kube::Client,
+    engine: Arc<Engine>,
+    config: driftless_appset::controller::Config,
+    sharded: Option<shard::ShardConfig>,
+    shutdown: S,
+) where
+    S: std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+{
+    let Some(shard) = sharded else {
+        return driftless_appset::controller::run(client, engine, config, shutdown).await;
+    };
+    let lease = leader::LeaderConfig {
+        lease_duration: shard.lease_duration,
+        renew_deadline: shard.renew_deadline,
+        retry_period: shard.retry_period,
+        ..leader::LeaderConfig::new(shard.namespace, APPSET_LEASE, shard.identity)
+    };
+    loop {
+        let work = |stop: futures::future::BoxFuture<'static, ()>| {
+            let ending = shutdown.clone();
+            let stop = futures::FutureExt::shared(futures::FutureExt::boxed(async move {
+                tokio::select! {
+                    () = stop => {}
+                    () = ending => {}
+                }
+            }));
+            let (client, engine, config) = (client.clone(), engine.clone(), config.clone());
+            async move {
+                driftless_appset::controller::run(client, engine, config, stop).await;
+                Ok(())
+            }
+        };
+        match leader::run_as_leader(client.clone(), lease.clone(), shutdown.clone(), work).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!("applicationsets: {e}; standing by for the Lease again"),
+        }
+        if futures::FutureExt::now_or_never(shutdown.clone()).is_some() {
+            return;
+        }
+        tokio::time::sleep(lease.retry_period.max(Duration::from_secs(1))).await;
+    }
 }
 
 /// How long running reconciles may take to finish after a stop is asked,

@@ -144,12 +144,12 @@ async fn git_directories_follow_commits_as_the_policy_allows() -> Result<(), Err
     }
     w.repo.write("apps/a/nested/cm.yaml", &configmap("nested", ""));
     w.repo.commit("a, b, excluded");
-    create_set(&w, "dirs", dir_set(&w, "sync")).await?;
+    create_set(&w, "dirs", dir_set(&w, "create-delete")).await?;
     wait_names(&w, "a and b", |n| *n == names(&["a", "b"])).await?;
     w.wait_app("a", "Synced", |a| synced_healthy(a).then_some(())).await?;
 
-    // A new directory makes an app; a removed one deletes it (its
-    // resources stay: preserveResourcesOnDeletion).
+    // create-delete: a new directory makes an app; a removed one deletes it
+    // (its resources stay: preserveResourcesOnDeletion).
     w.repo.write("apps/c/cm.yaml", &configmap("cm-c", ""));
     w.repo.remove("apps/a/cm.yaml").remove("apps/a/nested/cm.yaml");
     w.repo.commit("c in, a out");
@@ -183,11 +183,102 @@ async fn git_directories_follow_commits_as_the_policy_allows() -> Result<(), Err
     let c = w.apps.get("c").await.expect("c");
     assert_eq!(c.labels().get("team").map(String::as_str), Some("platform"), "create-only left c as it was");
 
-    // Deleting the set deletes its apps; preserveResourcesOnDeletion keeps what they deployed.
-    w.wait_app("d", "Synced", |a| synced_healthy(a).then_some(())).await?;
-    sets(&w).delete("dirs", &DeleteParams::default()).await.expect("delete set");
+    // Deleting a create-only set keeps its apps, as Argo CD: they lose
+    // their ownerReference first, so the garbage collector leaves them.
+    delete_set_and_wait_gone(&w, "dirs").await?;
+    for app in ["b", "c", "d"] {
+        let a = w.apps.get(app).await.expect("the app stays");
+        assert!(a.owner_references().is_empty(), "{app}: {:?}", a.owner_references());
+    }
+    Ok(())
+}
+
+/// Deletes a set once the controller has put its finalizer on it, and
+/// waits until it is gone.
+async fn delete_set_and_wait_gone(w: &World, name: &str) -> Result<(), Error> {
+    wait_set(w, name, "the set's finalizer", |s| s.finalizers().iter().any(|f| f == FINALIZER).then_some(())).await?;
+    sets(w).delete(name, &DeleteParams::default()).await.expect("delete set");
+    wait_for("the set gone", common::TIMEOUT, || async {
+        match sets(w).get_opt(name).await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
+const FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+/// A set of two apps, `web-dev` (step 1) and `web-prod` (step 2).
+fn two_env_set(w: &World, extra: Value) -> Value {
+    let mut spec = json!({
+        "generators": [{"list": {"elements": [{"env": "dev"}, {"env": "prod"}]}}],
+        "template": {
+            "metadata": {"name": "web-{{env}}", "labels": {"env": "{{env}}"}},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": w.repo.url(), "targetRevision": "HEAD", "path": "envs/{{env}}"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": w.name()}
+            }
+        }
+    });
+    spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    spec
+}
+
+#[tokio::test]
+async fn deleting_a_set_keeps_create_update_apps_and_deletes_in_reverse_step_order() -> Result<(), Error> {
+    let w = World::new("appset-deletion").await?;
+    for env in ["dev", "prod"] {
+        w.repo.write(&format!("envs/{env}/cm.yaml"), &configmap(&format!("{env}-config"), ""));
+    }
+    w.repo.commit("envs");
+
+    // create-update: deleting the set keeps its apps.
+    create_set(&w, "kept", two_env_set(&w, json!({"syncPolicy": {"applicationsSync": "create-update"}}))).await?;
+    wait_names(&w, "both apps", |n| *n == names(&["web-dev", "web-prod"])).await?;
+    delete_set_and_wait_gone(&w, "kept").await?;
+    for app in ["web-dev", "web-prod"] {
+        let a = w.apps.get(app).await.expect("the app stays");
+        assert!(a.owner_references().is_empty(), "{app}: {:?}", a.owner_references());
+        w.apps.delete(app, &DeleteParams::default()).await.expect("delete app");
+    }
     wait_names(&w, "no apps", BTreeSet::is_empty).await?;
-    assert!(w.exists("configmap", "cm-c") && w.exists("configmap", "cm-d"), "the apps' resources stay");
+
+    // deletionOrder Reverse: prod (step 2) goes first; dev waits until it is gone.
+    let strategy = json!({"strategy": {"type": "RollingSync", "deletionOrder": "Reverse", "rollingSync": {"steps": [
+        {"matchExpressions": [{"key": "env", "operator": "In", "values": ["dev"]}]},
+        {"matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}
+    ]}}});
+    create_set(&w, "ordered", two_env_set(&w, strategy)).await?;
+    wait_names(&w, "both apps", |n| *n == names(&["web-dev", "web-prod"])).await?;
+    // A finalizer of the test's holds prod in deletion, to see dev wait.
+    let hold = "test.driftless.io/hold";
+    let prod = w.apps.get("web-prod").await.expect("prod");
+    let finalizers: Vec<&str> = prod.finalizers().iter().map(String::as_str).chain([hold]).collect();
+    w.apps.patch("web-prod", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": finalizers}}))).await.expect("hold");
+    wait_set(&w, "ordered", "the set's finalizer", |s| s.finalizers().iter().any(|f| f == FINALIZER).then_some(())).await?;
+    sets(&w).delete("ordered", &DeleteParams::default()).await.expect("delete set");
+    w.wait_app("web-prod", "being deleted", |a| a.metadata.deletion_timestamp.is_some().then_some(())).await?;
+    // The controller looks again every 10 s at most while a step is deleted.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    let dev = w.apps.get("web-dev").await.expect("dev");
+    assert!(dev.metadata.deletion_timestamp.is_none(), "dev waits while prod is not gone");
+    assert!(sets(&w).get_opt("ordered").await.expect("get").is_some(), "the set waits for its apps");
+    let prod = w.apps.get("web-prod").await.expect("prod");
+    let finalizers: Vec<&String> = prod.finalizers().iter().filter(|f| *f != hold).collect();
+    w.apps
+        .patch("web-prod", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": finalizers}})))
+        .await
+        .expect("release");
+    wait_names(&w, "no apps", BTreeSet::is_empty).await?;
+    wait_for("the set gone", common::TIMEOUT, || async {
+        match sets(&w).get_opt("ordered").await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await?;
     Ok(())
 }
 

@@ -214,3 +214,73 @@ async fn replicas_share_the_apps_hand_them_over_and_never_write_one_app_at_once(
     }
     drop(replicas);
 }
+
+/// Sharded replicas split the apps, not the ApplicationSets: one replica,
+/// the holder of the Lease `driftless-applicationset`, keeps the sets;
+/// when it dies, another takes the Lease and the sets over.
+#[tokio::test]
+async fn one_sharded_replica_at_a_time_keeps_the_applicationsets() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ns = TestNamespace::new("shard-appsets").await.expect("a test namespace");
+    install_crds(&ns.client()).await.expect("install CRDs");
+    let kubeconfig = ns.cluster().kubeconfig();
+    let leases: Api<Lease> = ns.api();
+    let mut replicas: Vec<LoggedChild> = ["a", "b"].iter().map(|n| replica(kubeconfig, ns.name(), dir.path(), n)).collect();
+    let ids = identities(&replicas).await;
+    let holder = || async {
+        wait_for("a live holder of the ApplicationSet Lease", TIMEOUT, || async {
+            let lease = leases.get_opt(driftless_controller::APPSET_LEASE).await.map_err(|e| e.to_string())?;
+            let holder = lease.and_then(|l| l.spec?.holder_identity).filter(|h| !h.is_empty());
+            holder.ok_or_else(|| "none".to_string())
+        })
+        .await
+        .expect("one replica keeps the sets")
+    };
+    let first = holder().await;
+    assert!(ids.contains(&first), "{first} is one of {ids:?}");
+
+    let sets: Api<driftless_api::ApplicationSet> = ns.api();
+    let apps: Api<Application> = ns.api();
+    let set = |envs: &[&str]| -> driftless_api::ApplicationSet {
+        let elements: Vec<_> = envs.iter().map(|e| json!({"env": e})).collect();
+        serde_json::from_value(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+            "metadata": {"name": "envs", "namespace": ns.name()},
+            "spec": {"generators": [{"list": {"elements": elements}}], "template": {
+                "metadata": {"name": "web-{{env}}"},
+                "spec": {"project": "default", "source": {"repoURL": "https://git.example/r.git", "path": "{{env}}"},
+                         "destination": {"server": "https://kubernetes.default.svc", "namespace": ns.name()}}
+            }}
+        }))
+        .expect("a set")
+    };
+    let names = |want: usize| {
+        let apps = apps.clone();
+        async move {
+            wait_for(&format!("{want} apps"), TIMEOUT, || async {
+                let n = apps.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items.len();
+                if n == want { Ok(()) } else { Err(format!("{n}")) }
+            })
+            .await
+            .expect("the set's apps")
+        }
+    };
+    sets.create(&PostParams::default(), &set(&["dev", "prod"])).await.expect("create the set");
+    names(2).await;
+
+    // The holder dies: the other replica takes the Lease and the set.
+    let dead = ids.iter().position(|i| *i == first).expect("the holder");
+    replicas[dead].kill();
+    wait_for("another holder", TIMEOUT, || async {
+        let lease = leases.get_opt(driftless_controller::APPSET_LEASE).await.map_err(|e| e.to_string())?;
+        let holder = lease.and_then(|l| l.spec?.holder_identity).unwrap_or_default();
+        if !holder.is_empty() && holder != first { Ok(()) } else { Err(holder) }
+    })
+    .await
+    .expect("the standby takes over");
+    let mut grown = sets.get("envs").await.expect("the set");
+    grown.spec = set(&["dev", "prod", "qa"]).spec;
+    sets.replace("envs", &PostParams::default(), &grown).await.expect("grow the set");
+    names(3).await;
+    drop(replicas);
+}

@@ -187,7 +187,7 @@ async fn base(g: &BaseGenerators, at: &str, renderer: &Renderer, sources: &impl 
     } else if let Some(s) = &g.scm_provider {
         (crate::scm::scm_provider(s, go, sources).await.map_err(|e| e.at(at))?, Some(&s.values))
     } else if let Some(pr) = &g.pull_request {
-        (crate::scm::pull_requests(pr, go, sources).await.map_err(|e| e.at(at))?, None)
+        (crate::scm::pull_requests(pr, go, sources).await.map_err(|e| e.at(at))?, Some(&pr.values))
     } else {
         return Err(crate::scm::unsupported(&format!("{at}.plugin")));
     };

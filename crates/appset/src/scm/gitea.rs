@@ -82,10 +82,11 @@ impl Gitea {
         Ok(branches.into_iter().map(|b| Repo { branch: b.name, sha: b.commit.id, ..repo.clone() }).collect())
     }
 
-    /// The open pull requests of `owner/repo`.
-    pub(crate) async fn pulls(&self, owner: &str, repo: &str) -> Result<Vec<Pull>, ScmError> {
+    /// The open pull requests of `owner/repo` carrying every label of
+    /// `labels` (Gitea's API does not filter by label: Argo CD filters here).
+    pub(crate) async fn pulls(&self, owner: &str, repo: &str, labels: &[String]) -> Result<Vec<Pull>, ScmError> {
         let list: Vec<ApiPull> = self.api.list(self.api.url(&["repos", owner, repo, "pulls"], &[("state", "open")])).await?;
-        Ok(list.into_iter().map(Pull::from).collect())
+        Ok(list.into_iter().map(Pull::from).filter(|p| labels.iter().all(|l| p.labels.contains(l))).collect())
     }
 }
 

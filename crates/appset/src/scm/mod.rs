@@ -98,7 +98,7 @@ pub async fn pull_requests(
         let field = "pullRequest.gitea";
         check_repo(field, &gt.owner, &gt.repo)?;
         let api = gitea_api(field, Some(&gt.api), gt.token_ref.as_ref(), gt.insecure, sources).await?;
-        (field, gitea::Gitea { api }.pulls(&gt.owner, &gt.repo).await)
+        (field, gitea::Gitea { api }.pulls(&gt.owner, &gt.repo, &gt.labels).await)
     } else {
         return Err(GeneratorError::Invalid("pullRequest: no provider is set (driftless reads github and gitea)".into()));
     };
