@@ -17,7 +17,7 @@ use driftless_engine::project::Tenancy;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -364,8 +364,13 @@ async fn deleting(set: &ApplicationSet, ctx: &Context, sets: &Api<ApplicationSet
         return Ok(Action::await_change());
     }
     let apps: Api<Application> = Api::namespaced(ctx.client.clone(), &set.namespace().unwrap_or_default());
-    let owned = owned_by(ctx, set);
+    // Read from the API server, not the watch's store: that store is empty
+    // at start and after a Lease hand-over, and a moment behind otherwise;
+    // an app it misses would keep its ownerReference and the garbage
+    // collector would delete an app the policy keeps.
     let uid = set.meta().uid.clone().unwrap_or_default();
+    let owned: Vec<Application> =
+        apps.list(&ListParams::default()).await?.items.into_iter().filter(|a| a.owner_references().iter().any(|o| o.uid == uid)).collect();
     if Policy::of(&set.spec).is_ok_and(|p| !p.deletes()) {
         for app in &owned {
             let others: Vec<_> = app.owner_references().iter().filter(|o| o.uid != uid).collect();

@@ -105,6 +105,12 @@ impl DiffOptions {
         Ok(Self { rules, ..Self::default() })
     }
 
+    /// Whether a rule ignores what given field managers own: the diff then
+    /// reads every manager's `managedFields` entry, not only the values.
+    pub fn reads_managed_fields(&self) -> bool {
+        self.rules.iter().any(|r| !r.managers.is_empty())
+    }
+
     /// The same rules, with argocd-cm's `resource.compareoptions`.
     pub fn with_compare_options(self, status: IgnoreStatus, ignore_aggregated_roles: bool) -> Self {
         Self { status, ignore_aggregated_roles, ..self }

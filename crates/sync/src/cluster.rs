@@ -32,6 +32,15 @@ pub enum ClusterError {
     /// An object could not be (de)serialized.
     #[error("invalid object: {0}")]
     Json(#[from] serde_json::Error),
+    /// An object the sync may re-create (Force, Replace) cannot change in
+    /// place, and the API server refuses it as a new object too.
+    #[error("{update}; re-created it would be refused too: {create}")]
+    Recreate {
+        /// Why it cannot change in place.
+        update: String,
+        /// Why it cannot be created anew.
+        create: String,
+    },
 }
 
 /// The server's own message for refusals (kube's Display repeats it with a

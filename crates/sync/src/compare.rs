@@ -197,7 +197,7 @@ impl DryRunMemo {
         let verdict = Verdict {
             input: verdict_input(manifest, settings_hash(opts)),
             resource_version: live["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
-            content: content_hash(live, manifest),
+            content: content_hash(live, manifest, opts.diff.reads_managed_fields()),
             diff: Comparison { in_sync: true, changed: Vec::new() },
             health,
             images,
@@ -242,7 +242,9 @@ fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
 /// create, is kept by an apply and equal on both sides of the comparison:
 /// it cannot change the verdict, so it does not cost a dry run. A change
 /// to anything `desired` sets, to the spec, or to what driftless owns does.
-fn content_hash(live: &Value, desired: &Value) -> u64 {
+/// With `all_managers` (an ignoreDifferences rule by `managedFieldsManagers`
+/// reads who owns what), every writer's entry counts.
+fn content_hash(live: &Value, desired: &Value, all_managers: bool) -> u64 {
     let mut v = live.clone();
     if let Some(o) = v.as_object_mut() {
         o.remove("status");
@@ -250,7 +252,7 @@ fn content_hash(live: &Value, desired: &Value) -> u64 {
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
         if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
-            entries.retain(|e| e["manager"] == FIELD_MANAGER && e["subresource"] != "status");
+            entries.retain(|e| (all_managers || e["manager"] == FIELD_MANAGER) && e["subresource"] != "status");
             for e in entries.iter_mut().filter_map(Value::as_object_mut) {
                 e.remove("time");
             }
@@ -429,7 +431,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                 return DryRun::kept(same.clone());
             }
             let (health, images) = observe(l, opts.health);
-            let content = content_hash(l, desired);
+            let content = content_hash(l, desired, opts.diff.reads_managed_fields());
             let verdict = |diff: &Comparison| Verdict {
                 input,
                 resource_version: version.into(),
@@ -674,7 +676,7 @@ mod tests {
                 "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
         };
         let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"replicas": 2}});
-        let hash = |live: &Value| content_hash(live, &desired);
+        let hash = |live: &Value| content_hash(live, &desired, false);
         let before = hash(&live(2, 0, "10", "2026-01-01T00:00:01Z"));
         assert_eq!(hash(&live(2, 2, "11", "2026-01-01T00:00:09Z")), before, "status, resourceVersion and its writer's entry");
         assert_ne!(hash(&live(3, 2, "12", "2026-01-01T00:00:09Z")), before, "a spec change");
@@ -691,6 +693,11 @@ mod tests {
         let mut disowned = live(2, 0, "15", "2026-01-01T00:00:01Z");
         disowned["metadata"]["managedFields"][0]["fieldsV1"] = json!({});
         assert_ne!(hash(&disowned), before, "what driftless owns");
+        assert_ne!(
+            content_hash(&annotated, &desired, true),
+            content_hash(&live(2, 0, "16", "2026-01-01T00:00:01Z"), &desired, true),
+            "who owns what, when an ignoreDifferences rule reads it"
+        );
     }
 
     #[test]

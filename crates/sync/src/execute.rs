@@ -253,7 +253,13 @@ impl Run<'_> {
             let outcome = match outcome {
                 // What cannot change in place is re-created when the user
                 // allowed it: then the new object must be valid.
-                Err(e) if e.status() == Some(422) && self.recreates(t) => cluster.dry_run_create_anew(m.value()).await.map_err(|_| e),
+                // A conflict (a fixed nodePort) or a quota counts the live
+                // object, which the re-create deletes first: not a refusal.
+                Err(e) if e.status() == Some(422) && self.recreates(t) => match cluster.dry_run_create_anew(m.value()).await {
+                    Err(create) if matches!(create.status(), Some(403 | 409)) => Ok(()),
+                    Err(create) => Err(ClusterError::Recreate { update: e.to_string(), create: create.to_string() }),
+                    Ok(()) => Ok(()),
+                },
                 other => other,
             };
             match outcome {
