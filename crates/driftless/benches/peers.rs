@@ -7,8 +7,9 @@
 //! For each peer, in order:
 //! - cold start: N apps created while the peer runs, until all are applied
 //!   and all ready (driftless, Argo CD: Synced, Synced and Healthy; Flux:
-//!   Ready with `wait: true`), with the peak RSS of all the peer's processes
-//!   (Redis, git and the like included), the CPU time of the peer and of
+//!   Ready with `wait: true`), with the peak RSS of the peer's own processes
+//!   (Argo CD's Redis included) and the peak PSS of those with every process
+//!   they started (git and the like), the CPU time of the peer and of
 //!   the dev control plane (one process: etcd, kube-apiserver, controllers),
 //!   and the API server's requests per app (`apiserver_request_total`,
 //!   the cluster's own controllers included: the floor shows their share);
@@ -304,12 +305,12 @@ async fn run(
     peer.create_apps(client, &cold.workload, 0..config.apps).await?;
     let reached = peer.wait(client, &cold.workload, 0..config.apps, &cold.git.head(), Duration::from_secs(1800)).await?;
     let (cpu1, plane1, requests1) = (cpu(&pids), cpu(&plane), api_requests(client).await?);
-    let peak_rss_mib = sampler.memory().peak_mib;
+    let memory = sampler.memory();
     say(&format!("all ready after {:.1} s; a minute of steady state", (reached.ready - started).as_secs_f64()));
 
     tokio::time::sleep(STEADY).await;
     let idle_cpu = cpu(&pids) - cpu1;
-    let steady_rss_mib = sampler.memory().now_mib;
+    let steady_rss_mib = sampler.memory().own_now_mib;
 
     say(&format!("drift: {} trials", config.drift_trials));
     let (drift, drift_missed) = drift_trials(client, &cold.workload, config.drift_trials).await?;
@@ -342,8 +343,9 @@ async fn run(
         settings: peer.settings(),
         all_applied_s: reached.applied.map(|a| (a - started).as_secs_f64()),
         all_ready_s: (reached.ready - started).as_secs_f64(),
-        peak_rss_mib,
-        peak_rss_per_object_kib: peak_rss_mib * 1024.0 / (config.apps * 10) as f64,
+        peak_rss_mib: memory.own_peak_mib,
+        peak_all_mib: memory.all_peak_mib,
+        peak_rss_per_object_kib: memory.own_peak_mib * 1024.0 / (config.apps * 10) as f64,
         steady_rss_mib,
         cpu_s: (cpu1 - cpu0).as_secs_f64(),
         idle_cpu_percent: idle_cpu.as_secs_f64() / STEADY.as_secs_f64() * 100.0,

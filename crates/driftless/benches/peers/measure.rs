@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use driftless_testkit::procstat;
 
-/// Samples the summed RSS of `roots` and their descendants every 250 ms
-/// until dropped.
+/// Samples, every 250 ms until dropped, the memory of `roots` (the peer's
+/// own processes: RSS) and of them with all their descendants (PSS, so
+/// that libraries shared by many `git` children count once).
 pub struct Sampler {
     figures: Arc<Mutex<Memory>>,
     task: tokio::task::JoinHandle<()>,
@@ -17,8 +18,11 @@ pub struct Sampler {
 
 #[derive(Clone, Copy, Default)]
 pub struct Memory {
-    pub now_mib: f64,
-    pub peak_mib: f64,
+    /// Summed RSS of the peer's own processes, now and at its peak.
+    pub own_now_mib: f64,
+    pub own_peak_mib: f64,
+    /// Summed PSS of those and every process they started, at its peak.
+    pub all_peak_mib: f64,
 }
 
 impl Sampler {
@@ -27,11 +31,13 @@ impl Sampler {
         let writer = figures.clone();
         let task = tokio::spawn(async move {
             loop {
-                let now: f64 = procstat::with_descendants(&roots).iter().filter_map(|p| procstat::rss_mib(*p)).sum();
+                let own: f64 = roots.iter().filter_map(|p| procstat::rss_mib(*p)).sum();
+                let all: f64 = procstat::with_descendants(&roots).iter().filter_map(|p| procstat::pss_mib(*p)).sum();
                 {
                     let mut m = writer.lock().unwrap_or_else(|p| p.into_inner());
-                    m.now_mib = now;
-                    m.peak_mib = m.peak_mib.max(now);
+                    m.own_now_mib = own;
+                    m.own_peak_mib = m.own_peak_mib.max(own);
+                    m.all_peak_mib = m.all_peak_mib.max(all);
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

@@ -16,8 +16,12 @@ pub struct PeerFigures {
     pub settings: String,
     pub all_applied_s: Option<f64>,
     pub all_ready_s: f64,
+    /// The peer's own processes (RSS).
     pub peak_rss_mib: f64,
-    /// Peak RSS over the cold start's managed objects (10 per app).
+    /// With every process they started (PSS).
+    pub peak_all_mib: f64,
+    /// Peak RSS of the peer's own processes over the cold start's managed
+    /// objects (10 per app).
     pub peak_rss_per_object_kib: f64,
     pub steady_rss_mib: f64,
     pub cpu_s: f64,
@@ -99,10 +103,11 @@ impl Report {
         let ours = measured.iter().find(|(n, _)| *n == "driftless").map(|(_, f)| *f);
         let floor = self.floor.as_ref().and_then(|f| f.as_ref().ok());
         type Get = fn(&PeerFigures) -> Option<f64>;
-        let rows: [(&str, Get, Option<f64>); 13] = [
+        let rows: [(&str, Get, Option<f64>); 14] = [
             ("all applied / Synced (s)", |f| f.all_applied_s, floor.map(|f| f.applied_s)),
             ("all ready / Synced+Healthy (s)", |f| Some(f.all_ready_s), floor.map(|f| f.available_s)),
-            ("peak RSS, all processes (MiB)", |f| Some(f.peak_rss_mib), None),
+            ("peak RSS, the peer's processes (MiB)", |f| Some(f.peak_rss_mib), None),
+            ("peak PSS, with their children (MiB)", |f| Some(f.peak_all_mib), None),
             ("peak RSS per managed object (KiB)", |f| Some(f.peak_rss_per_object_kib), None),
             ("steady RSS (MiB)", |f| Some(f.steady_rss_mib), None),
             ("CPU, cold start (s)", |f| Some(f.cpu_s), None),
