@@ -166,7 +166,9 @@ async fn replicas_share_the_apps_hand_them_over_and_never_write_one_app_at_once(
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let holders: BTreeSet<String> =
         shown["info"]["replicas"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(String::from)).collect();
-    assert_eq!(holders, all, "cluster get names the replicas: {shown}");
+    // Other tests of this binary run sharded replicas on the same cluster
+    // at the same time: theirs may be named too.
+    assert!(all.is_subset(&holders), "cluster get names the replicas: {shown}");
 
     // A replica dies: its apps go to the others, which heal drift on them.
     replicas[0].kill();
