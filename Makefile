@@ -21,7 +21,7 @@ TOOLS := $(CURDIR)/target/tools/bin
 APT_PACKAGES := git ca-certificates gcc openssh-server
 REGISTRY ?=
 
-.PHONY: help deps tools build devcluster test test-rust test-go demo bench bench-peers image clean manifests
+.PHONY: help deps tools build build-tests devcluster test test-rust test-go demo bench bench-peers image clean manifests
 
 help:
 	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
@@ -60,7 +60,15 @@ $(DEVCLUSTER): $(DEVCLUSTER_SRC)
 build: deps $(DEVCLUSTER)
 	cargo build --workspace
 
-test: deps $(DEVCLUSTER) test-go test-rust
+# The builds (devcluster, the tools, the Rust tests) run side by side: on a
+# new machine much of their time is downloading. The tests then run one
+# suite at a time, on a machine that builds nothing: many wait on timers.
+test: deps
+	$(MAKE) --no-print-directory -j3 --output-sync=line $(DEVCLUSTER) tools build-tests
+	$(MAKE) --no-print-directory test-go test-rust
+
+build-tests:
+	cargo test --workspace --no-run
 
 test-go:
 	cd devcluster && CGO_ENABLED=0 go test ./...

@@ -257,7 +257,7 @@ async fn measure_floor(config: &Config) -> Result<FloorFigures, Box<dyn std::err
         applied_s: floor.applied.as_secs_f64(),
         available_s: floor.available.as_secs_f64(),
         control_plane_cpu_s: (cpu(&plane) - cpu0).as_secs_f64(),
-        api_requests_per_app: (api_requests(&client).await? - requests0) / config.apps as f64,
+        api_requests: api_requests(&client).await?.per_app_since(&requests0, config.apps),
     };
     cluster.stop();
     Ok(figures)
@@ -350,7 +350,7 @@ async fn run(
         cpu_s: (cpu1 - cpu0).as_secs_f64(),
         idle_cpu_percent: idle_cpu.as_secs_f64() / STEADY.as_secs_f64() * 100.0,
         control_plane_cpu_s: (plane1 - plane0).as_secs_f64(),
-        api_requests_per_app: (requests1 - requests0) / config.apps as f64,
+        api_requests: requests1.per_app_since(&requests0, config.apps),
         drift_p50_ms: quantile(&drift, 0.5).map(ms),
         drift_p95_ms: quantile(&drift, 0.95).map(ms),
         drift_trials: drift.len(),

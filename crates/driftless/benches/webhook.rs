@@ -36,7 +36,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_api::Application;
-use driftless_testkit::{GitRepo, HttpSink, TestNamespace, install_crds, wait_for};
+use driftless_testkit::{GitRepo, HttpSink, TestNamespace, install_crds, procstat, wait_for};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -313,13 +313,6 @@ async fn many_apps(n: usize) -> BenchResult<()> {
     Ok(())
 }
 
-/// The process' peak resident memory, in MiB.
-fn peak_rss(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()).unwrap_or(f64::NAN)
-        / 1024.0
-}
-
 /// Polls the apps (every 100 ms) until `done` holds of them; the time it took.
 async fn until_apps(ns: &TestNamespace, started: Instant, done: impl Fn(&[Application]) -> bool) -> BenchResult<Duration> {
     let apps: Api<Application> = ns.api();
@@ -377,7 +370,7 @@ async fn application_set(n: usize) -> BenchResult<()> {
         "ApplicationSet, git directories over {n} directories: {n} Applications in {:.1} s, all Synced+Healthy in {:.1} s; peak RSS {:.0} MiB",
         created.as_secs_f64(),
         healthy.as_secs_f64(),
-        peak_rss(run.child.id())
+        procstat::peak_rss_mib(run.child.id()).unwrap_or(f64::NAN)
     );
     let added = |name: &str| {
         let name = name.to_string();
@@ -469,7 +462,7 @@ async fn notifications(n: usize) -> BenchResult<()> {
         again.as_secs_f64(),
         sink.received().len(),
         2 * n,
-        peak_rss(run.child.id())
+        procstat::peak_rss_mib(run.child.id()).unwrap_or(f64::NAN)
     );
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! Renders reused across commits while the files they read are unchanged.
 //!
-//! A render that lists its inputs (the native Kustomize engine's) is kept
-//! with the digest of every file it read and the names in every directory
-//! it read from. At the next commit, the same source is rendered again only
+//! A render that lists its inputs (a plain directory's, the native
+//! Kustomize engine's) is kept with the digest of every file it read and
+//! the names in every directory it read from or listed. At the next commit, the same source is rendered again only
 //! if one of those files changed or one of those directories gained or lost
 //! an entry (a new `kustomization.yml` beside a `kustomization.yaml` must
 //! be noticed); otherwise the kept manifests are returned. In a monorepo, a
@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use driftless_api::ApplicationSource;
-use sha2::{Digest, Sha256};
 
-use crate::{Input, RenderContext, RenderError, Rendered};
+use crate::{Inputs, Manifest, RenderContext, RenderError, Rendered, SourceType, sha256_hex};
 
 /// How long a kept render nobody asks for stays. Every app renders again
 /// at least once a resync period, so only renders of sources no app has any
@@ -43,10 +42,13 @@ struct Kept {
 }
 
 struct Entry {
-    inputs: Vec<Input>,
+    inputs: Inputs,
     /// Each directory holding an input, with a digest of its entry names.
     listings: Vec<(String, String)>,
-    rendered: Rendered,
+    source_type: SourceType,
+    /// The manifests as JSON text: a parsed tree takes several times the
+    /// memory, and a thousand apps' renders are kept.
+    manifests: Vec<Box<str>>,
 }
 
 /// Whether a render came from the cache.
@@ -83,8 +85,9 @@ impl RenderCache {
         });
         if let Some(entry) = kept
             && entry.still_holds(root)
+            && let Some(rendered) = entry.unpack()
         {
-            return Ok((entry.rendered.clone(), Reuse::Hit));
+            return Ok((rendered, Reuse::Hit));
         }
         let rendered = crate::render(root, source, ctx)?;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,7 +102,12 @@ impl RenderCache {
                         (dir, names)
                     })
                     .collect();
-                let entry = Arc::new(Entry { inputs: inputs.clone(), listings, rendered: rendered.clone() });
+                let entry = Arc::new(Entry {
+                    inputs: inputs.clone(),
+                    listings,
+                    source_type: rendered.source_type,
+                    manifests: rendered.manifests.iter().map(|m| m.value().to_string().into_boxed_str()).collect(),
+                });
                 entries.insert(key, Kept { entry, asked: now });
             }
             None => {
@@ -124,15 +132,28 @@ fn key(origin: &str, source: &ApplicationSource) -> String {
 }
 
 impl Entry {
+    /// The kept render again; None if a manifest no longer parses (it
+    /// always should: it was written from one), which renders anew.
+    fn unpack(&self) -> Option<Rendered> {
+        let manifests = self
+            .manifests
+            .iter()
+            .map(|text| Manifest::new(serde_json::from_str(text).ok()?).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Rendered { source_type: self.source_type, manifests, inputs: Some(self.inputs.clone()) })
+    }
+
     fn still_holds(&self, root: &Path) -> bool {
-        self.inputs.iter().all(|i| std::fs::read(root.join(&i.path)).is_ok_and(|data| hex(&Sha256::digest(&data)) == i.sha256))
+        self.inputs.files.iter().all(|i| std::fs::read(root.join(&i.path)).is_ok_and(|data| sha256_hex(&data) == i.sha256))
             && self.listings.iter().all(|(dir, names)| listing(root, dir).is_some_and(|now| &now == names))
     }
 }
 
-/// The directories that hold the inputs, `/`-separated and relative.
-fn directories(inputs: &[Input]) -> BTreeSet<String> {
-    inputs.iter().map(|i| i.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default()).collect()
+/// The directories that hold the files read, and those listed,
+/// `/`-separated and relative.
+fn directories(inputs: &Inputs) -> BTreeSet<String> {
+    let holding = inputs.files.iter().map(|i| i.path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default());
+    holding.chain(inputs.listed.iter().map(|d| if d == "." { String::new() } else { d.clone() })).collect()
 }
 
 /// A digest of the sorted entry names of `root/dir`, leaving out the
@@ -145,11 +166,7 @@ fn listing(root: &Path, dir: &str) -> Option<String> {
         .filter(|n| !n.starts_with(crate::kustomize::SCRATCH_PREFIX))
         .collect();
     names.sort();
-    Some(hex(&Sha256::digest(names.join("\n").as_bytes())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Some(sha256_hex(names.join("\n").as_bytes()))
 }
 
 #[cfg(test)]
@@ -241,10 +258,67 @@ mod tests {
     #[test]
     fn renders_that_do_not_list_their_inputs_are_never_reused() {
         let c = tempfile::tempdir().unwrap();
-        write(c.path(), "plain/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n");
+        checkout(c.path(), 1);
+        let cache = RenderCache::new();
+        // kubectl is on every machine: the binary engine's reads are unknown.
+        let ctx = RenderContext { kustomize: crate::KustomizeEngine::Binary, ..Default::default() };
+        assert_eq!(cache.render("repo", c.path(), &source("api"), &ctx).unwrap().1, Reuse::Miss);
+        assert_eq!(cache.render("repo", c.path(), &source("api"), &ctx).unwrap().1, Reuse::Miss);
+    }
+
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n";
+
+    /// Renders `dir` of a checkout made by `edit` after a render of the
+    /// same directory from a checkout without the edit.
+    fn directory_reuse(source: &ApplicationSource, edit: impl Fn(&Path)) -> Reuse {
+        let (before, after) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for c in [before.path(), after.path()] {
+            write(c, "plain/cm.yaml", CM);
+            write(c, "plain/sub/deep.yaml", &CM.replace("plain", "deep"));
+            write(c, "shared/cm.yaml", &CM.replace("plain", "shared"));
+            write(c, "other/cm.yaml", &CM.replace("plain", "other"));
+        }
+        edit(after.path());
         let cache = RenderCache::new();
         let ctx = RenderContext::default();
-        assert_eq!(cache.render("repo", c.path(), &source("plain"), &ctx).unwrap().1, Reuse::Miss);
-        assert_eq!(cache.render("repo", c.path(), &source("plain"), &ctx).unwrap().1, Reuse::Miss);
+        assert_eq!(cache.render("repo", before.path(), source, &ctx).unwrap().1, Reuse::Miss);
+        cache.render("repo", after.path(), source, &ctx).unwrap().1
+    }
+
+    #[test]
+    fn a_plain_directory_renders_again_only_when_what_it_reads_or_lists_changes() {
+        let flat = source("plain");
+        let recurse = ApplicationSource {
+            directory: Some(driftless_api::ApplicationSourceDirectory { recurse: true, ..Default::default() }),
+            ..source("plain")
+        };
+        assert_eq!(directory_reuse(&flat, |_| {}), Reuse::Hit, "same files");
+        assert_eq!(directory_reuse(&flat, |c| write(c, "other/cm.yaml", "edited: elsewhere\n")), Reuse::Hit, "another app's file");
+        assert_eq!(directory_reuse(&flat, |c| write(c, "plain/sub/deep.yaml", "not read\n")), Reuse::Hit, "not recursed into");
+        assert_eq!(directory_reuse(&flat, |c| write(c, "plain/cm.yaml", &CM.replace("plain", "edited"))), Reuse::Miss, "edited");
+        assert_eq!(directory_reuse(&flat, |c| write(c, "plain/new.yaml", &CM.replace("plain", "new"))), Reuse::Miss, "a new file");
+        assert_eq!(directory_reuse(&flat, |c| std::fs::remove_file(c.join("plain/cm.yaml")).unwrap()), Reuse::Miss, "a file gone");
+        assert_eq!(directory_reuse(&recurse, |c| write(c, "plain/sub/deep.yaml", &CM.replace("plain", "edited"))), Reuse::Miss, "a file in a subdirectory");
+        assert_eq!(directory_reuse(&recurse, |c| write(c, "plain/sub/new/x.yaml", CM)), Reuse::Miss, "a new subdirectory's file");
+        let symlinked = |target: &'static str| {
+            move |c: &Path| {
+                let link = c.join("plain/linked");
+                let _ = std::fs::remove_file(&link);
+                std::os::unix::fs::symlink(c.join(target), link).unwrap();
+            }
+        };
+        let (before, after) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        for (c, target) in [(before.path(), "shared"), (after.path(), "other")] {
+            write(c, "plain/cm.yaml", CM);
+            write(c, "shared/cm.yaml", &CM.replace("plain", "shared"));
+            write(c, "other/cm.yaml", &CM.replace("plain", "other"));
+            symlinked(target)(c);
+        }
+        let cache = RenderCache::new();
+        let ctx = RenderContext::default();
+        assert_eq!(cache.render("repo", before.path(), &recurse, &ctx).unwrap().1, Reuse::Miss);
+        let (moved, reuse) = cache.render("repo", after.path(), &recurse, &ctx).unwrap();
+        assert_eq!(reuse, Reuse::Miss, "a symlinked directory pointed elsewhere");
+        assert!(moved.manifests.iter().any(|m| m.name() == "other"));
     }
 }

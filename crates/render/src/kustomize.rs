@@ -19,11 +19,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use driftless_api::ApplicationSourceKustomize;
-use driftless_kustomize::{BuildOptions, Input};
+use driftless_kustomize::BuildOptions;
 use serde_json::{Map, Value, json};
 
 use crate::manifest::{Manifest, parse_manifests};
-use crate::{KustomizeEngine, RenderContext, RenderError, rel, sops};
+use crate::{Inputs, KustomizeEngine, RenderContext, RenderError, rel, sops};
 
 /// The name of the wrapper kustomization's scratch directories begins so.
 pub const SCRATCH_PREFIX: &str = ".driftless-kustomize-";
@@ -42,7 +42,7 @@ pub fn render(
     app_dir: &Path,
     opts: Option<&ApplicationSourceKustomize>,
     ctx: &RenderContext,
-) -> Result<(Vec<Manifest>, Option<Vec<Input>>), RenderError> {
+) -> Result<(Vec<Manifest>, Option<Inputs>), RenderError> {
     let dir_label = rel(root, app_dir);
     let fail = |reason: String| RenderError::Kustomize { dir: dir_label.clone(), reason };
     if kustomization_file(app_dir).is_none() {
@@ -96,7 +96,8 @@ pub fn render(
             // The wrapper is generated from the source options, which the
             // cache key already holds; its random name must not count.
             let scratch = wrapper.as_ref().map(|w| format!("{}/", rel(root, w.path())));
-            let inputs = build.inputs.into_iter().filter(|i| scratch.as_ref().is_none_or(|s| !i.path.starts_with(s.as_str()))).collect();
+            let files = build.inputs.into_iter().filter(|i| scratch.as_ref().is_none_or(|s| !i.path.starts_with(s.as_str()))).collect();
+            let inputs = Inputs { files, listed: Vec::new() };
             let reusable = build.remote_bases.iter().all(|b| b.is_pinned());
             Ok((manifests, reusable.then_some(inputs)))
         }
@@ -255,7 +256,7 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".driftless"))
             .collect();
         assert!(leftovers.is_empty(), "the scratch kustomization is removed");
-        let read: Vec<_> = inputs.expect("the native engine reports its reads").into_iter().map(|i| i.path).collect();
+        let read: Vec<_> = inputs.expect("the native engine reports its reads").files.into_iter().map(|i| i.path).collect();
         assert_eq!(read, ["apps/web/overlays/prod/cm.yaml", "apps/web/overlays/prod/kustomization.yaml"]);
     }
 }

@@ -60,9 +60,20 @@ pub struct Rendered {
     pub source_type: SourceType,
     /// The manifests, in the order the tool produced them.
     pub manifests: Vec<Manifest>,
-    /// Every file the render read, with its digest, when the renderer can
-    /// tell (the native Kustomize engine): what a cached render depends on.
-    pub inputs: Option<Vec<Input>>,
+    /// What the render read, when the renderer can tell (plain directories
+    /// and the native Kustomize engine): what a cached render depends on.
+    pub inputs: Option<Inputs>,
+}
+
+/// What a render read from its checkout.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// Every file, with its digest.
+    pub files: Vec<Input>,
+    /// Directories whose entries the render listed, `/`-separated and
+    /// relative to the root (`.` for the root), beyond those holding a
+    /// file: a file added there changes the render.
+    pub listed: Vec<String>,
 }
 
 /// What builds Kustomize overlays.
@@ -147,7 +158,10 @@ pub fn render(root: &Path, source: &ApplicationSource, ctx: &RenderContext) -> R
     let app_dir = path::resolve_app_dir(root, source.path.as_deref().unwrap_or("."))?;
     let source_type = detect(&app_dir, source);
     let (manifests, inputs) = match source_type {
-        SourceType::Directory => (directory::render(root, &app_dir, source.directory.as_ref(), ctx.sops.as_deref())?, None),
+        SourceType::Directory => {
+            let (manifests, inputs) = directory::render(root, &app_dir, source.directory.as_ref(), ctx.sops.as_deref())?;
+            (manifests, Some(inputs))
+        }
         SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx)?,
         SourceType::Helm => (helm::render(root, &app_dir, source, ctx)?, None),
     };
@@ -165,6 +179,12 @@ fn detect(app_dir: &Path, source: &ApplicationSource) -> SourceType {
 }
 
 /// `path` relative to the checkout root, for messages.
+/// The hex sha256 of `data`: how inputs are compared.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn rel(root: &Path, path: &Path) -> String {
     let r = path.strip_prefix(root).unwrap_or(path).display().to_string();
     if r.is_empty() { ".".into() } else { r }

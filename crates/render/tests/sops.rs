@@ -128,7 +128,7 @@ fn kustomize_resources_patches_and_generator_inputs_are_decrypted() {
 
     // What the render depends on: the encrypted bytes on disk.
     let inputs = out.inputs.unwrap();
-    let env_input = inputs.iter().find(|i| i.path == "app/app.env").unwrap();
+    let env_input = inputs.files.iter().find(|i| i.path == "app/app.env").unwrap();
     let on_disk = std::fs::read(repo.root.path().join("app/app.env")).unwrap();
     let digest: String = Sha256::digest(&on_disk).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(env_input.sha256, digest);

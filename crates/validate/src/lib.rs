@@ -302,7 +302,7 @@ fn render_app(
         match driftless_render::render(&local.root, s, &ctx) {
             Ok(r) => {
                 match r.inputs {
-                    Some(inputs) => files.extend(inputs.into_iter().map(|i| i.path)),
+                    Some(inputs) => files.extend(inputs.files.into_iter().map(|i| i.path)),
                     None => all_known = false,
                 }
                 objects.extend(r.manifests.into_iter().map(|m| m.into_value()));

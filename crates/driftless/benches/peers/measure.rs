@@ -3,6 +3,7 @@
 //! CPU time of the peer and of the dev control plane, and the API server's
 //! own count of the requests it served.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,13 +63,46 @@ pub fn cpu(roots: &[u32]) -> Duration {
     procstat::with_descendants(roots).iter().filter_map(|p| procstat::cpu_time(*p)).sum()
 }
 
-/// The API server's `apiserver_request_total`, summed over all its series:
+/// The API server's `apiserver_request_total`, by verb and resource
+/// ("PATCH deployments", "PATCH applications/status", "dry-run PATCH ..."):
 /// every request it has answered, whoever asked (the cluster's own
 /// controllers included: the floor's count shows their share).
-pub async fn api_requests(client: &kube::Client) -> Result<f64, kube::Error> {
+pub async fn api_requests(client: &kube::Client) -> Result<Requests, kube::Error> {
     let request = http::Request::get("/metrics").body(Vec::new()).expect("a valid request");
     let text = client.request_text(request).await?;
-    Ok(text.lines().filter(|l| l.starts_with("apiserver_request_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum())
+    let mut counts = BTreeMap::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("apiserver_request_total{")) {
+        let Some((labels, value)) = line.rsplit_once("} ") else { continue };
+        let Ok(value) = value.trim().parse::<f64>() else { continue };
+        let label = |key: &str| {
+            labels.split("\",").find_map(|kv| kv.strip_prefix(&format!("{key}=\""))).map(|v| v.trim_end_matches('"')).unwrap_or("")
+        };
+        let subresource = label("subresource");
+        let what = format!(
+            "{}{} {}{}",
+            if label("dry_run").is_empty() { "" } else { "dry-run " },
+            label("verb"),
+            label("resource"),
+            if subresource.is_empty() { String::new() } else { format!("/{subresource}") }
+        );
+        *counts.entry(what).or_insert(0.0) += value;
+    }
+    Ok(Requests(counts))
+}
+
+/// Requests served, by verb and resource.
+#[derive(Clone, Default)]
+pub struct Requests(BTreeMap<String, f64>);
+
+impl Requests {
+    /// The requests served since `before`, per app, by verb and resource.
+    pub fn per_app_since(&self, before: &Requests, apps: usize) -> BTreeMap<String, f64> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone(), (v - before.0.get(k).copied().unwrap_or(0.0)) / apps as f64))
+            .filter(|(_, v)| *v > 0.0)
+            .collect()
+    }
 }
 
 /// The `p`-quantile (0..=1) of sorted `samples`, nearest rank.

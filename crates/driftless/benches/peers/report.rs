@@ -1,6 +1,8 @@
 //! The side-by-side table (peers as columns, with each peer's ratio to
 //! driftless) and its JSON form.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -8,7 +10,8 @@ pub struct FloorFigures {
     pub applied_s: f64,
     pub available_s: f64,
     pub control_plane_cpu_s: f64,
-    pub api_requests_per_app: f64,
+    /// Per app, by verb and resource.
+    pub api_requests: BTreeMap<String, f64>,
 }
 
 #[derive(Serialize)]
@@ -27,7 +30,8 @@ pub struct PeerFigures {
     pub cpu_s: f64,
     pub idle_cpu_percent: f64,
     pub control_plane_cpu_s: f64,
-    pub api_requests_per_app: f64,
+    /// Per app, by verb and resource.
+    pub api_requests: BTreeMap<String, f64>,
     pub drift_p50_ms: Option<f64>,
     pub drift_p95_ms: Option<f64>,
     /// Trials reverted in time.
@@ -113,7 +117,7 @@ impl Report {
             ("CPU, cold start (s)", |f| Some(f.cpu_s), None),
             ("CPU, idle (% of a core)", |f| Some(f.idle_cpu_percent), None),
             ("control plane CPU, cold start (s)", |f| Some(f.control_plane_cpu_s), floor.map(|f| f.control_plane_cpu_s)),
-            ("API requests per app", |f| Some(f.api_requests_per_app), floor.map(|f| f.api_requests_per_app)),
+            ("API requests per app", |f| Some(total(&f.api_requests)), floor.map(|f| total(&f.api_requests))),
             ("drift revert p50 (ms)", |f| f.drift_p50_ms, None),
             ("drift revert p95 (ms)", |f| f.drift_p95_ms, None),
             ("monorepo commit to applied (ms)", |f| Some(f.monorepo_applied_ms), None),
@@ -171,6 +175,37 @@ impl Report {
         if let Some(Err(e)) = &self.floor {
             out.push_str(&format!("floor: failed: {e}\n"));
         }
+        out.push_str(&self.requests_table(floor, &measured));
         out
     }
+
+    /// API requests per app by verb and resource: where each peer's
+    /// requests beyond the floor's go.
+    fn requests_table(&self, floor: Option<&FloorFigures>, measured: &[(&str, &PeerFigures)]) -> String {
+        let mut kinds: Vec<&String> =
+            floor.iter().flat_map(|f| f.api_requests.keys()).chain(measured.iter().flat_map(|(_, f)| f.api_requests.keys())).collect();
+        kinds.sort();
+        kinds.dedup();
+        // Rare requests (watches, discovery) say little per app.
+        let all = floor.iter().map(|f| &f.api_requests).chain(measured.iter().map(|(_, f)| &f.api_requests));
+        let notable: Vec<&String> = kinds.into_iter().filter(|k| all.clone().any(|m| m.get(*k).is_some_and(|v| *v >= 0.05))).collect();
+        let mut out = format!("\nAPI requests per app, by verb and resource (0.05 or more)\n{:<44}{:>8}", "request", "floor");
+        for (name, _) in measured {
+            out.push_str(&format!("{name:>12}"));
+        }
+        out.push('\n');
+        let cell = |m: &BTreeMap<String, f64>, k: &str| m.get(k).map_or("-".to_string(), |v| format!("{v:.2}"));
+        for k in notable {
+            out.push_str(&format!("{k:<44}{:>8}", floor.map_or("-".to_string(), |f| cell(&f.api_requests, k))));
+            for (_, f) in measured {
+                out.push_str(&format!("{:>12}", cell(&f.api_requests, k)));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn total(requests: &BTreeMap<String, f64>) -> f64 {
+    requests.values().sum()
 }
