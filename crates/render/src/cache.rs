@@ -135,11 +135,8 @@ impl Entry {
     /// The kept render again; None if a manifest no longer parses (it
     /// always should: it was written from one), which renders anew.
     fn unpack(&self) -> Option<Rendered> {
-        let manifests = self
-            .manifests
-            .iter()
-            .map(|text| Manifest::new(serde_json::from_str(text).ok()?).ok())
-            .collect::<Option<Vec<_>>>()?;
+        let manifests =
+            self.manifests.iter().map(|text| Manifest::new(serde_json::from_str(text).ok()?).ok()).collect::<Option<Vec<_>>>()?;
         Some(Rendered { source_type: self.source_type, manifests, inputs: Some(self.inputs.clone()) })
     }
 
@@ -298,7 +295,11 @@ mod tests {
         assert_eq!(directory_reuse(&flat, |c| write(c, "plain/cm.yaml", &CM.replace("plain", "edited"))), Reuse::Miss, "edited");
         assert_eq!(directory_reuse(&flat, |c| write(c, "plain/new.yaml", &CM.replace("plain", "new"))), Reuse::Miss, "a new file");
         assert_eq!(directory_reuse(&flat, |c| std::fs::remove_file(c.join("plain/cm.yaml")).unwrap()), Reuse::Miss, "a file gone");
-        assert_eq!(directory_reuse(&recurse, |c| write(c, "plain/sub/deep.yaml", &CM.replace("plain", "edited"))), Reuse::Miss, "a file in a subdirectory");
+        assert_eq!(
+            directory_reuse(&recurse, |c| write(c, "plain/sub/deep.yaml", &CM.replace("plain", "edited"))),
+            Reuse::Miss,
+            "a file in a subdirectory"
+        );
         assert_eq!(directory_reuse(&recurse, |c| write(c, "plain/sub/new/x.yaml", CM)), Reuse::Miss, "a new subdirectory's file");
         let symlinked = |target: &'static str| {
             move |c: &Path| {
