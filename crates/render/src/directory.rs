@@ -7,7 +7,7 @@ use driftless_api::ApplicationSourceDirectory;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::manifest::{Manifest, parse_manifests};
-use crate::{Input, Inputs, RenderError, SopsKeys, path, rel, sha256_hex, sops};
+use crate::{Input, Inputs, RenderError, SopsKeys, rel, sha256_hex, sops};
 
 /// Reads every `.yaml`, `.yml` and `.json` file of `app_dir` (recursively if
 /// asked), filtered by include/exclude globs matched against the path
@@ -68,8 +68,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn dir(&mut self, dir: &Path) -> Result<(), RenderError> {
-        let real = path::contained(self.root, dir)
-            .map_err(|_| RenderError::OutsideRepository { path: rel(self.root, dir), reason: "a symlink leads out of the repository" })?;
+        let real = self.contained(dir)?;
         if !self.seen.insert(real) {
             return Ok(());
         }
@@ -91,14 +90,20 @@ impl Walk<'_> {
                 }
             } else if is_manifest {
                 // A symlink may point anywhere: follow it only if it stays inside.
-                path::contained(self.root, &p).map_err(|_| RenderError::OutsideRepository {
-                    path: rel(self.root, &p),
-                    reason: "a symlink leads out of the repository",
-                })?;
+                self.contained(&p)?;
                 self.files.push(p);
             }
         }
         Ok(())
+    }
+
+    /// The real path of `p`, if it lies inside the repository (the root
+    /// was made real once, not per file).
+    fn contained(&self, p: &Path) -> Result<PathBuf, RenderError> {
+        p.canonicalize()
+            .ok()
+            .filter(|real| real.starts_with(self.real_root))
+            .ok_or_else(|| RenderError::OutsideRepository { path: rel(self.root, p), reason: "a symlink leads out of the repository" })
     }
 }
 
