@@ -61,11 +61,13 @@ build: deps $(DEVCLUSTER)
 	cargo build --workspace
 
 # The builds (devcluster, the tools, the Rust tests) run side by side: on a
-# new machine much of their time is downloading. The tests then run one
-# suite at a time, on a machine that builds nothing: many wait on timers.
+# new machine much of their time is downloading. The tests then run on a
+# machine that builds nothing: Go's beside Rust's, and three Rust test
+# binaries at a time (scripts/test-rust.sh; TEST_JOBS=1 for one at a time),
+# since most wait on a cluster's timers.
 test: deps
 	$(MAKE) --no-print-directory -j3 --output-sync=line $(DEVCLUSTER) tools build-tests
-	$(MAKE) --no-print-directory test-go test-rust
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-go test-rust
 
 build-tests:
 	cargo test --workspace --no-run
@@ -74,7 +76,7 @@ test-go:
 	cd devcluster && CGO_ENABLED=0 go test ./...
 
 test-rust: $(DEVCLUSTER) tools
-	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo test --workspace
+	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) scripts/test-rust.sh
 
 demo: deps $(DEVCLUSTER)
 	scripts/tools/helm.sh

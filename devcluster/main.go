@@ -2,7 +2,7 @@
 // 127.0.0.1: embedded etcd, kube-apiserver, kube-controller-manager and a
 // fake kubelet. It is driftless' test bed and demo cluster.
 //
-//	devcluster --dir DIR [--port N] [--nodes N]
+//	devcluster --dir DIR [--port N] [--nodes N] [--cpu-profile FILE]
 //
 // Once the cluster is ready it writes DIR/kubeconfig (admin) and prints one
 // line saying so; it stops cleanly on SIGINT or SIGTERM.
@@ -42,6 +42,7 @@ type config struct {
 	stopOnStdinEOF  bool
 	keepData        bool
 	startupDeadline time.Duration
+	cpuProfile      string
 }
 
 func parseFlags(args []string) (config, error) {
@@ -53,6 +54,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.stopOnStdinEOF, "stop-on-stdin-close", false, "shut down when standard input closes (for test harnesses)")
 	fs.BoolVar(&c.keepData, "keep-data", false, "keep etcd's data and the certificates in --dir and reuse them on the next start: a restart is then an outage of the same cluster, not a new one")
 	fs.DurationVar(&c.startupDeadline, "startup-timeout", 3*time.Minute, "give up if the cluster is not ready by then")
+	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole control plane to this file, from a SIGUSR1 to the next SIGUSR2 (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -100,6 +102,9 @@ func run() error {
 	defer stop()
 	if c.stopOnStdinEOF {
 		ctx = stopOnEOF(ctx, os.Stdin)
+	}
+	if c.cpuProfile != "" {
+		go profileOnSignals(ctx, c.cpuProfile)
 	}
 	cl, err := start(ctx, c, dir, listener)
 	if cl != nil {

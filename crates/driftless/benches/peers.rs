@@ -25,7 +25,7 @@
 //! reason; the others still run.
 //!
 //!     make bench-peers   (PEERS_APPS=1000, PEERS_ONLY=floor,driftless,flux,argocd,
-//!                         PEERS_JSON=target/bench-peers.json)
+//!                         PEERS_JSON=target/bench-peers.json, PEERS_CPU_PROFILES=DIR)
 
 // A bench's root file finds its modules beside it: they live in peers/.
 #[path = "peers/argocd.rs"]
@@ -62,7 +62,7 @@ use kube::runtime::conditions;
 use kube::runtime::wait::await_condition;
 use serde_json::json;
 
-use measure::{Sampler, api_requests, cpu, quantile};
+use measure::{PlaneProfile, Sampler, api_requests, cpu, quantile};
 use report::{FloorFigures, Outcome, PeerFigures};
 use workload::{Repo, Workload};
 
@@ -238,9 +238,10 @@ const STEADY: Duration = Duration::from_secs(60);
 
 /// A fresh dev control plane with the workload's namespace, stopped when
 /// the value is dropped.
-async fn fresh_cluster(dir: &Path) -> Result<(DevCluster, kube::Client), Box<dyn std::error::Error>> {
+async fn fresh_cluster(dir: &Path, label: &str) -> Result<(DevCluster, kube::Client), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
-    let cluster = DevCluster::start(dir)?;
+    let flags = PlaneProfile::flags(label);
+    let cluster = DevCluster::start_with(dir, &flags.iter().map(String::as_str).collect::<Vec<_>>())?;
     let client = cluster.client().await?;
     let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": WORKLOAD_NAMESPACE } }))?;
     Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
@@ -249,10 +250,12 @@ async fn fresh_cluster(dir: &Path) -> Result<(DevCluster, kube::Client), Box<dyn
 
 async fn measure_floor(config: &Config) -> Result<FloorFigures, Box<dyn std::error::Error>> {
     let scratch = tempfile::tempdir()?;
-    let (cluster, client) = fresh_cluster(&scratch.path().join("cluster")).await?;
+    let (cluster, client) = fresh_cluster(&scratch.path().join("cluster"), "floor").await?;
     let plane = cluster.pid().into_iter().collect::<Vec<_>>();
     let (cpu0, requests0) = (cpu(&plane), api_requests(&client).await?);
+    let profile = PlaneProfile::start(cluster.pid());
     let floor = floor::cluster_floor(&client, WORKLOAD_NAMESPACE, "a", config.apps).await?;
+    profile.stop();
     let figures = FloorFigures {
         applied_s: floor.applied.as_secs_f64(),
         available_s: floor.available.as_secs_f64(),
@@ -268,7 +271,7 @@ async fn measure_peer(kind: Kind, config: &Config) -> Outcome {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(e.to_string()),
     };
-    let (cluster, client) = match fresh_cluster(&scratch.path().join("cluster")).await {
+    let (cluster, client) = match fresh_cluster(&scratch.path().join("cluster"), kind.name()).await {
         Ok(c) => c,
         Err(e) => return Outcome::Failed(format!("devcluster: {e}")),
     };
@@ -301,9 +304,11 @@ async fn run(
 
     say(&format!("cold start: creating {} apps", config.apps));
     let (cpu0, plane0, requests0) = (cpu(&pids), cpu(&plane), api_requests(client).await?);
+    let profile = PlaneProfile::start(cluster.pid());
     let started = Instant::now();
     peer.create_apps(client, &cold.workload, 0..config.apps).await?;
     let reached = peer.wait(client, &cold.workload, 0..config.apps, &cold.git.head(), Duration::from_secs(1800)).await?;
+    profile.stop();
     let (cpu1, plane1, requests1) = (cpu(&pids), cpu(&plane), api_requests(client).await?);
     let memory = sampler.memory();
     say(&format!("all ready after {:.1} s; a minute of steady state", (reached.ready - started).as_secs_f64()));

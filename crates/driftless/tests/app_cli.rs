@@ -632,10 +632,12 @@ async fn get_shows_what_an_app_waits_for_and_sync_force_does_not_wait() {
     w.apps().patch("web", &Default::default(), &kube::api::Patch::Merge(patch)).await.expect("annotate web");
     let n = w.ns.name().to_string();
 
-    // db is never synced: web waits for it, and says so.
+    // db is never synced: web waits for it, and says so once both have been reconciled
+    // (the controller may reach web before db has any status).
     let text = wait_for("web waits for db", TIMEOUT, || async {
         let text = stdout(&w.app(&["get", "web"]).await);
-        if text.contains("DependencyNotReady") { Ok(text) } else { Err(text) }
+        let db_known = text.contains(&format!("waiting for {n}/db: OutOfSync, Missing"));
+        if text.contains("DependencyNotReady") && db_known { Ok(text) } else { Err(text) }
     })
     .await
     .expect("the condition");

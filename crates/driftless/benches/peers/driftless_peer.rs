@@ -32,8 +32,13 @@ impl Driftless {
         let ns = serde_json::from_value(json!({ "metadata": { "name": NAMESPACE } })).expect("a valid Namespace");
         namespaces.create(&PostParams::default(), &ns).await?;
         let metrics = free_port()?;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        // PEERS_DRIFTLESS_WRAPPER runs the controller under a profiler
+        // (e.g. `heaptrack -o target/heap`): the words before the binary.
+        let wrapper = std::env::var("PEERS_DRIFTLESS_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace().chain([env!("CARGO_BIN_EXE_driftless")]);
+        let mut command = Command::new(words.next().expect("the binary is always there"));
         command
+            .args(words)
             .args(["controller", "--namespace", NAMESPACE, "--metrics-addr", &metrics.to_string()])
             .env("KUBECONFIG", cluster.kubeconfig())
             .env("DRIFTLESS_CACHE_DIR", scratch.join("cache"))

@@ -110,3 +110,41 @@ pub fn quantile(samples: &[Duration], p: f64) -> Option<Duration> {
     let last = samples.len().checked_sub(1)?;
     Some(samples[(last as f64 * p).round() as usize])
 }
+
+/// `PEERS_CPU_PROFILES=DIR`: a CPU profile of the control plane over each
+/// cold start, `DIR/<peer>.pprof` (`go tool pprof -top`), so that where
+/// its CPU goes can be compared between the floor and the peers.
+pub struct PlaneProfile {
+    pid: Option<u32>,
+}
+
+impl PlaneProfile {
+    /// devcluster's flags for a cluster profiled as `label`: none unless asked.
+    pub fn flags(label: &str) -> Vec<String> {
+        match std::env::var_os("PEERS_CPU_PROFILES") {
+            Some(dir) => vec!["--cpu-profile".into(), std::path::Path::new(&dir).join(format!("{label}.pprof")).display().to_string()],
+            None => Vec::new(),
+        }
+    }
+
+    /// Starts the profile of the control plane `pid` (when it was asked for).
+    pub fn start(pid: Option<u32>) -> PlaneProfile {
+        let pid = pid.filter(|_| std::env::var_os("PEERS_CPU_PROFILES").is_some());
+        signal(pid, "-USR1");
+        PlaneProfile { pid }
+    }
+
+    /// Ends the window: devcluster writes the profile.
+    pub fn stop(self) {
+        signal(self.pid, "-USR2");
+    }
+}
+
+fn signal(pid: Option<u32>, which: &str) {
+    if let Some(pid) = pid {
+        let sent = std::process::Command::new("kill").args([which, &pid.to_string()]).status();
+        if !sent.is_ok_and(|s| s.success()) {
+            eprintln!("PEERS_CPU_PROFILES: could not signal the control plane ({pid}): {sent:?}");
+        }
+    }
+}
