@@ -143,7 +143,7 @@ impl PlaneProfile {
 fn signal(pid: Option<u32>, which: &str) {
     if let Some(pid) = pid {
         let sent = std::process::Command::new("kill").args([which, &pid.to_string()]).status();
-        if !sent.is_ok_and(|s| s.success()) {
+        if !sent.as_ref().is_ok_and(|s| s.success()) {
             eprintln!("PEERS_CPU_PROFILES: could not signal the control plane ({pid}): {sent:?}");
         }
     }
