@@ -14,9 +14,9 @@ use driftless_api::{
 };
 use driftless_engine::Engine;
 use driftless_engine::project::Tenancy;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -90,18 +90,14 @@ pub async fn run(
     let (apps, writer) = reflector::store();
     let owners = watcher(app_api, watcher::Config::default())
         .default_backoff()
+        .try_filter_map(|event| std::future::ready(Ok(owned_only(event))))
         .modify(|a| a.managed_fields_mut().clear())
         .reflect(writer)
         .touched_objects()
         .filter_map(|a| std::future::ready(a.ok()))
         .flat_map(|app: Application| {
             let ns = app.namespace().unwrap_or_default();
-            let owners: Vec<ObjectRef<ApplicationSet>> = app
-                .owner_references()
-                .iter()
-                .filter(|o| o.kind == "ApplicationSet" && o.api_version.starts_with("argoproj.io/"))
-                .map(|o| ObjectRef::new(&o.name).within(&ns))
-                .collect();
+            let owners: Vec<ObjectRef<ApplicationSet>> = set_owners(&app).map(|o| ObjectRef::new(&o.name).within(&ns)).collect();
             futures::stream::iter(owners)
         });
     let controller = Controller::new(sets, watcher::Config::default());
@@ -342,6 +338,22 @@ async fn reconcile(set: Arc<ApplicationSet>, ctx: Arc<Context>) -> Result<Action
 fn needs_finalizer(set: &ApplicationSet) -> bool {
     let keeps = Policy::of(&set.spec).is_ok_and(|p| !p.deletes());
     keeps || reverse_deletion(set.spec.strategy.as_ref()).ok().flatten().is_some()
+}
+
+/// The ownerReferences of `app` that name an ApplicationSet.
+fn set_owners(app: &Application) -> impl Iterator<Item = &OwnerReference> {
+    app.owner_references().iter().filter(|o| o.kind == "ApplicationSet" && o.api_version.starts_with("argoproj.io/"))
+}
+
+/// Keeps the watch's store to the apps some ApplicationSet owns: most apps
+/// are not, and this loop never reads them (at 1,000 apps the full copy
+/// was 7 MB). An app that loses its owner leaves the store as if deleted.
+fn owned_only(event: watcher::Event<Application>) -> Option<watcher::Event<Application>> {
+    match event {
+        watcher::Event::InitApply(app) if set_owners(&app).next().is_none() => None,
+        watcher::Event::Apply(app) if set_owners(&app).next().is_none() => Some(watcher::Event::Delete(app)),
+        event => Some(event),
+    }
 }
 
 /// The apps of `set` (those with its ownerReference), from the store.
@@ -586,5 +598,26 @@ mod tests {
             {"clusters": {}}
         ]}}]);
         assert_eq!(polls(&set(nested)), Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn the_store_keeps_only_apps_a_set_owns() {
+        let app = |owner_kind: &str| -> Application {
+            let owners = json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": owner_kind, "name": "s", "uid": "u"}]);
+            serde_json::from_value(json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                "metadata": {"name": "a", "namespace": "argocd", "ownerReferences": owners},
+                "spec": {"destination": {}, "project": "default"}
+            }))
+            .unwrap()
+        };
+        let (owned, other) = (app("ApplicationSet"), app("Deployment"));
+        assert!(owned_only(watcher::Event::InitApply(other.clone())).is_none(), "a listed app no set owns is not kept");
+        assert!(matches!(owned_only(watcher::Event::InitApply(owned.clone())), Some(watcher::Event::InitApply(_))));
+        assert!(matches!(owned_only(watcher::Event::Apply(owned.clone())), Some(watcher::Event::Apply(_))));
+        // An app that lost its set's ownerReference leaves the store.
+        assert!(matches!(owned_only(watcher::Event::Apply(other.clone())), Some(watcher::Event::Delete(_))));
+        assert!(matches!(owned_only(watcher::Event::Delete(owned)), Some(watcher::Event::Delete(_))));
+        assert_eq!(set_owners(&other).count(), 0);
     }
 }

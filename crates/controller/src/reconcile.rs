@@ -274,6 +274,9 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
 /// How soon to look again at an app this replica may not reconcile now.
 const SHARD_RETRY: Duration = Duration::from_secs(2);
 
+/// How long a comparison waits for a watch of its kinds to list first.
+const LISTING_WAIT: Duration = Duration::from_secs(5);
+
 /// How soon to look again at an app the watch has not caught up with.
 const STALE_RETRY: Duration = Duration::from_millis(100);
 
@@ -339,18 +342,19 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             let verdict = engine.policy_verdict(&app, &v.project, d.clone()).await;
             status::show_policy(&mut status, &verdict);
             blocked = verdict.blocks();
-            match engine.compare(&d, &dest, &engine.compare_options(&app, &status, &checks, &dest, &v.settings)).await {
+            // Watch every kind the app has or had, so that a change to any
+            // of its objects wakes it; a watch still listing is waited for
+            // rather than listed again by this comparison.
+            let scope = driftless_engine::live::WatchScope { namespaces: &dest.namespaces, cluster_resources: dest.cluster_resources };
+            let desired_kinds: Vec<(String, String)> =
+                d.targets.iter().map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone())).collect();
+            let opts = engine.compare_options(&app, &status, &checks, &dest, &v.settings);
+            dest.live.ensure(&dest.cluster, &scope, desired_kinds.clone()).await;
+            dest.live.listed(&desired_kinds, LISTING_WAIT).await;
+            match engine.compare(&d, &dest, &opts).await {
                 Ok(c) => {
-                    // Watch every kind the app has or had, so that a change to
-                    // any of its objects wakes it.
-                    let kinds = d
-                        .targets
-                        .iter()
-                        .map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone()))
-                        .chain(c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone())));
-                    let scope =
-                        driftless_engine::live::WatchScope { namespaces: &dest.namespaces, cluster_resources: dest.cluster_resources };
-                    dest.live.ensure(&dest.cluster, &scope, kinds.collect::<Vec<_>>()).await;
+                    let live_kinds = c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone()));
+                    dest.live.ensure(&dest.cluster, &scope, live_kinds.collect::<Vec<_>>()).await;
                     status::apply_comparison(&mut status, &app, &d, &c);
                     Ok((d, c))
                 }

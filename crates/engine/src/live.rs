@@ -35,6 +35,8 @@ type ObjectName = (Option<String>, String);
 struct KindIndex {
     /// The first complete listing has been seen: absence means absence.
     ready: bool,
+    /// When the watch started (None: a relisting's fresh index).
+    started: Option<std::time::Instant>,
     by_instance: HashMap<String, BTreeSet<ObjectName>>,
     /// Each tracked object's instance and resourceVersion.
     by_object: HashMap<ObjectName, (String, String)>,
@@ -223,7 +225,7 @@ impl LiveWatches {
             };
             let mut indexes = Vec::new();
             for api in apis {
-                let index = Arc::new(Mutex::new(KindIndex::default()));
+                let index = Arc::new(Mutex::new(KindIndex { started: Some(std::time::Instant::now()), ..KindIndex::default() }));
                 let task = tokio::spawn(watch_kind(api, index.clone(), self.routes.clone(), self.keep.clone(), tracking.clone()));
                 self.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task.abort_handle());
                 indexes.push(index);
@@ -315,6 +317,28 @@ async fn watch_kind(
 }
 
 impl LiveWatches {
+    /// Waits until every watch of `kinds` that started less than `limit`
+    /// ago has listed once. A comparison made while a kind's watch lists
+    /// must list the kind itself: at a cold start, 64 apps comparing at once
+    /// each listed every Deployment of the namespace. A watch that cannot
+    /// list (a kind the credentials may not list everywhere) is waited for
+    /// only in its first `limit`; kinds not watched are not waited for.
+    pub async fn listed(&self, kinds: &[(String, String)], limit: std::time::Duration) {
+        let listing = || {
+            kinds.iter().any(|(api_version, kind)| {
+                self.indexes_of(api_version, kind).is_some_and(|indexes| {
+                    indexes.iter().any(|i| {
+                        let idx = i.lock().unwrap_or_else(|p| p.into_inner());
+                        !idx.ready && idx.started.is_some_and(|s| s.elapsed() < limit)
+                    })
+                })
+            })
+        };
+        while listing() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// How many objects apps track here, by the kinds watched so far.
     pub fn tracked_objects(&self) -> usize {
         let indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
@@ -367,7 +391,37 @@ pub fn route(routes: &Routes, app: ObjectRef<Application>) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_comparison_waits_for_a_listing_watch_but_not_for_one_that_cannot_list() {
+        let watches = LiveWatches::new(Vec::new(), Arc::new(|_: &ObjectRef<Application>| true));
+        let index = |started: std::time::Instant| Arc::new(Mutex::new(KindIndex { started: Some(started), ..KindIndex::default() }));
+        let deployments = index(std::time::Instant::now());
+        let kinds = |k: &str| vec![("v1".to_string(), k.to_string())];
+        watches.indexes.lock().unwrap().insert(("v1".into(), "Deployment".into()), vec![deployments.clone()]);
+        let listing = deployments.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            listing.lock().unwrap().ready = true;
+        });
+        let guard = Duration::from_secs(60);
+        tokio::time::timeout(guard, watches.listed(&kinds("Deployment"), Duration::from_secs(30)))
+            .await
+            .expect("the listing ends the wait");
+        assert!(deployments.lock().unwrap().ready, "returned before the watch listed");
+
+        // Started longer ago than the limit and still not listed: not waited for.
+        let stuck = index(std::time::Instant::now() - Duration::from_secs(10));
+        watches.indexes.lock().unwrap().insert(("v1".into(), "Secret".into()), vec![stuck]);
+        tokio::time::timeout(guard, watches.listed(&kinds("Secret"), Duration::from_secs(5)))
+            .await
+            .expect("a watch that cannot list is not waited for");
+        // A kind nobody watches: nothing to wait for.
+        tokio::time::timeout(guard, watches.listed(&kinds("ConfigMap"), Duration::from_secs(5))).await.expect("no watch, no wait");
+    }
 
     #[test]
     fn a_relisting_reveals_what_changed_while_unwatched() {

@@ -5,7 +5,7 @@
 //! failing service never blocks reconciliation: this loop only reads the
 //! controller's stores and writes annotations.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -108,41 +108,23 @@ pub async fn run(
     let mut wake = wake;
     let mut ticker = tokio::time::interval(shared.config.resync);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // One evaluation per app at a time; a wake during one runs another
-    // after it. Tasks are known by id, so that one that panicked frees its app.
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut running: HashMap<tokio::task::Id, AppKey> = HashMap::new();
-    let mut again: HashSet<AppKey> = HashSet::new();
+    let mut queue = Queue::default();
     tokio::pin!(shutdown);
-    let schedule =
-        |tasks: &mut tokio::task::JoinSet<()>, key: AppKey, running: &mut HashMap<tokio::task::Id, AppKey>, again: &mut HashSet<AppKey>| {
-            if running.values().any(|k| *k == key) {
-                again.insert(key);
-                return;
-            }
-            let shared = shared.clone();
-            let task = key.clone();
-            let id = tasks.spawn(async move { shared.process(&task).await }).id();
-            running.insert(id, key);
-        };
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            Some(key) = wake.next() => schedule(&mut tasks, key, &mut running, &mut again),
+            Some(key) = wake.next() => queue.push(key),
             _ = ticker.tick() => {
-                let keys: Vec<AppKey> = shared
+                let keys = shared
                     .world
                     .apps
                     .iter()
                     .flat_map(Store::state)
                     .filter(|a| (shared.world.holds)(a))
-                    .map(|a| (a.namespace().unwrap_or_default(), a.name_any()))
-                    .collect();
-                for key in keys {
-                    schedule(&mut tasks, key, &mut running, &mut again);
-                }
+                    .map(|a| (a.namespace().unwrap_or_default(), a.name_any()));
+                keys.for_each(|key| queue.push(key));
             }
-            Some(done) = tasks.join_next_with_id() => {
+            Some(done) = queue.tasks.join_next_with_id() => {
                 let id = match done {
                     Ok((id, ())) => id,
                     Err(e) => {
@@ -150,12 +132,45 @@ pub async fn run(
                         e.id()
                     }
                 };
-                if let Some(key) = running.remove(&id)
-                    && again.remove(&key)
-                {
-                    schedule(&mut tasks, key, &mut running, &mut again);
-                }
+                queue.running.remove(&id);
             }
+        }
+        queue.start(&shared);
+    }
+}
+
+/// Evaluations running at once. A resync wakes every app: spawned all at
+/// once, a thousand apps held a thousand evaluations' state in memory.
+const MAX_RUNNING: usize = 32;
+
+/// The apps waiting for an evaluation, and those being evaluated: one
+/// evaluation per app at a time, and a wake during one runs another after
+/// it. Tasks are known by id, so that one that panicked frees its app.
+#[derive(Default)]
+struct Queue {
+    tasks: tokio::task::JoinSet<()>,
+    running: HashMap<tokio::task::Id, AppKey>,
+    pending: VecDeque<AppKey>,
+    queued: HashSet<AppKey>,
+}
+
+impl Queue {
+    fn push(&mut self, key: AppKey) {
+        if self.queued.insert(key.clone()) {
+            self.pending.push_back(key);
+        }
+    }
+
+    /// Starts waiting apps, oldest first, that are not being evaluated, up
+    /// to [`MAX_RUNNING`].
+    fn start(&mut self, shared: &Arc<Shared>) {
+        while self.running.len() < MAX_RUNNING {
+            let Some(at) = self.pending.iter().position(|k| !self.running.values().any(|r| r == k)) else { return };
+            let Some(key) = self.pending.remove(at) else { return };
+            self.queued.remove(&key);
+            let (shared, task) = (shared.clone(), key.clone());
+            let id = self.tasks.spawn(async move { shared.process(&task).await }).id();
+            self.running.insert(id, key);
         }
     }
 }
