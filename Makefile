@@ -64,10 +64,11 @@ build: deps $(DEVCLUSTER)
 # new machine much of their time is downloading. The tests then run on a
 # machine that builds nothing: Go's beside Rust's, and three Rust test
 # binaries at a time (scripts/test-rust.sh; TEST_JOBS=1 for one at a time),
-# since most wait on a cluster's timers.
+# since most wait on a cluster's timers. No --output-sync there: it would
+# hold each test binary's output until the last one ends.
 test: deps
 	$(MAKE) --no-print-directory -j3 --output-sync=line $(DEVCLUSTER) tools build-tests
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-go test-rust
+	$(MAKE) --no-print-directory -j2 test-go test-rust
 
 build-tests:
 	cargo test --workspace --no-run
