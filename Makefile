@@ -62,8 +62,9 @@ build: deps $(DEVCLUSTER)
 
 # The builds (devcluster, the tools, the Rust tests) run side by side: on a
 # new machine much of their time is downloading. The tests then run on a
-# machine that builds nothing: Go's beside Rust's, and three Rust test
-# binaries at a time (scripts/test-rust.sh; TEST_JOBS=1 for one at a time),
+# machine that builds nothing: Go's beside Rust's, and two Rust test
+# binaries at a time (scripts/test-rust.sh; TEST_JOBS=1 for one at a time,
+# 3 is faster still on 2 cores but loads them more than timing tests like),
 # since most wait on a cluster's timers. No --output-sync there: it would
 # hold each test binary's output until the last one ends.
 test: deps

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Rust test of the workspace, as `cargo test --workspace` does,
-# but TEST_JOBS test binaries at a time (default 3), each from its
+# but TEST_JOBS test binaries at a time (default 2), each from its
 # package's directory. Most integration tests wait on a cluster's timers
 # (a rollout, a hook, a retry), not on the CPU: one binary at a time left a
 # 2-core machine half idle. Each binary starts its own devcluster, so the
@@ -8,7 +8,7 @@
 # and the failed ones are named again at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jobs=${TEST_JOBS:-3}
+jobs=${TEST_JOBS:-2}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -344,13 +344,16 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             blocked = verdict.blocks();
             // Watch every kind the app has or had, so that a change to any
             // of its objects wakes it; a watch still listing is waited for
-            // rather than listed again by this comparison.
+            // rather than listed again by this comparison. A cluster known
+            // to be down is not asked (the comparison fails at once).
             let scope = driftless_engine::live::WatchScope { namespaces: &dest.namespaces, cluster_resources: dest.cluster_resources };
             let desired_kinds: Vec<(String, String)> =
                 d.targets.iter().map(|t| (t.manifest.api_version().to_string(), t.key.kind.clone())).collect();
             let opts = engine.compare_options(&app, &status, &checks, &dest, &v.settings);
-            dest.live.ensure(&dest.cluster, &scope, desired_kinds.clone()).await;
-            dest.live.listed(&desired_kinds, LISTING_WAIT).await;
+            if dest.reachable().is_ok() {
+                dest.live.ensure(&dest.cluster, &scope, desired_kinds.clone()).await;
+                dest.live.listed(&desired_kinds, LISTING_WAIT).await;
+            }
             match engine.compare(&d, &dest, &opts).await {
                 Ok(c) => {
                     let live_kinds = c.resources.iter().map(|r| (r.api_version.clone(), r.key.kind.clone()));

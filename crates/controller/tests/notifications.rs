@@ -166,10 +166,14 @@ async fn one_message_per_revision_to_slack_teams_a_webhook_and_github_and_one_wh
     assert_eq!(status[0].json()["context"], "continuous-delivery/guestbook");
     assert_eq!(status[0].headers["authorization"], "Bearer ghp-s3cret");
 
-    // What was sent is recorded on the app, in Argo CD's format.
-    let app = w.apps.get("guestbook").await.map_err(|source| Error::Kube { what: "read app".into(), source })?;
-    let notified: Value =
-        serde_json::from_str(&app.metadata.annotations.unwrap_or_default()["notified.notifications.argoproj.io"]).expect("JSON");
+    // What was sent is recorded on the app, in Argo CD's format (written
+    // once every delivery of the evaluation is done: moments after the last).
+    let notified: Value = wait_for("the record of what was sent", common::TIMEOUT, || async {
+        let app = w.apps.get("guestbook").await.map_err(|e| e.to_string())?;
+        let record = app.metadata.annotations.unwrap_or_default().remove("notified.notifications.argoproj.io").ok_or("no record yet")?;
+        serde_json::from_str::<Value>(&record).map_err(|e| format!("{e}: {record}"))
+    })
+    .await?;
     assert!(
         notified
             .as_object()
