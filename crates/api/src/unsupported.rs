@@ -54,7 +54,7 @@ fn source_fields(at: &str, s: &ApplicationSource, out: &mut Vec<String>) {
     if s.tag_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
         out.push(format!("{at}.tagPrefix"));
     }
-    if s.directory.as_ref().is_some_and(|d| d.disable_extension_filter) {
+    if s.directory.as_deref().is_some_and(|d| d.disable_extension_filter) {
         out.push(format!("{at}.directory.disableExtensionFilter"));
     }
     let Some(k) = &s.kustomize else { return };

@@ -150,7 +150,7 @@ pub fn decide(app: &Application, compared: Result<(&str, SyncStatusCode), &str>)
     let interrupted = app.status.as_ref().and_then(|s| s.operation_state.as_ref()).filter(|s| s.phase == OperationPhase::Running);
     let (op, origin) = match (&app.operation, interrupted) {
         (Some(op), _) => (op.clone(), Origin::Requested),
-        (None, Some(state)) => (state.operation.clone(), Origin::Resumed),
+        (None, Some(state)) => (Box::new(state.operation.clone()), Origin::Resumed),
         (None, None) => {
             let Ok((revision, sync)) = compared else { return Decision::Nothing };
             return match operation::automated(app, revision, sync) {
@@ -160,7 +160,7 @@ pub fn decide(app: &Application, compared: Result<(&str, SyncStatusCode), &str>)
         }
     };
     match compared {
-        Ok(_) => Decision::Run(Box::new(op), origin),
+        Ok(_) => Decision::Run(op, origin),
         Err(msg) if origin == Origin::Requested => Decision::Refuse(format!("cannot sync: {msg}")),
         // A resumed sync waits for a comparison that works.
         Err(_) => Decision::Nothing,
@@ -580,7 +580,7 @@ pub(crate) fn app_labels(app: &Application) -> driftless_metrics::AppLabels {
         autosync_enabled: app.spec.sync_policy.as_ref().is_some_and(|p| p.automated.is_some()),
         operation: if app.metadata.deletion_timestamp.is_some() {
             AppOperation::Delete
-        } else if app.operation.as_ref().is_some_and(|o| o.sync.is_some()) {
+        } else if app.operation.as_deref().is_some_and(|o| o.sync.is_some()) {
             AppOperation::Sync
         } else {
             AppOperation::None
@@ -600,7 +600,7 @@ fn fail_operation(app: &Application, status: &mut ApplicationStatus, message: St
     if let Some(op) = app.operation.clone() {
         let now = status::now();
         status.operation_state = Some(OperationState {
-            operation: op,
+            operation: *op,
             phase: OperationPhase::Failed,
             message: Some(message.clone()),
             sync_result: None,
@@ -636,7 +636,7 @@ mod tests {
         let mut a = app(None);
         let op =
             Operation { initiated_by: Some(OperationInitiator { username: Some("alice".into()), automated: false }), ..Default::default() };
-        a.operation = Some(op.clone());
+        a.operation = Some(Box::new(op.clone()));
         assert_eq!(decide(&a, Ok(("abc", SyncStatusCode::Synced))), Decision::Run(Box::new(op.clone()), Origin::Requested));
         assert_eq!(decide(&a, Err("no such revision")), Decision::Refuse("cannot sync: no such revision".into()));
     }
@@ -678,7 +678,7 @@ mod tests {
         assert_eq!(within_policy(heal, true), Decision::Nothing, "self-heal never re-applies a violating object");
         // A user's sync runs, to fail with the violations before any change.
         let mut requested = app(None);
-        requested.operation = Some(Operation::default());
+        requested.operation = Some(Box::default());
         let run = decide(&requested, Ok(("abc", SyncStatusCode::OutOfSync)));
         assert_eq!(within_policy(run.clone(), true), run);
         assert_eq!(within_policy(Decision::Nothing, true), Decision::Nothing);
@@ -694,7 +694,7 @@ mod tests {
         let mut a = app(Some(true));
         let by = |automated: bool| Some(OperationInitiator { username: None, automated });
         let op = Operation { initiated_by: by(false), ..Default::default() };
-        a.operation = Some(op.clone());
+        a.operation = Some(Box::new(op.clone()));
         let requested = decide(&a, Ok(("abc", SyncStatusCode::OutOfSync)));
         assert_eq!(within_windows(requested.clone(), &windows(false, true)), requested, "manual syncs may run");
         assert_eq!(

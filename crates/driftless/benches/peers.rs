@@ -22,9 +22,11 @@
 //!   the cluster, and how many apps the peer rendered again.
 //!
 //! A peer that `make bench-peers` could not build is skipped with the
-//! reason; the others still run.
+//! reason; the others still run. Two floors come first, each on its own
+//! fresh cluster: the objects alone, and the objects with each app's
+//! Application created and its status written twice (floor.rs).
 //!
-//!     make bench-peers   (PEERS_APPS=1000, PEERS_ONLY=floor,driftless,flux,argocd,
+//!     make bench-peers   (PEERS_APPS=1000, PEERS_ONLY=floor,floor-apps,driftless,flux,argocd,
 //!                         PEERS_JSON=target/bench-peers.json, PEERS_CPU_PROFILES=DIR)
 
 // A bench's root file finds its modules beside it: they live in peers/.
@@ -248,13 +250,33 @@ async fn fresh_cluster(dir: &Path, label: &str) -> Result<(DevCluster, kube::Cli
     Ok((cluster, client))
 }
 
-async fn measure_floor(config: &Config) -> Result<FloorFigures, Box<dyn std::error::Error>> {
+/// The floor on a fresh cluster; `with_apps`, the floor with Applications
+/// (docs/performance.md).
+async fn measure_floor(config: &Config, with_apps: bool) -> Result<FloorFigures, Box<dyn std::error::Error>> {
     let scratch = tempfile::tempdir()?;
-    let (cluster, client) = fresh_cluster(&scratch.path().join("cluster"), "floor").await?;
+    let label = if with_apps { "floor-apps" } else { "floor" };
+    let (cluster, client) = fresh_cluster(&scratch.path().join("cluster"), label).await?;
+    if with_apps {
+        driftless_testkit::install_crds(&client).await?;
+        let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": "argocd" } }))?;
+        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    }
     let plane = cluster.pid().into_iter().collect::<Vec<_>>();
     let (cpu0, requests0) = (cpu(&plane), api_requests(&client).await?);
     let profile = PlaneProfile::start(cluster.pid());
-    let floor = floor::cluster_floor(&client, WORKLOAD_NAMESPACE, "a", config.apps).await?;
+    let floor = if with_apps {
+        // Nothing reads the repository: the Applications only carry its URL.
+        let w = Workload {
+            repo_url: "http://127.0.0.1:9/cold.git".into(),
+            revision: "main".into(),
+            namespace: WORKLOAD_NAMESPACE.into(),
+            prefix: "a".into(),
+        };
+        floor::cluster_floor_with_apps(&client, &w, "argocd", config.apps).await
+    } else {
+        floor::cluster_floor(&client, WORKLOAD_NAMESPACE, "a", config.apps).await
+    };
+    let floor = floor.map_err(|e| e.to_string())?;
     profile.stop();
     let figures = FloorFigures {
         applied_s: floor.applied.as_secs_f64(),
@@ -401,7 +423,7 @@ async fn main() {
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/bin")),
     };
-    let only = std::env::var("PEERS_ONLY").unwrap_or_else(|_| "floor,driftless,flux,argocd".into());
+    let only = std::env::var("PEERS_ONLY").unwrap_or_else(|_| "floor,floor-apps,driftless,flux,argocd".into());
     let wanted = |name: &str| only.split(',').any(|o| o.trim() == name);
     let json_path = std::env::var_os("PEERS_JSON")
         .map(PathBuf::from)
@@ -409,7 +431,13 @@ async fn main() {
 
     let floor = if wanted("floor") {
         println!("[floor] {} apps x 10 objects applied straight to the API server", config.apps);
-        Some(measure_floor(&config).await.map_err(|e| e.to_string()))
+        Some(measure_floor(&config, false).await.map_err(|e| e.to_string()))
+    } else {
+        None
+    };
+    let floor_with_apps = if wanted("floor-apps") {
+        println!("[floor-apps] the same, with each app's Application created and its status written twice");
+        Some(measure_floor(&config, true).await.map_err(|e| e.to_string()))
     } else {
         None
     };
@@ -423,7 +451,7 @@ async fn main() {
             peers.push((kind.name(), outcome));
         }
     }
-    let report = report::Report::new(config.apps, config.mono_apps, floor, peers);
+    let report = report::Report::new(config.apps, config.mono_apps, floor, floor_with_apps, peers);
     println!("\n{}", report.table());
     match serde_json::to_string_pretty(&report).map(|text| std::fs::write(&json_path, text)) {
         Ok(Ok(())) => println!("written: {}", json_path.display()),

@@ -219,6 +219,12 @@ struct VersionInfo {
     target: &'static str,
 }
 
+// jemalloc rather than the C library's allocator (glibc's, or musl's in the
+// image): after a cold start of 1,000 apps the controller kept 20 % less
+// memory and spent 18 % less CPU (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     // git runs this executable as its askpass and ssh (an image has no shell).
     if let Some(code) = driftless_source::git_helper::run() {

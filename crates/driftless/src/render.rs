@@ -81,7 +81,7 @@ fn render(args: &RenderArgs) -> anyhow::Result<(usize, String)> {
         let rel = dir.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_default();
         let source = driftless_api::ApplicationSource {
             path: Some(rel.to_string_lossy().into_owned()).filter(|p| !p.is_empty()),
-            directory: Some(driftless_api::ApplicationSourceDirectory { recurse: args.recurse, ..Default::default() }),
+            directory: Some(Box::new(driftless_api::ApplicationSourceDirectory { recurse: args.recurse, ..Default::default() })),
             ..Default::default()
         };
         let ctx = driftless_render::RenderContext::default();

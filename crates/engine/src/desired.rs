@@ -294,7 +294,7 @@ async fn materialise(
             chart,
             version: revision,
             creds: found,
-            pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials),
+            pass_credentials: source.helm.as_deref().is_some_and(|h| h.pass_credentials),
             ca_pem,
         };
         let chart = charts(ctx).pull(&req).await.map_err(|e| e.to_string())?;
@@ -339,7 +339,7 @@ async fn dependencies(
                     chart: &dep.name,
                     version: &dep.version,
                     creds: settings.creds_for(&url),
-                    pass_credentials: source.helm.as_ref().is_some_and(|h| h.pass_credentials),
+                    pass_credentials: source.helm.as_deref().is_some_and(|h| h.pass_credentials),
                     ca_pem: settings.ca_for(&url),
                 };
                 let chart = charts(ctx).pull(&req).await.map_err(|e| format!("Helm chart {label}: dependency {e}"))?;

@@ -94,8 +94,9 @@ type ParsedSettings = (std::collections::BTreeMap<String, String>, Result<Arc<se
 /// A desired state as kept between reconciles, or the error its render
 /// gave: a failed render stays failed until Git is consulted again.
 struct CachedDesired {
-    /// The source, project and destination it was rendered for.
-    inputs: String,
+    /// A digest of the source, project and destination it was rendered for
+    /// (the text they make is 1.7 KB an app, kept for each app).
+    inputs: [u8; 32],
     fetched: Instant,
     outcome: Result<desired::PackedDesired, String>,
 }
@@ -426,9 +427,12 @@ impl Engine {
         // argocd-cm's tracking and exclusions shape the targets too; the
         // SOPS keys what was decrypted.
         let helm_lookup = self.helm_lookup(app, v).await?;
-        let inputs = serde_json::to_string(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec))
-            .unwrap_or_default()
-            + &format!("{:?}{:?}{}{helm_lookup:?}", v.settings.tracking, v.settings.filter, sops.fingerprint());
+        let inputs: [u8; 32] = {
+            use sha2::Digest;
+            let spec = serde_json::to_vec(&(&v.source, &app.spec.sources, revision, &app.spec.destination, &v.project.spec));
+            let settings = format!("{:?}{:?}{}{helm_lookup:?}", v.settings.tracking, v.settings.filter, sops.fingerprint());
+            sha2::Sha256::new().chain_update(spec.unwrap_or_default()).chain_update(settings).finalize().into()
+        };
         let max_age = self.config.resync.mul_f32(0.9);
         if refresh.is_none() {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());

@@ -286,7 +286,7 @@ mod tests {
     fn a_plain_directory_renders_again_only_when_what_it_reads_or_lists_changes() {
         let flat = source("plain");
         let recurse = ApplicationSource {
-            directory: Some(driftless_api::ApplicationSourceDirectory { recurse: true, ..Default::default() }),
+            directory: Some(Box::new(driftless_api::ApplicationSourceDirectory { recurse: true, ..Default::default() })),
             ..source("plain")
         };
         assert_eq!(directory_reuse(&flat, |_| {}), Reuse::Hit, "same files");

@@ -24,7 +24,7 @@ pub fn render(root: &Path, chart_dir: &Path, source: &ApplicationSource, ctx: &R
         return Err(fail("the directory has no Chart.yaml".into()));
     }
     let default = ApplicationSourceHelm::default();
-    let helm = source.helm.as_ref().unwrap_or(&default);
+    let helm = source.helm.as_deref().unwrap_or(&default);
     let scratch = tempfile::Builder::new().prefix("driftless-helm-").tempdir().map_err(|e| fail(format!("scratch directory: {e}")))?;
     let mut inv = invocation(root, chart_dir, &label, helm, ctx, scratch.path())?;
     let kubeconfig = match &ctx.helm_lookup {

@@ -159,10 +159,10 @@ pub fn render(root: &Path, source: &ApplicationSource, ctx: &RenderContext) -> R
     let source_type = detect(&app_dir, source);
     let (manifests, inputs) = match source_type {
         SourceType::Directory => {
-            let (manifests, inputs) = directory::render(root, &app_dir, source.directory.as_ref(), ctx.sops.as_deref())?;
+            let (manifests, inputs) = directory::render(root, &app_dir, source.directory.as_deref(), ctx.sops.as_deref())?;
             (manifests, Some(inputs))
         }
-        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_ref(), ctx)?,
+        SourceType::Kustomize => kustomize::render(root, &app_dir, source.kustomize.as_deref(), ctx)?,
         SourceType::Helm => (helm::render(root, &app_dir, source, ctx)?, None),
     };
     Ok(Rendered { source_type, manifests, inputs })

@@ -32,7 +32,7 @@ fn source(helm: ApplicationSourceHelm) -> ApplicationSource {
     ApplicationSource {
         repo_url: "https://git.example/repo".into(),
         path: Some("charts/web".into()),
-        helm: Some(helm),
+        helm: Some(Box::new(helm)),
         ..Default::default()
     }
 }

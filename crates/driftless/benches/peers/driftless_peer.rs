@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -21,7 +22,21 @@ const NAMESPACE: &str = "argocd";
 
 pub struct Driftless {
     controller: LoggedChild,
+    /// Whether `controller` is a wrapper (a profiler) with the controller
+    /// its child, in a process group of their own.
+    wrapped: bool,
     metrics: SocketAddr,
+}
+
+/// Killing a wrapper leaves the controller it started running (it went on
+/// using the CPU through the next peer's run): the whole group is stopped.
+impl Drop for Driftless {
+    fn drop(&mut self) {
+        if self.wrapped {
+            let group = format!("-{}", self.controller.id());
+            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        }
+    }
 }
 
 impl Driftless {
@@ -43,8 +58,12 @@ impl Driftless {
             .env("KUBECONFIG", cluster.kubeconfig())
             .env("DRIFTLESS_CACHE_DIR", scratch.join("cache"))
             .env("RUST_LOG", "warn");
+        let wrapped = !wrapper.trim().is_empty();
+        if wrapped {
+            command.process_group(0);
+        }
         let controller = LoggedChild::spawn(command, &scratch.join("driftless.log"), "driftless controller");
-        let peer = Driftless { controller, metrics };
+        let peer = Driftless { controller, wrapped, metrics };
         wait_for("driftless controller to serve /healthz", Duration::from_secs(60), || async {
             super::http_get(peer.metrics, "/healthz").await.map(drop).map_err(|e| e.to_string())
         })

@@ -81,6 +81,9 @@ pub struct Report {
     objects_per_app: usize,
     monorepo_apps: usize,
     floor: Option<Result<FloorFigures, String>>,
+    /// The floor with each app's Application created and its status
+    /// written twice.
+    floor_with_apps: Option<Result<FloorFigures, String>>,
     peers: Vec<(&'static str, Outcome)>,
 }
 
@@ -89,9 +92,10 @@ impl Report {
         apps: usize,
         monorepo_apps: usize,
         floor: Option<Result<FloorFigures, String>>,
+        floor_with_apps: Option<Result<FloorFigures, String>>,
         peers: Vec<(&'static str, Outcome)>,
     ) -> Report {
-        Report { machine: Machine::read(), apps, objects_per_app: 10, monorepo_apps, floor, peers }
+        Report { machine: Machine::read(), apps, objects_per_app: 10, monorepo_apps, floor, floor_with_apps, peers }
     }
 
     /// Rows of measures; a column per peer, then its ratio to driftless.
@@ -105,25 +109,30 @@ impl Report {
             })
             .collect();
         let ours = measured.iter().find(|(n, _)| *n == "driftless").map(|(_, f)| *f);
-        let floor = self.floor.as_ref().and_then(|f| f.as_ref().ok());
+        let floors: Vec<(&str, &FloorFigures)> = [("floor", &self.floor), ("floor+apps", &self.floor_with_apps)]
+            .into_iter()
+            .filter_map(|(name, f)| Some((name, f.as_ref()?.as_ref().ok()?)))
+            .collect();
         type Get = fn(&PeerFigures) -> Option<f64>;
-        let rows: [(&str, Get, Option<f64>); 14] = [
-            ("all applied / Synced (s)", |f| f.all_applied_s, floor.map(|f| f.applied_s)),
-            ("all ready / Synced+Healthy (s)", |f| Some(f.all_ready_s), floor.map(|f| f.available_s)),
+        type FloorGet = fn(&FloorFigures) -> f64;
+        let rows: [(&str, Get, Option<FloorGet>); 14] = [
+            ("all applied / Synced (s)", |f| f.all_applied_s, Some(|f| f.applied_s)),
+            ("all ready / Synced+Healthy (s)", |f| Some(f.all_ready_s), Some(|f| f.available_s)),
             ("peak RSS, the peer's processes (MiB)", |f| Some(f.peak_rss_mib), None),
             ("peak PSS, with their children (MiB)", |f| Some(f.peak_all_mib), None),
             ("peak RSS per managed object (KiB)", |f| Some(f.peak_rss_per_object_kib), None),
             ("steady RSS (MiB)", |f| Some(f.steady_rss_mib), None),
             ("CPU, cold start (s)", |f| Some(f.cpu_s), None),
             ("CPU, idle (% of a core)", |f| Some(f.idle_cpu_percent), None),
-            ("control plane CPU, cold start (s)", |f| Some(f.control_plane_cpu_s), floor.map(|f| f.control_plane_cpu_s)),
-            ("API requests per app", |f| Some(total(&f.api_requests)), floor.map(|f| total(&f.api_requests))),
+            ("control plane CPU, cold start (s)", |f| Some(f.control_plane_cpu_s), Some(|f| f.control_plane_cpu_s)),
+            ("API requests per app", |f| Some(total(&f.api_requests)), Some(|f| total(&f.api_requests))),
             ("drift revert p50 (ms)", |f| f.drift_p50_ms, None),
             ("drift revert p95 (ms)", |f| f.drift_p95_ms, None),
             ("monorepo commit to applied (ms)", |f| Some(f.monorepo_applied_ms), None),
             ("monorepo apps rendered again", |f| f.monorepo_rendered.map(|r| r as f64), None),
         ];
-        let mut header = vec!["measure".to_string(), "floor".to_string()];
+        let mut header = vec!["measure".to_string()];
+        header.extend(floors.iter().map(|(name, _)| name.to_string()));
         for (name, _) in &measured {
             header.push(name.to_string());
             if *name != "driftless" && ours.is_some() {
@@ -132,8 +141,9 @@ impl Report {
         }
         let mut lines = vec![header];
         let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") });
-        for (label, get, floor_value) in rows {
-            let mut line = vec![label.to_string(), cell(floor_value)];
+        for (label, get, floor_get) in rows {
+            let mut line = vec![label.to_string()];
+            line.extend(floors.iter().map(|(_, f)| cell(floor_get.map(|g| g(f)))));
             for (name, f) in &measured {
                 line.push(cell(get(f)));
                 if *name != "driftless" {
@@ -172,33 +182,37 @@ impl Report {
                 Outcome::Failed(why) => out.push_str(&format!("{name}: failed: {why}\n")),
             }
         }
-        if let Some(Err(e)) = &self.floor {
-            out.push_str(&format!("floor: failed: {e}\n"));
+        for (name, floor) in [("floor", &self.floor), ("floor+apps", &self.floor_with_apps)] {
+            if let Some(Err(e)) = floor {
+                out.push_str(&format!("{name}: failed: {e}\n"));
+            }
         }
-        out.push_str(&self.requests_table(floor, &measured));
+        out.push_str(&self.requests_table(&floors, &measured));
         out
     }
 
     /// API requests per app by verb and resource: where each peer's
-    /// requests beyond the floor's go.
-    fn requests_table(&self, floor: Option<&FloorFigures>, measured: &[(&str, &PeerFigures)]) -> String {
-        let mut kinds: Vec<&String> =
-            floor.iter().flat_map(|f| f.api_requests.keys()).chain(measured.iter().flat_map(|(_, f)| f.api_requests.keys())).collect();
+    /// requests beyond the floors' go.
+    fn requests_table(&self, floors: &[(&str, &FloorFigures)], measured: &[(&str, &PeerFigures)]) -> String {
+        let columns: Vec<(&str, &BTreeMap<String, f64>)> = floors
+            .iter()
+            .map(|(name, f)| (*name, &f.api_requests))
+            .chain(measured.iter().map(|(name, f)| (*name, &f.api_requests)))
+            .collect();
+        let mut kinds: Vec<&String> = columns.iter().flat_map(|(_, m)| m.keys()).collect();
         kinds.sort();
         kinds.dedup();
         // Rare requests (watches, discovery) say little per app.
-        let all = floor.iter().map(|f| &f.api_requests).chain(measured.iter().map(|(_, f)| &f.api_requests));
-        let notable: Vec<&String> = kinds.into_iter().filter(|k| all.clone().any(|m| m.get(*k).is_some_and(|v| *v >= 0.05))).collect();
-        let mut out = format!("\nAPI requests per app, by verb and resource (0.05 or more)\n{:<44}{:>8}", "request", "floor");
-        for (name, _) in measured {
+        let notable: Vec<&String> = kinds.into_iter().filter(|k| columns.iter().any(|(_, m)| m.get(*k).is_some_and(|v| *v >= 0.05))).collect();
+        let mut out = format!("\nAPI requests per app, by verb and resource (0.05 or more)\n{:<44}", "request");
+        for (name, _) in &columns {
             out.push_str(&format!("{name:>12}"));
         }
         out.push('\n');
-        let cell = |m: &BTreeMap<String, f64>, k: &str| m.get(k).map_or("-".to_string(), |v| format!("{v:.2}"));
         for k in notable {
-            out.push_str(&format!("{k:<44}{:>8}", floor.map_or("-".to_string(), |f| cell(&f.api_requests, k))));
-            for (_, f) in measured {
-                out.push_str(&format!("{:>12}", cell(&f.api_requests, k)));
+            out.push_str(&format!("{k:<44}"));
+            for (_, m) in &columns {
+                out.push_str(&format!("{:>12}", m.get(k).map_or("-".to_string(), |v| format!("{v:.2}"))));
             }
             out.push('\n');
         }

@@ -7,6 +7,7 @@ use driftless_testkit::{GitHttpServer, GitRepo};
 /// One set of apps: app `i` is named `{prefix}{i}` and its directory is
 /// `apps/{prefix}{i}`, with no namespace in its files (each peer puts them
 /// in `namespace`) and no kustomization.yaml (each peer reads a directory).
+#[derive(Clone)]
 pub struct Workload {
     pub repo_url: String,
     pub revision: String,

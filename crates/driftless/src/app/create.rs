@@ -225,10 +225,10 @@ fn from_flags(args: &CreateArgs) -> anyhow::Result<Application> {
         ..Default::default()
     };
     if args.directory_recurse {
-        source.directory = Some(ApplicationSourceDirectory { recurse: true, ..Default::default() });
+        source.directory = Some(Box::new(ApplicationSourceDirectory { recurse: true, ..Default::default() }));
     }
     if !args.kustomize_images.is_empty() {
-        source.kustomize = Some(ApplicationSourceKustomize { images: args.kustomize_images.clone(), ..Default::default() });
+        source.kustomize = Some(Box::new(ApplicationSourceKustomize { images: args.kustomize_images.clone(), ..Default::default() }));
     }
     let sync_policy = (automated || !args.sync_options.is_empty()).then(|| SyncPolicy {
         automated: automated.then_some(SyncPolicyAutomated {

@@ -220,7 +220,7 @@ pub async fn request_and_follow(r: &AppRef, app: &Application, op: Operation, fo
     let patched = r.api.patch(&r.name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|e| api_error(e, r))?;
     // The operation as the server stored it (defaults applied): what the
     // controller will copy into operationState.
-    let requested = patched.operation.unwrap_or(op);
+    let requested = patched.operation.map_or(op, |o| *o);
     if async_ {
         print(format, &requested, || format!("sync of app {r} requested\n"))?;
         return Ok(ExitCode::SUCCESS);
