@@ -52,7 +52,7 @@ pub async fn cluster_floor(client: &kube::Client, namespace: &str, prefix: &str,
 
 /// The floor with the Applications of `w` (apps `0..n`) in `app_namespace`
 /// (whose CRDs must be installed): each app's objects are applied
-/// together, 3 apps at a time (30 objects, as the floor's 32).
+/// together, 16 apps at a time (a controller runs apps side by side).
 pub async fn cluster_floor_with_apps(client: &kube::Client, w: &Workload, app_namespace: &str, n: usize) -> Result<Floor, BoxError> {
     let apps: Api<Application> = Api::namespaced(client.clone(), app_namespace);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &w.namespace);
@@ -103,7 +103,7 @@ pub async fn cluster_floor_with_apps(client: &kube::Client, w: &Workload, app_na
             Ok::<(), BoxError>(())
         }
     });
-    stream::iter(per_app).buffer_unordered(3).try_collect::<Vec<()>>().await?;
+    stream::iter(per_app).buffer_unordered(16).try_collect::<Vec<()>>().await?;
     let applied = started.elapsed();
     tokio::time::timeout(Duration::from_secs(1800), healthy_writer).await.map_err(|_| "timed out waiting for every app Healthy")???;
     Ok(Floor { applied, available: started.elapsed() })
