@@ -258,7 +258,7 @@ async fn measure_floor(config: &Config, with_apps: bool) -> Result<FloorFigures,
     let (cluster, client) = fresh_cluster(&scratch.path().join("cluster"), label).await?;
     if with_apps {
         driftless_testkit::install_crds(&client).await?;
-        let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": "argocd" } }))?;
+        let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": driftless_peer::NAMESPACE } }))?;
         Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
     }
     let plane = cluster.pid().into_iter().collect::<Vec<_>>();
@@ -272,7 +272,7 @@ async fn measure_floor(config: &Config, with_apps: bool) -> Result<FloorFigures,
             namespace: WORKLOAD_NAMESPACE.into(),
             prefix: "a".into(),
         };
-        floor::cluster_floor_with_apps(&client, &w, "argocd", config.apps).await
+        floor::cluster_floor_with_apps(&client, &w, config.apps).await
     } else {
         floor::cluster_floor(&client, WORKLOAD_NAMESPACE, "a", config.apps).await
     };

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{Milestones, PeerError, Workload, for_each_app, free_port, watch_milestones};
 
-const NAMESPACE: &str = "argocd";
+pub const NAMESPACE: &str = "argocd";
 
 pub struct Driftless {
     controller: LoggedChild,
@@ -135,7 +135,7 @@ impl Driftless {
 /// App `i` of `w`: synced automatically with prune and self-heal, and the
 /// annotation Argo CD's docs prescribe for a monorepo (driftless reads it
 /// too): a commit that touches no file under the app's path renders nothing.
-fn application(w: &Workload, i: usize) -> Application {
+pub fn application(w: &Workload, i: usize) -> Application {
     serde_json::from_value(json!({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
         "metadata": { "name": w.name(i), "namespace": NAMESPACE,

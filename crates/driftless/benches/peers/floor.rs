@@ -22,6 +22,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
+use crate::driftless_peer::{NAMESPACE as APP_NAMESPACE, application};
 use crate::watch::watch_until;
 use crate::workload::{Workload, config_map, deployment};
 
@@ -50,11 +51,12 @@ pub async fn cluster_floor(client: &kube::Client, namespace: &str, prefix: &str,
     Ok(Floor { applied, available: available[0] - started })
 }
 
-/// The floor with the Applications of `w` (apps `0..n`) in `app_namespace`
-/// (whose CRDs must be installed): each app's objects are applied
-/// together, 16 apps at a time (a controller runs apps side by side).
-pub async fn cluster_floor_with_apps(client: &kube::Client, w: &Workload, app_namespace: &str, n: usize) -> Result<Floor, BoxError> {
-    let apps: Api<Application> = Api::namespaced(client.clone(), app_namespace);
+/// The floor with the Applications of `w` (apps `0..n`), created as the
+/// driftless peer creates them (their CRDs and namespace must exist): each
+/// app's objects are applied together, 16 apps at a time (a controller
+/// runs apps side by side).
+pub async fn cluster_floor_with_apps(client: &kube::Client, w: &Workload, n: usize) -> Result<Floor, BoxError> {
+    let apps: Api<Application> = Api::namespaced(client.clone(), APP_NAMESPACE);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &w.namespace);
     let revision = "0123456789abcdef0123456789abcdef01234567";
     let (synced_tx, mut synced_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
@@ -96,7 +98,7 @@ pub async fn cluster_floor_with_apps(client: &kube::Client, w: &Workload, app_na
     let per_app = (0..n).map(|i| {
         let (apps, synced_tx) = (&apps, &synced_tx);
         async move {
-            apps.create(&PostParams::default(), &application(w, app_namespace, i)).await?;
+            apps.create(&PostParams::default(), &application(w, i)).await?;
             futures::future::try_join_all((0..10).map(|j| apply_object(client, &w.namespace, w.name(i), j))).await?;
             write_status(apps, w, i, revision, "Progressing").await?;
             synced_tx.send(i)?;
@@ -135,18 +137,6 @@ async fn apply_object(client: &kube::Client, namespace: &str, app: String, j: us
 
 fn source(w: &Workload, i: usize) -> Value {
     json!({ "repoURL": w.repo_url, "targetRevision": w.revision, "path": w.path(i) })
-}
-
-/// App `i` as the driftless peer creates it.
-fn application(w: &Workload, namespace: &str, i: usize) -> Application {
-    serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": { "name": w.name(i), "namespace": namespace },
-        "spec": { "project": "default", "source": source(w, i),
-                  "destination": { "server": "https://kubernetes.default.svc", "namespace": w.namespace },
-                  "syncPolicy": { "automated": { "prune": true, "selfHeal": true } } }
-    }))
-    .expect("a valid Application")
 }
 
 /// Writes app `i`'s whole status, Synced at `revision` with the app's
