@@ -10,7 +10,7 @@ use driftless_api::{
     SyncStatusCode, condition,
 };
 use driftless_engine::windows::Assessment;
-use driftless_engine::{Engine, Validated, short, status};
+use driftless_engine::{Engine, Freshness, Validated, short, status};
 use driftless_health::CustomChecks;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -87,7 +87,7 @@ impl Context {
         let key = ObjectRef::from_obj(app);
         self.heals.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         self.writes.forget(app);
-        self.queue.done(&key);
+        self.queue.forget(&key);
     }
 }
 
@@ -333,9 +333,11 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
 
     // Compare with Git at the spec's revision. A requested sync looks at
     // Git afresh, as a refresh does.
-    let fetch_git = (refresh || app.operation.is_some()).then(|| fetch_since(&app));
+    let woken = ctx.queue.last_woken(&ObjectRef::from_obj(&*app));
+    let kept = Freshness::Kept { since: poll_since(woken, ctx.config.resync) };
+    let fresh = if refresh || app.operation.is_some() { Freshness::Refresh { since: refresh_since(&app, woken) } } else { kept };
     let mut blocked = false;
-    let compared = match engine.desired_for(&app, &v, &target_revision, fetch_git).await {
+    let compared = match engine.desired_for(&app, &v, &target_revision, fresh).await {
         Ok(d) => {
             // The policies judge the render (hooks too) whatever the
             // cluster answers; the diff is still computed and shown.
@@ -451,7 +453,7 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
             // returned needs no second fetch.
             let mut opts = engine.compare_options(&app, &status, &checks, &dest, &v.settings);
             opts.fresh = applied;
-            if let Ok(d) = engine.desired_for(&app, &v, &target_revision, None).await
+            if let Ok(d) = engine.desired_for(&app, &v, &target_revision, kept).await
                 && let Ok(c) = engine.compare(&d, &dest, &opts).await
             {
                 status::apply_comparison(&mut status, &app, &d, &c);
@@ -553,18 +555,31 @@ async fn report_orphans(engine: &Engine, app: &Application, v: &Validated, statu
 /// How fresh a Git fetch must be for a refresh of `app`: begun after the
 /// webhook push that asked for it (`driftless.dev/refresh-since`, the
 /// server's clock), so that the apps of one push share one fetch; else
-/// begun now. A time in the future, more than a minute old (a refresh is
-/// handled in moments: an old one must not spare a fetch) or unreadable
-/// counts as now.
-fn fetch_since(app: &Application) -> Instant {
+/// begun after the request woke the app (`woken`). A time in the future,
+/// more than a minute old (a refresh is handled in moments: an old one must
+/// not spare a fetch) or unreadable does not count.
+fn refresh_since(app: &Application, woken: Option<Instant>) -> Instant {
     let now = Instant::now();
     let asked = app.annotations().get(driftless_api::ANNOTATION_REFRESH_SINCE).and_then(|v| v.parse::<u64>().ok());
     let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let ago = asked.and_then(|ms| wall.checked_sub(Duration::from_millis(ms))).filter(|ago| *ago <= Duration::from_secs(60));
     match ago {
         Some(ago) => now.checked_sub(ago).unwrap_or(now),
-        None => now,
+        None => woken.unwrap_or(now),
     }
+}
+
+/// How fresh a Git fetch must be for a comparison nobody asked for: begun
+/// after the app's last wake, whatever the change that woke it saw (a
+/// commit pushed before the app was created or edited) having happened
+/// before; and, as a resync polls Git, within a tenth of the resync period
+/// (Argo CD keeps resolved revisions for the whole period). So the apps
+/// created or listed together, and the resyncs of a repository's apps,
+/// share fetches instead of each making its own.
+fn poll_since(woken: Option<Instant>, resync: Duration) -> Instant {
+    let now = Instant::now();
+    let poll = now.checked_sub(resync / 10).unwrap_or(now);
+    woken.map_or(poll, |woken| woken.max(poll))
 }
 
 /// The app's labels in metrics.
@@ -629,6 +644,42 @@ mod tests {
 
     fn app(automated: Option<bool>) -> Application {
         automated.map_or_else(Application::default, auto_app)
+    }
+
+    #[test]
+    fn a_comparison_nobody_asked_for_needs_git_since_the_last_wake_or_the_poll() {
+        let resync = Duration::from_secs(180);
+        let woken = Instant::now() - Duration::from_secs(3);
+        // A change's wake: what was pushed before it must be seen, and a
+        // fetch begun since then will do.
+        assert_eq!(poll_since(Some(woken), resync), woken);
+        // A resync long after the last wake polls: a fetch at most 18 s old.
+        let long_ago = Instant::now() - Duration::from_secs(600);
+        let since = poll_since(Some(long_ago), resync);
+        assert!(since > long_ago && since.elapsed() >= Duration::from_secs(18) && since.elapsed() < Duration::from_secs(19));
+        assert!(poll_since(None, resync).elapsed() >= Duration::from_secs(18));
+    }
+
+    #[test]
+    fn a_refresh_needs_git_since_its_push_or_its_wake() {
+        let woken = Instant::now() - Duration::from_secs(2);
+        let mut a = app(None);
+        assert_eq!(refresh_since(&a, Some(woken)), woken);
+        assert!(refresh_since(&a, None).elapsed() < Duration::from_secs(1));
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let pushed = (wall - Duration::from_secs(5)).as_millis().to_string();
+        a.metadata.annotations = Some([(driftless_api::ANNOTATION_REFRESH_SINCE.to_string(), pushed)].into());
+        let since = refresh_since(&a, Some(woken));
+        assert!(since < woken && since.elapsed() >= Duration::from_secs(5), "the push came before the wake");
+        // An old, future or unreadable push time counts for nothing.
+        for bad in [
+            (wall - Duration::from_secs(120)).as_millis().to_string(),
+            (wall + Duration::from_secs(60)).as_millis().to_string(),
+            "soon".into(),
+        ] {
+            a.metadata.annotations = Some([(driftless_api::ANNOTATION_REFRESH_SINCE.to_string(), bad.clone())].into());
+            assert_eq!(refresh_since(&a, Some(woken)), woken, "{bad}");
+        }
     }
 
     #[test]

@@ -363,3 +363,38 @@ async fn a_broken_commit_stays_an_error_under_live_events_for_a_whole_resync_per
     assert!(a.status.unwrap_or_default().conditions.iter().all(|c| c.type_ != "ComparisonError"));
     Ok(())
 }
+
+/// The revision an app was last compared at.
+async fn compared_at(w: &World, app: &str, sha: &str) -> Result<(), Error> {
+    w.wait_app(app, &format!("compared at {sha}"), |a| (a.status.as_ref()?.sync.revision.as_deref() == Some(sha)).then_some(())).await
+}
+
+#[tokio::test]
+async fn apps_found_together_share_a_fetch_and_a_new_app_sees_the_commit_made_before_it() -> Result<(), Error> {
+    let mut w = World::with_resync("fetches", NO_RESYNC).await?;
+    w.crash_controller();
+    for i in 0..6 {
+        w.repo.write(&format!("apps/a{i}/cm.yaml"), &configmap(&format!("a{i}"), ""));
+    }
+    let first = w.repo.commit("six apps");
+    for i in 0..6 {
+        w.app(&format!("a{i}"), &format!("apps/a{i}"), json!({})).await?;
+    }
+    // One reconcile at a time: each app's turn comes after the fetch of
+    // the one before began, but every app was found before it, so that
+    // fetch has seen all that they need.
+    w.restart_with_concurrency(1);
+    for i in 0..6 {
+        compared_at(&w, &format!("a{i}"), &first).await?;
+    }
+    let fetches = w.metric("driftless_git_requests_total", &["request=\"fetch\""]);
+    assert_eq!(fetches, 1.0, "six apps found together share one fetch");
+
+    // A commit, then an app that needs it: the fetch moments ago is too old.
+    w.repo.write("apps/b/cm.yaml", &configmap("b", ""));
+    let second = w.repo.commit("one more app");
+    w.app("b", "apps/b", json!({})).await?;
+    compared_at(&w, "b", &second).await?;
+    assert_eq!(w.metric("driftless_git_requests_total", &["request=\"fetch\""]), 2.0);
+    Ok(())
+}

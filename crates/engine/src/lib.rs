@@ -101,6 +101,25 @@ struct CachedDesired {
     outcome: Result<desired::PackedDesired, String>,
 }
 
+/// How recent the Git a desired state is made from must be. Any fetch of
+/// the repository begun after `since` will do: apps that need the same
+/// freshness share one fetch.
+#[derive(Clone, Copy, Debug)]
+pub enum Freshness {
+    /// A refresh or a requested sync: rendered again.
+    Refresh {
+        /// When the request was made.
+        since: Instant,
+    },
+    /// The last desired state rendered while the app's inputs are the same
+    /// and the resync period has not passed; else rendered again.
+    Kept {
+        /// What a render needs to see: the app's last change, or the
+        /// resync's poll.
+        since: Instant,
+    },
+}
+
 /// Computes apps' states and keeps what makes that cheap.
 pub struct Engine {
     /// The control plane's API server (Applications, projects, Secrets).
@@ -408,20 +427,13 @@ impl Engine {
         Ok(Some(driftless_sync::cluster::Cluster::new(client)))
     }
 
-    /// The desired state of `app` at `revision`: from Git when asked to
-    /// (`refresh`: a refresh, a requested sync; any Git fetch begun after
-    /// that instant will do) or when the spec changed or the resync period
-    /// passed, else the last one rendered, so that a burst of live events
-    /// costs no Git traffic. A render that failed stays the answer until
-    /// Git is consulted again: a live event must not bring back the state
-    /// of an older revision.
-    pub async fn desired_for(
-        &self,
-        app: &Application,
-        v: &Validated,
-        revision: &str,
-        refresh: Option<Instant>,
-    ) -> Result<Arc<Desired>, String> {
+    /// The desired state of `app` at `revision`, from Git as recent as
+    /// `fresh` asks: rendered again on a refresh, or when the spec changed
+    /// or the resync period passed; else the last one rendered, so that a
+    /// burst of live events costs no Git traffic. A render that failed
+    /// stays the answer until Git is consulted again: a live event must not
+    /// bring back the state of an older revision.
+    pub async fn desired_for(&self, app: &Application, v: &Validated, revision: &str, fresh: Freshness) -> Result<Arc<Desired>, String> {
         let key = ObjectRef::from_obj(app);
         let sops = self.sops_keys().await;
         // argocd-cm's tracking and exclusions shape the targets too; the
@@ -434,7 +446,7 @@ impl Engine {
             sha2::Sha256::new().chain_update(spec.unwrap_or_default()).chain_update(settings).finalize().into()
         };
         let max_age = self.config.resync.mul_f32(0.9);
-        if refresh.is_none() {
+        if let Freshness::Kept { .. } = fresh {
             let cache = self.desired_cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(c) = cache.get(&key).filter(|c| c.inputs == inputs && c.fetched.elapsed() < max_age) {
                 return match &c.outcome {
@@ -443,7 +455,10 @@ impl Engine {
                 };
             }
         }
-        let sources = self.sources(refresh.unwrap_or_else(Instant::now), sops, helm_lookup);
+        let since = match fresh {
+            Freshness::Refresh { since } | Freshness::Kept { since } => since,
+        };
+        let sources = self.sources(since, sops, helm_lookup);
         let kept = match desired::desired(&sources, app, v, &v.source, revision).await {
             Ok(d) => Ok(Arc::new(d)),
             // The cluster may answer at the next attempt: nothing to keep.

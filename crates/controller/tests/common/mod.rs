@@ -34,6 +34,8 @@ pub struct World {
     /// `application.namespaces` of the controller: other namespaces whose
     /// apps it handles (the test namespace is its control plane).
     app_namespaces: String,
+    /// Reconciles at once; None: the controller's default.
+    concurrency: Option<u16>,
     _cache: tempfile::TempDir,
 }
 
@@ -71,6 +73,7 @@ impl World {
             resync,
             sync_running_long: driftless_controller::Config::default().sync_running_long,
             app_namespaces: String::new(),
+            concurrency: None,
             _cache: cache,
         };
         w.start_controller();
@@ -78,7 +81,9 @@ impl World {
     }
 
     fn config(&self) -> driftless_controller::Config {
+        let defaults = driftless_controller::Config::default();
         driftless_controller::Config {
+            concurrency: self.concurrency.unwrap_or(defaults.concurrency),
             tenancy: driftless_engine::project::Tenancy::new(self.name())
                 .with_app_namespaces(&self.app_namespaces)
                 .expect("valid application.namespaces"),
@@ -89,7 +94,7 @@ impl World {
             events: self.events.clone(),
             sync_running_long: self.sync_running_long,
             notifications_resync: self.resync,
-            ..Default::default()
+            ..defaults
         }
     }
 
@@ -115,6 +120,13 @@ impl World {
     pub fn restart_with_app_namespaces(&mut self, app_namespaces: &str) {
         self.crash_controller();
         self.app_namespaces = app_namespaces.to_string();
+        self.start_controller();
+    }
+
+    /// Starts the controller again, running `concurrency` reconciles at once.
+    pub fn restart_with_concurrency(&mut self, concurrency: u16) {
+        self.crash_controller();
+        self.concurrency = Some(concurrency);
         self.start_controller();
     }
 

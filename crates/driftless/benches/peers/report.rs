@@ -203,7 +203,8 @@ impl Report {
         kinds.sort();
         kinds.dedup();
         // Rare requests (watches, discovery) say little per app.
-        let notable: Vec<&String> = kinds.into_iter().filter(|k| columns.iter().any(|(_, m)| m.get(*k).is_some_and(|v| *v >= 0.05))).collect();
+        let notable: Vec<&String> =
+            kinds.into_iter().filter(|k| columns.iter().any(|(_, m)| m.get(*k).is_some_and(|v| *v >= 0.05))).collect();
         let mut out = format!("\nAPI requests per app, by verb and resource (0.05 or more)\n{:<44}", "request");
         for (name, _) in &columns {
             out.push_str(&format!("{name:>12}"));
