@@ -101,10 +101,11 @@ pub(crate) async fn wait_for_dependents(ctx: &Context, app: &Application, writer
 
 /// Wakes the apps that wait on an app when its readiness changes, from the
 /// Application watch: each status write of any app passes here, so the
-/// work is bounded. Only a change of its default readiness (Synced and
-/// Healthy at its spec, or why not: what the waiting apps show) looks at
-/// every app; otherwise only the apps whose readiness is a CEL expression
-/// (which may read any field) are checked.
+/// work is bounded by the apps that declare dependencies (most declare
+/// none), never by all apps. Only a change of its default readiness (Synced
+/// and Healthy at its spec, or why not: what the waiting apps show) looks
+/// at every app that declares dependencies; otherwise only the apps whose
+/// readiness is a CEL expression (which may read any field) are checked.
 pub(crate) struct Waker {
     apps: Vec<Store<Application>>,
     routes: driftless_engine::live::Routes,
@@ -115,7 +116,9 @@ pub(crate) struct Waker {
 struct Seen {
     /// Each app's default readiness and why, as last seen.
     ready: HashMap<ObjectRef<Application>, (bool, String)>,
-    /// The apps with a readiness expression.
+    /// The apps that declare dependencies (`depends-on`).
+    declaring: HashSet<ObjectRef<Application>>,
+    /// Those of them with a readiness expression.
     expressions: HashSet<ObjectRef<Application>>,
 }
 
@@ -132,13 +135,11 @@ impl Waker {
                 self.note(app);
             }
             watcher::Event::Apply(app) => {
-                let (changed, expressions) = self.note(app);
-                let key = AppKey::of(app);
-                if changed {
-                    self.wake(all_apps(&self.apps).iter().filter(|a| depends_on(a, &key)));
-                } else if !expressions.is_empty() {
-                    let with: Vec<Arc<Application>> = expressions.iter().filter_map(|r| self.apps.iter().find_map(|s| s.get(r))).collect();
-                    self.wake(with.iter().filter(|a| depends_on(a, &key)));
+                let (changed, maybe_waiting) = self.note(app);
+                if !maybe_waiting.is_empty() {
+                    let key = AppKey::of(app);
+                    let candidates: Vec<Arc<Application>> = if changed { self.declaring() } else { self.get(&maybe_waiting) };
+                    self.wake(candidates.iter().filter(|a| depends_on(a, &key)));
                 }
             }
             watcher::Event::Delete(app) => {
@@ -146,34 +147,56 @@ impl Waker {
                 {
                     let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
                     seen.ready.remove(&r);
+                    seen.declaring.remove(&r);
                     seen.expressions.remove(&r);
                 }
                 let key = AppKey::of(app);
-                let all = all_apps(&self.apps);
-                // Its dependents now miss it; what it depended on may be
-                // waiting to be deleted after it.
-                let deps = Dependencies::of(app).ok().flatten();
-                let named = |a: &Application| deps.as_ref().is_some_and(|d| d.names(&AppKey::of(a)));
-                self.wake(all.iter().filter(|a| depends_on(a, &key) || named(a)));
+                // Its dependents now miss it; what it depended on (any app)
+                // may be waiting to be deleted after it.
+                match Dependencies::of(app).ok().flatten() {
+                    Some(deps) => {
+                        let all = all_apps(&self.apps);
+                        self.wake(all.iter().filter(|a| depends_on(a, &key) || deps.names(&AppKey::of(a))));
+                    }
+                    None => self.wake(self.declaring().iter().filter(|a| depends_on(a, &key))),
+                }
             }
             watcher::Event::Init | watcher::Event::InitDone => {}
         }
     }
 
-    /// Records `app`'s readiness: whether it changed, and the apps with a
-    /// readiness expression.
+    /// Records `app`'s readiness and whether it declares dependencies:
+    /// whether its readiness changed, and the apps that may wait for it
+    /// then (all that declare dependencies if it changed, else those with
+    /// a readiness expression).
     fn note(&self, app: &Application) -> (bool, Vec<ObjectRef<Application>>) {
         let r = ObjectRef::from_obj(app);
         let ready = default_readiness(app);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if app.annotations().contains_key(ANNOTATION_DEPENDS_ON_READY) {
-            seen.expressions.insert(r.clone());
-        } else {
-            seen.expressions.remove(&r);
+        let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = &mut *guard;
+        let declares = app.annotations().get(ANNOTATION_DEPENDS_ON).is_some_and(|l| !l.trim().is_empty());
+        let expression = declares && app.annotations().contains_key(ANNOTATION_DEPENDS_ON_READY);
+        for (set, member) in [(&mut seen.declaring, declares), (&mut seen.expressions, expression)] {
+            if member {
+                set.insert(r.clone());
+            } else {
+                set.remove(&r);
+            }
         }
         let changed = seen.ready.get(&r) != Some(&ready);
         seen.ready.insert(r, ready);
-        (changed, seen.expressions.iter().cloned().collect())
+        let maybe_waiting = if changed { &seen.declaring } else { &seen.expressions };
+        (changed, maybe_waiting.iter().cloned().collect())
+    }
+
+    /// The apps that declare dependencies.
+    fn declaring(&self) -> Vec<Arc<Application>> {
+        let refs: Vec<ObjectRef<Application>> = self.seen.lock().unwrap_or_else(|p| p.into_inner()).declaring.iter().cloned().collect();
+        self.get(&refs)
+    }
+
+    fn get(&self, refs: &[ObjectRef<Application>]) -> Vec<Arc<Application>> {
+        refs.iter().filter_map(|r| self.apps.iter().find_map(|s| s.get(r))).collect()
     }
 
     fn wake<'a>(&self, apps: impl Iterator<Item = &'a Arc<Application>>) {
@@ -210,6 +233,79 @@ mod tests {
         let strategy = force.then(|| serde_json::json!({"apply": {"force": true}}));
         let op = Operation { sync: Some(SyncOperation { sync_strategy: strategy, ..Default::default() }), ..Default::default() };
         Decision::Run(Box::new(op), origin)
+    }
+
+    fn named(name: &str, depends_on: Option<&str>) -> Application {
+        let mut a = Application::default();
+        a.metadata.name = Some(name.into());
+        a.metadata.namespace = Some("argocd".into());
+        a.metadata.annotations = depends_on.map(|d| [(ANNOTATION_DEPENDS_ON.to_string(), d.to_string())].into());
+        a
+    }
+
+    fn healthy(mut a: Application) -> Application {
+        let status = a.status.get_or_insert_with(Default::default);
+        status.sync.status = driftless_api::SyncStatusCode::Synced;
+        status.health.status = driftless_api::HealthStatusCode::Healthy;
+        a
+    }
+
+    /// A Waker over a store, fed as the controller's watch feeds both.
+    struct Watched {
+        waker: Waker,
+        store: kube::runtime::reflector::store::Writer<Application>,
+        woken: futures::channel::mpsc::UnboundedReceiver<ObjectRef<Application>>,
+    }
+
+    impl Watched {
+        fn new(apps: &[Application]) -> Watched {
+            let (reader, store) = kube::runtime::reflector::store();
+            let (tx, woken) = futures::channel::mpsc::unbounded();
+            let mut w = Watched { waker: Waker::new(vec![reader], vec![(None, tx)]), store, woken };
+            w.event(watcher::Event::Init);
+            for a in apps {
+                w.event(watcher::Event::InitApply(a.clone()));
+            }
+            w.event(watcher::Event::InitDone);
+            w
+        }
+
+        fn event(&mut self, event: watcher::Event<Application>) {
+            self.store.apply_watcher_event(&event);
+            self.waker.observe(&event);
+        }
+
+        fn woken(&mut self) -> Vec<String> {
+            let mut names = Vec::new();
+            while let Ok(r) = self.woken.try_recv() {
+                names.push(r.name);
+            }
+            names.sort();
+            names
+        }
+    }
+
+    #[test]
+    fn a_readiness_change_wakes_only_the_apps_that_name_the_app() {
+        let apps = [named("db", None), named("api", Some("db")), named("web", Some("api")), named("other", None)];
+        let mut w = Watched::new(&apps);
+        w.event(watcher::Event::Apply(healthy(named("db", None))));
+        assert_eq!(w.woken(), ["api"]);
+        // The same readiness again wakes nothing.
+        w.event(watcher::Event::Apply(healthy(named("db", None))));
+        assert!(w.woken().is_empty());
+        // An app that starts to depend on db later is found too; one that
+        // stops is not.
+        w.event(watcher::Event::Apply(named("other", Some("argocd/d*"))));
+        w.event(watcher::Event::Apply(named("api", None)));
+        w.event(watcher::Event::Apply(named("db", None)));
+        assert_eq!(w.woken(), ["other"]);
+        // db's deletion wakes what names it; the deletion of an app that
+        // names others wakes them (they may wait to be deleted after it).
+        w.event(watcher::Event::Delete(named("db", None)));
+        assert_eq!(w.woken(), ["other"]);
+        w.event(watcher::Event::Delete(named("web", Some("api"))));
+        assert_eq!(w.woken(), ["api"]);
     }
 
     #[test]
