@@ -118,7 +118,9 @@ struct ControllerArgs {
     /// argocd-cmd-params-cm's applicationsetcontroller.namespaces.
     #[arg(long, env = "ARGOCD_APPLICATIONSET_CONTROLLER_NAMESPACES")]
     applicationset_namespaces: Option<String>,
-    /// Compare every app with Git at least this often, in seconds.
+    /// Compare every app with Git at least this often, in seconds. A
+    /// resync takes any fetch of the app's repository begun within the
+    /// last tenth of this period.
     #[arg(long, default_value_t = 180)]
     app_resync: u64,
     /// Where Git mirrors and checkouts are cached.
