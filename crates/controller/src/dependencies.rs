@@ -135,11 +135,10 @@ impl Waker {
                 self.note(app);
             }
             watcher::Event::Apply(app) => {
-                let (changed, maybe_waiting) = self.note(app);
+                let maybe_waiting = self.note(app);
                 if !maybe_waiting.is_empty() {
                     let key = AppKey::of(app);
-                    let candidates: Vec<Arc<Application>> = if changed { self.declaring() } else { self.get(&maybe_waiting) };
-                    self.wake(candidates.iter().filter(|a| depends_on(a, &key)));
+                    self.wake(self.get(&maybe_waiting).iter().filter(|a| depends_on(a, &key)));
                 }
             }
             watcher::Event::Delete(app) => {
@@ -165,11 +164,10 @@ impl Waker {
         }
     }
 
-    /// Records `app`'s readiness and whether it declares dependencies:
-    /// whether its readiness changed, and the apps that may wait for it
-    /// then (all that declare dependencies if it changed, else those with
-    /// a readiness expression).
-    fn note(&self, app: &Application) -> (bool, Vec<ObjectRef<Application>>) {
+    /// Records `app`'s readiness and whether it declares dependencies, and
+    /// returns the apps that may wait for it: all that declare dependencies
+    /// if its readiness changed, else those with a readiness expression.
+    fn note(&self, app: &Application) -> Vec<ObjectRef<Application>> {
         let r = ObjectRef::from_obj(app);
         let ready = default_readiness(app);
         let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -186,7 +184,7 @@ impl Waker {
         let changed = seen.ready.get(&r) != Some(&ready);
         seen.ready.insert(r, ready);
         let maybe_waiting = if changed { &seen.declaring } else { &seen.expressions };
-        (changed, maybe_waiting.iter().cloned().collect())
+        maybe_waiting.iter().cloned().collect()
     }
 
     /// The apps that declare dependencies.
