@@ -56,6 +56,9 @@ pub struct Config {
     /// How often every app is compared again without an event (Argo CD's
     /// `timeout.reconciliation`, 180 s).
     pub resync: Duration,
+    /// At most this much is added, at random, to each app's resync (Argo
+    /// CD's `--app-resync-jitter`; none by default here, 60 s from the CLI).
+    pub resync_jitter: Duration,
     /// Where Git mirrors and checkouts are kept.
     pub cache_dir: PathBuf,
     /// How long one wave or hook may take to become healthy.
@@ -91,6 +94,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// How long until an app is compared again without an event. Apps
+    /// reconciled together (a cold start, a burst of Deployments becoming
+    /// available) would otherwise resync together for ever after, and a
+    /// drifted app's wake would queue behind thousands of them: the jitter
+    /// spreads them a little more at each resync.
+    pub fn next_resync(&self) -> Duration {
+        self.resync + self.resync_jitter.mul_f64(fastrand::f64())
+    }
+
     /// What the engine needs of these settings.
     pub fn engine(&self) -> EngineConfig {
         EngineConfig {
@@ -111,6 +123,7 @@ impl Default for Config {
         Config {
             tenancy: Tenancy::new("argocd"),
             resync: Duration::from_secs(180),
+            resync_jitter: Duration::ZERO,
             cache_dir: std::env::temp_dir().join("driftless-cache"),
             wave_timeout: Duration::from_secs(300),
             concurrency: 64,

@@ -285,7 +285,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     let engine = &ctx.engine;
     let ns = app.namespace().unwrap_or_default();
     let name = app.name_any();
-    let requeue = Action::requeue(ctx.config.resync);
+    let resync = ctx.config.next_resync();
+    let requeue = Action::requeue(resync);
     if let Err(msg) = ctx.config.tenancy.check_namespace(&ns) {
         // Another control plane may handle it: say why only on an app
         // nobody reports on, so that two control planes never fight.
@@ -402,8 +403,8 @@ async fn reconcile_app(app: Arc<Application>, ctx: &Arc<Context>, writer: &AppWr
     // When a window opens or closes, automation may sync or must stop:
     // look again then rather than at the next resync.
     let next_look = match windows.next_change.and_then(|t| Duration::try_from(t.duration_since(now)).ok()) {
-        Some(wait) if wait < ctx.config.resync => wait,
-        _ => ctx.config.resync,
+        Some(wait) if wait < resync => wait,
+        _ => resync,
     };
     let summary = compared.as_ref().map(|(d, c)| (d.revision.as_str(), c.sync)).map_err(String::as_str);
     let mut decision = within_policy(within_windows(decide(&app, summary), &windows), blocked);
@@ -658,6 +659,18 @@ mod tests {
         let since = poll_since(Some(long_ago), resync);
         assert!(since > long_ago + Duration::from_secs(500) && since.elapsed() >= Duration::from_secs(18));
         assert!(poll_since(None, resync).elapsed() >= Duration::from_secs(18));
+    }
+
+    #[test]
+    fn resyncs_spread_over_the_jitter_and_keep_the_period_without_it() {
+        let (period, jitter) = (Duration::from_secs(180), Duration::from_secs(60));
+        let mut config = crate::Config { resync: period, resync_jitter: jitter, ..Default::default() };
+        let next: Vec<Duration> = (0..1000).map(|_| config.next_resync()).collect();
+        assert!(next.iter().all(|d| (period..=period + jitter).contains(d)), "{next:?}");
+        // Apps synced together come apart: some early, some late in the window.
+        assert!(next.iter().any(|d| *d < period + jitter / 3) && next.iter().any(|d| *d > period + jitter * 2 / 3));
+        config.resync_jitter = Duration::ZERO;
+        assert!((0..100).all(|_| config.next_resync() == period));
     }
 
     #[test]

@@ -123,6 +123,11 @@ struct ControllerArgs {
     /// last tenth of this period.
     #[arg(long, default_value_t = 180)]
     app_resync: u64,
+    /// At most this many seconds are added, at random, to each app's
+    /// resync, so that apps synced together do not resync together (Argo
+    /// CD's flag and default).
+    #[arg(long, default_value_t = 60)]
+    app_resync_jitter: u64,
     /// Where Git mirrors and checkouts are cached.
     #[arg(long, env = "DRIFTLESS_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
@@ -349,6 +354,7 @@ async fn controller(args: ControllerArgs, server: Option<server::ServerArgs>) ->
         metrics,
         tenancy,
         resync: Duration::from_secs(args.app_resync.max(1)),
+        resync_jitter: Duration::from_secs(args.app_resync_jitter),
         wave_timeout: Duration::from_secs(args.wave_timeout.max(1)),
         sync_running_long: args.sync_running_long_after,
         concurrency: args.concurrency,

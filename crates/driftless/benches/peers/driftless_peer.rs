@@ -73,7 +73,7 @@ impl Driftless {
     }
 
     pub fn settings(&self) -> String {
-        "driftless controller --concurrency 64 (its default), --app-resync 180".into()
+        "driftless controller --concurrency 64, --app-resync 180, --app-resync-jitter 60 (its defaults)".into()
     }
 
     pub fn pids(&self) -> Vec<u32> {
