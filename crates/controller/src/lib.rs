@@ -56,8 +56,9 @@ pub struct Config {
     /// How often every app is compared again without an event (Argo CD's
     /// `timeout.reconciliation`, 180 s).
     pub resync: Duration,
-    /// At most this much is added, at random, to each app's resync (Argo
-    /// CD's `--app-resync-jitter`; none by default here, 60 s from the CLI).
+    /// At most this much, and never more than `resync`, is added at random
+    /// to each app's resync (Argo CD's `--app-resync-jitter`; none by
+    /// default here, 60 s from the CLI).
     pub resync_jitter: Duration,
     /// Where Git mirrors and checkouts are kept.
     pub cache_dir: PathBuf,
@@ -98,9 +99,10 @@ impl Config {
     /// reconciled together (a cold start, a burst of Deployments becoming
     /// available) would otherwise resync together for ever after, and a
     /// drifted app's wake would queue behind thousands of them: the jitter
-    /// spreads them a little more at each resync.
+    /// spreads them a little more at each resync. It never exceeds the
+    /// period, so that a short resync (a demo's, a test's) stays short.
     pub fn next_resync(&self) -> Duration {
-        self.resync + self.resync_jitter.mul_f64(fastrand::f64())
+        self.resync + self.resync_jitter.min(self.resync).mul_f64(fastrand::f64())
     }
 
     /// What the engine needs of these settings.

@@ -671,6 +671,9 @@ mod tests {
         assert!(next.iter().any(|d| *d < period + jitter / 3) && next.iter().any(|d| *d > period + jitter * 2 / 3));
         config.resync_jitter = Duration::ZERO;
         assert!((0..100).all(|_| config.next_resync() == period));
+        // A jitter longer than a short period is cut to the period.
+        config = crate::Config { resync: Duration::from_secs(2), resync_jitter: jitter, ..Default::default() };
+        assert!((0..1000).all(|_| config.next_resync() <= Duration::from_secs(4)));
     }
 
     #[test]

@@ -123,9 +123,9 @@ struct ControllerArgs {
     /// last tenth of this period.
     #[arg(long, default_value_t = 180)]
     app_resync: u64,
-    /// At most this many seconds are added, at random, to each app's
-    /// resync, so that apps synced together do not resync together (Argo
-    /// CD's flag and default).
+    /// At most this many seconds (and never more than --app-resync) are
+    /// added, at random, to each app's resync, so that apps synced together
+    /// do not resync together (Argo CD's flag and default).
     #[arg(long, default_value_t = 60)]
     app_resync_jitter: u64,
     /// Where Git mirrors and checkouts are cached.
