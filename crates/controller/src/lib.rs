@@ -53,8 +53,8 @@ pub struct Config {
     /// repository Secrets, and Applications), and the other namespaces
     /// whose Applications are handled (`application.namespaces`).
     pub tenancy: Tenancy,
-    /// How often every app is compared again without an event (Argo CD's
-    /// `timeout.reconciliation`, 180 s).
+    /// How often every app is compared again without an event, before the
+    /// jitter (Argo CD's `timeout.reconciliation`, 180 s).
     pub resync: Duration,
     /// At most this much, and never more than `resync`, is added at random
     /// to each app's resync (Argo CD's `--app-resync-jitter`; none by

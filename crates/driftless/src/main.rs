@@ -118,9 +118,9 @@ struct ControllerArgs {
     /// argocd-cmd-params-cm's applicationsetcontroller.namespaces.
     #[arg(long, env = "ARGOCD_APPLICATIONSET_CONTROLLER_NAMESPACES")]
     applicationset_namespaces: Option<String>,
-    /// Compare every app with Git at least this often, in seconds. A
-    /// resync takes any fetch of the app's repository begun within the
-    /// last tenth of this period.
+    /// Compare every app with Git this often, in seconds (plus a part of
+    /// --app-resync-jitter). A resync takes any fetch of the app's
+    /// repository begun within the last tenth of this period.
     #[arg(long, default_value_t = 180)]
     app_resync: u64,
     /// At most this many seconds (and never more than --app-resync) are
