@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,7 +32,9 @@ func startEtcd(dataDir, logDir string) (*embed.Etcd, string, error) {
 	return nil, "", err
 }
 
-func startEtcdOnce(dataDir, logDir string) (*embed.Etcd, string, error) {
+func startEtcdOnce(dataDir, logDir string) (_ *embed.Etcd, _ string, err error) {
+	logFile := filepath.Join(logDir, "etcd.log")
+	defer errorFromPanic(&err, logFile)
 	clientURL, err := freeLoopbackURL()
 	if err != nil {
 		return nil, "", err
@@ -49,7 +52,7 @@ func startEtcdOnce(dataDir, logDir string) (*embed.Etcd, string, error) {
 	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.LogLevel = "warn"
-	cfg.LogOutputs = []string{filepath.Join(logDir, "etcd.log")}
+	cfg.LogOutputs = []string{logFile}
 	// A dev cluster's data is thrown away on exit: durability buys nothing.
 	cfg.UnsafeNoFsync = true
 	e, err := embed.StartEtcd(cfg)
@@ -75,4 +78,24 @@ func freeLoopbackURL() (*url.URL, error) {
 		return nil, err
 	}
 	return url.Parse("http://" + addr)
+}
+
+// errorFromPanic, deferred, turns a panic of etcd into an error in *err
+// with the last lines of its log: etcd panics when it cannot create its
+// files (a full disk, for one), and the cause is only in its log, not in
+// the panic's stack trace.
+func errorFromPanic(err *error, logFile string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("etcd: %v: %s (log: %s)", r, lastLines(logFile, 3), logFile)
+	}
+}
+
+// lastLines is the last n lines of file, joined, or a note that it has none.
+func lastLines(file string, n int) string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "no log: " + err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }

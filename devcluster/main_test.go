@@ -47,3 +47,24 @@ func TestFlagsAreValidated(t *testing.T) {
 		t.Fatalf("got %+v, %v", c, err)
 	}
 }
+
+func TestEtcdPanicBecomesAnErrorWithItsLoggedCause(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "etcd.log")
+	lines := `{"level":"info","msg":"starting"}
+{"level":"panic","msg":"failed to create WAL","error":"fallocate: no space left on device"}
+`
+	if err := os.WriteFile(log, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := func() (err error) {
+		defer errorFromPanic(&err, log)
+		panic("failed to create WAL")
+	}
+	err := start()
+	if err == nil || !strings.Contains(err.Error(), "failed to create WAL") || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), log) {
+		t.Fatalf("want the panic, the logged cause and the log's path, got %v", err)
+	}
+	if err := func() (err error) { defer errorFromPanic(&err, log); return nil }(); err != nil {
+		t.Fatalf("no panic must leave no error, got %v", err)
+	}
+}

@@ -39,6 +39,8 @@ run_one() {
   else
     status=FAILED
     basename "$exe" >>"$work/failed"
+    # A full disk fails tests far from its cause: say how full it was.
+    { echo "test-rust: free space when $(basename "$exe") failed:"; df -h "$exe" "${TMPDIR:-/tmp}"; } >>"$log" 2>&1
   fi
   {
     flock 9

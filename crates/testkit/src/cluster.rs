@@ -123,14 +123,11 @@ impl DevCluster {
         // Drain stderr for the life of the process: if its pipe closed,
         // devcluster's next warning would kill it with SIGPIPE. Keep the tail
         // to explain a failed start.
-        let tail = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+        let tail = std::sync::Arc::new(Mutex::new(StderrTail::default()));
         let tail_writer = tail.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut t = tail_writer.lock().unwrap_or_else(|p| p.into_inner());
-                t.push(line);
-                let excess = t.len().saturating_sub(20);
-                t.drain(..excess);
+                tail_writer.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
 
@@ -148,7 +145,7 @@ impl DevCluster {
             let _ = child.wait();
             // Give the drain thread a moment to read what the process left.
             std::thread::sleep(Duration::from_millis(100));
-            let text = tail.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+            let text = tail.lock().unwrap_or_else(|p| p.into_inner()).text();
             Error::NotReady { reason, stderr: text + "\n", log: log.clone() }
         };
         match rx.recv_timeout(STARTUP_TIMEOUT) {
@@ -191,6 +188,37 @@ impl DevCluster {
     }
 }
 
+/// The last lines a devcluster printed on stderr, and the first line of a Go
+/// panic among them, which names the panic above a stack trace longer than
+/// the tail.
+#[derive(Default)]
+struct StderrTail {
+    panic: Option<String>,
+    lines: std::collections::VecDeque<String>,
+}
+
+impl StderrTail {
+    const LINES: usize = 20;
+
+    fn push(&mut self, line: String) {
+        if self.panic.is_none() && (line.starts_with("panic: ") || line.starts_with("fatal error: ")) {
+            self.panic = Some(line.clone());
+        }
+        if self.lines.len() == Self::LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    fn text(&self) -> String {
+        let tail = Vec::from(self.lines.clone()).join("\n");
+        match &self.panic {
+            Some(panic) if !self.lines.contains(panic) => format!("{panic}\n[...]\n{tail}"),
+            _ => tail,
+        }
+    }
+}
+
 /// The devcluster binary: `$DEVCLUSTER_BIN`, else the one `make devcluster`
 /// builds into the workspace's target directory.
 fn binary() -> PathBuf {
@@ -212,4 +240,27 @@ fn run_dir() -> PathBuf {
         }
     }
     base.join(std::process::id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StderrTail;
+
+    #[test]
+    fn a_panic_above_a_long_stack_trace_stays_in_the_tail() {
+        let mut tail = StderrTail::default();
+        tail.push("starting".into());
+        tail.push("panic: failed to create WAL".into());
+        for i in 0..100 {
+            tail.push(format!("frame {i}"));
+        }
+        let text = tail.text();
+        assert!(text.starts_with("panic: failed to create WAL\n[...]\nframe 80\n"), "{text}");
+        assert!(text.ends_with("frame 99") && !text.contains("starting"), "{text}");
+
+        let mut short = StderrTail::default();
+        short.push("panic: boom".into());
+        short.push("frame 0".into());
+        assert_eq!(short.text(), "panic: boom\nframe 0", "a panic still in the tail is not repeated");
+    }
 }
