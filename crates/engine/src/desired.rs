@@ -138,6 +138,7 @@ pub(crate) struct Sources<'a> {
     pub helm_lookup: Option<driftless_render::HelmLookup>,
     pub git: &'a Arc<driftless_source::GitCache>,
     pub renders: &'a Arc<driftless_render::RenderCache>,
+    pub render_slots: &'a tokio::sync::Semaphore,
     pub client: &'a kube::Client,
     pub config: &'a EngineConfig,
     pub repos: &'a RepoStores,
@@ -228,6 +229,7 @@ pub(crate) async fn desired(
             rctx.dependencies = dependencies(ctx, &settings, src, m).await?;
         }
         let (renders, origin) = (ctx.renders.clone(), src.repo_url.clone());
+        let _slot = ctx.render_slots.acquire().await.map_err(|e| format!("render slots: {e}"))?;
         let (rendered, reuse) = tokio::task::spawn_blocking(move || renders.render(&origin, &root, &s, &rctx))
             .await
             .map_err(|e| format!("render task failed: {e}"))?

@@ -120,6 +120,14 @@ pub enum Freshness {
     },
 }
 
+/// How many renders run at once: four a core. Each runs on a blocking
+/// thread, and a cold start's 64 reconciles each began one: dozens of
+/// threads, whose stacks and allocator caches stayed in memory at the peak,
+/// for no more renders at a time than the cores could run.
+fn renders_at_once() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Computes apps' states and keeps what makes that cheap.
 pub struct Engine {
     /// The control plane's API server (Applications, projects, Secrets).
@@ -130,6 +138,8 @@ pub struct Engine {
     pub git: Arc<GitCache>,
     /// Renders kept while the files they read are unchanged.
     pub renders: Arc<RenderCache>,
+    /// Renders that may run at once, each on a blocking thread.
+    render_slots: tokio::sync::Semaphore,
     /// Dry-run verdicts kept while manifest and live object are unchanged
     /// (only where live watches keep comparisons coming: a one-off
     /// comparison wants the full predicted objects).
@@ -172,6 +182,7 @@ impl Engine {
             clusters,
             git: Arc::new(GitCache::new(config.cache_dir.join("git"))),
             renders: Arc::default(),
+            render_slots: tokio::sync::Semaphore::new(renders_at_once()),
             memo: Some(DryRunMemo::default()),
             desired_cache: Mutex::default(),
             stores,
@@ -196,6 +207,7 @@ impl Engine {
             helm_lookup,
             git: &self.git,
             renders: &self.renders,
+            render_slots: &self.render_slots,
             client: &self.client,
             config: &self.config,
             repos: &self.stores.repos,
