@@ -253,11 +253,8 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
     // requests; a sync it was running resumes there.
     // Requests made for the app are counted as its own (Argo CD's
     // argocd_app_k8s_request_total).
-    let app_ref = driftless_metrics::AppRef {
-        namespace: app.namespace().unwrap_or_default(),
-        name: app.name_any(),
-        project: app.spec.project.clone(),
-    };
+    let labels = app_labels(&app);
+    let app_ref = ctx.config.metrics.app_ref(&labels);
     let result = tokio::select! {
         r = driftless_metrics::for_app(app_ref, reconcile_app(app.clone(), &ctx, &writer)) => r,
         () = ctx.shard.lost(&app) => {
@@ -267,7 +264,7 @@ pub async fn reconcile(app: Arc<Application>, ctx: Arc<Context>) -> Result<Actio
         }
     };
     ctx.writes.record(&app, writer.into_written());
-    ctx.config.metrics.observe_reconcile(&app_labels(&app), started.elapsed().as_secs_f64(), result.is_ok());
+    ctx.config.metrics.observe_reconcile(&labels, started.elapsed().as_secs_f64(), result.is_ok());
     result
 }
 

@@ -37,9 +37,9 @@ pub(crate) struct VerbLabel {
 /// One `argocd_app_k8s_request_total` series, with Argo CD's labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ArgoRequestLabels {
-    namespace: String,
-    name: String,
-    project: String,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    project: Arc<str>,
     server: Arc<str>,
     response_code: StatusLabel,
     verb: &'static str,
@@ -48,15 +48,15 @@ pub(crate) struct ArgoRequestLabels {
     dry_run: &'static str,
 }
 
-/// The app a request is made for.
+/// The app a request is made for ([`crate::Metrics::app_ref`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppRef {
     /// The Application's namespace.
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// Its name.
-    pub name: String,
+    pub name: Arc<str>,
     /// `spec.project`.
-    pub project: String,
+    pub project: Arc<str>,
 }
 
 tokio::task_local! {

@@ -113,40 +113,72 @@ impl AppOperation {
     }
 }
 
+/// An app's label values, kept once per app and shared by its series:
+/// a series holds pointers to them rather than copies (a thousand apps
+/// have several thousand series).
+#[derive(Clone, Debug, Default)]
+struct Shared {
+    namespace: Arc<str>,
+    name: Arc<str>,
+    project: Arc<str>,
+    dest_server: Arc<str>,
+    dest_namespace: Arc<str>,
+    /// Without a user and password (see [`redact_repo`]).
+    repo: Arc<str>,
+}
+
+impl Shared {
+    /// The values of `app`, reusing those kept that did not change.
+    fn update(&mut self, app: &AppLabels) -> Shared {
+        fn keep(kept: &mut Arc<str>, value: &str) {
+            if **kept != *value {
+                *kept = Arc::from(value);
+            }
+        }
+        keep(&mut self.namespace, &app.namespace);
+        keep(&mut self.name, &app.name);
+        keep(&mut self.project, &app.project);
+        keep(&mut self.dest_server, &app.dest_server);
+        keep(&mut self.dest_namespace, &app.dest_namespace);
+        keep(&mut self.repo, &redact_repo(&app.repo));
+        self.clone()
+    }
+}
+
 /// One `driftless_app_info` series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AppInfo {
-    namespace: String,
-    name: String,
-    project: String,
-    dest_server: String,
-    dest_namespace: String,
-    sync_status: String,
-    health_status: String,
-    repo: String,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    project: Arc<str>,
+    dest_server: Arc<str>,
+    dest_namespace: Arc<str>,
+    sync_status: Arc<str>,
+    health_status: Arc<str>,
+    repo: Arc<str>,
 }
 
 /// One `argocd_app_info` series, with Argo CD's labels in its order.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ArgoAppInfo {
-    namespace: String,
-    name: String,
-    project: String,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    project: Arc<str>,
     autosync_enabled: &'static str,
-    repo: String,
-    dest_server: String,
-    dest_namespace: String,
-    sync_status: String,
-    health_status: String,
+    repo: Arc<str>,
+    dest_server: Arc<str>,
+    dest_namespace: Arc<str>,
+    sync_status: Arc<str>,
+    health_status: Arc<str>,
     operation: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ArgoSyncLabels {
-    namespace: String,
-    name: String,
-    project: String,
-    dest_server: String,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    project: Arc<str>,
+    dest_server: Arc<str>,
     phase: String,
     dry_run: &'static str,
 }
@@ -177,8 +209,8 @@ struct ResultLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SyncLabels {
-    namespace: String,
-    name: String,
+    namespace: Arc<str>,
+    name: Arc<str>,
     phase: String,
 }
 
@@ -245,6 +277,7 @@ type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 /// removed: the label values are only known to the caller at the time.
 #[derive(Default)]
 struct AppSeries {
+    labels: Shared,
     info: Option<(AppInfo, ArgoAppInfo)>,
     /// Since when the app has been OutOfSync without a break, as this
     /// process saw it.
@@ -281,9 +314,9 @@ struct Inner {
 /// One app, for series that need no more labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AppKey {
-    namespace: String,
-    name: String,
-    project: String,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    project: Arc<str>,
 }
 
 /// A notification delivery, as Argo CD's `argocd_notifications_deliveries_total`.
@@ -517,34 +550,41 @@ impl Metrics {
     /// the given sync and health status, removing the app's previous series
     /// when any label changed, so that each app has exactly one series.
     pub fn app_status(&self, app: &AppLabels, sync: &str, health: &str) {
-        let argo = ArgoAppInfo {
-            namespace: app.namespace.clone(),
-            name: app.name.clone(),
-            project: app.project.clone(),
-            autosync_enabled: if app.autosync_enabled { "true" } else { "false" },
-            repo: redact_repo(&app.repo),
-            dest_server: app.dest_server.clone(),
-            dest_namespace: app.dest_namespace.clone(),
-            sync_status: sync.to_owned(),
-            health_status: health.to_owned(),
-            operation: app.operation.label(),
-        };
-        let info = AppInfo {
-            namespace: app.namespace.clone(),
-            name: app.name.clone(),
-            project: app.project.clone(),
-            dest_server: app.dest_server.clone(),
-            dest_namespace: app.dest_namespace.clone(),
-            sync_status: sync.to_owned(),
-            health_status: health.to_owned(),
-            repo: redact_repo(&app.repo),
-        };
         // The lock covers the remove and the set, so that two concurrent
         // reports for one app cannot leave two series behind.
+        let out_of_sync = sync == "OutOfSync";
         let mut apps = self.apps();
-        let series = apps.entry((app.namespace.clone(), app.name.clone())).or_default();
-        let key = AppKey { namespace: app.namespace.clone(), name: app.name.clone(), project: app.project.clone() };
-        match (&series.out_of_sync_since, sync == "OutOfSync") {
+        let series = series_of(&mut apps, app);
+        let shared = series.labels.update(app);
+        // Unchanged status values are shared with the series kept too.
+        let (sync, health) = match &series.info {
+            Some((i, _)) if *i.sync_status == *sync && *i.health_status == *health => (i.sync_status.clone(), i.health_status.clone()),
+            _ => (Arc::from(sync), Arc::from(health)),
+        };
+        let argo = ArgoAppInfo {
+            namespace: shared.namespace.clone(),
+            name: shared.name.clone(),
+            project: shared.project.clone(),
+            autosync_enabled: if app.autosync_enabled { "true" } else { "false" },
+            repo: shared.repo.clone(),
+            dest_server: shared.dest_server.clone(),
+            dest_namespace: shared.dest_namespace.clone(),
+            sync_status: sync.clone(),
+            health_status: health.clone(),
+            operation: app.operation.label(),
+        };
+        let key = AppKey { namespace: shared.namespace.clone(), name: shared.name.clone(), project: shared.project.clone() };
+        let info = AppInfo {
+            namespace: shared.namespace,
+            name: shared.name,
+            project: shared.project,
+            dest_server: shared.dest_server,
+            dest_namespace: shared.dest_namespace,
+            sync_status: sync,
+            health_status: health,
+            repo: shared.repo,
+        };
+        match (&series.out_of_sync_since, out_of_sync) {
             (Some((_, was)), true) if *was == key => {}
             (Some((since, was)), true) => {
                 // The project moved: the same drift, under new labels.
@@ -583,7 +623,7 @@ impl Metrics {
             self.inner.argo.app_info.remove(&argo);
         }
         for phase in series.sync_phases {
-            self.inner.syncs.remove(&SyncLabels { namespace: namespace.to_owned(), name: name.to_owned(), phase });
+            self.inner.syncs.remove(&SyncLabels { namespace: namespace.into(), name: name.into(), phase });
         }
         for labels in series.argo_syncs {
             self.inner.argo.syncs.remove(&labels);
@@ -603,18 +643,21 @@ impl Metrics {
     /// `Failed` or `Error`) in Argo CD's `argocd_app_sync_total`, and in
     /// `driftless_app_sync_total` unless it was a dry run.
     pub fn sync_finished(&self, app: &AppLabels, phase: &str, dry_run: bool) {
-        let argo = ArgoSyncLabels {
-            namespace: app.namespace.clone(),
-            name: app.name.clone(),
-            project: app.project.clone(),
-            dest_server: app.dest_server.clone(),
-            phase: phase.to_owned(),
-            dry_run: if dry_run { "true" } else { "false" },
-        };
+        let shared;
+        let argo;
         {
             // Remember the series so that `forget_app` can remove them.
             let mut apps = self.apps();
-            let series = apps.entry((app.namespace.clone(), app.name.clone())).or_default();
+            let series = series_of(&mut apps, app);
+            shared = series.labels.update(app);
+            argo = ArgoSyncLabels {
+                namespace: shared.namespace.clone(),
+                name: shared.name.clone(),
+                project: shared.project,
+                dest_server: shared.dest_server,
+                phase: phase.to_owned(),
+                dry_run: if dry_run { "true" } else { "false" },
+            };
             if !dry_run && !series.sync_phases.iter().any(|p| p == phase) {
                 series.sync_phases.push(phase.to_owned());
             }
@@ -624,9 +667,17 @@ impl Metrics {
         }
         self.inner.argo.syncs.get_or_create(&argo).inc();
         if !dry_run {
-            let labels = SyncLabels { namespace: app.namespace.clone(), name: app.name.clone(), phase: phase.into() };
+            let labels = SyncLabels { namespace: shared.namespace, name: shared.name, phase: phase.into() };
             self.inner.syncs.get_or_create(&labels).inc();
         }
+    }
+
+    /// The app whose reconcile [`for_app`] scopes: its requests' series
+    /// share the app's label values with its other series.
+    pub fn app_ref(&self, app: &AppLabels) -> AppRef {
+        let mut apps = self.apps();
+        let shared = series_of(&mut apps, app).labels.update(app);
+        AppRef { namespace: shared.namespace, name: shared.name, project: shared.project }
     }
 
     /// A [`tower::Layer`] counting the requests of a `kube::Client` to the
@@ -725,6 +776,11 @@ impl Metrics {
         // rather than disabling metrics for the rest of the process.
         self.inner.apps.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The series kept for `app`.
+fn series_of<'a>(apps: &'a mut HashMap<(String, String), AppSeries>, app: &AppLabels) -> &'a mut AppSeries {
+    apps.entry((app.namespace.clone(), app.name.clone())).or_default()
 }
 
 /// Keeps a reconcile counted in `driftless_reconciles_in_flight`;
@@ -857,6 +913,27 @@ mod tests {
         assert!(lines(&text, "argocd_app_sync_total{").is_empty(), "{text}");
         // Forgetting an unknown app is harmless.
         m.forget_app("argocd", "never-seen");
+    }
+
+    #[test]
+    fn an_apps_series_share_its_label_values_and_follow_their_change() {
+        let m = Metrics::new();
+        m.app_status(&app(), "Synced", "Healthy");
+        m.sync_finished(&app(), "Succeeded", false);
+        let first = m.app_ref(&app());
+        let again = m.app_ref(&app());
+        // One copy of each value for every series of the app, however many
+        // reconciles ask.
+        assert!(Arc::ptr_eq(&first.name, &again.name) && Arc::ptr_eq(&first.project, &again.project));
+        let kept = m.apps().get(&("argocd".to_owned(), "guestbook".to_owned())).unwrap().info.clone().unwrap();
+        assert!(Arc::ptr_eq(&kept.0.name, &first.name) && Arc::ptr_eq(&kept.1.namespace, &first.namespace));
+        let moved = AppLabels { project: "payments".into(), ..app() };
+        assert_eq!(&*m.app_ref(&moved).project, "payments");
+        assert!(Arc::ptr_eq(&m.app_ref(&moved).name, &first.name), "unchanged values stay shared");
+        m.app_status(&moved, "Synced", "Healthy");
+        let info = lines(&m.encode(), "argocd_app_info{");
+        assert_eq!(info.len(), 1, "{info:?}");
+        assert!(info[0].contains(r#"project="payments""#), "{}", info[0]);
     }
 
     #[test]

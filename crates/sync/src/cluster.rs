@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, GetParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
@@ -136,6 +136,27 @@ impl Cluster {
         })
     }
 
+    /// Sends a request built by `kube::core::Request` and reads the answer
+    /// straight into a `Value`. Read as a `DynamicObject`, an object became
+    /// typed metadata and was then written out again as a `Value`: two
+    /// copies of every object a sync applies or fetches, and the CPU to
+    /// make the second.
+    async fn send(
+        &self,
+        req: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+        verb: &'static str,
+    ) -> Result<Value, ClusterError> {
+        let mut req = req.map_err(kube::Error::BuildRequest)?;
+        // What kube's own methods tag their requests with.
+        req.extensions_mut().insert(verb);
+        Ok(self.client.request::<Value>(req).await?)
+    }
+
+    /// A request builder for the objects of `api`.
+    fn requests(api: &Api<DynamicObject>) -> kube::core::Request {
+        kube::core::Request::new(api.resource_url())
+    }
+
     /// The live object, or None.
     pub async fn get(&self, api_version: &str, key: &ResourceKey) -> Result<Option<Value>, ClusterError> {
         let api = match self.api(api_version, &key.kind, key.namespace.as_deref()).await {
@@ -143,7 +164,11 @@ impl Cluster {
             Err(ClusterError::UnknownKind { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(api.get_opt(&key.name).await?.map(serde_json::to_value).transpose()?)
+        match self.send(Self::requests(&api).get(&key.name, &GetParams::default()), "get").await {
+            Ok(obj) => Ok(Some(obj)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Server-side applies `obj` as driftless, taking over conflicting
@@ -156,21 +181,21 @@ impl Cluster {
         params.dry_run = dry_run;
         params.field_validation =
             Some(if validate { kube::api::ValidationDirective::Strict } else { kube::api::ValidationDirective::Ignore });
-        Ok(serde_json::to_value(api.patch(&key.name, &params, &Patch::Apply(obj)).await?)?)
+        self.send(Self::requests(&api).patch(&key.name, &params, &Patch::Apply(obj)), "patch").await
     }
 
     /// Replaces the object (PUT), creating it if missing.
     pub async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
         let key = ResourceKey::of(obj);
         let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
-        let mut desired: DynamicObject = serde_json::from_value(obj.clone())?;
         let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        match api.get_opt(&key.name).await? {
+        match self.get(obj["apiVersion"].as_str().unwrap_or_default(), &key).await? {
             Some(live) => {
-                desired.metadata.resource_version = live.metadata.resource_version;
-                Ok(serde_json::to_value(api.replace(&key.name, &pp, &desired).await?)?)
+                let mut desired = obj.clone();
+                desired["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
+                self.send(Self::requests(&api).replace(&key.name, &pp, serde_json::to_vec(&desired)?), "replace").await
             }
-            None => Ok(serde_json::to_value(api.create(&pp, &desired).await?)?),
+            None => self.send(Self::requests(&api).create(&pp, serde_json::to_vec(obj)?), "create").await,
         }
     }
 
@@ -178,9 +203,8 @@ impl Cluster {
     pub async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
         let key = ResourceKey::of(obj);
         let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
-        let desired: DynamicObject = serde_json::from_value(obj.clone())?;
         let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        Ok(serde_json::to_value(api.create(&pp, &desired).await?)?)
+        self.send(Self::requests(&api).create(&pp, serde_json::to_vec(obj)?), "create").await
     }
 
     /// Asks the server, in a dry run, whether `obj` would be accepted as a
@@ -190,11 +214,13 @@ impl Cluster {
     pub async fn dry_run_create_anew(&self, obj: &Value) -> Result<(), ClusterError> {
         let key = ResourceKey::of(obj);
         let api = self.api(obj["apiVersion"].as_str().unwrap_or_default(), &key.kind, key.namespace.as_deref()).await?;
-        let mut desired: DynamicObject = serde_json::from_value(obj.clone())?;
-        desired.metadata.name = None;
-        desired.metadata.generate_name = Some(format!("{}-", key.name));
+        let mut desired = obj.clone();
+        if let Some(meta) = desired["metadata"].as_object_mut() {
+            meta.remove("name");
+            meta.insert("generateName".into(), format!("{}-", key.name).into());
+        }
         let pp = PostParams { dry_run: true, field_manager: Some(FIELD_MANAGER.into()) };
-        api.create(&pp, &desired).await?;
+        self.send(Self::requests(&api).create(&pp, serde_json::to_vec(&desired)?), "create").await?;
         Ok(())
     }
 
@@ -230,14 +256,13 @@ impl Cluster {
             (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
             _ => Api::all_with(self.client.clone(), &ar),
         };
-        let list = api.list(&ListParams::default()).await?;
-        list.items
-            .into_iter()
-            .map(|mut o| {
-                // List items carry no type meta: restore it for callers.
-                o.types = Some(kube::core::TypeMeta { api_version: ar.api_version.clone(), kind: ar.kind.clone() });
-                serde_json::to_value(o).map_err(ClusterError::from)
-            })
-            .collect()
+        let mut list = self.send(Self::requests(&api).list(&ListParams::default()), "list").await?;
+        let Value::Array(mut items) = list["items"].take() else { return Ok(Vec::new()) };
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            // List items carry no type meta: restore it for callers.
+            item.insert("apiVersion".into(), ar.api_version.clone().into());
+            item.insert("kind".into(), ar.kind.clone().into());
+        }
+        Ok(items)
     }
 }

@@ -48,7 +48,7 @@ impl Driftless {
         namespaces.create(&PostParams::default(), &ns).await?;
         let metrics = free_port()?;
         // PEERS_DRIFTLESS_WRAPPER runs the controller under a profiler
-        // (e.g. `heaptrack -o target/heap`): the words before the binary.
+        // (e.g. `perf record -g -o target/perf.data`): the words before the binary.
         let wrapper = std::env::var("PEERS_DRIFTLESS_WRAPPER").unwrap_or_default();
         let mut words = wrapper.split_whitespace().chain([env!("CARGO_BIN_EXE_driftless")]);
         let mut command = Command::new(words.next().expect("the binary is always there"));
