@@ -643,16 +643,14 @@ impl Metrics {
     /// `Failed` or `Error`) in Argo CD's `argocd_app_sync_total`, and in
     /// `driftless_app_sync_total` unless it was a dry run.
     pub fn sync_finished(&self, app: &AppLabels, phase: &str, dry_run: bool) {
-        let shared;
-        let argo;
-        {
+        let argo = {
             // Remember the series so that `forget_app` can remove them.
             let mut apps = self.apps();
             let series = series_of(&mut apps, app);
-            shared = series.labels.update(app);
-            argo = ArgoSyncLabels {
-                namespace: shared.namespace.clone(),
-                name: shared.name.clone(),
+            let shared = series.labels.update(app);
+            let argo = ArgoSyncLabels {
+                namespace: shared.namespace,
+                name: shared.name,
                 project: shared.project,
                 dest_server: shared.dest_server,
                 phase: phase.to_owned(),
@@ -664,10 +662,11 @@ impl Metrics {
             if !series.argo_syncs.contains(&argo) {
                 series.argo_syncs.push(argo.clone());
             }
-        }
+            argo
+        };
         self.inner.argo.syncs.get_or_create(&argo).inc();
         if !dry_run {
-            let labels = SyncLabels { namespace: shared.namespace, name: shared.name, phase: phase.into() };
+            let labels = SyncLabels { namespace: argo.namespace, name: argo.name, phase: argo.phase };
             self.inner.syncs.get_or_create(&labels).inc();
         }
     }
