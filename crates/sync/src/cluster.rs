@@ -257,7 +257,7 @@ impl Cluster {
             _ => Api::all_with(self.client.clone(), &ar),
         };
         let mut list = self.send(Self::requests(&api).list(&ListParams::default()), "list").await?;
-        let Value::Array(mut items) = list["items"].take() else { return Ok(Vec::new()) };
+        let mut items: Vec<Value> = serde_json::from_value(list["items"].take())?;
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
             // List items carry no type meta: restore it for callers.
             item.insert("apiVersion".into(), ar.api_version.clone().into());
