@@ -550,9 +550,9 @@ impl Metrics {
     /// the given sync and health status, removing the app's previous series
     /// when any label changed, so that each app has exactly one series.
     pub fn app_status(&self, app: &AppLabels, sync: &str, health: &str) {
+        let out_of_sync = sync == "OutOfSync";
         // The lock covers the remove and the set, so that two concurrent
         // reports for one app cannot leave two series behind.
-        let out_of_sync = sync == "OutOfSync";
         let mut apps = self.apps();
         let series = series_of(&mut apps, app);
         let shared = series.labels.update(app);
