@@ -25,13 +25,14 @@ TOOLS := $(CURDIR)/target/tools/bin
 APT_PACKAGES := git ca-certificates gcc openssh-server
 REGISTRY ?=
 
-.PHONY: help deps tools build build-tests devcluster test test-rust test-go demo bench bench-peers image clean manifests
+.PHONY: help deps tools build build-tests devcluster test test-rust test-go demo bench bench-peers pgo image clean manifests
 
 help:
 	@echo "make demo   start a dev Kubernetes control plane, driftless and a demo app"
 	@echo "make test   run every test (Rust, Go, and integration against devcluster)"
 	@echo "make bench  run the benchmarks (they print figures)"
 	@echo "make bench-peers  driftless, Flux and Argo CD side by side (docs/performance.md)"
+	@echo "make pgo    a profile-guided release binary, target/pgo/driftless (docs/performance.md)"
 	@echo "make image  build the container image (REGISTRY=host:port pushes it there)"
 
 deps:
@@ -103,6 +104,12 @@ bench-peers: deps $(DEVCLUSTER) tools
 	scripts/tools/flux.sh || echo "bench-peers: Flux did not build; it will be skipped"
 	scripts/tools/argocd.sh || echo "bench-peers: Argo CD did not build; it will be skipped"
 	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) cargo bench -p driftless --bench peers
+
+# A release binary built with the profile of the controller's own cold start
+# (scripts/pgo.sh): target/pgo/driftless. Measure it with
+# PEERS_DRIFTLESS_BIN=$PWD/target/pgo/driftless make bench-peers.
+pgo: deps $(DEVCLUSTER) tools
+	DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) scripts/pgo.sh
 
 # install/crds/crds.yaml (and the chart's copy) is what `driftless crds`
 # prints (a test fails when it differs): regenerate after changing the API types.

@@ -37,6 +37,20 @@ impl LoggedChild {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits up to `grace` for it to exit by itself (after a SIGTERM, say);
+    /// whether it did.
+    pub fn exited_within(&mut self, grace: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return true,
+                Err(_) => return false,
+                Ok(None) if std::time::Instant::now() >= deadline => return false,
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+    }
+
     /// Kills it the way a crash would (SIGKILL, no clean-up) and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -28,13 +28,20 @@ pub struct Driftless {
     metrics: SocketAddr,
 }
 
-/// Killing a wrapper leaves the controller it started running (it went on
-/// using the CPU through the next peer's run): the whole group is stopped.
+/// Stopped as Kubernetes stops a pod: SIGTERM, then SIGKILL (by the
+/// child's own drop) if it has not exited after 30 s (a pod's default
+/// terminationGracePeriodSeconds; it takes about 10 s here). A clean exit
+/// is what lets an instrumented build write its profile (scripts/pgo.sh). A
+/// wrapper gets the signal with its whole group: killing it alone left the
+/// controller it started running (it went on using the CPU through the next
+/// peer's run).
 impl Drop for Driftless {
     fn drop(&mut self) {
-        if self.wrapped {
-            let group = format!("-{}", self.controller.id());
-            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let id = self.controller.id();
+        let target = if self.wrapped { format!("-{id}") } else { id.to_string() };
+        let _ = Command::new("kill").args(["-TERM", "--", &target]).status();
+        if !self.controller.exited_within(Duration::from_secs(30)) {
+            eprintln!("[driftless] the controller had not stopped 30 s after SIGTERM: killed");
         }
     }
 }
@@ -50,7 +57,10 @@ impl Driftless {
         // PEERS_DRIFTLESS_WRAPPER runs the controller under a profiler
         // (e.g. `perf record -g -o target/perf.data`): the words before the binary.
         let wrapper = std::env::var("PEERS_DRIFTLESS_WRAPPER").unwrap_or_default();
-        let mut words = wrapper.split_whitespace().chain([env!("CARGO_BIN_EXE_driftless")]);
+        // PEERS_DRIFTLESS_BIN measures another build of the controller (a
+        // PGO build, scripts/pgo.sh) than the one cargo built for the bench.
+        let binary = std::env::var("PEERS_DRIFTLESS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_driftless").into());
+        let mut words = wrapper.split_whitespace().chain([binary.as_str()]);
         let mut command = Command::new(words.next().expect("the binary is always there"));
         command
             .args(words)

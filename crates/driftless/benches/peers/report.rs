@@ -146,10 +146,10 @@ impl Report {
             line.extend(floors.iter().map(|(_, f)| cell(floor_get.map(|g| g(f)))));
             for (name, f) in &measured {
                 line.push(cell(get(f)));
-                if *name != "driftless" {
-                    if let Some(ours) = ours {
-                        line.push(get(f).zip(get(ours)).filter(|(_, o)| *o > 0.0).map_or("-".into(), |(t, o)| format!("{:.2}x", t / o)));
-                    }
+                if *name != "driftless"
+                    && let Some(ours) = ours
+                {
+                    line.push(get(f).zip(get(ours)).filter(|(_, o)| *o > 0.0).map_or("-".into(), |(t, o)| format!("{:.2}x", t / o)));
                 }
             }
             lines.push(line);
