@@ -89,6 +89,7 @@ pub(crate) async fn finalize(ctx: &Context, app: &Application, writer: &AppWrite
         wave_timeout: ctx.config.wave_timeout,
         poll: Duration::from_millis(500),
         recorded: &[],
+        on_applied: None,
     };
     if let Err(e) = run_deletion_hooks(cluster, &hooks.pre_delete, &exec).await {
         let msg = format!(

@@ -126,7 +126,7 @@ pub async fn run(
     mut compared: CompareResult,
     checks: &CustomChecks,
     status: &mut ApplicationStatus,
-) -> Vec<(ResourceKey, serde_json::Value)> {
+) -> Vec<(ResourceKey, String)> {
     let sync_op = op.sync.clone().unwrap_or_default();
     if !status.operation_state.as_ref().is_some_and(|s| s.phase == OperationPhase::Running && s.operation == op) {
         mark_running(status, &op);
@@ -455,6 +455,14 @@ async fn attempt_sync(
     } else {
         compared.resources.iter().filter(|r| r.validated).map(|r| r.key.clone()).collect()
     };
+    // Each applied object's verdict is kept as it comes (see
+    // `ExecuteOptions::on_applied`).
+    let memo_opts = ctx.engine.compare_options(app, status, checks, via.dest, via.settings);
+    let keep_verdict = |key: &ResourceKey, live: &serde_json::Value| {
+        if let (Some(memo), Some(t)) = (ctx.engine.memo(), targets.iter().find(|t| t.key == *key)) {
+            memo.applied(&memo_opts.options(), key, t.manifest.value(), live);
+        }
+    };
     let exec_opts = ExecuteOptions {
         dry_run: sync_op.dry_run,
         validate: !options.no_validate,
@@ -470,6 +478,7 @@ async fn attempt_sync(
         wave_timeout: ctx.config.wave_timeout,
         poll: Duration::from_millis(500),
         recorded: &run.recorded,
+        on_applied: Some(&keep_verdict),
     };
     let (progress, mut reader) = progress::channel();
     let exec = execute(via.writer(), &p, &exec_opts, &progress);
@@ -485,14 +494,6 @@ async fn attempt_sync(
                 // Which Helm hooks ran is the operation's to say.
                 if targets.iter().any(|t| matches!(t.role, Role::HelmHook { .. })) {
                     outcome.message = format!("{} ({})", outcome.message, helm.describe());
-                }
-                if let Some(memo) = ctx.engine.memo() {
-                    let opts = ctx.engine.compare_options(app, status, checks, via.dest, via.settings);
-                    for (key, live) in &outcome.applied {
-                        if let Some(t) = targets.iter().find(|t| t.key == *key) {
-                            memo.applied(&opts.options(), key, t.manifest.value(), live);
-                        }
-                    }
                 }
                 return outcome;
             }

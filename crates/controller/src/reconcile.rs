@@ -509,7 +509,7 @@ async fn run_operation(
     c: driftless_sync::compare::CompareResult,
     checks: &CustomChecks,
     status: &mut ApplicationStatus,
-) -> Result<Vec<(driftless_sync::ResourceKey, serde_json::Value)>, kube::Error> {
+) -> Result<Vec<(driftless_sync::ResourceKey, String)>, kube::Error> {
     let (engine, dest) = (&ctx.engine, &v.destination);
     let target_revision = v.source.target_revision.clone().unwrap_or_default();
     let sync_source = op.sync.as_ref().and_then(|s| s.source.clone());

@@ -179,6 +179,33 @@ async fn an_event_that_changes_nothing_costs_no_dry_run_and_no_status_write() ->
 }
 
 #[tokio::test]
+async fn a_first_sync_neither_fetches_nor_dry_runs_again_what_it_created() -> Result<(), Error> {
+    let w = World::with_resync("created", NO_RESYNC).await?;
+    // Services: no other writer changes them after their create (the
+    // controller reads argocd-cm, a ConfigMap, while it reconciles).
+    for i in 0..3 {
+        w.repo.write(
+            &format!("app/svc{i}.yaml"),
+            &format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\nspec:\n  ports:\n  - port: 80\n"),
+        );
+    }
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    synced(&w, "web").await?;
+    quiet(&w).await?;
+    let services = |verb: &str, dry_run: &str| {
+        let (verb, dry_run) = (format!(r#"verb="{verb}""#), format!(r#"dry_run="{dry_run}""#));
+        w.metric("argocd_app_k8s_request_total", &[r#"name="web""#, r#"resource_kind="services""#, &verb, &dry_run])
+    };
+    assert_eq!(services("patch", "false"), 3.0, "each Service applied once");
+    // The comparison after the sync takes each object at the version its
+    // apply left, and the events of the creates find that version again.
+    assert_eq!(services("get", "false"), 0.0, "no Service fetched after its apply");
+    assert_eq!(services("patch", "true"), 0.0, "no Service dry-run again after its apply");
+    Ok(())
+}
+
+#[tokio::test]
 async fn the_same_failing_revision_is_not_retried_in_a_loop() -> Result<(), Error> {
     let w = World::new("hotloop").await?;
     // Invalid for the API server (a negative replica count): every sync of

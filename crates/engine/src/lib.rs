@@ -264,6 +264,9 @@ impl Engine {
         CompareOptionsOwned {
             tracked: Some(&destination.live),
             memo: self.memo.as_ref(),
+            // An engine that keeps verdicts is the controller's: nobody
+            // shows its comparisons' predictions.
+            predictions: self.memo.is_none(),
             ..CompareOptionsOwned::new(app, status, health, settings, &destination.server)
         }
     }
@@ -584,8 +587,9 @@ pub struct CompareOptionsOwned<'a> {
     validate: bool,
     tracked: Option<&'a live::LiveWatches>,
     memo: Option<&'a DryRunMemo>,
-    /// Live objects the API server has just returned (a sync's applies).
-    pub fresh: Vec<(driftless_sync::ResourceKey, serde_json::Value)>,
+    predictions: bool,
+    /// What a sync's applies just left: keys and resourceVersions.
+    pub fresh: Vec<(driftless_sync::ResourceKey, String)>,
 }
 
 impl<'a> CompareOptionsOwned<'a> {
@@ -617,6 +621,7 @@ impl<'a> CompareOptionsOwned<'a> {
             validate,
             tracked: None,
             memo: None,
+            predictions: true,
             fresh: Vec::new(),
         }
     }
@@ -633,6 +638,7 @@ impl<'a> CompareOptionsOwned<'a> {
             tracked: self.tracked.map(|t| t as &(dyn driftless_sync::compare::TrackedIndex + Sync)),
             memo: self.memo,
             fresh: &self.fresh,
+            predictions: self.predictions,
         }
     }
 }

@@ -55,7 +55,8 @@ pub struct ResourceState {
     pub live: Live,
     /// What the server predicts applying Git would give (or the desired
     /// manifest when no dry run was possible); None when the verdict of an
-    /// earlier dry run was reused from a [`DryRunMemo`].
+    /// earlier dry run was reused from a [`DryRunMemo`], or when
+    /// [`CompareOptions::predictions`] is off.
     pub predicted: Option<Value>,
     /// The server accepted the desired manifest in a dry run against this
     /// live object (now, or at the same resourceVersion before), so a sync
@@ -148,9 +149,14 @@ pub struct CompareOptions<'a> {
     pub tracked: Option<&'a (dyn TrackedIndex + Sync)>,
     /// Dry-run verdicts to reuse while neither side changed.
     pub memo: Option<&'a DryRunMemo>,
-    /// Live objects the API server has just returned (a sync's applies):
-    /// used as they are rather than fetched again.
-    pub fresh: &'a [(ResourceKey, Value)],
+    /// Objects a sync's applies just left, with their resourceVersion
+    /// ([`crate::execute::Outcome::applied`]): while the verdict kept when
+    /// each was applied stands, they are neither fetched nor dry-run again.
+    pub fresh: &'a [(ResourceKey, String)],
+    /// Keep each resource's [`ResourceState::predicted`], for a diff shown
+    /// to a person. A controller reads only the verdicts: without them, its
+    /// comparisons in flight hold no copy of the manifests.
+    pub predictions: bool,
 }
 
 /// Server-side dry runs kept between comparisons, as Argo CD keeps its
@@ -370,9 +376,11 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         }
     }
     wanted.retain(|key, _| !live.contains_key(key) && !shared.contains_key(key));
-    for (key, obj) in opts.fresh {
-        if wanted.remove(key).is_some() && opts.tracking.is_tracked_by(obj, opts.instance) {
-            live.insert(key.clone(), obj.clone());
+    // A sync's apply left the object at this version, whatever the index
+    // has caught up with.
+    for (key, version) in opts.fresh {
+        if wanted.contains_key(key) {
+            indexed.insert(key.clone(), version.clone());
         }
     }
     // A desired object the index shows at the version an earlier comparison
@@ -423,7 +431,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             let l = match (live_obj, kept) {
                 (Live::Object(l), _) => l,
                 (Live::Unchanged, Some(kept)) => return DryRun::kept(kept.clone()),
-                _ => return DryRun::missing(desired),
+                _ => return DryRun::missing(desired, opts.predictions),
             };
             let version = l["metadata"]["resourceVersion"].as_str().unwrap_or_default();
             let kept = opts.memo.and_then(|m| m.kept(opts.instance, &t.key, input));
@@ -447,11 +455,11 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
             match cluster.apply(desired, true, opts.validate).await {
                 Ok(p) => {
                     let diff = driftless_diff::compare(&p, l, opts.diff);
-                    DryRun { verdict: Some(verdict(&diff)), diff, predicted: Some(p), warning: None, health, images }
+                    DryRun { verdict: Some(verdict(&diff)), diff, predicted: opts.predictions.then_some(p), warning: None, health, images }
                 }
                 Err(e) => DryRun {
                     diff: driftless_diff::compare_subset(desired, l, opts.diff),
-                    predicted: Some(desired.clone()),
+                    predicted: opts.predictions.then(|| desired.clone()),
                     warning: Some(format!("{}: dry run failed, compared field by field: {e}", t.key)),
                     verdict: None,
                     health,
@@ -570,10 +578,10 @@ struct DryRun {
 
 impl DryRun {
     /// No live object: nothing to dry-run against; the sync dry-runs the create.
-    fn missing(desired: &Value) -> DryRun {
+    fn missing(desired: &Value, prediction: bool) -> DryRun {
         DryRun {
             diff: Comparison::missing(),
-            predicted: Some(desired.clone()),
+            predicted: prediction.then(|| desired.clone()),
             warning: None,
             verdict: None,
             health: Some(HealthStatus::status(HealthStatusCode::Missing)),
@@ -638,6 +646,7 @@ mod tests {
             tracked: None,
             memo: None,
             fresh: &[],
+            predictions: true,
         };
         let key = ResourceKey { group: String::new(), kind: "ConfigMap".into(), namespace: Some("prod".into()), name: "settings".into() };
         let manifest = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}});

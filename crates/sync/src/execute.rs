@@ -52,7 +52,15 @@ pub struct ExecuteOptions<'a> {
     /// What an interrupted run of this sync recorded (its
     /// `syncResult.resources`): what it shows done is not done again.
     pub recorded: &'a [ResourceResult],
+    /// Told of each object a server-side apply left, as it is applied,
+    /// with the key of its task: the controller keeps its verdict then, so
+    /// that no sync holds the objects its applies return.
+    pub on_applied: Option<OnApplied<'a>>,
 }
+
+/// See [`ExecuteOptions::on_applied`]: the task's key and the object its
+/// apply left.
+pub type OnApplied<'a> = &'a (dyn Fn(&ResourceKey, &Value) + Sync);
 
 /// How a sync ended.
 #[derive(Clone, Debug)]
@@ -65,10 +73,12 @@ pub struct Outcome {
     pub message: String,
     /// One result per resource touched.
     pub results: Vec<ResourceResult>,
-    /// Each server-side apply that succeeded, with the object it left:
-    /// the comparison after the sync need not fetch it, nor dry-run it (a
-    /// dry run of the same manifest would predict that very object).
-    pub applied: Vec<(ResourceKey, Value)>,
+    /// Each server-side apply that succeeded, with the resourceVersion it
+    /// left: the comparison after the sync need not fetch that object, nor
+    /// dry-run it, while the verdict kept by
+    /// [`ExecuteOptions::on_applied`] stands (a dry run of the same
+    /// manifest would predict that very object).
+    pub applied: Vec<(ResourceKey, String)>,
 }
 
 /// Runs `plan`, publishing results on `progress` as they change.
@@ -159,7 +169,7 @@ struct Run<'a> {
     /// policies and outcome.
     hooks_created: Vec<(Task, Vec<HookDeletePolicy>, bool)>,
     /// See [`Outcome::applied`].
-    applied: Vec<(ResourceKey, Value)>,
+    applied: Vec<(ResourceKey, String)>,
 }
 
 impl Run<'_> {
@@ -411,7 +421,13 @@ impl Run<'_> {
             Ok(Applied { verb, live }) => {
                 // Running until seen healthy, as in Argo CD's results.
                 self.record(t, Some(ResultCode::Synced), verb.to_string(), Some(HookPhase::Running));
-                self.applied.extend(live.map(|l| (t.key.clone(), l)));
+                if let Some(live) = live {
+                    if let Some(note) = self.opts.on_applied {
+                        note(&t.key, &live);
+                    }
+                    let version = live["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+                    self.applied.push((t.key.clone(), version));
+                }
                 Ok(())
             }
             Err(e) => {

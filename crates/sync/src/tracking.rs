@@ -152,11 +152,6 @@ impl Tracking {
         }
     }
 
-    /// Whether `obj` belongs to the app `instance`.
-    pub fn is_tracked_by(&self, obj: &Value, instance: &str) -> bool {
-        self.owner(obj).is_some_and(|owner| self.same_app(owner, instance))
-    }
-
     /// Whether two instance names stand for the same app: an app of the
     /// control plane is `name`, and `<namespace>_<name>` in the ids earlier
     /// driftless versions wrote for it (re-stamped at its next sync).
@@ -264,8 +259,6 @@ mod tests {
         let t = tracking("label");
         let deployed_by_argo_cd_2 = cm(json!({DEFAULT_LABEL_KEY: "guestbook"}), json!({}));
         assert_eq!(t.owner(&deployed_by_argo_cd_2), Some("guestbook"));
-        assert!(t.is_tracked_by(&deployed_by_argo_cd_2, "guestbook"));
-        assert!(!t.is_tracked_by(&deployed_by_argo_cd_2, "other"));
         let annotated = cm(json!({}), json!({ANNOTATION_TRACKING_ID: "guestbook:/ConfigMap:n/a"}));
         assert_eq!(t.owner(&annotated), None, "the annotation does not count with label tracking");
         let custom = Tracking::new("argocd").with(Some("label"), Some("argocd.argoproj.io/instance")).unwrap();
