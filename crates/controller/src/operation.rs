@@ -3,7 +3,7 @@
 //! the results it recorded. Retries with back-off, history, and every
 //! resource's result recorded in `status.operationState`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -458,9 +458,11 @@ async fn attempt_sync(
     // Each applied object's verdict is kept as it comes (see
     // `ExecuteOptions::on_applied`).
     let memo_opts = ctx.engine.compare_options(app, status, checks, via.dest, via.settings);
+    // Reversed: the first target of a key wins, as a search would find it.
+    let manifests: HashMap<&ResourceKey, &serde_json::Value> = targets.iter().rev().map(|t| (&t.key, t.manifest.value())).collect();
     let keep_verdict = |key: &ResourceKey, live: &serde_json::Value| {
-        if let (Some(memo), Some(t)) = (ctx.engine.memo(), targets.iter().find(|t| t.key == *key)) {
-            memo.applied(&memo_opts.options(), key, t.manifest.value(), live);
+        if let (Some(memo), Some(manifest)) = (ctx.engine.memo(), manifests.get(key)) {
+            memo.applied(&memo_opts.options(), key, manifest, live);
         }
     };
     let exec_opts = ExecuteOptions {
