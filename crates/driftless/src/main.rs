@@ -2,6 +2,7 @@
 //! entry points. Parsing and output live here; every stage's logic lives in
 //! its own crate.
 
+mod allocator;
 mod app;
 mod appset;
 mod bootstrap;
@@ -226,12 +227,6 @@ struct VersionInfo {
     target: &'static str,
 }
 
-// jemalloc rather than the C library's allocator (glibc's, or musl's in the
-// image): after a cold start of 1,000 apps the controller kept 20 % less
-// memory and spent 18 % less CPU (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> ExitCode {
     // git runs this executable as its askpass and ssh (an image has no shell).
     if let Some(code) = driftless_source::git_helper::run() {
@@ -294,7 +289,12 @@ fn positive_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")
+    let arenas = allocator::Arenas::per_core();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(move || arenas.bind_this_thread())
+        .build()
+        .context("start the async runtime")
 }
 
 fn crds() -> anyhow::Result<()> {

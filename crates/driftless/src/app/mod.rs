@@ -17,8 +17,6 @@ mod wait;
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 /// `driftless app`: manage Applications.
 #[derive(clap::Args)]
 pub struct AppArgs {
@@ -67,11 +65,7 @@ enum AppCommand {
 /// sync" and errors exit 2, as `argocd app diff` does.
 pub fn run(args: AppArgs) -> ExitCode {
     let error_code = if matches!(*args.command, AppCommand::Diff(_)) { 2 } else { 1 };
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")
-        .and_then(|rt| rt.block_on(dispatch(args)));
+    let result = crate::runtime().and_then(|rt| rt.block_on(dispatch(args)));
     match result {
         Ok(code) => code,
         Err(err) => {
