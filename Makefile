@@ -24,6 +24,7 @@ TOOLS := $(CURDIR)/target/tools/bin
 # (gcc: Dex links SQLite through cgo).
 APT_PACKAGES := git ca-certificates gcc openssh-server
 REGISTRY ?=
+PGO ?= 1
 
 .PHONY: help deps tools build build-tests devcluster test test-rust test-go demo bench bench-peers pgo image clean manifests
 
@@ -118,11 +119,12 @@ manifests:
 	cp install/crds/crds.yaml charts/driftless/crds/crds.yaml
 
 # Static (musl) release binaries in an image with no shell and no base image:
-# scripts/image.sh. musl-tools: musl-gcc compiles ring's C for musl.
-image: deps
+# scripts/image.sh. musl-tools: musl-gcc compiles ring's C for musl. The
+# binary is built with PGO as `make pgo` builds it (PGO=0: without).
+image: deps $(DEVCLUSTER) tools
 	@dpkg -s musl-tools >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq musl-tools; }
 	scripts/tools/crane.sh
-	PATH=$(TOOLS):$$PATH REGISTRY=$(REGISTRY) scripts/image.sh
+	PATH=$(TOOLS):$$PATH DEVCLUSTER_BIN=$(CURDIR)/$(DEVCLUSTER) REGISTRY=$(REGISTRY) PGO=$(PGO) scripts/image.sh
 
 clean:
 	rm -rf target $(DEMO_DIR)

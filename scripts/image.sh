@@ -22,7 +22,8 @@
 #   BINARY=path scripts/image.sh          an image of that linux/amd64 binary,
 #                                         built by nobody here (the tests)
 #
-# Without BINARY, a static x86_64 release binary is built (musl; `ring` and
+# Without BINARY, a static x86_64 release binary is built (musl, with PGO
+# unless PGO=0, see build_binary; `ring` and
 # mlua's Lua need musl-gcc: Debian's musl-tools). Only linux/amd64 so far:
 # linux/arm64 needs an aarch64 C cross compiler for ring and Lua, and arm64
 # builds of git, ssh and their libraries (Debian's arm64 packages, resolved
@@ -80,11 +81,18 @@ binary_layer() {
   layer "$d"
 }
 
-# A static release binary for Rust target $1; its path.
+# A static release binary for Rust target $1; its path. Built with the
+# profile of the controller's own cold start (scripts/pgo.sh: a devcluster
+# and about 45 minutes on 2 cores), as measured in docs/performance.md;
+# PGO=0 builds it without (one release build).
 build_binary() {
   rustup target add "$1" >&2
-  (cd "$ROOT" && cargo build --release --locked -p driftless --target "$1" >&2)
-  echo "$TARGET_DIR/$1/release/driftless"
+  if [[ "${PGO:-1}" == 0 ]]; then
+    (cd "$ROOT" && cargo build --release --locked -p driftless --target "$1" >&2)
+    echo "$TARGET_DIR/$1/release/driftless"
+  else
+    PGO_TARGET="$1" "$ROOT/scripts/pgo.sh" | tail -n1
+  fi
 }
 
 declare -A BINARIES=()
