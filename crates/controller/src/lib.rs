@@ -329,17 +329,23 @@ pub async fn run(
                 let ctx = ctx.clone();
                 move |app| {
                     if let Ok(app) = app {
-                        ctx.queue.woken(ObjectRef::from_obj(app));
+                        ctx.queue.woken(ObjectRef::from_obj(app), queue::Wake::Asked);
                     }
                 }
             });
         let controller = Controller::for_stream(trigger, reader)
-            // Changes to the objects apps manage wake their app; bursts are
+            // Changes to the objects apps manage (argocd-cm, a dependency)
+            // wake their app, after the apps users asked for; bursts are
             // coalesced by the controller's queue into one reconcile.
-            .reconcile_on(live.inspect({
-                let ctx = ctx.clone();
-                move |app| ctx.queue.woken(app.clone())
-            }))
+            .reconcile_on(queue::hold_observed(
+                live.inspect({
+                    let ctx = ctx.clone();
+                    move |app| ctx.queue.woken(app.clone(), queue::Wake::Observed)
+                }),
+                ctx.queue.asked(),
+                usize::from(config.concurrency),
+                queue::HOLD_LIMIT,
+            ))
             .with_config(kube::runtime::controller::Config::default().concurrency(config.concurrency))
             .graceful_shutdown_on(shutdown.clone())
             .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())

@@ -1,6 +1,7 @@
 //! Comparing an app's desired targets with the cluster: per-resource sync
 //! and health status, the app's totals, and what left Git.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
@@ -234,11 +235,42 @@ impl DryRunMemo {
 /// The comparison settings a dry run's verdict depends on (hashed once
 /// per comparison, not per resource).
 fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use std::fmt::Write;
+    let mut h = DefaultHasher::new();
     opts.validate.hash(&mut h);
     // The health checks too: a verdict also keeps the health it saw.
-    format!("{:?}{:?}", opts.diff, opts.health).hash(&mut h);
+    let _ = write!(HashWriter(&mut h), "{:?}{:?}", opts.diff, opts.health);
     h.finish()
+}
+
+/// Feeds what is written to it to a hasher: a value is hashed as its text
+/// without the text being built (on a cold start, each app's objects were
+/// serialized into strings three times over, only to be hashed).
+struct HashWriter<'a>(&'a mut DefaultHasher);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Hashes `value` as its JSON text (self-delimiting, so values hashed one
+/// after the other cannot be mistaken for others).
+fn hash_json(h: &mut DefaultHasher, value: &Value) {
+    // Writing to a hasher cannot fail, and a Value always serializes.
+    let _ = serde_json::to_writer(HashWriter(h), value);
 }
 
 /// A hash of what a server-side apply of `desired` depends on, and the
@@ -253,31 +285,62 @@ fn settings_hash(opts: &CompareOptions<'_>) -> u64 {
 /// With `all_managers` (an ignoreDifferences rule by `managedFieldsManagers`
 /// reads who owns what), every writer's entry counts.
 fn content_hash(live: &Value, desired: &Value, all_managers: bool) -> u64 {
-    let mut v = live.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("status");
-    }
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-        if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
-            entries.retain(|e| (all_managers || e["manager"] == FIELD_MANAGER) && e["subresource"] != "status");
-            for e in entries.iter_mut().filter_map(Value::as_object_mut) {
-                e.remove("time");
+    let mut h = DefaultHasher::new();
+    let Some(object) = live.as_object() else {
+        hash_json(&mut h, live);
+        return h.finish();
+    };
+    for (field, value) in object {
+        match (field.as_str(), value.as_object()) {
+            ("status", _) => {}
+            ("metadata", Some(meta)) => {
+                field.hash(&mut h);
+                hash_metadata(&mut h, meta, desired, all_managers);
+            }
+            _ => {
+                field.hash(&mut h);
+                hash_json(&mut h, value);
             }
         }
-        for field in ["annotations", "labels"] {
-            let set = desired["metadata"][field].as_object();
-            if let Some(Value::Object(live_keys)) = m.get_mut(field) {
-                live_keys.retain(|k, _| set.is_some_and(|s| s.contains_key(k)));
-                if live_keys.is_empty() {
-                    m.remove(field);
+    }
+    h.finish()
+}
+
+/// [`content_hash`]'s part for the metadata.
+fn hash_metadata(h: &mut DefaultHasher, meta: &serde_json::Map<String, Value>, desired: &Value, all_managers: bool) {
+    for (field, value) in meta {
+        match field.as_str() {
+            "resourceVersion" => {}
+            "managedFields" => {
+                field.hash(h);
+                let entries = value.as_array().into_iter().flatten();
+                for entry in entries.filter(|e| (all_managers || e["manager"] == FIELD_MANAGER) && e["subresource"] != "status") {
+                    // One mark per entry keeps the entries apart.
+                    h.write_u8(0);
+                    match entry.as_object() {
+                        Some(e) => e.iter().filter(|(k, _)| *k != "time").for_each(|(k, v)| {
+                            k.hash(h);
+                            hash_json(h, v);
+                        }),
+                        None => hash_json(h, entry),
+                    }
                 }
             }
+            "annotations" | "labels" => {
+                let set = desired["metadata"][field.as_str()].as_object();
+                let kept = value.as_object().into_iter().flatten().filter(|(k, _)| set.is_some_and(|s| s.contains_key(*k)));
+                for (k, v) in kept {
+                    field.hash(h);
+                    k.hash(h);
+                    hash_json(h, v);
+                }
+            }
+            _ => {
+                field.hash(h);
+                hash_json(h, value);
+            }
         }
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
-    h.finish()
 }
 
 /// The health and images of a live object.
@@ -292,8 +355,8 @@ fn observe(live: &Value, checks: &CustomChecks) -> (Option<HealthStatus>, Vec<St
 /// What a dry run's verdict depends on besides the live object: the desired
 /// manifest and the settings.
 fn verdict_input(desired: &Value, settings: u64) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    desired.to_string().hash(&mut h);
+    let mut h = DefaultHasher::new();
+    hash_json(&mut h, desired);
     settings.hash(&mut h);
     h.finish()
 }

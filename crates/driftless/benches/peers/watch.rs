@@ -11,6 +11,9 @@ use kube::runtime::watcher;
 /// Watches `api` until each of `goals` holds for `n` objects at once, and
 /// returns when each was first reached, in order. Goals are cumulative (the
 /// second implies the first), so each is waited for after the one before.
+/// Each second in which the counts moved, prints how many objects have
+/// reached each goal (the curve, not only its end: where a peer starts late,
+/// or slows down).
 pub async fn watch_until<K>(
     api: &Api<K>,
     n: usize,
@@ -24,6 +27,8 @@ where
     let mut level: HashMap<String, usize> = HashMap::new();
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
     let deadline = tokio::time::Instant::now() + timeout;
+    let started = Instant::now();
+    let mut shown = (0, Vec::new());
     while reached.len() < goals.len() {
         let event = tokio::time::timeout_at(deadline, events.try_next())
             .await
@@ -38,6 +43,15 @@ where
                 level.remove(&o.meta().name.clone().unwrap_or_default());
             }
             watcher::Event::Init | watcher::Event::InitDone => {}
+        }
+        let second = started.elapsed().as_secs();
+        if second > shown.0 {
+            let counts: Vec<usize> = (1..=goals.len()).map(|g| level.values().filter(|l| **l >= g).count()).collect();
+            if counts != shown.1 {
+                let each: Vec<String> = counts.iter().map(|c| format!("{c:>6}")).collect();
+                eprintln!("    {second:>4} s {} (of {n}, by goal)", each.join(""));
+            }
+            shown = (second, counts);
         }
         while reached.len() < goals.len() && level.values().filter(|l| **l > reached.len()).count() >= n {
             reached.push(Instant::now());
