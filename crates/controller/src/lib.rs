@@ -334,9 +334,10 @@ pub async fn run(
                 }
             });
         let controller = Controller::for_stream(trigger, reader)
-            // Changes to the objects apps manage (argocd-cm, a dependency)
-            // wake their app, after the apps users asked for; bursts are
-            // coalesced by the controller's queue into one reconcile.
+            // Changes to what apps read (the objects they manage, argocd-cm,
+            // a dependency's status) wake them, after the apps users asked
+            // for; bursts are coalesced by the controller's queue into one
+            // reconcile.
             .reconcile_on(queue::hold_observed(
                 live.inspect({
                     let ctx = ctx.clone();

@@ -143,7 +143,7 @@ struct ControllerArgs {
     /// How many apps are reconciled (and synced) at once: more makes a cold
     /// start of many apps faster and costs memory. While this many apps or
     /// more wait for a sync the user asked for (a cold start), health
-    /// updates and drift wait for them, at most 30 s.
+    /// updates and drift reverts wait for them, at most 30 s.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// At most this many requests in flight to the API server (a watch
