@@ -86,11 +86,12 @@ binary_layer() {
 # and about 45 minutes on 2 cores), as measured in docs/performance.md;
 # PGO=0 builds it without (one release build).
 build_binary() {
-  rustup target add "$1" >&2
   if [[ "${PGO:-1}" == 0 ]]; then
+    rustup target add "$1" >&2
     (cd "$ROOT" && cargo build --release --locked -p driftless --target "$1" >&2)
     echo "$TARGET_DIR/$1/release/driftless"
   else
+    # pgo.sh adds the target itself.
     PGO_TARGET="$1" "$ROOT/scripts/pgo.sh" | tail -n1
   fi
 }
