@@ -62,6 +62,15 @@ async fn a_project_built_through_the_cli_and_its_role_token_used_then_revoked() 
     })
     .await
     .expect("server up");
+    // It listens before it has made its keys (argocd-secret): it answers once they are.
+    wait_for("the server to answer", TIMEOUT, || async {
+        match call(listen, "GET", "/healthz", "").await {
+            (200, _) => Ok(()),
+            (status, body) => Err(format!("{status} {body}")),
+        }
+    })
+    .await
+    .expect("server serving");
 
     // Build the project.
     let dest = format!("{IN_CLUSTER},{}", ns.name());
