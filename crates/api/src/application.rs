@@ -22,12 +22,21 @@ pub struct Application {
     pub metadata: ObjectMeta,
     /// What to deploy where, and how.
     pub spec: ApplicationSpec,
-    /// What the controller observed and did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the controller observed and did. The API server does not check
+    /// it (see [`crate::crd::application`]): a status these types cannot
+    /// read is read as none, which the controller's next write replaces,
+    /// rather than making the app (and every listing that holds it)
+    /// unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "readable_status")]
     pub status: Option<ApplicationStatus>,
     /// A requested operation (a sync), consumed by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Box<Operation>>,
+}
+
+fn readable_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ApplicationStatus>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(Option::<ApplicationStatus>::deserialize(value).ok().flatten())
 }
 
 /// `apiVersion: argoproj.io/v1alpha1` and `kind: Application`.
@@ -683,6 +692,45 @@ mod tests {
             app.metadata.annotations = Some([(crate::ANNOTATION_DELETION_APPROVED.to_string(), value.to_string())].into());
             assert_eq!(app.deletion_confirmed(since), confirmed, "{value:?}");
         }
+    }
+
+    #[test]
+    fn a_status_the_types_cannot_read_reads_as_none_and_the_rest_of_the_app_as_written() {
+        let app = |status: serde_json::Value| {
+            serde_json::json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                "metadata": { "name": "shop", "namespace": "argocd" },
+                "spec": { "project": "default", "source": { "repoURL": "https://git.example/shop", "path": "." },
+                          "destination": { "server": "https://kubernetes.default.svc", "namespace": "shop" } },
+                "status": status
+            })
+        };
+        // Written by someone other than the controller, which the API
+        // server no longer refuses: wrong types, a time that is not one,
+        // an object where a string goes.
+        for hostile in [
+            serde_json::json!({ "sync": 5 }),
+            serde_json::json!({ "history": "all of it" }),
+            serde_json::json!({ "reconciledAt": "yesterday" }),
+            serde_json::json!({ "resources": [{ "kind": { "nested": true } }] }),
+            serde_json::json!({ "health": { "status": { "code": ["Healthy"] } } }),
+            serde_json::json!("not an object"),
+        ] {
+            let read: Application = serde_json::from_value(app(hostile.clone())).unwrap_or_else(|e| panic!("{hostile}: {e}"));
+            assert_eq!(read.status, None, "{hostile}");
+            assert_eq!(read.metadata.name.as_deref(), Some("shop"));
+            assert_eq!(read.spec.source.as_ref().map(|s| s.repo_url.as_str()), Some("https://git.example/shop"));
+            // The same through text, as a watch event or a listing arrives.
+            let text = serde_json::to_string(&app(hostile)).unwrap();
+            assert_eq!(serde_json::from_str::<Application>(&text).unwrap().status, None);
+        }
+        // A status the controller wrote reads whole; no status, or null, is none.
+        let written = serde_json::json!({ "sync": { "status": "Synced", "revision": "abc" }, "health": { "status": "Healthy" },
+                                          "reconciledAt": "2026-12-07T14:29:14Z" });
+        let read: Application = serde_json::from_value(app(written.clone())).unwrap();
+        assert_eq!(read.status.as_ref().map(|s| s.sync.revision.as_deref()), Some(Some("abc")));
+        assert_eq!(serde_json::to_value(read.status.as_ref().unwrap()).unwrap()["reconciledAt"], written["reconciledAt"]);
+        assert_eq!(serde_json::from_value::<Application>(app(serde_json::Value::Null)).unwrap().status, None);
     }
 
     #[test]

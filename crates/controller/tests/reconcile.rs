@@ -425,3 +425,36 @@ async fn apps_found_together_share_a_fetch_and_a_new_app_sees_the_commit_made_be
     assert_eq!(w.metric("driftless_git_requests_total", &["request=\"fetch\""]), 2.0);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_status_someone_else_wrote_that_the_types_cannot_read_stops_nothing_and_is_replaced() -> Result<(), Error> {
+    // The CRD keeps the status as written (the controller alone writes it,
+    // and validating it cost the API server a third of each write): anyone
+    // who may edit an app can put anything there.
+    let w = World::with_resync("badstatus", NO_RESYNC).await?;
+    w.repo.write("web/cm.yaml", &configmap("web", ""));
+    w.repo.write("other/cm.yaml", &configmap("other", "release: one"));
+    w.repo.commit("v1");
+    for app in ["web", "other"] {
+        w.app(app, app, json!({ "syncPolicy": { "automated": {} } })).await?;
+        synced(&w, app).await?;
+    }
+    let garbage = r#"{"status":{"sync":5,"history":"all of it","reconciledAt":"yesterday","resources":[{"kind":{"a":1}}]}}"#;
+    w.kubectl(&["patch", "application", "web", "--type", "merge", "-p", garbage]);
+    assert_eq!(w.kubectl(&["get", "application", "web", "-o", "jsonpath={.status.sync}"]), "5", "the server kept it");
+
+    // The apps are still listed and watched: the other app follows a commit.
+    w.repo.write("other/cm.yaml", &configmap("other", "release: two"));
+    let v2 = w.repo.commit("v2");
+    w.kubectl(&["annotate", "application", "other", "argocd.argoproj.io/refresh=normal"]);
+    compared_at(&w, "other", &v2).await?;
+    assert_eq!(w.kubectl(&["get", "configmap", "other", "-o", "jsonpath={.metadata.annotations.release}"]), "two");
+
+    // The app with the unreadable status is read as never reconciled, and
+    // its next reconcile writes a whole status over it.
+    w.kubectl(&["annotate", "application", "web", "argocd.argoproj.io/refresh=normal"]);
+    compared_at(&w, "web", &v2).await?;
+    assert_eq!(w.kubectl(&["get", "application", "web", "-o", "jsonpath={.status.sync.status}"]), "Synced");
+    assert_eq!(w.kubectl(&["get", "application", "web", "-o", "jsonpath={.status.reconciledAt}"]).len(), "2026-12-07T14:29:14Z".len());
+    Ok(())
+}
