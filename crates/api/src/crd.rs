@@ -93,11 +93,10 @@ pub fn application() -> CustomResourceDefinition {
 
 /// The Application's status: kept as written, neither validated nor pruned
 /// by the API server. Only the controller writes it (two to three times per
-/// sync), and a status of ten resources is about 4 KB of JSON that the
-/// server would otherwise walk against a 120 KB schema at each write: a
-/// third of the server's CPU per status write goes. What the server no
-/// longer checks, the controller does on reading (`Application`'s
-/// `status` reads a status its types cannot as none).
+/// sync), and walking a 10-resource status against its schema at each write
+/// was a third of the server's CPU for the write (docs/performance.md).
+/// What the server no longer checks is checked on reading: `Application`
+/// reads a status its types cannot read as none.
 fn status_schema() -> serde_json::Value {
     json!({
         "type": "object",
