@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ApplicationStatus, Operation};
+use crate::{ApplicationStatus, FreeJson, Operation};
 
 /// An Argo CD `Application`. Unlike most custom resources it has a third
 /// top-level field, `operation`, through which a sync is requested, so it
@@ -18,25 +18,26 @@ pub struct Application {
     #[serde(flatten)]
     #[schemars(skip)]
     pub types: ApplicationTypeMeta,
-    /// Standard object metadata.
+    /// Standard object metadata, read without managedFields (see
+    /// [`crate::free::metadata`]).
+    #[serde(deserialize_with = "crate::free::metadata")]
     pub metadata: ObjectMeta,
     /// What to deploy where, and how.
     pub spec: ApplicationSpec,
-    /// What the controller observed and did. The API server does not check
-    /// it (see [`crate::crd::application`]): a status these types cannot
-    /// read is read as none, which the controller's next write replaces,
-    /// rather than making the app (and every listing that holds it)
-    /// unreadable.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "readable_status")]
+    /// What the controller observed and did (Argo CD's ApplicationStatus),
+    /// written by the controller only and kept as written: the API server
+    /// neither validates nor prunes it.
+    // Validating it was a third of the server's CPU for each status write
+    // (docs/performance.md). What the server no longer checks is checked
+    // here: a status these types cannot read reads as none, which the
+    // controller's next write replaces, rather than making the app (and
+    // every listing that holds it) unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::free::lenient")]
+    #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
     pub status: Option<ApplicationStatus>,
     /// A requested operation (a sync), consumed by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Box<Operation>>,
-}
-
-fn readable_status<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ApplicationStatus>, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    Ok(Option::<ApplicationStatus>::deserialize(value).ok().flatten())
 }
 
 /// `apiVersion: argoproj.io/v1alpha1` and `kind: Application`.
@@ -55,29 +56,7 @@ impl Default for ApplicationTypeMeta {
     }
 }
 
-impl kube::Resource for Application {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-        "Application".into()
-    }
-    fn group(_: &()) -> std::borrow::Cow<'_, str> {
-        crate::GROUP.into()
-    }
-    fn version(_: &()) -> std::borrow::Cow<'_, str> {
-        crate::VERSION.into()
-    }
-    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-        "applications".into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+crate::argo_resource!(Application, "Application", "applications");
 
 impl Application {
     /// The single source, or the first of `sources`.
@@ -320,7 +299,7 @@ pub struct ApplicationSourceHelm {
     /// Values as an object; takes precedence over `values`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::crd::preserve_unknown_fields")]
-    pub values_object: Option<serde_json::Value>,
+    pub values_object: Option<FreeJson>,
     /// The release namespace (`.Release.Namespace`); defaults to the
     /// destination namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -750,7 +729,7 @@ mod tests {
         let helm = typed.helm.as_deref().unwrap();
         assert_eq!(helm.value_files, ["$values/envs/prod.yaml"]);
         assert!(helm.parameters[0].force_string && helm.skip_crds && helm.pass_credentials);
-        assert_eq!(helm.values_object.as_ref().unwrap()["b"]["c"], 2);
+        assert_eq!(helm.values_object.as_ref().unwrap().value().unwrap()["b"]["c"], 2);
         assert_eq!(serde_json::to_value(&typed).unwrap(), source);
         // Unset flags stay unset, as Argo CD writes them.
         let bare: ApplicationSource = serde_json::from_value(serde_json::json!({ "repoURL": "r", "helm": {} })).unwrap();

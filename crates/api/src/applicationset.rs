@@ -7,19 +7,48 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ApplicationSpec, ResourceStatus};
+use crate::{ApplicationSpec, FreeJson, ResourceStatus};
+
+/// An Argo CD `ApplicationSet`.
+// Written by hand rather than derived (`kube::CustomResource`) to read its
+// metadata without managedFields (see `crate::free::metadata`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, JsonSchema)]
+pub struct ApplicationSet {
+    /// Standard object metadata, read without managedFields.
+    #[serde(deserialize_with = "crate::free::metadata")]
+    #[schemars(skip)]
+    pub metadata: ObjectMeta,
+    /// The generators and the template.
+    pub spec: ApplicationSetSpec,
+    /// What the controller generated, and its conditions.
+    #[serde(default)]
+    pub status: Option<ApplicationSetStatus>,
+}
+
+crate::argo_resource!(ApplicationSet, "ApplicationSet", "applicationsets");
+
+impl Serialize for ApplicationSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut o = s.serialize_struct("ApplicationSet", 5)?;
+        o.serialize_field("apiVersion", &format!("{}/{}", crate::GROUP, crate::VERSION))?;
+        o.serialize_field("kind", "ApplicationSet")?;
+        o.serialize_field("metadata", &self.metadata)?;
+        o.serialize_field("spec", &self.spec)?;
+        if let Some(status) = &self.status {
+            o.serialize_field("status", status)?;
+        }
+        o.end()
+    }
+}
 
 /// `ApplicationSet.spec`.
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "argoproj.io", version = "v1alpha1", kind = "ApplicationSet", namespaced, shortname = "appset", shortname = "appsets")]
-#[kube(status = "ApplicationSetStatus")]
-#[kube(crates(kube_core = "kube::core", k8s_openapi = "k8s_openapi", schemars = "schemars", serde = "serde", serde_json = "serde_json"))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSetSpec {
     /// Templates are Go templates rather than `{{param}}` substitutions.
@@ -173,42 +202,22 @@ pub struct ApplicationSetResourceIgnoreDifferences {
 }
 
 /// A top-level generator: exactly one kind set, and an optional selector.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplicationSetGenerator {
-    /// The generators a top-level generator may also be nested as.
-    #[serde(flatten)]
-    pub base: BaseGenerators,
-    /// The cartesian product of two generators.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub matrix: Option<MatrixGenerator>,
-    /// Two or more generators merged by keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<MergeGenerator>,
-}
+pub type ApplicationSetGenerator = Generator<MatrixGenerator, MergeGenerator>;
 
 /// A generator inside a matrix or merge generator. A matrix or merge nested
 /// here is kept as JSON, as in Argo CD (CRD schemas cannot recurse).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct ApplicationSetNestedGenerator {
-    /// The generators that may appear at any level.
-    #[serde(flatten)]
-    pub base: BaseGenerators,
-    /// A nested matrix generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::any_json")]
-    pub matrix: Option<serde_json::Value>,
-    /// A nested merge generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::crd::any_json")]
-    pub merge: Option<serde_json::Value>,
-}
+pub type ApplicationSetNestedGenerator = Generator<FreeJson, FreeJson>;
 
-/// The generators that may appear at any level, and the selector that
-/// filters their parameter sets.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// A generator: exactly one kind set, and the selector that filters its
+/// parameter sets. A matrix or merge nested in another is kept as JSON, as
+/// in Argo CD (CRD schemas cannot recurse).
+// `Matrix` and `Merge`: typed at the top, JSON when nested. One struct rather than the shared kinds flattened into two: serde reads
+// a flattened struct's fields through a copy of each value it makes first,
+// to any depth, which list elements nested deeper than serde_json reads
+// would make fail for every set of the namespace (see `crate::free`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct BaseGenerators {
+pub struct Generator<Matrix, Merge> {
     /// Literal parameter sets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list: Option<ListGenerator>,
@@ -230,9 +239,32 @@ pub struct BaseGenerators {
     /// An external plugin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<PluginGenerator>,
+    /// The cartesian product of two generators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<Matrix>,
+    /// Two or more generators merged by keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge: Option<Merge>,
     /// Keeps only the parameter sets with these labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
+}
+
+impl<Matrix, Merge> Default for Generator<Matrix, Merge> {
+    fn default() -> Self {
+        Generator {
+            list: None,
+            clusters: None,
+            git: None,
+            scm_provider: None,
+            cluster_decision_resource: None,
+            pull_request: None,
+            plugin: None,
+            matrix: None,
+            merge: None,
+            selector: None,
+        }
+    }
 }
 
 /// `list`.
@@ -242,7 +274,7 @@ pub struct ListGenerator {
     /// The parameter sets, any JSON each.
     #[serde(default)]
     #[schemars(schema_with = "crate::crd::any_json_array")]
-    pub elements: Vec<serde_json::Value>,
+    pub elements: Vec<FreeJson>,
     /// The parameter sets as a YAML string (a Go template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements_yaml: Option<String>,
@@ -848,7 +880,7 @@ pub struct PluginInput {
     /// Parameters, any JSON each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "crate::crd::any_json_map")]
-    pub parameters: BTreeMap<String, serde_json::Value>,
+    pub parameters: BTreeMap<String, FreeJson>,
 }
 
 /// `matrix`: the cartesian product of two generators' parameter sets.
@@ -951,8 +983,10 @@ impl ApplicationSetSpec {
     }
 }
 
-impl BaseGenerators {
-    /// The generator kinds set, by their field names (`list`, `git`, ...).
+impl<Matrix, Merge> Generator<Matrix, Merge> {
+    /// The generator kinds set, by their field names (`list`, `git`, ...,
+    /// `matrix` and `merge` included): none means Argo CD does not
+    /// recognise the entry.
     pub fn kinds(&self) -> Vec<&'static str> {
         [
             ("list", self.list.is_some()),
@@ -962,22 +996,12 @@ impl BaseGenerators {
             ("clusterDecisionResource", self.cluster_decision_resource.is_some()),
             ("pullRequest", self.pull_request.is_some()),
             ("plugin", self.plugin.is_some()),
+            ("matrix", self.matrix.is_some()),
+            ("merge", self.merge.is_some()),
         ]
         .into_iter()
         .filter_map(|(kind, set)| set.then_some(kind))
         .collect()
-    }
-}
-
-impl ApplicationSetGenerator {
-    /// The generator kinds this entry sets, `matrix` and `merge` included:
-    /// none means Argo CD does not recognise the entry.
-    pub fn kinds(&self) -> Vec<&'static str> {
-        let mut kinds = self.base.kinds();
-        kinds.extend(
-            [("matrix", self.matrix.is_some()), ("merge", self.merge.is_some())].into_iter().filter_map(|(k, set)| set.then_some(k)),
-        );
-        kinds
     }
 }
 

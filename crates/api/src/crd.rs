@@ -12,7 +12,7 @@ use crate::{AppProject, Application, ApplicationSet};
 /// The ApplicationSet CRD, like Argo CD's, is too large for client-side
 /// apply's last-applied annotation: apply them server-side.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![application(), with_type_meta(AppProject::crd()), with_type_meta(ApplicationSet::crd())]
+    vec![application(), with_type_meta(AppProject::crd()), applicationset()]
 }
 
 /// Declares `apiVersion`, `kind` and `metadata` in a derived CRD's schema,
@@ -33,6 +33,39 @@ fn with_type_meta(mut crd: CustomResourceDefinition) -> CustomResourceDefinition
 /// The Application CRD. Hand-assembled because Application has the
 /// top-level `operation` field that derived CRDs cannot express.
 pub fn application() -> CustomResourceDefinition {
+    definition(
+        root_schema::<Application>("An Argo CD Application: what to deploy where, and how."),
+        Names { kind: "Application", plural: "applications", short_names: &["app", "apps"] },
+        json!({}),
+        json!([
+            { "name": "Sync Status", "type": "string", "jsonPath": ".status.sync.status" },
+            { "name": "Health Status", "type": "string", "jsonPath": ".status.health.status" },
+            { "name": "Revision", "type": "string", "jsonPath": ".status.sync.revision", "priority": 10 }
+        ]),
+    )
+}
+
+/// The ApplicationSet CRD. Hand-assembled because ApplicationSet reads its
+/// metadata its own way (see [`crate::free::metadata`]), which derived
+/// custom resources cannot.
+pub fn applicationset() -> CustomResourceDefinition {
+    definition(
+        root_schema::<ApplicationSet>("An Argo CD ApplicationSet: Applications generated from a template and generators."),
+        Names { kind: "ApplicationSet", plural: "applicationsets", short_names: &["appset", "appsets"] },
+        json!({ "status": {} }),
+        json!([]),
+    )
+}
+
+/// A kind's names in its CRD.
+struct Names {
+    kind: &'static str,
+    plural: &'static str,
+    short_names: &'static [&'static str],
+}
+
+/// The OpenAPI schema of a kind here, as `kube::CustomResource` derives it.
+fn root_schema<K: schemars::JsonSchema>(description: &str) -> serde_json::Value {
     let settings = schemars::generate::SchemaSettings::openapi3().with(|s| {
         s.inline_subschemas = true;
         s.meta_schema = None;
@@ -43,66 +76,59 @@ pub fn application() -> CustomResourceDefinition {
         .with_transform(kube::core::schema::OptionalEnum)
         .with_transform(kube::core::schema::OptionalIntOrString)
         .into_generator();
-    let mut schema = serde_json::to_value(generator.into_root_schema_for::<Application>()).unwrap_or_default();
+    let mut schema = serde_json::to_value(generator.into_root_schema_for::<K>()).unwrap_or_default();
     if let Some(obj) = schema.as_object_mut() {
         // Like every CRD: metadata is validated by the server itself.
         obj.remove("$schema");
         obj.remove("title");
-        obj.remove("description");
-        obj.insert("description".into(), json!("An Argo CD Application: what to deploy where, and how."));
+        obj.insert("description".into(), json!(description));
         if let Some(props) = obj.get_mut("properties").and_then(|p| p.as_object_mut()) {
             props.insert("metadata".into(), json!({ "type": "object" }));
             props.insert("apiVersion".into(), json!({ "type": "string" }));
             props.insert("kind".into(), json!({ "type": "string" }));
-            props.insert("status".into(), status_schema());
         }
         if let Some(required) = obj.get_mut("required").and_then(|r| r.as_array_mut()) {
             required.retain(|r| r != "metadata");
         }
     }
+    schema
+}
+
+fn definition(
+    schema: serde_json::Value,
+    names: Names,
+    subresources: serde_json::Value,
+    printer_columns: serde_json::Value,
+) -> CustomResourceDefinition {
+    let singular = names.kind.to_lowercase();
+    let mut version = json!({
+        "name": crate::VERSION,
+        "served": true,
+        "storage": true,
+        "schema": { "openAPIV3Schema": schema },
+        "subresources": subresources,
+    });
+    if printer_columns.as_array().is_some_and(|c| !c.is_empty()) {
+        version["additionalPrinterColumns"] = printer_columns;
+    }
     serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": { "name": "applications.argoproj.io" },
+        "metadata": { "name": format!("{}.{}", names.plural, crate::GROUP) },
         "spec": {
             "group": crate::GROUP,
             "names": {
-                "kind": "Application",
-                "listKind": "ApplicationList",
-                "plural": "applications",
-                "singular": "application",
-                "shortNames": ["app", "apps"]
+                "kind": names.kind,
+                "listKind": format!("{}List", names.kind),
+                "plural": names.plural,
+                "singular": singular,
+                "shortNames": names.short_names
             },
             "scope": "Namespaced",
-            "versions": [{
-                "name": crate::VERSION,
-                "served": true,
-                "storage": true,
-                "schema": { "openAPIV3Schema": schema },
-                "subresources": {},
-                "additionalPrinterColumns": [
-                    { "name": "Sync Status", "type": "string", "jsonPath": ".status.sync.status" },
-                    { "name": "Health Status", "type": "string", "jsonPath": ".status.health.status" },
-                    { "name": "Revision", "type": "string", "jsonPath": ".status.sync.revision", "priority": 10 }
-                ]
-            }]
+            "versions": [version]
         }
     }))
-    .expect("the Application CRD is a valid CustomResourceDefinition")
-}
-
-/// The Application's status: kept as written, neither validated nor pruned
-/// by the API server. Only the controller writes it (two to three times per
-/// sync), and walking a 10-resource status against its schema at each write
-/// was a third of the server's CPU for the write (docs/performance.md).
-/// What the server no longer checks is checked on reading: `Application`
-/// reads a status its types cannot read as none.
-fn status_schema() -> serde_json::Value {
-    json!({
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
-        "description": "What the controller observed and did (see Argo CD's ApplicationStatus); written by the controller only."
-    })
+    .expect("a valid CustomResourceDefinition")
 }
 
 /// Schema of a field kept as free-form JSON (an object whose fields the

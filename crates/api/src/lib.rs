@@ -4,10 +4,41 @@
 //!
 //! Pure data: no I/O, no async. Every other stage depends on these types.
 
+/// `kube::Resource` for a namespaced kind of [`GROUP`]/[`VERSION`].
+macro_rules! argo_resource {
+    ($type:ty, $kind:literal, $plural:literal) => {
+        impl kube::Resource for $type {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+                $kind.into()
+            }
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
+                crate::GROUP.into()
+            }
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
+                crate::VERSION.into()
+            }
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+                $plural.into()
+            }
+            fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+pub(crate) use argo_resource;
+
 mod annotations;
 mod application;
 mod applicationset;
 pub mod crd;
+pub mod free;
 mod glob;
 mod manifest;
 mod names;
@@ -26,6 +57,7 @@ pub use annotations::{
 pub use annotations::{ANNOTATION_HEALTHY_HISTORY, ANNOTATION_ROLLBACK_AFTER, ANNOTATION_ROLLED_BACK_FROM};
 pub use application::*;
 pub use applicationset::*;
+pub use free::{FreeJson, TooDeep};
 pub use glob::glob_match;
 pub use manifest::Manifest;
 pub use names::{is_dns_label, is_dns_subdomain};

@@ -31,6 +31,14 @@ pub enum AppsError {
         /// What went wrong.
         error: TemplateError,
     },
+    /// The set's template, or a generator's, could not be read whole.
+    #[error("{generator}: its template: {reason}")]
+    Template {
+        /// `spec.generators[i]`.
+        generator: String,
+        /// Why.
+        reason: String,
+    },
     /// Two elements made Applications of one name.
     #[error("{first} and {second} both make the Application {name:?}: names must be unique")]
     Duplicate {
@@ -48,7 +56,8 @@ pub fn applications(set: &ApplicationSet, outputs: &[Output<'_>], renderer: &Ren
     let mut apps = Vec::new();
     let mut made_by: BTreeMap<String, String> = BTreeMap::new();
     for output in outputs {
-        let template = merged(&set.spec.template, output.template);
+        let template = merged(&set.spec.template, output.template)
+            .map_err(|e| AppsError::Template { generator: output.at.clone(), reason: e.to_string() })?;
         for (i, params) in output.elements.iter().enumerate() {
             let fail = |error| AppsError::Element { generator: output.at.clone(), element: i, summary: summary(params), error };
             let app = application(set, &template, params, renderer).map_err(fail)?;

@@ -153,12 +153,14 @@ pub fn fasttemplate(text: &str, flat: &Map<String, Value>) -> Result<String, Str
 
 /// The set's template with a generator's own `template` over it: what the
 /// generator sets wins, field by field (Argo CD's merge with override).
-pub fn merged(set: &ApplicationSetTemplate, generator: Option<&ApplicationSetTemplate>) -> Value {
-    let mut base = serde_json::to_value(set).unwrap_or_default();
+/// Fails on a value not read whole (see `driftless_api::free`): rather
+/// than generating Applications without it.
+pub fn merged(set: &ApplicationSetTemplate, generator: Option<&ApplicationSetTemplate>) -> Result<Value, serde_json::Error> {
+    let mut base = serde_json::to_value(set)?;
     if let Some(own) = generator {
-        overlay(&mut base, &serde_json::to_value(own).unwrap_or_default());
+        overlay(&mut base, &serde_json::to_value(own)?);
     }
-    base
+    Ok(base)
 }
 
 /// `top` over `base`: objects merged key by key, anything else replaced

@@ -459,3 +459,52 @@ async fn a_status_someone_else_wrote_that_the_types_cannot_read_stops_nothing_an
     assert!(reconciled.parse::<k8s_openapi::jiff::Timestamp>().is_ok(), "reconciledAt: {reconciled:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn an_app_nested_deeper_than_the_controller_reads_fails_alone_and_destroys_nothing() -> Result<(), Error> {
+    // valuesObject is kept as written (as in Argo CD's CRD), to any depth;
+    // kube-rs' JSON reads 128 levels. Such an app once made every list and
+    // watch of its namespace fail: no app there was compared again.
+    let w = World::with_resync("deepapp", NO_RESYNC).await?;
+    w.repo.write("chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n");
+    w.repo.write(
+        "chart/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  replicas: {{ .Values.replicas | quote }}\n",
+    );
+    w.repo.write("other/cm.yaml", &configmap("other", "release: one"));
+    w.repo.commit("v1");
+    let values = json!({ "source": { "helm": { "valuesObject": { "replicas": 2 } } }, "syncPolicy": { "automated": { "prune": true } } });
+    w.app("web", "chart", values).await?;
+    w.app("other", "other", json!({ "syncPolicy": { "automated": { "prune": true } } })).await?;
+    synced(&w, "web").await?;
+    synced(&w, "other").await?;
+
+    let nested = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let deep = format!(r#"{{"spec":{{"source":{{"helm":{{"valuesObject":{{"replicas":3,"deep":{nested}}}}}}}}}}}"#);
+    w.kubectl(&["patch", "application", "web", "--type", "merge", "-p", &deep]);
+
+    // The namespace's apps are still listed, the deep value marked unread.
+    let listed = w.apps.list(&Default::default()).await.map_err(|source| Error::Kube { what: "list apps".into(), source })?;
+    let web = listed.items.iter().find(|a| a.metadata.name.as_deref() == Some("web")).expect("web is listed");
+    let values = web.spec.source.as_ref().and_then(|s| s.helm.as_ref()).and_then(|h| h.values_object.as_ref());
+    assert_eq!(values, Some(&driftless_api::FreeJson::TooDeep));
+
+    // The other app follows a commit.
+    w.repo.write("other/cm.yaml", &configmap("other", "release: two"));
+    let v2 = w.repo.commit("v2");
+    w.kubectl(&["annotate", "application", "other", "argocd.argoproj.io/refresh=normal"]);
+    compared_at(&w, "other", &v2).await?;
+    assert_eq!(w.kubectl(&["get", "configmap", "other", "-o", "jsonpath={.metadata.annotations.release}"]), "two");
+
+    // The deep app says why it cannot render, and its objects stay as they were.
+    let message = w
+        .wait_app("web", "a ComparisonError", |a| {
+            a.status.as_ref()?.conditions.iter().find(|c| c.type_ == "ComparisonError").map(|c| c.message.clone())
+        })
+        .await?;
+    assert!(message.contains("source.helm.valuesObject") && message.contains("nested deeper than 100 levels"), "{message}");
+    assert_eq!(w.kubectl(&["get", "configmap", "web", "-o", "jsonpath={.data.replicas}"]), "2", "not pruned, not changed");
+    // Writing the status left the spec as the user wrote it.
+    assert_eq!(w.kubectl(&["get", "application", "web", "-o", "jsonpath={.spec.source.helm.valuesObject.replicas}"]), "3");
+    Ok(())
+}

@@ -36,6 +36,8 @@ mod argocd;
 mod driftless_peer;
 #[path = "peers/floor.rs"]
 mod floor;
+#[path = "peers/floor_apps.rs"]
+mod floor_apps;
 #[path = "peers/flux.rs"]
 mod flux;
 #[path = "peers/measure.rs"]
@@ -272,7 +274,7 @@ async fn measure_floor(config: &Config, with_apps: bool) -> Result<FloorFigures,
             namespace: WORKLOAD_NAMESPACE.into(),
             prefix: "a".into(),
         };
-        floor::cluster_floor_with_apps(&client, &w, config.apps).await
+        floor_apps::cluster_floor_with_apps(&client, &w, config.apps).await
     } else {
         floor::cluster_floor(&client, WORKLOAD_NAMESPACE, "a", config.apps).await
     };

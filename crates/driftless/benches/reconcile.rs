@@ -172,7 +172,7 @@ async fn cold_start(n: usize) -> Result<String, Box<dyn std::error::Error>> {
 
 async fn measure_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let ns = TestNamespace::new("bench-floor").await?;
-    let floor = floor::cluster_floor(&ns.client(), ns.name(), "a", n).await?;
+    let floor = floor::cluster_floor(&ns.client(), ns.name(), "a", n).await.map_err(|e| -> Box<dyn std::error::Error> { e })?;
     println!(
         "cluster floor: the same {n} x 10 objects server-side applied directly (32 at a time): applied in {:.1} s, every Deployment available at {:.1} s",
         floor.applied.as_secs_f64(),

@@ -568,9 +568,12 @@ fn judged_fields(app: &Application) -> serde_json::Value {
         let op = s.operation_state.as_ref().map(|o| serde_json::json!({ "phase": o.phase, "message": o.message }));
         serde_json::json!({ "sync": s.sync, "health": s.health, "conditions": s.conditions, "operationState": op })
     });
+    // A spec holding a value not read whole (see `driftless_api::free`)
+    // does not encode: its app is judged without it, not ready.
+    let spec = serde_json::to_value(&app.spec).unwrap_or_default();
     serde_json::json!({
         "metadata": { "name": app.metadata.name },
-        "spec": app.spec,
+        "spec": spec,
         "operation": app.operation,
         "status": status,
     })

@@ -84,6 +84,15 @@ pub enum RenderError {
         /// What to install.
         hint: &'static str,
     },
+    /// A field the API server kept as written that driftless did not
+    /// read (see `driftless_api::free`).
+    #[error("{field}: {reason}")]
+    Unread {
+        /// The field.
+        field: &'static str,
+        /// Why it was not read.
+        reason: driftless_api::TooDeep,
+    },
     /// A feature of the source is not supported.
     #[error("{field}: {what} not supported")]
     Unsupported {

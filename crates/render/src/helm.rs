@@ -190,10 +190,13 @@ fn invocation(
 /// `values` or `valuesObject` as one YAML document; the object wins, as in
 /// Argo CD. JSON is YAML, so the object is written as JSON.
 fn inline_values(helm: &ApplicationSourceHelm) -> Result<Option<String>, RenderError> {
-    match &helm.values_object {
+    const FIELD: &str = "source.helm.valuesObject";
+    let values =
+        helm.values_object.as_ref().map(|v| v.value().map_err(|reason| RenderError::Unread { field: FIELD, reason })).transpose()?;
+    match values {
         Some(v) if v.as_object().is_some_and(|o| !o.is_empty()) => Ok(Some(v.to_string())),
         Some(v) if !v.is_object() && !v.is_null() => {
-            Err(RenderError::Unsupported { field: "source.helm.valuesObject", what: "values that are not a mapping".into() })
+            Err(RenderError::Unsupported { field: FIELD, what: "values that are not a mapping".into() })
         }
         _ => Ok(helm.values.clone().filter(|v| !v.trim().is_empty())),
     }

@@ -83,7 +83,7 @@ fn inline_values_parameters_and_file_parameters_in_argo_cd_order() {
         value_files: vec!["envs/production.yaml".into()],
         values: Some("replicas: 7\ngreeting: from values\n".into()),
         // The object wins over the string; parameters win over both.
-        values_object: Some(json!({ "replicas": 5, "image": { "tag": "1.28" } })),
+        values_object: Some(json!({ "replicas": 5, "image": { "tag": "1.28" } }).into()),
         parameters: vec![
             HelmParameter { name: "image.tag".into(), value: "2.0".into(), force_string: true },
             HelmParameter { name: "environment".into(), value: "a,b".into(), force_string: false },

@@ -8,7 +8,10 @@ use super::{Generated, GeneratorError};
 use crate::template::Renderer;
 
 pub(super) fn generate(list: &ListGenerator, renderer: &Renderer) -> Generated {
-    let mut elements: Vec<Value> = list.elements.clone();
+    let mut elements = Vec::with_capacity(list.elements.len());
+    for (i, e) in list.elements.iter().enumerate() {
+        elements.push(e.value().map_err(|e| GeneratorError::Invalid(format!("elements[{i}]: {e}")))?.clone());
+    }
     if let Some(yaml) = list.elements_yaml.as_deref().filter(|y| !y.trim().is_empty()) {
         let parsed: Value =
             serde_saphyr::from_str(yaml).map_err(|e| GeneratorError::Invalid(format!("elementsYaml: not a YAML list: {e}")))?;

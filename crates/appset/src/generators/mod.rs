@@ -11,7 +11,7 @@ mod list;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use driftless_api::{ApplicationSetGenerator, ApplicationSetNestedGenerator, ApplicationSetTemplate, BaseGenerators};
+use driftless_api::{ApplicationSetGenerator, ApplicationSetNestedGenerator, ApplicationSetTemplate, Generator};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
@@ -124,9 +124,9 @@ pub async fn generate<'a>(
     } else if let Some(m) = &generator.merge {
         (compose::merge(m, &format!("{at}.merge"), 1, renderer, sources).await?, m.template.as_ref())
     } else {
-        (base(&generator.base, at, renderer, sources).await?, template_of(&generator.base))
+        (base(generator, at, renderer, sources).await?, template_of(generator))
     };
-    let elements = select(elements, generator.base.selector.as_ref(), at)?;
+    let elements = select(elements, generator.selector.as_ref(), at)?;
     Ok(Output { at: at.to_string(), elements, template })
 }
 
@@ -141,7 +141,7 @@ async fn nested(
     sources: &impl Sources,
 ) -> Generated {
     let composite = [("matrix", &generator.matrix), ("merge", &generator.merge)];
-    let named = generator.base.kinds().len() + composite.iter().filter(|(_, v)| v.is_some()).count();
+    let named = generator.kinds().len();
     if named != 1 {
         return Err(GeneratorError::Invalid(format!("{at}: a generator names exactly one kind, this one names {named}")));
     }
@@ -150,19 +150,19 @@ async fn nested(
             return Err(GeneratorError::Invalid(format!("{at}.{kind}: matrix and merge nest two levels deep at most, as in Argo CD")));
         }
         Some(("matrix", spec)) => {
-            let m = serde_json::from_value(spec.clone()).map_err(|e| GeneratorError::Invalid(format!("{at}.matrix: {e}")))?;
+            let m = read_nested(spec, &format!("{at}.matrix"))?;
             Box::pin(compose::matrix(&m, &format!("{at}.matrix"), depth + 1, renderer, sources)).await?
         }
         Some((_, spec)) => {
-            let m = serde_json::from_value(spec.clone()).map_err(|e| GeneratorError::Invalid(format!("{at}.merge: {e}")))?;
+            let m = read_nested(spec, &format!("{at}.merge"))?;
             Box::pin(compose::merge(&m, &format!("{at}.merge"), depth + 1, renderer, sources)).await?
         }
-        None => base(&generator.base, at, renderer, sources).await?,
+        None => base(generator, at, renderer, sources).await?,
     };
-    select(elements, generator.base.selector.as_ref(), at)
+    select(elements, generator.selector.as_ref(), at)
 }
 
-fn template_of(g: &BaseGenerators) -> Option<&ApplicationSetTemplate> {
+fn template_of<M, N>(g: &Generator<M, N>) -> Option<&ApplicationSetTemplate> {
     g.list
         .as_ref()
         .and_then(|x| x.template.as_ref())
@@ -174,7 +174,14 @@ fn template_of(g: &BaseGenerators) -> Option<&ApplicationSetTemplate> {
         .or(g.plugin.as_ref().and_then(|x| x.template.as_ref()))
 }
 
-async fn base(g: &BaseGenerators, at: &str, renderer: &Renderer, sources: &impl Sources) -> Generated {
+/// A matrix or merge nested in another, kept as JSON: read as its type.
+fn read_nested<T: serde::de::DeserializeOwned>(spec: &driftless_api::FreeJson, at: &str) -> Result<T, GeneratorError> {
+    let value = spec.value().map_err(|e| GeneratorError::Invalid(format!("{at}: {e}")))?;
+    T::deserialize(value).map_err(|e| GeneratorError::Invalid(format!("{at}: {e}")))
+}
+
+/// Runs the generator `g` sets, of the kinds that may appear at any level.
+async fn base<M, N>(g: &Generator<M, N>, at: &str, renderer: &Renderer, sources: &impl Sources) -> Generated {
     let go = renderer.is_go();
     let (elements, values) = if let Some(list) = &g.list {
         (list::generate(list, renderer).map_err(|e| e.at(&format!("{at}.list")))?, None)

@@ -210,11 +210,34 @@ pub async fn list(
             items: Vec<&'a Application>,
             metadata: Value,
         }
-        return Ok(Json(Page { items: page.iter().map(|a| a.as_ref()).collect(), metadata }).into_response());
+        let whole = Page { items: page.iter().map(|a| a.as_ref()).collect(), metadata };
+        return Ok(match serde_json::to_vec(&whole) {
+            Ok(body) => ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+            // An app that cannot be encoded whole does not take the others with it.
+            Err(_) => {
+                Json(json!({ "items": page.iter().map(|a| shown(a)).collect::<Vec<_>>(), "metadata": whole.metadata })).into_response()
+            }
+        });
     }
     let item_paths: Vec<Vec<&str>> = fields.iter().filter_map(|f| f.strip_prefix("items.")).map(|f| f.split('.').collect()).collect();
-    let items: Vec<Value> = page.iter().map(|a| project(&serde_json::to_value(a.as_ref()).unwrap_or(Value::Null), &item_paths)).collect();
+    let items: Vec<Value> = page.iter().map(|a| project(&shown(a), &item_paths)).collect();
     Ok(Json(json!({ "items": items, "metadata": metadata })).into_response())
+}
+
+/// The app as JSON; one holding a value not read whole (nested deeper than
+/// driftless reads, see `driftless_api::free`) as its name, project and
+/// destination, Unknown, with the reason as a condition.
+fn shown(app: &Application) -> Value {
+    serde_json::to_value(app).unwrap_or_else(|e| {
+        json!({
+            "apiVersion": app.types.api_version, "kind": app.types.kind, "metadata": app.metadata,
+            "spec": { "project": app.spec.project, "destination": app.spec.destination },
+            "status": {
+                "sync": { "status": "Unknown" }, "health": { "status": "Unknown" },
+                "conditions": [{ "type": "ComparisonError", "message": format!("the application cannot be shown whole: {e}") }]
+            }
+        })
+    })
 }
 
 /// `GET /api/v1/applications/{name}`; `refresh=normal|hard` sets Argo CD's
@@ -234,7 +257,7 @@ pub async fn get(State(state): State<Arc<AppState>>, Extension(who): Extension<I
         }
         Some(other) => return Err(ApiError::bad_request(format!("refresh={other:?}: expected normal or hard"))),
     };
-    Ok(Json(serde_json::to_value(app).map_err(|e| ApiError::internal("encode the application", e))?))
+    Ok(Json(shown(&app)))
 }
 
 /// `POST /api/v1/applications?upsert=`: creates an Application (Argo CD's
@@ -252,6 +275,8 @@ pub async fn create(
         obj.entry("kind").or_insert_with(|| json!("Application"));
     }
     let mut app: Application = serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+    // A value nested deeper than driftless reads is refused here, not lost.
+    let spec = serde_json::to_value(&app.spec).map_err(|e| ApiError::bad_request(format!("request body: spec: {e}")))?;
     let name = app.metadata.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| ApiError::bad_request("metadata.name: required"))?;
     let ns = app.metadata.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| namespace_of(&state, &pairs, "appNamespace"));
     app.metadata.namespace = Some(ns.clone());
@@ -273,7 +298,7 @@ pub async fn create(
                 .check_tenancy(&ns, &existing.spec.project)
                 .await
                 .map_err(|_| ApiError::permission_denied("applications", "update", &format!("{ns}/{name}"), &who.username))?;
-            let patch = json!({ "metadata": { "resourceVersion": existing.metadata.resource_version }, "spec": app.spec });
+            let patch = json!({ "metadata": { "resourceVersion": existing.metadata.resource_version }, "spec": spec });
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| ApiError::kube(&format!("update application {ns}/{name}"), e))?
