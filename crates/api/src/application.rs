@@ -59,6 +59,23 @@ impl Default for ApplicationTypeMeta {
 crate::argo_resource!(Application, "Application", "applications");
 
 impl Application {
+    /// The app as JSON, to show (not to write back). One holding a value
+    /// not read whole ([`crate::FreeJson::TooDeep`]) does not encode: it is
+    /// shown by its metadata, project and destination, Unknown, with the
+    /// reason as a `ComparisonError`, so that a listing shows the others.
+    pub fn to_json_shown(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_else(|e| {
+            serde_json::json!({
+                "apiVersion": self.types.api_version, "kind": self.types.kind, "metadata": self.metadata,
+                "spec": { "project": self.spec.project, "destination": self.spec.destination },
+                "status": {
+                    "sync": { "status": "Unknown" }, "health": { "status": "Unknown" },
+                    "conditions": [{ "type": "ComparisonError", "message": format!("the application cannot be shown whole: {e}") }]
+                }
+            })
+        })
+    }
+
     /// The single source, or the first of `sources`.
     pub fn primary_source(&self) -> Option<&ApplicationSource> {
         self.spec.source.as_ref().or_else(|| self.spec.sources.first())

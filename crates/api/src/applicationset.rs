@@ -32,6 +32,31 @@ pub struct ApplicationSet {
 
 crate::argo_resource!(ApplicationSet, "ApplicationSet", "applicationsets");
 
+impl ApplicationSet {
+    /// The set as JSON, to show (not to write back). One holding a value
+    /// not read whole ([`FreeJson::TooDeep`]) does not encode: it is shown
+    /// by its metadata, its template's project and destination and its
+    /// status, with the reason as an `ErrorOccurred` condition, so that a
+    /// listing shows the others.
+    pub fn to_json_shown(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_else(|e| {
+            let template = &self.spec.template.spec;
+            let mut status = serde_json::to_value(&self.status).unwrap_or_default();
+            let condition = serde_json::json!({ "type": "ErrorOccurred", "status": "True", "reason": "ApplicationSetUnreadable",
+                                                "message": format!("the ApplicationSet cannot be shown whole: {e}") });
+            match status.as_object_mut() {
+                Some(s) => s.insert("conditions".into(), serde_json::json!([condition])),
+                None => Some(std::mem::replace(&mut status, serde_json::json!({ "conditions": [condition] }))),
+            };
+            serde_json::json!({
+                "apiVersion": format!("{}/{}", crate::GROUP, crate::VERSION), "kind": "ApplicationSet", "metadata": self.metadata,
+                "spec": { "generators": [], "template": { "metadata": {}, "spec": { "project": template.project, "destination": template.destination } } },
+                "status": status,
+            })
+        })
+    }
+}
+
 impl Serialize for ApplicationSet {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;

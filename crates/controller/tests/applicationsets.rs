@@ -513,3 +513,37 @@ async fn go_templates_with_sprig_and_an_error_that_changes_nothing() -> Result<(
     assert_eq!(wait_names(&w, "apps", |_| true).await?, names(&["engineering-dev-gol", "qa-sil"]), "nothing deleted or renamed");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_set_nested_deeper_than_the_controller_reads_fails_alone_and_changes_nothing() -> Result<(), Error> {
+    // List elements are kept as written, to any depth; kube-rs' JSON reads
+    // 128 levels. Such a set once made every list and watch of the
+    // namespace's sets fail: no set there was reconciled again.
+    let w = World::new("appset-deep").await?;
+    w.repo.write("app/cm.yaml", &configmap("shared", ""));
+    w.repo.commit("app");
+    let set = |prefix: &str, envs: &[&str]| {
+        let elements: Vec<Value> = envs.iter().map(|e| json!({ "env": e })).collect();
+        json!({
+            "generators": [{ "list": { "elements": elements } }],
+            "template": {
+                "metadata": { "name": format!("{prefix}-{{{{env}}}}") },
+                "spec": { "project": "default", "source": { "repoURL": w.repo.url(), "targetRevision": "HEAD", "path": "app" },
+                          "destination": { "server": "https://kubernetes.default.svc", "namespace": w.name() } }
+            }
+        })
+    };
+    create_set(&w, "deep", set("deep", &["dev"])).await?;
+    create_set(&w, "web", set("web", &["dev"])).await?;
+    wait_names(&w, "deep-dev and web-dev", |n| *n == names(&["deep-dev", "web-dev"])).await?;
+
+    let deep = (0..300).fold(json!({}), |inner, _| json!({ "a": inner }));
+    patch_set(&w, "deep", json!({ "generators": [{ "list": { "elements": [{ "env": "dev" }, deep] } }] })).await;
+    let (_, message) = wait_set(&w, "deep", "ErrorOccurred", |s| condition(s, "ErrorOccurred").filter(|c| c.0 == "True")).await?;
+    assert!(message.contains("elements[1]") && message.contains("nested deeper than 100 levels"), "{message}");
+
+    // The other set is still watched: it follows an edit.
+    patch_set(&w, "web", set("web", &["dev", "prod"])).await;
+    wait_names(&w, "web-prod as well", |n| *n == names(&["deep-dev", "web-dev", "web-prod"])).await?;
+    Ok(())
+}

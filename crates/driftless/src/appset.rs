@@ -401,7 +401,13 @@ async fn list(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
         return write_stdout(&items.iter().map(|s| qualified(s) + "\n").collect::<String>());
     }
     let apps = if items.is_empty() { Vec::new() } else { ctx.apps((!args.all_namespaces).then_some(ctx.namespace.as_str())).await? };
-    print(args.out.output, &items, || {
+    // Encoded only for -o json|yaml; an object that cannot be encoded
+    // whole is shown in brief rather than failing the listing.
+    let shown: Vec<serde_json::Value> = match args.out.output {
+        Format::Json | Format::Yaml => items.iter().map(ApplicationSet::to_json_shown).collect(),
+        _ => Vec::new(),
+    };
+    print(args.out.output, &shown, || {
         let rows: Vec<Vec<String>> = items
             .iter()
             .map(|s| vec![qualified(s), s.spec.project().to_string(), generators(s), sync_policy(s), held(s), owned(s, &apps).to_string()])
@@ -416,7 +422,7 @@ async fn get(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
         return write_stdout(&format!("{}\n", set.metadata.name.as_deref().unwrap_or_default()));
     }
     let apps: Vec<Application> = ctx.apps(set.metadata.namespace.as_deref()).await?.into_iter().filter(|a| sets::owns(&set, a)).collect();
-    print(args.out.output, &set, || describe(&set, &apps))
+    print(args.out.output, &set.to_json_shown(), || describe(&set, &apps))
 }
 
 /// The human view: summary lines, then conditions, Applications and the

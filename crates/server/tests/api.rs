@@ -854,3 +854,67 @@ async fn repositories_show_their_connection_state_and_no_answer_holds_a_credenti
         }
     }
 }
+
+/// A JSON value of `levels` arrays nested in each other.
+fn nested(levels: usize) -> Value {
+    (0..levels).fold(json!([]), |inner, _| json!([inner]))
+}
+
+#[tokio::test]
+async fn an_app_nested_deeper_than_driftless_reads_is_listed_in_brief_and_takes_no_other_with_it() {
+    let ns = TestNamespace::new("server-deep").await.expect("namespace");
+    let server = Server::start(&ns, "").await;
+    let q = format!("appNamespace={}", ns.name());
+    for name in ["deep", "web"] {
+        create_app(&ns, name, "default", json!({}), json!({ "sync": { "status": "Synced" } }), "https://git.invalid/r.git", name).await;
+    }
+    // The API server keeps valuesObject as written, to any depth.
+    let deep = json!({ "spec": { "source": { "helm": { "valuesObject": { "x": nested(300) } } } } });
+    ns.api::<Application>().patch("deep", &PatchParams::default(), &Patch::Merge(&deep)).await.expect("the server stores it");
+    let admin = server.login("admin", &admin_password(&ns).await).await;
+    let list = |query: String| {
+        let (server, admin) = (&server, admin.clone());
+        async move { server.as_user(&admin, Method::GET, &format!("/api/v1/applications?{query}"), None).await }
+    };
+    let shown = wait_for("the server to list the deep app as patched", TIMEOUT, || async {
+        let r = list(q.clone()).await;
+        let items = r.body["items"].as_array().cloned().unwrap_or_default();
+        match items.iter().find(|a| a["metadata"]["name"] == "deep") {
+            Some(a) if a["status"]["conditions"].is_array() => Ok((r.status, items)),
+            _ => Err(r.text),
+        }
+    })
+    .await
+    .expect("listed");
+    assert_eq!(shown.0, StatusCode::OK);
+    let (deep, web) = (&shown.1[0], &shown.1[1]);
+    assert_eq!((deep["metadata"]["name"].clone(), web["metadata"]["name"].clone()), (json!("deep"), json!("web")));
+    let why = deep["status"]["conditions"][0]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("nested deeper than 100 levels"), "{why}");
+    assert_eq!(deep["spec"]["project"], "default", "shown by its project and destination");
+    assert_eq!(web["status"]["sync"]["status"], "Synced", "the other app is shown whole");
+    assert_eq!(web["spec"]["source"]["path"], "web");
+    let slim = list(format!("{q}&fields=items.metadata.name,items.status.sync.status")).await;
+    assert_eq!(
+        slim.body["items"],
+        json!([{ "metadata": { "name": "deep" }, "status": { "sync": { "status": "Unknown" } } },
+                                          { "metadata": { "name": "web" }, "status": { "sync": { "status": "Synced" } } }])
+    );
+    let r = server.as_user(&admin, Method::GET, &format!("/api/v1/applications/deep?{q}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["status"]["health"]["status"], "Unknown");
+
+    // Creating one is refused with the reason, not stored without the value:
+    // too deep for the request's JSON, or read but too deep to write back.
+    let create = |values: Value| {
+        json!({ "metadata": { "name": "zeta" }, "spec": { "project": "default",
+            "source": { "repoURL": "https://git.invalid/r.git", "path": "z", "helm": { "valuesObject": { "x": values } } },
+            "destination": { "server": IN_CLUSTER, "namespace": ns.name() } } })
+    };
+    for (levels, reason) in [(300, "recursion limit exceeded"), (110, "nested deeper than 100 levels")] {
+        let r = server.as_user(&admin, Method::POST, &format!("/api/v1/applications?{q}&upsert=true"), Some(create(nested(levels)))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{levels} levels: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap_or_default().contains(reason), "{levels} levels: {}", r.text);
+    }
+    assert!(ns.api::<Application>().get_opt("zeta").await.expect("get").is_none(), "nothing was created");
+}

@@ -11,7 +11,7 @@ use driftless_api::{AppProject, Application, ApplicationSet};
 use driftless_testkit::{TestNamespace, wait_for};
 use http::{Method, StatusCode};
 use kube::Api;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 /// An AppProject in the control plane `ns` allowing every repo and
@@ -430,4 +430,31 @@ async fn generate_answers_the_apps_a_set_would_make_and_stores_nothing() {
     assert!(message.contains("spec.generators[0] element 0") && message.contains("metadata.name"), "{message}");
     let r = server.as_user(&carol, Method::POST, "/api/v1/applicationsets/generate", Some(json!({ "set": {} }))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_set_nested_deeper_than_driftless_reads_is_listed_in_brief_and_takes_no_other_with_it() {
+    let ns = TestNamespace::new("appset-deep").await.expect("namespace");
+    let server = Server::start(&ns, "").await;
+    project(&ns, "team", &[], json!([])).await;
+    let admin = server.login("admin", &admin_password(&ns).await).await;
+    for name in ["deep", "web"] {
+        let r = server.as_user(&admin, Method::POST, "/api/v1/applicationsets", Some(appset(name, "team", json!({})))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    // List elements are kept as written, to any depth.
+    let element = (0..300).fold(json!({}), |inner, _| json!({ "a": inner }));
+    let patch = json!({ "spec": { "generators": [{ "list": { "elements": [element] } }] } });
+    ns.api::<ApplicationSet>().patch("deep", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("the server stores it");
+
+    let r = server.as_user(&admin, Method::GET, "/api/v1/applicationsets", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(names(&r), [format!("{}/deep", ns.name()), format!("{}/web", ns.name())]);
+    let why = r.body["items"][0]["status"]["conditions"][0]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("nested deeper than 100 levels"), "{}", r.text);
+    assert_eq!(r.body["items"][0]["spec"]["template"]["spec"]["project"], "team");
+    assert_eq!(r.body["items"][1]["spec"]["generators"][0]["list"]["elements"][1]["env"], "prod", "the other set is shown whole");
+    let r = server.as_user(&admin, Method::GET, "/api/v1/applicationsets/deep", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["status"]["conditions"][0]["type"], "ErrorOccurred");
 }

@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let windows = sync_windows(ctx, &app).await;
-    let mut value = serde_json::to_value(&app).context("encode the Application")?;
+    let mut value = app.to_json_shown();
     value["syncWindows"] = match &windows {
         Ok(a) => serde_json::to_value(a.response()).context("encode the sync windows")?,
         Err(e) => serde_json::json!({ "error": e }),

@@ -51,7 +51,13 @@ pub async fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
         let names: String = apps.iter().map(|a| qualified(a) + "\n").collect();
         return write_stdout(&names).map(|()| ExitCode::SUCCESS);
     }
-    print(args.output, &apps, || {
+    // Encoded only for -o json|yaml; an object that cannot be encoded
+    // whole is shown in brief rather than failing the listing.
+    let shown: Vec<serde_json::Value> = match args.output {
+        Format::Json | Format::Yaml => apps.iter().map(Application::to_json_shown).collect(),
+        _ => Vec::new(),
+    };
+    print(args.output, &shown, || {
         let rows: Vec<Vec<String>> = apps
             .iter()
             .map(|a| {

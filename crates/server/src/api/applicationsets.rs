@@ -42,7 +42,7 @@ fn api(state: &AppState, namespace: &str) -> Api<ApplicationSet> {
 }
 
 fn encode(set: &ApplicationSet) -> Result<Json<Value>, ApiError> {
-    Ok(Json(serde_json::to_value(set).map_err(|e| ApiError::internal("encode the ApplicationSet", e))?))
+    Ok(Json(set.to_json_shown()))
 }
 
 /// The RBAC object of a set: `<project>/<name>`, or
@@ -207,6 +207,7 @@ pub async fn list(
         })
         .collect();
     items.sort_by(|a, b| (&a.metadata.name, &a.metadata.namespace).cmp(&(&b.metadata.name, &b.metadata.namespace)));
+    let items: Vec<Value> = items.iter().map(ApplicationSet::to_json_shown).collect();
     Ok(Json(json!({ "metadata": { "resourceVersion": listed.metadata.resource_version }, "items": items })))
 }
 

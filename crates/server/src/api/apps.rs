@@ -214,30 +214,13 @@ pub async fn list(
         return Ok(match serde_json::to_vec(&whole) {
             Ok(body) => ([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
             // An app that cannot be encoded whole does not take the others with it.
-            Err(_) => {
-                Json(json!({ "items": page.iter().map(|a| shown(a)).collect::<Vec<_>>(), "metadata": whole.metadata })).into_response()
-            }
+            Err(_) => Json(json!({ "items": page.iter().map(|a| a.to_json_shown()).collect::<Vec<_>>(), "metadata": whole.metadata }))
+                .into_response(),
         });
     }
     let item_paths: Vec<Vec<&str>> = fields.iter().filter_map(|f| f.strip_prefix("items.")).map(|f| f.split('.').collect()).collect();
-    let items: Vec<Value> = page.iter().map(|a| project(&shown(a), &item_paths)).collect();
+    let items: Vec<Value> = page.iter().map(|a| project(&a.to_json_shown(), &item_paths)).collect();
     Ok(Json(json!({ "items": items, "metadata": metadata })).into_response())
-}
-
-/// The app as JSON; one holding a value not read whole (nested deeper than
-/// driftless reads, see `driftless_api::free`) as its name, project and
-/// destination, Unknown, with the reason as a condition.
-fn shown(app: &Application) -> Value {
-    serde_json::to_value(app).unwrap_or_else(|e| {
-        json!({
-            "apiVersion": app.types.api_version, "kind": app.types.kind, "metadata": app.metadata,
-            "spec": { "project": app.spec.project, "destination": app.spec.destination },
-            "status": {
-                "sync": { "status": "Unknown" }, "health": { "status": "Unknown" },
-                "conditions": [{ "type": "ComparisonError", "message": format!("the application cannot be shown whole: {e}") }]
-            }
-        })
-    })
 }
 
 /// `GET /api/v1/applications/{name}`; `refresh=normal|hard` sets Argo CD's
@@ -257,7 +240,7 @@ pub async fn get(State(state): State<Arc<AppState>>, Extension(who): Extension<I
         }
         Some(other) => return Err(ApiError::bad_request(format!("refresh={other:?}: expected normal or hard"))),
     };
-    Ok(Json(shown(&app)))
+    Ok(Json(app.to_json_shown()))
 }
 
 /// `POST /api/v1/applications?upsert=`: creates an Application (Argo CD's
