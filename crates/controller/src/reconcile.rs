@@ -100,7 +100,9 @@ const SELF_HEAL_RESET: Duration = Duration::from_secs(300);
 pub fn trigger_hash(app: &Application) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(&app.spec).unwrap_or_default().hash(&mut h);
+    // A spec holding a value not read whole does not encode: its generation
+    // stands for it.
+    serde_json::to_string(&app.spec).unwrap_or_else(|_| format!("generation {:?}", app.metadata.generation)).hash(&mut h);
     serde_json::to_string(&app.operation).unwrap_or_default().hash(&mut h);
     app.annotations().get(ANNOTATION_REFRESH).hash(&mut h);
     // A person's confirmation lets a waiting prune (or deletion) go on.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{World, configmap, deployment};
 use driftless_api::{HealthStatusCode, OperationPhase, SyncStatusCode};
-use driftless_testkit::{Error, wait_for};
+use driftless_testkit::{Error, install_secret_controller_crds, wait_for};
 use serde_json::json;
 
 /// Longer than any test: the timer never fires.
@@ -506,5 +506,45 @@ async fn an_app_nested_deeper_than_the_controller_reads_fails_alone_and_destroys
     assert_eq!(w.kubectl(&["get", "configmap", "web", "-o", "jsonpath={.data.replicas}"]), "2", "not pruned, not changed");
     // Writing the status left the spec as the user wrote it.
     assert_eq!(w.kubectl(&["get", "application", "web", "-o", "jsonpath={.spec.source.helm.valuesObject.replicas}"]), "3");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_object_nested_deeper_than_the_controller_reads_stops_no_watch_of_its_kind() -> Result<(), Error> {
+    // A custom resource keeps what its schema leaves free as written, to
+    // any depth, and its writer's managedFields entry mirrors it. While
+    // such an object (anyone's) was there, the kind's watch could not
+    // list: no live event of the kind woke any app.
+    let w = World::with_resync("deeplive", NO_RESYNC).await?;
+    install_secret_controller_crds(&w.ns.client()).await?;
+    let sealed = |name: &str, password: &str| {
+        format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: {name}\nspec:\n  encryptedData:\n    password: {password}\n"
+        )
+    };
+    w.repo.write("app/sealed.yaml", &sealed("db", "AgBsealed"));
+    w.repo.commit("v1");
+
+    // Another object of the kind, no app's, nested 300 levels deep, there
+    // when the kind's watch lists.
+    let deep = format!(
+        r#"{{"apiVersion":"bitnami.com/v1alpha1","kind":"SealedSecret","metadata":{{"name":"deep"}},"spec":{}{{}}{}}}"#,
+        r#"{"a":"#.repeat(300),
+        "}".repeat(300)
+    );
+    let file = w.cache_dir().join("deep-sealed-secret.json");
+    std::fs::write(&file, deep).expect("write the object");
+    w.kubectl(&["create", "-f", file.to_str().expect("a UTF-8 path")]);
+    w.app("web", "app", json!({ "syncPolicy": { "automated": { "selfHeal": true } } })).await?;
+    synced(&w, "web").await?;
+
+    // An edit of the app's object is reverted: the watch of its kind still
+    // delivers events.
+    w.kubectl(&["patch", "sealedsecret", "db", "--type", "merge", "-p", r#"{"spec":{"encryptedData":{"password":"edited"}}}"#]);
+    wait_for("the edit to be reverted", common::TIMEOUT, || async {
+        let password = w.kubectl(&["get", "sealedsecret", "db", "-o", "jsonpath={.spec.encryptedData.password}"]);
+        if password == "AgBsealed" { Ok(()) } else { Err(password) }
+    })
+    .await?;
     Ok(())
 }

@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 use driftless_api::Application;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedSender;
-use kube::api::{Api, DynamicObject};
-use kube::core::PartialObjectMeta;
+use kube::api::{Api, ApiResource, ObjectMeta};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -218,7 +217,7 @@ impl LiveWatches {
             };
             let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
             // Metadata only: the tracking label or annotation is all an event needs.
-            let apis: Vec<Api<PartialObjectMeta<DynamicObject>>> = match (named, namespaced) {
+            let apis: Vec<Api<LiveMeta>> = match (named, namespaced) {
                 (true, true) => namespaces.iter().map(|ns| Api::namespaced_with(cluster.client().clone(), ns, &ar)).collect(),
                 (true, false) if !scope.cluster_resources => Vec::new(),
                 _ => vec![Api::all_with(cluster.client().clone(), &ar)],
@@ -241,15 +240,47 @@ impl LiveWatches {
     }
 }
 
+/// A live object as its kind's watch reads it: its metadata alone, without
+/// managedFields (`driftless_api::free::metadata`). One object of the kind
+/// nested deeper than kube-rs reads (a custom resource's free-form field,
+/// and the managedFields entry that mirrors it) must not stop the watch,
+/// and with it the live events of every app that manages the kind.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct LiveMeta {
+    #[serde(deserialize_with = "driftless_api::free::metadata")]
+    metadata: ObjectMeta,
+}
+
+impl kube::Resource for LiveMeta {
+    type DynamicType = ApiResource;
+    type Scope = kube::core::DynamicResourceScope;
+
+    fn group(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.group.as_str().into()
+    }
+    fn version(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.version.as_str().into()
+    }
+    fn kind(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.kind.as_str().into()
+    }
+    fn api_version(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.api_version.as_str().into()
+    }
+    fn plural(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.plural.as_str().into()
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
 /// Keeps `index` as the watch of `api` says, waking the apps whose objects change.
-async fn watch_kind(
-    api: Api<PartialObjectMeta<DynamicObject>>,
-    index: Arc<Mutex<KindIndex>>,
-    routes: Routes,
-    keep: Keep,
-    tracking: Tracking,
-) {
-    let identity = |meta: &kube::api::ObjectMeta| {
+async fn watch_kind(api: Api<LiveMeta>, index: Arc<Mutex<KindIndex>>, routes: Routes, keep: Keep, tracking: Tracking) {
+    let identity = |meta: &ObjectMeta| {
         let name = (meta.namespace.clone(), meta.name.clone().unwrap_or_default());
         let claim = match tracking.claimed(meta.labels.as_ref(), meta.annotations.as_ref()) {
             Some(i) => match tracking.app_of(i) {
@@ -375,7 +406,7 @@ impl driftless_sync::compare::TrackedIndex for LiveWatches {
     }
 }
 
-fn version(meta: &kube::api::ObjectMeta) -> String {
+fn version(meta: &ObjectMeta) -> String {
     meta.resource_version.clone().unwrap_or_default()
 }
 

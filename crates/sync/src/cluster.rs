@@ -256,13 +256,44 @@ impl Cluster {
             (Scope::Namespaced, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &ar),
             _ => Api::all_with(self.client.clone(), &ar),
         };
-        let mut list = self.send(Self::requests(&api).list(&ListParams::default()), "list").await?;
-        let mut items: Vec<Value> = serde_json::from_value(list["items"].take())?;
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            // List items carry no type meta: restore it for callers.
-            item.insert("apiVersion".into(), ar.api_version.clone().into());
-            item.insert("kind".into(), ar.kind.clone().into());
+        let mut req = Self::requests(&api).list(&ListParams::default()).map_err(kube::Error::BuildRequest)?;
+        req.extensions_mut().insert("list");
+        let text = self.client.request_text(req).await?;
+        // Each item on its own: serde_json skips a value of any depth, and
+        // reads one as a tree to 128 levels. One object nested deeper (a
+        // custom resource's free-form field) is skipped, not the kind's
+        // whole listing, for every app of the namespace or cluster.
+        #[derive(serde::Deserialize)]
+        struct Items<'a> {
+            #[serde(borrow)]
+            items: Vec<&'a serde_json::value::RawValue>,
+        }
+        let listed: Items = serde_json::from_str(&text)?;
+        let mut items = Vec::with_capacity(listed.items.len());
+        for raw in listed.items {
+            match serde_json::from_str::<Value>(raw.get()) {
+                Ok(mut item) => {
+                    if let Some(obj) = item.as_object_mut() {
+                        // List items carry no type meta: restore it for callers.
+                        obj.insert("apiVersion".into(), ar.api_version.clone().into());
+                        obj.insert("kind".into(), ar.kind.clone().into());
+                    }
+                    items.push(item);
+                }
+                Err(e) => {
+                    let meta = serde_json::from_str::<Unread>(raw.get()).map(|u| u.metadata).unwrap_or_default();
+                    let (namespace, name) = (meta.namespace.unwrap_or_default(), meta.name.unwrap_or_default());
+                    tracing::warn!(%api_version, %kind, %namespace, %name, "a live object driftless cannot read is left out of a listing: {e}");
+                }
+            }
         }
         Ok(items)
     }
+}
+
+/// Who a listed object that could not be read is.
+#[derive(serde::Deserialize)]
+struct Unread {
+    #[serde(deserialize_with = "driftless_api::free::metadata")]
+    metadata: kube::api::ObjectMeta,
 }
