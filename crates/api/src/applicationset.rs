@@ -41,13 +41,9 @@ impl ApplicationSet {
     pub fn to_json_shown(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_else(|e| {
             let template = &self.spec.template.spec;
-            let mut status = serde_json::to_value(&self.status).unwrap_or_default();
-            let condition = serde_json::json!({ "type": "ErrorOccurred", "status": "True", "reason": "ApplicationSetUnreadable",
-                                                "message": format!("the ApplicationSet cannot be shown whole: {e}") });
-            match status.as_object_mut() {
-                Some(s) => s.insert("conditions".into(), serde_json::json!([condition])),
-                None => Some(std::mem::replace(&mut status, serde_json::json!({ "conditions": [condition] }))),
-            };
+            let mut status = serde_json::to_value(&self.status).ok().filter(serde_json::Value::is_object).unwrap_or_default();
+            status["conditions"] = serde_json::json!([{ "type": "ErrorOccurred", "status": "True", "reason": "ApplicationSetUnreadable",
+                                                        "message": format!("the ApplicationSet cannot be shown whole: {e}") }]);
             serde_json::json!({
                 "apiVersion": format!("{}/{}", crate::GROUP, crate::VERSION), "kind": "ApplicationSet", "metadata": self.metadata,
                 "spec": { "generators": [], "template": { "metadata": {}, "spec": { "project": template.project, "destination": template.destination } } },
@@ -236,10 +232,11 @@ pub type ApplicationSetNestedGenerator = Generator<FreeJson, FreeJson>;
 /// A generator: exactly one kind set, and the selector that filters its
 /// parameter sets. A matrix or merge nested in another is kept as JSON, as
 /// in Argo CD (CRD schemas cannot recurse).
-// `Matrix` and `Merge`: typed at the top, JSON when nested. One struct rather than the shared kinds flattened into two: serde reads
-// a flattened struct's fields through a copy of each value it makes first,
-// to any depth, which list elements nested deeper than serde_json reads
-// would make fail for every set of the namespace (see `crate::free`).
+// `Matrix` and `Merge`: typed at the top, JSON when nested. One struct
+// rather than the shared kinds flattened into two: serde reads a flattened
+// struct's fields through a copy of each value that it makes first, to any
+// depth, and list elements nested deeper than serde_json reads would then
+// fail every listing of the namespace's sets (see `crate::free`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Generator<Matrix, Merge> {
