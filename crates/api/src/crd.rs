@@ -2,7 +2,6 @@
 //! generated from the Rust types, so that the two can never disagree.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::json;
 
@@ -12,22 +11,17 @@ use crate::{AppProject, Application, ApplicationSet};
 /// The ApplicationSet CRD, like Argo CD's, is too large for client-side
 /// apply's last-applied annotation: apply them server-side.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![application(), with_type_meta(AppProject::crd()), applicationset()]
+    vec![application(), appproject(), applicationset()]
 }
 
-/// Declares `apiVersion`, `kind` and `metadata` in a derived CRD's schema,
-/// as Argo CD's CRDs (and [`application`]) do.
-fn with_type_meta(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
-    let typed = |t: &str| JSONSchemaProps { type_: Some(t.into()), ..Default::default() };
-    for version in &mut crd.spec.versions {
-        if let Some(props) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()).and_then(|s| s.properties.as_mut()) {
-            props.insert("apiVersion".into(), typed("string"));
-            props.insert("kind".into(), typed("string"));
-            props.insert("metadata".into(), typed("object"));
-        }
-    }
-    crd
+/// The AppProject CRD.
+pub fn appproject() -> CustomResourceDefinition {
+    definition(
+        root_schema::<AppProject>("An Argo CD AppProject: what its Applications may deploy, from where and to where."),
+        Names { kind: "AppProject", plural: "appprojects", short_names: &["appproj", "appprojs"] },
+        json!({ "status": {} }),
+        json!([]),
+    )
 }
 
 /// The Application CRD. Hand-assembled because Application has the
@@ -45,7 +39,7 @@ pub fn application() -> CustomResourceDefinition {
     )
 }
 
-/// The ApplicationSet CRD. Hand-assembled because ApplicationSet reads its
+/// The ApplicationSet CRD. ApplicationSet is written by hand: it reads its
 /// metadata its own way (see [`crate::free::metadata`]), which derived
 /// custom resources cannot.
 pub fn applicationset() -> CustomResourceDefinition {
