@@ -18,7 +18,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
 pub fn appproject() -> CustomResourceDefinition {
     definition(
         root_schema::<AppProject>("An Argo CD AppProject: what its Applications may deploy, from where and to where."),
-        Names { kind: "AppProject", plural: "appprojects", short_names: &["appproj", "appprojs"] },
+        names::<AppProject>(&["appproj", "appprojs"]),
         json!({ "status": {} }),
         json!([]),
     )
@@ -29,7 +29,7 @@ pub fn appproject() -> CustomResourceDefinition {
 pub fn application() -> CustomResourceDefinition {
     definition(
         root_schema::<Application>("An Argo CD Application: what to deploy where, and how."),
-        Names { kind: "Application", plural: "applications", short_names: &["app", "apps"] },
+        names::<Application>(&["app", "apps"]),
         json!({}),
         json!([
             { "name": "Sync Status", "type": "string", "jsonPath": ".status.sync.status" },
@@ -45,7 +45,7 @@ pub fn application() -> CustomResourceDefinition {
 pub fn applicationset() -> CustomResourceDefinition {
     definition(
         root_schema::<ApplicationSet>("An Argo CD ApplicationSet: Applications generated from a template and generators."),
-        Names { kind: "ApplicationSet", plural: "applicationsets", short_names: &["appset", "appsets"] },
+        names::<ApplicationSet>(&["appset", "appsets"]),
         json!({ "status": {} }),
         json!([]),
     )
@@ -53,9 +53,14 @@ pub fn applicationset() -> CustomResourceDefinition {
 
 /// A kind's names in its CRD.
 struct Names {
-    kind: &'static str,
-    plural: &'static str,
+    kind: String,
+    plural: String,
     short_names: &'static [&'static str],
+}
+
+/// `K`'s names, as its `kube::Resource` gives them, with `short_names`.
+fn names<K: kube::Resource<DynamicType = ()>>(short_names: &'static [&'static str]) -> Names {
+    Names { kind: K::kind(&()).into_owned(), plural: K::plural(&()).into_owned(), short_names }
 }
 
 /// The OpenAPI schema of a kind here, as `kube::CustomResource` derives it.
