@@ -133,6 +133,26 @@ async fn quiet(w: &World) -> Result<(), Error> {
     .await
 }
 
+/// Waits until the app `name` is Synced and Healthy.
+async fn synced_and_healthy(w: &World, name: &str) -> Result<(), Error> {
+    w.wait_app(name, "Synced and Healthy", |a| {
+        let s = a.status.as_ref()?;
+        (s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy).then_some(())
+    })
+    .await
+}
+
+/// Runs kubectl with `args` and waits until the event it makes wakes an app.
+async fn woken_by(w: &World, args: &[&str]) -> Result<(), Error> {
+    let reconciles = w.metric("driftless_app_reconcile_seconds_count", &[]);
+    w.kubectl(args);
+    wait_for("the event to wake the app", common::TIMEOUT, || async {
+        let n = w.metric("driftless_app_reconcile_seconds_count", &[]);
+        if n > reconciles { Ok(()) } else { Err(format!("{n} reconciles")) }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn an_event_that_changes_nothing_costs_no_dry_run_and_no_status_write() -> Result<(), Error> {
     let w = World::with_resync("quiet", NO_RESYNC).await?;
@@ -142,25 +162,15 @@ async fn an_event_that_changes_nothing_costs_no_dry_run_and_no_status_write() ->
     }
     w.repo.commit("v1");
     w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
-    w.wait_app("web", "Synced and Healthy", |a| {
-        let s = a.status.as_ref()?;
-        (s.sync.status == SyncStatusCode::Synced && s.health.status == HealthStatusCode::Healthy).then_some(())
-    })
-    .await?;
+    synced_and_healthy(&w, "web").await?;
     quiet(&w).await?;
     let before = w.apps.get("web").await.expect("app");
     assert_eq!(before.status.as_ref().unwrap().history.len(), 1, "one automated sync for one revision: {}", common::summary(&before));
 
-    let reconciles = w.metric("driftless_app_reconcile_seconds_count", &[]);
     let patches = w.metric("driftless_kube_requests_total", &[r#"verb="patch""#]);
     let gets = w.metric("driftless_kube_requests_total", &[r#"verb="get""#]);
     // Someone else's annotation: an event on a managed object, no drift.
-    w.kubectl(&["annotate", "configmap", "settings-0", "touched=yes"]);
-    wait_for("the event to wake the app", common::TIMEOUT, || async {
-        let n = w.metric("driftless_app_reconcile_seconds_count", &[]);
-        if n > reconciles { Ok(()) } else { Err(format!("{n} reconciles")) }
-    })
-    .await?;
+    woken_by(&w, &["annotate", "configmap", "settings-0", "touched=yes"]).await?;
     quiet(&w).await?;
     let after = w.apps.get("web").await.expect("app");
     assert_eq!(
@@ -175,6 +185,68 @@ async fn an_event_that_changes_nothing_costs_no_dry_run_and_no_status_write() ->
     );
     assert_eq!(after.metadata.resource_version, before.metadata.resource_version, "status unchanged, not rewritten");
     assert_eq!(after.status.unwrap().sync.status, SyncStatusCode::Synced);
+    Ok(())
+}
+
+/// The Deployment `web` with an annotation Git sets.
+fn annotated_deployment() -> String {
+    deployment("web", 1, "nginx:1.27").replacen("metadata:\n  name: web\n", "metadata:\n  name: web\n  annotations: {team: web}\n", 1)
+}
+
+/// Requests of the app `web` for Deployments, by verb (dry runs apart).
+fn deployment_requests(w: &World, verb: &str, dry_run: bool) -> f64 {
+    let (verb, dry_run) = (format!(r#"verb="{verb}""#), format!(r#"dry_run="{dry_run}""#));
+    w.metric("argocd_app_k8s_request_total", &[r#"name="web""#, r#"resource_kind="deployments""#, &verb, &dry_run])
+}
+
+#[tokio::test]
+async fn a_rollout_is_followed_to_healthy_by_the_watch_without_fetching_the_deployment() -> Result<(), Error> {
+    let w = World::with_resync("rollout", NO_RESYNC).await?;
+    w.repo.write("app/deploy.yaml", &annotated_deployment());
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    // The apply returns the Deployment before any rollout: Healthy can only
+    // come from the status writes the watch saw after it.
+    synced_and_healthy(&w, "web").await?;
+    quiet(&w).await?;
+    assert_eq!(deployment_requests(&w, "get", false), 0.0, "each step of the rollout was read from the watch");
+    assert_eq!(deployment_requests(&w, "patch", true), 0.0, "and none was dry-run");
+
+    // Another writer's annotation: no drift, nothing fetched.
+    woken_by(&w, &["annotate", "deployment", "web", "note=by-hand"]).await?;
+    quiet(&w).await?;
+    assert_eq!(deployment_requests(&w, "get", false), 0.0, "an annotation Git does not set changes no verdict");
+    let app = w.apps.get("web").await.expect("app");
+    assert_eq!(app.status.as_ref().map(|s| s.sync.status), Some(SyncStatusCode::Synced));
+
+    // An annotation Git sets, changed by hand: drift, found by a fetch.
+    w.kubectl(&["annotate", "--overwrite", "deployment", "web", "team=hacked"]);
+    w.wait_app("web", "OutOfSync", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::OutOfSync).then_some(())).await?;
+    assert!(deployment_requests(&w, "get", false) >= 1.0, "the changed Deployment was fetched");
+    // A spec change too.
+    w.kubectl(&["annotate", "--overwrite", "deployment", "web", "team=web"]);
+    w.wait_app("web", "Synced again", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::Synced).then_some(())).await?;
+    w.kubectl(&["scale", "deployment", "web", "--replicas", "2"]);
+    w.wait_app("web", "OutOfSync after a scale", |a| (a.status.as_ref()?.sync.status == SyncStatusCode::OutOfSync).then_some(())).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_custom_health_check_of_a_kind_is_not_overruled_by_what_the_watch_saw() -> Result<(), Error> {
+    let w = World::with_resync("rollout-lua", NO_RESYNC).await?;
+    // Degraded once available: only the script says so; the built-in check says Healthy.
+    let script = "hs = {}\nif obj.status ~= nil and obj.status.availableReplicas == 1 then\n  hs.status = \"Degraded\"\n  hs.message = \"available, and judged by Lua\"\nelse\n  hs.status = \"Progressing\"\nend\nreturn hs\n";
+    w.kubectl(&["create", "configmap", "argocd-cm", &format!("--from-literal=resource.customizations.health.apps_Deployment={script}")]);
+    w.repo.write("app/deploy.yaml", &deployment("web", 1, "nginx:1.27"));
+    w.repo.commit("v1");
+    w.app("web", "app", json!({ "syncPolicy": { "automated": {} } })).await?;
+    let health = w
+        .wait_app("web", "the Deployment's health from Lua", |a| {
+            let r = a.status.as_ref()?.resources.iter().find(|r| r.kind == "Deployment")?.health.clone()?;
+            (r.status != HealthStatusCode::Progressing).then_some(r)
+        })
+        .await?;
+    assert_eq!((health.status, health.message.as_deref()), (HealthStatusCode::Degraded, Some("available, and judged by Lua")));
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use crate::managed_fields;
 use crate::mask;
-use crate::options::{DiffOptions, Identity, IgnoreStatus};
+use crate::options::{DiffOptions, Identity};
 use crate::pointer;
 use serde_json::Value;
 
@@ -75,8 +75,7 @@ fn strip_noise(obj: &mut Value, opts: &DiffOptions) {
         return;
     };
     // Argo CD ignores status of all kinds by default (ignoreResourceStatusField: all).
-    let is_crd = group_kind == ("apiextensions.k8s.io".to_string(), "CustomResourceDefinition".to_string());
-    if opts.status == IgnoreStatus::All || (opts.status == IgnoreStatus::Crd && is_crd) {
+    if opts.ignores_status(&group_kind.0, &group_kind.1) {
         map.remove("status");
     }
     // The ClusterRole controller fills an aggregated role's rules.
@@ -135,6 +134,7 @@ fn remove_empty(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::IgnoreStatus;
     use serde_json::json;
 
     #[test]

@@ -111,6 +111,16 @@ impl DiffOptions {
         self.rules.iter().any(|r| !r.managers.is_empty())
     }
 
+    /// Whether the status of objects of `group`/`kind` is left out of
+    /// comparisons (argocd-cm's `ignoreResourceStatusField`).
+    pub fn ignores_status(&self, group: &str, kind: &str) -> bool {
+        match self.status {
+            IgnoreStatus::All => true,
+            IgnoreStatus::Crd => (group, kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"),
+            IgnoreStatus::None => false,
+        }
+    }
+
     /// The same rules, with argocd-cm's `resource.compareoptions`.
     pub fn with_compare_options(self, status: IgnoreStatus, ignore_aggregated_roles: bool) -> Self {
         Self { status, ignore_aggregated_roles, ..self }

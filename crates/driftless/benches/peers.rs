@@ -116,7 +116,7 @@ where
     let applied = |k: &K| ours(k) && level(k) >= 1;
     let ready = |k: &K| ours(k) && level(k) >= 2;
     let goals: [&(dyn Fn(&K) -> bool + Sync); 2] = [&applied, &ready];
-    let reached = watch::watch_until(&api, names.len(), &goals, timeout).await.map_err(PeerError::Other)?;
+    let reached = watch::watch_until(&api, "apps", names.len(), &goals, timeout).await.map_err(PeerError::Other)?;
     Ok(Milestones { applied: Some(reached[0]), ready: reached[1] })
 }
 
@@ -330,9 +330,24 @@ async fn run(
     let (cpu0, plane0, requests0) = (cpu(&pids), cpu(&plane), api_requests(client).await?);
     let profile = PlaneProfile::start(cluster.pid());
     let started = Instant::now();
+    // The cluster's own view beside the peer's: the Deployment controller
+    // and the kubelet's pace, slowed by what the peer asks of the API server.
+    let available = {
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), WORKLOAD_NAMESPACE);
+        let n = config.apps;
+        tokio::spawn(async move {
+            let available = |d: &Deployment| floor::available(d);
+            watch::watch_until(&deployments, "Deployments available, in the cluster", n, &[&available], Duration::from_secs(1800)).await
+        })
+    };
     peer.create_apps(client, &cold.workload, 0..config.apps).await?;
     let reached = peer.wait(client, &cold.workload, 0..config.apps, &cold.git.head(), Duration::from_secs(1800)).await?;
     profile.stop();
+    // Ready implies available: the watch has seen it by now, or will in a moment.
+    let cluster_available = match tokio::time::timeout(Duration::from_secs(60), available).await {
+        Ok(Ok(Ok(at))) => Some((at[0] - started).as_secs_f64()),
+        _ => None,
+    };
     let (cpu1, plane1, requests1) = (cpu(&pids), cpu(&plane), api_requests(client).await?);
     let memory = sampler.memory();
     say(&format!("all ready after {:.1} s; a minute of steady state", (reached.ready - started).as_secs_f64()));
@@ -372,6 +387,7 @@ async fn run(
         settings: peer.settings(),
         all_applied_s: reached.applied.map(|a| (a - started).as_secs_f64()),
         all_ready_s: (reached.ready - started).as_secs_f64(),
+        cluster_available_s: cluster_available,
         peak_rss_mib: memory.own_peak_mib,
         peak_all_mib: memory.all_peak_mib,
         peak_rss_per_object_kib: memory.own_peak_mib * 1024.0 / (config.apps * 10) as f64,

@@ -100,7 +100,7 @@ async fn drift_revert(trials: usize) -> Result<(), Box<dyn std::error::Error>> {
         let w = &repo.workload;
         apps.create(&PostParams::default(), &app(ns.name(), &w.name(i), &w.repo_url, &w.path(i), true)).await?;
     }
-    watch_until(&apps, trials, &[&synced_healthy], Duration::from_secs(300)).await?;
+    watch_until(&apps, "apps", trials, &[&synced_healthy], Duration::from_secs(300)).await?;
 
     let deployments: Api<Deployment> = ns.api();
     let mut samples = Vec::new();
@@ -145,7 +145,7 @@ async fn cold_start(n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let controller = Controller::start(&ns, cache.path(), RESYNC_SECONDS);
     // Synced is driftless' own work; Healthy also waits for the cluster's
     // controllers and kubelet to roll the Deployments out.
-    let reached = watch_until(&apps, n, &[&synced, &synced_healthy], Duration::from_secs(1800)).await?;
+    let reached = watch_until(&apps, "apps", n, &[&synced, &synced_healthy], Duration::from_secs(1800)).await?;
     println!(
         "cold start: {n} apps x 10 resources, controller start -> all Synced: {:.1} s, all Synced+Healthy: {:.1} s; controller peak RSS {:.0} MiB",
         (reached[0] - started).as_secs_f64(),

@@ -191,13 +191,19 @@ impl CustomChecks {
         Ok(())
     }
 
+    /// Whether a script covers the kind with override key `key`.
+    pub(crate) fn covers(&self, key: &str) -> bool {
+        self.script(key).is_some()
+    }
+
+    fn script(&self, key: &str) -> Option<&String> {
+        self.exact.get(key).or_else(|| self.wildcard.iter().find(|(pattern, _)| glob_match(pattern, key)).map(|(_, script)| script))
+    }
+
     /// The custom health of `obj`, or `None` when no script covers its kind.
     pub(crate) fn run(&self, gk: &GroupKind<'_>, obj: &Value) -> Option<Health> {
         let key = gk.key();
-        let script = self
-            .exact
-            .get(&key)
-            .or_else(|| self.wildcard.iter().find(|(pattern, _)| glob_match(pattern, &key)).map(|(_, script)| script))?;
+        let script = self.script(&key)?;
         Some(match self.execute(script, obj) {
             Ok(health) => health,
             Err(reason) => Health::new(HealthStatusCode::Unknown, format!("custom health check for {key} failed: {reason}")),

@@ -93,6 +93,15 @@ pub fn assess(obj: &Value, custom: &CustomChecks) -> Result<Option<Health>, Erro
     Ok(kinds::assess(&gk, obj))
 }
 
+/// Whether `custom` judges objects of `group`/`kind` by the built-in checks
+/// alone (no script covers the kind, and it is not an Application, which
+/// `application.childHealth` decides): a health [`assess`]ed with
+/// [`CustomChecks::none`] then holds under `custom` too.
+pub fn judged_builtin(custom: &CustomChecks, group: &str, kind: &str) -> bool {
+    let gk = GroupKind { group, version: "", kind };
+    !custom.covers(&gk.key()) && !kinds::is_application(&gk)
+}
+
 /// Whether an Application is done with its current spec, as a child app
 /// is judged ([`assess`]): Healthy only when Synced and Healthy with its
 /// status of the spec it has now and no sync requested or running; else

@@ -4,7 +4,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use driftless_api::{
     ANNOTATION_COMPARE_OPTIONS, ANNOTATION_SYNC_OPTIONS, HealthStatus, HealthStatusCode, ResourceSyncOptions, SyncStatusCode,
@@ -76,7 +76,9 @@ pub enum Live {
     Object(Value),
     /// The same resourceVersion an earlier comparison of the same manifest
     /// saw, by the live index: not fetched again, and its verdict, health
-    /// and images are that comparison's.
+    /// and images are that comparison's. Or, by the index, changed since
+    /// only where that verdict does not read (its status): the health is
+    /// the one the index saw ([`Observed`]).
     Unchanged,
 }
 
@@ -166,8 +168,9 @@ pub struct CompareOptions<'a> {
 /// resourceVersion are unchanged the verdict stands: a comparison woken by
 /// nothing new dry-runs nothing and fetches nothing. Status is neither
 /// applied nor compared, so a live object whose status alone changed (a
-/// Deployment rolling out) is fetched, for its health, but not dry-run
-/// again. A hard refresh forgets an app's verdicts.
+/// Deployment rolling out) is not dry-run again, and not even fetched when
+/// the live index saw the change ([`Observed`]): the health is the one it
+/// saw. A hard refresh forgets an app's verdicts.
 #[derive(Default)]
 pub struct DryRunMemo {
     /// By app; a B-tree per app rather than a hash table: a table for ten
@@ -206,7 +209,7 @@ impl DryRunMemo {
         let verdict = Verdict {
             input: verdict_input(manifest, settings_hash(opts)),
             resource_version: live["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string(),
-            content: content_hash(live, manifest, opts.diff.reads_managed_fields()),
+            content: content_hash(live, manifest, Reads::of(opts, key)),
             diff: Comparison { in_sync: true, changed: Vec::new() },
             health,
             images,
@@ -273,44 +276,96 @@ fn hash_json(h: &mut DefaultHasher, value: &Value) {
     let _ = serde_json::to_writer(HashWriter(h), value);
 }
 
-/// A hash of what a server-side apply of `desired` depends on, and the
-/// comparison reads: the live object without its status and
-/// resourceVersion, with only driftless' own managedFields entries (without
-/// their time, which moves with every write), and only the annotations and
-/// labels `desired` sets. Another writer's annotation or label, such as the
-/// Deployment controller's `deployment.kubernetes.io/revision` just after a
-/// create, is kept by an apply and equal on both sides of the comparison:
-/// it cannot change the verdict, so it does not cost a dry run. A change
-/// to anything `desired` sets, to the spec, or to what driftless owns does.
-/// With `all_managers` (an ignoreDifferences rule by `managedFieldsManagers`
-/// reads who owns what), every writer's entry counts.
-fn content_hash(live: &Value, desired: &Value, all_managers: bool) -> u64 {
-    let mut h = DefaultHasher::new();
-    let Some(object) = live.as_object() else {
-        hash_json(&mut h, live);
-        return h.finish();
-    };
-    for (field, value) in object {
-        match (field.as_str(), value.as_object()) {
-            ("status", _) => {}
-            ("metadata", Some(meta)) => {
-                field.hash(&mut h);
-                hash_metadata(&mut h, meta, desired, all_managers);
-            }
-            _ => {
-                field.hash(&mut h);
-                hash_json(&mut h, value);
-            }
-        }
-    }
-    h.finish()
+/// What a server-side apply of a manifest depends on, and the comparison
+/// reads, of a live object, kept so that it can be told for any manifest
+/// ([`Digest::content`]) and by a live watch that knows none: the object
+/// without its status (unless the comparison reads it: [`Reads`]),
+/// resourceVersion and generation, with only driftless' own managedFields
+/// entries (without their time, which moves with every write), and each
+/// annotation and label apart. Another writer's annotation or label, such
+/// as the Deployment controller's `deployment.kubernetes.io/revision` just
+/// after a create, is kept by an apply and equal on both sides of the
+/// comparison: it cannot change the verdict, so it costs no dry run (nor,
+/// seen by a watch, a fetch). A change to anything the manifest sets, to
+/// the spec, or to what driftless owns does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digest {
+    /// Everything counted but the annotations and labels.
+    rest: u64,
+    /// Each annotation and label: hash of (field, key), hash of the value;
+    /// sorted.
+    marks: Box<[(u64, u64)]>,
 }
 
-/// [`content_hash`]'s part for the metadata.
-fn hash_metadata(h: &mut DefaultHasher, meta: &serde_json::Map<String, Value>, desired: &Value, all_managers: bool) {
+/// What of a live object, beyond its spec and what the manifest sets, a
+/// comparison reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Every writer's managedFields entry (an ignoreDifferences rule by
+    /// `managedFieldsManagers` reads who owns what), not only driftless'.
+    pub managers: bool,
+    /// The status (argocd-cm's `ignoreResourceStatusField` does not leave
+    /// out the kind's).
+    pub status: bool,
+}
+
+impl Reads {
+    /// What `opts` reads of objects of `key`'s kind.
+    fn of(opts: &CompareOptions<'_>, key: &ResourceKey) -> Reads {
+        Reads { managers: opts.diff.reads_managed_fields(), status: !opts.diff.ignores_status(&key.group, &key.kind) }
+    }
+}
+
+impl Digest {
+    /// The digest of `live`, for a comparison that `reads` so much of it.
+    pub fn of(live: &Value, reads: Reads) -> Digest {
+        let mut h = DefaultHasher::new();
+        let mut marks = Vec::new();
+        match live.as_object() {
+            None => hash_json(&mut h, live),
+            Some(object) => {
+                for (field, value) in object {
+                    match (field.as_str(), value.as_object()) {
+                        ("status", _) if !reads.status => {}
+                        ("metadata", Some(meta)) => {
+                            field.hash(&mut h);
+                            digest_metadata(&mut h, &mut marks, meta, reads.managers);
+                        }
+                        _ => {
+                            field.hash(&mut h);
+                            hash_json(&mut h, value);
+                        }
+                    }
+                }
+            }
+        }
+        marks.sort_unstable();
+        Digest { rest: h.finish(), marks: marks.into() }
+    }
+
+    /// The hash of what a dry run of `desired` depends on: the rest, and
+    /// only the annotations and labels `desired` sets.
+    pub fn content(&self, desired: &Value) -> u64 {
+        let mut set: Vec<(u64, u64)> = ["annotations", "labels"]
+            .into_iter()
+            .flat_map(|field| desired["metadata"][field].as_object().into_iter().flatten().map(move |(k, _)| mark_key(field, k)))
+            .filter_map(|key| self.marks.binary_search_by_key(&key, |(k, _)| *k).ok().map(|i| self.marks[i]))
+            .collect();
+        set.sort_unstable();
+        let mut h = DefaultHasher::new();
+        self.rest.hash(&mut h);
+        set.hash(&mut h);
+        h.finish()
+    }
+}
+
+/// [`Digest::of`]'s part for the metadata.
+fn digest_metadata(h: &mut DefaultHasher, marks: &mut Vec<(u64, u64)>, meta: &serde_json::Map<String, Value>, all_managers: bool) {
     for (field, value) in meta {
         match field.as_str() {
-            "resourceVersion" => {}
+            // The generation follows the spec, and a Deployment's its
+            // annotations too: each counted here by what changed.
+            "resourceVersion" | "generation" => {}
             "managedFields" => {
                 field.hash(h);
                 let entries = value.as_array().into_iter().flatten();
@@ -327,12 +382,10 @@ fn hash_metadata(h: &mut DefaultHasher, meta: &serde_json::Map<String, Value>, d
                 }
             }
             "annotations" | "labels" => {
-                let set = desired["metadata"][field.as_str()].as_object();
-                let kept = value.as_object().into_iter().flatten().filter(|(k, _)| set.is_some_and(|s| s.contains_key(*k)));
-                for (k, v) in kept {
-                    field.hash(h);
-                    k.hash(h);
-                    hash_json(h, v);
+                for (k, v) in value.as_object().into_iter().flatten() {
+                    let mut vh = DefaultHasher::new();
+                    hash_json(&mut vh, v);
+                    marks.push((mark_key(field, k), vh.finish()));
                 }
             }
             _ => {
@@ -343,6 +396,56 @@ fn hash_metadata(h: &mut DefaultHasher, meta: &serde_json::Map<String, Value>, d
     }
 }
 
+/// The hash naming an annotation or a label in a [`Digest`].
+fn mark_key(field: &str, key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    field.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// [`Digest::content`] of `live` for `desired`.
+fn content_hash(live: &Value, desired: &Value, reads: Reads) -> u64 {
+    Digest::of(live, reads).content(desired)
+}
+
+/// What a live watch saw of an object, beyond its identity, at the
+/// resourceVersion it indexed: enough for a comparison to keep its verdict
+/// without fetching the object when only what the verdict does not read
+/// changed (a Deployment's status during a rollout), with the health that
+/// status shows. Each rollout step otherwise cost a GET per object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed {
+    /// [`Digest`] of the object (driftless' own managedFields entries).
+    pub digest: Digest,
+    /// Its health by the built-in checks ([`CustomChecks::none`]): used
+    /// only where the comparison's checks add no script for the kind.
+    pub health: Option<HealthStatus>,
+}
+
+impl Observed {
+    /// What `live` shows.
+    pub fn of(live: &Value) -> Observed {
+        let health = driftless_health::assess(live, &CustomChecks::none())
+            .unwrap_or_else(|e| Some(HealthStatus::new(HealthStatusCode::Unknown, e.to_string())));
+        Observed { digest: Digest::of(live, Reads::default()), health }
+    }
+
+    /// `kept`, moved to the `version` this was seen at, when nothing it
+    /// depends on changed there: the same [`Digest::content`] for
+    /// `desired`, a comparison that reads neither the status nor who owns
+    /// what, and a health its checks would judge the same way. Only
+    /// forward: a watch behind the fetch that made `kept` would show an
+    /// older health.
+    fn restate(&self, kept: &Verdict, version: &str, key: &ResourceKey, desired: &Value, opts: &CompareOptions<'_>) -> Option<Verdict> {
+        let same = later(version, &kept.resource_version)
+            && Reads::of(opts, key) == Reads::default()
+            && driftless_health::judged_builtin(opts.health, &key.group, &key.kind)
+            && self.digest.content(desired) == kept.content;
+        same.then(|| Verdict { resource_version: version.to_string(), health: self.health.clone(), ..kept.clone() })
+    }
+}
+
 /// The health and images of a live object.
 fn observe(live: &Value, checks: &CustomChecks) -> (Option<HealthStatus>, Vec<String>) {
     let health =
@@ -350,6 +453,13 @@ fn observe(live: &Value, checks: &CustomChecks) -> (Option<HealthStatus>, Vec<St
     let mut images = BTreeSet::new();
     collect_images(live, &mut images);
     (health, images.into_iter().collect())
+}
+
+/// Whether resourceVersion `a` is later than `b`. The API server's are
+/// etcd revisions, comparable as integers (KEP-5504); any other (an
+/// aggregated API's) is never taken for later.
+fn later(a: &str, b: &str) -> bool {
+    matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a > b)
 }
 
 /// What a dry run's verdict depends on besides the live object: the desired
@@ -375,7 +485,7 @@ pub trait TrackedIndex {
 }
 
 /// An object a [`TrackedIndex`] knows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tracked {
     /// Namespace; None when cluster-scoped.
     pub namespace: Option<String>,
@@ -383,6 +493,9 @@ pub struct Tracked {
     pub name: String,
     /// The resourceVersion the index last saw.
     pub resource_version: String,
+    /// What the index saw of it there (None: a kind whose watch reads
+    /// metadata alone, or an object it could not read whole).
+    pub observed: Option<Arc<Observed>>,
 }
 
 /// Compares targets with the cluster.
@@ -397,8 +510,9 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     let mut live: BTreeMap<ResourceKey, Value> = BTreeMap::new();
     let mut listed = BTreeSet::new();
     let mut wanted: BTreeMap<ResourceKey, String> = BTreeMap::new();
-    // The resourceVersion the live index shows for each object it knows.
-    let mut indexed: HashMap<ResourceKey, String> = HashMap::new();
+    // The resourceVersion the live index shows for each object it knows,
+    // and what it saw there.
+    let mut indexed: HashMap<ResourceKey, (String, Option<Arc<Observed>>)> = HashMap::new();
     // Desired objects another app tracks, with that app's instance name.
     let mut shared: BTreeMap<ResourceKey, (Value, String)> = BTreeMap::new();
     for s in &scopes {
@@ -408,7 +522,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         match opts.tracked.and_then(|index| Some((index, index.tracked(&s.api_version, &s.kind, opts.instance)?))) {
             // Targeted fetches: cost grows with the app, not with the cluster.
             Some((index, known)) => {
-                let known = known.into_iter().map(|t| (t.namespace, t.name, Some(t.resource_version)));
+                let known = known.into_iter().map(|t| (t.namespace, t.name, Some((t.resource_version, t.observed))));
                 // The desired objects are fetched by name too: the index may
                 // not have seen an object created a moment ago. One the index
                 // lacks and that was never seen live (an app's first sync)
@@ -445,21 +559,28 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
     // has caught up with.
     for (key, version) in opts.fresh {
         if wanted.contains_key(key) {
-            indexed.insert(key.clone(), version.clone());
+            indexed.insert(key.clone(), (version.clone(), None));
         }
     }
     // A desired object the index shows at the version an earlier comparison
     // of the same manifest saw is not fetched: that comparison's verdict
-    // stands. Most wakes (a Deployment's rollout) change one object of many.
+    // stands. Nor is one the index saw change only where the verdict does
+    // not read (its status): the verdict stands with the health the index
+    // saw. Most wakes (a Deployment's rollout) change one object of many,
+    // and only its status.
     let settings = settings_hash(opts);
-    let inputs: HashMap<&ResourceKey, u64> = resources.iter().map(|t| (&t.key, verdict_input(t.manifest.value(), settings))).collect();
+    let inputs: HashMap<&ResourceKey, (u64, &Value)> =
+        resources.iter().map(|t| (&t.key, (verdict_input(t.manifest.value(), settings), t.manifest.value()))).collect();
     let mut unchanged: HashMap<ResourceKey, Verdict> = HashMap::new();
     if let Some(memo) = opts.memo {
         wanted.retain(|key, _| {
-            let kept = indexed
-                .get(key)
-                .zip(inputs.get(key))
-                .and_then(|(version, input)| memo.kept(opts.instance, key, *input).filter(|v| v.resource_version == *version));
+            let kept = indexed.get(key).zip(inputs.get(key)).and_then(|((version, observed), (input, desired))| {
+                let kept = memo.kept(opts.instance, key, *input)?;
+                if kept.resource_version == *version {
+                    return Some(kept);
+                }
+                observed.as_ref()?.restate(&kept, version, key, desired, opts)
+            });
             kept.map(|v| unchanged.insert(key.clone(), v)).is_none()
         });
     }
@@ -492,7 +613,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
         .iter()
         .map(|(t, live_obj, kept)| async move {
             let desired = t.manifest.value();
-            let input = inputs.get(&t.key).copied().unwrap_or_default();
+            let input = inputs.get(&t.key).map(|(input, _)| *input).unwrap_or_default();
             let l = match (live_obj, kept) {
                 (Live::Object(l), _) => l,
                 (Live::Unchanged, Some(kept)) => return DryRun::kept(kept.clone()),
@@ -504,7 +625,7 @@ pub async fn compare(cluster: &Cluster, targets: &[Target], opts: &CompareOption
                 return DryRun::kept(same.clone());
             }
             let (health, images) = observe(l, opts.health);
-            let content = content_hash(l, desired, opts.diff.reads_managed_fields());
+            let content = content_hash(l, desired, Reads::of(opts, &t.key));
             let verdict = |diff: &Comparison| Verdict {
                 input,
                 resource_version: version.into(),
@@ -750,7 +871,7 @@ mod tests {
                 "spec": {"replicas": replicas}, "status": {"readyReplicas": ready}})
         };
         let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"replicas": 2}});
-        let hash = |live: &Value| content_hash(live, &desired, false);
+        let hash = |live: &Value| content_hash(live, &desired, Reads::default());
         let before = hash(&live(2, 0, "10", "2026-01-01T00:00:01Z"));
         assert_eq!(hash(&live(2, 2, "11", "2026-01-01T00:00:09Z")), before, "status, resourceVersion and its writer's entry");
         assert_ne!(hash(&live(3, 2, "12", "2026-01-01T00:00:09Z")), before, "a spec change");
@@ -759,6 +880,8 @@ mod tests {
         assert_ne!(hash(&relabelled), before, "a label the manifest sets");
         let mut annotated = live(2, 0, "14", "2026-01-01T00:00:01Z");
         annotated["metadata"]["annotations"] = json!({"deployment.kubernetes.io/revision": "1"});
+        // A Deployment's generation moves with its annotations.
+        annotated["metadata"]["generation"] = json!(2);
         annotated["metadata"]["labels"]["team"] = json!("web");
         annotated["metadata"]["managedFields"].as_array_mut().unwrap().push(json!(
             {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-01-01T00:00:02Z",
@@ -768,10 +891,89 @@ mod tests {
         disowned["metadata"]["managedFields"][0]["fieldsV1"] = json!({});
         assert_ne!(hash(&disowned), before, "what driftless owns");
         assert_ne!(
-            content_hash(&annotated, &desired, true),
-            content_hash(&live(2, 0, "16", "2026-01-01T00:00:01Z"), &desired, true),
+            content_hash(&annotated, &desired, Reads { managers: true, status: false }),
+            content_hash(&live(2, 0, "16", "2026-01-01T00:00:01Z"), &desired, Reads { managers: true, status: false }),
             "who owns what, when an ignoreDifferences rule reads it"
         );
+        let with_status = Reads { managers: false, status: true };
+        assert_ne!(
+            content_hash(&live(2, 2, "17", "2026-01-01T00:00:09Z"), &desired, with_status),
+            content_hash(&live(2, 0, "17", "2026-01-01T00:00:09Z"), &desired, with_status),
+            "the status, when ignoreResourceStatusField does not leave it out"
+        );
+    }
+
+    #[test]
+    fn a_verdict_moves_to_what_a_watch_saw_only_when_the_verdict_does_not_read_what_changed() {
+        let (diff, tracking) = (DiffOptions::default(), Tracking::new("argocd"));
+        let (builtin, scripted) =
+            (CustomChecks::none(), CustomChecks::none().with_script("apps/Deployment", "return {status = \"Healthy\"}").unwrap());
+        let opts = |health, diff| CompareOptions {
+            instance: "argocd_web",
+            tracking: &tracking,
+            previously: &[],
+            diff,
+            health,
+            validate: true,
+            tracked: None,
+            memo: None,
+            fresh: &[],
+            predictions: false,
+        };
+        let key = ResourceKey { group: "apps".into(), kind: "Deployment".into(), namespace: Some("prod".into()), name: "web".into() };
+        let manifest = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod", "annotations": {"team": "web"}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}});
+        // As the apply returned it, then as the Deployment controller left it.
+        let applied = {
+            let mut live = manifest.clone();
+            live["metadata"]["resourceVersion"] = json!("10");
+            live["metadata"]["generation"] = json!(1);
+            live
+        };
+        let available = |version: &str| {
+            let mut live = applied.clone();
+            live["metadata"]["resourceVersion"] = json!(version);
+            live["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("1");
+            live["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                "conditions": [{"type": "Available", "status": "True"}, {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]});
+            live
+        };
+        let memo = DryRunMemo::default();
+        memo.applied(&opts(&builtin, &diff), &key, &manifest, &applied);
+        let kept = memo.kept("argocd_web", &key, verdict_input(&manifest, settings_hash(&opts(&builtin, &diff)))).expect("kept");
+        assert_eq!(kept.health.as_ref().map(|h| h.status), Some(HealthStatusCode::Progressing), "{:?}", kept.health);
+
+        let restated = Observed::of(&available("14"))
+            .restate(&kept, "14", &key, &manifest, &opts(&builtin, &diff))
+            .expect("only the status and another writer's annotation changed");
+        assert_eq!(
+            (restated.resource_version.as_str(), restated.health.as_ref().map(|h| h.status)),
+            ("14", Some(HealthStatusCode::Healthy))
+        );
+        assert_eq!((restated.diff, restated.content, restated.images), (kept.diff.clone(), kept.content, kept.images.clone()));
+
+        let restate =
+            |live: &Value, version: &str, health, diff| Observed::of(live).restate(&kept, version, &key, &manifest, &opts(health, diff));
+        assert!(restate(&available("9"), "9", &builtin, &diff).is_none(), "a watch behind the verdict's fetch");
+        assert!(restate(&available("a"), "a", &builtin, &diff).is_none(), "a version that is not an etcd revision");
+        let mut scaled = available("15");
+        scaled["spec"]["replicas"] = json!(3);
+        assert!(restate(&scaled, "15", &builtin, &diff).is_none(), "a spec change");
+        let mut relabelled = available("16");
+        relabelled["metadata"]["annotations"]["team"] = json!("other");
+        assert!(restate(&relabelled, "16", &builtin, &diff).is_none(), "an annotation the manifest sets");
+        assert!(restate(&available("17"), "17", &scripted, &diff).is_none(), "a custom check judges the kind");
+        let status_read = DiffOptions::default().with_compare_options(driftless_diff::IgnoreStatus::None, false);
+        assert!(restate(&available("18"), "18", &builtin, &status_read).is_none(), "the comparison reads the status");
+        let by_managers = DiffOptions::new(&[driftless_diff::IgnoreDifference {
+            kind: "Deployment".into(),
+            managed_fields_managers: vec!["kubectl".into()],
+            ..Default::default()
+        }])
+        .expect("a valid rule");
+        assert!(restate(&available("19"), "19", &builtin, &by_managers).is_none(), "an ignoreDifferences rule reads who owns what");
     }
 
     #[test]

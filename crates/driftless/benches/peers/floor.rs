@@ -32,7 +32,7 @@ pub async fn cluster_floor(client: &kube::Client, namespace: &str, prefix: &str,
     let watching = {
         let deployments = deployments.clone();
         let available = |d: &Deployment| available(d);
-        tokio::spawn(async move { watch_until(&deployments, n, &[&available], Duration::from_secs(1800)).await })
+        tokio::spawn(async move { watch_until(&deployments, "Deployments available", n, &[&available], Duration::from_secs(1800)).await })
     };
     let applies = (0..n).flat_map(|i| (0..10).map(move |j| apply_object(client, namespace, format!("{prefix}{i}"), j)));
     stream::iter(applies).buffer_unordered(32).try_collect::<Vec<()>>().await?;

@@ -19,6 +19,10 @@ pub struct PeerFigures {
     pub settings: String,
     pub all_applied_s: Option<f64>,
     pub all_ready_s: f64,
+    /// When every Deployment of the cold start was available, as the
+    /// cluster shows it (not the peer): what is left between this and
+    /// `all_ready_s` is the peer's own lag in telling.
+    pub cluster_available_s: Option<f64>,
     /// The peer's own processes (RSS).
     pub peak_rss_mib: f64,
     /// With every process they started (PSS).
@@ -115,9 +119,10 @@ impl Report {
             .collect();
         type Get = fn(&PeerFigures) -> Option<f64>;
         type FloorGet = fn(&FloorFigures) -> f64;
-        let rows: [(&str, Get, Option<FloorGet>); 14] = [
+        let rows: [(&str, Get, Option<FloorGet>); 15] = [
             ("all applied / Synced (s)", |f| f.all_applied_s, Some(|f| f.applied_s)),
             ("all ready / Synced+Healthy (s)", |f| Some(f.all_ready_s), Some(|f| f.available_s)),
+            ("every Deployment available, in the cluster (s)", |f| f.cluster_available_s, Some(|f| f.available_s)),
             ("peak RSS, the peer's processes (MiB)", |f| Some(f.peak_rss_mib), None),
             ("peak PSS, with their children (MiB)", |f| Some(f.peak_all_mib), None),
             ("peak RSS per managed object (KiB)", |f| Some(f.peak_rss_per_object_kib), None),

@@ -13,9 +13,10 @@ use kube::runtime::watcher;
 /// second implies the first), so each is waited for after the one before.
 /// Each second in which the counts moved, prints how many objects have
 /// reached each goal (the curve, not only its end: where a peer starts late,
-/// or slows down).
+/// or slows down), with `what` they are.
 pub async fn watch_until<K>(
     api: &Api<K>,
+    what: &str,
     n: usize,
     goals: &[&(dyn Fn(&K) -> bool + Sync)],
     timeout: Duration,
@@ -49,7 +50,7 @@ where
             let counts: Vec<usize> = (1..=goals.len()).map(|g| level.values().filter(|l| **l >= g).count()).collect();
             if counts != shown.1 {
                 let each: Vec<String> = counts.iter().map(|c| format!("{c:>6}")).collect();
-                eprintln!("    {second:>4} s {} (of {n}, by goal)", each.join(""));
+                eprintln!("    {second:>4} s {} (of {n} {what}, by goal)", each.join(""));
             }
             shown = (second, counts);
         }
