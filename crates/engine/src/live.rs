@@ -433,6 +433,16 @@ impl Watch {
         (name, claim)
     }
 
+    /// An object the watch of kind `ar` saw: its name, claim and
+    /// resourceVersion, and what it showed when an app here tracks it (only
+    /// that is worth reading).
+    fn read<const WHOLE: bool>(&self, o: Seen<WHOLE>, ar: &ApiResource) -> (ObjectName, Claim, String, Option<Arc<Observed>>) {
+        let (name, claim) = self.identity(&o.metadata);
+        let version = version(&o.metadata);
+        let observed = if matches!(claim, Claim::Kept(_)) { o.observed(ar) } else { None };
+        (name, claim, version, observed)
+    }
+
     /// Keeps the index as the watch of `api` (kind `ar`) says, waking the
     /// apps whose objects change.
     async fn run<const WHOLE: bool>(self, api: Api<Seen<WHOLE>>, ar: ApiResource) {
@@ -443,10 +453,7 @@ impl Watch {
             match event {
                 watcher::Event::Init => self.index.lock().unwrap_or_else(|p| p.into_inner()).relisting = Some(Box::default()),
                 watcher::Event::InitApply(o) => {
-                    let (name, claim) = self.identity(&o.metadata);
-                    let version = version(&o.metadata);
-                    // Only what an app tracks is worth reading.
-                    let observed = if matches!(claim, Claim::Kept(_)) { o.observed(&ar) } else { None };
+                    let (name, claim, version, observed) = self.read(o, &ar);
                     let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
                     if let Some(r) = idx.relisting.as_mut() {
                         r.set(name, claim, version, observed);
@@ -470,9 +477,7 @@ impl Watch {
                     idx.ready = true;
                 }
                 watcher::Event::Apply(o) => {
-                    let (name, claim) = self.identity(&o.metadata);
-                    let version = version(&o.metadata);
-                    let observed = if matches!(claim, Claim::Kept(_)) { o.observed(&ar) } else { None };
+                    let (name, claim, version, observed) = self.read(o, &ar);
                     let instance = claim.clone().instance();
                     let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
                     // The app that claimed it before is woken too: a
